@@ -1,0 +1,261 @@
+"""Project settings: ``personalize.toml`` (or ``[tool.personalize]`` in ``pyproject.toml``)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import zoneinfo
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError, did_you_mean, format_path, short_repr
+
+__all__ = [
+    "FieldSpec",
+    "LimitSettings",
+    "ProjectSettings",
+    "RecipientSettings",
+    "RenderSettings",
+    "Settings",
+    "load_settings",
+]
+
+SETTINGS_FILE = "personalize.toml"
+_LOCALE = re.compile(r"^[a-z]{2,3}(_[A-Z][a-z]{3})?(_[A-Z]{2}|_\d{3})?$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ProjectSettings(_Model):
+    """``[project]``: names, defaults for recipients, where the files are."""
+
+    name: str = "personalize project"
+    timezone: str = "UTC"
+    locale: str = "en_US"
+    currency: str = "USD"
+    now: datetime | None = None
+    templates: str = "templates"
+    modules: str = "modules"
+    segments: str = "segments.yaml"
+    personas: str = "personas.jsonl"
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (expected e.g. 'Europe/Berlin')") from None
+        return value
+
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        value = value.replace("-", "_")
+        if not _LOCALE.match(value):
+            raise ValueError(f"expected a locale such as 'en_US' or 'de_DE', got {value!r}")
+        return value
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z]{3}", value):
+            raise ValueError(f"expected an ISO 4217 code such as 'EUR', got {value!r}")
+        return value.upper()
+
+    @field_validator("now")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("'now' needs a UTC offset, e.g. 2026-11-27T09:00:00+01:00")
+        return value
+
+
+class RenderSettings(_Model):
+    """``[render]``: how variants are compiled and cached."""
+
+    inliner: Literal["css-inline", "premailer"] = "css-inline"
+    cache_size: int = Field(default=256, ge=1, le=100_000)
+    clip_bytes: int = Field(default=102_000, ge=1_000)
+    max_depth: int = Field(default=200, ge=10, le=2_000)
+    max_source_bytes: int = Field(default=1_000_000, ge=10_000)
+    web_fonts: bool = False
+
+
+class LimitSettings(_Model):
+    """``[limits]``: per-recipient resource limits that keep one bad record from hurting a send."""
+
+    max_string_length: int = Field(default=10_000, ge=1)
+    max_list_length: int = Field(default=1_000, ge=1)
+    max_output_bytes: int = Field(default=2_000_000, ge=10_000)
+    max_range: int = Field(default=1_000, ge=1)
+    max_loop_iterations: int = Field(default=100_000, ge=1)
+
+
+class FieldSpec(_Model):
+    """One declared recipient field: a type, and optionally a default and constraints."""
+
+    type: str
+    default: Any = None
+    required: bool = False
+    description: str = ""
+    choices: tuple[Any, ...] | None = None
+    max_length: int | None = Field(default=None, ge=1)
+
+    @property
+    def has_default(self) -> bool:
+        """Whether a default is declared (``None`` means no default)."""
+        return self.default is not None
+
+
+def _spec(value: Any) -> Any:
+    return {"type": value} if isinstance(value, str) else value
+
+
+class RecipientSettings(_Model):
+    """``[recipient]``: the declared fields and named object types of a recipient record."""
+
+    fields: dict[str, FieldSpec] = Field(default_factory=dict)
+    types: dict[str, dict[str, FieldSpec]] = Field(default_factory=dict)
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _fields(cls, value: Any) -> Any:
+        return {k: _spec(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+    @field_validator("types", mode="before")
+    @classmethod
+    def _types(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {
+            name: {k: _spec(v) for k, v in body.items()} if isinstance(body, dict) else body
+            for name, body in value.items()
+        }
+
+
+class Settings(_Model):
+    """Everything in the settings file, plus where it was found."""
+
+    root: Path
+    file: str = SETTINGS_FILE
+    project: ProjectSettings = Field(default_factory=ProjectSettings)
+    render: RenderSettings = Field(default_factory=RenderSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    recipient: RecipientSettings = Field(default_factory=RecipientSettings)
+
+    def path(self, relative: str) -> Path:
+        """A project-relative path made absolute."""
+        return self.root / relative
+
+
+def load_settings(root: Path) -> Settings:
+    """Read ``personalize.toml``, or ``[tool.personalize]`` from ``pyproject.toml``.
+
+    Raises:
+        ConfigError: the folder is not a project, or a setting is invalid (names file, line, key).
+    """
+    root = root.resolve()
+    if not root.is_dir():
+        raise ConfigError(
+            f"project folder {str(root)!r} does not exist",
+            hint="pass the folder that holds personalize.toml (--project DIR)",
+        )
+    file = root / SETTINGS_FILE
+    prefix: tuple[str, ...] = ()
+    if file.is_file():
+        text = file.read_text(encoding="utf-8")
+        data = _parse_toml(text, SETTINGS_FILE)
+    elif (root / "pyproject.toml").is_file():
+        file = root / "pyproject.toml"
+        text = file.read_text(encoding="utf-8")
+        data = _parse_toml(text, "pyproject.toml").get("tool", {}).get("personalize")
+        prefix = ("tool", "personalize")
+        if not isinstance(data, dict):
+            raise ConfigError(
+                "pyproject.toml has no [tool.personalize] table",
+                file="pyproject.toml",
+                hint=f"add one, or create {SETTINGS_FILE}",
+            )
+    else:
+        raise ConfigError(
+            f"no {SETTINGS_FILE} in {str(root)!r}",
+            hint=f"run this inside a project folder or pass --project; a project needs "
+            f"{SETTINGS_FILE} (or [tool.personalize] in pyproject.toml)",
+        )
+    try:
+        return Settings(root=root, file=file.name, **data)
+    except ValidationError as exc:
+        raise _config_error(exc, text, file.name, prefix) from None
+    except TypeError as exc:  # a top-level key that is not a table
+        raise ConfigError(str(exc), file=file.name) from None
+
+
+def _parse_toml(text: str, name: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        raise ConfigError(
+            f"invalid TOML: {exc}",
+            file=name,
+            line=int(match.group(1)) if match else None,
+            hint="check quoting and brackets; strings need double quotes",
+        ) from None
+
+
+_KNOWN = {
+    (): {"project", "render", "limits", "recipient"},
+    ("project",): set(ProjectSettings.model_fields),
+    ("render",): set(RenderSettings.model_fields),
+    ("limits",): set(LimitSettings.model_fields),
+    ("recipient",): set(RecipientSettings.model_fields),
+}
+
+
+def _config_error(
+    exc: ValidationError, text: str, file: str, prefix: tuple[str, ...]
+) -> ConfigError:
+    err = exc.errors(include_url=False)[0]
+    loc = tuple(part for part in err["loc"] if part not in ("function-after", "str"))
+    path = format_path(loc)
+    hint: str | None = None
+    if err["type"] == "extra_forbidden":
+        message = f"unknown setting {str(loc[-1])!r}"
+        hint = did_you_mean(str(loc[-1]), _KNOWN.get(tuple(map(str, loc[:-1])), ()))
+    else:
+        message = err["msg"].removeprefix("Value error, ")
+        if "input" in err and err["type"] not in ("missing", "value_error"):
+            message += f" (got {short_repr(err['input'])})"
+    more = len(exc.errors()) - 1
+    if more:
+        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return ConfigError(
+        message, file=file, line=toml_line(text, (*prefix, *map(str, loc))), path=path, hint=hint
+    )
+
+
+def toml_line(text: str, path: tuple[str, ...]) -> int | None:
+    """Best-effort line of a dotted key path in TOML source (tomllib keeps no positions).
+
+    Looks for the deepest part of ``path`` that appears as a table header or a key.
+    """
+    lines = [raw.strip() for raw in text.splitlines()]
+    for depth in range(len(path), 0, -1):
+        table, key = ".".join(path[: depth - 1]), path[depth - 1]
+        in_table = table == ""
+        for number, line in enumerate(lines, start=1):
+            header = re.fullmatch(r"\[+\s*([^\]]+?)\s*\]+", line)
+            if header:
+                name = header.group(1).replace('"', "").replace(" ", "")
+                if name == ".".join(path[:depth]):
+                    return number
+                in_table = name == table
+            elif in_table and re.match(rf'"?{re.escape(key)}"?\s*=', line):
+                return number
+    return None

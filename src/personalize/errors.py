@@ -1,0 +1,141 @@
+"""The error hierarchy: every error says where, what was expected, and how to fix it."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = [
+    "ConfigError",
+    "DecisionError",
+    "PersonalizeError",
+    "RecipientError",
+    "RegistryError",
+    "RenderError",
+    "RuleError",
+    "did_you_mean",
+    "format_path",
+    "short_repr",
+]
+
+
+class PersonalizeError(Exception):
+    """Base class of every error this library raises on purpose.
+
+    ``str(error)`` is one paragraph for people::
+
+        modules/hero/a.mjml line 3: segments[0]: unknown segment 'vipp' — did you mean 'vip'?
+
+    The attributes are for programs: ``file``, ``line``, ``recipient``, ``path`` (a key path in
+    a file or a field path in a recipient), ``message`` and ``hint``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        recipient: str | None = None,
+        path: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.recipient = recipient
+        self.path = path or None
+        self.hint = hint
+        super().__init__(str(self))
+
+    @property
+    def location(self) -> str:
+        """Where the problem is: file and line, recipient id, or both."""
+        parts: list[str] = []
+        if self.file:
+            parts.append(f"{self.file} line {self.line}" if self.line else self.file)
+        if self.recipient is not None:
+            who = f"recipient {self.recipient}"
+            parts.append(f"({who})" if parts else who)
+        return " ".join(parts)
+
+    def __str__(self) -> str:
+        head = ": ".join(part for part in (self.location, self.path, self.message) if part)
+        return f"{head} — {self.hint}" if self.hint else head
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as plain data, e.g. for JSON reports."""
+        return {
+            "type": type(self).__name__,
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "recipient": self.recipient,
+            "path": self.path,
+            "hint": self.hint,
+        }
+
+    def with_context(
+        self,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        recipient: str | None = None,
+    ) -> PersonalizeError:
+        """A copy of this error with missing location parts filled in."""
+        return type(self)(
+            self.message,
+            file=self.file or file,
+            line=self.line or line,
+            recipient=self.recipient if self.recipient is not None else recipient,
+            path=self.path,
+            hint=self.hint,
+        )
+
+
+class ConfigError(PersonalizeError):
+    """A project file (settings, segments, personas, front matter) is malformed."""
+
+
+class RecipientError(PersonalizeError):
+    """A recipient record does not match the project's schema, or holds an unsafe value."""
+
+
+class RuleError(PersonalizeError):
+    """A rule cannot be parsed, or cannot be evaluated on a recipient's data."""
+
+
+class RegistryError(PersonalizeError):
+    """A layout or content module is invalid (targeting, template syntax, unsafe markup)."""
+
+
+class DecisionError(PersonalizeError):
+    """No module can fill a required slot for a recipient."""
+
+
+class RenderError(PersonalizeError):
+    """A template failed while rendering or compiling (undefined value, resource limit, MJML)."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """A hint naming the closest known choice, or ``None`` when nothing is close."""
+    matches = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
+    return f"did you mean {matches[0]!r}?" if matches else None
+
+
+def short_repr(value: Any, limit: int = 60) -> str:
+    """A truncated repr for error messages: control characters escaped, never huge."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def format_path(path: Iterable[str | int]) -> str:
+    """``('orders', 3, 'total')`` → ``'orders[3].total'``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out

@@ -1,0 +1,397 @@
+"""The recipient schema: declared fields, and validation of a record into a Recipient."""
+
+from __future__ import annotations
+
+import functools
+import re
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Annotated, Any, NotRequired
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
+from typing_extensions import TypedDict
+
+from .config import FieldSpec, Settings, toml_line
+from .errors import ConfigError, RecipientError, did_you_mean, format_path, short_repr
+
+__all__ = ["BUILTIN_TYPES", "Recipient", "Schema", "build_schema"]
+
+BUILTIN_TYPES = (
+    "str",
+    "int",
+    "float",
+    "decimal",
+    "bool",
+    "date",
+    "datetime",
+    "email",
+    "url",
+    "locale",
+    "timezone",
+    "currency",
+    "map",
+)
+_EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
+_LOCALE = re.compile(r"^[a-z]{2,3}(_[A-Z][a-z]{3})?(_[A-Z]{2}|_\d{3})?$")
+_URL_SCHEMES = ("http://", "https://", "mailto:")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A validated, immutable recipient.
+
+    Attributes:
+        id: The recipient's id (always a string).
+        data: Every declared field (``None`` where an optional field is absent).
+        locale: The recipient's locale, e.g. ``de_DE`` (project default when absent).
+        timezone: An IANA time zone name (project default when absent).
+        currency: An ISO 4217 code (project default when absent).
+        defaulted: Fields whose value came from their declared default.
+    """
+
+    id: str
+    data: Mapping[str, Any]
+    locale: str
+    timezone: str
+    currency: str
+    defaulted: frozenset[str] = frozenset()
+
+    def __getitem__(self, name: str) -> Any:
+        return self.data[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """A field's value, or ``default`` when it is absent or ``None``."""
+        value = self.data.get(name)
+        return default if value is None else value
+
+    @property
+    def tz(self) -> tzinfo:
+        """The recipient's time zone as a ``tzinfo``."""
+        return _zone(self.timezone)
+
+
+@functools.lru_cache(maxsize=512)
+def _zone(name: str) -> tzinfo:
+    return zoneinfo.ZoneInfo(name)
+
+
+def _check_email(value: str) -> str:
+    value = value.strip()
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise ValueError("expected an email address such as 'ann@example.com'")
+    return value
+
+
+def _check_url(value: str) -> str:
+    value = value.strip()
+    if _CONTROL.search(value) or not value.lower().startswith(_URL_SCHEMES):
+        raise ValueError("expected an http(s) or mailto URL")
+    return value
+
+
+def _check_locale(value: str) -> str:
+    value = value.strip().replace("-", "_")
+    if not _LOCALE.match(value):
+        raise ValueError("expected a locale such as 'en_US' or 'de_DE'")
+    return value
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        _zone(value.strip())
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError("expected an IANA time zone such as 'Europe/Berlin'") from None
+    return value.strip()
+
+
+def _check_currency(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z]{3}", value.strip()):
+        raise ValueError("expected an ISO 4217 currency code such as 'EUR'")
+    return value.strip().upper()
+
+
+def _drop_blank(value: Any) -> Any:
+    # Blank strings and nulls count as missing, so that declared defaults apply to them.
+    if isinstance(value, Mapping):
+        return {
+            k: v
+            for k, v in value.items()
+            if v is not None and not (isinstance(v, str) and not v.strip())
+        }
+    return value
+
+
+class Schema:
+    """The declared recipient fields, compiled into one fast pydantic validator."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._project = settings.project
+        self._limits = settings.limits
+        self.fields: dict[str, FieldSpec] = _with_builtin_fields(settings)
+        self.types = settings.recipient.types
+        self._file = settings.file
+        self._tz = _zone(self._project.timezone)
+        self._built: dict[str, Any] = {}
+        self._adapter: TypeAdapter[Any] = TypeAdapter(self._record_type())
+        self.defaults = {
+            name: spec.default for name, spec in self.fields.items() if spec.has_default
+        }
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _record_type(self) -> Any:
+        return Annotated[
+            self._typed_dict("Recipient", self.fields, ("recipient", "fields")),
+            BeforeValidator(_drop_blank),
+            AfterValidator(MappingProxyType),
+        ]
+
+    def _typed_dict(self, name: str, specs: Mapping[str, FieldSpec], where: tuple[str, ...]) -> Any:
+        annotations: dict[str, Any] = {}
+        for field, spec in specs.items():
+            annotation = self._annotation(spec.type, (*where, field, "type"))
+            constraints: dict[str, Any] = {}
+            if spec.max_length is not None:
+                constraints["max_length"] = spec.max_length
+            if spec.choices is not None:
+                choices = frozenset(spec.choices)
+                annotation = Annotated[annotation, AfterValidator(_choice_check(choices))]
+            if constraints:
+                annotation = Annotated[annotation, Field(**constraints)]
+            if spec.has_default:
+                annotation = NotRequired[Annotated[annotation, Field(default=spec.default)]]
+            elif not spec.required:
+                annotation = NotRequired[annotation]
+            annotations[field] = annotation
+        typed = TypedDict(name, annotations)  # type: ignore[operator]
+        typed.__pydantic_config__ = ConfigDict(  # type: ignore[attr-defined]
+            extra="ignore",
+            allow_inf_nan=False,
+            str_max_length=self._limits.max_string_length,
+            coerce_numbers_to_str=True,
+        )
+        return typed
+
+    def _annotation(self, type_name: str, where: tuple[str, ...]) -> Any:
+        type_name = type_name.strip()
+        limit = self._limits.max_string_length
+        text = Annotated[str, Field(max_length=limit)]
+        simple: dict[str, Any] = {
+            "str": text,
+            "int": int,
+            "float": float,
+            "decimal": Decimal,
+            "bool": bool,
+            "date": date,
+            "datetime": Annotated[datetime, AfterValidator(self._aware)],
+            "email": Annotated[str, AfterValidator(_check_email)],
+            "url": Annotated[text, AfterValidator(_check_url)],
+            "locale": Annotated[str, AfterValidator(_check_locale)],
+            "timezone": Annotated[str, AfterValidator(_check_timezone)],
+            "currency": Annotated[str, AfterValidator(_check_currency)],
+            "map": Annotated[
+                dict[str, str | int | float | bool | None],
+                Field(max_length=self._limits.max_list_length),
+                AfterValidator(MappingProxyType),
+            ],
+        }
+        if type_name in simple:
+            return simple[type_name]
+        match = re.fullmatch(r"list\[(.+)\]", type_name)
+        if match:
+            item = self._annotation(match.group(1), where)
+            return Annotated[tuple[item, ...], Field(max_length=self._limits.max_list_length)]
+        if type_name in self.types:
+            if type_name not in self._built:
+                self._built[type_name] = None  # guards against recursive types
+                self._built[type_name] = Annotated[
+                    self._typed_dict(
+                        type_name, self.types[type_name], ("recipient", "types", type_name)
+                    ),
+                    BeforeValidator(_drop_blank),
+                    AfterValidator(MappingProxyType),
+                ]
+            if self._built[type_name] is None:
+                raise self._error(where, f"type {type_name!r} contains itself", None)
+            return self._built[type_name]
+        known = (*BUILTIN_TYPES, *self.types)
+        raise self._error(
+            where,
+            f"unknown field type {type_name!r}",
+            did_you_mean(type_name, known)
+            or f"use one of {', '.join(BUILTIN_TYPES)}, list[T], or a type declared under "
+            "[recipient.types]",
+        )
+
+    def _error(self, where: tuple[str, ...], message: str, hint: str | None) -> ConfigError:
+        root = self._settings.root / self._file
+        text = root.read_text(encoding="utf-8") if root.is_file() else ""
+        return ConfigError(
+            message, file=self._file, line=toml_line(text, where), path=".".join(where), hint=hint
+        )
+
+    def _aware(self, value: datetime) -> datetime:
+        # Naive datetimes are read in the project's time zone (documented in file-format.md).
+        return value.replace(tzinfo=self._tz) if value.tzinfo is None else value
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def paths(self) -> frozenset[str]:
+        """Every declared field path, nested ones dotted: ``orders``, ``orders.total``…"""
+        out: set[str] = set()
+
+        def walk(prefix: str, specs: Mapping[str, FieldSpec], seen: frozenset[str]) -> None:
+            for name, spec in specs.items():
+                path = f"{prefix}{name}"
+                out.add(path)
+                inner = re.fullmatch(r"(?:list\[)*(\w+)\]*", spec.type.strip())
+                if inner and inner.group(1) in self.types and inner.group(1) not in seen:
+                    walk(f"{path}.", self.types[inner.group(1)], seen | {inner.group(1)})
+
+        walk("", self.fields, frozenset())
+        return frozenset(out)
+
+    # -- validation -------------------------------------------------------------------------
+
+    def validate(
+        self, record: Mapping[str, Any] | Recipient, *, source: str | None = None,
+        line: int | None = None,
+    ) -> Recipient:
+        """Validate one record into an immutable ``Recipient``.
+
+        Raises:
+            RecipientError: names the recipient id, the field path, what was expected and
+                the offending value, plus ``source`` and ``line`` when given.
+        """
+        if isinstance(record, Recipient):
+            return record
+        if not isinstance(record, Mapping):
+            raise RecipientError(
+                f"expected a JSON object (mapping of fields), got {type(record).__name__}",
+                file=source,
+                line=line,
+            )
+        raw_id = record.get("id")
+        rid = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id).strip() else None
+        try:
+            data = self._adapter.validate_python(record)
+        except ValidationError as exc:
+            raise _recipient_error(exc, rid, source, line) from None
+        defaulted = frozenset(
+            name for name in self.defaults if not _present(record.get(name))
+        )
+        project = self._project
+        return Recipient(
+            id=data["id"],
+            data=_complete(data, self.fields),
+            locale=data.get("locale") or project.locale,
+            timezone=data.get("timezone") or project.timezone,
+            currency=data.get("currency") or project.currency,
+            defaulted=defaulted,
+        )
+
+
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def _complete(data: Mapping[str, Any], fields: Mapping[str, FieldSpec]) -> Mapping[str, Any]:
+    # Every declared field is present, None when absent, so templates can test `{% if x %}`.
+    if len(data) == len(fields):
+        return data
+    full = dict.fromkeys(fields)
+    full.update(data)
+    return MappingProxyType(full)
+
+
+def _choice_check(choices: frozenset[Any]) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        if value not in choices:
+            listed = ", ".join(sorted(map(repr, choices)))
+            raise ValueError(f"expected one of {listed}")
+        return value
+
+    return check
+
+
+def _with_builtin_fields(settings: Settings) -> dict[str, FieldSpec]:
+    fields = dict(settings.recipient.fields)
+    fields.setdefault("id", FieldSpec(type="str", required=True))
+    if fields["id"].type != "str" or not fields["id"].required:
+        fields["id"] = FieldSpec(type="str", required=True, description=fields["id"].description)
+    fields.setdefault("locale", FieldSpec(type="locale"))
+    fields.setdefault("timezone", FieldSpec(type="timezone"))
+    fields.setdefault("currency", FieldSpec(type="currency"))
+    return fields
+
+
+_MESSAGES = {
+    "missing": "required field is missing",
+    "int_parsing": "expected a whole number",
+    "int_type": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "float_parsing": "expected a number",
+    "float_type": "expected a number",
+    "decimal_parsing": "expected a number",
+    "decimal_type": "expected a number",
+    "finite_number": "expected a finite number",
+    "bool_parsing": "expected true or false",
+    "bool_type": "expected true or false",
+    "string_type": "expected text",
+    "string_unicode": "text holds an invalid character (a lone surrogate)",
+    "date_parsing": "expected an ISO date such as 2026-11-20",
+    "date_from_datetime_parsing": "expected an ISO date such as 2026-11-20",
+    "date_type": "expected an ISO date such as 2026-11-20",
+    "datetime_parsing": "expected an ISO date-time such as 2026-11-20T09:00:00+01:00",
+    "datetime_from_date_parsing": "expected an ISO date-time such as 2026-11-20T09:00:00+01:00",
+    "datetime_type": "expected an ISO date-time such as 2026-11-20T09:00:00+01:00",
+    "tuple_type": "expected a list",
+    "list_type": "expected a list",
+    "dict_type": "expected an object",
+    "model_type": "expected an object",
+    "typed_dict_type": "expected an object",
+}
+
+
+def _recipient_error(
+    exc: ValidationError, rid: str | None, source: str | None, line: int | None
+) -> RecipientError:
+    errors = exc.errors(include_url=False)
+    err = errors[0]
+    loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+    kind = err["type"]
+    if kind in ("string_too_long", "too_long"):
+        limit = (err.get("ctx") or {}).get("max_length")
+        unit = "characters" if kind == "string_too_long" else "items"
+        message = f"longer than the limit of {limit} {unit}"
+        hint = "raise [limits] in personalize.toml if this size is intended"
+        shown = f"{type(err['input']).__name__} of length {len(err['input'])}"
+    else:
+        message = _MESSAGES.get(kind) or err["msg"].removeprefix("Value error, ")
+        hint = "fix the record, or declare a default for the field" if kind == "missing" else None
+        shown = short_repr(err["input"]) if kind != "missing" else ""
+    if shown:
+        message += f", got {shown}"
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    return RecipientError(
+        message, file=source, line=line, recipient=rid, path=format_path(loc), hint=hint
+    )
+
+
+def build_schema(settings: Settings) -> Schema:
+    """Compile the ``[recipient]`` declarations of ``settings`` into a validator."""
+    return Schema(settings)
