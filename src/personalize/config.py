@@ -16,6 +16,7 @@ from .errors import ConfigError, did_you_mean, format_path, short_repr
 __all__ = [
     "FieldSpec",
     "LimitSettings",
+    "MessageSettings",
     "ProjectSettings",
     "RecipientSettings",
     "RenderSettings",
@@ -50,7 +51,9 @@ class ProjectSettings(_Model):
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (expected e.g. 'Europe/Berlin')") from None
+            raise ValueError(
+                f"unknown time zone {value!r} (expected e.g. 'Europe/Berlin')"
+            ) from None
         return value
 
     @field_validator("locale")
@@ -95,6 +98,14 @@ class LimitSettings(_Model):
     max_output_bytes: int = Field(default=2_000_000, ge=10_000)
     max_range: int = Field(default=1_000, ge=1)
     max_loop_iterations: int = Field(default=100_000, ge=1)
+
+
+class MessageSettings(_Model):
+    """``[message]``: defaults for the MIME message built from a rendered email."""
+
+    sender: str | None = None
+    reply_to: str | None = None
+    unsubscribe: str | None = None  # dotted field path holding each recipient's unsubscribe URL
 
 
 class FieldSpec(_Model):
@@ -147,6 +158,7 @@ class Settings(_Model):
     project: ProjectSettings = Field(default_factory=ProjectSettings)
     render: RenderSettings = Field(default_factory=RenderSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    message: MessageSettings = Field(default_factory=MessageSettings)
     recipient: RecipientSettings = Field(default_factory=RecipientSettings)
 
     def path(self, relative: str) -> Path:
@@ -210,10 +222,11 @@ def _parse_toml(text: str, name: str) -> dict[str, Any]:
 
 
 _KNOWN = {
-    (): {"project", "render", "limits", "recipient"},
+    (): {"project", "render", "limits", "message", "recipient"},
     ("project",): set(ProjectSettings.model_fields),
     ("render",): set(RenderSettings.model_fields),
     ("limits",): set(LimitSettings.model_fields),
+    ("message",): set(MessageSettings.model_fields),
     ("recipient",): set(RecipientSettings.model_fields),
 }
 

@@ -82,6 +82,7 @@ class PersonalizeError(Exception):
         file: str | None = None,
         line: int | None = None,
         recipient: str | None = None,
+        path: str | None = None,
     ) -> PersonalizeError:
         """A copy of this error with missing location parts filled in."""
         return type(self)(
@@ -89,7 +90,7 @@ class PersonalizeError(Exception):
             file=self.file or file,
             line=self.line or line,
             recipient=self.recipient if self.recipient is not None else recipient,
-            path=self.path,
+            path=self.path or path,
             hint=self.hint,
         )
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Annotated, Any, NotRequired
+from typing import Annotated, Any, NotRequired, cast
 
 from pydantic import (
     AfterValidator,
@@ -42,10 +42,12 @@ BUILTIN_TYPES = (
     "currency",
     "map",
 )
-_EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
+_EMAIL = re.compile(
+    r"^[^@\s<>(),;:\"\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
+)
 _LOCALE = re.compile(r"^[a-z]{2,3}(_[A-Z][a-z]{3})?(_[A-Z]{2}|_\d{3})?$")
-_URL_SCHEMES = ("http://", "https://", "mailto:")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# One regex, not several calls: this runs for every URL of every recipient.
+_URL = re.compile(r"\s*((?:https?://|mailto:)[^\x00-\x20\x7f]+)\s*", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +97,10 @@ def _check_email(value: str) -> str:
 
 
 def _check_url(value: str) -> str:
-    value = value.strip()
-    if _CONTROL.search(value) or not value.lower().startswith(_URL_SCHEMES):
+    match = _URL.fullmatch(value)
+    if match is None:
         raise ValueError("expected an http(s) or mailto URL")
-    return value
+    return match.group(1)
 
 
 def _check_locale(value: str) -> str:
@@ -122,14 +124,22 @@ def _check_currency(value: str) -> str:
     return value.strip().upper()
 
 
+def _blank(value: Any) -> bool:
+    return value is None or (type(value) is str and (not value or value.isspace()))
+
+
 def _drop_blank(value: Any) -> Any:
     # Blank strings and nulls count as missing, so that declared defaults apply to them.
-    if isinstance(value, Mapping):
-        return {
-            k: v
-            for k, v in value.items()
-            if v is not None and not (isinstance(v, str) and not v.strip())
-        }
+    # Per object on the hot path: scan cheaply, copy only when something is blank.
+    if type(value) is not dict:
+        return (
+            {k: v for k, v in value.items() if not _blank(v)}
+            if isinstance(value, Mapping)
+            else value
+        )
+    for item in value.values():
+        if item is None or item == "" or (type(item) is str and item[:1].isspace()):
+            return {k: v for k, v in value.items() if not _blank(v)}
     return value
 
 
@@ -143,7 +153,7 @@ class Schema:
         self.fields: dict[str, FieldSpec] = _with_builtin_fields(settings)
         self.types = settings.recipient.types
         self._file = settings.file
-        self._tz = _zone(self._project.timezone)
+        self.tz = _zone(self._project.timezone)
         self._built: dict[str, Any] = {}
         self._adapter: TypeAdapter[Any] = TypeAdapter(self._record_type())
         self.defaults = {
@@ -172,12 +182,15 @@ class Schema:
             if constraints:
                 annotation = Annotated[annotation, Field(**constraints)]
             if spec.has_default:
-                annotation = NotRequired[Annotated[annotation, Field(default=spec.default)]]
+                annotation = NotRequired[
+                    Annotated[annotation, Field(default=spec.default, validate_default=True)]
+                ]
             elif not spec.required:
                 annotation = NotRequired[annotation]
             annotations[field] = annotation
-        typed = TypedDict(name, annotations)  # type: ignore[operator]
-        typed.__pydantic_config__ = ConfigDict(  # type: ignore[attr-defined]
+        typed: Any = TypedDict(name, annotations)  # type: ignore[misc]
+        # pydantic reads a TypedDict's config from this attribute.
+        cast(Any, typed).__pydantic_config__ = ConfigDict(
             extra="ignore",
             allow_inf_nan=False,
             str_max_length=self._limits.max_string_length,
@@ -212,7 +225,7 @@ class Schema:
             return simple[type_name]
         match = re.fullmatch(r"list\[(.+)\]", type_name)
         if match:
-            item = self._annotation(match.group(1), where)
+            item: Any = self._annotation(match.group(1), where)
             return Annotated[tuple[item, ...], Field(max_length=self._limits.max_list_length)]
         if type_name in self.types:
             if type_name not in self._built:
@@ -245,7 +258,7 @@ class Schema:
 
     def _aware(self, value: datetime) -> datetime:
         # Naive datetimes are read in the project's time zone (documented in file-format.md).
-        return value.replace(tzinfo=self._tz) if value.tzinfo is None else value
+        return value.replace(tzinfo=self.tz) if value.tzinfo is None else value
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -267,7 +280,10 @@ class Schema:
     # -- validation -------------------------------------------------------------------------
 
     def validate(
-        self, record: Mapping[str, Any] | Recipient, *, source: str | None = None,
+        self,
+        record: Mapping[str, Any] | Recipient,
+        *,
+        source: str | None = None,
         line: int | None = None,
     ) -> Recipient:
         """Validate one record into an immutable ``Recipient``.
@@ -290,9 +306,7 @@ class Schema:
             data = self._adapter.validate_python(record)
         except ValidationError as exc:
             raise _recipient_error(exc, rid, source, line) from None
-        defaulted = frozenset(
-            name for name in self.defaults if not _present(record.get(name))
-        )
+        defaulted = frozenset(name for name in self.defaults if _blank(record.get(name)))
         project = self._project
         return Recipient(
             id=data["id"],
@@ -302,10 +316,6 @@ class Schema:
             currency=data.get("currency") or project.currency,
             defaulted=defaulted,
         )
-
-
-def _present(value: Any) -> bool:
-    return value is not None and not (isinstance(value, str) and not value.strip())
 
 
 def _complete(data: Mapping[str, Any], fields: Mapping[str, FieldSpec]) -> Mapping[str, Any]:
@@ -377,7 +387,7 @@ def _recipient_error(
         limit = (err.get("ctx") or {}).get("max_length")
         unit = "characters" if kind == "string_too_long" else "items"
         message = f"longer than the limit of {limit} {unit}"
-        hint = "raise [limits] in personalize.toml if this size is intended"
+        hint: str | None = "raise [limits] in personalize.toml if this size is intended"
         shown = f"{type(err['input']).__name__} of length {len(err['input'])}"
     else:
         message = _MESSAGES.get(kind) or err["msg"].removeprefix("Value error, ")

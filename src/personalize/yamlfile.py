@@ -118,7 +118,7 @@ def _build(
 def _scalar(node: yaml.ScalarNode, constructor: _Loader, file: str, offset: int) -> Any:
     try:
         return constructor.construct_object(node, deep=True)
-    except yaml.constructor.ConstructorError as exc:
+    except yaml.constructor.ConstructorError:
         raise ConfigError(
             f"unsupported YAML tag {node.tag!r}",
             file=file,

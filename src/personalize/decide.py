@@ -1,0 +1,284 @@
+"""The decision matrix: one module per slot for a recipient, and why."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any
+
+from .errors import DecisionError
+from .registry import Layout, Module, Registry, locale_matches
+from .rules import MISSING, TraceEntry, failed_conditions
+from .segments import Membership
+
+__all__ = [
+    "Candidate",
+    "Decision",
+    "Decisions",
+    "Explanation",
+    "RecipientScope",
+    "decide",
+]
+
+WON = "won"
+LOST_PRIORITY = "lost on priority"
+NOT_TARGETED = "not in a targeted segment"
+EXCLUDED = "excluded"
+RULE_FAILED = "when rule failed"
+INACTIVE = "outside its date window"
+WRONG_LOCALE = "wrong locale"
+
+
+class RecipientScope:
+    """What ``when`` rules see: metrics, segment membership, then recipient fields."""
+
+    __slots__ = ("_data", "_membership", "_segments", "now", "tz")
+
+    def __init__(
+        self,
+        data: Mapping[str, Any],
+        membership: Membership,
+        *,
+        segments: Collection[str],
+        now: datetime,
+        tz: tzinfo,
+    ) -> None:
+        self._data = data
+        self._membership = membership
+        self._segments = segments
+        self.now = now
+        self.tz = tz
+
+    def lookup(self, ref: str) -> Any:
+        """The value of a metric, segment (as a bool) or dotted field path; MISSING if absent."""
+        metrics = self._membership.metrics
+        if ref in metrics:
+            return metrics[ref]
+        if ref in self._segments:
+            return ref in self._membership.segments
+        value: Any = self._data
+        for part in ref.split("."):
+            if isinstance(value, Mapping) and part in value:
+                value = value[part]
+            else:
+                return MISSING
+        return value
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One module considered for a slot, and what happened to it."""
+
+    module: str
+    priority: int
+    outcome: str
+    detail: str
+    failed: tuple[TraceEntry, ...] = ()
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The module chosen for one slot (``None``: an optional slot left empty)."""
+
+    slot: str
+    module: str | None
+    required: bool
+    reason: str
+    candidates: tuple[Candidate, ...] = ()
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """Every slot's decision for one recipient and layout, in layout order."""
+
+    layout: str
+    items: tuple[Decision, ...]
+
+    def as_dict(self) -> dict[str, str | None]:
+        """``{"hero": "hero/vip", "offer": None, …}``."""
+        return {d.slot: d.module for d in self.items}
+
+    def __iter__(self) -> Iterator[Decision]:
+        return iter(self.items)
+
+    @property
+    def modules(self) -> tuple[tuple[str, str | None], ...]:
+        """``(slot, module id)`` pairs: with the locale, this is the variant key."""
+        return tuple((d.slot, d.module) for d in self.items)
+
+
+def _why_not(
+    module: Module,
+    membership: Membership,
+    scope: RecipientScope,
+    locale: str,
+    now: datetime,
+    explain: bool,
+) -> tuple[str, str, tuple[TraceEntry, ...]] | None:
+    """``None`` when the module is eligible, else (outcome, detail, failed conditions)."""
+    if module.active is not None and not module.active.contains(now):
+        return (
+            INACTIVE,
+            f"active {module.active.text}, now is {now.isoformat(timespec='minutes')}",
+            (),
+        )
+    if module.locales and not locale_matches(module.locales, locale):
+        return WRONG_LOCALE, f"for locales {', '.join(module.locales)}; recipient is {locale}", ()
+    segments = membership.segments
+    for name in module.exclude:
+        if name in segments:
+            return EXCLUDED, f"recipient is in excluded segment {name!r}", ()
+    if module.segments and not any(name in segments for name in module.segments):
+        if not explain:
+            return NOT_TARGETED, "", ()
+        failed: list[TraceEntry] = []
+        for name in module.segments:
+            failed.extend(failed_conditions(membership.trace.get(name, ())))
+        detail = f"targets {', '.join(module.segments)}; recipient is in none of them"
+        return NOT_TARGETED, detail + _failures(failed), tuple(failed)
+    if module.when is not None:
+        trace: list[TraceEntry] | None = [] if explain else None
+        if not module.when.evaluate(scope, trace):
+            failed_when = tuple(failed_conditions(trace or ()))
+            return (
+                RULE_FAILED,
+                "when: " + module.when.describe() + _failures(failed_when),
+                failed_when,
+            )
+    return None
+
+
+def _failures(failed: Any) -> str:
+    shown = [f"{e.condition} (saw {_seen(e.value)})" for e in failed][:3]
+    return f" — failed: {'; '.join(shown)}" if shown else ""
+
+
+def _seen(value: Any) -> str:
+    if value is MISSING or value is None:
+        return "nothing"
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def decide(
+    layout: Layout,
+    registry: Registry,
+    *,
+    membership: Membership,
+    scope: RecipientScope,
+    locale: str,
+    now: datetime,
+    recipient: str,
+    explain: bool = False,
+) -> Decisions:
+    """Pick one module per slot of ``layout``: the eligible module with the highest priority.
+
+    Eligibility, in order: inside its ``active`` window, one of its ``locales``, in none of its
+    ``exclude`` segments, in at least one of its ``segments`` (if any), and its ``when`` rule
+    holds. Ties on priority go to targeted modules over the fallback, then to the smaller id,
+    so the same inputs always give the same decisions.
+
+    Raises:
+        DecisionError: a required slot has no eligible module (names recipient, slot and
+            candidates).
+    """
+    items: list[Decision] = []
+    for slot in layout.slots:
+        candidates = registry.by_slot.get(slot.name, ())
+        winner: Module | None = None
+        considered: list[Candidate] = []
+        for module in candidates:
+            why = _why_not(module, membership, scope, locale, now, explain)
+            if why is None and winner is None:
+                winner = module
+                if not explain:
+                    break
+                considered.append(Candidate(module.id, module.priority, WON, ""))
+            elif explain:
+                outcome, detail, failed = why or (LOST_PRIORITY, "", ())
+                considered.append(Candidate(module.id, module.priority, outcome, detail, failed))
+        if winner is None and slot.required:
+            names = ", ".join(m.id for m in candidates) or "none"
+            raise DecisionError(
+                f"no module can fill required slot {slot.name!r} (candidates: {names})",
+                file=layout.file,
+                line=slot.line,
+                recipient=recipient,
+                hint=f"add a fallback module without targeting in modules/{slot.name}/, "
+                f'or mark the slot optional: <slot name="{slot.name}" optional/>',
+            )
+        reason = (
+            "fallback"
+            if winner is not None and winner.is_fallback
+            else f"priority {winner.priority}"
+            if winner is not None
+            else "optional slot, no eligible module"
+        )
+        items.append(
+            Decision(
+                slot.name,
+                winner.id if winner else None,
+                slot.required,
+                reason,
+                tuple(_rank(considered, winner)),
+            )
+        )
+    return Decisions(layout.name, tuple(items))
+
+
+def _rank(considered: list[Candidate], winner: Module | None) -> list[Candidate]:
+    if winner is None:
+        return considered
+    out: list[Candidate] = []
+    for c in considered:
+        if c.outcome == LOST_PRIORITY:
+            c = Candidate(
+                c.module,
+                c.priority,
+                LOST_PRIORITY,
+                f"eligible, but {winner.id} (priority {winner.priority}) ranks first",
+            )
+        elif c.outcome == WON:
+            c = Candidate(
+                c.module,
+                c.priority,
+                WON,
+                "fallback"
+                if winner.is_fallback
+                else f"eligible with the highest priority ({winner.priority})",
+            )
+        out.append(c)
+    return out
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why each module was chosen or not, for one recipient, layout and moment."""
+
+    layout: str
+    recipient: str
+    now: datetime
+    locale: str
+    segments: tuple[str, ...]
+    metrics: Mapping[str, Any]
+    decisions: Decisions
+    segment_trace: Mapping[str, tuple[TraceEntry, ...]] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        lines = [
+            f"{self.layout} for recipient {self.recipient} "
+            f"(locale {self.locale}, now {self.now.isoformat(timespec='minutes')})",
+            f"segments: {', '.join(self.segments) or 'none'}",
+        ]
+        if self.metrics:
+            shown = ", ".join(f"{k}={_seen(v)}" for k, v in self.metrics.items())
+            lines.append(f"metrics: {shown}")
+        for decision in self.decisions:
+            chosen = decision.module or "(empty)"
+            lines.append(f"\n{decision.slot}: {chosen} — {decision.reason}")
+            for c in decision.candidates:
+                mark = "✓" if c.outcome == WON else "✗"
+                detail = f": {c.detail}" if c.detail else ""
+                lines.append(f"  {mark} {c.module} [priority {c.priority}] {c.outcome}{detail}")
+        return "\n".join(lines)

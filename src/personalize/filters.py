@@ -1,0 +1,412 @@
+"""The Jinja filters: Babel formatting in the recipient's locale, and URL/CSS validators."""
+
+from __future__ import annotations
+
+import copy
+import decimal
+import math
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from decimal import Decimal
+from functools import _lru_cache_wrapper, lru_cache, partial
+from types import MappingProxyType
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from babel import Locale, UnknownLocaleError
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
+from jinja2 import Undefined, pass_context
+from jinja2.runtime import Context
+
+from .errors import RecipientError, short_repr
+
+__all__ = ["FILTERS", "check_locale", "validate_css_value", "validate_url"]
+
+_DEFAULT_LOCALE = "en_US"
+_LIMIT = 10**18  # larger amounts are data errors, and would make Babel build huge strings
+_MAX_DIGITS = 20
+_PRECISION = 60  # Decimal's default 28 digits cannot hold 10**18 with 20 fraction digits
+_CACHE = 8192
+_MONEY_TYPES: Mapping[str, Literal["standard", "accounting", "name"]] = MappingProxyType(
+    {"standard": "standard", "accounting": "accounting", "name": "name"}
+)
+_NUMERIC = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
+_FORMAT_ERRORS = (ArithmeticError, AttributeError, IndexError, KeyError, TypeError, ValueError)
+
+_NUMBER_HINT = "give it an int, float, Decimal or a numeric string such as '19.99'"
+_WHEN_HINT = "declare the field as date or datetime in the schema"
+
+
+def check_locale(name: str) -> str:
+    """Return ``name`` if Babel knows the locale.
+
+    Raises:
+        RecipientError: ``unknown locale 'xx_YY'``.
+    """
+    _babel_locale(name)
+    return name
+
+
+def _babel_locale(name: object) -> Locale:
+    if isinstance(name, str):
+        try:
+            return _parse_locale(name)
+        except (UnknownLocaleError, ValueError, TypeError):
+            pass
+    raise RecipientError(
+        f"unknown locale {short_repr(name)}",
+        hint="use a locale Babel knows, such as 'en_US' or 'de_DE'",
+    )
+
+
+@lru_cache(maxsize=256)
+def _parse_locale(name: str) -> Locale:
+    return Locale.parse(name)
+
+
+@lru_cache(maxsize=1)
+def _currencies() -> frozenset[str]:
+    return frozenset(babel_numbers.list_currencies())
+
+
+def _show(value: object) -> str:
+    try:
+        return short_repr(value)
+    except ValueError:  # ints past sys.get_int_max_str_digits() cannot be repr'd
+        return f"<{type(value).__name__} too large to show>"
+
+
+def _to_decimal(value: object, name: str) -> Decimal:
+    number: Decimal | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        # A huge int becomes Infinity so that it is reported below without converting it.
+        number = Decimal(value) if -_LIMIT < value < _LIMIT else Decimal("Infinity")
+    elif isinstance(value, float):
+        number = Decimal(repr(value)) if math.isfinite(value) else Decimal("NaN")
+    elif isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, str) and _NUMERIC.fullmatch(value.strip()):
+        number = Decimal(value.strip())
+    if number is None:
+        raise RecipientError(f"expected a number for {name}, got {_show(value)}", hint=_NUMBER_HINT)
+    if not number.is_finite() or abs(number) >= _LIMIT:
+        raise RecipientError(
+            f"expected a finite number smaller than 10**18 for {name}, got {_show(value)}",
+            hint="check the recipient's data: this cannot be a real amount",
+        )
+    return number if number else Decimal(0)  # no '-0,00 €'
+
+
+def _digits(digits: object, name: str) -> int:
+    if isinstance(digits, int) and not isinstance(digits, bool) and 0 <= digits <= _MAX_DIGITS:
+        return digits
+    raise RecipientError(
+        f"expected fraction digits from 0 to {_MAX_DIGITS} for {name}, got {_show(digits)}",
+        hint=f"write e.g. {name}(2)",
+    )
+
+
+def _run(name: str, fmt: object, call: Callable[[], str], *, hint: str = "") -> str:
+    """Call Babel; with inputs already validated, a failure can only come from the format."""
+    try:
+        with decimal.localcontext(prec=_PRECISION):
+            return call()
+    except _FORMAT_ERRORS as exc:
+        raise RecipientError(f"invalid format for {name}, got {_show(fmt)}", hint=hint) from exc
+
+
+@lru_cache(maxsize=_CACHE, typed=True)
+def _money_text(value: object, currency: object, locale: object, fmt: object) -> str:
+    number = _to_decimal(value, "money")
+    if not isinstance(currency, str) or currency not in _currencies():
+        raise RecipientError(
+            f"expected an ISO 4217 currency code for money, got {_show(currency)}",
+            hint="use a three-letter code such as 'EUR' or 'USD', or set the recipient's currency",
+        )
+    loc = _babel_locale(locale)
+    hint = "use 'standard', 'accounting', 'name' or a CLDR pattern such as '#,##0.00 ¤'"
+    if fmt is not None and not isinstance(fmt, str):
+        raise RecipientError(f"expected a format string for money, got {_show(fmt)}", hint=hint)
+    style = _MONEY_TYPES.get(fmt or "", "standard")
+    pattern = None if not fmt or fmt in _MONEY_TYPES else fmt
+    # A pattern's own fraction digits win over the currency's ('#,##0 ¤' means no cents).
+    call = partial(
+        babel_numbers.format_currency, number, currency, pattern, loc, pattern is None, style
+    )
+    return _run("money", fmt, call, hint=hint)
+
+
+@lru_cache(maxsize=512)
+def _fixed_pattern(locale: Locale, kind: str, digits: int) -> babel_numbers.NumberPattern:
+    formats = locale.percent_formats if kind == "percent" else locale.decimal_formats
+    pattern: babel_numbers.NumberPattern = copy.copy(formats[None])
+    pattern.frac_prec = (digits, digits)
+    return pattern
+
+
+@lru_cache(maxsize=_CACHE, typed=True)
+def _number_text(kind: str, value: object, digits: object, locale: object) -> str:
+    number = _to_decimal(value, kind)
+    loc = _babel_locale(locale)
+    if kind == "number" and digits is None:
+        return _run(kind, None, partial(babel_numbers.format_decimal, number, locale=loc))
+    pattern = _fixed_pattern(loc, kind, _digits(digits, kind))
+    return _run(kind, None, partial(pattern.apply, number, loc))
+
+
+@lru_cache(maxsize=_CACHE, typed=True)
+def _when_text(
+    kind: str, value: object, fold: int, zone: object, locale: object, fmt: object
+) -> str:
+    del fold  # only part of the cache key
+    if isinstance(value, datetime):
+        subject: date = _localize(value, _zone(zone))
+    elif kind == "date" and isinstance(value, date):
+        subject = value
+    else:
+        wanted = "a date or datetime" if kind == "date" else "a datetime"
+        hint = _WHEN_HINT if kind == "date" else f"{_WHEN_HINT}, or use the date filter for dates"
+        raise RecipientError(f"expected {wanted} for {kind}, got {_show(value)}", hint=hint)
+    loc = _babel_locale(locale)
+    hint = "use short, medium, long, full or a CLDR pattern such as 'd MMMM y'"
+    if not isinstance(fmt, str):
+        raise RecipientError(f"expected a format string for {kind}, got {_show(fmt)}", hint=hint)
+    call: Callable[[], str]
+    if isinstance(subject, datetime) and kind == "datetime":
+        call = lambda: babel_dates.format_datetime(subject, fmt, locale=loc)  # noqa: E731
+    elif isinstance(subject, datetime) and kind == "time":
+        call = lambda: babel_dates.format_time(subject, fmt, locale=loc)  # noqa: E731
+    else:
+        day = subject.date() if isinstance(subject, datetime) else subject
+        call = lambda: babel_dates.format_date(day, fmt, locale=loc)  # noqa: E731
+    return _run(kind, fmt, call, hint=hint)
+
+
+def _zone(zone: object) -> tzinfo:
+    if zone is None:
+        return UTC
+    if isinstance(zone, tzinfo):
+        return zone
+    raise RecipientError(
+        f"expected a tzinfo as the recipient's time zone, got {_show(zone)}",
+        hint="render through the project, which sets the recipient's time zone",
+    )
+
+
+def _localize(moment: datetime, zone: tzinfo) -> datetime:
+    # A naive datetime is wall-clock time where the recipient lives, as in the profile.
+    return moment.astimezone(zone) if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
+@lru_cache(maxsize=_CACHE, typed=True)
+def _relative_text(delta: timedelta, granularity: str, locale: object) -> str:
+    loc = _babel_locale(locale)
+    unit: Literal["day", "second"] = "day" if granularity == "day" else "second"
+    return babel_dates.format_timedelta(delta, granularity=unit, add_direction=True, locale=loc)
+
+
+def _cached(function: _lru_cache_wrapper[str], *args: object) -> str:
+    try:
+        return function(*args)
+    except TypeError:
+        # Only hashing an argument raises TypeError here (every other failure is a
+        # RecipientError): the uncached call names the offending argument.
+        return function.__wrapped__(*args)
+
+
+def _locale_of(context: Context) -> object:
+    locale = context.get("_locale")
+    return _DEFAULT_LOCALE if locale is None else locale
+
+
+@pass_context
+def _money(context: Context, value: object, currency: object = None, format: object = None) -> str:
+    code = context.get("_currency") if currency is None else currency
+    return _cached(_money_text, value, code, _locale_of(context), format)
+
+
+@pass_context
+def _number(context: Context, value: object, digits: object = None) -> str:
+    return _cached(_number_text, "number", value, digits, _locale_of(context))
+
+
+@pass_context
+def _percent(context: Context, value: object, digits: object = 0) -> str:
+    return _cached(_number_text, "percent", value, digits, _locale_of(context))
+
+
+def _when_filter(kind: str, default_format: str) -> Callable[..., str]:
+    @pass_context
+    def when(context: Context, value: object, format: object = default_format) -> str:
+        # fold is part of the key: datetimes in one zone compare equal across a DST fold.
+        fold = getattr(value, "fold", 0)
+        zone = context.get("_tz")
+        return _cached(_when_text, kind, value, fold, zone, _locale_of(context), format)
+
+    return when
+
+
+@pass_context
+def _relative(context: Context, value: object) -> str:
+    zone = _zone(context.get("_tz"))
+    now = context.get("_now")
+    if not isinstance(now, datetime):
+        raise RecipientError(
+            f"expected the render time '_now' as a datetime for relative, got {_show(now)}",
+            hint="render through the project, which sets the render time",
+        )
+    now = _localize(now, zone)
+    if isinstance(value, datetime):
+        delta, granularity = _localize(value, zone) - now, "second"
+    elif isinstance(value, date):
+        # Whole days from the start of the recipient's day, so 'in 3 days' does not drift with
+        # the hour of the render.
+        delta, granularity = timedelta(days=(value - now.date()).days), "day"
+    else:
+        raise RecipientError(
+            f"expected a date or datetime for relative, got {_show(value)}", hint=_WHEN_HINT
+        )
+    return _cached(_relative_text, delta, granularity, _locale_of(context))
+
+
+@pass_context
+def _default(
+    context: Context,
+    value: object,
+    default_value: object = "",
+    boolean: bool = False,
+    _field: str | None = None,
+) -> object:
+    if isinstance(value, Undefined):  # never bool() it: StrictUndefined raises
+        name = _field or value._undefined_name or "a value"
+    elif value is None or (isinstance(value, str) and not value.strip()) or (boolean and not value):
+        name = _field or "a value"
+    else:
+        return value
+    warnings = context.get("_warnings")
+    if isinstance(warnings, list):
+        warnings.append(f"{name} fell back to its default {default_value!r}")
+    return default_value
+
+
+_URL_SCHEMES = frozenset({"http", "https", "mailto"})
+# C0, space, DEL, C1 and Unicode whitespace: browsers drop tabs and newlines inside a scheme.
+_URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f-\x9f]|\s")
+_URL_HINT = "only http, https and mailto links may come from data"
+
+_NUM = r"[+-]?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)"
+_ARG = rf"{_NUM}(?:%|deg)?"
+_CSS_TOKEN = (
+    r"(?>"
+    r"#(?:[0-9a-fA-F]{8}|[0-9a-fA-F]{6}|[0-9a-fA-F]{3})"
+    rf"|(?i:rgba?|hsla?)\( *{_ARG}(?: *, *{_ARG}| +{_ARG}){{2}}(?:(?: *[,/] *| +){_ARG})? *\)"
+    rf"|{_NUM}(?:px|em|rem|pt|%)?"
+    r"|-{0,2}[^\W\d_](?:[^\W_]|-)*"
+    r")(?![^ ,])"
+)
+_CSS_VALUE = re.compile(rf"{_CSS_TOKEN}(?:(?: *, *| +){_CSS_TOKEN})*")
+_CSS_HINT = "only colors, lengths and plain keywords may come from data"
+
+
+def validate_url(value: object) -> str:
+    """Return ``value`` stripped, if it is an absolute http, https or mailto URL.
+
+    Args:
+        value: A URL from recipient or catalog data.
+
+    Raises:
+        RecipientError: For non-strings, control characters or whitespace inside, other schemes
+            (``javascript:``, ``data:``…), relative URLs and http(s) URLs without a host.
+    """
+    if not isinstance(value, str):
+        raise RecipientError(
+            f"expected a URL string, got {_show(value)}", hint="put the URL in the data as text"
+        )
+    return _checked_url(value)
+
+
+@lru_cache(maxsize=_CACHE, typed=True)  # typed: a Markup result must never answer a plain str
+def _checked_url(value: str) -> str:
+    url = value.strip()
+    if _URL_FORBIDDEN.search(url):
+        raise RecipientError(
+            f"expected a URL without whitespace or control characters, got {_show(value)}",
+            hint="percent-encode spaces as %20 and remove control characters",
+        )
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:
+        raise RecipientError(f"expected a valid URL, got {_show(value)}", hint=_URL_HINT) from exc
+    if not parts.scheme:
+        raise RecipientError(
+            f"expected an absolute http(s) or mailto URL, got {_show(value)}",
+            hint="write the full address, starting with https://",
+        )
+    if parts.scheme not in _URL_SCHEMES:
+        raise RecipientError(
+            f"URL scheme {parts.scheme!r} is not allowed, got {_show(value)}", hint=_URL_HINT
+        )
+    if parts.scheme == "mailto" and not parts.path:
+        raise RecipientError(
+            f"expected an address after 'mailto:', got {_show(value)}",
+            hint="write 'mailto:name@example.com'",
+        )
+    if parts.scheme != "mailto" and not host:
+        raise RecipientError(
+            f"expected a host name in the URL, got {_show(value)}",
+            hint="write the full address, such as 'https://example.com/'",
+        )
+    return url
+
+
+def validate_css_value(value: object) -> str:
+    """Return ``value`` stripped, if it is safe inside ``style="…"`` or ``<style>``.
+
+    Allowed: hex colors (``#abc``, ``#aabbcc``, ``#aabbccdd``), ``rgb()``/``rgba()``/``hsl()``/
+    ``hsla()`` with numeric arguments, numbers with an optional unit (``px em rem pt %``),
+    keywords and font names, separated by spaces or commas. Numbers are accepted as text.
+
+    Args:
+        value: A CSS value from recipient or catalog data.
+
+    Raises:
+        RecipientError: For anything else (``;``, ``:``, quotes, ``\\``, comments, ``url(``…).
+    """
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise RecipientError(f"expected a CSS value as text, got {_show(value)}", hint=_CSS_HINT)
+    return _checked_css(value)
+
+
+@lru_cache(maxsize=_CACHE, typed=True)
+def _checked_css(value: str) -> str:
+    text = value.strip()
+    if not text:
+        raise RecipientError(
+            f"expected a CSS value, got {_show(value)}",
+            hint="put default(...) before css for optional values",
+        )
+    if not _CSS_VALUE.fullmatch(text):
+        raise RecipientError(f"unsafe CSS value, got {_show(value)}", hint=_CSS_HINT)
+    return text
+
+
+FILTERS: Mapping[str, Callable[..., Any]] = MappingProxyType(
+    {
+        "money": _money,
+        "number": _number,
+        "percent": _percent,
+        "date": _when_filter("date", "medium"),
+        "datetime": _when_filter("datetime", "medium"),
+        "time": _when_filter("time", "short"),
+        "relative": _relative,
+        "url": validate_url,
+        "css": validate_css_value,
+        "default": _default,
+        "d": _default,
+    }
+)

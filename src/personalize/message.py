@@ -1,0 +1,395 @@
+"""MIME assembly: a rendered email becomes an ``EmailMessage`` that is safe to hand to SMTP."""
+
+from __future__ import annotations
+
+import datetime
+import re
+import types
+from collections.abc import Mapping, Sequence
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import EmailPolicy
+from email.utils import format_datetime, localtime, make_msgid
+from typing import Any
+
+from .errors import ConfigError, PersonalizeError, RecipientError, RenderError, short_repr
+
+__all__ = ["build_message", "clean_header_text", "parse_address"]
+
+# RFC 5322 §2.1.1: a physical line, without its CRLF, may hold at most 998 characters.
+_MAX_LINE = 998
+
+# Headers written verbatim on one line (see _WirePolicy).
+_VERBATIM = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
+
+
+def _translation() -> Mapping[int, str | None]:
+    table: dict[int, str | None] = {}
+    for code in (*range(0x20), 0x7F, *range(0x80, 0xA0)):
+        # Controls that separate words (TAB, LF, CR, ..., NEL) keep the words apart.
+        table[code] = " " if chr(code).isspace() else None
+    table.update({0x2028: " ", 0x2029: " "})
+    for code in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)):
+        table[code] = None
+    # A lone surrogate cannot be encoded at all; show it as the replacement character.
+    table.update(dict.fromkeys(range(0xD800, 0xE000), "\ufffd"))
+    return types.MappingProxyType(table)
+
+
+_HEADER_TRANSLATION = _translation()
+_WHITESPACE_RUN = re.compile(r"\s{2,}")
+
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_ADDR_SPEC = re.compile(rf"(?P<local>{_ATEXT}(?:\.{_ATEXT})*)@(?P<domain>{_LABEL}(?:\.{_LABEL})*)")
+_NAME_ADDR = re.compile(r'(?P<name>"(?:[^"\\]|\\.)*"\s*|[^<>]*)<(?P<addr>[^<>]*)>', re.DOTALL)
+_MSG_ID = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@{_ATEXT}(?:\.{_ATEXT})*")
+_HEADER_NAME = re.compile(r"[A-Za-z0-9-]+")
+# Printable ASCII without space, '<' and '>': what may stand between List-Unsubscribe's brackets.
+_URL_CHARS = re.compile(r"[!-;=?-~]+")
+_UNSUBSCRIBE_URL = re.compile(r"(?i:https://[^/?#]+(?:[/?#].*)?|mailto:.+)")
+
+_EXAMPLES = types.MappingProxyType({"to": "'Ann Lee <ann@example.com>'"})
+_RESERVED = types.MappingProxyType(
+    {
+        "from": "pass it as sender=",
+        "to": "pass it as to= (and to_name=)",
+        "reply-to": "pass it as reply_to=",
+        "subject": "pass it as subject=",
+        "date": "pass it as date=",
+        "message-id": "pass it as message_id=",
+        "mime-version": "it is derived from the text and html parts",
+        "cc": "send one message per recipient instead",
+        "bcc": "send one message per recipient instead",
+        "sender": "pass the address as sender=",
+    }
+)
+
+
+class _WirePolicy(EmailPolicy):
+    """``email.policy.SMTP`` (CRLF, 78-column folding), except for the List-Unsubscribe headers.
+
+    Plain ``policy.SMTP`` folds a long List-Unsubscribe value and, because the URL has no spaces
+    to fold at, RFC 2047-encodes it, which mail clients do not decode for this header: one-click
+    unsubscribe breaks. ``policy.HTTP`` (no folding) would fix that header but leave long subjects
+    on single lines beyond RFC 5322's 998 characters. So this policy keeps SMTP's behaviour and
+    writes only these two headers verbatim, and only while their value is one printable ASCII
+    line that fits; anything else falls back to SMTP folding.
+    """
+
+    def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
+        stored = super().header_store_parse(name, value)
+        # Keep the raw string: the header objects would decode '=?…?=' sequences in a URL.
+        return (name, value) if self._verbatim(name, value) else stored
+
+    def fold(self, name: str, value: Any) -> str:
+        if self._verbatim(name, value):
+            return f"{name}: {value}{self.linesep}"
+        folded: str = super().fold(name, value)
+        return folded
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        if self._verbatim(name, value):
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+    @staticmethod
+    def _verbatim(name: str, value: Any) -> bool:
+        return (
+            name.lower() in _VERBATIM
+            and type(value) is str
+            and value.isascii()
+            and value.isprintable()
+            and len(name) + 2 + len(value) <= _MAX_LINE
+        )
+
+
+_POLICY = _WirePolicy(linesep="\r\n")
+
+
+def clean_header_text(value: str) -> str:
+    """Make text safe to put into a header: one line, no invisible or reordering characters.
+
+    The cleaning is documented stripping, never an error:
+
+    - TAB, CR, LF, VT, FF, NEL, the other whitespace controls, U+2028 and U+2029 become spaces;
+    - every other C0 and C1 control character and DEL (NUL, BEL, ESC, …) is removed;
+    - the bidi controls U+202A–U+202E, U+2066–U+2069, U+200E, U+200F and U+061C are removed;
+    - a lone surrogate becomes U+FFFD;
+    - a run of two or more whitespace characters becomes one space (a single no-break space
+      stays), and whitespace at both ends is stripped;
+    - ``=?`` becomes ``=\\u200b?`` (a zero-width space in between): Python's ``email`` package
+      decodes RFC 2047 encoded words (``=?utf-8?q?…?=``) on the way in and writes the decoded
+      text out raw, so an encoded word could otherwise smuggle CR/LF into the header.
+
+    Args:
+        value: Any text, e.g. a rendered subject or a recipient's name.
+
+    Returns:
+        The cleaned text; cleaning it again changes nothing.
+    """
+    text = _WHITESPACE_RUN.sub(" ", value.translate(_HEADER_TRANSLATION)).strip()
+    return text.replace("=?", "=\u200b?")
+
+
+def parse_address(value: str | Address, *, role: str, recipient: str | None = None) -> Address:
+    """Parse exactly one email address into an ``Address`` with a cleaned display name.
+
+    Args:
+        value: ``"Shop <shop@example.com>"``, ``'"Doe, Jo" <jo@example.com>'``,
+            ``"shop@example.com"`` or an ``Address``.
+        role: What the address is for: ``"sender"``, ``"reply_to"`` or ``"to"``; it names the
+            field in errors.
+        recipient: The recipient id, for errors.
+
+    Returns:
+        A new ``Address``; the display name went through :func:`clean_header_text`.
+
+    Raises:
+        RecipientError: For role ``"to"`` (path ``email``) when ``value`` is not one valid
+            address. Only plain ASCII addresses (dot-atom local part, host-name domain) pass.
+        ConfigError: Likewise for any other role (path ``role``).
+    """
+    name, spec = "", ""
+    if isinstance(value, Address):
+        name, spec = value.display_name, f"{value.username}@{value.domain}"
+    elif isinstance(value, str):
+        text = value.strip()
+        pair = _NAME_ADDR.fullmatch(text)
+        name, spec = (pair["name"].strip(), pair["addr"].strip()) if pair else ("", text)
+        if len(name) >= 2 and name[0] == name[-1] == '"':
+            name = re.sub(r"\\(.)", r"\1", name[1:-1], flags=re.DOTALL)
+    match = _ADDR_SPEC.fullmatch(spec)
+    # '=?' could start an RFC 2047 encoded word, which the email package would decode.
+    if match is None or "=?" in spec or len(match["local"]) > 64 or len(spec) > 254:
+        raise _address_error(value, spec, role=role, recipient=recipient)
+    return Address(
+        display_name=clean_header_text(name), username=match["local"], domain=match["domain"]
+    )
+
+
+def _address_error(
+    value: object, spec: str, *, role: str, recipient: str | None
+) -> PersonalizeError:
+    example = _EXAMPLES.get(role, "'Shop <shop@example.com>'")
+    message = f"expected one email address such as {example}, got {short_repr(value)}"
+    if not spec.isascii():
+        hint = (
+            "non-ASCII addresses need SMTPUTF8, which is not supported; "
+            "write the domain in its ASCII form (xn--…)"
+        )
+    elif "," in spec or ";" in spec or spec.count("@") > 1:
+        hint = "give a single address; send one message per recipient"
+    else:
+        hint = "write 'Name <user@example.com>' or 'user@example.com'"
+    if role == "to":
+        return RecipientError(message, recipient=recipient, path="email", hint=hint)
+    return ConfigError(message, path=role, hint=hint)
+
+
+def build_message(
+    *,
+    subject: str,
+    html: str,
+    text: str,
+    sender: str | Address,
+    to: str | Address,
+    to_name: str | None = None,
+    reply_to: str | Address | None = None,
+    headers: Mapping[str, str] | None = None,
+    list_unsubscribe: str | Sequence[str] | None = None,
+    date: datetime.datetime | None = None,
+    message_id: str | None = None,
+    recipient: str | None = None,
+) -> EmailMessage:
+    """Assemble a ``multipart/alternative`` message: text part first, then HTML, both UTF-8.
+
+    Both parts are quoted-printable, so the message is 7-bit clean with short lines; their line
+    endings become CRLF on the wire and a missing final newline is added. The subject and all
+    extra header values pass through :func:`clean_header_text`; addresses are built as
+    ``Address`` objects, so a display name can never add a recipient.
+
+    Args:
+        subject: The rendered subject.
+        html: The rendered, CSS-inlined HTML.
+        text: The plain-text part.
+        sender: The From address, e.g. ``"Shop <shop@example.com>"``.
+        to: The recipient's address.
+        to_name: A display name for ``to`` from recipient data; replaces the one in ``to``.
+        reply_to: An optional Reply-To address.
+        headers: Extra headers such as ``{"X-Campaign": "weekly"}``; names are letters,
+            digits and ``-``, and none of the headers this function sets.
+        list_unsubscribe: One or more ``https:`` or ``mailto:`` URLs. An https URL also adds
+            ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058).
+        date: An aware datetime for the Date header; the local time now when omitted.
+        message_id: A Message-ID (``<id@domain>``); generated in the sender's domain when omitted.
+        recipient: The recipient id, only used in error messages.
+
+    Returns:
+        The message. ``msg.as_bytes()`` and ``smtplib``'s ``send_message`` serialize it with its
+        own policy; passing another policy (e.g. ``policy=email.policy.SMTP``) would fold
+        List-Unsubscribe again.
+
+    Raises:
+        ConfigError: A bad sender, reply_to, extra header, date or message_id.
+        RecipientError: A bad ``to`` address (path ``email``) or unsubscribe URL (path
+            ``list_unsubscribe``).
+        RenderError: ``html`` or ``text`` cannot be encoded as UTF-8 (a lone surrogate).
+    """
+    from_address = parse_address(sender, role="sender")
+    to_address = parse_address(to, role="to", recipient=recipient)
+    if to_name is not None:
+        if not isinstance(to_name, str):
+            raise RecipientError(
+                f"expected text for the display name, got {short_repr(to_name)}",
+                recipient=recipient,
+                path="to_name",
+                hint="pass a string, or None for no name",
+            )
+        name = clean_header_text(to_name)
+        if name:
+            to_address = Address(name, to_address.username, to_address.domain)
+    extra = _extra_headers(headers or {})
+    unsubscribe = _list_unsubscribe(list_unsubscribe, recipient=recipient)
+    for part, body in (("subject", subject), ("text", text), ("html", html)):
+        _check_text(body, part=part, recipient=recipient)
+
+    msg = EmailMessage(policy=_POLICY)
+    msg["From"] = from_address
+    msg["To"] = to_address
+    if reply_to is not None:
+        msg["Reply-To"] = parse_address(reply_to, role="reply_to")
+    msg["Subject"] = clean_header_text(subject)
+    msg["Date"] = _date(date)
+    msg["Message-ID"] = _message_id(message_id, domain=from_address.domain, recipient=recipient)
+    for name, value in (*unsubscribe, *extra):
+        msg[name] = value
+    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    for alternative in msg.iter_parts():
+        # set_content() stamps MIME-Version on each part; it belongs on the top level only.
+        del alternative["MIME-Version"]
+    return msg
+
+
+def _extra_headers(headers: Mapping[str, str]) -> list[tuple[str, str]]:
+    extra: list[tuple[str, str]] = []
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            raise ConfigError(
+                f"expected a header name of letters, digits and '-', got {short_repr(name)}",
+                path="headers",
+                hint="use a name such as 'X-Campaign'",
+            )
+        key = name.lower()
+        reason = _RESERVED.get(key)
+        if reason is None and key.startswith("content-"):
+            reason = "it is derived from the text and html parts"
+        if reason is None and key.startswith("list-unsubscribe"):
+            reason = "pass the URLs as list_unsubscribe="
+        if reason is not None:
+            raise ConfigError(
+                f"header {name!r} is set by build_message and cannot be an extra header",
+                path=f"headers.{name}",
+                hint=reason,
+            )
+        if not isinstance(value, str):
+            raise ConfigError(
+                f"expected text as the header value, got {short_repr(value)}",
+                path=f"headers.{name}",
+                hint="quote the value so that it is a string",
+            )
+        extra.append((name, clean_header_text(value)))
+    return extra
+
+
+def _list_unsubscribe(
+    urls: str | Sequence[str] | None, *, recipient: str | None
+) -> list[tuple[str, str]]:
+    if urls is None:
+        return []
+    items: list[str] = []
+    for url in [urls] if isinstance(urls, str) else urls:
+        if not isinstance(url, str) or not _URL_CHARS.fullmatch(url):
+            raise RecipientError(
+                "expected a URL without whitespace, control or non-ASCII characters, '<' or '>', "
+                f"got {short_repr(url)}",
+                recipient=recipient,
+                path="list_unsubscribe",
+                hint="percent-encode those characters (e.g. ' ' as %20) when building the URL",
+            )
+        if not _UNSUBSCRIBE_URL.fullmatch(url):
+            raise RecipientError(
+                f"expected an https: or mailto: URL, got {short_repr(url)}",
+                recipient=recipient,
+                path="list_unsubscribe",
+                hint="one-click unsubscribe (RFC 8058) needs an https:// URL; mailto: also works",
+            )
+        items.append(url)
+    if not items:
+        return []
+    value = ", ".join(f"<{url}>" for url in items)
+    length = len("List-Unsubscribe: ") + len(value)
+    if length > _MAX_LINE:
+        raise RecipientError(
+            f"expected the List-Unsubscribe header to fit on one line of {_MAX_LINE} characters, "
+            f"got {length}",
+            recipient=recipient,
+            path="list_unsubscribe",
+            hint="shorten the URL, e.g. carry a short token instead of recipient data",
+        )
+    found = [("List-Unsubscribe", value)]
+    if any(url[:6].lower() == "https:" for url in items):
+        found.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+    return found
+
+
+def _check_text(value: str, *, part: str, recipient: str | None) -> None:
+    if not isinstance(value, str):
+        raise RenderError(
+            f"expected text, got {short_repr(value)}",
+            recipient=recipient,
+            path=part,
+            hint=f"pass the rendered {part} as a string",
+        )
+    if part == "subject":
+        return  # clean_header_text replaces lone surrogates in headers
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RenderError(
+            f"expected text that can be encoded as UTF-8, got {short_repr(value[exc.start])} "
+            f"at offset {exc.start}",
+            recipient=recipient,
+            path=part,
+            hint="a lone surrogate usually comes from badly decoded input; "
+            "decode recipient data with errors='replace'",
+        ) from None
+
+
+def _date(date: datetime.datetime | None) -> str:
+    if date is None:
+        return format_datetime(localtime())
+    if date.tzinfo is None or date.utcoffset() is None:
+        raise ConfigError(
+            f"expected a timezone-aware datetime, got {short_repr(date)}",
+            path="date",
+            hint="pass e.g. datetime.now(timezone.utc) or the project's now",
+        )
+    return format_datetime(date)
+
+
+def _message_id(message_id: str | None, *, domain: str, recipient: str | None) -> str:
+    if message_id is None:
+        return make_msgid(domain=domain)
+    bare = message_id
+    if isinstance(bare, str) and bare.startswith("<") and bare.endswith(">"):
+        bare = bare[1:-1]
+    if not isinstance(bare, str) or not _MSG_ID.fullmatch(bare) or "=?" in bare:
+        raise ConfigError(
+            f"expected a Message-ID such as '<abc.123@example.com>', got {short_repr(message_id)}",
+            recipient=recipient,
+            path="message_id",
+            hint="leave message_id=None to generate a unique one",
+        )
+    return f"<{bare}>"

@@ -1,0 +1,365 @@
+"""The Project: loads a project folder once, owns the variant cache, renders and explains."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from .compile import (
+    CompiledVariant,
+    Prepared,
+    VariantCache,
+    VariantKey,
+    compile_reference,
+    compile_variant,
+    prepare,
+)
+from .config import Settings, load_settings
+from .decide import Decisions, Explanation, RecipientScope, decide
+from .errors import ConfigError, PersonalizeError
+from .profile import Recipient, Schema
+from .registry import Registry, load_registry
+from .render import RenderedEmail, render_email, render_reference
+from .segments import Membership, Segments, load_segments
+from .templating import Environments, make_environments
+
+__all__ = ["Outcome", "Project"]
+
+Record = Mapping[str, Any] | Recipient
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One record's result in ``render_many``: an email or an error, never both."""
+
+    index: int
+    recipient: str | None
+    email: RenderedEmail | None = None
+    error: PersonalizeError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the record rendered."""
+        return self.email is not None
+
+
+class Project:
+    """A loaded project: settings, schema, segments, layouts and modules, checked up front.
+
+    Build one with :meth:`Project.load` and reuse it: loading checks every file once, and the
+    project keeps compiled variants in a bounded cache, so per recipient only Jinja runs.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        schema: Schema,
+        segments: Segments,
+        registry: Registry,
+        prepared: Prepared,
+        envs: Environments,
+    ) -> None:
+        self.settings = settings
+        self.schema = schema
+        self.segments = segments
+        self.registry = registry
+        self._prepared = prepared
+        self._envs = envs
+        self._cache = VariantCache(settings.render.cache_size)
+        self._personas: dict[str, Recipient] | None = None
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] = ".") -> Project:
+        """Load and check the project in ``path`` (the folder holding personalize.toml).
+
+        Raises:
+            PersonalizeError: the first problem found, naming file, line and key.
+        """
+        settings = load_settings(Path(path))
+        schema = Schema(settings)
+        fields = schema.paths()
+        project = settings.project
+        segments = load_segments(
+            settings.path(project.segments), file=project.segments, fields=fields
+        )
+        names = {*schema.fields, *segments.metrics, *segments.segments}
+        registry = load_registry(
+            settings.root,
+            templates=project.templates,
+            modules=project.modules,
+            names=fields | set(segments.metrics) | set(segments.segments),
+            segments=segments.segments,
+            tz=schema.tz,
+        )
+        envs = make_environments(settings.limits)
+        prepared = prepare(registry, envs=envs, names=names, settings=settings)
+        return cls(
+            settings,
+            schema=schema,
+            segments=segments,
+            registry=registry,
+            prepared=prepared,
+            envs=envs,
+        )
+
+    # -- inputs -----------------------------------------------------------------------------
+
+    @property
+    def root(self) -> Path:
+        """The project folder."""
+        return self.settings.root
+
+    @property
+    def layouts(self) -> tuple[str, ...]:
+        """Layout names, sorted."""
+        return tuple(sorted(self.registry.layouts))
+
+    @property
+    def personas(self) -> Mapping[str, Recipient]:
+        """The named sample recipients of ``personas.jsonl``, validated, in file order."""
+        if self._personas is None:
+            self._personas = {r.id: r for r in self.read_records(self.settings.project.personas)}
+        return self._personas
+
+    def read_records(self, path: str | os.PathLike[str]) -> Iterator[Recipient]:
+        """Validate every line of a JSONL file (relative paths are read from the project)."""
+        for line, record in iter_jsonl(self.root / path, display=str(path)):
+            yield self.schema.validate(record, source=str(path), line=line)
+
+    def recipient(self, record: Record) -> Recipient:
+        """Validate a record (a mapping) into a ``Recipient``; a ``Recipient`` passes through."""
+        return self.schema.validate(record)
+
+    def now(self, now: datetime | None = None) -> datetime:
+        """``now`` made aware, else the project's pinned ``now``, else the current time."""
+        if now is None:
+            return self.settings.project.now or datetime.now(UTC)
+        return now if now.tzinfo else now.replace(tzinfo=self.schema.tz)
+
+    # -- stages -----------------------------------------------------------------------------
+
+    def classify(
+        self, recipient: Record, *, now: datetime | None = None, trace: bool = False
+    ) -> Membership:
+        """Segment membership and metric values of a recipient."""
+        r = self.recipient(recipient)
+        return self.segments.classify(
+            r.data, now=self.now(now), tz=self.schema.tz, recipient=r.id, trace=trace
+        )
+
+    def decide(
+        self, layout: str, recipient: Record, *, now: datetime | None = None, explain: bool = False
+    ) -> Decisions:
+        """The module chosen for each slot of ``layout``."""
+        r, membership, moment = self._inputs(recipient, now, trace=explain)
+        return self._decide(layout, r, membership, moment, explain=explain)
+
+    def _inputs(
+        self, recipient: Record, now: datetime | None, *, trace: bool
+    ) -> tuple[Recipient, Membership, datetime]:
+        r = self.recipient(recipient)
+        moment = self.now(now)
+        membership = self.segments.classify(
+            r.data, now=moment, tz=self.schema.tz, recipient=r.id, trace=trace
+        )
+        return r, membership, moment
+
+    def _decide(
+        self, layout: str, r: Recipient, membership: Membership, now: datetime, *, explain: bool
+    ) -> Decisions:
+        scope = RecipientScope(
+            r.data, membership, segments=self.segments.segments, now=now, tz=self.schema.tz
+        )
+        return decide(
+            self.registry.layout(layout),
+            self.registry,
+            membership=membership,
+            scope=scope,
+            locale=r.locale,
+            now=now,
+            recipient=r.id,
+            explain=explain,
+        )
+
+    def variant(self, layout: str, decisions: Decisions, locale: str) -> CompiledVariant:
+        """The compiled variant for these decisions and locale (built once, then cached)."""
+        key = VariantKey(layout, decisions.modules, locale)
+        return self._cache.get(
+            key,
+            lambda: compile_variant(
+                key,
+                registry=self.registry,
+                prepared=self._prepared,
+                envs=self._envs,
+                settings=self.settings,
+            ),
+        )
+
+    # -- the public jobs ----------------------------------------------------------------------
+
+    def render(
+        self, layout: str, recipient: Record, *, now: datetime | None = None
+    ) -> RenderedEmail:
+        """Render ``layout`` for one recipient.
+
+        Args:
+            layout: A layout name, e.g. ``"weekly"`` for ``templates/weekly.mjml``.
+            recipient: A record (mapping) or a validated ``Recipient``.
+            now: The moment to render for (defaults: the project's pinned ``now``, else the
+                current time). Date windows, metrics and relative dates use it.
+
+        Raises:
+            PersonalizeError: validation, decision or render problems, located.
+        """
+        r, membership, moment = self._inputs(recipient, now, trace=False)
+        decisions = self._decide(layout, r, membership, moment, explain=False)
+        variant = self.variant(layout, decisions, r.locale)
+        return render_email(
+            variant,
+            recipient=r,
+            membership=membership,
+            decisions=decisions.as_dict(),
+            now=moment,
+            limits=self.settings.limits,
+            clip_bytes=self.settings.render.clip_bytes,
+            unsubscribe=self.settings.message.unsubscribe,
+        )
+
+    def render_reference(
+        self, layout: str, recipient: Record, *, now: datetime | None = None
+    ) -> RenderedEmail:
+        """Render the slow way (Jinja, MJML, inliner per recipient); for differential tests."""
+        r, membership, moment = self._inputs(recipient, now, trace=False)
+        decisions = self._decide(layout, r, membership, moment, explain=False)
+        variant = self.variant(layout, decisions, r.locale)
+        key = VariantKey(layout, decisions.modules, r.locale)
+        template = compile_reference(
+            key, registry=self.registry, prepared=self._prepared, envs=self._envs
+        )
+        return render_reference(
+            template,
+            variant,
+            recipient=r,
+            membership=membership,
+            decisions=decisions.as_dict(),
+            now=moment,
+            limits=self.settings.limits,
+            clip_bytes=self.settings.render.clip_bytes,
+            inliner=self.settings.render.inliner,
+            unsubscribe=self.settings.message.unsubscribe,
+        )
+
+    def explain(
+        self, layout: str, recipient: Record, *, now: datetime | None = None
+    ) -> Explanation:
+        """Why each slot got its module: every candidate, and the condition that failed.
+
+        ``print(project.explain("weekly", persona))`` shows it readably; the fields hold the
+        same facts as data.
+        """
+        r, membership, moment = self._inputs(recipient, now, trace=True)
+        decisions = self._decide(layout, r, membership, moment, explain=True)
+        return Explanation(
+            layout=layout,
+            recipient=r.id,
+            now=moment,
+            locale=r.locale,
+            segments=tuple(n for n in self.segments.segments if n in membership.segments),
+            metrics=membership.metrics,
+            decisions=decisions,
+            segment_trace=membership.trace,
+        )
+
+    def render_many(
+        self,
+        layout: str,
+        records: Iterable[Record],
+        *,
+        now: datetime | None = None,
+        workers: int = 1,
+        chunk_size: int = 256,
+    ) -> Iterator[Outcome]:
+        """Render many records in input order; each yields an email or an error, none dropped.
+
+        With ``workers`` > 1, records are rendered in that many processes (each loads the
+        project once); results still come back in input order.
+        """
+        moment = self.now(now)
+        if workers <= 1:
+            for index, record in enumerate(records):
+                yield self._outcome(layout, index, record, moment)
+            return
+        with ProcessPoolExecutor(
+            max_workers=workers, initializer=_init_worker, initargs=(str(self.root),)
+        ) as pool:
+            numbered = enumerate(records)
+            while chunk := list(islice(numbered, chunk_size * workers)):
+                parts = [chunk[i : i + chunk_size] for i in range(0, len(chunk), chunk_size)]
+                for outcomes in pool.map(_render_chunk, [(layout, p, moment) for p in parts]):
+                    yield from outcomes
+
+    def _outcome(self, layout: str, index: int, record: Record, now: datetime) -> Outcome:
+        rid = record.id if isinstance(record, Recipient) else _record_id(record)
+        try:
+            return Outcome(index, rid, email=self.render(layout, record, now=now))
+        except PersonalizeError as exc:
+            return Outcome(index, rid, error=exc)
+
+    @property
+    def cache_info(self) -> dict[str, int]:
+        """Variant cache figures: size, hits, misses."""
+        return {"size": len(self._cache), "hits": self._cache.hits, "misses": self._cache.misses}
+
+
+def _record_id(record: Mapping[str, Any]) -> str | None:
+    value = record.get("id") if isinstance(record, Mapping) else None
+    return str(value) if value is not None else None
+
+
+_WORKER: Project | None = None
+
+
+def _init_worker(root: str) -> None:
+    global _WORKER  # one project per worker process, loaded once
+    _WORKER = Project.load(root)
+
+
+def _render_chunk(job: tuple[str, list[tuple[int, Record]], datetime]) -> list[Outcome]:
+    layout, items, now = job
+    assert _WORKER is not None
+    return [_WORKER._outcome(layout, index, record, now) for index, record in items]
+
+
+def iter_jsonl(path: Path, *, display: str) -> Iterator[tuple[int, Any]]:
+    """``(line number, parsed JSON)`` for each non-blank line of a JSONL file.
+
+    Raises:
+        ConfigError: the file is missing or a line is not valid JSON (names file and line).
+    """
+    try:
+        handle = path.open(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no file {display!r}", hint="check the path (relative to the project)"
+        ) from None
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(
+                    f"invalid JSON: {exc.msg} (column {exc.colno})",
+                    file=display,
+                    line=number,
+                    hint="each line must be one JSON object",
+                ) from None

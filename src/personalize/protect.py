@@ -1,0 +1,441 @@
+"""Token protection: Jinja tokens cross MJML and the CSS inliner as inert markers, then return."""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from .errors import RegistryError, RenderError
+from .includes import Source
+
+__all__ = [
+    "TOKEN",
+    "Markers",
+    "Protected",
+    "Restored",
+    "Token",
+    "check_structure",
+    "choose_markers",
+    "protect",
+    "restore",
+]
+
+# A Jinja expression, statement or comment; quoted strings inside may hold '}}' or '%}'.
+TOKEN = re.compile(
+    r"""\{\{(?:[^}'"]|'[^']*'|"[^"]*"|\}(?!\}))*\}\}"""
+    r"""|\{%(?:[^%'"]|'[^']*'|"[^"]*"|%(?!\}))*%\}"""
+    r"""|\{\#.*?\#\}""",
+    re.S,
+)
+_EXPR = re.compile(r"\{\{([-+]?)(.*?)([-+]?)\}\}", re.S)
+_MJ_TAG = re.compile(r"<(/?)(mj-[\w-]+|mjml)\b((?:[^>\"']|\"[^\"]*\"|'[^']*')*?)(/?)>")
+_HTML_TAG = re.compile(
+    r"<!--.*?-->"
+    r"|<([A-Za-z][\w:-]*)((?:\s+[^\s=>/\"']+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>\"']+))?)*)\s*/?>",
+    re.S,
+)
+_ATTR = re.compile(r"([^\s=>/\"']+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>\"']+)))?")
+_URL_ATTRS = frozenset(
+    {
+        "href",
+        "src",
+        "action",
+        "formaction",
+        "poster",
+        "cite",
+        "longdesc",
+        "usemap",
+        "xlink:href",
+        "background",
+        "srcset",
+        "data",
+    }
+)
+_CSS_ATTRS = frozenset({"style", "bgcolor", "color", "fillcolor", "strokecolor"})
+_SAFE_URL_PREFIX = re.compile(r"^\s*(?:https?:|mailto:|tel:|/|#|\?)", re.I)
+_HEAD_TEXT = frozenset({"mj-title", "mj-preview"})
+_SIZED_PARENTS = frozenset({"mj-section", "mj-group"})
+_COUNTED_PARENTS = frozenset({"mj-carousel", "mjml", "mj-head", "mj-attributes"})
+
+_TEXT, _TAG, _DQ, _SQ, _COMMENT = range(5)
+_NEXT_IN_TAG = re.compile(r"[\"'>]")
+_NEWLINE_WS = re.compile(r"\s*\n\s*")
+
+
+@dataclass(frozen=True)
+class Markers:
+    """The marker alphabet: ``zq12qz`` for expressions, ``<!--zq13qz-->`` for block tags."""
+
+    prefix: str = "zq"
+    suffix: str = "qz"
+
+    def expr(self, number: int) -> str:
+        """The bare marker for token ``number``."""
+        return f"{self.prefix}{number}{self.suffix}"
+
+    def comment(self, number: int) -> str:
+        """The comment sentinel for block token ``number`` (HTML5 parsers keep it in place)."""
+        return f"<!--{self.prefix}{number}{self.suffix}-->"
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        """Matches a comment sentinel (group 1) or a bare marker (group 2)."""
+        p, s = re.escape(self.prefix), re.escape(self.suffix)
+        return re.compile(rf"<!--{p}(\d+){s}-->|{p}(\d+){s}")
+
+    @property
+    def comment_pattern(self) -> re.Pattern[str]:
+        """Matches the text of a sentinel comment, for the text converter."""
+        return re.compile(rf"{re.escape(self.prefix)}\d+{re.escape(self.suffix)}")
+
+
+def choose_markers(texts: Iterable[str]) -> Markers:
+    """Markers that occur in none of ``texts`` (so static content is never mistaken for one)."""
+    corpus = "\n".join(texts)
+    for prefix, suffix in (("zq", "qz"), ("xj", "jx"), ("vk", "kv"), ("qzx", "xzq")):
+        candidate = Markers(prefix, suffix)
+        if not candidate.pattern.search(corpus):
+            return candidate
+    raise RegistryError("the project's templates contain every marker pattern personalize uses")
+
+
+@dataclass(frozen=True)
+class Token:
+    """One Jinja tag of a layout or module, and where it came from."""
+
+    id: int
+    text: str
+    block: bool
+    file: str
+    line: int
+    in_tag: bool
+
+    @property
+    def expression(self) -> str:
+        """The expression inside ``{{ … }}`` (empty for block tags)."""
+        match = _EXPR.fullmatch(self.text)
+        return match.group(2).strip() if match and not self.block else ""
+
+
+@dataclass(frozen=True)
+class Protected:
+    """Source text with every Jinja token replaced by a marker."""
+
+    text: str
+    tokens: tuple[Token, ...]
+
+
+@dataclass(frozen=True)
+class Restored:
+    """Template source with tokens back, and the token behind each template line."""
+
+    source: str
+    lines: Mapping[int, Token] = field(default_factory=dict)
+
+
+def protect(source: Source, *, markers: Markers, start: int) -> Protected:
+    """Replace the Jinja tokens of ``source`` with markers numbered from ``start``.
+
+    Expressions become bare alphanumeric markers (they survive attribute values, URLs and CSS);
+    block tags in content become HTML comments (HTML5 parsers would move bare text out of
+    tables), block tags inside attribute values become bare markers. Jinja comments are dropped.
+    Whitespace inside multi-line attribute values is folded to one space, as MJML expects.
+
+    Raises:
+        RegistryError: a token sits inside a tag outside a quoted attribute value, or in the
+            head outside ``<mj-title>``/``<mj-preview>``.
+    """
+    text = source.text
+    out: list[str] = []
+    tokens: list[Token] = []
+    scan = _Scanner(out)
+    pos = 0
+    line = 1
+    for match in TOKEN.finditer(text):
+        scan.feed(text[pos : match.start()])
+        line += text.count("\n", pos, match.start())
+        pos = match.end()
+        token_text = match.group()
+        if token_text.startswith("{#"):
+            line += token_text.count("\n")
+            continue
+        file, file_line = source.origin(line)
+        if scan.state == _TAG:
+            raise RegistryError(
+                f"Jinja tag {token_text!r} sits inside a tag but outside an attribute value",
+                file=file,
+                line=file_line,
+                hint='put tokens inside quoted attribute values: <mj-image alt="{{ name }}"/>',
+            )
+        if scan.in_head and (scan.mj_parent not in _HEAD_TEXT or token_text.startswith("{%")):
+            raise RegistryError(
+                f"Jinja tag {token_text!r} in <{scan.mj_parent}> inside <mj-head>",
+                file=file,
+                line=file_line,
+                hint="the head is compiled once per variant; only <mj-title> and <mj-preview> "
+                "may hold {{ expressions }}",
+            )
+        in_tag = scan.state != _TEXT
+        block = token_text.startswith("{%")
+        number = start + len(tokens)
+        out.append(markers.comment(number) if block and not in_tag else markers.expr(number))
+        tokens.append(Token(number, token_text, block, file, file_line, in_tag))
+        line += token_text.count("\n")
+    scan.feed(text[pos:])
+    return Protected("".join(out), tuple(tokens))
+
+
+class _Scanner:
+    """Tracks whether text is content, inside a tag, an attribute value or a comment."""
+
+    def __init__(self, out: list[str]) -> None:
+        self.out = out
+        self.state = _TEXT
+        self.stack: list[str] = []
+        self._tag = ""
+        self._closing = False
+        self._last = ""
+
+    @property
+    def in_head(self) -> bool:
+        return "mj-head" in self.stack
+
+    @property
+    def mj_parent(self) -> str:
+        return self.stack[-1] if self.stack else ""
+
+    def feed(self, chunk: str) -> None:
+        i, n, out = 0, len(chunk), self.out
+        while i < n:
+            if self.state == _TEXT:
+                j = chunk.find("<", i)
+                if j < 0:
+                    out.append(chunk[i:])
+                    return
+                out.append(chunk[i:j])
+                if chunk.startswith("<!--", j):
+                    out.append("<!--")
+                    self.state, i = _COMMENT, j + 4
+                    continue
+                tag = re.match(r"<(/?)([A-Za-z][\w:-]*)", chunk[j:])
+                if tag:
+                    self.state, self._tag, self._closing = (
+                        _TAG,
+                        tag.group(2).lower(),
+                        bool(tag.group(1)),
+                    )
+                    self._last = ""
+                out.append("<")
+                i = j + 1
+            elif self.state == _TAG:
+                found = _NEXT_IN_TAG.search(chunk, i)
+                if not found:
+                    out.append(chunk[i:])
+                    self._last = chunk[-1:] or self._last
+                    return
+                j = found.start()
+                out.append(chunk[i : j + 1])
+                self._last = chunk[j - 1 : j] if j > i else self._last
+                char = chunk[j]
+                if char == ">":
+                    self._close_tag()
+                    self.state = _TEXT
+                else:
+                    self.state = _DQ if char == '"' else _SQ
+                i = j + 1
+            elif self.state in (_DQ, _SQ):
+                quote = '"' if self.state == _DQ else "'"
+                j = chunk.find(quote, i)
+                value = chunk[i:] if j < 0 else chunk[i:j]
+                out.append(_NEWLINE_WS.sub(" ", value))
+                if j < 0:
+                    return
+                out.append(quote)
+                self.state, i, self._last = _TAG, j + 1, quote
+            else:
+                j = chunk.find("-->", i)
+                if j < 0:
+                    out.append(chunk[i:])
+                    return
+                out.append(chunk[i : j + 3])
+                self.state, i = _TEXT, j + 3
+
+    def _close_tag(self) -> None:
+        name = self._tag
+        if not (name.startswith("mj-") or name == "mjml"):
+            return
+        if self._closing:
+            if name in self.stack:
+                while self.stack and self.stack.pop() != name:
+                    pass
+        elif self._last != "/":
+            self.stack.append(name)
+
+
+def check_structure(text: str, *, markers: Markers, tokens: Mapping[int, Token]) -> None:
+    """Refuse block tags whose repetition MJML would lay out differently than at compile time.
+
+    MJML sizes columns by how many share a section, so a loop or condition around
+    ``<mj-column>`` changes the layout per recipient unless every column has an explicit
+    ``width``. Carousels number their images; the head is compiled once.
+
+    Raises:
+        RenderError: names the template file and line of the offending block tag.
+    """
+    sentinel = markers.pattern
+    stack: list[tuple[str, list[int], list[bool]]] = []
+    events = sorted(
+        [(m.start(), "tag", m) for m in _MJ_TAG.finditer(text)]
+        + [(m.start(), "block", m) for m in sentinel.finditer(text) if m.group(1)]
+    )
+    for _, kind, match in events:
+        if kind == "block":
+            parent = stack[-1] if stack else None
+            number = int(match.group(1))
+            if parent is None or parent[0] in _COUNTED_PARENTS:
+                _structure_error(tokens[number], parent[0] if parent else "the document root")
+            elif parent[0] in _SIZED_PARENTS:
+                parent[1].append(number)
+            continue
+        closing, name, attrs, selfclose = match.groups()
+        if closing:
+            if stack and stack[-1][0] == name:
+                done = stack.pop()
+                if done[1] and not all(done[2]):
+                    _structure_error(tokens[done[1][0]], name, widths=True)
+            continue
+        if stack and stack[-1][0] in _SIZED_PARENTS and name in ("mj-column", "mj-group"):
+            stack[-1][2].append(bool(re.search(r"\bwidth\s*=", attrs)))
+        if not selfclose:
+            stack.append((name, [], []))
+
+
+def _structure_error(token: Token, parent: str, *, widths: bool = False) -> None:
+    if widths:
+        raise RenderError(
+            f"{token.text} repeats or hides columns of an <{parent}> whose columns have no width",
+            file=token.file,
+            line=token.line,
+            hint='MJML sizes columns by their count; give each mj-column a width (width="33%"), '
+            "or loop inside one column (mj-table, mj-text)",
+        )
+    raise RenderError(
+        f"{token.text} cannot wrap elements of <{parent}>",
+        file=token.file,
+        line=token.line,
+        hint="move the tag inside a section or column",
+    )
+
+
+def restore(
+    compiled: str,
+    tokens: Mapping[int, Token],
+    *,
+    markers: Markers,
+    contexts: bool,
+) -> Restored:
+    """Put the original tokens back into compiled HTML (or text) and return template source.
+
+    Each token is preceded by ``{#\\n#}`` so that it starts a template line of its own: a
+    render error's line then names the token, hence its module file and line. With
+    ``contexts``, tokens that start a URL attribute are checked by ``_url`` and tokens in CSS
+    by ``_css``, whatever the template author wrote. Static ``{{``, ``{%`` and ``{#`` that
+    MJML or the inliner produced are escaped so Jinja prints them.
+    """
+    compiled = re.sub(r"\{(?=[{%#])", "{{ '{' }}", compiled)
+    special = _contexts(compiled, markers, tokens) if contexts else {}
+    pieces: list[str] = []
+    lines: dict[int, Token] = {}
+    line = 1
+    pos = 0
+    for match in markers.pattern.finditer(compiled):
+        static = compiled[pos : match.start()]
+        pieces.append(static)
+        line += static.count("\n")
+        number = int(match.group(1) or match.group(2))
+        token = tokens.get(number)
+        if token is None:
+            pieces.append(match.group())
+            pos = match.end()
+            continue
+        text = _wrap(token, special.get(match.start()))
+        pieces.append("{#\n#}" + text)
+        line += 1
+        for offset in range(text.count("\n") + 1):
+            lines[line + offset] = token
+        line += text.count("\n")
+        pos = match.end()
+    pieces.append(compiled[pos:])
+    return Restored("".join(pieces), lines)
+
+
+def _wrap(token: Token, context: str | None) -> str:
+    if context is None or token.block:
+        return token.text
+    match = _EXPR.fullmatch(token.text)
+    if match is None:
+        return token.text
+    left, expression, right = match.groups()
+    if context == "_url" and re.search(r"\|\s*url\s*$", expression):
+        return token.text
+    return f"{{{{{left} ({expression.strip()}) | {context} {right}}}}}"
+
+
+def _contexts(
+    compiled: str, markers: Markers, tokens: Mapping[int, Token], base: int = 0
+) -> dict[int, str]:
+    """Positions of markers that need a URL or CSS check, found by attribute."""
+    found: dict[int, str] = {}
+    bare = re.compile(rf"{re.escape(markers.prefix)}(\d+){re.escape(markers.suffix)}")
+    for match in _HTML_TAG.finditer(compiled):
+        whole = match.group()
+        if whole.startswith("<!--"):
+            if whole.startswith("<!--[if"):  # Outlook parses conditional comments as HTML
+                found.update(_contexts(whole[4:-3], markers, tokens, base + match.start() + 4))
+            continue
+        tag, attrs = match.group(1).lower(), match.group(2)
+        if not attrs or not bare.search(attrs):
+            continue
+        attrs_start = base + match.start(2)
+        for attr in _ATTR.finditer(attrs):
+            name = attr.group(1).lower()
+            group = next((g for g in (2, 3, 4) if attr.group(g) is not None), None)
+            if group is None:
+                continue
+            value, value_start = attr.group(group), attrs_start + attr.start(group)
+            hits = list(bare.finditer(value))
+            if not hits:
+                continue
+            token = tokens.get(int(hits[0].group(1)))
+            if name.startswith("on"):
+                _attr_error(
+                    token,
+                    f"a token in the event handler {name}= of <{tag}>",
+                    "event handlers are not allowed in emails",
+                )
+            if name in _URL_ATTRS:
+                first = hits[0]
+                if first.start() == 0:
+                    found[value_start] = "_url"
+                elif not _SAFE_URL_PREFIX.match(htmllib.unescape(value[: first.start()])):
+                    _attr_error(
+                        token,
+                        f"the link scheme in {name}= of <{tag}> is not literal",
+                        "start the URL with https://, mailto: or /, or let a token hold the "
+                        'whole URL: href="{{ link | url }}"',
+                    )
+            elif name in _CSS_ATTRS:
+                for hit in hits:
+                    found[value_start + hit.start()] = "_css"
+    return found
+
+
+def _attr_error(token: Token | None, message: str, hint: str) -> None:
+    raise RenderError(
+        message,
+        file=token.file if token else None,
+        line=token.line if token else None,
+        hint=hint,
+    )

@@ -1,0 +1,303 @@
+"""Per-recipient rendering: subject, preheader, HTML and text from a compiled variant."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from typing import Any
+
+from .compile import CompiledVariant
+from .config import LimitSettings
+from .errors import PersonalizeError, RenderError
+from .filters import check_locale
+from .inline import inline_css
+from .message import build_message, clean_header_text
+from .mjml import compile_mjml
+from .profile import Recipient
+from .segments import Membership
+from .templating import CompiledTemplate
+from .text import html_to_text, normalize_text
+
+__all__ = ["RenderedEmail", "render_email", "render_reference"]
+
+_UNSUBSCRIBE = ("unsubscribe", "abmelden", "désinscri", "darse de baja", "afmelden")
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    """One recipient's email, ready to send.
+
+    Attributes:
+        layout: The layout name (``weekly``).
+        recipient: The recipient id.
+        subject: One line, control characters removed.
+        preheader: The inbox preview text ("" when the layout has none).
+        html: The CSS-inlined, responsive HTML.
+        text: The plain-text part.
+        decisions: Slot → module id (``None`` for an empty optional slot).
+        warnings: Things worth a look, e.g. size over Gmail's clipping limit, fields that fell
+            back to their defaults.
+        locale: The locale the email was rendered in.
+        now: The moment the email was rendered for.
+        address: The recipient's ``email`` field, when the schema has one.
+    """
+
+    layout: str
+    recipient: str
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    decisions: Mapping[str, str | None]
+    warnings: tuple[str, ...] = ()
+    locale: str = "en_US"
+    now: datetime | None = None
+    address: str | None = None
+    unsubscribe: str | None = None
+
+    def to_message(
+        self,
+        *,
+        sender: str | Address,
+        to: str | Address | None = None,
+        to_name: str | None = None,
+        reply_to: str | Address | None = None,
+        headers: Mapping[str, str] | None = None,
+        list_unsubscribe: str | Sequence[str] | None = None,
+        date: datetime | None = None,
+        message_id: str | None = None,
+    ) -> EmailMessage:
+        """A ``multipart/alternative`` message (text, then HTML) ready for SMTP or an ESP.
+
+        ``to`` defaults to the recipient's ``email`` field, ``list_unsubscribe`` to the URL in
+        the field named by ``[message] unsubscribe``, and ``date`` to the render's ``now``.
+        Headers are built from ``email.headerregistry.Address``; control characters never reach
+        a header; ``List-Unsubscribe`` stays on one line with ``List-Unsubscribe-Post``.
+        """
+        target = to if to is not None else self.address
+        if target is None:
+            raise RenderError(
+                "no recipient address",
+                recipient=self.recipient,
+                hint="pass to=… or declare an 'email' field in [recipient.fields]",
+            )
+        return build_message(
+            subject=self.subject,
+            html=self.html,
+            text=self.text,
+            sender=sender,
+            to=target,
+            to_name=to_name,
+            reply_to=reply_to,
+            headers=headers,
+            list_unsubscribe=list_unsubscribe if list_unsubscribe is not None else self.unsubscribe,
+            date=date or self.now,
+            message_id=message_id,
+            recipient=self.recipient,
+        )
+
+
+def context_for(
+    recipient: Recipient,
+    membership: Membership,
+    *,
+    now: datetime,
+    limits: LimitSettings,
+    warnings: list[str],
+    globals: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The Jinja context of one recipient: fields, metrics, segments and formatting settings.
+
+    One dict serves every template of the email (rendered with ``shared=True``), so it carries
+    the environment's globals too.
+    """
+    check_locale(recipient.locale)
+    context = dict(globals)
+    context.update(recipient.data)
+    context.update(membership.metrics)
+    context["segments"] = membership.segments
+    context["now"] = now
+    context["_locale"] = recipient.locale
+    context["_tz"] = recipient.tz
+    context["_currency"] = recipient.currency
+    context["_now"] = now
+    context["_warnings"] = warnings
+    context["_budget"] = [limits.max_loop_iterations]
+    return context
+
+
+def _subject(
+    context: dict[str, Any], subject: CompiledTemplate, preheader: CompiledTemplate | None
+) -> tuple[str, str]:
+    text = clean_header_text(subject.render(context))
+    pre = clean_header_text(preheader.render(context)) if preheader else ""
+    context["_subject"], context["_preheader"] = text, pre
+    return text, pre
+
+
+def _size_warning(html: str, clip_bytes: int) -> str | None:
+    # Characters never outnumber UTF-8 bytes: only encode when the answer is in doubt.
+    if len(html) * 4 <= clip_bytes:
+        return None
+    size = len(html.encode("utf-8"))
+    if size <= clip_bytes:
+        return None
+    cut = html.encode("utf-8")[:clip_bytes].decode("utf-8", "ignore").lower()
+    rest = html[len(cut) :].lower()
+    past = any(word in rest for word in _UNSUBSCRIBE) and not any(w in cut for w in _UNSUBSCRIBE)
+    return (
+        f"HTML is {size / 1000:.1f} KB, over Gmail's clipping limit of {clip_bytes / 1000:.0f} KB"
+        + ("; the unsubscribe link falls past the clip point" if past else "")
+    )
+
+
+def _finish(
+    *,
+    layout: str,
+    recipient: Recipient,
+    decisions: Mapping[str, str | None],
+    subject: str,
+    preheader: str,
+    html: str,
+    text: str,
+    warnings: list[str],
+    names: frozenset[str] | None,
+    clip_bytes: int,
+    max_output: int,
+    now: datetime,
+    unsubscribe: str | None,
+) -> RenderedEmail:
+    if len(html) > max_output:
+        raise RenderError(
+            f"rendered HTML has {len(html):,} characters, over the limit of {max_output:,}",
+            recipient=recipient.id,
+            hint="check loops over recipient data; raise [limits] max_output_bytes if intended",
+        )
+    for name in sorted(recipient.defaulted if names is None else recipient.defaulted & names):
+        warnings.append(f"{name} fell back to its default {recipient.data.get(name)!r}")
+    size = _size_warning(html, clip_bytes)
+    if size:
+        warnings.append(size)
+    address = recipient.data.get("email")
+    return RenderedEmail(
+        layout=layout,
+        recipient=recipient.id,
+        subject=subject,
+        preheader=preheader,
+        html=html,
+        text=text,
+        decisions=decisions,
+        warnings=tuple(dict.fromkeys(warnings)),
+        locale=recipient.locale,
+        now=now,
+        address=address if isinstance(address, str) else None,
+        unsubscribe=_field(recipient.data, unsubscribe) if unsubscribe else None,
+    )
+
+
+def _field(data: Mapping[str, Any], path: str) -> str | None:
+    value: Any = data
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value if isinstance(value, str) else None
+
+
+def render_email(
+    variant: CompiledVariant,
+    *,
+    recipient: Recipient,
+    membership: Membership,
+    decisions: Mapping[str, str | None],
+    now: datetime,
+    limits: LimitSettings,
+    clip_bytes: int,
+    unsubscribe: str | None = None,
+) -> RenderedEmail:
+    """Render a compiled variant for one recipient (the fast path: only Jinja runs).
+
+    Raises:
+        PersonalizeError: located at the module file and line of the failing token, with the
+            recipient id and field path.
+    """
+    warnings: list[str] = []
+    try:
+        context = context_for(
+            recipient,
+            membership,
+            now=now,
+            limits=limits,
+            warnings=warnings,
+            globals=variant.globals,
+        )
+        subject, preheader = _subject(context, variant.subject, variant.preheader)
+        html = variant.html.render(context)
+        text = normalize_text(variant.text.render(context))
+    except PersonalizeError as exc:
+        raise exc.with_context(recipient=recipient.id) from None
+    return _finish(
+        layout=variant.key.layout,
+        recipient=recipient,
+        decisions=decisions,
+        subject=subject,
+        preheader=preheader,
+        html=html,
+        text=text,
+        warnings=warnings,
+        names=variant.names,
+        clip_bytes=clip_bytes,
+        max_output=limits.max_output_bytes,
+        now=now,
+        unsubscribe=unsubscribe,
+    )
+
+
+def render_reference(
+    mjml_template: CompiledTemplate,
+    variant: CompiledVariant,
+    *,
+    recipient: Recipient,
+    membership: Membership,
+    decisions: Mapping[str, str | None],
+    now: datetime,
+    limits: LimitSettings,
+    clip_bytes: int,
+    inliner: str = "css-inline",
+    unsubscribe: str | None = None,
+) -> RenderedEmail:
+    """The reference path a user would write: Jinja, then MJML, then inlining, per recipient.
+
+    Slow by design; tests use it to prove the compiled path gives the same email.
+    """
+    warnings: list[str] = []
+    try:
+        context = context_for(
+            recipient,
+            membership,
+            now=now,
+            limits=limits,
+            warnings=warnings,
+            globals=variant.globals,
+        )
+        subject, preheader = _subject(context, variant.subject, variant.preheader)
+        html = inline_css(compile_mjml(mjml_template.render(context)), engine=inliner)  # type: ignore[arg-type]
+        text = normalize_text(html_to_text(html))
+    except PersonalizeError as exc:
+        raise exc.with_context(recipient=recipient.id) from None
+    return _finish(
+        layout=variant.key.layout,
+        recipient=recipient,
+        decisions=decisions,
+        subject=subject,
+        preheader=preheader,
+        html=html,
+        text=text,
+        warnings=warnings,
+        names=None,
+        clip_bytes=clip_bytes,
+        max_output=limits.max_output_bytes,
+        now=now,
+        unsubscribe=unsubscribe,
+    )

@@ -1,0 +1,319 @@
+"""Segments: loading ``segments.yaml``, and classifying a recipient with metrics and a trace."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Set
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
+
+from .errors import ConfigError, RuleError, did_you_mean, short_repr
+from .metrics import Metric, declared, parse_metric
+from .rules import MappingScope, Rule, TraceEntry, parse_rule
+from .yamlfile import Document, load_yaml
+
+__all__ = ["Membership", "Segment", "Segments", "load_segments"]
+
+_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_RESERVED: Final = frozenset({"all", "any", "not"})
+_SEGMENT_KEYS: Final = ("description", "when")
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A named rule over recipients (``vip``, ``lapsed``)."""
+
+    name: str
+    description: str
+    rule: Rule
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """The segments a recipient is in, every metric's value, and (when asked) why.
+
+    Attributes:
+        segments: The names of the segments the recipient is in.
+        metrics: Every metric's value, in file order.
+        trace: Per segment, the conditions evaluated (empty when not traced).
+    """
+
+    segments: frozenset[str]
+    metrics: Mapping[str, Any]
+    trace: Mapping[str, tuple[TraceEntry, ...]]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.segments
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Read-only mapping proxies do not pickle; worker processes get fresh proxies.
+        return _membership_from, (self.segments, dict(self.metrics), dict(self.trace))
+
+
+@dataclass(frozen=True, eq=False)
+class Segments:
+    """The metrics and segments of a project, ready to classify recipients.
+
+    Attributes:
+        file: The file they come from (for errors).
+        metrics: The metrics by name, in file order.
+        segments: The segments by name, in file order.
+    """
+
+    file: str
+    metrics: Mapping[str, Metric]
+    segments: Mapping[str, Segment]
+    _order: tuple[Segment, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        order = _evaluation_order(self.segments, self.file)
+        object.__setattr__(self, "_order", tuple(self.segments[name] for name in order))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _segments_from, (self.file, dict(self.metrics), dict(self.segments))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The segment names, in file order."""
+        return tuple(self.segments)
+
+    def classify(
+        self,
+        data: Mapping[str, Any],
+        *,
+        now: datetime,
+        tz: tzinfo,
+        recipient: str | None = None,
+        trace: bool = False,
+    ) -> Membership:
+        """Compute every metric once and evaluate every segment for one recipient.
+
+        A segment used by another is evaluated once, before its users.
+
+        Args:
+            data: The recipient's fields (e.g. ``Recipient.data``).
+            now: The evaluation moment (a naive one is read in ``tz``).
+            tz: The zone for naive date-times and the midnight of dates.
+            recipient: The recipient's id, for errors.
+            trace: Record every evaluated condition per segment.
+
+        Raises:
+            RuleError: with the recipient id, file, line and field path, when the data does
+                not fit a metric or a rule.
+        """
+        try:
+            values: dict[str, Any] = {}
+            scope = MappingScope(data, now=now, tz=tz, names=values)
+            cache: dict[Any, Any] = {}
+            for metric in self.metrics.values():
+                values[metric.name] = metric.compute(scope, cache=cache)
+            metrics = MappingProxyType(values.copy())
+            traces: dict[str, tuple[TraceEntry, ...]] = {}
+            members: list[str] = []
+            for segment in self._order:
+                entries: list[TraceEntry] | None = [] if trace else None
+                held = segment.rule.evaluate(scope, entries)
+                values[segment.name] = held
+                if held:
+                    members.append(segment.name)
+                if entries is not None:
+                    traces[segment.name] = tuple(entries)
+        except RuleError as err:
+            raise err.with_context(file=self.file, recipient=recipient) from None
+        if traces:
+            traces = {name: traces[name] for name in self.segments}
+        return Membership(frozenset(members), metrics, MappingProxyType(traces))
+
+
+def _membership_from(
+    segments: frozenset[str],
+    metrics: dict[str, Any],
+    trace: dict[str, tuple[TraceEntry, ...]],
+) -> Membership:
+    return Membership(segments, MappingProxyType(metrics), MappingProxyType(trace))
+
+
+def _segments_from(file: str, metrics: dict[str, Metric], segments: dict[str, Segment]) -> Segments:
+    return Segments(file, MappingProxyType(metrics), MappingProxyType(segments))
+
+
+def _evaluation_order(segments: Mapping[str, Segment], file: str) -> list[str]:
+    # Depth-first, so that a segment comes after the segments it reads; a loop is an error.
+    order: list[str] = []
+    done: set[str] = set()
+
+    def visit(name: str, stack: list[str]) -> None:
+        if name in done:
+            return
+        if name in stack:
+            loop = [*stack[stack.index(name) :], name]
+            link = next(c for c in segments[loop[0]].rule.conditions() if c.ref == loop[1])
+            raise ConfigError(
+                f"segment {loop[0]!r} depends on itself: {' → '.join(loop)}",
+                file=file,
+                line=link.line,
+                path=link.path or f"segments.{loop[0]}.when",
+                hint="remove one of the references to break the loop",
+            )
+        for leaf in segments[name].rule.conditions():
+            if leaf.ref in segments:
+                visit(leaf.ref, [*stack, name])
+        done.add(name)
+        order.append(name)
+
+    for name in segments:
+        visit(name, [])
+    return order
+
+
+# -- loading -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Draft:
+    """What the sections of one file have declared so far (lives for one load)."""
+
+    doc: Document
+    fields: Set[str]
+    metrics: dict[str, Metric] = field(default_factory=dict)
+    segments: dict[str, Segment] = field(default_factory=dict)
+
+
+def _entries(draft: _Draft, data: Any, section: str) -> list[tuple[str, Any]]:
+    if data is None:
+        return []
+    doc = draft.doc
+    if not isinstance(data, Mapping):
+        raise doc.error(
+            (section,),
+            f"{section!r} must be a mapping of names to definitions, got {short_repr(data)}",
+            hint=f"write one '{section[:-1]}_name: ...' per line under '{section}:'",
+        )
+    for name in data:
+        if not isinstance(name, str) or not _NAME.fullmatch(name) or name in _RESERVED:
+            hint = "use letters, digits, '_' and '-', starting with a letter"
+            if name in _RESERVED:
+                hint = "'all', 'any' and 'not' are reserved for combining rules"
+            raise doc.error((section, name), f"invalid name {short_repr(name)}", hint=hint)
+        if name in draft.fields:
+            raise doc.error(
+                (section, name),
+                f"{section[:-1]} {name!r} has the same name as a recipient field",
+                hint="rename it: rules could not tell the two apart",
+            )
+        if name in draft.metrics or name in draft.segments:
+            raise doc.error(
+                (section, name),
+                f"{section[:-1]} {name!r} has the same name as a "
+                f"{'metric' if name in draft.metrics else 'segment'}",
+                hint="rename it: rules could not tell the two apart",
+            )
+    return list(data.items())
+
+
+def _read_metrics(draft: _Draft, data: Any) -> None:
+    for name, spec in _entries(draft, data, "metrics"):
+        path = ("metrics", name)
+        draft.metrics[name] = parse_metric(
+            name, spec, doc=draft.doc, path=path, fields=draft.fields
+        )
+
+
+def _read_segments(draft: _Draft, data: Any) -> None:
+    doc = draft.doc
+    for name, spec in _entries(draft, data, "segments"):
+        path = ("segments", name)
+        if not isinstance(spec, Mapping) or "when" not in spec:
+            raise doc.error(
+                path,
+                f"segment {name!r} needs a 'when:' rule",
+                hint="write e.g. vip: {when: {orders_30d: {gt: 5}}}",
+            )
+        for key in spec:
+            if key not in _SEGMENT_KEYS:
+                hint = did_you_mean(str(key), _SEGMENT_KEYS) or "use 'description' and 'when'"
+                raise doc.error((*path, key), f"unknown key {short_repr(key)}", hint=hint)
+        description = spec.get("description", "")
+        if not isinstance(description, str):
+            raise doc.error(
+                (*path, "description"),
+                f"'description' must be text, got {short_repr(description)}",
+                hint="quote it",
+            )
+        rule = parse_rule(spec["when"], doc=doc, path=(*path, "when"))
+        draft.segments[name] = Segment(name, description, rule, doc.line(path))
+
+
+def _check_refs(draft: _Draft) -> None:
+    known = (*draft.fields, *draft.metrics, *draft.segments)
+    for segment in draft.segments.values():
+        for leaf in segment.rule.conditions():
+            ref = leaf.ref
+            if ref in draft.metrics or ref in draft.segments or declared(ref, draft.fields):
+                continue
+            raise ConfigError(
+                f"unknown name {ref!r}",
+                file=leaf.file,
+                line=leaf.line,
+                path=leaf.path,
+                hint=did_you_mean(ref, known)
+                or "declare it under metrics: or segments:, or as a recipient field",
+            )
+
+
+# Top-level keys of segments.yaml and their readers, in the order they may appear; a new
+# section (scores, groups…) is one reader here plus, if it references names, one check below.
+_SECTIONS: Final[Mapping[str, Callable[[_Draft, Any], None]]] = MappingProxyType(
+    {"metrics": _read_metrics, "segments": _read_segments}
+)
+_CHECKS: Final[tuple[Callable[[_Draft], None], ...]] = (_check_refs,)
+
+
+def load_segments(path: Path, *, file: str, fields: frozenset[str]) -> Segments:
+    """Load ``segments.yaml``; a missing file means no metrics and no segments.
+
+    Args:
+        path: The file to read.
+        file: Its name in error messages (relative to the project).
+        fields: The declared recipient field paths, dotted (``orders``, ``orders.total``).
+
+    Raises:
+        ConfigError: with file, line and key path: invalid YAML, unknown sections or keys,
+            unknown names in rules (with a did-you-mean hint), names that clash, segment
+            loops, malformed metrics or rules.
+    """
+    if not path.exists():
+        return Segments(file=file, metrics={}, segments={})
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"cannot read the file: {exc}", file=file, hint="save it as a UTF-8 text file"
+        ) from None
+    doc = load_yaml(text, file=file)
+    if doc.data is None:
+        return Segments(file=file, metrics={}, segments={})
+    if not isinstance(doc.data, Mapping):
+        raise doc.error(
+            (),
+            f"expected a mapping with 'metrics:' and 'segments:', got {short_repr(doc.data)}",
+            hint="start the file with 'metrics:' or 'segments:'",
+        )
+    draft = _Draft(doc, fields)
+    for key, value in doc.data.items():
+        reader = _SECTIONS.get(key)
+        if reader is None:
+            hint = did_you_mean(str(key), _SECTIONS) or f"use {', '.join(_SECTIONS)}"
+            raise doc.error((key,), f"unknown section {short_repr(key)}", hint=hint)
+        reader(draft, value)
+    for check in _CHECKS:
+        check(draft)
+    return Segments(
+        file=file,
+        metrics=MappingProxyType(draft.metrics),
+        segments=MappingProxyType(draft.segments),
+    )

@@ -1,0 +1,342 @@
+"""The sandboxed Jinja environments, load-time template checks, and render-error translation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType, TracebackType
+from typing import Any, Protocol
+
+from jinja2 import StrictUndefined, nodes, pass_context
+from jinja2.exceptions import (
+    SecurityError,
+    TemplateAssertionError,
+    TemplateSyntaxError,
+    UndefinedError,
+)
+from jinja2.meta import find_undeclared_variables
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from .config import LimitSettings
+from .errors import PersonalizeError, RegistryError, RenderError, did_you_mean
+from .filters import FILTERS, validate_css_value, validate_url
+
+__all__ = [
+    "CompiledTemplate",
+    "Environments",
+    "Origin",
+    "TemplateInfo",
+    "check_template",
+    "make_environments",
+]
+
+GLOBAL_NAMES = frozenset(
+    {"range", "segments", "now", "lipsum", "dict", "cycler", "joiner", "namespace"}
+)
+_MAPPINGS = (dict, MappingProxyType)
+_WS = re.compile(r"\s+")
+_RAW = re.compile(r"\{%-?\s*raw\s*-?%\}")
+
+
+class Origin(Protocol):
+    """Where a template line came from (a protected token, see ``protect.Token``)."""
+
+    @property
+    def file(self) -> str: ...
+    @property
+    def line(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def expression(self) -> str: ...
+
+
+class _NoValueError(Exception):
+    """A ``{{ expression }}`` evaluated to None: never print 'Hi None'."""
+
+
+def _finalize_html(value: Any) -> Any:
+    if value is None:
+        raise _NoValueError
+    return value
+
+
+def _finalize_text(value: Any) -> Any:
+    if value is None:
+        raise _NoValueError
+    # Whitespace in data collapses as HTML would show it, so the text part matches the HTML.
+    return _WS.sub(" ", value) if isinstance(value, str) else value
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Immutable sandbox with size limits on ``*``/``**`` and a per-render loop budget."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def __init__(self, limits: LimitSettings, **options: Any) -> None:
+        super().__init__(**options)
+        self.limits = limits
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # Recipient data is mappings: look keys up first (fast, and `cart.items` means the key).
+        if type(obj) in _MAPPINGS:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        limit = self.limits.max_output_bytes
+        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 100:
+            raise SecurityError(f"exponent {right} is over the limit of 100")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                sized = isinstance(seq, (str, list, tuple)) and isinstance(times, int)
+                if sized and len(seq) * times > limit:
+                    raise SecurityError(
+                        f"repeating a value {times} times would build {len(seq) * times:,} "
+                        f"items, over the limit of {limit:,}"
+                    )
+        return super().call_binop(context, operator, left, right)
+
+
+@pass_context
+def _range(context: Context, *args: int) -> range:
+    numbers = range(*args)
+    budget = context.get("_budget")
+    limits: LimitSettings = context.environment.limits  # type: ignore[attr-defined]
+    if len(numbers) > limits.max_range:
+        raise SecurityError(
+            f"range of {len(numbers):,} items is over the limit of {limits.max_range:,}"
+        )
+    if isinstance(budget, list):
+        budget[0] -= len(numbers)
+        if budget[0] < 0:
+            raise SecurityError(
+                f"loops ran over the limit of {limits.max_loop_iterations:,} iterations per email"
+            )
+    return numbers
+
+
+@dataclass(frozen=True)
+class Environments:
+    """The HTML environment (autoescaped) and the text one (subject, preheader, text part)."""
+
+    html: _Sandbox
+    text: _Sandbox
+
+
+def make_environments(limits: LimitSettings) -> Environments:
+    """Build both sandboxes with personalize's filters and limits."""
+
+    def build(autoescape: bool, finalize: Callable[[Any], Any]) -> _Sandbox:
+        env = _Sandbox(
+            limits,
+            autoescape=autoescape,
+            undefined=StrictUndefined,
+            finalize=finalize,
+            keep_trailing_newline=True,
+        )
+        env.filters.pop("attr", None)  # |attr bypasses attribute checks in SSTI payloads
+        env.filters.update(FILTERS)
+        env.filters["_url"] = validate_url
+        env.filters["_css"] = validate_css_value
+        env.globals["range"] = _range
+        return env
+
+    return Environments(html=build(True, _finalize_html), text=build(False, _finalize_text))
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    """What a template uses: the root names it reads from the context."""
+
+    names: frozenset[str]
+
+
+def check_template(
+    env: ImmutableSandboxedEnvironment,
+    text: str,
+    *,
+    origin: Callable[[int], tuple[str, int]],
+    names: Collection[str],
+) -> TemplateInfo:
+    """Check a layout, module body, subject or preheader before any recipient is seen.
+
+    Args:
+        env: The environment the template will render in.
+        text: The Jinja source (front matter removed).
+        origin: Maps a 1-based line of ``text`` to its (file, line).
+        names: Every name the context will hold (fields, metrics, globals…).
+
+    Raises:
+        RegistryError: syntax errors, unknown filters, unsafe attributes, unsupported tags,
+            and names nobody declared — each with file and line.
+    """
+
+    def fail(line: int, message: str, hint: str | None = None) -> RegistryError:
+        file, file_line = origin(max(line, 1))
+        return RegistryError(message, file=file, line=file_line, hint=hint)
+
+    raw = _RAW.search(text)
+    if raw:
+        raise fail(
+            text.count("\n", 0, raw.start()) + 1,
+            "{% raw %} is not supported here",
+            "print a literal with {{ '{{' }} instead",
+        )
+    try:
+        ast = env.parse(text)
+        env.compile(ast)
+    except TemplateAssertionError as exc:
+        hint = None
+        match = re.search(r"No filter named '([^']+)'", exc.message or "")
+        if match:
+            hint = did_you_mean(match.group(1), env.filters) or (
+                "|attr is disabled for safety" if match.group(1) == "attr" else None
+            )
+        raise fail(exc.lineno, f"template error: {exc.message}", hint) from None
+    except TemplateSyntaxError as exc:
+        raise fail(exc.lineno, f"template syntax error: {exc.message}") from None
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        attr: Any = None
+        if isinstance(node, nodes.Getattr):
+            attr = node.attr
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            attr = node.arg.value
+        if isinstance(attr, str) and attr.startswith("_"):
+            raise fail(
+                node.lineno,
+                f"unsafe attribute {attr!r}",
+                "names starting with '_' are not reachable from templates",
+            )
+    for kind in (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport):
+        for found in ast.find_all(kind):
+            raise fail(
+                found.lineno,
+                f"{{% {kind.__name__.lower()} %}} is not supported",
+                "compose emails with layouts, slots and mj-include instead",
+            )
+    used = find_undeclared_variables(ast)
+    defaulted = {
+        n.node.name
+        for n in ast.find_all(nodes.Filter)
+        if n.name in ("default", "d") and isinstance(n.node, nodes.Name)
+    }
+    known = set(names) | GLOBAL_NAMES | set(env.globals)
+    for name in sorted(used - known - defaulted):
+        line = next((n.lineno for n in ast.find_all(nodes.Name) if n.name == name), 1)
+        raise fail(
+            line,
+            f"unknown name {name!r}",
+            did_you_mean(name, known)
+            or "declare it under [recipient.fields] in personalize.toml, or write "
+            f"{{{{ {name} | default('…') }}}}",
+        )
+    return TemplateInfo(frozenset(used))
+
+
+@dataclass(frozen=True)
+class CompiledTemplate:
+    """A compiled Jinja template plus the origin of each of its lines."""
+
+    template: Any
+    filename: str
+    origins: Mapping[int, Origin] = field(default_factory=dict)
+    fallback: tuple[str, int] | None = None
+
+    @classmethod
+    def build(
+        cls,
+        env: ImmutableSandboxedEnvironment,
+        source: str,
+        *,
+        filename: str,
+        origins: Mapping[int, Origin] | None = None,
+        fallback: tuple[str, int] | None = None,
+    ) -> CompiledTemplate:
+        """Compile ``source``; ``filename`` identifies its frames in tracebacks."""
+        try:
+            code = env.compile(source, name=filename, filename=filename)
+        except TemplateSyntaxError as exc:
+            origin = (origins or {}).get(exc.lineno or 0)
+            raise RenderError(
+                f"compiled template is invalid: {exc.message}",
+                file=origin.file if origin else (fallback or (None, None))[0],
+                line=origin.line if origin else (fallback or (None, None))[1],
+                hint="this is a bug in personalize's compiler; please report it with the module",
+            ) from None
+        template = env.template_class.from_code(env, code, env.make_globals(None))
+        return cls(template, filename, origins or {}, fallback)
+
+    def render(self, context: Mapping[str, Any]) -> str:
+        """Render with ``context``; any failure becomes a located ``PersonalizeError``."""
+        template = self.template
+        try:
+            # shared=True: no per-render copy of the context; it already holds the globals.
+            context_ = template.new_context(context, shared=True)
+            return "".join(template.root_render_func(context_))
+        except PersonalizeError as exc:
+            origin = self._origin(exc.__traceback__)
+            raise self._located(exc, origin) from None
+        except _NoValueError as exc:
+            origin = self._origin(exc.__traceback__)
+            expr = origin.expression if origin else ""
+            raise self._error(
+                origin,
+                f"{origin.text if origin else 'a value'} has no value for this recipient",
+                f"declare a default for the field, or write {{{{ {expr or 'x'} | default('…') }}}}",
+                path=_root(expr),
+            ) from None
+        except UndefinedError as exc:
+            origin = self._origin(exc.__traceback__)
+            raise self._error(
+                origin,
+                f"{origin.text + ': ' if origin else ''}{exc.message}",
+                "declare the field in personalize.toml or give a default with |default('…')",
+                path=_root(origin.expression if origin else ""),
+            ) from None
+        except SecurityError as exc:
+            origin = self._origin(exc.__traceback__)
+            raise self._error(origin, f"unsafe or too costly: {exc}", None) from None
+        except RecursionError as exc:
+            origin = self._origin(exc.__traceback__)
+            raise self._error(origin, "recursion went too deep", "check recursive macros") from None
+        except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
+            origin = self._origin(exc.__traceback__)
+            where = f"{origin.text} failed: " if origin else ""
+            raise self._error(origin, f"{where}{type(exc).__name__}: {exc}", None) from None
+
+    def _origin(self, tb: TracebackType | None) -> Origin | None:
+        line = None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == self.filename:
+                line = self.template.get_corresponding_lineno(tb.tb_lineno)
+            tb = tb.tb_next
+        return self.origins.get(line) if line is not None else None
+
+    def _where(self, origin: Origin | None) -> tuple[str | None, int | None]:
+        if origin is not None:
+            return origin.file, origin.line
+        return self.fallback if self.fallback else (None, None)
+
+    def _error(
+        self, origin: Origin | None, message: str, hint: str | None, *, path: str | None = None
+    ) -> RenderError:
+        file, line = self._where(origin)
+        return RenderError(message, file=file, line=line, hint=hint, path=path)
+
+    def _located(self, exc: PersonalizeError, origin: Origin | None) -> PersonalizeError:
+        file, line = self._where(origin)
+        return exc.with_context(
+            file=file, line=line, path=_root(origin.expression) if origin else None
+        )
+
+
+def _root(expression: str) -> str | None:
+    """The field path an expression reads: ``links.shop | url`` → ``links.shop``."""
+    match = re.match(r"\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)", expression or "")
+    return match.group(1) if match else None

@@ -1,0 +1,162 @@
+"""The import direction of DESIGN.md §5, one home per third-party library, a light import."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import personalize
+
+PACKAGE = Path(personalize.__file__).parent
+
+LAYERS: dict[str, int] = {
+    "errors": 0,
+    "config": 1,
+    "profile": 1,
+    "yamlfile": 1,
+    "rules": 2,
+    "segments": 2,
+    "metrics": 2,
+    "registry": 2,
+    "includes": 2,
+    "decide": 3,
+    "experiments": 3,
+    "filters": 4,
+    "templating": 4,
+    "mjml": 4,
+    "inline": 4,
+    "text": 4,
+    "protect": 4,
+    "compile": 4,
+    "render": 4,
+    "message": 4,
+    "project": 5,
+    "lint": 6,
+    "coverage": 6,
+    "batch": 6,
+    "testing": 6,
+    "cli": 7,
+    "preview": 7,
+    "pytest_plugin": 7,
+    "__init__": 8,
+    "__main__": 8,
+}
+
+# Each third-party library has exactly one home (DESIGN.md §5).
+HOMES: dict[str, set[str]] = {
+    "jinja2": {"templating", "filters"},
+    "markupsafe": {"templating", "filters"},
+    "mjml": {"mjml"},
+    "css_inline": {"inline"},
+    "premailer": {"inline"},
+    "babel": {"filters"},
+    "yaml": {"yamlfile"},
+    "click": {"cli"},
+    "rich": {"cli"},
+    "pytest": {"pytest_plugin"},
+    "syrupy": {"pytest_plugin"},
+}
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        relative = path.relative_to(PACKAGE)
+        found[relative.parts[0].removesuffix(".py")] = found.get(
+            relative.parts[0].removesuffix(".py"), path
+        )
+        found[str(relative)] = path
+    return found
+
+
+def _imports(path: Path) -> list[tuple[str, int]]:
+    """(module, line) of each import; relative imports resolved to our module names."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                if node.module:
+                    out.append(("personalize." + node.module, node.lineno))
+                else:
+                    out += [("personalize." + a.name, node.lineno) for a in node.names]
+            elif node.module:
+                out.append((node.module, node.lineno))
+    return out
+
+
+def _own_name(path: Path) -> str:
+    relative = path.relative_to(PACKAGE)
+    return relative.parts[0].removesuffix(".py")
+
+
+FILES = sorted(PACKAGE.rglob("*.py"))
+
+
+def test_every_module_has_a_layer() -> None:
+    missing = sorted({_own_name(p) for p in FILES} - set(LAYERS))
+    assert not missing, f"add these modules to LAYERS (DESIGN.md §5): {missing}"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_go_downward(path: Path) -> None:
+    me = _own_name(path)
+    for module, line in _imports(path):
+        if not module.startswith("personalize."):
+            continue
+        target = module.split(".")[1]
+        if target == me:
+            continue
+        assert LAYERS[target] <= LAYERS[me], (
+            f"{path.name} line {line}: {me} (layer {LAYERS[me]}) imports {target} "
+            f"(layer {LAYERS[target]}); imports must go downward"
+        )
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_third_party_libraries_have_one_home(path: Path) -> None:
+    me = _own_name(path)
+    for module, line in _imports(path):
+        root = module.split(".")[0]
+        if root in HOMES:
+            assert me in HOMES[root], f"{path.name} line {line}: {root} belongs in {HOMES[root]}"
+
+
+def test_import_personalize_loads_no_cli_server_or_pytest() -> None:
+    code = "import json, sys; import personalize; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    loaded = set(json.loads(out))
+    forbidden = {
+        "personalize.cli",
+        "personalize.pytest_plugin",
+        "personalize.preview",
+        "click",
+        "rich",
+        "pytest",
+        "_pytest",
+        "syrupy",
+        "http.server",
+        "aiohttp",
+        "starlette",
+        "uvicorn",
+        "flask",
+        "premailer",
+    }
+    assert not (loaded & forbidden), f"import personalize loaded {sorted(loaded & forbidden)}"
+
+
+def test_public_api_is_sorted_and_complete() -> None:
+    assert list(personalize.__all__) == sorted(personalize.__all__)
+    for name in personalize.__all__:
+        assert hasattr(personalize, name), name
+    for required in ("Project", "RenderedEmail", "Recipient", "PersonalizeError", "Explanation"):
+        assert required in personalize.__all__

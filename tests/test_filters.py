@@ -1,0 +1,503 @@
+"""Tests for personalize.filters, called through a real Jinja environment."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from jinja2 import ChainableUndefined, Environment, StrictUndefined, Undefined
+
+from personalize.errors import RecipientError
+from personalize.filters import FILTERS, check_locale, validate_css_value, validate_url
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NEW_YORK = ZoneInfo("America/New_York")
+NOW = datetime(2026, 11, 24, 9, 0, tzinfo=BERLIN)
+LATE_NOW = datetime(2026, 11, 24, 23, 30, tzinfo=UTC)  # already the 25th in Berlin
+ACROSS_MIDNIGHT = datetime(2026, 11, 26, 23, 30, tzinfo=UTC)
+URL_HINT = "only http, https and mailto links may come from data"
+CSS_HINT = "only colors, lengths and plain keywords may come from data"
+NUMBER_HINT = "give it an int, float, Decimal or a numeric string such as '19.99'"
+FINITE_HINT = "check the recipient's data: this cannot be a real amount"
+
+
+def make_env(undefined: type[Undefined] = Undefined) -> Environment:
+    env = Environment(autoescape=True, undefined=undefined)
+    env.filters.update(FILTERS)
+    return env
+
+
+ENV = make_env()
+
+
+def render(
+    source: str,
+    *,
+    locale: str = "de_DE",
+    tz: Any = BERLIN,
+    currency: Any = "EUR",
+    now: Any = NOW,
+    env: Environment = ENV,
+    **data: Any,
+) -> str:
+    context = {"_locale": locale, "_tz": tz, "_currency": currency, "_now": now, **data}
+    context.setdefault("_warnings", [])
+    return env.from_string(source).render(context)
+
+
+def render_error(source: str, **kwargs: Any) -> RecipientError:
+    with pytest.raises(RecipientError) as info:
+        render(source, **kwargs)
+    error = info.value
+    # The renderer adds the location; filters must not invent one.
+    assert (error.file, error.line, error.recipient, error.path) == (None, None, None, None)
+    return error
+
+
+# --- formatting in the recipient's locale -----------------------------------------------------
+
+GERMAN = [
+    ("money", "{{ v | money }}", 1234.56, "1.234,56\xa0€"),
+    ("money-decimal", "{{ v | money }}", Decimal("19.9"), "19,90\xa0€"),
+    ("money-int", "{{ v | money }}", 5, "5,00\xa0€"),
+    ("money-numeric-string", "{{ v | money }}", " 19.99 ", "19,99\xa0€"),
+    ("money-negative-zero", "{{ v | money }}", -0.0, "0,00\xa0€"),
+    ("money-currency", "{{ v | money('JPY') }}", 1234.56, "1.235\xa0¥"),
+    ("money-name", "{{ v | money(format='name') }}", 1234.56, "1.234,56 Euro"),
+    ("money-pattern", "{{ v | money(format='#,##0 ¤') }}", 1234.56, "1.235 €"),
+    ("number", "{{ v | number }}", 1234.5678, "1.234,568"),
+    ("number-digits", "{{ v | number(2) }}", 1234.5, "1.234,50"),
+    ("number-string", "{{ v | number }}", "-1e3", "-1.000"),
+    ("percent", "{{ v | percent }}", 0.25, "25\xa0%"),
+    ("percent-digits", "{{ v | percent(1) }}", Decimal("0.256"), "25,6\xa0%"),
+    ("date-medium", "{{ v | date }}", date(2026, 11, 27), "27.11.2026"),
+    ("date-long", "{{ v | date('long') }}", date(2026, 11, 27), "27. November 2026"),
+    ("date-full", "{{ v | date('full') }}", date(2026, 11, 27), "Freitag, 27. November 2026"),
+    ("date-pattern", "{{ v | date('d. MMM') }}", date(2026, 11, 27), "27. Nov."),
+    ("datetime", "{{ v | datetime }}", ACROSS_MIDNIGHT, "27.11.2026, 00:30:00"),
+    ("time", "{{ v | time }}", ACROSS_MIDNIGHT, "00:30"),
+    ("relative-future", "{{ v | relative }}", date(2026, 11, 27), "in 3 Tagen"),
+    ("relative-past", "{{ v | relative }}", date(2026, 11, 22), "vor 2 Tagen"),
+    ("relative-hours", "{{ v | relative }}", NOW + timedelta(hours=5), "in 5 Stunden"),
+    ("relative-today", "{{ v | relative }}", date(2026, 11, 24), "in 0 Tagen"),
+]
+
+
+@pytest.mark.parametrize(
+    ("source", "value", "expected"), [case[1:] for case in GERMAN], ids=[c[0] for c in GERMAN]
+)
+def test_german(source: str, value: object, expected: str) -> None:
+    assert render(source, v=value) == expected
+
+
+AMERICAN = [
+    ("money", "{{ v | money }}", 1234.56, "$1,234.56"),
+    ("money-accounting", "{{ v | money(format='accounting') }}", -5, "($5.00)"),
+    ("number", "{{ v | number }}", 1234.5678, "1,234.568"),
+    ("percent", "{{ v | percent }}", 0.25, "25%"),
+    ("date-long", "{{ v | date('long') }}", date(2026, 11, 27), "November 27, 2026"),
+    ("time", "{{ v | time }}", ACROSS_MIDNIGHT, "12:30\u202fAM"),
+    ("relative", "{{ v | relative }}", date(2026, 11, 27), "in 3 days"),
+    ("relative-past", "{{ v | relative }}", NOW - timedelta(minutes=20), "20 minutes ago"),
+]
+
+
+@pytest.mark.parametrize(
+    ("source", "value", "expected"), [case[1:] for case in AMERICAN], ids=[c[0] for c in AMERICAN]
+)
+def test_american(source: str, value: object, expected: str) -> None:
+    assert render(source, locale="en_US", currency="USD", v=value) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "tz", "expected"),
+    [
+        ("{{ v | date }}", BERLIN, "27.11.2026"),
+        ("{{ v | date }}", NEW_YORK, "26.11.2026"),
+        ("{{ v | time }}", NEW_YORK, "18:30"),
+        ("{{ v | datetime('full') }}", NEW_YORK, "Donnerstag, 26. November 2026, 18:30:00"),
+    ],
+    ids=["berlin-next-day", "new-york-same-day", "new-york-time", "new-york-full"],
+)
+def test_aware_datetimes_are_converted_to_the_recipients_zone(
+    source: str, tz: ZoneInfo, expected: str
+) -> None:
+    assert render(source, tz=tz, v=ACROSS_MIDNIGHT).startswith(expected)
+
+
+def test_a_date_stays_a_date_and_naive_datetimes_are_local_wall_time() -> None:
+    assert render("{{ v | date }}", tz=NEW_YORK, v=date(2026, 11, 27)) == "27.11.2026"
+    naive = datetime(2026, 11, 26, 23, 30)
+    assert render("{{ v | date }} {{ v | time('HH:mm z') }}", v=naive) == "26.11.2026 23:30 MEZ"
+
+
+def test_datetimes_in_a_dst_fold_are_not_confused_by_the_cache() -> None:
+    first = datetime(2026, 10, 25, 2, 30, tzinfo=BERLIN)
+    second = first.replace(fold=1)  # an hour later; == and hash() ignore fold within one zone
+    assert render("{{ v | time('HH:mm z') }}", v=first) == "02:30 MESZ"
+    assert render("{{ v | time('HH:mm z') }}", v=second) == "02:30 MEZ"
+
+
+@pytest.mark.parametrize(
+    ("tz", "expected"),
+    [(BERLIN, "in 2 Tagen"), (NEW_YORK, "in 3 Tagen")],
+    ids=["berlin-already-tomorrow", "new-york-still-today"],
+)
+def test_relative_dates_count_from_the_start_of_the_recipients_day(
+    tz: ZoneInfo, expected: str
+) -> None:
+    assert render("{{ v | relative }}", tz=tz, now=LATE_NOW, v=date(2026, 11, 27)) == expected
+
+
+def test_cached_results_keep_types_apart() -> None:
+    assert render("{{ v | money }}", v=1) == "1,00\xa0€"
+    assert str(render_error("{{ v | money }}", v=True)).startswith("expected a number for money")
+    link = "https://example.com/?a=1&b=2"
+    assert render("{{ v | safe | url }}", v=link) == link
+    assert render("{{ v | url }}", v=link) == "https://example.com/?a=1&amp;b=2"
+
+
+def test_missing_locale_and_zone_fall_back_to_en_us_and_utc() -> None:
+    source = "{{ v | money('USD') }} {{ d | time }}"
+    assert ENV.from_string(source).render(v=2, d=ACROSS_MIDNIGHT) == "$2.00 11:30\u202fPM"
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+CURRENCY_HINT = "use a three-letter code such as 'EUR' or 'USD', or set the recipient's currency"
+MONEY_FORMAT_HINT = "use 'standard', 'accounting', 'name' or a CLDR pattern such as '#,##0.00 ¤'"
+DATE_FORMAT_HINT = "use short, medium, long, full or a CLDR pattern such as 'd MMMM y'"
+SCHEMA_HINT = "declare the field as date or datetime in the schema"
+PROJECT_HINT = "render through the project, which sets the"
+TOO_LARGE = "expected a finite number smaller than 10**18 for"
+
+
+def case(name: str, source: str, data: dict[str, Any], expected: object) -> Any:
+    return pytest.param(source, data, expected, id=name)
+
+
+FILTER_ERRORS = [
+    case("text", "{{ v | money }}", {"v": "abc"},
+         f"expected a number for money, got 'abc' — {NUMBER_HINT}"),
+    case("none", "{{ v | money }}", {"v": None},
+         f"expected a number for money, got None — {NUMBER_HINT}"),
+    case("bool", "{{ v | number }}", {"v": False},
+         f"expected a number for number, got False — {NUMBER_HINT}"),
+    case("list", "{{ v | money }}", {"v": [1]},
+         f"expected a number for money, got [1] — {NUMBER_HINT}"),
+    case("grouped", "{{ v | money }}", {"v": "1,234.56"},
+         f"expected a number for money, got '1,234.56' — {NUMBER_HINT}"),
+    case("undefined", "{{ nothing | percent }}", {},
+         f"expected a number for percent, got Undefined — {NUMBER_HINT}"),
+    case("nan", "{{ v | money }}", {"v": float("nan")},
+         f"{TOO_LARGE} money, got nan — {FINITE_HINT}"),
+    case("huge-string", "{{ v | money }}", {"v": "1e30"},
+         f"{TOO_LARGE} money, got '1e30' — {FINITE_HINT}"),
+    case("huge-int", "{{ v | money }}", {"v": 10**5000},
+         f"{TOO_LARGE} money, got <int too large to show> — {FINITE_HINT}"),
+    case("snan", "{{ v | number }}", {"v": Decimal("sNaN")},
+         f"{TOO_LARGE} number, got Decimal('sNaN') — {FINITE_HINT}"),
+    case("currency", "{{ v | money('EURO') }}", {"v": 1},
+         f"expected an ISO 4217 currency code for money, got 'EURO' — {CURRENCY_HINT}"),
+    case("no-currency", "{{ v | money }}", {"v": 1, "currency": None},
+         f"expected an ISO 4217 currency code for money, got None — {CURRENCY_HINT}"),
+    case("money-format", "{{ v | money(format=[1]) }}", {"v": 1},
+         f"expected a format string for money, got [1] — {MONEY_FORMAT_HINT}"),
+    case("digits", "{{ v | number(99) }}", {"v": 1},
+         "expected fraction digits from 0 to 20 for number, got 99 — write e.g. number(2)"),
+    case("digits-list", "{{ v | percent([2]) }}", {"v": 1},
+         "expected fraction digits from 0 to 20 for percent, got [2] — write e.g. percent(2)"),
+    case("date-string", "{{ v | date }}", {"v": "2026-11-27"},
+         f"expected a date or datetime for date, got '2026-11-27' — {SCHEMA_HINT}"),
+    case("datetime-date", "{{ v | datetime }}", {"v": date(2026, 11, 27)},
+         "expected a datetime for datetime, got datetime.date(2026, 11, 27) — "
+         f"{SCHEMA_HINT}, or use the date filter for dates"),
+    case("date-pattern", "{{ v | date('qqqqqqqqqq') }}", {"v": date(2026, 11, 27)},
+         f"invalid format for date, got 'qqqqqqqqqq' — {DATE_FORMAT_HINT}"),
+    case("date-format-type", "{{ v | time(3) }}", {"v": NOW},
+         f"expected a format string for time, got 3 — {DATE_FORMAT_HINT}"),
+    case("relative-value", "{{ v | relative }}", {"v": 3},
+         f"expected a date or datetime for relative, got 3 — {SCHEMA_HINT}"),
+    case("relative-now", "{{ v | relative }}", {"v": NOW, "now": None},
+         "expected the render time '_now' as a datetime for relative, got None — "
+         f"{PROJECT_HINT} render time"),
+    case("zone", "{{ v | date }}", {"v": NOW, "tz": "Europe/Berlin"},
+         "expected a tzinfo as the recipient's time zone, got 'Europe/Berlin' — "
+         f"{PROJECT_HINT} recipient's time zone"),
+    case("locale", "{{ v | money }}", {"v": 1, "locale": "xx_YY"},
+         "unknown locale 'xx_YY' — use a locale Babel knows, such as 'en_US' or 'de_DE'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("source", "data", "message"), FILTER_ERRORS)
+def test_filter_errors(source: str, data: dict[str, Any], message: str) -> None:
+    assert str(render_error(source, **data)) == message
+
+
+def test_check_locale() -> None:
+    assert check_locale("de_DE") == "de_DE"
+    for name in ("xx_YY", "", "de DE"):
+        with pytest.raises(RecipientError) as info:
+            check_locale(name)
+        assert info.value.message == f"unknown locale {name!r}"
+        assert info.value.hint == "use a locale Babel knows, such as 'en_US' or 'de_DE'"
+
+
+# --- default ----------------------------------------------------------------------------------
+
+
+DEFAULTS = [
+    case("undefined", "{{ first_name | default('Hi') }}", {},
+         ("Hi", "first_name fell back to its default 'Hi'")),
+    case("undefined-attribute", "{{ user.first_name | d('there') }}", {"user": {}},
+         ("there", "first_name fell back to its default 'there'")),
+    case("none", "{{ v | default('Hi') }}", {"v": None},
+         ("Hi", "a value fell back to its default 'Hi'")),
+    case("blank", "{{ v | d('Hi', _field='name') }}", {"v": " \t"},
+         ("Hi", "name fell back to its default 'Hi'")),
+    case("field-name", "{{ v | d('Hi', _field='name') }}", {},
+         ("Hi", "name fell back to its default 'Hi'")),
+    case("boolean", "{{ v | default(0, true) }}", {"v": 0},
+         ("0", "a value fell back to its default 0")),
+    case("no-default", "{{ v | default }}", {"v": ""},
+         ("", "a value fell back to its default ''")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("source", "data", "expected"), DEFAULTS)
+def test_default_falls_back_with_a_warning(
+    source: str, data: dict[str, Any], expected: tuple[str, str]
+) -> None:
+    output, warning = expected
+    for env in (ENV, make_env(StrictUndefined), make_env(ChainableUndefined)):
+        warnings: list[str] = []
+        assert render(source, env=env, _warnings=warnings, **data) == output
+        assert warnings == [warning]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("Ann", "Ann"), (0, "0"), (False, "False"), ([], "[]"), ("<b>", "&lt;b&gt;")],
+    ids=["text", "zero", "false", "empty-list", "escaped"],
+)
+def test_default_keeps_present_values(value: object, expected: str) -> None:
+    warnings: list[str] = []
+    assert render("{{ v | default('x') }}", _warnings=warnings, v=value) == expected
+    assert warnings == []
+
+
+def test_default_without_a_warnings_list() -> None:
+    assert ENV.from_string("{{ v | d('Hi') }}").render(v=None) == "Hi"
+
+
+# --- URLs -------------------------------------------------------------------------------------
+
+CONTROL = (
+    "expected a URL without whitespace or control characters, got {} — "
+    "percent-encode spaces as %20 and remove control characters"
+)
+RELATIVE = (
+    "expected an absolute http(s) or mailto URL, got {} — "
+    "write the full address, starting with https://"
+)
+NO_HOST = (
+    "expected a host name in the URL, got {} — "
+    "write the full address, such as 'https://example.com/'"
+)
+SCHEME = "URL scheme {!r} is not allowed, got {!r} — " + URL_HINT
+NOT_TEXT = "expected a URL string, got {} — put the URL in the data as text"
+
+
+def url_case(name: str, value: object, message: str) -> Any:
+    return pytest.param(value, message, id=name)
+
+
+URL_REJECTIONS = [
+    url_case("javascript", "javascript:alert(1)",
+             SCHEME.format("javascript", "javascript:alert(1)")),
+    url_case("mixed-case", "JaVaScRiPt:alert(1)",
+             SCHEME.format("javascript", "JaVaScRiPt:alert(1)")),
+    url_case("tab", "java\tscript:alert(1)", CONTROL.format("'java\\tscript:alert(1)'")),
+    url_case("newline", "https://example.com/\nx", CONTROL.format("'https://example.com/\\nx'")),
+    url_case("leading-space", " javascript:x", SCHEME.format("javascript", " javascript:x")),
+    url_case("nul", "\x00javascript:alert(1)", CONTROL.format("'\\x00javascript:alert(1)'")),
+    url_case("inner-space", "https://example.com/a b", CONTROL.format("'https://example.com/a b'")),
+    url_case("nbsp", "https://example.com/\xa0x", CONTROL.format("'https://example.com/\\xa0x'")),
+    url_case("data", "data:text/html,<script>", SCHEME.format("data", "data:text/html,<script>")),
+    url_case("vbscript", "vbscript:msgbox(1)", SCHEME.format("vbscript", "vbscript:msgbox(1)")),
+    url_case("protocol-relative", "//evil.com", RELATIVE.format("'//evil.com'")),
+    url_case("relative", "/relative", RELATIVE.format("'/relative'")),
+    url_case("bare-host", "example.com/x", RELATIVE.format("'example.com/x'")),
+    url_case("empty", "", RELATIVE.format("''")),
+    url_case("no-host", "http://", NO_HOST.format("'http://'")),
+    url_case("triple-slash", "https:///evil.com", NO_HOST.format("'https:///evil.com'")),
+    url_case("no-slashes", "http:example.com", NO_HOST.format("'http:example.com'")),
+    url_case("port-only", "http://:80/", NO_HOST.format("'http://:80/'")),
+    url_case("empty-mailto", "mailto:",
+             "expected an address after 'mailto:', got 'mailto:' — "
+             "write 'mailto:name@example.com'"),
+    url_case("bad-ipv6", "http://[::1/", f"expected a valid URL, got 'http://[::1/' — {URL_HINT}"),
+    url_case("int", 12, NOT_TEXT.format("12")),
+    url_case("none", None, NOT_TEXT.format("None")),
+    url_case("bytes", b"https://example.com", NOT_TEXT.format("b'https://example.com'")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("value", "message"), URL_REJECTIONS)
+def test_url_rejections(value: object, message: str) -> None:
+    with pytest.raises(RecipientError) as info:
+        validate_url(value)
+    assert str(info.value) == message
+    assert str(render_error("{{ v | url }}", v=value)) == message
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("https://example.com/", "https://example.com/"),
+        (" https://shop.example.com/p?id=1 \n", "https://shop.example.com/p?id=1"),
+        ("HTTP://EXAMPLE.COM", "HTTP://EXAMPLE.COM"),
+        ("mailto:ann@example.com?subject=Hi", "mailto:ann@example.com?subject=Hi"),
+        ("http://[::1]:8080/x", "http://[::1]:8080/x"),
+        ("https://例え.jp/パス", "https://例え.jp/パス"),
+    ],
+    ids=["plain", "stripped", "upper-case", "mailto", "ipv6", "unicode"],
+)
+def test_urls_accepted(value: str, expected: str) -> None:
+    assert validate_url(value) == expected
+
+
+def test_url_filter_output_is_still_escaped() -> None:
+    link = 'https://example.com/?q="><script>'
+    assert render("{{ v | url }}", v=link) == "https://example.com/?q=&#34;&gt;&lt;script&gt;"
+
+
+URLISH = st.one_of(
+    st.text(),
+    st.tuples(
+        st.sampled_from(["http://", "HTTPS://", "mailto:", "javascript:", " ", "\t", "//", "h"]),
+        st.text(),
+    ).map("".join),
+)
+
+
+@given(URLISH)
+def test_validate_url_is_total(value: str) -> None:
+    try:
+        result = validate_url(value)
+    except RecipientError:
+        return
+    assert urlsplit(result).scheme.lower() in {"http", "https", "mailto"}
+
+
+# --- CSS --------------------------------------------------------------------------------------
+
+CSS_ACCEPTED = [
+    "#abc", "#AABBCC", "#aabbccdd", "rgb(0, 128, 255)", "rgba(0,0,0,0.5)", "RGB(1 2 3)",
+    "hsl(120deg 50% 50%)", "hsla(120, 50%, 50%, .5)", "rgb(0 0 0 / 50%)", "bold", "sans-serif",
+    "Helvetica Neue, Arial, sans-serif", "12px", "1.5em", "2rem", "50%", "10pt", "-4px", "0 auto",
+    "1px solid #ff0000", "-webkit-box", "Noto Sans JP", "微软雅黑", "700",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", CSS_ACCEPTED, ids=CSS_ACCEPTED)
+def test_css_accepted(value: str) -> None:
+    assert validate_css_value(value) == value
+    assert render("{{ v | css }}", v=value) == value
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("  red ", "red"), (12, "12"), (1.5, "1.5"), (Decimal("0.5"), "0.5")],
+    ids=["stripped", "int", "float", "decimal"],
+)
+def test_css_normalized(value: object, expected: str) -> None:
+    assert validate_css_value(value) == expected
+
+
+CSS_REJECTED = [
+    "red;background:url(x)", "red; color: blue", "url(x)", "URL(x)", "expression(alert(1))",
+    '"Arial"', "'Arial'", "red\\9", "/* x */ red", "red/**/", "</style><script>", "<b>", "{", "}",
+    "@import x", "red\x00", "red\nblue", "red\tblue", "red !important", "#abcd", "#ggg",
+    "rgb(a, b, c)", "rgb(1, 2)", "rgb(1, 2, 3", "calc(1px + 2px)", "var(--x)", "a:hover",
+    "red,", ", red", "1e3px", "--",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", CSS_REJECTED, ids=[repr(v) for v in CSS_REJECTED])
+def test_css_rejected(value: str) -> None:
+    with pytest.raises(RecipientError) as info:
+        validate_css_value(value)
+    assert str(info.value) == f"unsafe CSS value, got {value!r} — {CSS_HINT}"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (None, f"expected a CSS value as text, got None — {CSS_HINT}"),
+        (True, f"expected a CSS value as text, got True — {CSS_HINT}"),
+        (["red"], f"expected a CSS value as text, got ['red'] — {CSS_HINT}"),
+        ("  ", "expected a CSS value, got '  ' — put default(...) before css for optional values"),
+    ],
+    ids=["none", "bool", "list", "blank"],
+)
+def test_css_non_values(value: object, message: str) -> None:
+    assert str(render_error("{{ v | css }}", v=value)) == message
+
+
+def test_css_check_is_linear_on_hostile_input() -> None:
+    started = time.perf_counter()
+    for hostile in ("a-" * 50_000 + ";", "1px " * 50_000 + ";", "rgb(1 " * 20_000):
+        with pytest.raises(RecipientError):
+            validate_css_value(hostile)
+    assert time.perf_counter() - started < 1.0
+
+
+CSS_ALPHABET = "#(),.%/ -;:'\"<>{}\\@!\t\x00abcdefghlmprstuxz0123456789"
+
+
+@given(st.one_of(st.text(), st.text(alphabet=CSS_ALPHABET)))
+def test_validate_css_value_is_total(value: str) -> None:
+    try:
+        result = validate_css_value(value)
+    except RecipientError:
+        return
+    assert not set(result) & set(";:\"'<>{}\\")
+    assert "url(" not in result.lower()
+
+
+# --- totality of the number filters -----------------------------------------------------------
+
+JSON_LIKE = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.decimals()
+    | st.text()
+    | st.from_regex(r"\A[+-]?[0-9]{0,20}(\.[0-9]{0,25})?([eE][+-]?[0-9]{1,4})?\Z"),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=5,
+)
+NUMBER_TEMPLATES = [
+    ENV.from_string(f"{{{{ v | {call} }}}}")
+    for call in ("money", "money('JPY')", "number", "number(20)", "percent(3)")
+]
+
+
+@given(JSON_LIKE, st.sampled_from(["de_DE", "en_US", "ar_EG", "hi_IN"]))
+def test_number_filters_are_total(value: object, locale: str) -> None:
+    for template in NUMBER_TEMPLATES:
+        try:
+            result = template.render(_locale=locale, _currency="EUR", v=value)
+        except RecipientError:
+            continue
+        assert isinstance(result, str)
+        assert result

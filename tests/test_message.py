@@ -1,0 +1,663 @@
+"""Tests for MIME assembly: structure, round trips, hostile headers and List-Unsubscribe."""
+
+from __future__ import annotations
+
+import datetime
+import email
+import email.policy
+import io
+import re
+from email.generator import BytesGenerator
+from email.headerregistry import Address
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from personalize.errors import ConfigError, PersonalizeError, RecipientError, RenderError
+from personalize.message import build_message, clean_header_text, parse_address
+
+DATE = datetime.datetime(2026, 11, 27, 9, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=1)))
+HTML = '<html><body><p>Hallo Ann, <a href="https://shop.example/x">los</a> 🎁</p></body></html>\n'
+TEXT = "Hallo Ann,\n\nlos: https://shop.example/x 🎁\n"
+# Fragments that hostile data would use to break a header: line breaks, controls, bidi
+# overrides, and RFC 2047 encoded words hiding CR/LF.
+HOSTILE = [
+    "\r\n",
+    "\r",
+    "\n",
+    "\u2028",
+    "\x00",
+    "\x07",
+    "\x7f",
+    "\x85",
+    "\u202e",
+    "Bcc: x@y.com",
+    "=?utf-8?q?a=0D=0ABcc:_x@y.com?=",
+    "=?utf-8?b?DQo=?=",
+    '"',
+    "<eve@x.com>,",
+    "\\",
+]
+
+
+def build(**overrides: Any) -> EmailMessage:
+    args: dict[str, Any] = {
+        "subject": "Grüße 🎁",
+        "html": HTML,
+        "text": TEXT,
+        "sender": "Shop <shop@example.com>",
+        "to": "ann@example.com",
+        "date": DATE,
+        "message_id": "<m1@example.com>",
+    }
+    args.update(overrides)
+    return build_message(**args)
+
+
+def parse(msg: EmailMessage) -> EmailMessage:
+    parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def header_block(msg: EmailMessage) -> bytes:
+    return msg.as_bytes().split(b"\r\n\r\n", 1)[0] + b"\r\n"
+
+
+def assert_clean_headers(msg: EmailMessage) -> None:
+    block = header_block(msg)
+    bare = block.replace(b"\r\n", b"")
+    assert not [byte for byte in bare if byte < 0x20 or byte >= 0x7F], block
+    lines = block.split(b"\r\n")[:-1]
+    assert all(len(line) <= 998 for line in lines)
+    assert sum(line.lower().startswith(b"subject:") for line in lines) == 1
+    assert not any(line.lower().startswith((b"bcc:", b"cc:")) for line in lines)
+
+
+def raw_header_lines(msg: EmailMessage, name: bytes) -> list[bytes]:
+    """Physical lines of a header: its first line plus any continuation lines."""
+    lines = header_block(msg).split(b"\r\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith(name + b":"))
+    end = start + 1
+    while end < len(lines) and lines[end][:1] in (b" ", b"\t"):
+        end += 1
+    return lines[start:end]
+
+
+# --- structure and round trip ---------------------------------------------------------------
+
+
+def test_round_trip_keeps_parts_subject_and_addresses() -> None:
+    msg = parse(build(to_name="Ann Lee", reply_to="Help <help@example.com>"))
+
+    assert msg.get_content_type() == "multipart/alternative"
+    parts = list(msg.iter_parts())
+    assert [part.get_content_type() for part in parts] == ["text/plain", "text/html"]
+    assert [part.get_content_charset() for part in parts] == ["utf-8", "utf-8"]
+    # The parts arrive with the wire's CRLF line endings.
+    contents = [part.get_content().replace("\r\n", "\n") for part in parts]
+    assert contents == [TEXT, HTML]
+    assert msg["Subject"] == "Grüße 🎁"
+    assert msg["From"].addresses == (Address("Shop", "shop", "example.com"),)
+    assert msg["To"].addresses == (Address("Ann Lee", "ann", "example.com"),)
+    assert msg["Reply-To"].addresses == (Address("Help", "help", "example.com"),)
+    assert msg["Date"].datetime == DATE
+    assert msg["Message-ID"] == "<m1@example.com>"
+    assert msg["MIME-Version"] == "1.0"
+
+
+def test_wire_form_is_crlf_and_7bit() -> None:
+    raw = build().as_bytes()
+
+    assert raw.isascii()
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 78
+    assert raw.count(b"MIME-Version:") == 1
+
+
+def test_body_line_endings_become_crlf_and_a_final_newline_is_added() -> None:
+    msg = parse(build(text="a\r\nb\rc", html="<p>x</p>"))
+
+    text, html = (part.get_content() for part in msg.iter_parts())
+    assert (text, html) == ("a\r\nb\r\nc\r\n", "<p>x</p>\r\n")
+
+
+def test_defaults_generate_date_and_message_id_in_sender_domain() -> None:
+    msg = parse(build(date=None, message_id=None))
+
+    assert msg["Date"].datetime.tzinfo is not None
+    assert re.fullmatch(r"<[^<>@\s]+@example\.com>", msg["Message-ID"])
+    assert build(message_id=None)["Message-ID"] != build(message_id=None)["Message-ID"]
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("<a.1@example.com>", "<a.1@example.com>"), ("a.1@example.com", "<a.1@example.com>")],
+    ids=["bracketed", "bare"],
+)
+def test_message_id_is_bracketed(given: str, expected: str) -> None:
+    assert build(message_id=given)["Message-ID"] == expected
+
+
+def test_extra_headers_are_added_and_cleaned() -> None:
+    msg = parse(build(headers={"X-Campaign": "weekly\r\nBcc: eve@x.com", "X-Tag": "näh"}))
+
+    assert msg["X-Campaign"] == "weekly Bcc: eve@x.com"
+    assert msg["X-Tag"] == "näh"
+    assert msg["Bcc"] is None
+    assert_clean_headers(build(headers={"X-Campaign": "weekly\r\nBcc: eve@x.com"}))
+
+
+# --- hostile header text -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("Hi\r\nBcc: eve@x.com", "Hi Bcc: eve@x.com"),
+        ("Hi\nthere", "Hi there"),
+        ("Hi\u2028there\u2029", "Hi there"),
+        ("a\x00b\x07c\x7fd\x1be", "abcde"),
+        ("Sale \u202eelas\u202c now \u2066x\u2069\u200f", "Sale elas now x"),
+        ("  many \t\t spaces  ", "many spaces"),
+        ("=?utf-8?q?a=0D=0ABcc:_x@y.com?=", "=\u200b?utf-8?q?a=0D=0ABcc:_x@y.com?="),
+        ("2+2=?", "2+2=\u200b?"),
+    ],
+    ids=["crlf", "lf", "line-separators", "nul-bel-del-esc", "bidi", "whitespace", "ew", "q"],
+)
+def test_hostile_subject_becomes_one_clean_line(subject: str, expected: str) -> None:
+    msg = build(subject=subject)
+
+    assert_clean_headers(msg)
+    assert parse(msg)["Subject"] == expected
+    assert parse(msg)["Bcc"] is None
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Eve <eve@x.com>, bob@y.com", "Eve <eve@x.com>, bob@y.com"),
+        ("Eve <eve@x.com>, ", "Eve <eve@x.com>,"),
+        ("Bob\r\nBcc: x@y.com", "Bob Bcc: x@y.com"),
+        ('Bob "the" \\ Builder', 'Bob "the" \\ Builder'),
+        ("=?utf-8?q?a=0D=0ABcc:_x@y.com?=", "=\u200b?utf-8?q?a=0D=0ABcc:_x@y.com?="),
+        ("Jörg 🎁", "Jörg 🎁"),
+    ],
+    ids=["address-list", "trailing-comma", "crlf-bcc", "quotes", "encoded-word", "non-ascii"],
+)
+def test_display_name_never_adds_an_address(name: str, expected: str) -> None:
+    by_argument = build(to_name=name)
+    # Address() itself refuses CR and LF, so the Address objects get the rest of the name.
+    bare = name.replace("\r", "").replace("\n", " ")
+    in_address = build(to=Address(bare, "ann", "example.com"), sender=Address(bare, "s", "x.org"))
+
+    for msg in (by_argument, in_address):
+        assert_clean_headers(msg)
+        assert parse(msg)["To"].addresses == (Address(expected, "ann", "example.com"),)
+    assert parse(in_address)["From"].addresses == (Address(expected, "s", "x.org"),)
+
+
+def test_empty_to_name_keeps_the_name_in_to() -> None:
+    msg = parse(build(to="Ann <ann@example.com>", to_name=" \r\n "))
+
+    assert msg["To"].addresses == (Address("Ann", "ann", "example.com"),)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("a\tb", "a b"),
+        ("\x00\x01\x1f\x7f\x80\x9f", ""),
+        ("a\x1cb\x85c", "a b c"),
+        ("50\u00a0%", "50\u00a0%"),
+        ("a \u00a0 b", "a b"),
+        ("\u061cx\u200ey\u200fz\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069", "xyz"),
+        ("lone \ud800 surrogate", "lone \ufffd surrogate"),
+        ("a=\x00?b", "a=\u200b?b"),
+        ("Grüße 🎁 👩\u200d💻", "Grüße 🎁 👩\u200d💻"),
+    ],
+    ids=["tab", "controls", "separators", "nbsp", "space-run", "bidi", "surrogate", "ew", "emoji"],
+)
+def test_clean_header_text(value: str, expected: str) -> None:
+    assert clean_header_text(value) == expected
+
+
+@given(st.text())
+def test_clean_header_text_is_idempotent_and_leaves_no_controls(value: str) -> None:
+    cleaned = clean_header_text(value)
+
+    assert clean_header_text(cleaned) == cleaned
+    assert cleaned == cleaned.strip()
+    assert "=?" not in cleaned
+    assert not re.search(
+        r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]|\s\s", cleaned
+    )
+    cleaned.encode("utf-8")
+
+
+hostile_text = st.lists(st.sampled_from(HOSTILE) | st.text(max_size=40), max_size=8).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(subject=hostile_text, name=hostile_text, value=hostile_text)
+def test_arbitrary_subjects_and_names_serialize_with_clean_headers(
+    subject: str, name: str, value: str
+) -> None:
+    quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+    try:
+        msg = build(
+            subject=subject,
+            sender=Address(re.sub("[\r\n]", "", name), "shop", "example.com"),
+            to_name=name,
+            reply_to=f'"{quoted}" <help@example.com>',
+            headers={"X-Note": value},
+        )
+        msg.as_bytes()
+    except PersonalizeError:
+        return
+    assert_clean_headers(msg)
+    assert len(parse(msg)["To"].addresses) == 1
+
+
+# --- addresses ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Shop <shop@example.com>", ("Shop", "shop", "example.com")),
+        ("shop@example.com", ("", "shop", "example.com")),
+        ("  <shop@example.com>  ", ("", "shop", "example.com")),
+        ('"Doe, Jo" <jo@example.com>', ("Doe, Jo", "jo", "example.com")),
+        ('"Eve <e@x.com>" <a@b.co>', ("Eve <e@x.com>", "a", "b.co")),
+        ('"a \\"b\\"" <a@b.co>', ('a "b"', "a", "b.co")),
+        ("Doe, Jo <jo@example.com>", ("Doe, Jo", "jo", "example.com")),
+        ("first.o'neil+tag@mail-1.example.co.uk", ("", "first.o'neil+tag", "mail-1.example.co.uk")),
+        ("dev@localhost", ("", "dev", "localhost")),
+        (Address("Shop\x00\u202e ", "shop", "example.com"), ("Shop", "shop", "example.com")),
+    ],
+    ids=[
+        "name-addr",
+        "addr-spec",
+        "brackets",
+        "quoted-comma",
+        "quoted-brackets",
+        "escaped-quotes",
+        "unquoted-comma",
+        "atext",
+        "single-label",
+        "address-object",
+    ],
+)
+def test_parse_address_accepts(value: str | Address, expected: tuple[str, str, str]) -> None:
+    address = parse_address(value, role="sender")
+
+    assert (address.display_name, address.username, address.domain) == expected
+
+
+HINT_ONE = "give a single address; send one message per recipient"
+HINT_FORM = "write 'Name <user@example.com>' or 'user@example.com'"
+HINT_ASCII = (
+    "non-ASCII addresses need SMTPUTF8, which is not supported; "
+    "write the domain in its ASCII form (xn--…)"
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "got", "hint"),
+    [
+        ("a, b@x", "'a, b@x'", HINT_ONE),
+        ("Eve <eve@x.com>, bob@y.com", "'Eve <eve@x.com>, bob@y.com'", HINT_ONE),
+        ("a@b@c.com", "'a@b@c.com'", HINT_ONE),
+        ("", "''", HINT_FORM),
+        ("shop", "'shop'", HINT_FORM),
+        ("shop@", "'shop@'", HINT_FORM),
+        ("@example.com", "'@example.com'", HINT_FORM),
+        ("Shop <shop@example.com", "'Shop <shop@example.com'", HINT_FORM),
+        ("a b@example.com", "'a b@example.com'", HINT_FORM),
+        ("shop@exam\x00ple.com", "'shop@exam\\x00ple.com'", HINT_FORM),
+        ("shop@-example.com", "'shop@-example.com'", HINT_FORM),
+        ("a..b@example.com", "'a..b@example.com'", HINT_FORM),
+        ('"a b"@example.com', "'\"a b\"@example.com'", HINT_FORM),
+        ("a@[127.0.0.1]", "'a@[127.0.0.1]'", HINT_FORM),
+        ("=?utf-8?q?x?=@example.com", "'=?utf-8?q?x?=@example.com'", HINT_FORM),
+        ("a@müller.de", "'a@müller.de'", HINT_ASCII),
+        ("Jörg <jörg@example.com>", "'Jörg <jörg@example.com>'", HINT_ASCII),
+        ("Jörg, Ann <a b@example.com>", "'Jörg, Ann <a b@example.com>'", HINT_FORM),
+        (None, "None", HINT_FORM),
+    ],
+    ids=[
+        "two",
+        "name-and-two",
+        "two-ats",
+        "empty",
+        "no-at",
+        "no-domain",
+        "no-local",
+        "unclosed",
+        "space",
+        "nul",
+        "hyphen-label",
+        "double-dot",
+        "quoted-local",
+        "literal",
+        "encoded-word",
+        "non-ascii",
+        "non-ascii-local",
+        "name-is-not-the-problem",
+        "none",
+    ],
+)
+def test_parse_address_rejects(value: Any, got: str, hint: str) -> None:
+    message = f"expected one email address such as 'Shop <shop@example.com>', got {got} — {hint}"
+
+    with pytest.raises(ConfigError) as sender:
+        parse_address(value, role="sender", recipient="r-1")
+    with pytest.raises(ConfigError) as reply_to:
+        build(reply_to=value if value is not None else 0)
+
+    assert str(sender.value) == f"sender: {message}"
+    assert str(reply_to.value) == f"reply_to: {message}".replace("got None", "got 0")
+
+
+def test_parse_address_rejects_a_long_local_part() -> None:
+    with pytest.raises(ConfigError, match=r"^sender: expected one email address"):
+        parse_address("a" * 65 + "@example.com", role="sender")
+
+
+def test_invalid_to_is_a_recipient_error() -> None:
+    with pytest.raises(RecipientError) as caught:
+        build(to="ann@example.com, eve@x.com", recipient="r-17")
+
+    assert str(caught.value) == (
+        "recipient r-17: email: expected one email address such as 'Ann Lee <ann@example.com>', "
+        f"got 'ann@example.com, eve@x.com' — {HINT_ONE}"
+    )
+    assert (caught.value.recipient, caught.value.path) == ("r-17", "email")
+
+
+def test_non_text_to_name_is_a_recipient_error() -> None:
+    with pytest.raises(RecipientError) as caught:
+        build(to_name=42, recipient="r-1")
+
+    assert str(caught.value) == (
+        "recipient r-1: to_name: expected text for the display name, got 42 — "
+        "pass a string, or None for no name"
+    )
+
+
+# --- extra headers -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "X Campaign",
+            "headers: expected a header name of letters, digits and '-', got 'X Campaign' — "
+            "use a name such as 'X-Campaign'",
+        ),
+        (
+            "X-A:\r\nBcc",
+            "headers: expected a header name of letters, digits and '-', got 'X-A:\\r\\nBcc' — "
+            "use a name such as 'X-Campaign'",
+        ),
+        (
+            "",
+            "headers: expected a header name of letters, digits and '-', got '' — "
+            "use a name such as 'X-Campaign'",
+        ),
+        (
+            "subject",
+            "headers.subject: header 'subject' is set by build_message and cannot be an extra "
+            "header — pass it as subject=",
+        ),
+        (
+            "From",
+            "headers.From: header 'From' is set by build_message and cannot be an extra header — "
+            "pass it as sender=",
+        ),
+        (
+            "Reply-To",
+            "headers.Reply-To: header 'Reply-To' is set by build_message and cannot be an extra "
+            "header — pass it as reply_to=",
+        ),
+        (
+            "content-type",
+            "headers.content-type: header 'content-type' is set by build_message and cannot be an "
+            "extra header — it is derived from the text and html parts",
+        ),
+        (
+            "List-Unsubscribe-Post",
+            "headers.List-Unsubscribe-Post: header 'List-Unsubscribe-Post' is set by "
+            "build_message and cannot be an extra header — pass the URLs as list_unsubscribe=",
+        ),
+        (
+            "Bcc",
+            "headers.Bcc: header 'Bcc' is set by build_message and cannot be an extra header — "
+            "send one message per recipient instead",
+        ),
+    ],
+    ids=["space", "injection", "empty", "subject", "from", "reply-to", "content", "post", "bcc"],
+)
+def test_extra_header_names_are_checked(name: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build(headers={name: "x"})
+
+    assert str(caught.value) == expected
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["To", "Date", "Message-ID", "MIME-Version", "Content-Transfer-Encoding", "Cc", "Sender"],
+)
+def test_every_structural_header_is_reserved(name: str) -> None:
+    with pytest.raises(ConfigError, match=f"^headers.{name}: header '{name}' is set by"):
+        build(headers={name: "x"})
+
+
+def test_extra_header_value_must_be_text() -> None:
+    with pytest.raises(ConfigError) as caught:
+        build(headers={"X-Count": 3})
+
+    assert str(caught.value) == (
+        "headers.X-Count: expected text as the header value, got 3 — "
+        "quote the value so that it is a string"
+    )
+
+
+# --- List-Unsubscribe --------------------------------------------------------------------------
+
+
+def test_list_unsubscribe_with_https_and_mailto() -> None:
+    msg = build(list_unsubscribe=["https://shop.example/u?t=1", "mailto:u@shop.example?subject=u"])
+
+    assert raw_header_lines(msg, b"List-Unsubscribe") == [
+        b"List-Unsubscribe: <https://shop.example/u?t=1>, <mailto:u@shop.example?subject=u>"
+    ]
+    assert raw_header_lines(msg, b"List-Unsubscribe-Post") == [
+        b"List-Unsubscribe-Post: List-Unsubscribe=One-Click"
+    ]
+    assert parse(msg)["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+@pytest.mark.parametrize(
+    ("urls", "header"),
+    [
+        ("mailto:u@shop.example", b"List-Unsubscribe: <mailto:u@shop.example>"),
+        (["mailto:a@x.example", "mailto:b@x.example"], b"List-Unsubscribe: <mailto:a@x.example>, "),
+    ],
+    ids=["one", "two"],
+)
+def test_mailto_only_has_no_one_click_header(urls: str | list[str], header: bytes) -> None:
+    msg = build(list_unsubscribe=urls)
+
+    assert header_block(msg).count(b"List-Unsubscribe") == 1
+    assert raw_header_lines(msg, b"List-Unsubscribe")[0].startswith(header)
+
+
+@pytest.mark.parametrize("urls", [None, []], ids=["none", "empty"])
+def test_no_list_unsubscribe(urls: list[str] | None) -> None:
+    assert b"List-Unsubscribe" not in header_block(build(list_unsubscribe=urls))
+
+
+def test_a_300_character_url_stays_on_one_unencoded_line() -> None:
+    url = "https://shop.example/unsubscribe?token=" + "a1B2-_." * 40 + "&x=?y"
+    msg = build(list_unsubscribe=url, subject="ü" * 200)
+
+    lines = raw_header_lines(msg, b"List-Unsubscribe")
+    assert lines == [f"List-Unsubscribe: <{url}>".encode()]
+    assert len(lines[0]) > 300
+    assert len(raw_header_lines(msg, b"Subject")) > 1  # other headers are still folded
+    assert f"List-Unsubscribe: <{url}>\r\n" in msg.as_string()
+    assert parse(msg)["List-Unsubscribe"] == f"<{url}>"
+
+
+def test_one_line_list_unsubscribe_survives_smtplib_serialization() -> None:
+    url = "https://shop.example/u/" + "x" * 300
+    out = io.BytesIO()
+    # smtplib.send_message flattens with BytesGenerator and the message's own policy.
+    BytesGenerator(out).flatten(build(list_unsubscribe=url), linesep="\r\n")
+
+    assert f"\r\nList-Unsubscribe: <{url}>\r\n".encode() in out.getvalue()
+
+
+url_paths = st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./?=&",
+    min_size=60,
+    max_size=900,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(path=url_paths)
+def test_list_unsubscribe_is_always_one_physical_line(path: str) -> None:
+    url = f"https://shop.example/{path}"
+    msg = build(list_unsubscribe=[url, "mailto:u@shop.example"])
+
+    lines = raw_header_lines(msg, b"List-Unsubscribe")
+    assert len(lines) == 1
+    assert lines[0] == f"List-Unsubscribe: <{url}>, <mailto:u@shop.example>".encode()
+    assert lines[0].startswith(b"List-Unsubscribe: <https://")
+
+
+URL_CHARS = (
+    "expected a URL without whitespace, control or non-ASCII characters, '<' or '>', got {} — "
+    "percent-encode those characters (e.g. ' ' as %20) when building the URL"
+)
+URL_SCHEME = (
+    "expected an https: or mailto: URL, got {} — "
+    "one-click unsubscribe (RFC 8058) needs an https:// URL; mailto: also works"
+)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://x.example/u?a=1 b", URL_CHARS.format("'https://x.example/u?a=1 b'")),
+        ("https://x.example/u\r\nBcc:", URL_CHARS.format("'https://x.example/u\\r\\nBcc:'")),
+        ("https://x.example/u\x00", URL_CHARS.format("'https://x.example/u\\x00'")),
+        ("https://x.example/u>,<https:", URL_CHARS.format("'https://x.example/u>,<https:'")),
+        ("https://x.example/ü", URL_CHARS.format("'https://x.example/ü'")),
+        ("", URL_CHARS.format("''")),
+        (None, URL_CHARS.format("None")),
+        ("http://x.example/u", URL_SCHEME.format("'http://x.example/u'")),
+        ("javascript:alert(1)", URL_SCHEME.format("'javascript:alert(1)'")),
+        ("https://", URL_SCHEME.format("'https://'")),
+        ("https:///path", URL_SCHEME.format("'https:///path'")),
+        ("mailto:", URL_SCHEME.format("'mailto:'")),
+    ],
+    ids=[
+        "space",
+        "crlf",
+        "nul",
+        "brackets",
+        "non-ascii",
+        "empty",
+        "none",
+        "http",
+        "javascript",
+        "no-host",
+        "empty-host",
+        "empty-mailto",
+    ],
+)
+def test_bad_unsubscribe_urls_are_recipient_errors(url: Any, expected: str) -> None:
+    with pytest.raises(RecipientError) as caught:
+        build(list_unsubscribe=["mailto:u@x.example", url], recipient="r-9")
+
+    assert str(caught.value) == f"recipient r-9: list_unsubscribe: {expected}"
+
+
+def test_list_unsubscribe_longer_than_a_line_is_rejected() -> None:
+    with pytest.raises(RecipientError) as caught:
+        build(list_unsubscribe="https://x.example/" + "a" * 980, recipient="r-9")
+
+    assert str(caught.value) == (
+        "recipient r-9: list_unsubscribe: expected the List-Unsubscribe header to fit on one line "
+        "of 998 characters, got 1018 — shorten the URL, e.g. carry a short token instead of "
+        "recipient data"
+    )
+
+
+def test_uppercase_https_scheme_adds_one_click() -> None:
+    msg = build(list_unsubscribe="HTTPS://x.example/u")
+
+    assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in header_block(msg)
+
+
+# --- other arguments ---------------------------------------------------------------------------
+
+
+def test_naive_date_is_rejected() -> None:
+    with pytest.raises(ConfigError) as caught:
+        build(date=datetime.datetime(2026, 1, 2, 3, 4))
+
+    assert str(caught.value) == (
+        "date: expected a timezone-aware datetime, got datetime.datetime(2026, 1, 2, 3, 4) — "
+        "pass e.g. datetime.now(timezone.utc) or the project's now"
+    )
+
+
+@pytest.mark.parametrize(
+    "message_id",
+    ["no-at", "<a@b", "a b@c.com", "<a@b.com>\r\nBcc: x@y.com", "<>", "=?utf-8?q?x?=@b.com"],
+    ids=["no-at", "unclosed", "space", "crlf", "empty", "encoded-word"],
+)
+def test_bad_message_id_is_rejected(message_id: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build(message_id=message_id, recipient="r-1")
+
+    assert str(caught.value) == (
+        f"recipient r-1: message_id: expected a Message-ID such as '<abc.123@example.com>', "
+        f"got {message_id!r} — leave message_id=None to generate a unique one"
+    )
+
+
+@pytest.mark.parametrize("part", ["text", "html"])
+def test_lone_surrogate_in_a_body_is_a_render_error(part: str) -> None:
+    with pytest.raises(RenderError) as caught:
+        build(**{part: "ok \ud83d broken"}, recipient="r-3")
+
+    assert str(caught.value) == (
+        f"recipient r-3: {part}: expected text that can be encoded as UTF-8, got '\\ud83d' at "
+        "offset 3 — a lone surrogate usually comes from badly decoded input; decode recipient "
+        "data with errors='replace'"
+    )
+
+
+def test_lone_surrogate_in_the_subject_is_replaced() -> None:
+    assert parse(build(subject="ok \ud83d"))["Subject"] == "ok \ufffd"
+
+
+def test_non_text_subject_is_a_render_error() -> None:
+    with pytest.raises(RenderError) as caught:
+        build(subject=None)
+
+    assert (
+        str(caught.value)
+        == "subject: expected text, got None — pass the rendered subject as a string"
+    )

@@ -1,0 +1,438 @@
+"""Tests for personalize.mjml: markup checks, depth limits and MRML compilation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from personalize.errors import RegistryError, RenderError
+from personalize.includes import Source
+from personalize.mjml import check_markup, compile_mjml, markup_depth
+
+CORPUS = Path("/work/shared/corpus/mjml")
+FIXTURES = sorted((CORPUS / "mrml-fixtures").glob("*.mjml"))
+ALL_FILES = sorted(CORPUS.rglob("*.mjml"))
+DEPTH_HINT = (
+    "deeply nested markup crashes the MJML compiler; flatten it, or look for a missing closing tag"
+)
+
+
+def document(body: str) -> str:
+    return f"<mjml><mj-body>{body}</mj-body></mjml>"
+
+
+def text_block(html: str) -> str:
+    return document(f"<mj-section><mj-column><mj-text>{html}</mj-text></mj-column></mj-section>")
+
+
+def check(text: str, *, file: str = "modules/hero/a.mjml", **limits: int) -> None:
+    check_markup(Source.from_text(text, file=file), **limits)
+
+
+def error_of(text: str, *, max_depth: int = 200, max_bytes: int = 1_000_000) -> str:
+    with pytest.raises(RegistryError) as info:
+        check(text, max_depth=max_depth, max_bytes=max_bytes)
+    return str(info.value)
+
+
+# --- compile_mjml ---------------------------------------------------------------------------
+
+
+def test_depth_bomb_is_an_error_not_a_crash() -> None:
+    bomb = text_block("<div>" * 20_000 + "x" + "</div>" * 20_000)
+    with pytest.raises(RenderError) as info:
+        compile_mjml(bomb)
+    assert str(info.value) == (f"markup nests 20005 levels deep, the limit is 200 — {DEPTH_HINT}")
+
+
+def test_depth_bomb_without_end_tags_is_an_error() -> None:
+    with pytest.raises(RenderError, match="nests 20005 levels deep"):
+        compile_mjml(text_block("<span>" * 20_000))
+
+
+def test_depth_error_names_what_was_compiled() -> None:
+    with pytest.raises(RenderError) as info:
+        compile_mjml(text_block("<b>" * 10 + "</b>" * 10), max_depth=12, where="layout 'weekly'")
+    assert str(info.value) == (
+        f"markup of layout 'weekly' nests 15 levels deep, the limit is 12 — {DEPTH_HINT}"
+    )
+
+
+def test_size_limit_is_checked_in_utf8_bytes() -> None:
+    source = text_block("€" * 400)  # 1,200 bytes of text, 400 characters
+    with pytest.raises(RenderError) as info:
+        compile_mjml(source, max_bytes=1_000)
+    size = len(source.encode())
+    assert str(info.value) == (
+        f"markup is {size:,} bytes, the limit is 1,000 — move large content (inline images, "
+        "long CSS, big tables) out of the template"
+    )
+
+
+def test_depth_at_the_limit_compiles() -> None:
+    html = compile_mjml(text_block("<b>" * 195 + "deep" + "</b>" * 195))
+    assert "deep" in html
+
+
+@pytest.mark.parametrize(
+    ("source", "where", "message"),
+    [
+        (
+            "<mjml><mj-body><mj-section>",
+            "",
+            "MJML could not compile the markup: unexpected end of stream in root template",
+        ),
+        (
+            text_block("{{ a < b }}"),
+            "layout 'weekly'",
+            "MJML could not compile layout 'weekly': unable to parse next template in root "
+            "template",
+        ),
+        (
+            "hello",
+            "",
+            "MJML could not compile the markup: unable to parse next template in root template",
+        ),
+    ],
+    ids=["unclosed", "lt-in-expression", "not-mjml"],
+)
+def test_mrml_errors_become_render_errors(source: str, where: str, message: str) -> None:
+    with pytest.raises(RenderError) as info:
+        compile_mjml(source, where=where)
+    assert info.value.message == message
+    assert info.value.hint is not None
+
+
+def test_mrml_never_reads_included_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "x.mjml").write_text(
+        "<mj-section><mj-column><mj-text>LEAK</mj-text></mj-column></mj-section>"
+    )
+    monkeypatch.chdir(tmp_path)
+    for path in ("x.mjml", str(tmp_path / "x.mjml")):
+        with pytest.raises(RenderError, match="unable to load included template"):
+            compile_mjml(document(f'<mj-include path="{path}"/>'))
+
+
+def test_no_web_font_links_unless_asked() -> None:
+    source = text_block("Hi")
+    assert "fonts.googleapis.com" not in compile_mjml(source)
+    assert "fonts.googleapis.com" in compile_mjml(source, web_fonts=True)
+
+
+def test_declared_fonts_are_still_linked() -> None:
+    source = (
+        '<mjml><mj-head><mj-font name="Brand" href="https://fonts.example/brand.css"/></mj-head>'
+        '<mj-body><mj-section><mj-column><mj-text font-family="Brand">Hi</mj-text>'
+        "</mj-column></mj-section></mj-body></mjml>"
+    )
+    assert "https://fonts.example/brand.css" in compile_mjml(source)
+
+
+def test_comments_survive_compilation() -> None:
+    html = compile_mjml(
+        document(
+            "<mj-section><mj-column><!--zq13qz--><mj-text>a</mj-text></mj-column></mj-section>"
+        )
+    )
+    assert "<!--zq13qz-->" in html
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=[p.stem for p in FIXTURES])
+def test_mrml_fixture_compiles(path: Path) -> None:
+    html = compile_mjml(path.read_text(encoding="utf-8"), where=path.name)
+    assert html.lower().startswith("<!doctype html>")
+
+
+def test_all_156_mrml_fixtures_are_present() -> None:
+    assert len(FIXTURES) == 156
+
+
+def test_real_templates_compile() -> None:
+    for name in ("amario", "air-astana"):
+        text = (CORPUS / "mrml-templates" / f"{name}.mjml").read_text(encoding="utf-8")
+        assert "</html>" in compile_mjml(text, where=name)
+
+
+# --- markup_depth ---------------------------------------------------------------------------
+
+
+@given(depth=st.integers(min_value=0, max_value=300), tag=st.sampled_from(["div", "mj-column"]))
+def test_depth_counts_nesting(depth: int, tag: str) -> None:
+    assert markup_depth(f"<{tag}>" * depth + "x" + f"</{tag}>" * depth) == depth
+
+
+@pytest.mark.parametrize(
+    ("markup", "depth"),
+    [
+        ("<p>a<br>b<br/>c<img src='x'><hr></p>", 1),
+        ("<mj-section><mj-column><mj-image src='a'/><mj-divider /></mj-column></mj-section>", 2),
+        ("<div><p>a</div><div>b</div>", 2),
+        ("</div></div><p>x</p>", 1),
+        ("<!-- <div><div><div> --><p>x</p>", 1),
+        ("<![CDATA[<div><div>]]><p>x</p>", 1),
+        ("<style>a > b { x: '<div><div>' }</style><p>x</p>", 1),
+        ("<div title='a > b' data-x=\"<p><p>\"><p>x</p></div>", 2),
+        ("{% if a > b %}<div>{{ '<div><div>' }}</div>{% endif %}", 1),
+        ('<a href="{{ url("x") }}" {% if a %}class="b"{% endif %}>x</a>', 1),
+        ("{# <div><div> #}<p>x</p>", 1),
+        ("a < b and c > d", 0),
+        ("<DIV><Div>x</div></DIV>", 2),
+        ("<style>unclosed <div><div><div>", 1),
+    ],
+    ids=[
+        "void",
+        "self-closing",
+        "implied-close",
+        "stray-end-tags",
+        "comment",
+        "cdata",
+        "style-content",
+        "quoted-attributes",
+        "jinja-tokens",
+        "jinja-in-tag",
+        "jinja-comment",
+        "bare-angle-brackets",
+        "case-insensitive",
+        "unclosed-raw-text",
+    ],
+)
+def test_depth_cases(markup: str, depth: int) -> None:
+    assert markup_depth(markup) == depth
+
+
+# --- check_markup: balance ------------------------------------------------------------------
+
+
+BALANCE = [
+    (
+        "<mj-section>\n  <mj-column>\n\n    <mj-text>Hi\n  </mj-column>\n</mj-section>",
+        "modules/hero/a.mjml line 5: </mj-column> on line 5 closes <mj-text> opened on line 4"
+        " — close <mj-text> with </mj-text> first",
+    ),
+    (
+        "<mj-section>\n<mj-column>\n<mj-text>a</mj-text>\n</mj-column>\n\n\n\n</mj-column>",
+        "modules/hero/a.mjml line 8: </mj-column> on line 8 closes <mj-section> opened on"
+        " line 1 — remove this </mj-column>, or add the missing <mj-column>",
+    ),
+    (
+        "<mj-section>\n<mj-column>\n\n<mj-text>Hi\n",
+        "modules/hero/a.mjml line 4: <mj-text> opened on line 4 is never closed"
+        " — add </mj-text> where the element ends",
+    ),
+    (
+        '<mj-column>\n<mj-image src="x.png">\n</mj-column>',
+        "modules/hero/a.mjml line 3: </mj-column> on line 3 closes <mj-image> opened on"
+        " line 2 — close <mj-image> with </mj-image> first",
+    ),
+    (
+        "<mj-section></mj-section>\n</mj-text>",
+        "modules/hero/a.mjml line 2: </mj-text> on line 2 has no matching <mj-text>"
+        " — remove it, or add <mj-text> where the element starts",
+    ),
+    (
+        "<mjml><mj-body><mj-style>.a > .b { color: red }",
+        "modules/hero/a.mjml line 1: <mj-style> opened on line 1 is never closed"
+        " — add </mj-style> where the element ends",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("markup", "message"),
+    BALANCE,
+    ids=["mismatch", "extra-close", "never-closed", "unclosed-leaf", "stray", "raw-text"],
+)
+def test_unbalanced_mj_tags(markup: str, message: str) -> None:
+    assert error_of(markup) == message
+
+
+def test_balance_errors_use_the_origin_of_each_line() -> None:
+    source = Source(
+        "<mj-section>\n<mj-column>\n<mj-text>x\n</mj-column>\n</mj-section>",
+        (
+            ("templates/weekly.mjml", 10),
+            ("partials/col.mjml", 1),
+            ("partials/col.mjml", 2),
+            ("templates/weekly.mjml", 12),
+            ("templates/weekly.mjml", 13),
+        ),
+    )
+    with pytest.raises(RegistryError) as info:
+        check_markup(source)
+    assert str(info.value) == (
+        "templates/weekly.mjml line 12: </mj-column> on line 12 closes <mj-text> opened on"
+        " line 2 of partials/col.mjml — close <mj-text> with </mj-text> first"
+    )
+    assert (info.value.file, info.value.line) == ("templates/weekly.mjml", 12)
+
+
+def test_never_closed_points_at_the_opening_file() -> None:
+    source = Source("<mj-section>\n<mj-column>", (("layout.mjml", 3), ("modules/x.mjml", 7)))
+    with pytest.raises(RegistryError) as info:
+        check_markup(source)
+    assert (info.value.file, info.value.line) == ("modules/x.mjml", 7)
+    assert info.value.message == "<mj-column> opened on line 7 is never closed"
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<mj-text>a<br>b<p>c<div>d</span></mj-text>",
+        "<mj-raw><table><tr><td>x</td></tr><!-- </mj-raw> --></mj-raw>",
+        "<mj-button href='{{ links.shop | url }}'>Shop</mj-button>",
+        '<mj-text>{{ "</mj-text>" }} {% if n > 2 %}<b>{% endif %}</mj-text>',
+        '<mj-image alt="{{ name | default(\'a "b" > c\') }}" src="x.png" />',
+        "{# <mj-text> #}<mj-spacer/>",
+        '<slot name="hero"/><mj-divider />',
+        '<mj-text>Tom & Jerry <3, javascript: is a word, "onclick" too</mj-text>',
+        '<mj-text><a href="https://x.example/?q=javascript:">x</a></mj-text>',
+        '<mj-section data-onboarding="x" background-url="https://x.example/bg.png"></mj-section>',
+        "<mj-style>.a > .b { color: red } a[href^='javascript:'] { }</mj-style>",
+        '<mj-text><a href="mailto:a@example.com">m</a><img src="cid:logo"></mj-text>',
+    ],
+    ids=[
+        "unbalanced-html-in-text",
+        "comment-in-raw",
+        "jinja-attribute",
+        "jinja-text",
+        "jinja-quotes",
+        "jinja-comment",
+        "slot",
+        "plain-text",
+        "url-mentions-javascript",
+        "safe-attributes",
+        "css",
+        "mailto-cid",
+    ],
+)
+def test_good_markup_passes(markup: str) -> None:
+    check(f"<mj-section><mj-column>{markup}</mj-column></mj-section>")
+
+
+@pytest.mark.parametrize(
+    "path", ALL_FILES, ids=[p.relative_to(CORPUS).as_posix() for p in ALL_FILES]
+)
+def test_corpus_has_no_false_positives(path: Path) -> None:
+    check(path.read_text(encoding="utf-8"), file=path.name)
+
+
+# --- check_markup: unsafe markup ------------------------------------------------------------
+
+
+SCRIPT_HINT = "email clients never run scripts; remove the element"
+HANDLER_HINT = "email clients never run scripts; remove the attribute"
+URL_HINT = "use an http:, https:, mailto: or tel: URL"
+
+
+@pytest.mark.parametrize(
+    ("markup", "message"),
+    [
+        (
+            "<mj-raw>\n<script>alert(1)</script></mj-raw>",
+            f"line 2: <script> elements are not allowed: '<script>' — {SCRIPT_HINT}",
+        ),
+        (
+            '<mj-text><SCRIPT SRC="https://evil.example/x.js"></SCRIPT></mj-text>',
+            "line 1: <script> elements are not allowed: "
+            f"'<SCRIPT SRC=\"https://evil.example/x.js\">' — {SCRIPT_HINT}",
+        ),
+        (
+            "<mj-text>\n\n<script\n>x</mj-text>",
+            f"line 3: <script> elements are not allowed: '<script\\n>' — {SCRIPT_HINT}",
+        ),
+        (
+            '<mj-text><a href="#" onclick="steal()">x</a></mj-text>',
+            f"line 1: event-handler attribute onclick='steal()' is not allowed on <a>"
+            f" — {HANDLER_HINT}",
+        ),
+        (
+            "<mj-image src='x.png' ONERROR='alert(1)' />",
+            "line 1: event-handler attribute onerror='alert(1)' is not allowed on <mj-image>"
+            f" — {HANDLER_HINT}",
+        ),
+        (
+            "<mj-text><img src=x onerror=alert(1)></mj-text>",
+            "line 1: event-handler attribute onerror='alert(1)' is not allowed on <img>"
+            f" — {HANDLER_HINT}",
+        ),
+        (
+            "<mj-text><body onload></mj-text>",
+            f"line 1: event-handler attribute onload='' is not allowed on <body> — {HANDLER_HINT}",
+        ),
+        (
+            '<mj-text><p onmouseover="{{ handler }}">x</p></mj-text>',
+            "line 1: event-handler attribute onmouseover='{{ handler }}' is not allowed on <p>"
+            f" — {HANDLER_HINT}",
+        ),
+        (
+            '<mj-button href="javascript:alert(1)">x</mj-button>',
+            f"line 1: href='javascript:alert(1)' on <mj-button> is a script URL — {URL_HINT}",
+        ),
+        (
+            '<mj-text><a href=" JaVaScRiPt:x">x</a></mj-text>',
+            f"line 1: href=' JaVaScRiPt:x' on <a> is a script URL — {URL_HINT}",
+        ),
+        (
+            '<mj-text><a href="java\tscript:x">x</a></mj-text>',
+            f"line 1: href='java\\tscript:x' on <a> is a script URL — {URL_HINT}",
+        ),
+        (
+            '<mj-text><a href="&#106;avascript&colon;x">x</a></mj-text>',
+            f"line 1: href='&#106;avascript&colon;x' on <a> is a script URL — {URL_HINT}",
+        ),
+        (
+            "<mj-image src='vbscript:msgbox(1)' />",
+            f"line 1: src='vbscript:msgbox(1)' on <mj-image> is a script URL — {URL_HINT}",
+        ),
+        (
+            "<mj-button href=\"java{{ '' }}script:alert(1)\">x</mj-button>",
+            "line 1: href=\"java{{ '' }}script:alert(1)\" on <mj-button> is a script URL"
+            f" — {URL_HINT}",
+        ),
+        (
+            '<mj-hero background-url="javascript:x"></mj-hero>',
+            f"line 1: background-url='javascript:x' on <mj-hero> is a script URL — {URL_HINT}",
+        ),
+    ],
+    ids=[
+        "script-in-raw",
+        "script-uppercase",
+        "script-multiline",
+        "onclick",
+        "onerror-on-mj-image",
+        "unquoted-handler",
+        "valueless-handler",
+        "handler-from-token",
+        "javascript-href",
+        "mixed-case-and-space",
+        "tab-inside-scheme",
+        "entities",
+        "vbscript-src",
+        "token-inside-scheme",
+        "background-url",
+    ],
+)
+def test_unsafe_markup_is_refused(markup: str, message: str) -> None:
+    assert error_of(markup) == f"modules/hero/a.mjml {message}"
+
+
+def test_check_markup_depth_limit() -> None:
+    markup = "<mj-text>\n" + "<div>" * 250 + "</div>" * 250 + "</mj-text>"
+    assert error_of(markup) == (
+        f"modules/hero/a.mjml line 2: markup nests 251 levels deep, the limit is 200 — {DEPTH_HINT}"
+    )
+
+
+def test_check_markup_depth_bomb_is_fast_and_located() -> None:
+    markup = "\n\n" + text_block("<div>" * 20_000)
+    assert error_of(markup, max_depth=100).startswith("modules/hero/a.mjml line 3: markup nests")
+
+
+def test_check_markup_size_limit() -> None:
+    assert error_of("<mj-text>" + "x" * 2_000 + "</mj-text>", max_bytes=1_000) == (
+        "modules/hero/a.mjml: markup is 2,019 bytes, the limit is 1,000 — move large content"
+        " (inline images, long CSS, big tables) out of the template"
+    )

@@ -1,0 +1,451 @@
+"""Tests for segments.yaml: loading and validation, classification, membership and traces."""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from personalize.errors import ConfigError, RuleError
+from personalize.metrics import Metric
+from personalize.rules import MISSING, Condition, Rule, Scope, TraceEntry
+from personalize.segments import Membership, Segment, Segments, load_segments
+
+NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+BERLIN = ZoneInfo("Europe/Berlin")
+FIELDS = frozenset(
+    {
+        "id",
+        "tier",
+        "email",
+        "links",
+        "signup_at",
+        "orders",
+        "orders.total",
+        "orders.at",
+        "orders.category",
+    }
+)
+EXAMPLE = """\
+metrics:
+  orders_30d:       {count: orders, within: 30d}
+  spend_365d:       {sum: orders.total, within: 365d, at: at}
+  avg_order:        {avg: orders.total}
+  biggest_order:    {max: orders.total}
+  days_since_order: {days_since: orders.at}
+  days_since_signup: {days_since: signup_at}
+  shoe_orders:      {count: orders, where: {category: shoes}}
+segments:
+  vip:
+    description: More than 5 orders in 30 days and 500+ spent in a year
+    when: {all: [{orders_30d: {gt: 5}}, {spend_365d: {gte: 500}}]}
+  lapsed: {when: {days_since_order: {gte: 90}}}
+  gold_vip: {when: {all: [{vip: true}, {tier: Gold}]}}
+  shop_link: {when: {links.shop: {exists: true}}}
+"""
+
+
+def load(tmp_path: Path, text: str, fields: frozenset[str] = FIELDS) -> Segments:
+    path = tmp_path / "segments.yaml"
+    path.write_text(text, encoding="utf-8")
+    return load_segments(path, file="segments.yaml", fields=fields)
+
+
+def orders(count: int, *, days_apart: float, total: float) -> list[dict[str, Any]]:
+    return [
+        {"total": total, "at": NOW - timedelta(days=i * days_apart), "category": "shoes"}
+        for i in range(count)
+    ]
+
+
+# -- loading -------------------------------------------------------------------------------
+
+
+def test_a_missing_file_means_no_segments(tmp_path: Path) -> None:
+    segments = load_segments(tmp_path / "nope.yaml", file="segments.yaml", fields=FIELDS)
+    assert (dict(segments.metrics), dict(segments.segments), segments.names) == ({}, {}, ())
+    membership = segments.classify({}, now=NOW, tz=UTC)
+    assert membership == Membership(frozenset(), {}, {})
+
+
+def test_an_empty_file_means_no_segments(tmp_path: Path) -> None:
+    assert load(tmp_path, "# nothing yet\n").names == ()
+
+
+def test_load_keeps_file_order_and_parses_everything(tmp_path: Path) -> None:
+    segments = load(tmp_path, EXAMPLE)
+    assert segments.file == "segments.yaml"
+    assert list(segments.metrics) == [
+        "orders_30d",
+        "spend_365d",
+        "avg_order",
+        "biggest_order",
+        "days_since_order",
+        "days_since_signup",
+        "shoe_orders",
+    ]
+    assert segments.names == ("vip", "lapsed", "gold_vip", "shop_link")
+    vip = segments.segments["vip"]
+    assert vip == Segment(
+        "vip",
+        "More than 5 orders in 30 days and 500+ spent in a year",
+        vip.rule,
+        10,
+    )
+    assert vip.rule.describe() == "all(orders_30d > 5, spend_365d >= 500)"
+    assert segments.segments["lapsed"].description == ""
+    assert segments.metrics["spend_365d"] == Metric(
+        "spend_365d", "sum", "orders.total", timedelta(days=365), "at", None, 3, "segments.yaml"
+    )
+
+
+def L(line: int) -> str:
+    return f"segments.yaml line {line}: "
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(
+            "segmnets: {}\n",
+            L(1) + "segmnets: unknown section 'segmnets' — did you mean 'segments'?",
+            id="unknown-section",
+        ),
+        pytest.param(
+            "- vip\n",
+            "segments.yaml line 1: expected a mapping with 'metrics:' and 'segments:', got "
+            "['vip'] — start the file with 'metrics:' or 'segments:'",
+            id="not-a-mapping",
+        ),
+        pytest.param(
+            "segments: [vip]\n",
+            L(1) + "segments: 'segments' must be a mapping of names to definitions, got ['vip'] "
+            "— write one 'segment_name: ...' per line under 'segments:'",
+            id="section-not-a-mapping",
+        ),
+        pytest.param(
+            "segments:\n  vip:\n    descripton: Best\n    when: {tier: Gold}\n",
+            L(3) + "segments.vip.descripton: unknown key 'descripton' — did you mean "
+            "'description'?",
+            id="unknown-segment-key",
+        ),
+        pytest.param(
+            "segments:\n  vip:\n    description: Best\n",
+            L(2) + "segments.vip: segment 'vip' needs a 'when:' rule — write e.g. vip: {when: "
+            "{orders_30d: {gt: 5}}}",
+            id="no-when",
+        ),
+        pytest.param(
+            "segments:\n  vip: {when: {tier: Gold}, description: 5}\n",
+            L(2) + "segments.vip.description: 'description' must be text, got 5 — quote it",
+            id="description-not-text",
+        ),
+        pytest.param(
+            "metrics:\n  orders_30d: {count: orders}\nsegments:\n  vip:\n    when:\n"
+            "      all:\n        - {tier: Gold}\n        - {orders_3d: {gt: 5}}\n",
+            L(8) + "segments.vip.when.all[1]: unknown name 'orders_3d' — did you mean "
+            "'orders_30d'?",
+            id="unknown-ref",
+        ),
+        pytest.param(
+            "segments:\n  vip: {when: {zzz: 1}}\n",
+            L(2) + "segments.vip.when: unknown name 'zzz' — declare it under metrics: or "
+            "segments:, or as a recipient field",
+            id="unknown-ref-no-suggestion",
+        ),
+        pytest.param(
+            "metrics:\n  tier: {count: orders}\n",
+            L(2) + "metrics.tier: metric 'tier' has the same name as a recipient field — rename "
+            "it: rules could not tell the two apart",
+            id="metric-clashes-with-field",
+        ),
+        pytest.param(
+            "segments:\n  big: {when: {tier: Gold}}\nmetrics:\n  big: {count: orders}\n",
+            L(4) + "metrics.big: metric 'big' has the same name as a segment — rename it: rules "
+            "could not tell the two apart",
+            id="metric-clashes-with-segment",
+        ),
+        pytest.param(
+            "metrics:\n  big: {count: orders}\nsegments:\n  big: {when: {tier: Gold}}\n",
+            L(4) + "segments.big: segment 'big' has the same name as a metric — rename it: rules "
+            "could not tell the two apart",
+            id="segment-clashes-with-metric",
+        ),
+        pytest.param(
+            "segments:\n  email: {when: {tier: Gold}}\n",
+            L(2) + "segments.email: segment 'email' has the same name as a recipient field — "
+            "rename it: rules could not tell the two apart",
+            id="segment-clashes-with-field",
+        ),
+        pytest.param(
+            "segments:\n  a.b: {when: {tier: Gold}}\n",
+            L(2) + "segments.a.b: invalid name 'a.b' — use letters, digits, '_' and '-', "
+            "starting with a letter",
+            id="dotted-name",
+        ),
+        pytest.param(
+            "segments:\n  any: {when: {tier: Gold}}\n",
+            L(2) + "segments.any: invalid name 'any' — 'all', 'any' and 'not' are reserved for "
+            "combining rules",
+            id="reserved-name",
+        ),
+        pytest.param(
+            "segments:\n  a: {when: {b: true}}\n  b: {when: {a: true}}\n",
+            L(2) + "segments.a.when: segment 'a' depends on itself: a → b → a — remove one of "
+            "the references to break the loop",
+            id="cycle",
+        ),
+        pytest.param(
+            "segments:\n  a: {when: {tier: Gold}}\n  b: {when: {all: [{a: true}, {c: true}]}}\n"
+            "  c:\n    when:\n      any:\n        - {tier: Silver}\n        - {b: true}\n",
+            L(3) + "segments.b.when.all[1]: segment 'b' depends on itself: b → c → b — remove one "
+            "of the references to break the loop",
+            id="longer-cycle",
+        ),
+        pytest.param(
+            "segments:\n  a: {when: {not: {a: true}}}\n",
+            L(2) + "segments.a.when.not: segment 'a' depends on itself: a → a — remove one of the "
+            "references to break the loop",
+            id="self-reference",
+        ),
+        pytest.param(
+            "metrics:\n  m: {count: orders, within: 30d, at: placed}\n",
+            L(2) + "metrics.m.within: 'within' needs a timestamp, but the items of 'orders' have "
+            "no field 'placed' — set 'at:' to the item field that holds each item's date",
+            id="metric-error",
+        ),
+        pytest.param(
+            "segments:\n  vip: {when: {tier: {gtt: 5}}}\n",
+            L(2) + "segments.vip.when.tier.gtt: unknown operator 'gtt' — did you mean 'gt'?",
+            id="rule-error",
+        ),
+        pytest.param(
+            "segments:\n  vip: {when: {tier: Gold}}\n  vip: {when: {tier: Silver}}\n",
+            L(3) + "segments: duplicate key 'vip' — 'vip' is already set on line 2; keep one",
+            id="duplicate",
+        ),
+    ],
+)
+def test_load_errors(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, text)
+    assert str(info.value) == message
+
+
+def test_refs_below_a_map_field_are_accepted(tmp_path: Path) -> None:
+    segments = load(tmp_path, "segments:\n  s: {when: {links.shop: {exists: true}}}\n")
+    assert segments.segments["s"].rule.refs() == frozenset({"links.shop"})
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    path = tmp_path / "segments.yaml"
+    path.write_bytes(b"segments: \xff\n")
+    with pytest.raises(ConfigError) as info:
+        load_segments(path, file="segments.yaml", fields=FIELDS)
+    assert info.value.file == "segments.yaml"
+    assert info.value.hint == "save it as a UTF-8 text file"
+
+
+# -- classification --------------------------------------------------------------------------
+
+VIP_DATA = {
+    "id": "r-1",
+    "tier": "Gold",
+    "signup_at": datetime(2026, 1, 1, tzinfo=UTC),
+    "links": {"shop": "https://example.com"},
+    "orders": orders(8, days_apart=3, total=100.0),
+}
+
+
+def test_classify(tmp_path: Path) -> None:
+    membership = load(tmp_path, EXAMPLE).classify(VIP_DATA, now=NOW, tz=BERLIN)
+    assert membership.segments == frozenset({"vip", "gold_vip", "shop_link"})
+    assert "vip" in membership
+    assert "lapsed" not in membership
+    assert dict(membership.metrics) == {
+        "orders_30d": 8,
+        "spend_365d": 800.0,
+        "avg_order": 100.0,
+        "biggest_order": 100.0,
+        "days_since_order": 0,
+        "days_since_signup": 323,
+        "shoe_orders": 8,
+    }
+    assert list(membership.metrics) == list(load(tmp_path, EXAMPLE).metrics)
+    assert dict(membership.trace) == {}
+
+
+def test_classify_a_lapsed_recipient(tmp_path: Path) -> None:
+    history = orders(2, days_apart=10, total=5.0)
+    history[0]["at"] = NOW - timedelta(days=100)
+    history[1]["at"] = NOW - timedelta(days=95)
+    data = {"id": "r-2", "tier": "Silver", "orders": history}
+    membership = load(tmp_path, EXAMPLE).classify(data, now=NOW, tz=BERLIN)
+    assert membership.segments == frozenset({"lapsed"})
+    assert membership.metrics["days_since_order"] == 95
+    assert membership.metrics["days_since_signup"] is None
+
+
+def test_classify_with_trace(tmp_path: Path) -> None:
+    data = {**VIP_DATA, "orders": orders(3, days_apart=3, total=100.0)}
+    membership = load(tmp_path, EXAMPLE).classify(data, now=NOW, tz=BERLIN, trace=True)
+    assert list(membership.trace) == ["vip", "lapsed", "gold_vip", "shop_link"]
+    assert membership.trace == {
+        "vip": (TraceEntry("segments.vip.when.all[0]", "orders_30d > 5", 3, False),),
+        "lapsed": (TraceEntry("segments.lapsed.when", "days_since_order >= 90", 0, False),),
+        "gold_vip": (TraceEntry("segments.gold_vip.when.all[0]", "vip = true", False, False),),
+        "shop_link": (
+            TraceEntry("segments.shop_link.when", "links.shop exists", "https://example.com", True),
+        ),
+    }
+
+
+def test_trace_shows_missing_values(tmp_path: Path) -> None:
+    membership = load(tmp_path, EXAMPLE).classify({}, now=NOW, tz=UTC, trace=True)
+    assert membership.trace["shop_link"] == (
+        TraceEntry("segments.shop_link.when", "links.shop exists", MISSING, False),
+    )
+    assert membership.trace["lapsed"][0].value is None  # days_since of no orders
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Counting(Rule):
+    """A rule that records each evaluation (to check that segments are evaluated once)."""
+
+    calls: list[str]
+
+    def evaluate(self, scope: Scope, trace: list[TraceEntry] | None = None) -> bool:
+        self.calls.append("evaluated")
+        return True
+
+    def conditions(self) -> Any:
+        return iter(())
+
+    def describe(self) -> str:
+        return "counting"
+
+
+def test_a_segment_used_by_others_is_evaluated_once_and_first() -> None:
+    calls: list[str] = []
+    segments = Segments(
+        file="segments.yaml",
+        metrics={},
+        segments={
+            "uses_base": Segment("uses_base", "", Condition(ref="base", op="eq", operand=True)),
+            "also": Segment("also", "", Condition(ref="base", op="ne", operand=False)),
+            "base": Segment("base", "", Counting(calls=calls)),
+        },
+    )
+    membership = segments.classify({}, now=NOW, tz=UTC, trace=True)
+    assert calls == ["evaluated"]
+    assert membership.segments == frozenset({"uses_base", "also", "base"})
+    assert list(membership.trace) == ["uses_base", "also", "base"]
+
+
+def test_every_metric_is_computed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    segments = load(tmp_path, EXAMPLE)
+    computed: list[str] = []
+    original = Metric.compute
+
+    def spy(self: Metric, scope: Scope, *, cache: dict[Any, Any] | None = None) -> Any:
+        computed.append(self.name)
+        return original(self, scope, cache=cache)
+
+    monkeypatch.setattr(Metric, "compute", spy)
+    segments.classify(VIP_DATA, now=NOW, tz=BERLIN)
+    assert computed == list(segments.metrics)
+
+
+def test_segments_built_in_code_reject_cycles() -> None:
+    loop = {
+        "a": Segment("a", "", Condition(ref="b", op="eq", operand=True, line=4)),
+        "b": Segment("b", "", Condition(ref="a", op="eq", operand=True)),
+    }
+    with pytest.raises(ConfigError, match=r"segment 'a' depends on itself: a → b → a"):
+        Segments(file="segments.yaml", metrics={}, segments=loop)
+
+
+def test_rule_errors_name_the_recipient(tmp_path: Path) -> None:
+    segments = load(tmp_path, "segments:\n  big: {when: {tier: {gt: 5}}}\n")
+    with pytest.raises(RuleError) as info:
+        segments.classify({"tier": "Gold"}, now=NOW, tz=UTC, recipient="r-7")
+    assert str(info.value) == (
+        "segments.yaml line 2 (recipient r-7): tier: cannot compare 'Gold' (text) with 5 "
+        "(number) — check the field's type in the recipient schema"
+    )
+    assert info.value.recipient == "r-7"
+
+
+def test_metric_errors_name_the_recipient(tmp_path: Path) -> None:
+    segments = load(tmp_path, EXAMPLE)
+    data = {"orders": [{"total": 1, "at": NOW}, {"total": "lots", "at": NOW}]}
+    with pytest.raises(RuleError) as info:
+        segments.classify(data, now=NOW, tz=UTC, recipient="r-8")
+    assert str(info.value) == (
+        "segments.yaml line 3 (recipient r-8): orders[1].total: metric 'spend_365d': expected "
+        "numbers, got 'lots' (text) — check the field's type in the recipient schema"
+    )
+
+
+def test_bad_data_is_a_rule_error_with_the_recipient(tmp_path: Path) -> None:
+    segments = load(tmp_path, EXAMPLE)
+    with pytest.raises(RuleError) as info:
+        segments.classify(["not", "a", "mapping"], now=NOW, tz=UTC, recipient="r-9")  # type: ignore[arg-type]
+    assert info.value.recipient == "r-9"
+    assert info.value.file == "segments.yaml"
+
+
+JSON = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(),
+        st.text(max_size=8),
+        st.sampled_from(["2026-11-20", "2026-11-01T10:00:00Z", "Gold"]),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(
+            st.sampled_from(["total", "at", "category", "shop", "x"]), inner, max_size=4
+        ),
+    ),
+    max_leaves=12,
+)
+RECIPIENTS = st.dictionaries(st.sampled_from(sorted(FIELDS)), JSON, max_size=6)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=RECIPIENTS)
+def test_classify_is_total(tmp_path: Path, data: dict[str, Any]) -> None:
+    segments = load(tmp_path, EXAMPLE)
+    try:
+        membership: Membership | RuleError = segments.classify(
+            data, now=NOW, tz=BERLIN, recipient="r", trace=True
+        )
+    except RuleError as err:
+        membership = err
+    if isinstance(membership, RuleError):
+        assert membership.recipient == "r"
+        assert membership.file == "segments.yaml"
+    else:
+        assert membership.segments <= set(segments.names)
+        assert set(membership.metrics) == set(segments.metrics)
+
+
+def test_segments_survive_pickling(tmp_path: Path) -> None:
+    segments = load(tmp_path, EXAMPLE)
+    copy = pickle.loads(pickle.dumps(segments))
+    assert copy.names == segments.names
+    membership = segments.classify(VIP_DATA, now=NOW, tz=BERLIN, trace=True)
+    assert copy.classify(VIP_DATA, now=NOW, tz=BERLIN, trace=True) == membership
+    assert pickle.loads(pickle.dumps(membership)) == membership
