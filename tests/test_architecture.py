@@ -20,6 +20,7 @@ LAYERS: dict[str, int] = {
     "profile": 1,
     "yamlfile": 1,
     "rules": 2,
+    "operators": 2,
     "segments": 2,
     "metrics": 2,
     "registry": 2,
@@ -28,6 +29,9 @@ LAYERS: dict[str, int] = {
     "experiments": 3,
     "filters": 4,
     "templating": 4,
+    "cache": 4,
+    "assemble": 4,
+    "prepare": 4,
     "mjml": 4,
     "inline": 4,
     "text": 4,
@@ -61,17 +65,6 @@ HOMES: dict[str, set[str]] = {
     "pytest": {"pytest_plugin"},
     "syrupy": {"pytest_plugin"},
 }
-
-
-def _modules() -> dict[str, Path]:
-    found = {}
-    for path in PACKAGE.rglob("*.py"):
-        relative = path.relative_to(PACKAGE)
-        found[relative.parts[0].removesuffix(".py")] = found.get(
-            relative.parts[0].removesuffix(".py"), path
-        )
-        found[str(relative)] = path
-    return found
 
 
 def _imports(path: Path) -> list[tuple[str, int]]:

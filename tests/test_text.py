@@ -192,6 +192,7 @@ CASES = [
     Case("unclosed-cells", "<table><tr><td>A<td>B<tr><td>C</table>", "A\nB\nC\n"),
     Case("unclosed-list-items", "<ul><li>a<li>b</ul>", "- a\n- b\n"),
     Case("self-closed-div", "<div/>a<div/>b", "a\nb\n"),
+    Case("nameless-marked-section", "a<![<b>c", "ac\n"),  # html.parser raises on it
     Case("empty", "", ""),
     Case("only-whitespace", " \n\t ", ""),
 ]
@@ -208,6 +209,12 @@ def test_comments_dropped_without_keep_comment() -> None:
 
 def test_keep_comment_must_match_whole_comment() -> None:
     assert convert("a<!--zq1qz and more-->b") == "ab\n"
+
+
+def test_deep_nesting_stays_linear() -> None:
+    depth = 20_000  # quadratic work here would take many seconds
+    assert convert("<div>" * depth + "x" + "</div>" * depth) == "x\n"
+    assert convert('<p><a href="u">' + "<span>" * depth + "x") == "x (u)\n"
 
 
 MJML = """
@@ -386,7 +393,22 @@ def test_html_to_text_accepts_any_text(source: str) -> None:
 @given(
     st.lists(
         st.sampled_from(
-            ["<", ">", "</", "<!", "<!--", "-->", "<![endif]", "&", "&#", ";", '"', "=", *TAGS]
+            [
+                "<",
+                ">",
+                "</",
+                "<!",
+                "<![",
+                "<!--",
+                "-->",
+                "<![endif]",
+                "&",
+                "&#",
+                ";",
+                '"',
+                "=",
+                *TAGS,
+            ]
         )
     ).map("".join)
 )

@@ -127,7 +127,7 @@ def _write(email: RenderedEmail, folder: Path, project: Project, sender: str | N
 
 
 @cli.command()
-@click.argument("template")
+@click.argument("templates", nargs=-1, required=True, metavar="TEMPLATE...")
 @click.option(
     "--recipient",
     "-r",
@@ -145,7 +145,7 @@ def _write(email: RenderedEmail, folder: Path, project: Project, sender: str | N
 @click.pass_obj
 def render(
     state: _State,
-    template: str,
+    templates: tuple[str, ...],
     recipients: tuple[str, ...],
     everyone: bool,
     data: str | None,
@@ -154,46 +154,54 @@ def render(
     sender: str | None,
     fmt: str,
 ) -> None:
-    """Render TEMPLATE for recipients; print subjects and decisions, write files with --out."""
+    """Render each TEMPLATE for recipients; print subjects and decisions; --out writes files.
+
+    \b
+    Examples:
+      personalize render weekly --all --out out/
+      personalize render weekly welcome -r vip-vera -r german-greta
+      personalize render weekly --data audience.jsonl --all --now 2026-12-01T08:00:00+01:00
+    """
     if not recipients and not everyone:
         raise click.UsageError("name recipients with --recipient ID, or pass --all")
     now = _parse_now(now_text)
     project = state.project
-    project.registry.layout(template)  # fail early, with a did-you-mean hint
+    for template in templates:
+        project.registry.layout(template)  # fail early, with a did-you-mean hint
     chosen = _records(state, recipients, everyone, data)
     sender = sender or project.settings.message.sender
-    rows: list[RenderedEmail] = []
+    results: dict[str, list[RenderedEmail]] = {t: [] for t in templates}
     failures: list[PersonalizeError] = []
     files: list[str] = []
-    with _progress(len(chosen)) as progress:
-        task = progress.add_task("render", total=len(chosen))
-        for record in chosen:
-            try:
-                email = project.render(template, record, now=now)  # type: ignore[arg-type]
-            except PersonalizeError as exc:
-                failures.append(exc)
-            else:
-                rows.append(email)
-                if out:
-                    files += _write(email, Path(out), project, sender)
-            progress.advance(task)
+    total = len(chosen) * len(templates)
+    with _progress(total) as progress:
+        task = progress.add_task("render", total=total)
+        for template in templates:
+            for record in chosen:
+                try:
+                    email = project.render(template, record, now=now)  # type: ignore[arg-type]
+                except PersonalizeError as exc:
+                    failures.append(exc)
+                else:
+                    results[template].append(email)
+                    if out:
+                        files += _write(email, Path(out), project, sender)
+                progress.advance(task)
     if fmt == "json":
         payload = {
-            "emails": [_email_json(e) for e in rows],
+            "emails": [_email_json(e) for rows in results.values() for e in rows],
             "errors": [f.to_dict() | {"text": str(f)} for f in failures],
             "files": files,
         }
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
     else:
-        _print_emails(rows, project, template)
+        for template, rows in results.items():
+            _print_emails(rows, project, template)
         for failure in failures:
             err.print(Text(f"error: {failure}", style="red"))
         if out:
-            out_dir = Path(out)
-            err.print(
-                f"wrote {len(files)} files to {out_dir}/"
-                + ("" if sender else " (no .eml: set [message] sender or pass --sender)")
-            )
+            note = "" if sender else " (no .eml: set [message] sender or pass --sender)"
+            err.print(f"wrote {len(files)} files to {out}/{note}")
     if failures:
         sys.exit(1)
 

@@ -118,6 +118,15 @@ class FieldSpec(_Model):
     choices: tuple[Any, ...] | None = None
     max_length: int | None = Field(default=None, ge=1)
 
+    @field_validator("choices")
+    @classmethod
+    def _scalar_choices(cls, value: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
+        # Choices are compared with recipient values and kept in a set: only scalars fit.
+        for item in value or ():
+            if not isinstance(item, str | int | float | bool):
+                raise ValueError(f"choices must be text, numbers or true/false, got {item!r}")
+        return value
+
     @property
     def has_default(self) -> bool:
         """Whether a default is declared (``None`` means no default)."""
@@ -180,13 +189,15 @@ def load_settings(root: Path) -> Settings:
         )
     file = root / SETTINGS_FILE
     prefix: tuple[str, ...] = ()
+    data: Any
     if file.is_file():
-        text = file.read_text(encoding="utf-8")
+        text = _read(file)
         data = _parse_toml(text, SETTINGS_FILE)
     elif (root / "pyproject.toml").is_file():
         file = root / "pyproject.toml"
-        text = file.read_text(encoding="utf-8")
-        data = _parse_toml(text, "pyproject.toml").get("tool", {}).get("personalize")
+        text = _read(file)
+        tool = _parse_toml(text, "pyproject.toml").get("tool")
+        data = tool.get("personalize") if isinstance(tool, dict) else None
         prefix = ("tool", "personalize")
         if not isinstance(data, dict):
             raise ConfigError(
@@ -200,12 +211,29 @@ def load_settings(root: Path) -> Settings:
             hint=f"run this inside a project folder or pass --project; a project needs "
             f"{SETTINGS_FILE} (or [tool.personalize] in pyproject.toml)",
         )
+    for key in data:
+        if key not in _KNOWN[()]:
+            # Checked here, not by the model: 'root' and 'file' are model fields set by us.
+            raise ConfigError(
+                f"unknown setting {key!r}",
+                file=file.name,
+                line=toml_line(text, (*prefix, key)),
+                path=key,
+                hint=did_you_mean(key, _KNOWN[()]) or f"sections: {', '.join(sorted(_KNOWN[()]))}",
+            )
     try:
         return Settings(root=root, file=file.name, **data)
     except ValidationError as exc:
         raise _config_error(exc, text, file.name, prefix) from None
-    except TypeError as exc:  # a top-level key that is not a table
-        raise ConfigError(str(exc), file=file.name) from None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"cannot read the file: {exc}", file=path.name, hint="save it as a UTF-8 text file"
+        ) from None
 
 
 def _parse_toml(text: str, name: str) -> dict[str, Any]:
@@ -229,18 +257,25 @@ _KNOWN = {
     ("message",): set(MessageSettings.model_fields),
     ("recipient",): set(RecipientSettings.model_fields),
 }
+_FIELD_SPEC_KEYS = set(FieldSpec.model_fields)
 
 
 def _config_error(
     exc: ValidationError, text: str, file: str, prefix: tuple[str, ...]
 ) -> ConfigError:
-    err = exc.errors(include_url=False)[0]
+    errors = exc.errors(include_url=False)
+    # A misspelt key also makes the key it was meant to be "missing": report the typo.
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(part for part in err["loc"] if part not in ("function-after", "str"))
     path = format_path(loc)
     hint: str | None = None
     if err["type"] == "extra_forbidden":
         message = f"unknown setting {str(loc[-1])!r}"
-        hint = did_you_mean(str(loc[-1]), _KNOWN.get(tuple(map(str, loc[:-1])), ()))
+        parent = tuple(map(str, loc[:-1]))
+        known = _KNOWN.get(parent, ())
+        if parent[:2] in (("recipient", "fields"), ("recipient", "types")):
+            known = _FIELD_SPEC_KEYS
+        hint = did_you_mean(str(loc[-1]), known)
     else:
         message = err["msg"].removeprefix("Value error, ")
         if "input" in err and err["type"] not in ("missing", "value_error"):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
-from .errors import DecisionError
+from .errors import DecisionError, RuleError
 from .registry import Layout, Module, Registry, locale_matches
 from .rules import MISSING, TraceEntry, failed_conditions
 from .segments import Membership
@@ -183,13 +183,20 @@ def decide(
         DecisionError: a required slot has no eligible module (names recipient, slot and
             candidates).
     """
+    if now.tzinfo is None:
+        # Active windows are aware; a naive moment is read in the project time zone.
+        now = now.replace(tzinfo=scope.tz)
     items: list[Decision] = []
     for slot in layout.slots:
         candidates = registry.by_slot.get(slot.name, ())
         winner: Module | None = None
         considered: list[Candidate] = []
         for module in candidates:
-            why = _why_not(module, membership, scope, locale, now, explain)
+            try:
+                why = _why_not(module, membership, scope, locale, now, explain)
+            except RuleError as err:
+                # The rule knows its file and line; only the caller knows whose data it saw.
+                raise err.with_context(file=module.file, recipient=recipient) from None
             if why is None and winner is None:
                 winner = module
                 if not explain:

@@ -320,6 +320,8 @@ def validate_url(value: object) -> str:
         RecipientError: For non-strings, control characters or whitespace inside, other schemes
             (``javascript:``, ``data:``…), relative URLs and http(s) URLs without a host.
     """
+    if isinstance(value, Undefined):
+        str(value)  # StrictUndefined raises UndefinedError, naming what is missing
     if not isinstance(value, str):
         raise RecipientError(
             f"expected a URL string, got {_show(value)}", hint="put the URL in the data as text"

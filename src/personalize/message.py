@@ -128,6 +128,15 @@ def clean_header_text(value: str) -> str:
     Returns:
         The cleaned text; cleaning it again changes nothing.
     """
+    # Fast path (subjects render per recipient): printable ASCII, single spaces, no `=?`.
+    if (
+        value.isascii()
+        and value.isprintable()
+        and "  " not in value
+        and "=?" not in value
+        and value == value.strip()
+    ):
+        return value
     text = _WHITESPACE_RUN.sub(" ", value.translate(_HEADER_TRANSLATION)).strip()
     return text.replace("=?", "=\u200b?")
 

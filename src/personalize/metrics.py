@@ -2,35 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence, Set
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
+from decimal import Decimal
 from functools import partial
-from itertools import compress
-from operator import and_, attrgetter, is_not
+from itertools import compress, count, repeat
+from operator import and_, attrgetter, is_not, sub
+from types import MappingProxyType
 from typing import Any, Final
 
 from .errors import ConfigError, RuleError, did_you_mean, short_repr
-from .rules import (
+from .operators import (
     DATE,
     DATETIME,
-    MISSING,
     NUMBER,
     TYPE_HINT,
-    Condition,
-    MappingScope,
-    Rule,
     Scope,
     described,
     instant,
     kind_of,
     parse_duration,
-    parse_rule,
-    walk,
 )
+from .rules import MISSING, Condition, MappingScope, Predicate, Rule, parse_rule, walk
 from .yamlfile import Document
 
-__all__ = ["KINDS", "Metric", "declared", "parse_metric"]
+__all__ = ["KINDS", "Metric", "MetricPlan", "declared", "parse_metric"]
 
 KINDS: Final = ("count", "sum", "avg", "min", "max", "days_since")
 _KEYS: Final = (*KINDS, "within", "at", "where")
@@ -72,10 +69,12 @@ class Metric:
     file: str | None = None
     _parts: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _at: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _key: object = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_parts", tuple(self.source.split(".")))
         object.__setattr__(self, "_at", tuple(self.at.split(".")))
+        object.__setattr__(self, "_key", object())  # this metric's value in a shared cache
 
     def compute(self, scope: Scope, *, cache: dict[Any, Any] | None = None) -> Any:
         """The metric's value for the recipient in ``scope``.
@@ -83,13 +82,18 @@ class Metric:
         Args:
             scope: The recipient's values, ``now`` and time zone.
             cache: Shared by the metrics of one recipient (and only one), so that each list
-                column, time window and ``where`` filter is computed once.
+                column, time window and ``where`` filter is computed once. It may already hold
+                the metric's value, left by ``MetricPlan.prefill`` for this recipient.
 
         Raises:
             RuleError: naming the metric, its file and line, and the offending field path,
                 when the data does not fit (a non-list source, a non-mapping item, text in a
                 sum…).
         """
+        if cache is not None:
+            value = cache.get(self._key, _UNSET)
+            if value is not _UNSET:
+                return value
         try:
             return self._compute(scope, {} if cache is None else cache)
         except RuleError as err:
@@ -343,6 +347,221 @@ def _total(values: list[Any]) -> Any:
     except TypeError:
         # Decimal and float do not add up directly; mixed sources fall back to floats.
         return sum(float(value) for value in values)
+
+
+# -- computing a file's metrics together ------------------------------------------------------
+
+_UNSET: Final = object()
+_MAPPING_TYPES: Final = frozenset({dict, MappingProxyType})
+_PLAIN_NUMBERS: Final = frozenset({int, float, Decimal, type(None)})
+_STAMP_TYPES: Final = frozenset({datetime, type(None)})
+_NONE: Final = type(None)
+_NO_VALUES: Final[Mapping[str, Any]] = MappingProxyType({})
+_ZERO: Final = timedelta(0)
+
+_Ages = tuple[list[Any], bool]
+# (items, columns, their types, ages by column, windows, scope) -> the metric's value
+_Aggregate = Callable[
+    [Sequence[Any], list[list[Any]], list[set[type]], dict[int, _Ages], list[list[bool]], Scope],
+    Any,
+]
+
+
+class _UnfitError(Exception):
+    """The data is not of the plain kinds the plan handles; the checked path takes over."""
+
+
+class MetricPlan:
+    """A file's metrics grouped by the list they read, to compute them in one pass per list.
+
+    ``prefill`` trusts only what it has checked by exact type (lists and tuples of dicts or
+    mapping proxies, int/float/Decimal values, aware date-times) and leaves every metric it
+    cannot compute so to ``Metric.compute``, whose checked path then gives the same value, or
+    the located error. Metrics reading a deeper path than ``list.field`` always go that way.
+
+    Args:
+        metrics: The metrics, in file order.
+        names: Every metric and segment name (a list read under such a name is shadowed).
+    """
+
+    def __init__(self, metrics: Iterable[Metric], names: Set[str]) -> None:
+        groups: dict[str, _Group] = {}
+        for metric in metrics:
+            parts = metric._parts
+            if len(parts) <= 2 and "." not in metric.at and parts[0] not in names:
+                groups.setdefault(parts[0], _Group(parts[0])).add(metric)
+        self._groups = tuple(groups.values())
+
+    def prefill(self, scope: Scope, cache: dict[Any, Any]) -> None:
+        """Compute what it can for the recipient in ``scope``, into ``cache``. Never raises."""
+        for group in self._groups:
+            try:
+                group.prefill(scope, cache)
+            except Exception:  # the group's other metrics go the checked way
+                continue
+
+
+class _Group:
+    """The metrics over one list: the columns, ages and windows they share, and how each
+    metric aggregates them."""
+
+    def __init__(self, head: str) -> None:
+        self.head = head
+        self.fields: list[str | None] = []  # one column per field; None: the items themselves
+        self.stamped: list[int] = []  # the columns whose ages some metric needs
+        self.windows: list[tuple[int, timedelta]] = []  # (stamp column, length)
+        self.metrics: list[tuple[object, Any, bool, _Aggregate]] = []
+        self.spans: tuple[datetime, list[timedelta]] | None = None  # for the last `now` seen
+
+    def add(self, metric: Metric) -> None:
+        kind, field = metric.kind, metric._parts[1] if len(metric._parts) == 2 else None
+        column, window = _index(self.fields, field), None
+        if metric.within is not None:
+            at = _index(self.fields, metric.at)
+            window = _index(self.windows, (at, metric.within))
+            _index(self.stamped, at)
+        if kind == "days_since":
+            _index(self.stamped, column)
+        where = None if metric.where is None else metric.where.compiled(frozenset())
+        empty = 0 if kind in ("count", "sum") else None
+        scalar = kind == "days_since" and field is None
+        aggregate = _aggregator(kind, column, window, where, whole=field is None)
+        self.metrics.append((metric._key, empty, scalar, aggregate))
+
+    def prefill(self, scope: Scope, cache: dict[Any, Any]) -> None:
+        items = scope.lookup(self.head)
+        if items is MISSING or items is None or (type(items) in _LISTS and not items):
+            for key, empty, _, _ in self.metrics:
+                cache[key] = empty  # what the checked path gives for no items
+            return
+        now = scope.now
+        if type(items) is datetime:
+            for key, _, scalar, _ in self.metrics:
+                if scalar:  # a naive one cannot be subtracted: the checked path reads it in tz
+                    cache[key] = (now - items) // _DAY
+            return
+        if type(items) not in _LISTS:
+            return
+        columns = [items if f is None else [item.get(f) for item in items] for f in self.fields]
+        kinds = [set(map(type, column)) for column in columns]
+        ages = {i: _ages(columns[i], kinds[i], now) for i in self.stamped}
+        keeps = []
+        if self.windows:
+            spans = self.spans  # a batch renders every recipient at the same `now`
+            if spans is None or spans[0] is not now:
+                spans = self.spans = now, [_span(now, within) for _, within in self.windows]
+            for (i, _), span in zip(self.windows, spans[1], strict=True):
+                if _NONE in kinds[i]:
+                    keeps.append([age is not None and _ZERO <= age <= span for age in ages[i][0]])
+                else:
+                    keeps.append([_ZERO <= age <= span for age in ages[i][0]])
+        for key, _, _, aggregate in self.metrics:
+            try:
+                cache[key] = aggregate(items, columns, kinds, ages, keeps, scope)
+            except Exception:  # left to the checked path
+                continue
+
+
+def _index(values: list[Any], value: Any) -> int:
+    if value not in values:
+        values.append(value)
+    return values.index(value)
+
+
+def _aggregator(
+    kind: str, column: int, window: int | None, where: Predicate | None, *, whole: bool
+) -> _Aggregate:
+    """How one metric aggregates its group's columns; raises on data the plan does not take."""
+
+    def kept(items: Sequence[Any], keeps: list[list[bool]], scope: Scope) -> list[bool] | None:
+        keep = None if window is None else keeps[window]
+        if where is not None:
+            if not set(map(type, items)) <= _MAPPING_TYPES:
+                raise _UnfitError
+            held = [where(item, _NO_VALUES, scope) for item in items]
+            keep = held if keep is None else list(map(and_, keep, held))
+        return keep
+
+    def tally(
+        items: Sequence[Any],
+        columns: list[list[Any]],
+        kinds: list[set[type]],
+        ages: dict[int, _Ages],
+        keeps: list[list[bool]],
+        scope: Scope,
+    ) -> Any:
+        if whole and window is not None and where is None:
+            return keeps[window].count(True)  # the window read every item: none is None
+        keep, values = kept(items, keeps, scope), columns[column]
+        return sum(map(_PRESENT, values if keep is None else compress(values, keep)))
+
+    def aggregate(
+        items: Sequence[Any],
+        columns: list[list[Any]],
+        kinds: list[set[type]],
+        ages: dict[int, _Ages],
+        keeps: list[list[bool]],
+        scope: Scope,
+    ) -> Any:
+        keep, values, types = kept(items, keeps, scope), columns[column], kinds[column]
+        if kind != "days_since" and types <= _PLAIN_NUMBERS:
+            if keep is not None:
+                values = list(compress(values, keep))
+            if _NONE in types:
+                values = [value for value in values if value is not None]
+            if kind in ("sum", "avg"):
+                total = sum(values, 0)  # Decimal with float raises: the checked path adds floats
+                return total if kind == "sum" else total / len(values) if values else None
+            return (min(values) if kind == "min" else max(values)) if values else None
+        if kind in ("sum", "avg"):
+            raise _UnfitError
+        found = ages.get(column)
+        spans, ordered = _ages(values, types, scope.now) if found is None else found
+        if not ordered:
+            raise _UnfitError
+        # (age, index): ties go to the first item, as min() and max() over the stamps do.
+        if keep is None and _NONE not in types:
+            seen = list(zip(spans, count()))
+        else:
+            held = repeat(True) if keep is None else keep
+            seen = [(a, i) for i, (a, k) in enumerate(zip(spans, held)) if k and a is not None]
+        if not seen:
+            return None
+        if kind == "min":
+            return values[min((-age, i) for age, i in seen)[1]]
+        age, latest = min(seen)
+        return values[latest] if kind == "max" else age // _DAY
+
+    return tally if kind == "count" else aggregate
+
+
+def _ages(stamps: list[Any], types: Set[type], now: datetime) -> _Ages:
+    """``now - stamp`` per stamp (None where absent), exact in UTC; and whether the stamps
+    order among themselves as in UTC (no two share a zone object of changing offset)."""
+    if not types <= _STAMP_TYPES:
+        raise _UnfitError
+    here, gaps = now.tzinfo, _NONE in types
+    zones = [s.tzinfo for s in stamps if s is not None] if gaps else list(map(_TZINFO, stamps))
+    ids = set(map(id, zones))
+    # Date-times that share a zone object compare and subtract by wall clock, others in UTC:
+    # a stamp in now's zone, if that zone's offset may change, goes the checked way.
+    if id(None) in ids or (id(here) in ids and type(here) is not timezone):
+        raise _UnfitError
+    ordered = len(ids) == len(zones) or set(map(type, zones)) == {timezone}
+    if gaps:
+        return [None if stamp is None else now - stamp for stamp in stamps], ordered
+    return list(map(sub, repeat(now), stamps)), ordered
+
+
+def _span(now: datetime, within: timedelta) -> timedelta:
+    """``UTC(now) - UTC(now - within)``: ``within``, unless now's offset changes within it."""
+    start = now - within  # as the checked path does, overflow included
+    if type(now.tzinfo) is timezone:
+        return within
+    before, after = start.utcoffset(), now.utcoffset()
+    if before is None or after is None:
+        raise _UnfitError
+    return within + before - after
 
 
 # -- loading -------------------------------------------------------------------------------

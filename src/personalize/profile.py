@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import functools
+import math
 import re
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sized
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Annotated, Any, NotRequired, cast
+from typing import Annotated, Any, NotRequired
 
 from pydantic import (
     AfterValidator,
@@ -20,9 +21,10 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
 )
+from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
-from .config import FieldSpec, Settings, toml_line
+from .config import FieldSpec, LimitSettings, Settings, toml_line
 from .errors import ConfigError, RecipientError, did_you_mean, format_path, short_repr
 
 __all__ = ["BUILTIN_TYPES", "Recipient", "Schema", "build_schema"]
@@ -46,8 +48,9 @@ _EMAIL = re.compile(
     r"^[^@\s<>(),;:\"\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
 )
 _LOCALE = re.compile(r"^[a-z]{2,3}(_[A-Z][a-z]{3})?(_[A-Z]{2}|_\d{3})?$")
-# One regex, not several calls: this runs for every URL of every recipient.
-_URL = re.compile(r"\s*((?:https?://|mailto:)[^\x00-\x20\x7f]+)\s*", re.IGNORECASE)
+# No surrounding `\s*` in the pattern: with Unicode spaces allowed inside the URL, that
+# backtracks quadratically on hostile input (10,000 characters took half a second).
+_URL = re.compile(r"(?:https?://|mailto:)[^\x00-\x20\x7f]+", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +100,60 @@ def _check_email(value: str) -> str:
 
 
 def _check_url(value: str) -> str:
-    match = _URL.fullmatch(value)
-    if match is None:
+    value = value.strip()
+    if _URL.fullmatch(value) is None:
         raise ValueError("expected an http(s) or mailto URL")
-    return match.group(1)
+    return value
+
+
+def _not_bool(kind: str) -> Callable[[Any], Any]:
+    # pydantic reads true as 1; a flag in a number field is a data error, not a number.
+    def check(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise PydanticCustomError(kind, "not a number")
+        return value
+
+    return check
+
+
+def _length_first(limit: int) -> Callable[[Any], Any]:
+    # pydantic checks a list's length only after validating its items: a 100,000-item list
+    # would be validated item by item and reported by its first bad item, not by its size.
+    def check(value: Any) -> Any:
+        if isinstance(value, Sized) and not isinstance(value, str | bytes) and len(value) > limit:
+            raise PydanticCustomError("too_long", "too long", {"max_length": limit})
+        return value
+
+    return check
+
+
+def _map_value(limit: int) -> Callable[[Any], Any]:
+    # One check instead of a union: a union reports one error per member, and coerced NaN
+    # to the text 'nan'.
+    def check(value: Any) -> Any:
+        if value is None or isinstance(value, int):
+            return value
+        if isinstance(value, float | Decimal):
+            if not math.isfinite(value):
+                raise PydanticCustomError("finite_number", "not finite")
+            return value
+        if isinstance(value, str):
+            if len(value) > limit:
+                raise PydanticCustomError("string_too_long", "too long", {"max_length": limit})
+            if not _encodable(value):
+                raise PydanticCustomError("string_unicode", "lone surrogate")
+            return value
+        raise PydanticCustomError("map_value", "not a scalar")
+
+    return check
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_locale(value: str) -> str:
@@ -182,15 +235,18 @@ class Schema:
             if constraints:
                 annotation = Annotated[annotation, Field(**constraints)]
             if spec.has_default:
+                self._check_default(annotation, spec, (*where, field, "default"))
                 annotation = NotRequired[
                     Annotated[annotation, Field(default=spec.default, validate_default=True)]
                 ]
             elif not spec.required:
                 annotation = NotRequired[annotation]
             annotations[field] = annotation
-        typed: Any = TypedDict(name, annotations)  # type: ignore[misc]
+        return self._with_config(TypedDict(name, annotations))  # type: ignore[operator]
+
+    def _with_config(self, typed: Any) -> Any:
         # pydantic reads a TypedDict's config from this attribute.
-        cast(Any, typed).__pydantic_config__ = ConfigDict(
+        typed.__pydantic_config__ = ConfigDict(
             extra="ignore",
             allow_inf_nan=False,
             str_max_length=self._limits.max_string_length,
@@ -198,15 +254,32 @@ class Schema:
         )
         return typed
 
+    def _check_default(self, annotation: Any, spec: FieldSpec, where: tuple[str, ...]) -> None:
+        # A default that does not fit its own type would fail every record that lacks the
+        # field; it is a settings mistake, so it is reported once, at load time.
+        probe = self._with_config(TypedDict("Default", {"value": annotation}))  # type: ignore[operator]
+        try:
+            TypeAdapter(probe).validate_python({"value": spec.default})
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            reason = _MESSAGES.get(err["type"]) or err["msg"].removeprefix("Value error, ")
+            raise self._error(
+                where,
+                f"default {short_repr(spec.default)} does not fit: {reason}",
+                f"give a default that is a valid {spec.type.strip()}, or remove it",
+            ) from None
+
     def _annotation(self, type_name: str, where: tuple[str, ...]) -> Any:
         type_name = type_name.strip()
         limit = self._limits.max_string_length
-        text = Annotated[str, Field(max_length=limit)]
+        items = self._limits.max_list_length
+        # U+FDD0–U+FDEF are reserved for the text converter's marks (and invalid in text).
+        text = Annotated[str, Field(max_length=limit, pattern="^[^\ufdd0-\ufdef]*$")]
         simple: dict[str, Any] = {
             "str": text,
-            "int": int,
-            "float": float,
-            "decimal": Decimal,
+            "int": Annotated[int, BeforeValidator(_not_bool("int_type"))],
+            "float": Annotated[float, BeforeValidator(_not_bool("float_type"))],
+            "decimal": Annotated[Decimal, BeforeValidator(_not_bool("decimal_type"))],
             "bool": bool,
             "date": date,
             "datetime": Annotated[datetime, AfterValidator(self._aware)],
@@ -216,8 +289,8 @@ class Schema:
             "timezone": Annotated[str, AfterValidator(_check_timezone)],
             "currency": Annotated[str, AfterValidator(_check_currency)],
             "map": Annotated[
-                dict[str, str | int | float | bool | None],
-                Field(max_length=self._limits.max_list_length),
+                dict[str, Annotated[Any, AfterValidator(_map_value(limit))]],
+                BeforeValidator(_length_first(items)),
                 AfterValidator(MappingProxyType),
             ],
         }
@@ -226,7 +299,7 @@ class Schema:
         match = re.fullmatch(r"list\[(.+)\]", type_name)
         if match:
             item: Any = self._annotation(match.group(1), where)
-            return Annotated[tuple[item, ...], Field(max_length=self._limits.max_list_length)]
+            return Annotated[tuple[item, ...], BeforeValidator(_length_first(items))]
         if type_name in self.types:
             if type_name not in self._built:
                 self._built[type_name] = None  # guards against recursive types
@@ -252,8 +325,14 @@ class Schema:
     def _error(self, where: tuple[str, ...], message: str, hint: str | None) -> ConfigError:
         root = self._settings.root / self._file
         text = root.read_text(encoding="utf-8") if root.is_file() else ""
+        # In pyproject.toml the settings live under [tool.personalize].
+        prefix = ("tool", "personalize") if self._file == "pyproject.toml" else ()
         return ConfigError(
-            message, file=self._file, line=toml_line(text, where), path=".".join(where), hint=hint
+            message,
+            file=self._file,
+            line=toml_line(text, (*prefix, *where)),
+            path=".".join(where),
+            hint=hint,
         )
 
     def _aware(self, value: datetime) -> datetime:
@@ -300,12 +379,11 @@ class Schema:
                 file=source,
                 line=line,
             )
-        raw_id = record.get("id")
-        rid = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id).strip() else None
+        rid = _shown_id(record.get("id"))
         try:
             data = self._adapter.validate_python(record)
         except ValidationError as exc:
-            raise _recipient_error(exc, rid, source, line) from None
+            raise _recipient_error(exc, rid, source, line, self._limits) from None
         defaulted = frozenset(name for name in self.defaults if _blank(record.get(name)))
         project = self._project
         return Recipient(
@@ -316,6 +394,14 @@ class Schema:
             currency=data.get("currency") or project.currency,
             defaulted=defaulted,
         )
+
+
+def _shown_id(raw: Any) -> str | None:
+    # The id goes into every error message: keep it short and free of control characters.
+    if not isinstance(raw, str | int) or not str(raw).strip():
+        return None
+    text = str(raw)
+    return text if len(text) <= 64 and text.isprintable() else short_repr(text, 64)
 
 
 def _complete(data: Mapping[str, Any], fields: Mapping[str, FieldSpec]) -> Mapping[str, Any]:
@@ -353,6 +439,7 @@ _MESSAGES = {
     "int_parsing": "expected a whole number",
     "int_type": "expected a whole number",
     "int_from_float": "expected a whole number",
+    "int_parsing_size": "expected a whole number",
     "float_parsing": "expected a number",
     "float_type": "expected a number",
     "decimal_parsing": "expected a number",
@@ -362,8 +449,10 @@ _MESSAGES = {
     "bool_type": "expected true or false",
     "string_type": "expected text",
     "string_unicode": "text holds an invalid character (a lone surrogate)",
+    "string_pattern_mismatch": "text holds a Unicode noncharacter (U+FDD0–U+FDEF)",
     "date_parsing": "expected an ISO date such as 2026-11-20",
     "date_from_datetime_parsing": "expected an ISO date such as 2026-11-20",
+    "date_from_datetime_inexact": "expected an ISO date such as 2026-11-20 (without a time)",
     "date_type": "expected an ISO date such as 2026-11-20",
     "datetime_parsing": "expected an ISO date-time such as 2026-11-20T09:00:00+01:00",
     "datetime_from_date_parsing": "expected an ISO date-time such as 2026-11-20T09:00:00+01:00",
@@ -373,22 +462,44 @@ _MESSAGES = {
     "dict_type": "expected an object",
     "model_type": "expected an object",
     "typed_dict_type": "expected an object",
+    "map_value": "expected text, a number, true/false or null",
 }
+_SIZE_ERRORS = ("string_too_long", "too_long")
 
 
 def _recipient_error(
-    exc: ValidationError, rid: str | None, source: str | None, line: int | None
+    exc: ValidationError,
+    rid: str | None,
+    source: str | None,
+    line: int | None,
+    limits: LimitSettings,
 ) -> RecipientError:
     errors = exc.errors(include_url=False)
-    err = errors[0]
-    loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
+    # A size limit is the most useful thing to report: the rest of such a value is noise.
+    err = next((e for e in errors if e["type"] in _SIZE_ERRORS), errors[0])
+    loc = [
+        # Keys of a map come from the data: show them escaped, like any other value.
+        p if isinstance(p, int) or (p.isprintable() and len(p) <= 64) else short_repr(p, 64)
+        for p in err["loc"]
+        if not (isinstance(p, str) and p.startswith("function-"))
+    ]
     kind = err["type"]
-    if kind in ("string_too_long", "too_long"):
+    if kind in _SIZE_ERRORS:
         limit = (err.get("ctx") or {}).get("max_length")
         unit = "characters" if kind == "string_too_long" else "items"
         message = f"longer than the limit of {limit} {unit}"
-        hint: str | None = "raise [limits] in personalize.toml if this size is intended"
-        shown = f"{type(err['input']).__name__} of length {len(err['input'])}"
+        hint: str | None = (
+            "raise [limits] in personalize.toml if this size is intended"
+            if limit in (limits.max_string_length, limits.max_list_length)
+            else "shorten it, or raise the field's max_length in personalize.toml"
+        )
+        value = err["input"]
+        # A number checked as text (coerced) has a length only once converted.
+        shown = (
+            f"{type(value).__name__} of length {len(value)}"
+            if isinstance(value, Sized)
+            else short_repr(value)
+        )
     else:
         message = _MESSAGES.get(kind) or err["msg"].removeprefix("Value error, ")
         hint = "fix the record, or declare a default for the field" if kind == "missing" else None

@@ -12,18 +12,18 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from .cache import LRUCache
 from .compile import (
     CompiledVariant,
-    Prepared,
-    VariantCache,
+    Fragments,
     VariantKey,
     compile_reference,
     compile_variant,
-    prepare,
 )
 from .config import Settings, load_settings
 from .decide import Decisions, Explanation, RecipientScope, decide
 from .errors import ConfigError, PersonalizeError
+from .prepare import Prepared, prepare
 from .profile import Recipient, Schema
 from .registry import Registry, load_registry
 from .render import RenderedEmail, render_email, render_reference
@@ -73,7 +73,9 @@ class Project:
         self.registry = registry
         self._prepared = prepared
         self._envs = envs
-        self._cache = VariantCache(settings.render.cache_size)
+        self._cache: LRUCache[VariantKey, CompiledVariant] = LRUCache(settings.render.cache_size)
+        # Skeletons and module regions shared between variants (keyed by their source).
+        self._fragments: Fragments = LRUCache(settings.render.cache_size * 8)
         self._personas: dict[str, Recipient] | None = None
 
     @classmethod
@@ -200,6 +202,7 @@ class Project:
                 prepared=self._prepared,
                 envs=self._envs,
                 settings=self.settings,
+                fragments=self._fragments,
             ),
         )
 
@@ -221,7 +224,10 @@ class Project:
         """
         r, membership, moment = self._inputs(recipient, now, trace=False)
         decisions = self._decide(layout, r, membership, moment, explain=False)
-        variant = self.variant(layout, decisions, r.locale)
+        try:
+            variant = self.variant(layout, decisions, r.locale)
+        except PersonalizeError as exc:  # a variant compiles on first use: say who needed it
+            raise exc.with_context(recipient=r.id) from None
         return render_email(
             variant,
             recipient=r,

@@ -30,6 +30,10 @@ TOKEN = re.compile(
     re.S,
 )
 _EXPR = re.compile(r"\{\{([-+]?)(.*?)([-+]?)\}\}", re.S)
+# `{{ nickname | default('friend') }}`: the field a default stands in for, to name it in warnings.
+_DEFAULTED = re.compile(
+    r"^(\{\{[-+]?\s*)([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(\s*\|\s*(?:default|d)\b)"
+)
 _MJ_TAG = re.compile(r"<(/?)(mj-[\w-]+|mjml)\b((?:[^>\"']|\"[^\"]*\"|'[^']*')*?)(/?)>")
 _HTML_TAG = re.compile(
     r"<!--.*?-->"
@@ -56,8 +60,9 @@ _URL_ATTRS = frozenset(
 _CSS_ATTRS = frozenset({"style", "bgcolor", "color", "fillcolor", "strokecolor"})
 _SAFE_URL_PREFIX = re.compile(r"^\s*(?:https?:|mailto:|tel:|/|#|\?)", re.I)
 _HEAD_TEXT = frozenset({"mj-title", "mj-preview"})
-_SIZED_PARENTS = frozenset({"mj-section", "mj-group"})
-_COUNTED_PARENTS = frozenset({"mj-carousel", "mjml", "mj-head", "mj-attributes"})
+_COUNTED_PARENTS = frozenset(
+    {"mj-section", "mj-group", "mj-carousel", "mjml", "mj-head", "mj-attributes", "mj-navbar"}
+)
 
 _TEXT, _TAG, _DQ, _SQ, _COMMENT = range(5)
 _NEXT_IN_TAG = re.compile(r"[\"'>]")
@@ -87,8 +92,8 @@ class Markers:
 
     @property
     def comment_pattern(self) -> re.Pattern[str]:
-        """Matches the text of a sentinel comment, for the text converter."""
-        return re.compile(rf"{re.escape(self.prefix)}\d+{re.escape(self.suffix)}")
+        """Matches the text of a sentinel or region-fence comment, for the text converter."""
+        return re.compile(rf"{re.escape(self.prefix)}[be]?\d+{re.escape(self.suffix)}")
 
 
 def choose_markers(texts: Iterable[str]) -> Markers:
@@ -179,6 +184,8 @@ def protect(source: Source, *, markers: Markers, start: int) -> Protected:
             )
         in_tag = scan.state != _TEXT
         block = token_text.startswith("{%")
+        if not block:
+            token_text = _DEFAULTED.sub(r"\1\2 | _named('\2')\3", token_text)
         number = start + len(tokens)
         out.append(markers.comment(number) if block and not in_tag else markers.expr(number))
         tokens.append(Token(number, token_text, block, file, file_line, in_tag))
@@ -274,59 +281,56 @@ class _Scanner:
             self.stack.append(name)
 
 
-def check_structure(text: str, *, markers: Markers, tokens: Mapping[int, Token]) -> None:
-    """Refuse block tags whose repetition MJML would lay out differently than at compile time.
+def check_structure(
+    text: str, *, markers: Markers, tokens: Mapping[int, Token], fragment: bool = False
+) -> None:
+    """Refuse block tags around structure that MJML lays out by counting it.
 
-    MJML sizes columns by how many share a section, so a loop or condition around
-    ``<mj-column>`` changes the layout per recipient unless every column has an explicit
-    ``width``. Carousels number their images; the head is compiled once.
+    MJML sizes columns by how many share a section, and writes a width class into the head for
+    each column size it meets; a carousel numbers its images. A loop or condition around such
+    elements would give a per-recipient layout that a once-per-variant compile cannot know.
+    Loops over sections, over column children (``mj-text``, ``mj-image``…), and over rows
+    inside ``mj-table`` are fine.
+
+    ``fragment`` is for a module body checked alone: its top level sits in a layout's body.
 
     Raises:
-        RenderError: names the template file and line of the offending block tag.
+        RegistryError: names the template file and line of the offending block tag.
     """
-    sentinel = markers.pattern
-    stack: list[tuple[str, list[int], list[bool]]] = []
+    stack: list[str] = []
     events = sorted(
-        [(m.start(), "tag", m) for m in _MJ_TAG.finditer(text)]
-        + [(m.start(), "block", m) for m in sentinel.finditer(text) if m.group(1)]
+        [(m.start(), 0, m) for m in _MJ_TAG.finditer(text)]
+        + [(m.start(), 1, m) for m in markers.pattern.finditer(text) if m.group(1)]
     )
-    for _, kind, match in events:
-        if kind == "block":
-            parent = stack[-1] if stack else None
-            number = int(match.group(1))
-            if parent is None or parent[0] in _COUNTED_PARENTS:
-                _structure_error(tokens[number], parent[0] if parent else "the document root")
-            elif parent[0] in _SIZED_PARENTS:
-                parent[1].append(number)
+    for _, is_block, match in events:
+        if is_block:
+            parent = stack[-1] if stack else "the document root"
+            if parent in _COUNTED_PARENTS or not (stack or fragment):
+                token = tokens[int(match.group(1))]
+                raise RegistryError(
+                    f"{token.text} cannot wrap the children of <{parent}>"
+                    if stack
+                    else f"{token.text} sits outside the email body",
+                    file=token.file,
+                    line=token.line,
+                    hint=_STRUCTURE_HINTS.get(parent, "move the tag inside a section or column"),
+                )
             continue
-        closing, name, attrs, selfclose = match.groups()
+        closing, name, _attrs, selfclose = match.groups()
         if closing:
-            if stack and stack[-1][0] == name:
-                done = stack.pop()
-                if done[1] and not all(done[2]):
-                    _structure_error(tokens[done[1][0]], name, widths=True)
-            continue
-        if stack and stack[-1][0] in _SIZED_PARENTS and name in ("mj-column", "mj-group"):
-            stack[-1][2].append(bool(re.search(r"\bwidth\s*=", attrs)))
-        if not selfclose:
-            stack.append((name, [], []))
+            if name in stack:
+                while stack.pop() != name:
+                    pass
+        elif not selfclose:
+            stack.append(name)
 
 
-def _structure_error(token: Token, parent: str, *, widths: bool = False) -> None:
-    if widths:
-        raise RenderError(
-            f"{token.text} repeats or hides columns of an <{parent}> whose columns have no width",
-            file=token.file,
-            line=token.line,
-            hint='MJML sizes columns by their count; give each mj-column a width (width="33%"), '
-            "or loop inside one column (mj-table, mj-text)",
-        )
-    raise RenderError(
-        f"{token.text} cannot wrap elements of <{parent}>",
-        file=token.file,
-        line=token.line,
-        hint="move the tag inside a section or column",
-    )
+_STRUCTURE_HINTS = {
+    "mj-section": "MJML sizes columns by their count per section; repeat whole sections, or "
+    "loop inside one column (rows of an mj-table, or mj-text)",
+    "mj-group": "MJML sizes columns by their count per group; loop inside one column instead",
+    "mj-carousel": "a carousel numbers its images; list the images without a loop",
+}
 
 
 def restore(

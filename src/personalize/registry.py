@@ -261,7 +261,12 @@ def _slots(body: Source, file: str) -> tuple[Slot, ...]:
                 hint='write <slot name="hero"/>',
             )
         if any(slot.name == name for slot in slots):
-            raise RegistryError(f"slot {name!r} appears twice", file=where[0], line=where[1])
+            raise RegistryError(
+                f"slot {name!r} appears twice",
+                file=where[0],
+                line=where[1],
+                hint="give each slot its own name; one module fills one slot",
+            )
         optional = (
             attrs.get("optional") in ("", "true", "optional") or attrs.get("required") == "false"
         )
@@ -384,7 +389,11 @@ def _active(front: Document, tz: tzinfo) -> Active | None:
     start = _bound(front, value.get("from"), "from", tz, end=False)
     end = _bound(front, value.get("until"), "until", tz, end=True)
     if start and end and end <= start:
-        raise front.error(("active",), "active window ends before it starts")
+        raise front.error(
+            ("active",),
+            "active window ends before it starts",
+            hint="'until' must be later than 'from'; a date covers its whole day",
+        )
     text = f"{value.get('from', '…')} – {value.get('until', '…')}"
     return Active(start=start, end=end, text=text)
 

@@ -142,7 +142,7 @@ def _size_warning(html: str, clip_bytes: int) -> str | None:
     # Characters never outnumber UTF-8 bytes: only encode when the answer is in doubt.
     if len(html) * 4 <= clip_bytes:
         return None
-    size = len(html.encode("utf-8"))
+    size = len(html) if html.isascii() else len(html.encode("utf-8"))
     if size <= clip_bytes:
         return None
     cut = html.encode("utf-8")[:clip_bytes].decode("utf-8", "ignore").lower()

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import functools
-import operator
-import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from decimal import Decimal
+from datetime import UTC, datetime, tzinfo
 from types import MappingProxyType
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
-from .errors import RuleError, did_you_mean, format_path, short_repr
+from .errors import RuleError, format_path, short_repr
+from .operators import (
+    OPERATORS,
+    TYPE_HINT,
+    Scope,
+    compile_operand,
+    described,
+    parse_duration,
+    written,
+)
 from .yamlfile import Document
 
 __all__ = [
@@ -23,6 +29,7 @@ __all__ = [
     "Condition",
     "MappingScope",
     "Not",
+    "Predicate",
     "Rule",
     "Scope",
     "TraceEntry",
@@ -31,12 +38,6 @@ __all__ = [
     "parse_duration",
     "parse_rule",
 ]
-
-OPERATORS: Final = (
-    *("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "contains", "exists"),
-    *("within", "before", "after"),
-)
-TYPE_HINT: Final = "check the field's type in the recipient schema"
 
 
 class _Missing:
@@ -57,6 +58,7 @@ class _Missing:
 MISSING: Final = _Missing()
 _UNSET: Final = object()
 _NO_NAMES: Final[Mapping[str, Any]] = MappingProxyType({})
+Predicate = Callable[[Mapping[str, Any], Mapping[str, Any], Scope], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,20 +69,6 @@ class TraceEntry:
     condition: str
     value: Any
     result: bool
-
-
-class Scope(Protocol):
-    """What a rule is evaluated against: values by name, and the moment and zone of "now"."""
-
-    @property
-    def now(self) -> datetime: ...
-
-    @property
-    def tz(self) -> tzinfo: ...
-
-    def lookup(self, ref: str) -> Any:
-        """The value of a field path, metric or segment; ``MISSING`` when absent."""
-        ...
 
 
 class MappingScope:
@@ -157,144 +145,6 @@ def walk(data: Any, parts: Sequence[str], ref: str) -> Any:
     return MISSING if value is None else value
 
 
-# -- value kinds ---------------------------------------------------------------------------
-
-BOOL, NUMBER, TEXT, DATE, DATETIME, LIST, MAPPING, OTHER = range(8)
-_KIND_NAMES = ("true/false", "number", "text", "date", "date-time", "list", "mapping")
-_EXACT_KINDS: dict[type, int] = {
-    bool: BOOL,
-    int: NUMBER,
-    float: NUMBER,
-    Decimal: NUMBER,
-    str: TEXT,
-    date: DATE,
-    datetime: DATETIME,
-    list: LIST,
-    tuple: LIST,
-    dict: MAPPING,
-    MappingProxyType: MAPPING,
-}
-_SCALARS = frozenset({BOOL, NUMBER, TEXT, DATE, DATETIME})
-
-
-def kind_of(value: Any) -> int:
-    """The kind of a value (``NUMBER``, ``TEXT``…); bools are never numbers."""
-    kind = _EXACT_KINDS.get(type(value))
-    if kind is not None:
-        return kind
-    if isinstance(value, (int, float, Decimal)):
-        return NUMBER
-    if isinstance(value, str):
-        return TEXT
-    if isinstance(value, date):
-        return DATETIME if isinstance(value, datetime) else DATE
-    if isinstance(value, (list, tuple)):
-        return LIST
-    if isinstance(value, Mapping):
-        return MAPPING
-    return OTHER
-
-
-def shown(value: Any) -> str:
-    """A value for messages and descriptions: dates in ISO form, others as a short repr."""
-    if isinstance(value, date):
-        return value.isoformat()
-    return short_repr(value)
-
-
-def described(value: Any) -> str:
-    """``'abc' (text)``: a value with its kind, for type errors."""
-    kind = kind_of(value)
-    name = _KIND_NAMES[kind] if kind != OTHER else type(value).__name__
-    return f"{shown(value)} ({name})"
-
-
-def _is_nan(value: Any) -> bool:
-    if isinstance(value, Decimal):
-        return value.is_nan()
-    return isinstance(value, float) and value != value
-
-
-def _aware(moment: datetime, tz: tzinfo) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
-
-
-def instant(value: Any, tz: tzinfo) -> datetime:
-    """A time value as an aware datetime: naive ones and dates (midnight) are read in ``tz``.
-
-    Raises:
-        RuleError: ``value`` is not a date, a datetime or an ISO string.
-    """
-    if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=tz)
-    if isinstance(value, date):
-        return datetime.combine(value, time(), tz)
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise RuleError(
-                f"expected an ISO date or date-time, got {described(value)}", hint=TYPE_HINT
-            ) from None
-        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
-    raise RuleError(f"expected a date or date-time, got {described(value)}", hint=TYPE_HINT)
-
-
-def equal(value: Any, operand: Any, operand_kind: int, tz: tzinfo) -> bool:
-    """Type-aware equality: only values of the same kind are equal; NaN equals nothing."""
-    kind = kind_of(value)
-    if kind != operand_kind:
-        return False
-    if kind == NUMBER:
-        return not _is_nan(value) and bool(value == operand)
-    if kind == DATETIME:
-        return _aware(value, tz) == _aware(operand, tz)
-    return bool(value == operand)
-
-
-def _ordered(value: Any, operand: Any, operand_kind: int, tz: tzinfo) -> tuple[Any, Any] | None:
-    # The pair to compare, or None when the value is NaN (every order comparison is false).
-    kind = kind_of(value)
-    if operand_kind == NUMBER and kind == NUMBER:
-        return None if _is_nan(value) else (value, operand)
-    if operand_kind == TEXT and kind == TEXT:
-        return value, operand
-    if operand_kind == DATE and kind == DATE:
-        return value, operand
-    if operand_kind == DATE and kind == DATETIME:
-        return _aware(value, tz).astimezone(tz).date(), operand
-    if operand_kind == DATETIME and kind in (DATE, DATETIME):
-        return instant(value, tz), _aware(operand, tz)
-    raise RuleError(f"cannot compare {described(value)} with {described(operand)}", hint=TYPE_HINT)
-
-
-# -- durations -----------------------------------------------------------------------------
-
-_DURATION = re.compile(r"(\d{1,12})([smhdw])")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_DURATION_HINT = "write a whole number and a unit: s, m (minutes), h, d or w"
-
-
-def parse_duration(text: str) -> timedelta:
-    """Parse ``'30d'``, ``'12h'``, ``'2w'``, ``'45m'`` (minutes) or ``'90s'``.
-
-    Raises:
-        RuleError: ``text`` is not a whole number followed by one unit, or is too long.
-    """
-    match = _DURATION.fullmatch(text.strip()) if isinstance(text, str) else None
-    if match is None:
-        raise RuleError(
-            f"expected a duration such as '30d', '12h' or '2w', got {short_repr(text)}",
-            hint=_DURATION_HINT,
-        )
-    try:
-        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-    except OverflowError:
-        raise RuleError(
-            f"duration {short_repr(text)} is too long", hint="use at most 999999999 days"
-        ) from None
-
-
 # -- rules ---------------------------------------------------------------------------------
 
 
@@ -321,6 +171,20 @@ class Rule:
         """The rule as short text for people: ``'orders_30d > 5'``, ``'all(a > 1, b < 2)'``."""
         raise NotImplementedError
 
+    def compiled(self, names: Set[str]) -> Predicate:
+        """The rule as one function of ``(data, values, scope)``, for the hot path.
+
+        Refs in ``names`` are read from ``values`` (metric and segment results, which must be
+        there), other refs from ``data``. The function gives ``evaluate``'s result without a
+        trace, or raises (any exception) on values it does not foresee: callers then ask
+        ``evaluate``, which decides. This base version, for rules defined elsewhere, does that.
+        """
+
+        def run(data: Mapping[str, Any], values: Mapping[str, Any], scope: Scope) -> bool:
+            return self.evaluate(MappingScope(data, now=scope.now, tz=scope.tz, names=values))
+
+        return run
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class All(Rule):
@@ -342,6 +206,17 @@ class All(Rule):
     def describe(self) -> str:
         return f"all({', '.join(rule.describe() for rule in self.rules)})"
 
+    def compiled(self, names: Set[str]) -> Predicate:
+        runs = tuple(rule.compiled(names) for rule in self.rules)
+
+        def run(data: Mapping[str, Any], values: Mapping[str, Any], scope: Scope) -> bool:
+            for each in runs:  # noqa: SIM110
+                if not each(data, values, scope):
+                    return False
+            return True
+
+        return run
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class AnyOf(Rule):
@@ -362,6 +237,17 @@ class AnyOf(Rule):
     def describe(self) -> str:
         return f"any({', '.join(rule.describe() for rule in self.rules)})"
 
+    def compiled(self, names: Set[str]) -> Predicate:
+        runs = tuple(rule.compiled(names) for rule in self.rules)
+
+        def run(data: Mapping[str, Any], values: Mapping[str, Any], scope: Scope) -> bool:
+            for each in runs:  # noqa: SIM110
+                if each(data, values, scope):
+                    return True
+            return False
+
+        return run
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Not(Rule):
@@ -378,8 +264,13 @@ class Not(Rule):
     def describe(self) -> str:
         return f"not({self.rule.describe()})"
 
+    def compiled(self, names: Set[str]) -> Predicate:
+        inner = self.rule.compiled(names)
 
-_Test = Callable[[Any, Scope], bool]
+        def run(data: Mapping[str, Any], values: Mapping[str, Any], scope: Scope) -> bool:
+            return not inner(data, values, scope)
+
+        return run
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -414,16 +305,17 @@ class Condition(Rule):
     op: str
     operand: Any
     path: str = ""
-    _test: _Test = field(init=False, repr=False, compare=False)
+    _test: Callable[[Any, Scope], bool] = field(init=False, repr=False, compare=False)
     _absent: bool = field(init=False, repr=False, compare=False)
     _text: str = field(init=False, repr=False, compare=False)
+    _quick: Callable[[Any], bool] = field(init=False, repr=False, compare=False)
+    _fast: tuple[type, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        operand, test, absent, text = _compile(self.ref, self.op, self.operand)
-        object.__setattr__(self, "operand", operand)
-        object.__setattr__(self, "_test", test)
-        object.__setattr__(self, "_absent", absent)
-        object.__setattr__(self, "_text", text)
+        compiled = compile_operand(self.ref, self.op, self.operand)
+        object.__setattr__(self, "operand", compiled.value)
+        for name in ("test", "absent", "text", "quick", "fast"):
+            object.__setattr__(self, f"_{name}", getattr(compiled, name))
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The compiled test is a closure; pickles (e.g. for worker processes) recompile it.
@@ -501,234 +393,33 @@ class Condition(Rule):
     def describe(self) -> str:
         return self._text
 
+    def compiled(self, names: Set[str]) -> Predicate:
+        ref, test, absent, quick, fast = self.ref, self._test, self._absent, self._quick, self._fast
+        named = ref in names
+        parts = _split(ref) if "." in ref and not named else None
+
+        def run(data: Mapping[str, Any], values: Mapping[str, Any], scope: Scope) -> bool:
+            # The same lookup as MappingScope's, and the same test, minus the trace and the
+            # error locating that `evaluate` adds when the caller falls back to it.
+            if named:
+                value = values[ref]
+            elif parts is None:
+                value = data.get(ref, MISSING)
+            else:
+                value = walk(data, parts, ref)
+            if type(value) in fast:
+                return quick(value)
+            if value is MISSING or value is None:
+                return absent
+            return test(value, scope)
+
+        return run
+
 
 def _condition_from(
     ref: str, op: str, operand: Any, path: str, file: str | None, line: int | None
 ) -> Condition:
     return Condition(ref=ref, op=op, operand=operand, path=path, file=file, line=line)
-
-
-# -- operand checking and compiling ----------------------------------------------------------
-
-_SYMBOLS = {"eq": "=", "ne": "!=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
-_COMPARE = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
-_SCALAR_TEXT = "a text, number, true/false or date value"
-
-
-def _bad(message: str, hint: str) -> RuleError:
-    return RuleError(message, hint=hint)
-
-
-def _given(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return shown(value)
-
-
-def _scalar(op: str, value: Any, what: str = "") -> int:
-    kind = kind_of(value)
-    if value is None:
-        raise _bad(
-            f"{what or repr(op)} needs a value, got null",
-            "write {exists: false} to test for a missing value",
-        )
-    if kind == LIST:
-        raise _bad(
-            f"{what or repr(op)} needs a single value, got a list",
-            "use 'in' to match any of several values",
-        )
-    if kind not in _SCALARS or _is_nan(value):
-        raise _bad(
-            f"{what or repr(op)} needs {_SCALAR_TEXT}, got {_given(value)}",
-            "quote text; write dates as 2026-11-20",
-        )
-    return kind
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, tuple):
-        return f"[{', '.join(_fmt(item) for item in value)}]"
-    if isinstance(value, str):
-        # Quote text that would otherwise read as another kind of value, or as nothing.
-        plain = value.strip() == value and value and not re.search(r"[,\[\]'\"]", value)
-        return value if plain and not _reads_typed(value) else repr(value)
-    return shown(value)
-
-
-def _reads_typed(text: str) -> bool:
-    if text.lower() in ("true", "false", "null", "yes", "no", "on", "off", "~"):
-        return True
-    for parse in (float, datetime.fromisoformat):
-        try:
-            parse(text)
-        except ValueError:
-            continue
-        return True
-    return False
-
-
-def _compile(ref: str, op: str, raw: Any) -> tuple[Any, _Test, bool, str]:
-    """Check an operand; return it normalized, the test, the absent result and the text."""
-    if op in ("eq", "ne"):
-        kind = _scalar(op, raw)
-        want = op == "eq"
-        # A fast path when the value has the operand's exact type and plain `==` is already
-        # the type-aware answer (float NaN equals nothing by itself; datetimes need the zone).
-        same = type(raw) if type(raw) in (str, int, float, bool, date) else None
-
-        def test_eq(value: Any, scope: Scope) -> bool:
-            if type(value) is same:
-                return (value == raw) is want
-            return equal(value, raw, kind, scope.tz) is want
-
-        return raw, test_eq, not want, f"{ref} {_SYMBOLS[op]} {_fmt(raw)}"
-    if op in _COMPARE:
-        kind = kind_of(raw)
-        if kind not in (NUMBER, TEXT, DATE, DATETIME) or _is_nan(raw):
-            raise _bad(
-                f"{op!r} needs a number, text or date, got {_given(raw)}",
-                "write dates as 2026-11-20; quote text",
-            )
-        compare = _COMPARE[op]
-        # Plain ints and floats (NaN compares false by itself) and str take the short way.
-        fast = (int, float) if kind == NUMBER else (str,) if kind == TEXT else ()
-
-        def test_order(value: Any, scope: Scope) -> bool:
-            if type(value) in fast:
-                return bool(compare(value, raw))
-            pair = _ordered(value, raw, kind, scope.tz)
-            return pair is not None and bool(compare(pair[0], pair[1]))
-
-        return raw, test_order, False, f"{ref} {_SYMBOLS[op]} {_fmt(raw)}"
-    if op in ("in", "not_in"):
-        return _compile_in(ref, op, raw)
-    if op == "contains":
-        return _compile_contains(ref, raw)
-    if op == "exists":
-        if not isinstance(raw, bool):
-            raise _bad(
-                f"'exists' needs true or false, got {_given(raw)}",
-                "write exists: true or exists: false",
-            )
-
-        def test_exists(value: Any, scope: Scope) -> bool:
-            return raw
-
-        return raw, test_exists, not raw, f"{ref} exists" if raw else f"{ref} does not exist"
-    if op in ("within", "before", "after"):
-        return _compile_time(ref, op, raw)
-    nested = f"; to test a nested field write {ref}.{op}: …" if isinstance(op, str) else ""
-    raise _bad(
-        f"unknown operator {short_repr(op)}",
-        did_you_mean(str(op), OPERATORS) or f"use one of {', '.join(OPERATORS)}{nested}",
-    )
-
-
-def _compile_in(ref: str, op: str, raw: Any) -> tuple[Any, _Test, bool, str]:
-    if not isinstance(raw, (list, tuple)):
-        raise _bad(f"{op!r} needs a list, got {_given(raw)}", f"write {op}: [Gold, Silver]")
-    pools: dict[int, set[Any]] = {}
-    moments: list[datetime] = []
-    for item in raw:
-        kind = _scalar(op, item, f"each {op!r} item")
-        if kind == DATETIME:
-            moments.append(item)
-        else:
-            pools.setdefault(kind, set()).add(item)
-    frozen = {kind: frozenset(pool) for kind, pool in pools.items()}
-    want = op == "in"
-
-    texts = frozen.get(TEXT, frozenset())
-
-    def test_in(value: Any, scope: Scope) -> bool:
-        if type(value) is str:
-            return (value in texts) is want
-        kind = kind_of(value)
-        if kind == DATETIME:
-            found = any(equal(value, moment, DATETIME, scope.tz) for moment in moments)
-        elif kind == NUMBER and _is_nan(value):
-            found = False
-        else:
-            pool = frozen.get(kind)
-            found = pool is not None and value in pool
-        return found is want
-
-    operand = tuple(raw)
-    return operand, test_in, not want, f"{ref} {op.replace('_', ' ')} {_fmt(operand)}"
-
-
-def _compile_contains(ref: str, raw: Any) -> tuple[Any, _Test, bool, str]:
-    kind = _scalar("contains", raw)
-
-    def test_contains(value: Any, scope: Scope) -> bool:
-        value_kind = kind_of(value)
-        if value_kind == TEXT:
-            if kind != TEXT:
-                raise RuleError(
-                    f"cannot look for {described(raw)} in text {shown(value)}", hint=TYPE_HINT
-                )
-            return raw in value
-        if value_kind == LIST:
-            return any(equal(item, raw, kind, scope.tz) for item in value)
-        if value_kind == MAPPING:
-            return raw in value
-        raise RuleError(
-            f"'contains' needs text, a list or a mapping, got {described(value)}", hint=TYPE_HINT
-        )
-
-    return raw, test_contains, False, f"{ref} contains {_fmt(raw)}"
-
-
-def _compile_time(ref: str, op: str, raw: Any) -> tuple[Any, _Test, bool, str]:
-    if op == "within":
-        if not isinstance(raw, str):
-            raise _bad(f"'within' needs a duration like '30d', got {_given(raw)}", _DURATION_HINT)
-        window = parse_duration(raw)
-
-        def test_within(value: Any, scope: Scope) -> bool:
-            now = _aware(scope.now, scope.tz)
-            return now - window <= instant(value, scope.tz) <= now
-
-        return raw, test_within, False, f"{ref} within {raw.strip()}"
-    later = op == "after"
-    fixed = _moment(raw)
-    if fixed is not None:
-        moment = fixed
-
-        def test_fixed(value: Any, scope: Scope) -> bool:
-            bound = instant(moment, scope.tz)
-            seen = instant(value, scope.tz)
-            return seen > bound if later else seen < bound
-
-        return moment, test_fixed, False, f"{ref} {op} {_fmt(moment)}"
-    if not isinstance(raw, str) or not _DURATION.fullmatch(raw.strip()):
-        raise _bad(
-            f"{op!r} needs a date, a date-time or a duration like '30d', got {_given(raw)}",
-            "write a date as 2026-11-20 or a duration such as 30d, 12h or 2w",
-        )
-    span = parse_duration(raw)
-
-    def test_relative(value: Any, scope: Scope) -> bool:
-        bound = _aware(scope.now, scope.tz) - span
-        seen = instant(value, scope.tz)
-        return seen > bound if later else seen < bound
-
-    return raw, test_relative, False, f"{ref} {op} {raw.strip()} ago"
-
-
-def _moment(raw: Any) -> date | None:
-    if isinstance(raw, date):
-        return raw
-    if isinstance(raw, str):
-        try:
-            return date.fromisoformat(raw) if len(raw) == 10 else datetime.fromisoformat(raw)
-        except ValueError:
-            return None
-    return None
 
 
 # -- parsing -------------------------------------------------------------------------------
@@ -751,7 +442,7 @@ def parse_rule(data: Any, *, doc: Document, path: tuple[str | int, ...]) -> Rule
         ConfigError: with file, line and key path, for any malformed rule.
     """
     if not isinstance(data, Mapping):
-        got = "a list" if isinstance(data, list) else _given(data)
+        got = "a list" if isinstance(data, list) else written(data)
         hint = "combine rules with {all: [...]} or {any: [...]}" if got == "a list" else _RULE_HINT
         raise doc.error(path, f"expected a rule such as {{tier: Gold}}, got {got}", hint=hint)
     if not data:
@@ -773,7 +464,7 @@ def _entry(
         if not isinstance(value, list) or not value:
             raise doc.error(
                 here,
-                f"{key!r} needs a non-empty list of rules, got {_given(value)}",
+                f"{key!r} needs a non-empty list of rules, got {written(value)}",
                 hint=f"write {key}: [{{tier: Gold}}, {{orders_30d: {{gt: 5}}}}]",
             )
         rules = tuple(parse_rule(item, doc=doc, path=(*here, i)) for i, item in enumerate(value))
@@ -793,14 +484,14 @@ def _entry(
         if isinstance(key, bool):
             hint = "quote it: YAML reads yes/no/on/off as true/false"
         raise doc.error(
-            path, f"expected a field, metric or segment name, got {_given(key)}", hint=hint
+            path, f"expected a field, metric or segment name, got {written(key)}", hint=hint
         )
     if not isinstance(value, Mapping):
         if value is None or isinstance(value, list):
             hint = "write {in: [Gold, Silver]} to match any of several values"
             if value is None:
                 hint = "write {exists: false} to test for a missing value"
-            raise doc.error(here, f"expected a value or operators, got {_given(value)}", hint=hint)
+            raise doc.error(here, f"expected a value or operators, got {written(value)}", hint=hint)
         return [_condition(key, "eq", value, doc, here, path if alone else here)]
     if not value:
         raise doc.error(here, "no operator given", hint=f"use one of {', '.join(OPERATORS)}")

@@ -11,8 +11,8 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from .errors import ConfigError, RuleError, did_you_mean, short_repr
-from .metrics import Metric, declared, parse_metric
-from .rules import MappingScope, Rule, TraceEntry, parse_rule
+from .metrics import Metric, MetricPlan, declared, parse_metric
+from .rules import MappingScope, Predicate, Rule, TraceEntry, parse_rule
 from .yamlfile import Document, load_yaml
 
 __all__ = ["Membership", "Segment", "Segments", "load_segments"]
@@ -20,6 +20,7 @@ __all__ = ["Membership", "Segment", "Segments", "load_segments"]
 _NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _RESERVED: Final = frozenset({"all", "any", "not"})
 _SEGMENT_KEYS: Final = ("description", "when")
+_NO_TRACE: Final[Mapping[str, tuple[TraceEntry, ...]]] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +69,15 @@ class Segments:
     metrics: Mapping[str, Metric]
     segments: Mapping[str, Segment]
     _order: tuple[Segment, ...] = field(init=False, repr=False)
+    _plan: tuple[tuple[Segment, Predicate], ...] = field(init=False, repr=False)
+    _metric_plan: MetricPlan = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        order = _evaluation_order(self.segments, self.file)
-        object.__setattr__(self, "_order", tuple(self.segments[name] for name in order))
+        order = tuple(self.segments[name] for name in _evaluation_order(self.segments, self.file))
+        names = frozenset(self.metrics) | frozenset(self.segments)
+        object.__setattr__(self, "_order", order)
+        object.__setattr__(self, "_plan", tuple((s, s.rule.compiled(names)) for s in order))
+        object.__setattr__(self, "_metric_plan", MetricPlan(self.metrics.values(), names))
 
     def __reduce__(self) -> tuple[Any, ...]:
         return _segments_from, (self.file, dict(self.metrics), dict(self.segments))
@@ -92,7 +98,10 @@ class Segments:
     ) -> Membership:
         """Compute every metric once and evaluate every segment for one recipient.
 
-        A segment used by another is evaluated once, before its users.
+        A segment used by another is evaluated once, before its users. Without a trace, the
+        metrics of each list are computed in one pass and each rule runs compiled, and both
+        fall back to the checked path on data they do not foresee; with a trace, everything
+        runs by the checked path (the reference, which gives the same membership).
 
         Args:
             data: The recipient's fields (e.g. ``Recipient.data``).
@@ -108,25 +117,39 @@ class Segments:
         try:
             values: dict[str, Any] = {}
             scope = MappingScope(data, now=now, tz=tz, names=values)
+            if trace:
+                return self._traced(scope, values)
             cache: dict[Any, Any] = {}
+            self._metric_plan.prefill(scope, cache)
             for metric in self.metrics.values():
                 values[metric.name] = metric.compute(scope, cache=cache)
             metrics = MappingProxyType(values.copy())
-            traces: dict[str, tuple[TraceEntry, ...]] = {}
             members: list[str] = []
-            for segment in self._order:
-                entries: list[TraceEntry] | None = [] if trace else None
-                held = segment.rule.evaluate(scope, entries)
+            for segment, run in self._plan:
+                try:
+                    held = run(scope.data, values, scope)
+                except Exception:  # the checked path decides, and locates any error
+                    held = segment.rule.evaluate(scope)
                 values[segment.name] = held
                 if held:
                     members.append(segment.name)
-                if entries is not None:
-                    traces[segment.name] = tuple(entries)
         except RuleError as err:
             raise err.with_context(file=self.file, recipient=recipient) from None
-        if traces:
-            traces = {name: traces[name] for name in self.segments}
-        return Membership(frozenset(members), metrics, MappingProxyType(traces))
+        return Membership(frozenset(members), metrics, _NO_TRACE)
+
+    def _traced(self, scope: MappingScope, values: dict[str, Any]) -> Membership:
+        cache: dict[Any, Any] = {}
+        for metric in self.metrics.values():
+            values[metric.name] = metric.compute(scope, cache=cache)
+        metrics = MappingProxyType(values.copy())
+        traces: dict[str, tuple[TraceEntry, ...]] = {}
+        for segment in self._order:
+            entries: list[TraceEntry] = []
+            values[segment.name] = segment.rule.evaluate(scope, entries)
+            traces[segment.name] = tuple(entries)
+        members = frozenset(name for name in self.segments if values[name])
+        ordered = {name: traces[name] for name in self.segments}
+        return Membership(members, metrics, MappingProxyType(ordered))
 
 
 def _membership_from(

@@ -9,6 +9,7 @@ from types import MappingProxyType, TracebackType
 from typing import Any, Protocol
 
 from jinja2 import StrictUndefined, nodes, pass_context
+from markupsafe import Markup
 from jinja2.exceptions import (
     SecurityError,
     TemplateAssertionError,
@@ -16,7 +17,7 @@ from jinja2.exceptions import (
     UndefinedError,
 )
 from jinja2.meta import find_undeclared_variables
-from jinja2.runtime import Context
+from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .config import LimitSettings
@@ -25,6 +26,8 @@ from .filters import FILTERS, validate_css_value, validate_url
 
 __all__ = [
     "CompiledTemplate",
+    "Composite",
+    "Fragment",
     "Environments",
     "Origin",
     "TemplateInfo",
@@ -36,7 +39,10 @@ GLOBAL_NAMES = frozenset(
     {"range", "segments", "now", "lipsum", "dict", "cycler", "joiner", "namespace"}
 )
 _MAPPINGS = (dict, MappingProxyType)
-_WS = re.compile(r"\s+")
+# ASCII whitespace only: U+00A0 (as in Babel's "1.234,56\xa0€") stays.
+_WS = re.compile(r"[ \t\n\r\f\v]+")
+# The text converter marks line breaks and links with these noncharacters; data may not.
+_NONCHARACTERS = re.compile("[\ufdd0-\ufdef]")
 _RAW = re.compile(r"\{%-?\s*raw\s*-?%\}")
 
 
@@ -63,11 +69,24 @@ def _finalize_html(value: Any) -> Any:
     return value
 
 
+class Fragment(Markup):
+    """A module region's finished output, pasted into its layout's skeleton as is."""
+
+    __slots__ = ()
+
+
 def _finalize_text(value: Any) -> Any:
     if value is None:
         raise _NoValueError
+    if type(value) is Fragment:
+        return value
     # Whitespace in data collapses as HTML would show it, so the text part matches the HTML.
-    return _WS.sub(" ", value) if isinstance(value, str) else value
+    if isinstance(value, str):
+        # Fast path: printable text (no tabs, newlines or noncharacters) with single spaces.
+        if value.isprintable() and "  " not in value:
+            return value
+        return _WS.sub(" ", _NONCHARACTERS.sub("", value))
+    return value
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
@@ -81,11 +100,15 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         # Recipient data is mappings: look keys up first (fast, and `cart.items` means the key).
-        if type(obj) in _MAPPINGS:
+        kind = type(obj)
+        if kind in _MAPPINGS:
             try:
                 return obj[attribute]
             except KeyError:
                 pass
+        elif kind is LoopContext and not attribute.startswith("_"):
+            # loop.index, loop.first…: public and read-only; skip the generic safety checks.
+            return getattr(obj, attribute)
         return super().getattr(obj, attribute)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
@@ -121,6 +144,13 @@ def _range(context: Context, *args: int) -> range:
     return numbers
 
 
+def _named(value: Any, name: str) -> Any:
+    # Inserted before |default by the compiler, so a fallback warning can name its field.
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return StrictUndefined(name=name)
+    return value
+
+
 @dataclass(frozen=True)
 class Environments:
     """The HTML environment (autoescaped) and the text one (subject, preheader, text part)."""
@@ -144,6 +174,7 @@ def make_environments(limits: LimitSettings) -> Environments:
         env.filters.update(FILTERS)
         env.filters["_url"] = validate_url
         env.filters["_css"] = validate_css_value
+        env.filters["_named"] = _named
         env.globals["range"] = _range
         return env
 
@@ -195,8 +226,11 @@ def check_template(
         hint = None
         match = re.search(r"No filter named '([^']+)'", exc.message or "")
         if match:
-            hint = did_you_mean(match.group(1), env.filters) or (
-                "|attr is disabled for safety" if match.group(1) == "attr" else None
+            name = match.group(1)
+            hint = (
+                "|attr is disabled for safety"
+                if name == "attr"
+                else did_you_mean(name, env.filters)
             )
         raise fail(exc.lineno, f"template error: {exc.message}", hint) from None
     except TemplateSyntaxError as exc:
@@ -247,6 +281,7 @@ class CompiledTemplate:
     filename: str
     origins: Mapping[int, Origin] = field(default_factory=dict)
     fallback: tuple[str, int] | None = None
+    source: str = field(default="", repr=False)
 
     @classmethod
     def build(
@@ -270,15 +305,17 @@ class CompiledTemplate:
                 hint="this is a bug in personalize's compiler; please report it with the module",
             ) from None
         template = env.template_class.from_code(env, code, env.make_globals(None))
-        return cls(template, filename, origins or {}, fallback)
+        return cls(template, filename, origins or {}, fallback, source)
 
     def render(self, context: Mapping[str, Any]) -> str:
         """Render with ``context``; any failure becomes a located ``PersonalizeError``."""
-        template = self.template
+        # shared=True: no per-render copy of the context; it already holds the globals.
+        return self.render_in(self.template.new_context(context, shared=True))
+
+    def render_in(self, context: Context) -> str:
+        """Render into an existing Jinja context (shared by a skeleton and its regions)."""
         try:
-            # shared=True: no per-render copy of the context; it already holds the globals.
-            context_ = template.new_context(context, shared=True)
-            return "".join(template.root_render_func(context_))
+            return "".join(self.template.root_render_func(context))
         except PersonalizeError as exc:
             origin = self._origin(exc.__traceback__)
             raise self._located(exc, origin) from None
@@ -334,6 +371,33 @@ class CompiledTemplate:
         return exc.with_context(
             file=file, line=line, path=_root(origin.expression) if origin else None
         )
+
+
+@dataclass(frozen=True)
+class Composite:
+    """A layout skeleton and the module regions that fill its holes, compiled separately.
+
+    Regions are shared by every variant whose compiled output repeats them byte for byte, so
+    a new combination of modules compiles only what is new.
+    """
+
+    skeleton: CompiledTemplate
+    regions: tuple[tuple[str, CompiledTemplate], ...]  # (hole variable, region template)
+
+    def render(self, context: Mapping[str, Any]) -> str:
+        """Render every region, then the skeleton with the regions in its holes."""
+        shared = self.skeleton.template.new_context(context, shared=True)
+        for name, region in self.regions:
+            shared.vars[name] = Fragment(region.render_in(shared))
+        return self.skeleton.render_in(shared)
+
+    @property
+    def source(self) -> str:
+        """The whole template's source, as if compiled in one piece."""
+        text = self.skeleton.source
+        for name, region in self.regions:
+            text = text.replace("{#\n#}{{ " + name + " }}", region.source, 1)
+        return text
 
 
 def _root(expression: str) -> str | None:

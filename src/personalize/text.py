@@ -57,6 +57,7 @@ class _Converter(HTMLParser):
         self._keep = keep_comment
         self._out: list[str] = []
         self._stack: list[_Open] = []
+        self._open: dict[str, int] = {}  # how many elements of each tag are open
         self._hidden = 0  # open elements that hide their content
         self._pre = 0  # open visible <pre> elements
         self._soft = ""  # the strongest soft break requested since the last content
@@ -118,6 +119,8 @@ class _Converter(HTMLParser):
     # -- the element stack ------------------------------------------------------------------
 
     def _find(self, tag: str, *, scope: frozenset[str] = frozenset()) -> int:
+        if not self._open.get(tag):  # spares a walk down the stack: deep HTML stays linear
+            return -1
         for index in range(len(self._stack) - 1, -1, -1):
             open_tag = self._stack[index].tag
             if open_tag == tag:
@@ -132,6 +135,7 @@ class _Converter(HTMLParser):
 
     def _pop(self) -> None:
         element = self._stack.pop()
+        self._open[element.tag] -= 1
         if element.hides:
             self._hidden -= 1
             return
@@ -203,9 +207,17 @@ class _Converter(HTMLParser):
             elif tag == "pre":
                 self._pre += 1
         self._stack.append(_Open(tag, hides=hides, link=link))
+        self._open[tag] = self._open.get(tag, 0) + 1
         self._hidden += hides
         if link:
             self._open_link(_attr(attrs, "href"))
+
+    def parse_marked_section(self, i: int, report: bool = True) -> int:
+        try:
+            return super().parse_marked_section(i, report)
+        except AssertionError:  # html.parser gives up on "<![" without a name; browsers skip it
+            end = self.rawdata.find(">", i + 3)
+            return -1 if end < 0 else end + 1
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         # As in HTML, a self-closing slash on a non-void element is ignored.

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError, format_path
+from .errors import ConfigError, format_path, short_repr
 
 __all__ = ["Document", "load_yaml", "split_front_matter"]
 
@@ -50,6 +50,12 @@ def load_yaml(text: str, *, file: str, first_line: int = 1) -> Document:
         text: The YAML source.
         file: The file name used in error messages (relative to the project).
         first_line: The file line on which ``text`` starts (for front matter).
+
+    Raises:
+        ConfigError: invalid YAML, duplicate keys, non-standard tags (also on lists and
+            mappings), impossible typed values such as ``2026-13-01``, an alias inside its own
+            anchor, more than ``MAX_VALUES`` values, or nesting deeper than Python's recursion
+            limit. Nothing else escapes.
     """
     offset = first_line - 1
     try:
@@ -65,66 +71,127 @@ def load_yaml(text: str, *, file: str, first_line: int = 1) -> Document:
         ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", file=file) from None
-    lines: dict[Path, int] = {}
+    except RecursionError:
+        raise _too_deep(file) from None
     if node is None:
-        return Document(None, file, lines)
-    constructor = _Loader("")
-    data = _build(node, (), lines, constructor, file, offset)
-    return Document(data, file, lines)
+        return Document(None, file, {})
+    builder = _Builder(file, offset)
+    try:
+        data = builder.build(node, ())
+    except RecursionError:
+        raise _too_deep(file) from None
+    return Document(data, file, builder.lines)
 
 
-def _build(
-    node: yaml.Node,
-    path: Path,
-    lines: dict[Path, int],
-    constructor: _Loader,
-    file: str,
-    offset: int,
-) -> Any:
-    line = node.start_mark.line + 1 + offset
-    lines.setdefault(path, line)
-    if isinstance(node, yaml.MappingNode):
+# Aliases repeat their anchor's value; without a budget a few lines can expand to billions
+# of values ("billion laughs"). No settings or front matter comes near this many.
+MAX_VALUES = 100_000
+_PLAIN_TAGS: dict[type[yaml.Node], str] = {
+    yaml.MappingNode: "tag:yaml.org,2002:map",
+    yaml.SequenceNode: "tag:yaml.org,2002:seq",
+}
+
+
+def _too_deep(file: str) -> ConfigError:
+    return ConfigError(
+        "the YAML is nested too deeply",
+        file=file,
+        hint="flatten the structure; settings and rules need only a few levels",
+    )
+
+
+class _Builder:
+    """Turns a composed node tree into plain data, recording the line of every key path."""
+
+    def __init__(self, file: str, offset: int) -> None:
+        self.file = file
+        self.offset = offset
+        self.lines: dict[Path, int] = {}
+        self.constructor = _Loader("")
+        self.count = 0
+        self.open: set[int] = set()  # ids of the collections being built (alias loops)
+
+    def line_of(self, node: yaml.Node) -> int:
+        return int(node.start_mark.line) + 1 + self.offset
+
+    def build(self, node: yaml.Node, path: Path) -> Any:
+        self.count += 1
+        if self.count > MAX_VALUES:
+            raise ConfigError(
+                f"the YAML holds more than {MAX_VALUES:,} values",
+                file=self.file,
+                line=self.line_of(node),
+                path=format_path(path),
+                hint="aliases (*name) repeat their anchor's value; use fewer of them",
+            )
+        self.lines.setdefault(path, self.line_of(node))
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node)
+        plain = _PLAIN_TAGS.get(type(node))
+        if plain is None or node.tag != plain:
+            raise self.unsupported(node)
+        if id(node) in self.open:
+            raise ConfigError(
+                "an alias refers to a value that contains it",
+                file=self.file,
+                line=self.line_of(node),
+                path=format_path(path),
+                hint="an anchor (&name) cannot be used (*name) inside its own value",
+            )
+        self.open.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self.mapping(node, path)
+            return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
+        finally:
+            self.open.discard(id(node))
+
+    def mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise ConfigError(
                     "mapping keys must be plain strings",
-                    file=file,
-                    line=key_node.start_mark.line + 1 + offset,
+                    file=self.file,
+                    line=self.line_of(key_node),
                     path=format_path(path),
                 )
-            key = _scalar(key_node, constructor, file, offset)
+            key = self.scalar(key_node)
             if key in result:
                 raise ConfigError(
                     f"duplicate key {key!r}",
-                    file=file,
-                    line=key_node.start_mark.line + 1 + offset,
+                    file=self.file,
+                    line=self.line_of(key_node),
                     path=format_path(path),
-                    hint=f"{key!r} is already set on line {lines[(*path, key)]}; keep one",
+                    hint=f"{key!r} is already set on line {self.lines[(*path, key)]}; keep one",
                 )
             child = (*path, key)
-            lines[child] = key_node.start_mark.line + 1 + offset
-            result[key] = _build(value_node, child, lines, constructor, file, offset)
+            self.lines[child] = self.line_of(key_node)
+            result[key] = self.build(value_node, child)
         return result
-    if isinstance(node, yaml.SequenceNode):
-        return [
-            _build(item, (*path, index), lines, constructor, file, offset)
-            for index, item in enumerate(node.value)
-        ]
-    assert isinstance(node, yaml.ScalarNode)  # composer yields only these three node kinds
-    return _scalar(node, constructor, file, offset)
 
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError:
+            raise self.unsupported(node) from None
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+            # A scalar that looks like a typed value but is not one, e.g. 2026-13-01.
+            kind = str(node.tag).rsplit(":", 1)[-1]
+            raise ConfigError(
+                f"invalid {kind} {short_repr(node.value)}",
+                file=self.file,
+                line=self.line_of(node),
+                hint="fix the value, or quote it to keep it as text",
+            ) from None
 
-def _scalar(node: yaml.ScalarNode, constructor: _Loader, file: str, offset: int) -> Any:
-    try:
-        return constructor.construct_object(node, deep=True)
-    except yaml.constructor.ConstructorError:
-        raise ConfigError(
+    def unsupported(self, node: yaml.Node) -> ConfigError:
+        return ConfigError(
             f"unsupported YAML tag {node.tag!r}",
-            file=file,
-            line=node.start_mark.line + 1 + offset,
+            file=self.file,
+            line=self.line_of(node),
             hint="only plain YAML values are allowed (no !!python or custom tags)",
-        ) from None
+        )
 
 
 def split_front_matter(text: str, *, file: str) -> tuple[Document, str, int]:
@@ -134,6 +201,8 @@ def split_front_matter(text: str, *, file: str) -> tuple[Document, str, int]:
         The front matter document (empty mapping when absent), the body, and the file line
         on which the body starts.
     """
+    # Some editors start UTF-8 files with a byte-order mark; it must not hide the front matter.
+    text = text.removeprefix("\ufeff")
     if not text.startswith("---"):
         return Document({}, file, {}), text, 1
     lines = text.split("\n")

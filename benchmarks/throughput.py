@@ -1,0 +1,167 @@
+"""Throughput of personalize's render path against a floor and a naive baseline, one core.
+
+Prints, from one run on the same machine:
+  full path   project.render(): validate → segments → decide → subject, preheader, HTML, text
+  floor       a bare jinja2 render of the same compiled HTML (nothing else)
+  naive       what a user would write with the same packages: Jinja → mjml-python → premailer
+              per recipient
+  ratios      full / floor (time) and naive / full (time)
+  cold build  compiling one variant (MJML + inlining + templates), per variant
+
+Usage: python benchmarks/throughput.py [--layout weekly] [--recipients 20000] [--naive 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import css_inline
+import jinja2
+import mjml
+import premailer
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from personalize import Project  # noqa: E402
+from personalize.compile import VariantKey, compile_reference, compile_variant  # noqa: E402
+from personalize.filters import FILTERS, validate_css_value, validate_url  # noqa: E402
+from personalize.render import context_for  # noqa: E402
+
+
+def _records(count: int) -> list[dict[str, object]]:
+    """The bundled personas, cycled with fresh ids: a realistic mix of variants."""
+    personas = [
+        json.loads(line)
+        for line in (ROOT / "personas.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    return [{**personas[i % len(personas)], "id": f"r{i}"} for i in range(count)]
+
+
+def _best(run, repeats: int = 3) -> float:  # type: ignore[no-untyped-def]
+    """The best of ``repeats`` timings of ``run()``, in seconds (least disturbed by noise)."""
+    times = []
+    for _ in range(repeats):
+        gc.collect()
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def _plain_env() -> jinja2.Environment:
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters.update(FILTERS)
+    env.filters.update(_url=validate_url, _css=validate_css_value, _named=lambda v, n: v)
+    return env
+
+
+_built: list[object] = []
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--layout", default="weekly")
+    parser.add_argument("--recipients", type=int, default=20_000)
+    parser.add_argument("--naive", type=int, default=40, help="recipients for the naive path")
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+    project = Project.load(ROOT)
+    records = _records(args.recipients)
+    layout = args.layout
+
+    # Validated inputs, decisions and contexts, for the floor and the naive path.
+    prepared = []
+    for record in records:
+        recipient = project.recipient(record)
+        now = project.now()
+        membership = project.segments.classify(recipient.data, now=now, tz=project.schema.tz)
+        decisions = project._decide(layout, recipient, membership, now, explain=False)
+        variant = project.variant(layout, decisions, recipient.locale)
+        context = context_for(
+            recipient, membership, now=now, limits=project.settings.limits, warnings=[],
+            globals=variant.globals,
+        )
+        email = project.render(layout, recipient)
+        context.update(_subject=email.subject, _preheader=email.preheader)
+        prepared.append((recipient, decisions, variant, context))
+    variants = {v.key: v for _, _, v, _ in prepared}
+
+    # 1. full path, from raw records
+    full = _best(lambda: [project.render(layout, r) for r in records])
+    # 2. floor: bare jinja2 over the same compiled HTML source
+    env = _plain_env()
+    floors = {key: env.from_string(v.html.source) for key, v in variants.items()}
+    jobs = [(floors[v.key], c) for _, _, v, c in prepared]
+    floor = _best(lambda: [t.render(c) for t, c in jobs])
+    # 3. naive: Jinja on the MJML source, mjml-python, premailer — per recipient
+    references = {
+        key: env.from_string(
+            compile_reference(
+                key, registry=project.registry, prepared=project._prepared, envs=project._envs
+            ).source
+        )
+        for key in variants
+    }
+    naive_jobs = [(references[v.key], c) for _, _, v, c in prepared[: args.naive]]
+
+    def naive_run() -> None:
+        for template, context in naive_jobs:
+            html = mjml.mjml2html(template.render(context))
+            premailer.Premailer(html, allow_network=False, cssutils_logging_level=50).transform()
+
+    naive = _best(naive_run, repeats=1) / len(naive_jobs)
+    # css-inline instead of premailer in the naive path, for reference
+    inliner = css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False)
+
+    def naive_css_inline_run() -> None:
+        for template, context in naive_jobs:
+            inliner.inline(mjml.mjml2html(template.render(context)))
+
+    naive_fast = _best(naive_css_inline_run, repeats=1) / len(naive_jobs)
+    # 4. cold variant builds: a fresh project builds each variant in turn (its caches start
+    #    empty; later variants reuse the regions and skeletons earlier ones compiled)
+    fresh = Project.load(ROOT)
+    builds = []
+    for recipient, decisions, variant, _ in prepared:
+        if any(key == variant.key for key in _built):
+            continue
+        _built.append(variant.key)
+        started = time.perf_counter()
+        fresh.variant(layout, decisions, recipient.locale)
+        builds.append(time.perf_counter() - started)
+    whole = []
+    for key in variants:  # and each variant compiled alone, sharing nothing
+        started = time.perf_counter()
+        compile_variant(
+            key, registry=project.registry, prepared=project._prepared, envs=project._envs,
+            settings=project.settings,
+        )
+        whole.append(time.perf_counter() - started)
+    per_full, per_floor = full / len(records), floor / len(records)
+    print(f"layout {layout!r}, {len(records):,} recipients, {len(variants)} variants, one core")
+    print(f"  full path   {len(records) / full:>10,.0f} recipients/s   {per_full * 1e6:7.1f} µs each")
+    print(f"  floor       {len(records) / floor:>10,.0f} renders/s      {per_floor * 1e6:7.1f} µs each")
+    print(f"  naive       {1 / naive:>10,.1f} recipients/s   {naive * 1e3:7.1f} ms each "
+          f"(Jinja → mjml-python → premailer)")
+    print(f"  naive+css   {1 / naive_fast:>10,.1f} recipients/s   {naive_fast * 1e3:7.1f} ms each "
+          f"(Jinja → mjml-python → css-inline)")
+    print(f"  full / floor      {per_full / per_floor:6.2f}×  (target ≤ 4×)")
+    print(f"  naive / full      {naive / per_full:6.0f}×  (target ≥ 100×)")
+    print(f"  cold build        median {statistics.median(builds) * 1e3:.1f} ms per variant, "
+          f"first {builds[0] * 1e3:.1f} ms (target ≤ 10 ms)")
+    print(f"  alone             median {statistics.median(whole) * 1e3:.1f} ms per variant "
+          f"sharing no compiled regions")
+
+
+if __name__ == "__main__":
+    main()

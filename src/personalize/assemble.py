@@ -1,0 +1,176 @@
+"""Assembly: layout + modules into one MJML document, and the string fix-ups around MJML."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+from .protect import Markers
+from .registry import Layout
+
+__all__ = [
+    "Split",
+    "assemble",
+    "head_for",
+    "lift_sentinels",
+    "region_marks",
+    "rows_inside_tbody",
+    "split_regions",
+]
+
+_SLOT_TAG = re.compile(r"<slot\b([^>]*?)/?>(?:\s*</slot>)?", re.IGNORECASE)
+_SLOT_NAME = re.compile(r"""name\s*=\s*["']([^"']*)["']""")
+_MJML_OPEN = re.compile(r"<mjml\b([^>]*)>")
+_HEAD_OPEN = re.compile(r"<mj-head\b[^>]*>")
+_RTL = frozenset({"ar", "he", "fa", "ur", "yi", "ps", "sd", "ug", "dv", "ckb"})
+_CONDITIONAL = re.compile(r"<!--\[if ([^\]]+)\]>(.*?)<!\[endif\]-->", re.S)
+INLINE_CSS = "/* inline */"
+
+
+def region_marks(markers: Markers, index: int) -> tuple[str, str]:
+    """The comments that fence the module filling slot ``index`` of a layout."""
+    return (
+        f"<!--{markers.prefix}b{index}{markers.suffix}-->",
+        f"<!--{markers.prefix}e{index}{markers.suffix}-->",
+    )
+
+
+def assemble(
+    layout: str,
+    modules: Mapping[str, str],
+    *,
+    locale: str,
+    head: Collection[str],
+    css: Collection[str],
+    fences: Sequence[str] = (),
+    markers: Markers | None = None,
+) -> str:
+    """Fill a layout's slots with module bodies and add the per-variant head.
+
+    Works on raw sources (reference path) and protected ones (compile path) alike. With
+    ``fences`` (slot names) and ``markers``, each filled slot is fenced by region comments so
+    the compiled HTML can be cut into the layout's skeleton and one region per module.
+    """
+
+    def fill(match: re.Match[str]) -> str:
+        name = _slot_name(match.group(1))
+        body = modules.get(name, "")
+        if body and markers is not None and name in fences:
+            begin, end = region_marks(markers, list(fences).index(name))
+            return begin + body + end
+        return body
+
+    text = _SLOT_TAG.sub(fill, layout)
+    language = locale.split("_")[0]
+
+    def root(match: re.Match[str]) -> str:
+        attrs = match.group(1)
+        if "lang=" not in attrs:
+            attrs += f' lang="{locale.replace("_", "-")}"'
+        if "dir=" not in attrs and language in _RTL:
+            attrs += ' dir="rtl"'
+        return f"<mjml{attrs}>"
+
+    text = _MJML_OPEN.sub(root, text, count=1)
+    extra = "".join(head) + "".join(
+        f'<mj-style inline="inline">{c.removeprefix(INLINE_CSS)}</mj-style>'
+        if c.startswith(INLINE_CSS)
+        else f"<mj-style>{c}</mj-style>"
+        for c in css
+    )
+    if not extra:
+        return text
+    found = _HEAD_OPEN.search(text)
+    if found:
+        return text[: found.end()] + extra + text[found.end() :]
+    opened = _MJML_OPEN.search(text)
+    at = opened.end() if opened else 0
+    return text[:at] + f"<mj-head>{extra}</mj-head>" + text[at:]
+
+
+def _slot_name(attrs: str) -> str:
+    match = _SLOT_NAME.search(attrs)
+    return match.group(1) if match else ""
+
+
+def head_for(layout: Layout, subject: str, preheader: str) -> list[str]:
+    """The ``mj-title``/``mj-preview`` a layout needs, unless it writes its own."""
+    text = layout.body.text
+    head = [] if "<mj-title" in text else [f"<mj-title>{subject}</mj-title>"]
+    if "<mj-preview" not in text:
+        head.append(f"<mj-preview>{preheader}</mj-preview>")
+    return head
+
+
+def lift_sentinels(html: str, markers: Markers) -> str:
+    """Move our comments out of Outlook conditional comments.
+
+    Inside ``mj-wrapper`` MRML writes a child comment into its ``<!--[if mso | IE]>`` markup;
+    the comment's ``-->`` would end that conditional early and leak Outlook-only tags to every
+    client. Split the conditional around it: Outlook reads the same markup, others see none.
+    """
+    ours = re.compile(rf"<!--{re.escape(markers.prefix)}[be]?\d+{re.escape(markers.suffix)}-->")
+
+    def split(match: re.Match[str]) -> str:
+        condition, inner = match.group(1), match.group(2)
+        if "<!--" not in inner:
+            return match.group()
+        out, pos = [], 0
+        for found in ours.finditer(inner):
+            if inner[pos : found.start()]:
+                out.append(f"<!--[if {condition}]>{inner[pos : found.start()]}<![endif]-->")
+            out.append(found.group())
+            pos = found.end()
+        if inner[pos:]:
+            out.append(f"<!--[if {condition}]>{inner[pos:]}<![endif]-->")
+        return "".join(out)
+
+    return _CONDITIONAL.sub(split, html)
+
+
+def rows_inside_tbody(html: str, markers: Markers) -> str:
+    """Move loop sentinels that precede a table's first row into the ``<tbody>``.
+
+    HTML5 parsers open ``<tbody>`` at the first ``<tr>``, after a ``{% for %}`` sentinel that
+    precedes it; left there, the loop would repeat ``<tbody>``.
+    """
+    p, s = re.escape(markers.prefix), re.escape(markers.suffix)
+    leading = re.compile(rf"(<table\b[^>]*>)((?:\s*<!--{p}\d+{s}-->)+)(\s*<tbody>)")
+    return leading.sub(lambda m: m.group(1) + m.group(3) + m.group(2), html)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Compiled output cut at region fences: the skeleton with one hole per region."""
+
+    skeleton: str
+    regions: tuple[tuple[int, str], ...]  # (slot index, region text)
+
+
+def split_regions(text: str, markers: Markers, holes: Mapping[int, str]) -> Split | None:
+    """Cut ``text`` at the fences of every slot in ``holes`` (index → marker for the hole).
+
+    Returns ``None`` when a fence is missing, repeated or out of order — the caller then
+    compiles the variant whole, which is always correct, only slower to build.
+    """
+    regions: list[tuple[int, str]] = []
+    skeleton: list[str] = []
+    pos = 0
+    for index in sorted(holes):
+        begin, end = region_marks(markers, index)
+        start = text.find(begin, pos)
+        stop = text.find(end, start + len(begin)) if start >= 0 else -1
+        if start < 0 or stop < 0 or text.count(begin) != 1 or text.count(end) != 1:
+            return None
+        skeleton += [text[pos:start], holes[index]]
+        regions.append((index, text[start + len(begin) : stop]))
+        pos = stop + len(end)
+    skeleton.append(text[pos:])
+    return Split("".join(skeleton), tuple(regions))
+
+
+def strip_fences(text: str, markers: Markers) -> str:
+    """Remove region fences (for the whole-variant fallback)."""
+    p, s = re.escape(markers.prefix), re.escape(markers.suffix)
+    return re.sub(rf"<!--{p}[be]\d+{s}-->", "", text)

@@ -1,0 +1,115 @@
+"""Load-time preparation: check every layout and module, protect their tokens once."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+
+from .config import Settings
+from .errors import RegistryError
+from .includes import Source
+from .mjml import check_markup
+from .protect import Markers, Protected, Token, check_structure, choose_markers, protect
+from .registry import Layout, Module, Registry
+from .templating import CompiledTemplate, Environments, check_template
+
+__all__ = ["PREHEADER", "SUBJECT", "Piece", "Prepared", "prepare"]
+
+SUBJECT, PREHEADER = "{{ _subject }}", "{{ _preheader }}"
+_MJML_OPEN = re.compile(r"<mjml\b([^>]*)>")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A layout or module checked and protected at load time."""
+
+    id: str
+    file: str
+    raw: Source
+    protected: Protected
+    names: frozenset[str]
+    css: tuple[str, ...] = ()
+    head: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Every piece of a project, ready to assemble into variants."""
+
+    markers: Markers
+    layouts: Mapping[str, Piece]
+    modules: Mapping[str, Piece]
+    tokens: Mapping[int, Token]
+    # Per layout: the synthetic subject and preheader tokens, and one hole token per slot.
+    heads: Mapping[str, tuple[Token, Token]]
+    holes: Mapping[str, tuple[Token, ...]]
+    # Per "file#subject" / "file#preheader": the compiled template and the names it reads.
+    subjects: Mapping[str, CompiledTemplate]
+    subject_names: Mapping[str, frozenset[str]]
+
+
+def prepare(
+    registry: Registry, *, envs: Environments, names: Collection[str], settings: Settings
+) -> Prepared:
+    """Check every layout, module, subject and preheader, and protect their tokens.
+
+    Raises:
+        RegistryError: markup, template syntax, unknown names, unsafe constructs, Jinja around
+            structure MJML counts — with the file and line of the offending piece.
+    """
+    render = settings.render
+    owners: list[Layout | Module] = [*registry.layouts.values(), *registry.modules.values()]
+    markers = choose_markers([owner.body.text for owner in owners])
+    tokens: dict[int, Token] = {}
+    allowed = {*names, "_subject", "_preheader"}
+
+    def piece(owner: Layout | Module, id_: str) -> Piece:
+        source = owner.body
+        check_markup(source, max_depth=render.max_depth, max_bytes=render.max_source_bytes)
+        info = check_template(envs.html, source.text, origin=source.origin, names=allowed)
+        protected = protect(source, markers=markers, start=len(tokens) + 1)
+        own = {t.id: t for t in protected.tokens}
+        check_structure(
+            protected.text, markers=markers, tokens=own, fragment=isinstance(owner, Module)
+        )
+        tokens.update(own)
+        return Piece(id_, owner.file, source, protected, info.names, owner.css, owner.head)
+
+    layouts = {name: piece(layout, name) for name, layout in registry.layouts.items()}
+    modules = {mid: piece(module, mid) for mid, module in registry.modules.items()}
+    heads: dict[str, tuple[Token, Token]] = {}
+    holes: dict[str, tuple[Token, ...]] = {}
+    for name, layout in registry.layouts.items():
+        if not _MJML_OPEN.search(layout.body.text):
+            raise RegistryError(
+                "layout is not a complete MJML document",
+                file=layout.file,
+                hint="wrap it in <mjml><mj-body>…</mj-body></mjml>",
+            )
+        base = len(tokens) + 1
+        subject = Token(base, SUBJECT, False, layout.file, layout.subject_line, False)
+        pre = Token(base + 1, PREHEADER, False, layout.file, layout.preheader_line or 1, False)
+        heads[name] = (subject, pre)
+        holes[name] = tuple(
+            Token(base + 2 + i, f"{{{{ _slot_{i} }}}}", False, layout.file, slot.line, False)
+            for i, slot in enumerate(layout.slots)
+        )
+        tokens.update({t.id: t for t in (subject, pre, *holes[name])})
+    subjects: dict[str, CompiledTemplate] = {}
+    subject_names: dict[str, frozenset[str]] = {}
+    for owner in owners:
+        for key in ("subject", "preheader"):
+            text, line = getattr(owner, key), getattr(owner, f"{key}_line")
+            if text is not None and line is not None:
+                info = check_template(envs.text, text, origin=_fixed(owner.file, line), names=names)
+                subjects[f"{owner.file}#{key}"] = CompiledTemplate.build(
+                    envs.text, text, filename=f"<{owner.file} {key}>", fallback=(owner.file, line)
+                )
+                subject_names[f"{owner.file}#{key}"] = info.names
+    return Prepared(markers, layouts, modules, tokens, heads, holes, subjects, subject_names)
+
+
+def _fixed(file: str, line: int) -> Callable[[int], tuple[str, int]]:
+    # Front-matter strings are one YAML value: every template line maps to the key's line.
+    return lambda _line: (file, line)

@@ -1,0 +1,139 @@
+"""Variant compilation: assembly, once-per-variant caching, token survival, structure checks."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from projects import ANN, HERO, LAYOUT, make_project, module
+
+from personalize import Project, RegistryError, RenderError
+from personalize.assemble import assemble
+from personalize.cache import LRUCache
+
+
+def test_assemble_fills_slots_and_adds_language_and_head() -> None:
+    layout = '<mjml><mj-body><slot name="a"/><slot name="b" optional/></mj-body></mjml>'
+    out = assemble(layout, {"a": "<A/>"}, locale="ar_EG", head=["<mj-title>T</mj-title>"], css=[])
+    assert out == (
+        '<mjml lang="ar-EG" dir="rtl"><mj-head><mj-title>T</mj-title></mj-head>'
+        "<mj-body><A/></mj-body></mjml>"
+    )
+
+
+def test_assemble_keeps_a_declared_language_and_merges_css_into_the_head() -> None:
+    layout = '<mjml lang="it"><mj-head><mj-title>x</mj-title></mj-head><mj-body/></mjml>'
+    out = assemble(layout, {}, locale="de_DE", head=[], css=["a{}", "/* inline */b{}"])
+    assert out == (
+        '<mjml lang="it"><mj-head><mj-style>a{}</mj-style><mj-style inline="inline">b{}'
+        "</mj-style><mj-title>x</mj-title></mj-head><mj-body/></mjml>"
+    )
+
+
+def test_each_variant_compiles_once(tmp_path: Path) -> None:
+    project = Project.load(make_project(tmp_path))
+    for name in ("Ann", "Bo", "Cy"):
+        project.render("news", {**ANN, "first_name": name})
+    project.render("news", {**ANN, "locale": "de_DE"})
+    assert project.cache_info == {"size": 2, "hits": 2, "misses": 2}
+
+
+def test_the_cache_is_bounded() -> None:
+    cache: LRUCache[str, str] = LRUCache(2)
+    built: list[str] = []
+
+    def build(name: str):  # type: ignore[no-untyped-def]
+        def make():  # type: ignore[no-untyped-def]
+            built.append(name)
+            return name
+
+        return make
+
+    for key in ("a", "b", "a", "c", "b"):
+        cache.get(key, build(key))  # type: ignore[arg-type]
+    assert built == ["a", "b", "c", "b"]
+    assert len(cache) == 2
+
+
+def test_subject_preheader_and_title_come_from_the_layout(tmp_path: Path) -> None:
+    email = Project.load(make_project(tmp_path)).render("news", ANN)
+    assert email.subject == "Hello Ann"
+    assert email.preheader == "News for Ann"
+    assert "<title>Hello Ann</title>" in email.html
+    assert "News for Ann" in email.html  # the hidden preview text
+    assert not re.search(r"zq\d+qz|\{\{|\{%", email.html + email.text)
+
+
+def test_a_chosen_module_overrides_the_subject(tmp_path: Path) -> None:
+    hero = module('subject: "VIP news, {{ first_name }}"', "<mj-section/>")
+    project = Project.load(make_project(tmp_path, modules={"hero/default": hero}))
+    assert project.render("news", ANN).subject == "VIP news, Ann"
+
+
+def test_a_token_mjml_drops_is_reported_at_its_line(tmp_path: Path) -> None:
+    hero = module(
+        "description: x",
+        """
+        <mj-section>
+          <mj-column width="{{ tier }}"><mj-text>x</mj-text></mj-column>
+        </mj-section>
+        """,
+    )
+    project = Project.load(make_project(tmp_path, modules={"hero/default": hero}))
+    with pytest.raises(RenderError) as caught:
+        project.render("news", ANN)
+    assert str(caught.value) == (
+        "modules/hero/default.mjml line 5 (recipient ann): MJML dropped {{ tier }} — MJML reads "
+        "some attributes as numbers (width on mj-column/mj-image, title on mj-button…); use a "
+        "literal value there"
+    )
+
+
+def test_loops_over_columns_are_refused_at_load(tmp_path: Path) -> None:
+    hero = module(
+        "description: x",
+        """
+        <mj-section>
+          {% for o in orders %}
+          <mj-column><mj-text>{{ o.total }}</mj-text></mj-column>
+          {% endfor %}
+        </mj-section>
+        """,
+    )
+    with pytest.raises(RegistryError) as caught:
+        Project.load(make_project(tmp_path, modules={"hero/default": hero}))
+    assert str(caught.value).startswith(
+        "modules/hero/default.mjml line 5: {% for o in orders %} cannot wrap the children of "
+        "<mj-section>"
+    )
+
+
+def test_loops_over_sections_and_rows_compile_once_for_any_length(tmp_path: Path) -> None:
+    hero = module(
+        "description: x",
+        """
+        {% for o in orders %}
+        <mj-section><mj-column><mj-text>Order {{ loop.index }}: {{ o.total | money }}</mj-text>
+        </mj-column></mj-section>
+        {% endfor %}
+        <mj-section><mj-column><mj-table>
+          {% for o in orders %}<tr><td>{{ o.total }}</td></tr>{% endfor %}
+        </mj-table></mj-column></mj-section>
+        """,
+    )
+    project = Project.load(make_project(tmp_path, modules={"hero/default": hero}))
+    orders = [{"at": "2026-11-20T10:00:00Z", "total": str(n)} for n in (5, 7, 9)]
+    three = project.render("news", {**ANN, "orders": orders})
+    none = project.render("news", ANN)
+    assert three.html.count("Order ") == 3 and "Order 3: $9.00" in three.text
+    assert "Order" not in none.html
+    assert project.cache_info["misses"] == 1
+    # All rows in one tbody: the loop sentinel was moved inside the tbody the inliner opened.
+    assert re.search(r"<tbody>\s*(<tr><td[^>]*>[579]</td></tr>\s*){3}</tbody>", three.html)
+
+
+def test_hero_module_default(tmp_path: Path) -> None:
+    # The helper's fallback module renders its greeting into both parts.
+    email = Project.load(make_project(tmp_path, modules={"hero/default": HERO})).render("news", ANN)
+    assert "Hi Ann" in email.html and "Hi Ann" in email.text

@@ -1,0 +1,519 @@
+"""Tests for project settings: defaults, where they are read from, and every kind of mistake."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from personalize.config import (
+    FieldSpec,
+    LimitSettings,
+    MessageSettings,
+    ProjectSettings,
+    RenderSettings,
+    Settings,
+    load_settings,
+    toml_line,
+)
+from personalize.errors import ConfigError
+
+
+def project(tmp_path: Path, text: str, *, name: str = "personalize.toml") -> Path:
+    """A project folder holding one settings file."""
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def settings_error(tmp_path: Path, text: str, *, name: str = "personalize.toml") -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(project(tmp_path, text, name=name))
+    return str(caught.value)
+
+
+# -- defaults and sources -------------------------------------------------------------------
+
+
+def test_an_empty_settings_file_gives_the_defaults(tmp_path: Path) -> None:
+    settings = load_settings(project(tmp_path, ""))
+    assert settings.root == tmp_path.resolve()
+    assert settings.file == "personalize.toml"
+    assert settings.project == ProjectSettings()
+    assert settings.project.model_dump() == {
+        "name": "personalize project",
+        "timezone": "UTC",
+        "locale": "en_US",
+        "currency": "USD",
+        "now": None,
+        "templates": "templates",
+        "modules": "modules",
+        "segments": "segments.yaml",
+        "personas": "personas.jsonl",
+    }
+    assert settings.render.model_dump() == {
+        "inliner": "css-inline",
+        "cache_size": 256,
+        "clip_bytes": 102_000,
+        "max_depth": 200,
+        "max_source_bytes": 1_000_000,
+        "web_fonts": False,
+    }
+    assert settings.limits.model_dump() == {
+        "max_string_length": 10_000,
+        "max_list_length": 1_000,
+        "max_output_bytes": 2_000_000,
+        "max_range": 1_000,
+        "max_loop_iterations": 100_000,
+    }
+    assert settings.message == MessageSettings()
+    assert settings.message.model_dump() == {"sender": None, "reply_to": None, "unsubscribe": None}
+    assert dict(settings.recipient.fields) == {}
+    assert dict(settings.recipient.types) == {}
+
+
+def test_values_from_the_file(tmp_path: Path) -> None:
+    settings = load_settings(
+        project(
+            tmp_path,
+            """\
+[project]
+name = "Northwind"
+timezone = "Europe/Berlin"
+locale = "de-DE"
+currency = "eur"
+now = 2026-11-27T09:00:00+01:00
+templates = "layouts"
+
+[render]
+inliner = "premailer"
+cache_size = 8
+
+[limits]
+max_string_length = 1_000_000
+max_list_length = 100_000
+
+[message]
+sender = "Shop <shop@example.com>"
+unsubscribe = "links.unsubscribe"
+""",
+        )
+    )
+    assert settings.project.name == "Northwind"
+    assert settings.project.timezone == "Europe/Berlin"
+    assert settings.project.locale == "de_DE"
+    assert settings.project.currency == "EUR"
+    assert settings.project.now == datetime(2026, 11, 27, 9, tzinfo=timezone(timedelta(hours=1)))
+    assert settings.project.templates == "layouts"
+    assert (settings.render.inliner, settings.render.cache_size) == ("premailer", 8)
+    assert settings.limits.max_string_length == 1_000_000
+    assert settings.limits.max_list_length == 100_000
+    assert settings.message.sender == "Shop <shop@example.com>"
+    assert settings.path("layouts") == tmp_path.resolve() / "layouts"
+
+
+def test_now_may_be_a_quoted_string_with_an_offset(tmp_path: Path) -> None:
+    settings = load_settings(project(tmp_path, '[project]\nnow = "2026-11-27T08:00:00Z"\n'))
+    assert settings.project.now == datetime(2026, 11, 27, 8, tzinfo=UTC)
+
+
+def test_tool_personalize_in_pyproject(tmp_path: Path) -> None:
+    text = '[project]\nname = "pkg"\n\n[tool.personalize.project]\ntimezone = "Europe/Berlin"\n'
+    settings = load_settings(project(tmp_path, text, name="pyproject.toml"))
+    assert settings.file == "pyproject.toml"
+    assert settings.project.timezone == "Europe/Berlin"
+    assert settings.project.name == "personalize project"  # [project] of pyproject is not ours
+
+
+def test_personalize_toml_wins_over_pyproject(tmp_path: Path) -> None:
+    project(
+        tmp_path, '[tool.personalize.project]\nname = "from pyproject"\n', name="pyproject.toml"
+    )
+    project(tmp_path, '[project]\nname = "from personalize.toml"\n')
+    settings = load_settings(tmp_path)
+    assert (settings.file, settings.project.name) == ("personalize.toml", "from personalize.toml")
+
+
+def test_a_relative_root_is_resolved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project(tmp_path, "")
+    monkeypatch.chdir(tmp_path)
+    assert load_settings(Path(".")).root == tmp_path.resolve()
+
+
+def test_settings_are_frozen(tmp_path: Path) -> None:
+    settings = load_settings(project(tmp_path, ""))
+    with pytest.raises(ValidationError):
+        settings.project.timezone = "Europe/Berlin"
+
+
+# -- field specs ----------------------------------------------------------------------------
+
+
+def test_field_specs_as_a_type_name_or_a_table(tmp_path: Path) -> None:
+    settings = load_settings(
+        project(
+            tmp_path,
+            """\
+[recipient.fields]
+last_name = "str"
+tier = {type = "str", default = "Bronze", choices = ["Bronze", "Gold"], description = "Tier"}
+email = {type = "email", required = true}
+nick = {type = "str", max_length = 20}
+orders = "list[order]"
+
+[recipient.types.order]
+at = "datetime"
+total = {type = "decimal", required = true}
+""",
+        )
+    )
+    fields = settings.recipient.fields
+    assert fields["last_name"] == FieldSpec(type="str")
+    assert fields["tier"] == FieldSpec(
+        type="str", default="Bronze", choices=("Bronze", "Gold"), description="Tier"
+    )
+    assert fields["email"].required
+    assert fields["nick"].max_length == 20
+    assert fields["orders"].type == "list[order]"
+    assert list(fields) == ["last_name", "tier", "email", "nick", "orders"]
+    order = settings.recipient.types["order"]
+    assert order == {
+        "at": FieldSpec(type="datetime"),
+        "total": FieldSpec(type="decimal", required=True),
+    }
+
+
+HAS_DEFAULT_CASES = [
+    ("no default", FieldSpec(type="int"), False),
+    ("zero", FieldSpec(type="int", default=0), True),
+    ("empty text", FieldSpec(type="str", default=""), True),
+    ("false", FieldSpec(type="bool", default=False), True),
+    ("empty list", FieldSpec(type="list[int]", default=[]), True),
+]
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"), [c[1:] for c in HAS_DEFAULT_CASES], ids=[c[0] for c in HAS_DEFAULT_CASES]
+)
+def test_has_default(spec: FieldSpec, expected: bool) -> None:
+    assert spec.has_default is expected
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+TOML_HINT = "check quoting and brackets; strings need double quotes"
+SECTIONS = "sections: limits, message, project, recipient, render"
+
+ERROR_CASES = [
+    (
+        "invalid TOML",
+        '[project]\nname = "x"\ntimezone = Europe/Berlin\n',
+        "personalize.toml line 3: invalid TOML: Invalid value (at line 3, column 12) — "
+        f"{TOML_HINT}",
+    ),
+    (
+        "unclosed table header",
+        "[project\n",
+        f"personalize.toml line 1: invalid TOML: Expected ']' at the end of a table declaration "
+        f"(at line 1, column 9) — {TOML_HINT}",
+    ),
+    (
+        "unknown setting in a table",
+        '[project]\nname = "x"\n\ntimezon = "UTC"\n',
+        "personalize.toml line 4: project.timezon: unknown setting 'timezon' — did you mean "
+        "'timezone'?",
+    ),
+    (
+        "unknown section",
+        '[project]\nname = "x"\n[rendr]\ninliner = "premailer"\n',
+        "personalize.toml line 3: rendr: unknown setting 'rendr' — did you mean 'render'?",
+    ),
+    (
+        "unknown top-level key, nothing close",
+        'color = "red"\n',
+        f"personalize.toml line 1: color: unknown setting 'color' — {SECTIONS}",
+    ),
+    (
+        "root is not a setting",
+        'root = "/etc"\n',
+        f"personalize.toml line 1: root: unknown setting 'root' — {SECTIONS}",
+    ),
+    (
+        "file is not a setting",
+        '\nfile = "x"\n',
+        f"personalize.toml line 2: file: unknown setting 'file' — {SECTIONS}",
+    ),
+    (
+        "a nested table that is not a setting",
+        '[project]\nname = "a"\n[project.extra]\nx = 1\n',
+        "personalize.toml line 3: project.extra: unknown setting 'extra'",
+    ),
+    (
+        "unknown key in a field spec",
+        '[recipient.fields]\ntier = "str"\npoints = {type = "int", defualt = 0}\n',
+        "personalize.toml line 3: recipient.fields.points.defualt: unknown setting 'defualt' — "
+        "did you mean 'default'?",
+    ),
+    (
+        "misspelt type in a named type reports the typo, not the missing type",
+        '[recipient.types.order]\nat = {tpye = "datetime"}\n',
+        "personalize.toml line 2: recipient.types.order.at.tpye: unknown setting 'tpye' (and 1 "
+        "more problem) — did you mean 'type'?",
+    ),
+    (
+        "unknown time zone",
+        '[project]\ntimezone = "Mars/Olympus"\n',
+        "personalize.toml line 2: project.timezone: unknown time zone 'Mars/Olympus' (expected "
+        "e.g. 'Europe/Berlin')",
+    ),
+    (
+        "empty time zone",
+        '[project]\ntimezone = ""\n',
+        "personalize.toml line 2: project.timezone: unknown time zone '' (expected e.g. "
+        "'Europe/Berlin')",
+    ),
+    (
+        "path-like time zone",
+        '[project]\ntimezone = "../../etc/passwd"\n',
+        "personalize.toml line 2: project.timezone: unknown time zone '../../etc/passwd' "
+        "(expected e.g. 'Europe/Berlin')",
+    ),
+    (
+        "bad locale",
+        '[project]\nlocale = "german"\n',
+        "personalize.toml line 2: project.locale: expected a locale such as 'en_US' or 'de_DE', "
+        "got 'german'",
+    ),
+    (
+        "bad currency",
+        '[project]\ncurrency = "EURO"\n',
+        "personalize.toml line 2: project.currency: expected an ISO 4217 code such as 'EUR', "
+        "got 'EURO'",
+    ),
+    (
+        "now without an offset",
+        "[project]\nnow = 2026-11-27T09:00:00\n",
+        "personalize.toml line 2: project.now: 'now' needs a UTC offset, e.g. "
+        "2026-11-27T09:00:00+01:00",
+    ),
+    (
+        "now as a quoted string without an offset",
+        '[project]\nnow = "2026-11-27T09:00:00"\n',
+        "personalize.toml line 2: project.now: 'now' needs a UTC offset, e.g. "
+        "2026-11-27T09:00:00+01:00",
+    ),
+    (
+        "now that is not a date",
+        '[project]\nnow = "tomorrow"\n',
+        "personalize.toml line 2: project.now: Input should be a valid datetime or date, input "
+        "is too short (got 'tomorrow')",
+    ),
+    (
+        "wrong type",
+        "[project]\ntimezone = 5\n",
+        "personalize.toml line 2: project.timezone: Input should be a valid string (got 5)",
+    ),
+    (
+        "several problems",
+        "[project]\nname = 5\ntimezone = 6\nlocale = 7\n",
+        "personalize.toml line 2: project.name: Input should be a valid string (got 5) (and 2 "
+        "more problems)",
+    ),
+    (
+        "a section that is not a table",
+        "project = 5\n",
+        "personalize.toml line 1: project: Input should be a valid dictionary or instance of "
+        "ProjectSettings (got 5)",
+    ),
+    (
+        "unknown inliner",
+        '[render]\ninliner = "juice"\n',
+        "personalize.toml line 2: render.inliner: Input should be 'css-inline' or 'premailer' "
+        "(got 'juice')",
+    ),
+    (
+        "a limit out of range",
+        "[limits]\nmax_string_length = 0\n",
+        "personalize.toml line 2: limits.max_string_length: Input should be greater than or "
+        "equal to 1 (got 0)",
+    ),
+    (
+        "a field spec that is neither a name nor a table",
+        "[recipient.fields]\nx = 5\n",
+        "personalize.toml line 2: recipient.fields.x: Input should be a valid dictionary or "
+        "instance of FieldSpec (got 5)",
+    ),
+    (
+        "choices that are not scalars",
+        '[recipient.fields]\nx = {type = "str", choices = [["a"]]}\n',
+        "personalize.toml line 2: recipient.fields.x.choices: choices must be text, numbers or "
+        "true/false, got ['a']",
+    ),
+    (
+        "choices holding a table",
+        '[recipient.fields]\nx = {type = "str", choices = [{a = 1}]}\n',
+        "personalize.toml line 2: recipient.fields.x.choices: choices must be text, numbers or "
+        "true/false, got {'a': 1}",
+    ),
+    (
+        "max_length below 1",
+        '[recipient.fields]\nx = {type = "str", max_length = 0}\n',
+        "personalize.toml line 2: recipient.fields.x.max_length: Input should be greater than or "
+        "equal to 1 (got 0)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [c[1:] for c in ERROR_CASES], ids=[c[0] for c in ERROR_CASES]
+)
+def test_settings_errors(tmp_path: Path, text: str, expected: str) -> None:
+    assert settings_error(tmp_path, text) == expected
+
+
+PYPROJECT_ERROR_CASES = [
+    (
+        "unknown setting, line in pyproject",
+        '[project]\nname = "pkg"\n\n[tool.personalize.project]\ntimezon = "UTC"\n',
+        "pyproject.toml line 5: project.timezon: unknown setting 'timezon' — did you mean "
+        "'timezone'?",
+    ),
+    (
+        "unknown section",
+        '[tool.personalize.projct]\nname = "x"\n',
+        "pyproject.toml line 1: projct: unknown setting 'projct' — did you mean 'project'?",
+    ),
+    (
+        "no tool.personalize table",
+        "[tool.black]\nline-length = 100\n",
+        "pyproject.toml: pyproject.toml has no [tool.personalize] table — add one, or create "
+        "personalize.toml",
+    ),
+    (
+        "tool is not a table",
+        'tool = "x"\n',
+        "pyproject.toml: pyproject.toml has no [tool.personalize] table — add one, or create "
+        "personalize.toml",
+    ),
+    (
+        "tool.personalize is not a table",
+        "[tool]\npersonalize = 5\n",
+        "pyproject.toml: pyproject.toml has no [tool.personalize] table — add one, or create "
+        "personalize.toml",
+    ),
+    (
+        "invalid TOML",
+        "[tool.personalize\n",
+        f"pyproject.toml line 1: invalid TOML: Expected ']' at the end of a table declaration "
+        f"(at line 1, column 18) — {TOML_HINT}",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [c[1:] for c in PYPROJECT_ERROR_CASES],
+    ids=[c[0] for c in PYPROJECT_ERROR_CASES],
+)
+def test_pyproject_errors(tmp_path: Path, text: str, expected: str) -> None:
+    assert settings_error(tmp_path, text, name="pyproject.toml") == expected
+
+
+def test_a_missing_project_folder(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    with pytest.raises(ConfigError) as caught:
+        load_settings(missing)
+    assert str(caught.value) == (
+        f"project folder {str(missing)!r} does not exist — pass the folder that holds "
+        "personalize.toml (--project DIR)"
+    )
+
+
+def test_a_folder_without_settings(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path)
+    assert str(caught.value) == (
+        f"no personalize.toml in {str(tmp_path.resolve())!r} — run this inside a project folder "
+        "or pass --project; a project needs personalize.toml (or [tool.personalize] in "
+        "pyproject.toml)"
+    )
+
+
+def test_a_file_instead_of_a_folder(tmp_path: Path) -> None:
+    file = project(tmp_path, "") / "personalize.toml"
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(file)
+
+
+def test_a_settings_file_that_is_not_utf8(tmp_path: Path) -> None:
+    (tmp_path / "personalize.toml").write_bytes(b'[project]\nname = "caf\xe9"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path)
+    assert caught.value.file == "personalize.toml"
+    assert str(caught.value).startswith("personalize.toml: cannot read the file: 'utf-8' codec")
+    assert caught.value.hint == "save it as a UTF-8 text file"
+
+
+# -- the models on their own ----------------------------------------------------------------
+
+
+def test_models_reject_unknown_keys_directly() -> None:
+    with pytest.raises(ValidationError):
+        RenderSettings(cache=1)  # type: ignore[call-arg]
+    with pytest.raises(ValidationError):
+        LimitSettings(max_list_length=0)
+
+
+def test_settings_path_is_relative_to_the_root(tmp_path: Path) -> None:
+    settings = Settings(root=tmp_path)
+    assert settings.path("segments.yaml") == tmp_path / "segments.yaml"
+
+
+# -- toml_line ------------------------------------------------------------------------------
+
+TOML = """\
+# settings
+name = "top"
+
+[project]
+name = "Northwind"
+"timezone" = "UTC"
+
+[recipient.fields]
+tier = {type = "str"}
+  points = "int"
+
+[recipient.types.order]
+at = "datetime"
+
+[ tool.personalize.project ]
+locale = "de_DE"
+"""
+
+TOML_LINE_CASES: list[tuple[str, tuple[str, ...], int | None]] = [
+    ("top-level key", ("name",), 2),
+    ("table header", ("project",), 4),
+    ("key in a table", ("project", "name"), 5),
+    ("quoted key", ("project", "timezone"), 6),
+    ("dotted header", ("recipient", "fields"), 8),
+    ("key under a dotted header", ("recipient", "fields", "tier"), 9),
+    ("indented key", ("recipient", "fields", "points"), 10),
+    (
+        "key inside an inline table falls back to the key",
+        ("recipient", "fields", "tier", "type"),
+        9,
+    ),
+    ("named type", ("recipient", "types", "order"), 12),
+    ("field of a named type", ("recipient", "types", "order", "at"), 13),
+    ("header with spaces", ("tool", "personalize", "project", "locale"), 16),
+    ("unknown key falls back to its table", ("project", "nope"), 4),
+    ("nothing matches", ("nope",), None),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "line"), [c[1:] for c in TOML_LINE_CASES], ids=[c[0] for c in TOML_LINE_CASES]
+)
+def test_toml_line(path: tuple[str, ...], line: int | None) -> None:
+    assert toml_line(TOML, path) == line

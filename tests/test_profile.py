@@ -1,0 +1,1107 @@
+"""Tests for the recipient schema: every type, defaults, limits, error messages, immutability."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tempfile
+import textwrap
+import time
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from personalize.config import Settings, load_settings
+from personalize.errors import ConfigError, RecipientError
+from personalize.profile import BUILTIN_TYPES, Recipient, Schema, build_schema
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+# One optional field per builtin type, on a project in Europe/Berlin.
+TYPES_TOML = """\
+[project]
+timezone = "Europe/Berlin"
+locale = "en_US"
+currency = "USD"
+
+[recipient.fields]
+name = "str"
+points = "int"
+score = "float"
+total = "decimal"
+active = "bool"
+birthday = "date"
+signup_at = "datetime"
+email = "email"
+website = "url"
+prefs = "map"
+tags = "list[str]"
+nums = "list[int]"
+"""
+
+# A realistic schema: required fields, defaults, choices, named and nested types.
+SHOP_TOML = """\
+[project]
+timezone = "Europe/Berlin"
+
+[recipient.fields]
+email = {type = "email", required = true}
+first_name = {type = "str", default = "there"}
+tier = {type = "str", default = "Bronze", choices = ["Bronze", "Silver", "Gold"]}
+points = {type = "int", default = 0}
+nick = {type = "str", max_length = 5}
+orders = {type = "list[order]", default = []}
+address = "address"
+
+[recipient.types.order]
+at = "datetime"
+total = {type = "decimal", required = true}
+items = "list[item]"
+
+[recipient.types.item]
+sku = "str"
+quantity = {type = "int", default = 1}
+
+[recipient.types.address]
+city = "str"
+zip = {type = "str", required = true}
+"""
+
+
+def write_project(tmp_path: Path, toml: str) -> Path:
+    """A project folder with ``personalize.toml`` holding ``toml``."""
+    (tmp_path / "personalize.toml").write_text(textwrap.dedent(toml), encoding="utf-8")
+    return tmp_path
+
+
+def make_schema(tmp_path: Path, toml: str) -> Schema:
+    return Schema(load_settings(write_project(tmp_path, toml)))
+
+
+def schema_error(tmp_path: Path, toml: str) -> str:
+    with pytest.raises(ConfigError) as caught:
+        make_schema(tmp_path, toml)
+    return str(caught.value)
+
+
+@pytest.fixture(scope="module")
+def types_schema(tmp_path_factory: pytest.TempPathFactory) -> Schema:
+    return make_schema(tmp_path_factory.mktemp("types"), TYPES_TOML)
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Schema:
+    return make_schema(tmp_path_factory.mktemp("shop"), SHOP_TOML)
+
+
+def invalid(
+    schema: Schema, record: Any, *, source: str | None = None, line: int | None = None
+) -> str:
+    with pytest.raises(RecipientError) as caught:
+        schema.validate(record, source=source, line=line)
+    return str(caught.value)
+
+
+# -- every builtin type: what it accepts --------------------------------------------------
+
+ACCEPT_CASES: list[tuple[str, str, Any, Any]] = [
+    ("str", "name", "Ann", "Ann"),
+    ("str from an int", "name", 12, "12"),
+    ("str from a float", "name", 1.5, "1.5"),
+    ("str keeps inner spaces", "name", " Ann Lee ", " Ann Lee "),
+    ("int", "points", 12, 12),
+    ("int from text", "points", "12", 12),
+    ("int from padded text", "points", " 12 ", 12),
+    ("int from a whole float", "points", 12.0, 12),
+    ("negative int", "points", -3, -3),
+    ("huge int", "points", 10**30, 10**30),
+    ("float", "score", 1.5, 1.5),
+    ("float from an int", "score", 2, 2.0),
+    ("float from text", "score", "1e3", 1000.0),
+    ("decimal from text", "total", "19.99", Decimal("19.99")),
+    ("decimal from an int", "total", 5, Decimal(5)),
+    ("decimal from a float", "total", 1.1, Decimal("1.1")),
+    ("bool true", "active", True, True),
+    ("bool false", "active", False, False),
+    ("bool from 'true'", "active", "true", True),
+    ("bool from 'no'", "active", "no", False),
+    ("bool from 'on'", "active", "on", True),
+    ("bool from 1", "active", 1, True),
+    ("bool from 0", "active", 0, False),
+    ("date", "birthday", "2026-11-20", date(2026, 11, 20)),
+    ("date object", "birthday", date(2026, 11, 20), date(2026, 11, 20)),
+    ("date from a midnight date-time", "birthday", "2026-11-20T00:00:00", date(2026, 11, 20)),
+    (
+        "aware datetime",
+        "signup_at",
+        "2026-11-20T09:00:00+01:00",
+        datetime(2026, 11, 20, 9, tzinfo=timezone(timedelta(hours=1))),
+    ),
+    ("datetime in UTC", "signup_at", "2026-11-20T08:00:00Z", datetime(2026, 11, 20, 8, tzinfo=UTC)),
+    (
+        "naive datetime is read in the project time zone",
+        "signup_at",
+        "2026-11-20T09:00:00",
+        datetime(2026, 11, 20, 9, tzinfo=BERLIN),
+    ),
+    (
+        "naive datetime object too",
+        "signup_at",
+        datetime(2026, 7, 1, 9),
+        datetime(2026, 7, 1, 9, tzinfo=BERLIN),
+    ),
+    (
+        "aware datetime object kept",
+        "signup_at",
+        datetime(2026, 7, 1, 9, tzinfo=UTC),
+        datetime(2026, 7, 1, 9, tzinfo=UTC),
+    ),
+    (
+        "date-only datetime is midnight in the project time zone",
+        "signup_at",
+        "2026-11-20",
+        datetime(2026, 11, 20, tzinfo=BERLIN),
+    ),
+    ("email", "email", "ann@example.com", "ann@example.com"),
+    ("email stripped", "email", "  ann@example.com ", "ann@example.com"),
+    (
+        "email with plus and subdomain",
+        "email",
+        "a.b+tag@mail.example.co.uk",
+        "a.b+tag@mail.example.co.uk",
+    ),
+    ("https url", "website", "https://example.com/a?b=1#c", "https://example.com/a?b=1#c"),
+    ("http url in capitals", "website", "HTTP://EXAMPLE.COM", "HTTP://EXAMPLE.COM"),
+    ("mailto url", "website", "mailto:ann@example.com", "mailto:ann@example.com"),
+    ("url stripped", "website", "  https://example.com/ ", "https://example.com/"),
+    ("url with non-ASCII", "website", "https://example.com/straße", "https://example.com/straße"),
+    ("locale", "locale", "de_DE", "de_DE"),
+    ("locale with a hyphen", "locale", "de-DE", "de_DE"),
+    ("language only", "locale", "en", "en"),
+    ("locale with script", "locale", "zh-Hant-TW", "zh_Hant_TW"),
+    ("locale with a region number", "locale", "es-419", "es_419"),
+    ("timezone", "timezone", "Europe/Berlin", "Europe/Berlin"),
+    ("timezone stripped", "timezone", " America/New_York ", "America/New_York"),
+    ("currency upper-cased", "currency", "eur", "EUR"),
+    ("currency", "currency", "JPY", "JPY"),
+    ("list of text", "tags", ["a", "b"], ("a", "b")),
+    ("list from a tuple", "tags", ("a",), ("a",)),
+    ("empty list", "tags", [], ()),
+    ("list of ints from text", "nums", ["1", 2], (1, 2)),
+]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"), [c[1:] for c in ACCEPT_CASES], ids=[c[0] for c in ACCEPT_CASES]
+)
+def test_types_accept(types_schema: Schema, field: str, value: Any, expected: Any) -> None:
+    recipient = types_schema.validate({"id": "x", field: value})
+    got = recipient.data[field]
+    assert got == expected
+    assert type(got) is type(expected)
+    if isinstance(expected, datetime):
+        assert got.utcoffset() == expected.utcoffset()
+
+
+def test_map_is_a_read_only_mapping_of_scalars(types_schema: Schema) -> None:
+    prefs = {"color": "red", "size": 42, "ratio": 0.5, "news": True, "none": None}
+    recipient = types_schema.validate({"id": "x", "prefs": prefs})
+    assert isinstance(recipient["prefs"], MappingProxyType)
+    assert dict(recipient["prefs"]) == prefs
+    with pytest.raises(TypeError):
+        recipient["prefs"]["color"] = "blue"  # type: ignore[index]
+
+
+def test_builtin_types_are_listed() -> None:
+    assert BUILTIN_TYPES == (
+        "str",
+        "int",
+        "float",
+        "decimal",
+        "bool",
+        "date",
+        "datetime",
+        "email",
+        "url",
+        "locale",
+        "timezone",
+        "currency",
+        "map",
+    )
+
+
+# -- every builtin type: what it rejects --------------------------------------------------
+
+DATE = "expected an ISO date such as 2026-11-20"
+DATETIME = "expected an ISO date-time such as 2026-11-20T09:00:00+01:00"
+EMAIL = "expected an email address such as 'ann@example.com'"
+URL = "expected an http(s) or mailto URL"
+LOCALE = "expected a locale such as 'en_US' or 'de_DE'"
+SCALAR = "expected text, a number, true/false or null"
+
+REJECT_CASES: list[tuple[str, str, Any, str]] = [
+    ("str from true", "name", True, "name: expected text, got True"),
+    ("str from a list", "name", ["a"], "name: expected text, got ['a']"),
+    ("str from an object", "name", {"a": 1}, "name: expected text, got {'a': 1}"),
+    (
+        "str with a lone surrogate",
+        "name",
+        "a\ud800",
+        "name: text holds an invalid character (a lone surrogate), got 'a\\ud800'",
+    ),
+    ("int from words", "points", "many", "points: expected a whole number, got 'many'"),
+    ("int from a fraction", "points", 1.5, "points: expected a whole number, got 1.5"),
+    ("int from true", "points", True, "points: expected a whole number, got True"),
+    ("int from false", "points", False, "points: expected a whole number, got False"),
+    ("int from exponent text", "points", "1e3", "points: expected a whole number, got '1e3'"),
+    ("int from a list", "points", [1], "points: expected a whole number, got [1]"),
+    ("int from NaN", "points", math.nan, "points: expected a finite number, got nan"),
+    ("int from infinity", "points", math.inf, "points: expected a finite number, got inf"),
+    (
+        "int from 5,000 digits",
+        "points",
+        "1" * 5000,
+        "points: expected a whole number, got '" + "1" * 58 + "…",
+    ),
+    ("float from words", "score", "high", "score: expected a number, got 'high'"),
+    ("float from true", "score", True, "score: expected a number, got True"),
+    ("float NaN", "score", math.nan, "score: expected a finite number, got nan"),
+    ("float infinity", "score", math.inf, "score: expected a finite number, got inf"),
+    ("float minus infinity", "score", -math.inf, "score: expected a finite number, got -inf"),
+    ("float 'NaN' text", "score", "NaN", "score: expected a finite number, got 'NaN'"),
+    ("float '-inf' text", "score", "-inf", "score: expected a finite number, got '-inf'"),
+    ("float too big", "score", 10**400, "score: expected a number, got " + "1" + "0" * 58 + "…"),
+    ("decimal from words", "total", "abc", "total: expected a number, got 'abc'"),
+    ("decimal from true", "total", True, "total: expected a number, got True"),
+    ("decimal 'NaN'", "total", "NaN", "total: expected a finite number, got 'NaN'"),
+    ("decimal 'Infinity'", "total", "Infinity", "total: expected a finite number, got 'Infinity'"),
+    ("decimal infinity", "total", math.inf, "total: expected a finite number, got inf"),
+    ("bool from 2", "active", 2, "active: expected true or false, got 2"),
+    ("bool from words", "active", "maybe", "active: expected true or false, got 'maybe'"),
+    ("bool from a list", "active", [], "active: expected true or false, got []"),
+    ("date in another format", "birthday", "20/11/2026", f"birthday: {DATE}, got '20/11/2026'"),
+    ("impossible date", "birthday", "2026-13-01", f"birthday: {DATE}, got '2026-13-01'"),
+    (
+        "date with a time",
+        "birthday",
+        "2026-11-20T09:00:00",
+        f"birthday: {DATE} (without a time), got '2026-11-20T09:00:00'",
+    ),
+    ("date from true", "birthday", True, f"birthday: {DATE}, got True"),
+    ("datetime from words", "signup_at", "yesterday", f"signup_at: {DATETIME}, got 'yesterday'"),
+    (
+        "impossible hour",
+        "signup_at",
+        "2026-11-20T25:00",
+        f"signup_at: {DATETIME}, got '2026-11-20T25:00'",
+    ),
+    ("datetime from true", "signup_at", True, f"signup_at: {DATETIME}, got True"),
+    ("email without a domain", "email", "ann", f"email: {EMAIL}, got 'ann'"),
+    ("email without a dot", "email", "ann@localhost", f"email: {EMAIL}, got 'ann@localhost'"),
+    (
+        "email with two at signs",
+        "email",
+        "a@b@example.com",
+        f"email: {EMAIL}, got 'a@b@example.com'",
+    ),
+    (
+        "email in angle brackets",
+        "email",
+        "<ann@example.com>",
+        f"email: {EMAIL}, got '<ann@example.com>'",
+    ),
+    (
+        "email with a header injection",
+        "email",
+        "ann@example.com\nBcc: eve@example.com",
+        f"email: {EMAIL}, got 'ann@example.com\\nBcc: eve@example.com'",
+    ),
+    (
+        "email over 254 characters",
+        "email",
+        "a" * 250 + "@example.com",
+        f"email: {EMAIL}, got '" + "a" * 58 + "…",
+    ),
+    (
+        "javascript url",
+        "website",
+        "javascript:alert(1)",
+        f"website: {URL}, got 'javascript:alert(1)'",
+    ),
+    (
+        "mixed-case javascript url",
+        "website",
+        "JaVaScRiPt:alert(1)",
+        f"website: {URL}, got 'JaVaScRiPt:alert(1)'",
+    ),
+    (
+        "javascript url with a tab",
+        "website",
+        "java\tscript:x",
+        f"website: {URL}, got 'java\\tscript:x'",
+    ),
+    ("data url", "website", "data:text/html,<b>", f"website: {URL}, got 'data:text/html,<b>'"),
+    ("vbscript url", "website", "vbscript:x", f"website: {URL}, got 'vbscript:x'"),
+    ("ftp url", "website", "ftp://example.com", f"website: {URL}, got 'ftp://example.com'"),
+    ("scheme-relative url", "website", "//example.com", f"website: {URL}, got '//example.com'"),
+    ("url with a space", "website", "https://a b", f"website: {URL}, got 'https://a b'"),
+    ("url with NUL", "website", "https://a\x00b", f"website: {URL}, got 'https://a\\x00b'"),
+    ("url with nothing after the scheme", "website", "https://", f"website: {URL}, got 'https://'"),
+    ("locale in words", "locale", "german", f"locale: {LOCALE}, got 'german'"),
+    ("locale upper-case language", "locale", "DE", f"locale: {LOCALE}, got 'DE'"),
+    ("locale lower-case region", "locale", "de-de", f"locale: {LOCALE}, got 'de-de'"),
+    (
+        "unknown time zone",
+        "timezone",
+        "Mars/Olympus",
+        "timezone: expected an IANA time zone such as 'Europe/Berlin', got 'Mars/Olympus'",
+    ),
+    (
+        "time zone folder",
+        "timezone",
+        "Europe",
+        "timezone: expected an IANA time zone such as 'Europe/Berlin', got 'Europe'",
+    ),
+    (
+        "time zone path",
+        "timezone",
+        "../../etc/passwd",
+        "timezone: expected an IANA time zone such as 'Europe/Berlin', got '../../etc/passwd'",
+    ),
+    (
+        "currency of four letters",
+        "currency",
+        "EURO",
+        "currency: expected an ISO 4217 currency code such as 'EUR', got 'EURO'",
+    ),
+    (
+        "currency symbol",
+        "currency",
+        "€",
+        "currency: expected an ISO 4217 currency code such as 'EUR', got '€'",
+    ),
+    ("map from a list", "prefs", [1], "prefs: expected an object, got [1]"),
+    ("map from text", "prefs", "a=1", "prefs: expected an object, got 'a=1'"),
+    ("map holding a list", "prefs", {"a": [1]}, f"prefs.a: {SCALAR}, got [1]"),
+    ("map holding an object", "prefs", {"a": {"b": 1}}, f"prefs.a: {SCALAR}, got {{'b': 1}}"),
+    ("map holding NaN", "prefs", {"a": math.nan}, "prefs.a: expected a finite number, got nan"),
+    (
+        "map holding a lone surrogate",
+        "prefs",
+        {"a": "\udc00"},
+        "prefs.a: text holds an invalid character (a lone surrogate), got '\\udc00'",
+    ),
+    (
+        "map key with a control character is escaped",
+        "prefs",
+        {"a\nb": [1]},
+        f"prefs.'a\\nb': {SCALAR}, got [1]",
+    ),
+    ("list from text", "tags", "abc", "tags: expected a list, got 'abc'"),
+    ("list from an object", "tags", {"a": 1}, "tags: expected a list, got {'a': 1}"),
+    ("list item of the wrong type", "nums", [1, "x"], "nums[1]: expected a whole number, got 'x'"),
+    ("null list item", "tags", ["a", None], "tags[1]: expected text, got None"),
+    (
+        "lone surrogate in a list",
+        "tags",
+        ["ok", "\ud800"],
+        "tags[1]: text holds an invalid character (a lone surrogate), got '\\ud800'",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"), [c[1:] for c in REJECT_CASES], ids=[c[0] for c in REJECT_CASES]
+)
+def test_types_reject(types_schema: Schema, field: str, value: Any, expected: str) -> None:
+    assert invalid(types_schema, {"id": "x", field: value}) == f"recipient x: {expected}"
+
+
+# -- errors name the record, the recipient and the field path ----------------------------
+
+MESSAGE_CASES: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "nested list item field",
+        {"id": "x", "email": "a@example.com", "orders": [{"total": 1, "at": "soon"}]},
+        f"p.jsonl line 3 (recipient x): orders[0].at: {DATETIME}, got 'soon'",
+    ),
+    (
+        "second order, nested list",
+        {
+            "id": "x",
+            "email": "a@example.com",
+            "orders": [{"total": 1}, {"total": 2, "items": [{"sku": "A", "quantity": "two"}]}],
+        },
+        "p.jsonl line 3 (recipient x): orders[1].items[0].quantity: expected a whole number, "
+        "got 'two'",
+    ),
+    (
+        "required field of a nested object",
+        {"id": "x", "email": "a@example.com", "address": {"city": "Berlin"}},
+        "p.jsonl line 3 (recipient x): address.zip: required field is missing — fix the record, "
+        "or declare a default for the field",
+    ),
+    (
+        "required field in a list item",
+        {"id": "x", "email": "a@example.com", "orders": [{"at": "2026-11-20T09:00:00"}]},
+        "p.jsonl line 3 (recipient x): orders[0].total: required field is missing — fix the "
+        "record, or declare a default for the field",
+    ),
+    (
+        "missing required field",
+        {"id": "x"},
+        "p.jsonl line 3 (recipient x): email: required field is missing — fix the record, or "
+        "declare a default for the field",
+    ),
+    (
+        "blank required field counts as missing",
+        {"id": "x", "email": "   "},
+        "p.jsonl line 3 (recipient x): email: required field is missing — fix the record, or "
+        "declare a default for the field",
+    ),
+    (
+        "null required field counts as missing",
+        {"id": "x", "email": None},
+        "p.jsonl line 3 (recipient x): email: required field is missing — fix the record, or "
+        "declare a default for the field",
+    ),
+    (
+        "missing id",
+        {"email": "a@example.com"},
+        "p.jsonl line 3: id: required field is missing — fix the record, or declare a default "
+        "for the field",
+    ),
+    (
+        "blank id",
+        {"id": "", "email": "a@example.com"},
+        "p.jsonl line 3: id: required field is missing — fix the record, or declare a default "
+        "for the field",
+    ),
+    (
+        "id that is not text",
+        {"id": ["x"], "email": "a@example.com"},
+        "p.jsonl line 3: id: expected text, got ['x']",
+    ),
+    (
+        "a numeric id is named",
+        {"id": 17, "email": "nope"},
+        f"p.jsonl line 3 (recipient 17): email: {EMAIL}, got 'nope'",
+    ),
+    (
+        "an id with a newline is escaped",
+        {"id": "a\nb", "email": "nope"},
+        f"p.jsonl line 3 (recipient 'a\\nb'): email: {EMAIL}, got 'nope'",
+    ),
+    (
+        "a huge id is truncated",
+        {"id": "r" * 1000, "email": "nope"},
+        f"p.jsonl line 3 (recipient '{'r' * 62}…): email: {EMAIL}, got 'nope'",
+    ),
+    (
+        "not among the choices",
+        {"id": "x", "email": "a@example.com", "tier": "Platinum"},
+        "p.jsonl line 3 (recipient x): tier: expected one of 'Bronze', 'Gold', 'Silver', got "
+        "'Platinum'",
+    ),
+    (
+        "per-field max_length",
+        {"id": "x", "email": "a@example.com", "nick": "abcdef"},
+        "p.jsonl line 3 (recipient x): nick: longer than the limit of 5 characters, got str of "
+        "length 6 — shorten it, or raise the field's max_length in personalize.toml",
+    ),
+    (
+        "a number too long for its text field",
+        {"id": "x", "email": "a@example.com", "nick": 1000.25},
+        "p.jsonl line 3 (recipient x): nick: longer than the limit of 5 characters, got 1000.25 "
+        "— shorten it, or raise the field's max_length in personalize.toml",
+    ),
+    (
+        "several problems are counted",
+        {"id": "x", "email": "nope", "points": "many", "tier": "Platinum"},
+        f"p.jsonl line 3 (recipient x): email: {EMAIL}, got 'nope' (and 2 more problems)",
+    ),
+    (
+        "one more problem",
+        {"id": "x", "email": "nope", "points": "many"},
+        f"p.jsonl line 3 (recipient x): email: {EMAIL}, got 'nope' (and 1 more problem)",
+    ),
+    (
+        "nested object of the wrong type",
+        {"id": "x", "email": "a@example.com", "address": "Berlin"},
+        "p.jsonl line 3 (recipient x): address: expected an object, got 'Berlin'",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"), [c[1:] for c in MESSAGE_CASES], ids=[c[0] for c in MESSAGE_CASES]
+)
+def test_error_messages(shop: Schema, record: dict[str, Any], expected: str) -> None:
+    assert invalid(shop, record, source="p.jsonl", line=3) == expected
+
+
+def test_error_fields_for_programs(shop: Schema) -> None:
+    record = {"id": "x", "email": "a@example.com", "orders": [{"total": "?"}]}
+    with pytest.raises(RecipientError) as caught:
+        shop.validate(record, source="p.jsonl", line=3)
+    assert caught.value.to_dict() == {
+        "type": "RecipientError",
+        "message": "expected a number, got '?'",
+        "file": "p.jsonl",
+        "line": 3,
+        "recipient": "x",
+        "path": "orders[0].total",
+        "hint": None,
+    }
+
+
+WRONG_TOP_CASES: list[tuple[str, Any, str]] = [
+    ("a list", [1, 2], "p.jsonl line 3: expected a JSON object (mapping of fields), got list"),
+    ("text", "ann", "p.jsonl line 3: expected a JSON object (mapping of fields), got str"),
+    ("null", None, "p.jsonl line 3: expected a JSON object (mapping of fields), got NoneType"),
+    ("a number", 5, "p.jsonl line 3: expected a JSON object (mapping of fields), got int"),
+]
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"), [c[1:] for c in WRONG_TOP_CASES], ids=[c[0] for c in WRONG_TOP_CASES]
+)
+def test_wrong_top_level_type(shop: Schema, record: Any, expected: str) -> None:
+    assert invalid(shop, record, source="p.jsonl", line=3) == expected
+
+
+def test_without_a_source_only_the_recipient_is_named(shop: Schema) -> None:
+    assert invalid(shop, {"id": "x", "email": "nope"}) == f"recipient x: email: {EMAIL}, got 'nope'"
+    assert invalid(shop, [1]) == "expected a JSON object (mapping of fields), got list"
+
+
+# -- defaults, required fields, choices ----------------------------------------------------
+
+
+def test_defaults_fill_missing_blank_and_null_fields(shop: Schema) -> None:
+    base = {"id": "x", "email": "a@example.com"}
+    for blank in ({}, {"first_name": ""}, {"first_name": "  \t"}, {"first_name": None}):
+        recipient = shop.validate({**base, **blank})
+        assert recipient["first_name"] == "there"
+        assert recipient["tier"] == "Bronze"
+        assert recipient["points"] == 0
+        assert recipient["orders"] == ()
+        assert recipient.defaulted == {"first_name", "tier", "points", "orders"}
+
+
+def test_given_values_are_not_defaulted(shop: Schema) -> None:
+    recipient = shop.validate(
+        {"id": "x", "email": "a@example.com", "first_name": "Ann", "points": 0, "tier": "Gold"}
+    )
+    assert (recipient["first_name"], recipient["points"], recipient["tier"]) == ("Ann", 0, "Gold")
+    assert recipient.defaulted == {"orders"}
+
+
+def test_nested_defaults_apply_inside_list_items(shop: Schema) -> None:
+    record = {
+        "id": "x",
+        "email": "a@example.com",
+        "orders": [{"total": "9.50", "items": [{"sku": "A"}, {"sku": "B", "quantity": ""}]}],
+    }
+    order = shop.validate(record)["orders"][0]
+    assert order["total"] == Decimal("9.50")
+    assert [item["quantity"] for item in order["items"]] == [1, 1]
+
+
+def test_every_declared_field_is_present(shop: Schema) -> None:
+    recipient = shop.validate({"id": "x", "email": "a@example.com"})
+    assert set(recipient.data) == {
+        "id",
+        "email",
+        "first_name",
+        "tier",
+        "points",
+        "nick",
+        "orders",
+        "address",
+        "locale",
+        "timezone",
+        "currency",
+    }
+    assert recipient["address"] is None
+    assert recipient.get("address", "none") == "none"
+    assert recipient.get("points") == 0
+
+
+def test_undeclared_fields_are_dropped(shop: Schema) -> None:
+    record: dict[Any, Any] = {"id": "x", "email": "a@example.com", "secret": "s", 1: 2}
+    recipient = shop.validate(record)
+    assert set(recipient.data) == set(shop.fields)
+
+
+def test_blank_optional_fields_are_none(types_schema: Schema) -> None:
+    recipient = types_schema.validate({"id": "x", "name": "   ", "points": None, "website": ""})
+    assert (recipient["name"], recipient["points"], recipient["website"]) == (None, None, None)
+    assert recipient.defaulted == frozenset()
+
+
+def test_a_numeric_id_becomes_text(shop: Schema) -> None:
+    assert shop.validate({"id": 17, "email": "a@example.com"}).id == "17"
+
+
+def test_id_is_always_required_text(tmp_path: Path) -> None:
+    schema = make_schema(tmp_path, '[recipient.fields]\nid = {type = "int", description = "Key"}\n')
+    assert schema.fields["id"].type == "str"
+    assert schema.fields["id"].required
+    assert schema.fields["id"].description == "Key"
+    assert schema.validate({"id": "A-1"}).id == "A-1"
+
+
+def test_locale_timezone_and_currency_fall_back_to_the_project(shop: Schema) -> None:
+    recipient = shop.validate({"id": "x", "email": "a@example.com"})
+    assert (recipient.locale, recipient.timezone, recipient.currency) == (
+        "en_US",
+        "Europe/Berlin",
+        "USD",
+    )
+    assert recipient.tz == BERLIN
+    own = shop.validate(
+        {
+            "id": "y",
+            "email": "a@example.com",
+            "locale": "de-AT",
+            "timezone": "Europe/Vienna",
+            "currency": "eur",
+        }
+    )
+    assert (own.locale, own.timezone, own.currency) == ("de_AT", "Europe/Vienna", "EUR")
+    assert own.tz == ZoneInfo("Europe/Vienna")
+
+
+# -- limits -------------------------------------------------------------------------------
+
+LIMIT_HINT = "raise [limits] in personalize.toml if this size is intended"
+
+
+def test_a_string_over_the_default_limit(types_schema: Schema) -> None:
+    assert invalid(types_schema, {"id": "x", "name": "a" * 10_001}) == (
+        "recipient x: name: longer than the limit of 10000 characters, got str of length 10001 "
+        f"— {LIMIT_HINT}"
+    )
+    assert types_schema.validate({"id": "x", "name": "a" * 10_000})["name"] == "a" * 10_000
+
+
+def test_a_list_over_the_default_limit(types_schema: Schema) -> None:
+    assert invalid(types_schema, {"id": "x", "tags": ["a"] * 1_001}) == (
+        "recipient x: tags: longer than the limit of 1000 items, got list of length 1001 — "
+        f"{LIMIT_HINT}"
+    )
+
+
+def test_a_map_over_the_list_limit(types_schema: Schema) -> None:
+    prefs = {f"k{i}": i for i in range(1_001)}
+    assert invalid(types_schema, {"id": "x", "prefs": prefs}) == (
+        "recipient x: prefs: longer than the limit of 1000 items, got dict of length 1001 — "
+        f"{LIMIT_HINT}"
+    )
+
+
+def test_a_long_string_inside_a_map(types_schema: Schema) -> None:
+    assert invalid(types_schema, {"id": "x", "prefs": {"note": "a" * 10_001}}) == (
+        "recipient x: prefs.note: longer than the limit of 10000 characters, got str of length "
+        f"10001 — {LIMIT_HINT}"
+    )
+
+
+LIMITS_TOML = """\
+[limits]
+max_string_length = 1_000_000
+max_list_length = 100_000
+
+[recipient.fields]
+points = "int"
+bio = "str"
+website = "url"
+tags = "list[str]"
+orders = "list[order]"
+
+[recipient.types.order]
+at = "datetime"
+"""
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory: pytest.TempPathFactory) -> Schema:
+    return make_schema(tmp_path_factory.mktemp("limits"), LIMITS_TOML)
+
+
+def test_the_limits_come_from_settings(limited: Schema) -> None:
+    assert limited.validate({"id": "x", "bio": "a" * 1_000_000})["bio"] == "a" * 1_000_000
+    assert len(limited.validate({"id": "x", "tags": ["a"] * 100_000})["tags"]) == 100_000
+
+
+SIZE_CASES: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "1 MB string",
+        {"bio": "a" * 1_000_001},
+        "bio: longer than the limit of 1000000 characters, got str of length 1000001",
+    ),
+    (
+        "1 MB url",
+        {"website": "https://example.com/" + "a" * 1_000_000},
+        "website: longer than the limit of 1000000 characters, got str of length 1000020",
+    ),
+    (
+        "100,000-item list",
+        {"tags": ["a"] * 100_001},
+        "tags: longer than the limit of 100000 items, got list of length 100001",
+    ),
+    (
+        "the size is reported before the bad items",
+        {"orders": [{"at": "never"}] * 100_001},
+        "orders: longer than the limit of 100000 items, got list of length 100001",
+    ),
+    (
+        "the size is reported before other fields' problems",
+        {"points": "many", "tags": ["a"] * 100_001},
+        "tags: longer than the limit of 100000 items, got list of length 100001 (and 1 more "
+        "problem)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"), [c[1:] for c in SIZE_CASES], ids=[c[0] for c in SIZE_CASES]
+)
+def test_size_limits_name_the_field_first(
+    limited: Schema, fields: dict[str, Any], expected: str
+) -> None:
+    started = time.perf_counter()
+    message = invalid(limited, {"id": "x", **fields})
+    assert message == f"recipient x: {expected} — {LIMIT_HINT}"
+    assert time.perf_counter() - started < 1.0
+
+
+def test_a_hostile_url_is_rejected_quickly(types_schema: Schema) -> None:
+    # A URL pattern with `\s*` around it backtracked quadratically on this input.
+    started = time.perf_counter()
+    value = "https://x" + "\u00a0" * 9_000 + "\x00"
+    assert invalid(types_schema, {"id": "x", "website": value}).startswith(
+        f"recipient x: website: {URL}"
+    )
+    assert time.perf_counter() - started < 0.2
+
+
+# -- the schema itself: unknown and recursive types, defaults -------------------------------
+
+
+def test_named_and_nested_types(shop: Schema) -> None:
+    recipient = shop.validate(
+        {
+            "id": "x",
+            "email": "a@example.com",
+            "address": {"city": "Berlin", "zip": 10115},
+            "orders": [{"at": "2026-11-20T09:00:00", "total": 5, "items": [{"sku": "A"}]}],
+        }
+    )
+    assert dict(recipient["address"]) == {"city": "Berlin", "zip": "10115"}
+    order = recipient["orders"][0]
+    assert order["at"] == datetime(2026, 11, 20, 9, tzinfo=BERLIN)
+    assert dict(order["items"][0]) == {"sku": "A", "quantity": 1}
+
+
+def test_paths_lists_every_declared_field(shop: Schema) -> None:
+    assert shop.paths() == {
+        "id",
+        "email",
+        "first_name",
+        "tier",
+        "points",
+        "nick",
+        "orders",
+        "orders.at",
+        "orders.total",
+        "orders.items",
+        "orders.items.sku",
+        "orders.items.quantity",
+        "address",
+        "address.city",
+        "address.zip",
+        "locale",
+        "timezone",
+        "currency",
+    }
+
+
+TYPE_HINT = (
+    "use one of str, int, float, decimal, bool, date, datetime, email, url, locale, timezone, "
+    "currency, map, list[T], or a type declared under [recipient.types]"
+)
+
+SCHEMA_ERROR_CASES = [
+    (
+        "misspelt type",
+        '[recipient.fields]\nname = "str"\ntier = "strr"\n',
+        "personalize.toml line 3: recipient.fields.tier.type: unknown field type 'strr' — did "
+        "you mean 'str'?",
+    ),
+    (
+        "misspelt type in a table",
+        '[recipient.fields]\n\npoints = {type = "integer", default = 0}\n',
+        "personalize.toml line 3: recipient.fields.points.type: unknown field type 'integer' — "
+        "did you mean 'int'?",
+    ),
+    (
+        "nothing close",
+        '[recipient.fields]\nx = "banana"\n',
+        f"personalize.toml line 2: recipient.fields.x.type: unknown field type 'banana' — "
+        f"{TYPE_HINT}",
+    ),
+    (
+        "misspelt item type of a list",
+        '[recipient.fields]\norders = "list[ordr]"\n\n[recipient.types.order]\nat = "date"\n',
+        "personalize.toml line 2: recipient.fields.orders.type: unknown field type 'ordr' — did "
+        "you mean 'order'?",
+    ),
+    (
+        "unknown type inside a named type",
+        '[recipient.fields]\norder = "order"\n\n[recipient.types.order]\nat = "datetme"\n',
+        "personalize.toml line 5: recipient.types.order.at.type: unknown field type 'datetme' — "
+        "did you mean 'datetime'?",
+    ),
+    (
+        "a type that contains itself",
+        '[recipient.fields]\nroot = "node"\n\n[recipient.types.node]\nchildren = "list[node]"\n',
+        "personalize.toml line 5: recipient.types.node.children.type: type 'node' contains itself",
+    ),
+    (
+        "two types that contain each other",
+        '[recipient.fields]\na = "ping"\n[recipient.types.ping]\nnext = "pong"\n'
+        '[recipient.types.pong]\nback = "ping"\n',
+        "personalize.toml line 6: recipient.types.pong.back.type: type 'ping' contains itself",
+    ),
+    (
+        "a default of the wrong type",
+        '[recipient.fields]\npoints = {type = "int", default = "lots"}\n',
+        "personalize.toml line 2: recipient.fields.points.default: default 'lots' does not fit: "
+        "expected a whole number — give a default that is a valid int, or remove it",
+    ),
+    (
+        "a default outside the choices",
+        '[recipient.fields]\ntier = {type = "str", default = "Iron", choices = ["Gold"]}\n',
+        "personalize.toml line 2: recipient.fields.tier.default: default 'Iron' does not fit: "
+        "expected one of 'Gold' — give a default that is a valid str, or remove it",
+    ),
+    (
+        "a default in a named type",
+        '[recipient.fields]\na = "link"\n[recipient.types.link]\nurl = {type = "url", '
+        'default = "javascript:x"}\n',
+        "personalize.toml line 4: recipient.types.link.url.default: default 'javascript:x' does "
+        "not fit: expected an http(s) or mailto URL — give a default that is a valid url, or "
+        "remove it",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [c[1:] for c in SCHEMA_ERROR_CASES],
+    ids=[c[0] for c in SCHEMA_ERROR_CASES],
+)
+def test_schema_errors(tmp_path: Path, toml: str, expected: str) -> None:
+    assert schema_error(tmp_path, toml) == expected
+
+
+def test_schema_errors_in_pyproject_have_the_right_line(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "pkg"\n\n[tool.personalize.recipient.fields]\ntier = "strr"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as caught:
+        Schema(load_settings(tmp_path))
+    assert str(caught.value) == (
+        "pyproject.toml line 5: recipient.fields.tier.type: unknown field type 'strr' — did you "
+        "mean 'str'?"
+    )
+
+
+def test_build_schema_without_a_settings_file(tmp_path: Path) -> None:
+    settings = Settings(root=tmp_path, recipient={"fields": {"x": "nope"}})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError) as caught:
+        build_schema(settings)
+    assert caught.value.line is None
+    assert caught.value.path == "recipient.fields.x.type"
+
+
+# -- immutability ---------------------------------------------------------------------------
+
+
+def test_recipients_are_immutable(shop: Schema) -> None:
+    recipient = shop.validate(
+        {
+            "id": "x",
+            "email": "a@example.com",
+            "address": {"zip": "1"},
+            "orders": [{"total": 1, "items": [{"sku": "A"}]}],
+        }
+    )
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        recipient.id = "y"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        recipient.data["email"] = "b@example.com"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        recipient["address"]["zip"] = "2"
+    orders = recipient["orders"]
+    assert isinstance(orders, tuple)
+    assert isinstance(orders[0]["items"], tuple)
+    with pytest.raises(TypeError):
+        orders[0]["total"] = 2
+    with pytest.raises(TypeError):
+        orders[0]["items"][0]["sku"] = "B"
+    assert isinstance(recipient.defaulted, frozenset)
+
+
+def test_the_input_record_is_not_changed(shop: Schema) -> None:
+    record = {"id": "x", "email": "a@example.com", "first_name": "", "orders": [{"total": "1"}]}
+    before = repr(record)
+    shop.validate(record)
+    assert repr(record) == before
+
+
+def test_a_recipient_passes_through(shop: Schema) -> None:
+    recipient = shop.validate({"id": "x", "email": "a@example.com"})
+    assert shop.validate(recipient) is recipient
+
+
+def test_recipients_compare_by_value(shop: Schema) -> None:
+    record = {"id": "x", "email": "a@example.com", "orders": [{"total": 1}]}
+    assert shop.validate(record) == shop.validate(record)
+
+
+def test_recipient_built_directly() -> None:
+    recipient = Recipient(
+        id="x", data=MappingProxyType({"a": None}), locale="en", timezone="UTC", currency="USD"
+    )
+    assert recipient.get("a", 1) == 1
+    assert recipient.tz == ZoneInfo("UTC")
+    assert recipient.defaulted == frozenset()
+    with pytest.raises(KeyError):
+        recipient["b"]
+
+
+# -- property: validation is total over JSON-like records -----------------------------------
+
+FIELD_NAMES = [
+    "id",
+    "name",
+    "points",
+    "score",
+    "total",
+    "active",
+    "birthday",
+    "signup_at",
+    "email",
+    "website",
+    "prefs",
+    "tags",
+    "nums",
+    "locale",
+    "timezone",
+    "currency",
+    # fields of SHOP_TOML and its named types
+    "first_name",
+    "tier",
+    "nick",
+    "orders",
+    "address",
+    "at",
+    "items",
+    "sku",
+    "quantity",
+    "city",
+    "zip",
+]
+TRICKY_TEXT = [
+    "",
+    " ",
+    "2026-11-20",
+    "2026-11-20T09:00:00",
+    "2026-11-20T09:00:00+01:00",
+    "ann@example.com",
+    "https://example.com",
+    "javascript:alert(1)",
+    "de-DE",
+    "Europe/Berlin",
+    "Europe",
+    "eur",
+    "NaN",
+    "inf",
+    "1e999",
+    "12",
+    "true",
+    "\ud800",
+    "a\x00b",
+    "\u202e",
+]
+JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(st.characters(exclude_categories=()), max_size=20)
+    | st.sampled_from(TRICKY_TEXT)
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.sampled_from(FIELD_NAMES) | st.text(max_size=5), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+RECORDS = st.dictionaries(
+    st.sampled_from(FIELD_NAMES) | st.text(max_size=8), JSON_VALUES, max_size=8
+).flatmap(lambda fields: st.builds(lambda id_: {**fields, "id": id_}, JSON_VALUES))
+
+
+@pytest.mark.parametrize("toml", [TYPES_TOML, SHOP_TOML], ids=["every type", "nested types"])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(record=RECORDS)
+def test_validate_returns_a_recipient_or_raises_recipient_error(
+    toml: str, record: dict[str, Any]
+) -> None:
+    schema = _property_schema(toml)
+    error: RecipientError | None = None
+    try:
+        recipient = schema.validate(record, source="p.jsonl", line=1)
+    except RecipientError as err:
+        error = err
+    if error is not None:
+        assert error.file == "p.jsonl"
+        assert str(error).isprintable()
+        return
+    assert isinstance(recipient, Recipient)
+    assert isinstance(recipient.id, str)
+    assert recipient.id.strip()
+    for value in recipient.data.values():
+        assert not isinstance(value, list | dict)
+        if isinstance(value, float):
+            assert math.isfinite(value)
+
+
+_SCHEMAS: dict[str, Schema] = {}
+
+
+def _property_schema(toml: str) -> Schema:
+    # Built once, without pytest's function-scoped tmp_path (hypothesis reruns the test).
+    if toml not in _SCHEMAS:
+        _SCHEMAS[toml] = make_schema(Path(tempfile.mkdtemp()), toml)
+    return _SCHEMAS[toml]
+
+
+def test_aware_datetimes_keep_their_instant(types_schema: Schema) -> None:
+    value = datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(hours=-5)))
+    got = types_schema.validate({"id": "x", "signup_at": value})["signup_at"]
+    assert got == value

@@ -1,0 +1,779 @@
+"""Tests for layouts and modules: loading, front-matter checks, slots, windows, decision order."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from personalize.errors import ConfigError, PersonalizeError, RegistryError
+from personalize.includes import Source
+from personalize.registry import (
+    Active,
+    Layout,
+    Module,
+    Registry,
+    Slot,
+    decision_order,
+    load_registry,
+    locale_matches,
+)
+
+BERLIN = ZoneInfo("Europe/Berlin")
+SEGMENTS = frozenset({"vip", "lapsed", "unsubscribed_promo"})
+NAMES = frozenset({"cart_items", "tier", "orders", "orders.total", "orders_30d", *SEGMENTS})
+BODY = "<mj-section><mj-column><mj-text>Hi</mj-text></mj-column></mj-section>\n"
+WEEKLY = """\
+---
+subject: "Hi {{ first_name }}"
+preheader: New this week
+description: The weekly newsletter
+---
+<mjml><mj-body>
+  <slot name="hero"/>
+  <slot name="offer" optional/>
+</mj-body></mjml>
+"""
+
+
+def module(front: str = "", body: str = BODY) -> str:
+    """The text of a module file: front matter (if any) and a body."""
+    if not front:
+        return body
+    return f"---\n{textwrap.dedent(front).strip()}\n---\n{body}"
+
+
+def make_project(
+    tmp_path: Path,
+    *,
+    modules: dict[str, str] | None = None,
+    layouts: dict[str, str] | None = None,
+) -> Path:
+    """A project folder: templates/<name>.mjml and modules/<id>.mjml (ids may hold folders)."""
+    (tmp_path / "personalize.toml").write_text("", encoding="utf-8")
+    for name, text in (layouts if layouts is not None else {"weekly": WEEKLY}).items():
+        path = tmp_path / "templates" / f"{name}.mjml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    (tmp_path / "templates").mkdir(exist_ok=True)
+    for module_id, text in (modules or {}).items():
+        path = tmp_path / "modules" / f"{module_id}.mjml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def load(tmp_path: Path, **kwargs: dict[str, str]) -> Registry:
+    root = make_project(tmp_path, **kwargs)
+    return load_registry(
+        root, templates="templates", modules="modules", names=NAMES, segments=SEGMENTS, tz=BERLIN
+    )
+
+
+def load_error(tmp_path: Path, **kwargs: dict[str, str]) -> PersonalizeError:
+    with pytest.raises(PersonalizeError) as caught:
+        load(tmp_path, **kwargs)
+    return caught.value
+
+
+def one(tmp_path: Path, front: str, *, module_id: str = "hero/a") -> Module:
+    return load(tmp_path, modules={module_id: module(front)}).modules[module_id]
+
+
+# -- layouts --------------------------------------------------------------------------------
+
+
+def test_a_layout_and_its_slots(tmp_path: Path) -> None:
+    layout = load(tmp_path).layout("weekly")
+    assert layout.name == "weekly"
+    assert layout.file == "templates/weekly.mjml"
+    assert layout.subject == "Hi {{ first_name }}"
+    assert layout.subject_line == 2
+    assert layout.preheader == "New this week"
+    assert layout.preheader_line == 3
+    assert layout.description == "The weekly newsletter"
+    assert layout.slots == (Slot("hero", True, 7), Slot("offer", False, 8))
+    assert layout.body.text.startswith("<mjml><mj-body>")
+    assert layout.body.origin(1) == ("templates/weekly.mjml", 6)
+
+
+SLOT_CASES = [
+    ("self-closing", '<slot name="hero"/>', True),
+    ("with a closing tag", '<slot name="hero"></slot>', True),
+    ("single quotes", "<slot name='hero'/>", True),
+    ("unquoted", "<slot name=hero />", True),
+    ("bare optional", '<slot name="hero" optional/>', False),
+    ("optional true", '<slot name="hero" optional="true"/>', False),
+    ("optional optional", '<slot name="hero" optional="optional"/>', False),
+    ("required false", '<slot name="hero" required="false"/>', False),
+    ("required true", '<slot name="hero" required="true"/>', True),
+    ("optional false", '<slot name="hero" optional="false"/>', True),
+    ("upper-case tag and attributes", '<SLOT NAME="hero" OPTIONAL/>', False),
+    ("attribute order", '<slot optional name="hero"/>', False),
+]
+
+
+@pytest.mark.parametrize(
+    ("tag", "required"), [c[1:] for c in SLOT_CASES], ids=[c[0] for c in SLOT_CASES]
+)
+def test_slot_markup(tmp_path: Path, tag: str, required: bool) -> None:
+    layout_text = f'---\nsubject: "Hi"\n---\n<mjml><mj-body>\n{tag}\n</mj-body></mjml>\n'
+    registry = load(tmp_path, layouts={"weekly": layout_text})
+    assert registry.layout("weekly").slots == (Slot("hero", required, 5),)
+
+
+LAYOUT_ERROR_CASES = [
+    (
+        "no front matter",
+        '<mjml><mj-body><slot name="hero"/></mj-body></mjml>\n',
+        "templates/weekly.mjml line 1: layout has no subject — add front matter with a subject "
+        'line: ---\\nsubject: "Your weekly picks"\\n---',
+    ),
+    (
+        "front matter without a subject",
+        '---\npreheader: x\n---\n<slot name="hero"/>\n',
+        "templates/weekly.mjml line 1: layout has no subject — add front matter with a subject "
+        'line: ---\\nsubject: "Your weekly picks"\\n---',
+    ),
+    (
+        "blank subject",
+        '---\nsubject: "  "\n---\n<slot name="hero"/>\n',
+        "templates/weekly.mjml line 2: subject: subject must be text, got '  '",
+    ),
+    (
+        "subject that is a list",
+        '---\n\nsubject: [a]\n---\n<slot name="hero"/>\n',
+        "templates/weekly.mjml line 3: subject: subject must be text, got ['a']",
+    ),
+    (
+        "unknown layout key",
+        '---\nsubject: Hi\nslots: [hero]\n---\n<slot name="hero"/>\n',
+        "templates/weekly.mjml line 3: slots: unknown layout key 'slots' — known keys: subject, "
+        "preheader, description",
+    ),
+    (
+        "misspelt layout key",
+        '---\nsubject: Hi\npreheadr: x\n---\n<slot name="hero"/>\n',
+        "templates/weekly.mjml line 3: preheadr: unknown layout key 'preheadr' — did you mean "
+        "'preheader'?",
+    ),
+    (
+        "no slots",
+        "---\nsubject: Hi\n---\n<mjml><mj-body></mj-body></mjml>\n",
+        "templates/weekly.mjml: layout has no slots — mark places for modules with "
+        '<slot name="hero"/>',
+    ),
+    (
+        "the same slot twice",
+        '---\nsubject: Hi\n---\n<slot name="hero"/>\n<p/>\n<slot name="hero" optional/>\n',
+        "templates/weekly.mjml line 6: slot 'hero' appears twice — give each slot its own name; "
+        "one module fills one slot",
+    ),
+    (
+        "slot without a name",
+        "---\nsubject: Hi\n---\n\n<slot/>\n",
+        "templates/weekly.mjml line 5: slot needs a name of lowercase letters, digits, '-' or "
+        "'_', got '' — write <slot name=\"hero\"/>",
+    ),
+    (
+        "slot name in capitals",
+        '---\nsubject: Hi\n---\n<slot name="Hero"/>\n',
+        "templates/weekly.mjml line 4: slot needs a name of lowercase letters, digits, '-' or "
+        "'_', got 'Hero' — write <slot name=\"hero\"/>",
+    ),
+    (
+        "slot name with a space",
+        '---\nsubject: Hi\n---\n<slot name="my hero"/>\n',
+        "templates/weekly.mjml line 4: slot needs a name of lowercase letters, digits, '-' or "
+        "'_', got 'my hero' — write <slot name=\"hero\"/>",
+    ),
+    (
+        "front matter never closed",
+        '---\nsubject: Hi\n<slot name="hero"/>\n',
+        "templates/weekly.mjml line 1: front matter is never closed — end the front matter with "
+        "a line holding only '---'",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [c[1:] for c in LAYOUT_ERROR_CASES],
+    ids=[c[0] for c in LAYOUT_ERROR_CASES],
+)
+def test_layout_errors(tmp_path: Path, text: str, expected: str) -> None:
+    assert str(load_error(tmp_path, layouts={"weekly": text})) == expected
+
+
+def test_no_templates_folder(tmp_path: Path) -> None:
+    (tmp_path / "personalize.toml").write_text("")
+    with pytest.raises(RegistryError) as caught:
+        load_registry(
+            tmp_path, templates="layouts", modules="modules", names=(), segments=(), tz=UTC
+        )
+    assert str(caught.value) == (
+        "no layouts/ folder — layouts live in templates/*.mjml; set [project] templates to use "
+        "another folder"
+    )
+
+
+def test_an_empty_templates_folder(tmp_path: Path) -> None:
+    err = load_error(tmp_path, layouts={})
+    assert str(err) == "no layouts in templates/ — add e.g. templates/weekly.mjml"
+
+
+def test_layout_lookup(tmp_path: Path) -> None:
+    registry = load(tmp_path, layouts={"weekly": WEEKLY, "welcome": WEEKLY})
+    assert sorted(registry.layouts) == ["weekly", "welcome"]
+    with pytest.raises(RegistryError) as caught:
+        registry.layout("weekyl")
+    assert str(caught.value) == "no layout 'weekyl' — did you mean 'weekly'?"
+    with pytest.raises(RegistryError) as caught:
+        registry.layout("receipt")
+    assert str(caught.value) == "no layout 'receipt' — layouts: weekly, welcome"
+
+
+def test_slots_of_every_layout_can_be_filled(tmp_path: Path) -> None:
+    other = '---\nsubject: Hi\n---\n<slot name="footer"/>\n'
+    registry = load(
+        tmp_path,
+        layouts={"weekly": WEEKLY, "receipt": other},
+        modules={"footer/default": module()},
+    )
+    assert set(registry.by_slot) == {"hero", "offer", "footer"}
+    assert [m.id for m in registry.by_slot["footer"]] == ["footer/default"]
+    assert registry.by_slot["hero"] == ()
+
+
+# -- modules: ids, slots, targeting ---------------------------------------------------------
+
+
+def test_module_ids_and_slots_come_from_paths(tmp_path: Path) -> None:
+    registry = load(
+        tmp_path,
+        modules={
+            "hero/default": module(),
+            "hero/seasonal/black-friday": module("priority: 5"),
+            "offer/ten-off": module("segments: [vip]"),
+            "banner": module("slot: offer"),
+            "misc/hero-too": module("slot: hero"),
+        },
+    )
+    found = {m.id: (m.slot, m.file) for m in registry.modules.values()}
+    assert found == {
+        "hero/default": ("hero", "modules/hero/default.mjml"),
+        "hero/seasonal/black-friday": ("hero", "modules/hero/seasonal/black-friday.mjml"),
+        "offer/ten-off": ("offer", "modules/offer/ten-off.mjml"),
+        "banner": ("offer", "modules/banner.mjml"),
+        "misc/hero-too": ("hero", "modules/misc/hero-too.mjml"),
+    }
+
+
+def test_module_fields(tmp_path: Path) -> None:
+    found = one(
+        tmp_path,
+        """
+        slot: hero
+        segments: [vip, lapsed]
+        exclude: unsubscribed_promo
+        when: {cart_items: {gt: 0}}
+        priority: 50
+        locales: [en, de-AT]
+        active: {from: 2026-11-20, until: 2026-12-01}
+        subject: "{{ first_name }}, early access"
+        preheader: Only this week
+        description: VIP early access
+        """,
+    )
+    assert found.id == "hero/a"
+    assert found.segments == ("vip", "lapsed")
+    assert found.exclude == ("unsubscribed_promo",)
+    assert found.when is not None
+    assert found.when.refs() == {"cart_items"}
+    assert found.priority == 50
+    assert found.locales == ("en", "de_AT")
+    assert found.active == Active(
+        start=datetime(2026, 11, 20, tzinfo=BERLIN),
+        end=datetime(2026, 12, 2, tzinfo=BERLIN),
+        text="2026-11-20 – 2026-12-01",
+    )
+    assert (found.subject, found.subject_line) == ("{{ first_name }}, early access", 9)
+    assert (found.preheader, found.preheader_line) == ("Only this week", 10)
+    assert found.description == "VIP early access"
+    assert not found.is_fallback
+    assert found.body.origin(1) == ("modules/hero/a.mjml", 13)
+
+
+def test_a_module_without_front_matter_is_a_fallback(tmp_path: Path) -> None:
+    found = one(tmp_path, "")
+    assert (found.slot, found.priority, found.segments, found.when, found.active) == (
+        "hero",
+        0,
+        (),
+        None,
+        None,
+    )
+    assert found.subject is None
+    assert found.is_fallback
+    assert found.body.origin(1) == ("modules/hero/a.mjml", 1)
+
+
+def test_a_byte_order_mark_does_not_hide_front_matter(tmp_path: Path) -> None:
+    registry = load(tmp_path, modules={"hero/a": "\ufeff" + module("segments: [vip]\npriority: 3")})
+    found = registry.modules["hero/a"]
+    assert (found.segments, found.priority) == (("vip",), 3)
+    assert "---" not in found.body.text
+    assert found.body.origin(1) == ("modules/hero/a.mjml", 5)
+
+
+FALLBACK_CASES = [
+    ("no targeting", "", True),
+    ("priority only", "priority: 9", True),
+    ("subject only", "subject: Hi", True),
+    ("empty segment list", "segments: []", True),
+    ("segments", "segments: [vip]", False),
+    ("exclude", "exclude: [vip]", False),
+    ("when", "when: {tier: Gold}", False),
+    ("locales", "locales: [de]", False),
+    ("active", "active: {from: 2026-01-01}", False),
+]
+
+
+@pytest.mark.parametrize(
+    ("front", "fallback"), [c[1:] for c in FALLBACK_CASES], ids=[c[0] for c in FALLBACK_CASES]
+)
+def test_is_fallback(tmp_path: Path, front: str, fallback: bool) -> None:
+    assert one(tmp_path, front).is_fallback is fallback
+
+
+MODULE_ERROR_CASES: list[tuple[str, str, str, str]] = [
+    (
+        "unknown slot with a close match",
+        "hero/a",
+        "slot: heor",
+        "modules/hero/a.mjml line 2: slot: slot 'heor' is not used by any layout — did you mean "
+        "'hero'?",
+    ),
+    (
+        "unknown slot from the folder",
+        "banner/a",
+        "",
+        "modules/banner/a.mjml: slot: slot 'banner' is not used by any layout — slots: hero, offer",
+    ),
+    (
+        "slot that is not text",
+        "hero/a",
+        "slot: 5",
+        "modules/hero/a.mjml line 2: slot: slot 5 is not used by any layout — slots: hero, offer",
+    ),
+    (
+        "no slot at all",
+        "top",
+        "",
+        "modules/top.mjml line 1: module has no slot — put it in modules/<slot>/ or add 'slot: "
+        "hero' to its front matter",
+    ),
+    (
+        "misspelt front matter key",
+        "hero/a",
+        "segments: [vip]\npriorty: 5",
+        "modules/hero/a.mjml line 3: priorty: unknown module key 'priorty' — did you mean "
+        "'priority'?",
+    ),
+    (
+        "unknown front matter key",
+        "hero/a",
+        "colour: red",
+        "modules/hero/a.mjml line 2: colour: unknown module key 'colour' — known keys: slot, "
+        "segments, exclude, when, priority, locales, active, subject, preheader, description",
+    ),
+    (
+        "unknown segment in a list",
+        "hero/a",
+        "segments:\n  - vip\n  - lapsd",
+        "modules/hero/a.mjml line 4: segments[1]: unknown segment 'lapsd' — did you mean 'lapsed'?",
+    ),
+    (
+        "unknown segment as text",
+        "hero/a",
+        "segments: vipp",
+        "modules/hero/a.mjml line 2: segments: unknown segment 'vipp' — did you mean 'vip'?",
+    ),
+    (
+        "unknown excluded segment, nothing close",
+        "hero/a",
+        "exclude: [zzz]",
+        "modules/hero/a.mjml line 2: exclude[0]: unknown segment 'zzz' — known segments: lapsed, "
+        "unsubscribed_promo, vip",
+    ),
+    (
+        "segments that are not names",
+        "hero/a",
+        "segments: [1, 2]",
+        "modules/hero/a.mjml line 2: segments: segments must be a list of segment names, got "
+        "[1, 2]",
+    ),
+    (
+        "segments as a mapping",
+        "hero/a",
+        "segments: {vip: true}",
+        "modules/hero/a.mjml line 2: segments: segments must be a list of segment names, got "
+        "{'vip': True}",
+    ),
+    (
+        "priority as text",
+        "hero/a",
+        'priority: "50"',
+        "modules/hero/a.mjml line 2: priority: priority must be a whole number, got '50'",
+    ),
+    (
+        "priority as a fraction",
+        "hero/a",
+        "priority: 1.5",
+        "modules/hero/a.mjml line 2: priority: priority must be a whole number, got 1.5",
+    ),
+    (
+        "priority as a boolean",
+        "hero/a",
+        "priority: yes",
+        "modules/hero/a.mjml line 2: priority: priority must be a whole number, got True",
+    ),
+    (
+        "locales as text",
+        "hero/a",
+        "locales: de",
+        "modules/hero/a.mjml line 2: locales: locales must be a list such as [en, de_AT], got 'de'",
+    ),
+    (
+        "blank locale",
+        "hero/a",
+        'locales: [en, ""]',
+        "modules/hero/a.mjml line 2: locales: locales must be a list such as [en, de_AT], got "
+        "['en', '']",
+    ),
+    (
+        "unknown name in when",
+        "hero/a",
+        "segments: [vip]\nwhen:\n  cart_itmes: {gt: 0}",
+        "modules/hero/a.mjml line 3: when: unknown name 'cart_itmes' in when — did you mean "
+        "'cart_items'?",
+    ),
+    (
+        "unknown name in a nested when",
+        "hero/a",
+        "when: {all: [{tier: Gold}, {zzz: 1}]}",
+        "modules/hero/a.mjml line 2: when: unknown name 'zzz' in when — use a recipient field, "
+        "metric or segment",
+    ),
+    (
+        "malformed when",
+        "hero/a",
+        "when: [tier]",
+        "modules/hero/a.mjml line 2: when: expected a rule such as {tier: Gold}, got a list — "
+        "combine rules with {all: [...]} or {any: [...]}",
+    ),
+    (
+        "subject that is not text",
+        "hero/a",
+        "subject: 5",
+        "modules/hero/a.mjml line 2: subject: subject must be text, got 5",
+    ),
+    (
+        "python tag in front matter",
+        "hero/a",
+        "priority: !!python/object/apply:os.getpid []",
+        "modules/hero/a.mjml line 2: unsupported YAML tag "
+        "'tag:yaml.org,2002:python/object/apply:os.getpid' — only plain YAML values are allowed "
+        "(no !!python or custom tags)",
+    ),
+    (
+        "duplicate key in front matter",
+        "hero/a",
+        "priority: 1\nsegments: [vip]\npriority: 2",
+        "modules/hero/a.mjml line 4: duplicate key 'priority' — 'priority' is already set on "
+        "line 2; keep one",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("module_id", "front", "expected"),
+    [c[1:] for c in MODULE_ERROR_CASES],
+    ids=[c[0] for c in MODULE_ERROR_CASES],
+)
+def test_module_errors(tmp_path: Path, module_id: str, front: str, expected: str) -> None:
+    err = load_error(tmp_path, modules={module_id: module(front)})
+    assert isinstance(err, ConfigError)
+    assert str(err) == expected
+
+
+def test_no_segments_defined(tmp_path: Path) -> None:
+    root = make_project(tmp_path, modules={"hero/a": module("segments: [vip]")})
+    with pytest.raises(ConfigError) as caught:
+        load_registry(root, templates="templates", modules="modules", names=(), segments=(), tz=UTC)
+    assert str(caught.value) == (
+        "modules/hero/a.mjml line 2: segments[0]: unknown segment 'vip' — no segments are defined"
+    )
+
+
+def test_a_module_that_is_not_utf8(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    path = tmp_path / "modules" / "hero" / "a.mjml"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"<mj-text>caf\xe9</mj-text>")
+    with pytest.raises(ConfigError) as caught:
+        load_registry(
+            tmp_path, templates="templates", modules="modules", names=(), segments=(), tz=UTC
+        )
+    assert str(caught.value) == "modules/hero/a.mjml: not valid UTF-8 (invalid continuation byte)"
+
+
+def test_a_project_without_modules(tmp_path: Path) -> None:
+    registry = load(tmp_path)
+    assert dict(registry.modules) == {}
+    assert dict(registry.by_slot) == {"hero": (), "offer": ()}
+
+
+def test_negative_priorities_are_allowed(tmp_path: Path) -> None:
+    assert one(tmp_path, "priority: -5").priority == -5
+
+
+# -- active windows -------------------------------------------------------------------------
+
+
+def window(tmp_path: Path, active: str) -> Active:
+    found = one(tmp_path, f"active: {active}")
+    assert found.active is not None
+    return found.active
+
+
+WINDOW_CASES: list[tuple[str, str, datetime | None, datetime | None]] = [
+    (
+        "dates cover whole days in the project time zone",
+        "{from: 2026-11-20, until: 2026-12-01}",
+        datetime(2026, 11, 20, tzinfo=BERLIN),
+        datetime(2026, 12, 2, tzinfo=BERLIN),
+    ),
+    (
+        "one day",
+        "{from: 2026-11-27, until: 2026-11-27}",
+        datetime(2026, 11, 27, tzinfo=BERLIN),
+        datetime(2026, 11, 28, tzinfo=BERLIN),
+    ),
+    ("only from", "{from: 2026-11-20}", datetime(2026, 11, 20, tzinfo=BERLIN), None),
+    ("only until", "{until: 2026-11-20}", None, datetime(2026, 11, 21, tzinfo=BERLIN)),
+    (
+        "aware date-times",
+        "{from: 2026-11-20T09:00:00+01:00, until: 2026-11-20T18:00:00Z}",
+        datetime(2026, 11, 20, 9, tzinfo=timezone(timedelta(hours=1))),
+        datetime(2026, 11, 20, 18, tzinfo=UTC),
+    ),
+    (
+        "naive date-times are in the project time zone",
+        "{from: 2026-11-20T09:00:00, until: 2026-11-20 18:00}",
+        datetime(2026, 11, 20, 9, tzinfo=BERLIN),
+        datetime(2026, 11, 20, 18, tzinfo=BERLIN),
+    ),
+    (
+        "quoted dates",
+        '{from: "2026-11-20", until: "2026-11-21T12:00:00+00:00"}',
+        datetime(2026, 11, 20, tzinfo=BERLIN),
+        datetime(2026, 11, 21, 12, tzinfo=UTC),
+    ),
+    (
+        "a day that ends daylight saving time",
+        "{until: 2026-10-25}",
+        None,
+        datetime(2026, 10, 26, tzinfo=BERLIN),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("active", "start", "end"), [c[1:] for c in WINDOW_CASES], ids=[c[0] for c in WINDOW_CASES]
+)
+def test_active_windows(
+    tmp_path: Path, active: str, start: datetime | None, end: datetime | None
+) -> None:
+    found = window(tmp_path, active)
+    assert found.start == start
+    assert found.end == end
+    for bound, expected in ((found.start, start), (found.end, end)):
+        if bound is not None and expected is not None:
+            assert bound.utcoffset() == expected.utcoffset()
+
+
+def test_date_bounds_include_the_whole_last_day(tmp_path: Path) -> None:
+    active = window(tmp_path, "{from: 2026-11-20, until: 2026-12-01}")
+    assert active.text == "2026-11-20 – 2026-12-01"
+    inside = [
+        datetime(2026, 11, 20, tzinfo=BERLIN),
+        datetime(2026, 11, 19, 23, 0, tzinfo=UTC),  # midnight in Berlin
+        datetime(2026, 12, 1, 23, 59, 59, tzinfo=BERLIN),
+        datetime(2026, 12, 1, 22, 59, tzinfo=UTC),
+    ]
+    outside = [
+        datetime(2026, 11, 19, 23, 59, 59, tzinfo=BERLIN),
+        datetime(2026, 11, 19, 22, 59, tzinfo=UTC),
+        datetime(2026, 12, 2, tzinfo=BERLIN),
+        datetime(2026, 12, 1, 23, 0, tzinfo=UTC),
+    ]
+    assert [active.contains(now) for now in inside] == [True] * 4
+    assert [active.contains(now) for now in outside] == [False] * 4
+
+
+def test_open_windows() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert Active(None, None, "").contains(now)
+    assert Active(now, None, "").contains(now)
+    assert not Active(None, now, "").contains(now)
+    assert Active(None, now + timedelta(microseconds=1), "").contains(now)
+
+
+ACTIVE_ERROR_CASES = [
+    (
+        "reversed dates",
+        "active: {from: 2026-12-01, until: 2026-11-20}",
+        "modules/hero/a.mjml line 2: active: active window ends before it starts — 'until' must "
+        "be later than 'from'; a date covers its whole day",
+    ),
+    (
+        "reversed date-times",
+        "active:\n  from: 2026-12-01T10:00:00Z\n  until: 2026-12-01T09:00:00Z",
+        "modules/hero/a.mjml line 2: active: active window ends before it starts — 'until' must "
+        "be later than 'from'; a date covers its whole day",
+    ),
+    (
+        "text that is not a date",
+        "active:\n  from: soon",
+        "modules/hero/a.mjml line 3: active.from: expected a date such as 2026-11-20, got 'soon'",
+    ),
+    (
+        "a number",
+        "active:\n  until: 2026",
+        "modules/hero/a.mjml line 3: active.until: expected a date such as 2026-11-20, got 2026",
+    ),
+    (
+        "an unknown bound",
+        "active: {from: 2026-11-20, to: 2026-12-01}",
+        "modules/hero/a.mjml line 2: active: active must be {from: DATE, until: DATE}, got "
+        "{'from': datetime.date(2026, 11, 20), 'to': datetime.date(2… — either bound "
+        "may be left out; dates are in the project time zone",
+    ),
+    (
+        "empty",
+        "active: {}",
+        "modules/hero/a.mjml line 2: active: active must be {from: DATE, until: DATE}, got {} — "
+        "either bound may be left out; dates are in the project time zone",
+    ),
+    (
+        "a single date",
+        "active: 2026-11-20",
+        "modules/hero/a.mjml line 2: active: active must be {from: DATE, until: DATE}, got "
+        "datetime.date(2026, 11, 20) — either bound may be left out; dates are in the project "
+        "time zone",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("front", "expected"),
+    [c[1:] for c in ACTIVE_ERROR_CASES],
+    ids=[c[0] for c in ACTIVE_ERROR_CASES],
+)
+def test_active_errors(tmp_path: Path, front: str, expected: str) -> None:
+    assert str(load_error(tmp_path, modules={"hero/a": module(front)})) == expected
+
+
+# -- decision order -------------------------------------------------------------------------
+
+
+def test_modules_are_indexed_in_decision_order(tmp_path: Path) -> None:
+    registry = load(
+        tmp_path,
+        modules={
+            "hero/default": module(),
+            "hero/zeta": module("segments: [vip]\npriority: 10"),
+            "hero/alpha": module("segments: [lapsed]\npriority: 10"),
+            "hero/loud-fallback": module("priority: 10"),
+            "hero/top": module("when: {tier: Gold}\npriority: 50"),
+            "hero/low": module("segments: [vip]\npriority: -1"),
+            "hero/plain": module("locales: [de]"),
+            "offer/ten-off": module("segments: [vip]"),
+        },
+    )
+    assert [m.id for m in registry.by_slot["hero"]] == [
+        "hero/top",
+        "hero/alpha",
+        "hero/zeta",
+        "hero/loud-fallback",
+        "hero/plain",
+        "hero/default",
+        "hero/low",
+    ]
+    assert [m.id for m in registry.by_slot["offer"]] == ["offer/ten-off"]
+
+
+def test_decision_order_key() -> None:
+    body = Source.from_text("", file="x")
+    targeted = Module(id="hero/b", slot="hero", file="x", body=body, segments=("vip",), priority=1)
+    fallback = Module(id="hero/a", slot="hero", file="x", body=body, priority=1)
+    assert decision_order(targeted) == (-1, False, "hero/b")
+    assert decision_order(fallback) == (-1, True, "hero/a")
+    assert sorted([fallback, targeted], key=decision_order) == [targeted, fallback]
+
+
+# -- locales --------------------------------------------------------------------------------
+
+LOCALE_CASES = [
+    ("language matches a regional locale", ["de"], "de_DE", True),
+    ("language matches itself", ["de"], "de", True),
+    ("exact regional match", ["de_AT"], "de_AT", True),
+    ("region does not match another region", ["de_AT"], "de_DE", False),
+    ("regional does not match the bare language", ["de_DE"], "de", False),
+    ("other language", ["de"], "en_US", False),
+    ("prefix is not a language", ["d"], "de_DE", False),
+    ("one of several", ["fr", "de"], "de_CH", True),
+    ("script locale", ["zh"], "zh_Hant_TW", True),
+    ("nothing wanted", [], "de_DE", False),
+]
+
+
+@pytest.mark.parametrize(
+    ("wanted", "locale", "expected"),
+    [c[1:] for c in LOCALE_CASES],
+    ids=[c[0] for c in LOCALE_CASES],
+)
+def test_locale_matches(wanted: list[str], locale: str, expected: bool) -> None:
+    assert locale_matches(wanted, locale) is expected
+
+
+def test_layout_and_registry_are_frozen(tmp_path: Path) -> None:
+    registry = load(tmp_path)
+    layout = registry.layout("weekly")
+    with pytest.raises(AttributeError):
+        layout.subject = "x"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        registry.layouts = {}  # type: ignore[misc]
+    assert isinstance(layout, Layout)
+
+
+def test_timezone_offsets_in_windows_use_the_given_zone(tmp_path: Path) -> None:
+    root = make_project(tmp_path, modules={"hero/a": module("active: {from: 2026-07-01}")})
+    tokyo = load_registry(
+        root,
+        templates="templates",
+        modules="modules",
+        names=NAMES,
+        segments=SEGMENTS,
+        tz=ZoneInfo("Asia/Tokyo"),
+    )
+    active = tokyo.modules["hero/a"].active
+    assert active is not None
+    assert active.start == datetime(2026, 6, 30, 15, tzinfo=UTC)
+    assert active.start is not None
+    assert active.start.utcoffset() == timedelta(hours=9)
+    assert date(2026, 7, 1) == active.start.date()

@@ -1,0 +1,110 @@
+"""Per-recipient rendering: output parts, warnings, located errors, the MIME message."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from pathlib import Path
+
+import pytest
+from projects import ANN, SETTINGS, make_project, module
+
+from personalize import Project, RecipientError, RenderError
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    return Project.load(make_project(tmp_path))
+
+
+def test_the_email_has_every_part(project: Project) -> None:
+    out = project.render("news", ANN)
+    assert (out.layout, out.recipient, out.locale) == ("news", "ann", "en_US")
+    assert out.decisions == {"hero": "hero/default", "extra": None}
+    assert out.text == "Hi Ann\n"
+    assert out.html.lower().startswith("<!doctype html>")
+    assert out.now is not None and out.now.isoformat() == "2026-11-27T09:00:00+01:00"
+    assert out.address == "ann@example.com"
+    assert out.unsubscribe == "https://shop.example/unsubscribe"
+
+
+def test_fields_that_fell_back_to_their_default_are_reported(project: Project) -> None:
+    out = project.render("news", {"id": "x", "email": "x@example.com", "first_name": "  "})
+    assert out.subject == "Hello there"
+    assert out.warnings == ("first_name fell back to its default 'there'",)
+
+
+def test_template_defaults_are_reported_too(tmp_path: Path) -> None:
+    hero = module("description: x", "<mj-text>{{ nickname | default('friend') }}</mj-text>")
+    project = Project.load(make_project(tmp_path, modules={"hero/default": hero}))
+    out = project.render("news", ANN)
+    assert "nickname fell back to its default 'friend'" in out.warnings
+
+
+def test_subject_lines_never_carry_control_characters(project: Project) -> None:
+    out = project.render("news", {**ANN, "first_name": "Ann\r\nBcc: eve@example.com\x00\u2028!"})
+    assert out.subject == "Hello Ann Bcc: eve@example.com !"
+    assert "&lt;" not in out.subject
+
+
+def test_printing_a_missing_value_names_recipient_module_and_line(tmp_path: Path) -> None:
+    hero = module("description: x", "<mj-text>\n  Hi {{ nickname }}\n</mj-text>")
+    project = Project.load(make_project(tmp_path, modules={"hero/default": hero}))
+    with pytest.raises(RenderError) as caught:
+        project.render("news", ANN)
+    assert str(caught.value) == (
+        "modules/hero/default.mjml line 5 (recipient ann): nickname: {{ nickname }} has no value "
+        "for this recipient — declare a default for the field, or write "
+        "{{ nickname | default('…') }}"
+    )
+
+
+def test_an_unknown_locale_names_the_field(project: Project) -> None:
+    with pytest.raises(RecipientError) as caught:
+        project.render("news", {**ANN, "locale": "xx_YY"})
+    assert str(caught.value) == (
+        "recipient ann: unknown locale 'xx_YY' — use a locale Babel knows, such as 'en_US' or "
+        "'de_DE'"
+    )
+
+
+def test_html_over_the_clipping_budget_is_a_warning(tmp_path: Path) -> None:
+    settings = SETTINGS.replace("[message]", "[render]\nclip_bytes = 1000\n\n[message]")
+    hero = module(
+        "description: x",
+        "<mj-section><mj-column><mj-text>" + "words " * 400 + "</mj-text>"
+        '<mj-text><a href="{{ links.unsubscribe | url }}">Unsubscribe</a></mj-text>'
+        "</mj-column></mj-section>",
+    )
+    project = Project.load(
+        make_project(tmp_path, settings=settings, modules={"hero/default": hero})
+    )
+    (warning,) = project.render("news", ANN).warnings
+    assert warning.startswith("HTML is ")
+    assert warning.endswith(
+        "over Gmail's clipping limit of 1 KB; the unsubscribe link falls past the clip point"
+    )
+
+
+def test_to_message_uses_the_rendered_parts_and_defaults(project: Project) -> None:
+    out = project.render("news", ANN)
+    message = out.to_message(sender="Shop <shop@example.com>")
+    parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
+    assert parsed["Subject"] == "Hello Ann"
+    assert parsed["To"] == "ann@example.com"
+    assert parsed["List-Unsubscribe"] == "<https://shop.example/unsubscribe>"
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert parsed["Date"] == "Fri, 27 Nov 2026 09:00:00 +0100"
+    kinds = [part.get_content_type() for part in parsed.iter_parts()]
+    assert kinds == ["text/plain", "text/html"]
+
+
+def test_rendering_is_deterministic(project: Project) -> None:
+    first, second = project.render("news", ANN), project.render("news", ANN)
+    assert first == second
+
+
+def test_reference_path_matches_on_a_small_project(project: Project) -> None:
+    fast = project.render("news", ANN)
+    reference = project.render_reference("news", ANN)
+    assert fast.text == reference.text and fast.subject == reference.subject

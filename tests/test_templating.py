@@ -1,0 +1,193 @@
+"""The sandbox: load-time checks, resource limits, and located render errors."""
+
+from __future__ import annotations
+
+import time
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+
+from personalize.config import LimitSettings
+from personalize.errors import PersonalizeError, RecipientError, RegistryError, RenderError
+from personalize.protect import Token
+from personalize.templating import CompiledTemplate, check_template, make_environments
+
+ENVS = make_environments(LimitSettings())
+NAMES = {"first_name", "links", "cart", "items", "tier"}
+
+
+def _origin(line: int) -> tuple[str, int]:
+    return ("modules/hero/a.mjml", line + 4)
+
+
+def _check(text: str) -> frozenset[str]:
+    return check_template(ENVS.html, text, origin=_origin, names=NAMES).names
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "{{ ''.__class__.__mro__ }}",
+            "modules/hero/a.mjml line 5: unsafe attribute '__mro__' — names starting with '_' "
+            "are not reachable from templates",
+        ),
+        (
+            "{{ first_name['__class__'] }}",
+            "modules/hero/a.mjml line 5: unsafe attribute '__class__' — names starting with '_' "
+            "are not reachable from templates",
+        ),
+        (
+            "x\n{{ first_name | attr('__class__') }}",
+            "modules/hero/a.mjml line 6: template error: No filter named 'attr'. — |attr is "
+            "disabled for safety",
+        ),
+        (
+            "{{ first_name | uper }}",
+            "modules/hero/a.mjml line 5: template error: No filter named 'uper'. — did you "
+            "mean 'upper'?",
+        ),
+        (
+            "\n\n{% if first_name %}",
+            "modules/hero/a.mjml line 7: template syntax error: Unexpected end of template. Jinja "
+            "was looking for the following tags: 'elif' or 'else' or 'endif'. The innermost block "
+            "that needs to be closed is 'if'.",
+        ),
+        (
+            "Hi {{ frist_name }}",
+            "modules/hero/a.mjml line 5: unknown name 'frist_name' — did you mean 'first_name'?",
+        ),
+        (
+            "{% include 'x.html' %}",
+            "modules/hero/a.mjml line 5: {% include %} is not supported — compose emails with "
+            "layouts, slots and mj-include instead",
+        ),
+        (
+            "a\n{% raw %}{{ x }}{% endraw %}",
+            "modules/hero/a.mjml line 6: {% raw %} is not supported here — print a literal with "
+            "{{ '{{' }} instead",
+        ),
+    ],
+    ids=[
+        "dunder-attr",
+        "dunder-item",
+        "attr-filter",
+        "unknown-filter",
+        "syntax",
+        "unknown-name",
+        "include",
+        "raw",
+    ],
+)
+def test_templates_are_checked_before_any_recipient(text: str, message: str) -> None:
+    with pytest.raises(RegistryError) as caught:
+        _check(text)
+    assert str(caught.value) == message
+
+
+def test_check_reports_the_names_a_template_reads() -> None:
+    assert _check("{% for i in cart %}{{ i.name }}{% endfor %}{{ tier }}{{ now }}") == {
+        "cart",
+        "tier",
+        "now",
+    }
+
+
+def test_undeclared_names_are_fine_under_default() -> None:
+    assert "nickname" in _check("Hi {{ nickname | default('there') }}")
+
+
+def _template(source: str, origins: dict[int, Token] | None = None, text: bool = False):
+    env = ENVS.text if text else ENVS.html
+    return CompiledTemplate.build(
+        env, source, filename="<test>", origins=origins or {}, fallback=("templates/t.mjml", 1)
+    )
+
+
+def _context(**values: Any) -> dict[str, Any]:
+    context = dict(ENVS.html.globals)
+    context.update({"_budget": [LimitSettings().max_loop_iterations], "_warnings": []})
+    context.update(values)
+    return context
+
+
+TOKEN = Token(7, "{{ nickname }}", False, "modules/hero/a.mjml", 12, False)
+
+
+def test_printing_none_is_an_error_located_at_its_token() -> None:
+    template = _template("Hi {#\n#}{{ nickname }}!", {2: TOKEN})
+    with pytest.raises(RenderError) as caught:
+        template.render(_context(nickname=None))
+    assert str(caught.value) == (
+        "modules/hero/a.mjml line 12: nickname: {{ nickname }} has no value for this recipient "
+        "— declare a default for the field, or write {{ nickname | default('…') }}"
+    )
+
+
+def test_undefined_attributes_are_errors_located_at_their_token() -> None:
+    token = Token(3, "{{ links.shop.deep }}", False, "modules/hero/b.mjml", 4, True)
+    template = _template("x{#\n#}{{ links.shop.deep }}", {2: token})
+    with pytest.raises(RenderError) as caught:
+        template.render(_context(links=MappingProxyType({"shop": "https://x.example"})))
+    assert str(caught.value) == (
+        "modules/hero/b.mjml line 4: links.shop.deep: {{ links.shop.deep }}: 'str object' has "
+        "no attribute 'deep' — declare the field in personalize.toml or give a default with "
+        "|default('…')"
+    )
+
+
+def test_filter_errors_get_the_location_and_field_of_their_token() -> None:
+    token = Token(3, "{{ links.shop | url }}", False, "modules/hero/b.mjml", 9, True)
+    template = _template('<a href="{#\n#}{{ links.shop | url }}">', {2: token})
+    with pytest.raises(RecipientError) as caught:
+        template.render(_context(links={"shop": "javascript:alert(1)"}))
+    assert str(caught.value) == (
+        "modules/hero/b.mjml line 9: links.shop: URL scheme 'javascript' is not allowed, got "
+        "'javascript:alert(1)' — only http, https and mailto links may come from data"
+    )
+
+
+def test_values_are_escaped_and_never_rendered_as_templates() -> None:
+    out = _template("<p>{{ v }}</p>").render(_context(v="{{ 7*7 }} <b>&'\"</b>"))
+    assert out == "<p>{{ 7*7 }} &lt;b&gt;&amp;&#39;&#34;&lt;/b&gt;</p>"
+
+
+def test_text_environment_does_not_escape_and_folds_whitespace() -> None:
+    out = _template("Hi {{ v }}!", text=True).render(_context(v="Tom & Jerry <3\n\n  x"))
+    assert out == "Hi Tom & Jerry <3 x!"
+
+
+def test_mapping_keys_win_over_methods() -> None:
+    out = _template("{{ cart.items }}").render(_context(cart=MappingProxyType({"items": 3})))
+    assert out == "3"
+
+
+@pytest.mark.parametrize(
+    ("source", "fragment"),
+    [
+        ("{{ 'a' * 10**9 }}", "over the limit of 2,000,000"),
+        ("{{ 2 ** 100000 }}", "exponent 100000 is over the limit of 100"),
+        ("{% for i in range(100000) %}x{% endfor %}", "range of 100,000 items is over the limit"),
+        (
+            "{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}",
+            "loops ran over the limit of 100,000 iterations per email",
+        ),
+        ("{{ '{0.__class__}'.format(v) }}", "unsafe or too costly"),
+        ("{{ items.append(1) }}", "unsafe or too costly"),
+        ("{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}", "recursion went too deep"),
+    ],
+    ids=["repeat", "power", "range", "nested-loops", "format", "mutation", "recursion"],
+)
+def test_costly_or_unsafe_operations_stop_quickly(source: str, fragment: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(RenderError) as caught:
+        _template(source).render(_context(items=[], v="x"))
+    assert fragment in str(caught.value)
+    assert time.perf_counter() - started < 5
+
+
+def test_render_errors_are_personalize_errors_with_a_fallback_location() -> None:
+    with pytest.raises(PersonalizeError) as caught:
+        _template("{{ 1 / 0 }}").render(_context())
+    assert str(caught.value) == "templates/t.mjml line 1: ZeroDivisionError: division by zero"
