@@ -6,11 +6,11 @@ import re
 from pathlib import Path
 
 import pytest
-from projects import ANN, HERO, LAYOUT, make_project, module
 
 from personalize import Project, RegistryError, RenderError
 from personalize.assemble import assemble
 from personalize.cache import LRUCache
+from projects import ANN, HERO, make_project, module
 
 
 def test_assemble_fills_slots_and_adds_language_and_head() -> None:
@@ -126,7 +126,8 @@ def test_loops_over_sections_and_rows_compile_once_for_any_length(tmp_path: Path
     orders = [{"at": "2026-11-20T10:00:00Z", "total": str(n)} for n in (5, 7, 9)]
     three = project.render("news", {**ANN, "orders": orders})
     none = project.render("news", ANN)
-    assert three.html.count("Order ") == 3 and "Order 3: $9.00" in three.text
+    assert three.html.count("Order ") == 3
+    assert "Order 3: $9.00" in three.text
     assert "Order" not in none.html
     assert project.cache_info["misses"] == 1
     # All rows in one tbody: the loop sentinel was moved inside the tbody the inliner opened.
@@ -136,4 +137,5 @@ def test_loops_over_sections_and_rows_compile_once_for_any_length(tmp_path: Path
 def test_hero_module_default(tmp_path: Path) -> None:
     # The helper's fallback module renders its greeting into both parts.
     email = Project.load(make_project(tmp_path, modules={"hero/default": HERO})).render("news", ANN)
-    assert "Hi Ann" in email.html and "Hi Ann" in email.text
+    assert "Hi Ann" in email.html
+    assert "Hi Ann" in email.text

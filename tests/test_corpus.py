@@ -88,9 +88,7 @@ def test_corpus_template_compiles_and_the_token_survives(name: str) -> None:
         return
     html, plain = compile_document(text, file=name, root=CORPUS, envs=ENVS, settings=SETTINGS)
     context = dict(ENVS.html.globals)
-    context.update(
-        first_name=VALUE, title="Title", _budget=[10**6], _warnings=[], _locale="en_US"
-    )
+    context.update(first_name=VALUE, title="Title", _budget=[10**6], _warnings=[], _locale="en_US")
     out = html.render(context)
     assert not re.search(r"zq\d+qz|\{\{|\{%", out)
     if injected:

@@ -27,10 +27,13 @@ def _same(project: Project, layout: str, persona: str) -> None:
 
 
 def test_there_are_enough_cases() -> None:
-    assert len(PROJECT.layouts) >= 3 and len(PROJECT.personas) >= 8
+    assert len(PROJECT.layouts) >= 3
+    assert len(PROJECT.personas) >= 8
 
 
-@pytest.mark.parametrize(("layout", "persona"), CASES, ids=[f"{l}-{p}" for l, p in CASES])
+@pytest.mark.parametrize(
+    ("layout", "persona"), CASES, ids=[f"{layout}-{persona}" for layout, persona in CASES]
+)
 def test_compiled_path_equals_reference_path(layout: str, persona: str) -> None:
     _same(PROJECT, layout, persona)
 

@@ -7,9 +7,9 @@ import email.policy
 from pathlib import Path
 
 import pytest
-from projects import ANN, SETTINGS, make_project, module
 
 from personalize import Project, RecipientError, RenderError
+from projects import ANN, SETTINGS, make_project, module
 
 
 @pytest.fixture
@@ -23,7 +23,8 @@ def test_the_email_has_every_part(project: Project) -> None:
     assert out.decisions == {"hero": "hero/default", "extra": None}
     assert out.text == "Hi Ann\n"
     assert out.html.lower().startswith("<!doctype html>")
-    assert out.now is not None and out.now.isoformat() == "2026-11-27T09:00:00+01:00"
+    assert out.now is not None
+    assert out.now.isoformat() == "2026-11-27T09:00:00+01:00"
     assert out.address == "ann@example.com"
     assert out.unsubscribe == "https://shop.example/unsubscribe"
 
@@ -107,4 +108,5 @@ def test_rendering_is_deterministic(project: Project) -> None:
 def test_reference_path_matches_on_a_small_project(project: Project) -> None:
     fast = project.render("news", ANN)
     reference = project.render_reference("news", ANN)
-    assert fast.text == reference.text and fast.subject == reference.subject
+    assert fast.text == reference.text
+    assert fast.subject == reference.subject

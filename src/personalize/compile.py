@@ -125,7 +125,13 @@ def compile_variant(
         *(p.names for p in pieces), *(prepared.subject_names.get(k, frozenset()) for k in keys)
     )
     return CompiledVariant(
-        key, html_t, text_t, subject, preheader, names, time.perf_counter() - started,
+        key,
+        html_t,
+        text_t,
+        subject,
+        preheader,
+        names,
+        time.perf_counter() - started,
         dict(envs.html.globals),
     )
 
@@ -168,8 +174,11 @@ def _template(
         def make() -> CompiledTemplate:
             restored = restore(text, tokens, markers=markers, contexts=kind == "html")
             return CompiledTemplate.build(
-                env, restored.source, filename=f"<fragment {next(_NAMES)}.{kind}>",
-                origins=restored.lines, fallback=fallback,
+                env,
+                restored.source,
+                filename=f"<fragment {next(_NAMES)}.{kind}>",
+                origins=restored.lines,
+                fallback=fallback,
             )
 
         # Markers carry project-wide token ids, so the marked text names its template exactly.
@@ -190,8 +199,10 @@ def _subjects(
 ) -> tuple[CompiledTemplate, CompiledTemplate | None]:
     """The first chosen module (in slot order) that overrides a line wins, else the layout."""
 
+    owners: list[Layout | Module] = [*chosen, layout]
+
     def pick(key: str) -> CompiledTemplate | None:
-        for owner in (*chosen, layout):
+        for owner in owners:
             found = prepared.subjects.get(f"{owner.file}#{key}")
             if found is not None:
                 return found
@@ -258,7 +269,9 @@ def compile_document(
     Returns:
         The HTML and text templates; render them with a mapping holding the names they use.
     """
-    resolved = resolve_includes(Source.from_text(text, file=file), root=root, base=(root / file).parent)
+    resolved = resolve_includes(
+        Source.from_text(text, file=file), root=root, base=(root / file).parent
+    )
     markers = choose_markers([resolved.source.text])
     protected = protect(resolved.source, markers=markers, start=1)
     source = assemble(
@@ -271,8 +284,11 @@ def compile_document(
         restored = restore(output, tokens, markers=markers, contexts=kind == "html")
         out.append(
             CompiledTemplate.build(
-                envs.html if kind == "html" else envs.text, restored.source,
-                filename=f"<document {file}.{kind}>", origins=restored.lines, fallback=(file, 1),
+                envs.html if kind == "html" else envs.text,
+                restored.source,
+                filename=f"<document {file}.{kind}>",
+                origins=restored.lines,
+                fallback=(file, 1),
             )
         )
     return out[0], out[1]

@@ -356,6 +356,7 @@ _MAPPING_TYPES: Final = frozenset({dict, MappingProxyType})
 _PLAIN_NUMBERS: Final = frozenset({int, float, Decimal, type(None)})
 _STAMP_TYPES: Final = frozenset({datetime, type(None)})
 _NONE: Final = type(None)
+_UNTYPED: Final[set[type]] = {object}  # a column whose types no metric reads
 _NO_VALUES: Final[Mapping[str, Any]] = MappingProxyType({})
 _ZERO: Final = timedelta(0)
 
@@ -409,6 +410,7 @@ class _Group:
         self.head = head
         self.fields: list[str | None] = []  # one column per field; None: the items themselves
         self.stamped: list[int] = []  # the columns whose ages some metric needs
+        self.typed: list[bool] = []  # per column: whether some metric reads its value types
         self.windows: list[tuple[int, timedelta]] = []  # (stamp column, length)
         self.metrics: list[tuple[object, Any, bool, _Aggregate]] = []
         self.spans: tuple[datetime, list[timedelta]] | None = None  # for the last `now` seen
@@ -422,6 +424,9 @@ class _Group:
             _index(self.stamped, at)
         if kind == "days_since":
             _index(self.stamped, column)
+        self.typed += [False] * (len(self.fields) - len(self.typed))
+        for typed in (*self.stamped, *(() if kind == "count" else (column,))):
+            self.typed[typed] = True
         where = None if metric.where is None else metric.where.compiled(frozenset())
         empty = 0 if kind in ("count", "sum") else None
         scalar = kind == "days_since" and field is None
@@ -443,7 +448,7 @@ class _Group:
         if type(items) not in _LISTS:
             return
         columns = [items if f is None else [item.get(f) for item in items] for f in self.fields]
-        kinds = [set(map(type, column)) for column in columns]
+        kinds = [set(map(type, c)) if typed else _UNTYPED for c, typed in zip(columns, self.typed)]
         ages = {i: _ages(columns[i], kinds[i], now) for i in self.stamped}
         keeps = []
         if self.windows:
@@ -524,7 +529,7 @@ def _aggregator(
             seen = list(zip(spans, count()))
         else:
             held = repeat(True) if keep is None else keep
-            seen = [(a, i) for i, (a, k) in enumerate(zip(spans, held)) if k and a is not None]
+            seen = [(a, i) for i, (a, k) in enumerate(zip(spans, held)) if k and a is not None]  # noqa: B905
         if not seen:
             return None
         if kind == "min":

@@ -240,7 +240,9 @@ class Schema:
                     Annotated[annotation, Field(default=spec.default, validate_default=True)]
                 ]
             elif not spec.required:
-                annotation = NotRequired[annotation]
+                # Every declared field is present, None when absent (nested ones too), so
+                # templates can test `{% if product.image %}` without a StrictUndefined error.
+                annotation = NotRequired[Annotated[annotation | None, Field(default=None)]]
             annotations[field] = annotation
         return self._with_config(TypedDict(name, annotations))  # type: ignore[operator]
 
@@ -388,7 +390,7 @@ class Schema:
         project = self._project
         return Recipient(
             id=data["id"],
-            data=_complete(data, self.fields),
+            data=data,
             locale=data.get("locale") or project.locale,
             timezone=data.get("timezone") or project.timezone,
             currency=data.get("currency") or project.currency,
@@ -402,15 +404,6 @@ def _shown_id(raw: Any) -> str | None:
         return None
     text = str(raw)
     return text if len(text) <= 64 and text.isprintable() else short_repr(text, 64)
-
-
-def _complete(data: Mapping[str, Any], fields: Mapping[str, FieldSpec]) -> Mapping[str, Any]:
-    # Every declared field is present, None when absent, so templates can test `{% if x %}`.
-    if len(data) == len(fields):
-        return data
-    full = dict.fromkeys(fields)
-    full.update(data)
-    return MappingProxyType(full)
 
 
 def _choice_check(choices: frozenset[Any]) -> Callable[[Any], Any]:

@@ -9,7 +9,6 @@ from types import MappingProxyType, TracebackType
 from typing import Any, Protocol
 
 from jinja2 import StrictUndefined, nodes, pass_context
-from markupsafe import Markup
 from jinja2.exceptions import (
     SecurityError,
     TemplateAssertionError,
@@ -19,6 +18,7 @@ from jinja2.exceptions import (
 from jinja2.meta import find_undeclared_variables
 from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
 
 from .config import LimitSettings
 from .errors import PersonalizeError, RegistryError, RenderError, did_you_mean
@@ -27,8 +27,8 @@ from .filters import FILTERS, validate_css_value, validate_url
 __all__ = [
     "CompiledTemplate",
     "Composite",
-    "Fragment",
     "Environments",
+    "Fragment",
     "Origin",
     "TemplateInfo",
     "check_template",
