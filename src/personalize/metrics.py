@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from functools import partial
-from itertools import compress, count, repeat
+from itertools import compress, repeat
 from operator import and_, attrgetter, is_not, sub
 from types import MappingProxyType
 from typing import Any, Final
@@ -448,7 +448,9 @@ class _Group:
         if type(items) not in _LISTS:
             return
         columns = [items if f is None else [item.get(f) for item in items] for f in self.fields]
-        kinds = [set(map(type, c)) if typed else _UNTYPED for c, typed in zip(columns, self.typed)]
+        kinds = [
+            set(map(type, c)) if t else _UNTYPED for c, t in zip(columns, self.typed, strict=True)
+        ]
         ages = {i: _ages(columns[i], kinds[i], now) for i in self.stamped}
         keeps = []
         if self.windows:
@@ -478,15 +480,6 @@ def _aggregator(
 ) -> _Aggregate:
     """How one metric aggregates its group's columns; raises on data the plan does not take."""
 
-    def kept(items: Sequence[Any], keeps: list[list[bool]], scope: Scope) -> list[bool] | None:
-        keep = None if window is None else keeps[window]
-        if where is not None:
-            if not set(map(type, items)) <= _MAPPING_TYPES:
-                raise _UnfitError
-            held = [where(item, _NO_VALUES, scope) for item in items]
-            keep = held if keep is None else list(map(and_, keep, held))
-        return keep
-
     def tally(
         items: Sequence[Any],
         columns: list[list[Any]],
@@ -495,9 +488,11 @@ def _aggregator(
         keeps: list[list[bool]],
         scope: Scope,
     ) -> Any:
-        if whole and window is not None and where is None:
-            return keeps[window].count(True)  # the window read every item: none is None
-        keep, values = kept(items, keeps, scope), columns[column]
+        keep, values = None if window is None else keeps[window], columns[column]
+        if where is not None:
+            keep = _held(where, items, keep, scope)
+        elif whole and keep is not None:
+            return keep.count(True)  # the window read every item: none is None
         return sum(map(_PRESENT, values if keep is None else compress(values, keep)))
 
     def aggregate(
@@ -508,7 +503,13 @@ def _aggregator(
         keeps: list[list[bool]],
         scope: Scope,
     ) -> Any:
-        keep, values, types = kept(items, keeps, scope), columns[column], kinds[column]
+        keep, values, types = (
+            None if window is None else keeps[window],
+            columns[column],
+            kinds[column],
+        )
+        if where is not None:
+            keep = _held(where, items, keep, scope)
         if kind != "days_since" and types <= _PLAIN_NUMBERS:
             if keep is not None:
                 values = list(compress(values, keep))
@@ -524,20 +525,30 @@ def _aggregator(
         spans, ordered = _ages(values, types, scope.now) if found is None else found
         if not ordered:
             raise _UnfitError
-        # (age, index): ties go to the first item, as min() and max() over the stamps do.
         if keep is None and _NONE not in types:
-            seen = list(zip(spans, count()))
+            seen: Sequence[int] = range(len(spans))
         else:
             held = repeat(True) if keep is None else keep
-            seen = [(a, i) for i, (a, k) in enumerate(zip(spans, held)) if k and a is not None]  # noqa: B905
+            seen = [i for i, (a, k) in enumerate(zip(spans, held)) if k and a is not None]  # noqa: B905
         if not seen:
             return None
+        # min() and max() return the first of equal items, as they do over the stamps.
         if kind == "min":
-            return values[min((-age, i) for age, i in seen)[1]]
-        age, latest = min(seen)
-        return values[latest] if kind == "max" else age // _DAY
+            return values[max(seen, key=spans.__getitem__)]
+        latest = min(seen, key=spans.__getitem__)
+        return values[latest] if kind == "max" else spans[latest] // _DAY
 
     return tally if kind == "count" else aggregate
+
+
+def _held(
+    where: Predicate, items: Sequence[Any], keep: list[bool] | None, scope: Scope
+) -> list[bool]:
+    """``keep`` narrowed to the items ``where`` holds for (all items, when ``keep`` is None)."""
+    if not set(map(type, items)) <= _MAPPING_TYPES:
+        raise _UnfitError
+    held = [where(item, _NO_VALUES, scope) for item in items]
+    return held if keep is None else list(map(and_, keep, held))
 
 
 def _ages(stamps: list[Any], types: Set[type], now: datetime) -> _Ages:

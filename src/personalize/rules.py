@@ -210,11 +210,6 @@ class All(Rule):
 
     def compiled(self, names: Set[str]) -> Predicate:
         runs = tuple(rule.compiled(names) for rule in self.rules)
-        if len(runs) == 2:
-            first, second = runs
-            return lambda data, values, scope: (
-                first(data, values, scope) and second(data, values, scope)
-            )
 
         def run(data: Mapping[str, Any], values: Mapping[str, Any], scope: Scope) -> bool:
             for each in runs:  # noqa: SIM110
@@ -246,11 +241,6 @@ class AnyOf(Rule):
 
     def compiled(self, names: Set[str]) -> Predicate:
         runs = tuple(rule.compiled(names) for rule in self.rules)
-        if len(runs) == 2:
-            first, second = runs
-            return lambda data, values, scope: (
-                first(data, values, scope) or second(data, values, scope)
-            )
 
         def run(data: Mapping[str, Any], values: Mapping[str, Any], scope: Scope) -> bool:
             for each in runs:  # noqa: SIM110

@@ -1,0 +1,123 @@
+"""The command line: output, files, exit codes, one-paragraph errors."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from personalize.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        main(["--project", str(ROOT), *args])
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_render_writes_html_text_and_eml(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(["render", "weekly", "-r", "vip-vera", "--out", str(tmp_path)], capsys)
+    assert code == 0
+    assert "vip-vera" in out
+    assert "wrote 3 files" in err
+    eml = (tmp_path / "weekly--vip-vera.eml").read_bytes()
+    message = email.message_from_bytes(eml, policy=email.policy.default)
+    assert message["From"] == "Northwind Goods <hello@northwind.example>"
+    assert message["To"] == "vera@example.com"
+    assert (tmp_path / "weekly--vip-vera.txt").read_text().startswith("Northwind Goods")
+
+
+def test_render_all_layouts_and_personas_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["render", "weekly", "welcome", "--all", "--format", "json"], capsys)
+    assert code == 0
+    payload = json.loads(out)
+    assert payload["errors"] == []
+    assert len(payload["emails"]) == 2 * 12
+    hostile = next(e for e in payload["emails"] if e["recipient"] == "hostile-hugo")
+    assert "\n" not in hostile["subject"]
+
+
+def test_explain_names_winners_and_failed_conditions(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["explain", "weekly", "-r", "vip-vera"], capsys)
+    assert code == 0
+    assert "hero → hero/vip-early-access" in out
+    code, out, _ = run(["explain", "weekly", "-r", "bronze-ben", "--format", "json"], capsys)
+    data = json.loads(out)
+    hero = next(s for s in data["slots"] if s["slot"] == "hero")
+    vip = next(c for c in hero["candidates"] if c["module"] == "hero/vip-early-access")
+    assert vip["outcome"] == "not in a targeted segment"
+    assert vip["failed"]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (
+            ["render", "weekly", "-r", "vip-verra"],
+            1,
+            "error: no persona 'vip-verra' in personas.jsonl — did you mean 'vip-vera'?",
+        ),
+        (
+            ["render", "weeky", "-r", "vip-vera"],
+            1,
+            "error: no layout 'weeky' — did you mean 'weekly'?",
+        ),
+        (["render", "weekly"], 2, "Error: name recipients with --recipient ID, or pass --all"),
+        (
+            ["render", "weekly", "--all", "--now", "soon"],
+            2,
+            "Error: Invalid value for --now: expected an ISO date-time such as "
+            "2026-11-27T09:00:00+01:00, got 'soon'",
+        ),
+        (["explain", "weekly"], 2, "Error: Missing option '--recipient' / '-r'."),
+    ],
+    ids=["unknown-persona", "unknown-layout", "no-recipients", "bad-now", "missing-option"],
+)
+def test_errors_are_one_paragraph_with_the_right_exit_code(
+    args: list[str], code: int, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    got, out, err = run(args, capsys)
+    assert got == code
+    assert message in err
+    assert "Traceback" not in out + err
+
+
+def test_a_broken_project_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "personalize.toml").write_text("[project]\ntimezone = 'Mars/Base'\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "personalize", "--project", str(tmp_path), "render", "x", "--all"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: personalize.toml line 2: project.timezone: unknown time zone 'Mars/Base' "
+        "(expected e.g. 'Europe/Berlin')"
+    )
+
+
+def test_bad_records_in_data_files_exit_1_and_name_the_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "audience.jsonl"
+    data.write_text(
+        '{"id": "a", "email": "a@example.com", "links": {"unsubscribe": "https://x.example/u"}}\n'
+        '{"id": "b"}\n'
+    )
+    code, _, err = run(["render", "weekly", "--data", str(data), "--all"], capsys)
+    assert code == 1
+    assert f"error: {data} line 2 (recipient b): email: required field is missing" in err

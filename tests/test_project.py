@@ -1,0 +1,115 @@
+"""The Project: loading, personas, now, render_many (nothing lost, order kept, workers)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from personalize import ConfigError, Project, RecipientError, RegistryError
+from projects import ANN, make_project
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_load_reports_the_first_problem_with_its_location(tmp_path: Path) -> None:
+    make_project(tmp_path, modules={"hero/default": "---\nsegments: [vipp]\n---\n<mj-section/>"})
+    with pytest.raises(ConfigError) as caught:
+        Project.load(tmp_path)
+    assert str(caught.value) == (
+        "modules/hero/default.mjml line 2: segments[0]: unknown segment 'vipp' — known "
+        "segments: buyer, gold"
+    )
+
+
+def test_a_missing_layout_is_named_with_a_hint(tmp_path: Path) -> None:
+    project = Project.load(make_project(tmp_path))
+    with pytest.raises(RegistryError) as caught:
+        project.render("nwes", ANN)
+    assert str(caught.value) == "no layout 'nwes' — did you mean 'news'?"
+
+
+def test_personas_are_validated_with_file_and_line(tmp_path: Path) -> None:
+    make_project(tmp_path, personas=[ANN, {"id": "bad", "email": "nope"}])
+    with pytest.raises(RecipientError) as caught:
+        Project.load(tmp_path).personas  # noqa: B018 - the property loads lazily
+    assert str(caught.value) == (
+        "personas.jsonl line 2 (recipient bad): email: expected an email address such as "
+        "'ann@example.com', got 'nope'"
+    )
+
+
+def test_invalid_json_lines_are_located(tmp_path: Path) -> None:
+    make_project(tmp_path, extra={"personas.jsonl": json.dumps(ANN) + "\n{oops\n"})
+    with pytest.raises(ConfigError) as caught:
+        Project.load(tmp_path).personas  # noqa: B018
+    assert str(caught.value) == (
+        "personas.jsonl line 2: invalid JSON: Expecting property name enclosed in double quotes "
+        "(column 2) — each line must be one JSON object"
+    )
+
+
+def test_now_defaults_to_the_pinned_clock_and_naive_times_use_the_project_zone(
+    tmp_path: Path,
+) -> None:
+    project = Project.load(make_project(tmp_path))
+    assert project.now().isoformat() == "2026-11-27T09:00:00+01:00"
+    naive = project.now(datetime(2026, 7, 1, 12, 0))
+    assert naive.tzinfo == ZoneInfo("Europe/Berlin")
+    assert naive.utcoffset().total_seconds() == 7200  # type: ignore[union-attr]
+
+
+def _records(count: int, bad: set[int]) -> list[dict[str, object]]:
+    return [
+        {"id": f"r{i}", "email": "nope" if i in bad else f"r{i}@example.com", "links": {}}
+        for i in range(count)
+    ]
+
+
+def test_render_many_loses_nothing_and_keeps_order(tmp_path: Path) -> None:
+    project = Project.load(make_project(tmp_path))
+    outcomes = list(project.render_many("news", _records(1000, {10, 500, 999})))
+    assert [o.index for o in outcomes] == list(range(1000))
+    failed = [o for o in outcomes if not o.ok]
+    assert [(o.index, o.recipient) for o in failed] == [(10, "r10"), (500, "r500"), (999, "r999")]
+    assert all(o.error is not None and o.email is None for o in failed)
+    assert sum(o.ok for o in outcomes) == 997
+    assert str(failed[0].error).startswith("recipient r10: email: expected an email address")
+
+
+def test_render_many_in_processes_equals_serial(tmp_path: Path) -> None:
+    project = Project.load(make_project(tmp_path))
+    records = _records(300, {7})
+    serial = [
+        (o.recipient, o.email.html if o.email else str(o.error))
+        for o in project.render_many("news", records)
+    ]
+    parallel = [
+        (o.recipient, o.email.html if o.email else str(o.error))
+        for o in project.render_many("news", records, workers=2, chunk_size=32)
+    ]
+    assert parallel == serial
+
+
+def test_the_bundled_project_renders_every_layout_for_every_persona() -> None:
+    project = Project.load(ROOT)
+    for layout in project.layouts:
+        for persona in project.personas.values():
+            assert project.render(layout, persona).html
+
+
+def test_records_from_jsonl_keep_their_line_numbers(tmp_path: Path) -> None:
+    project = Project.load(make_project(tmp_path))
+    audience = tmp_path / "audience.jsonl"
+    audience.write_text(
+        json.dumps(ANN)
+        + "\n\n"
+        + json.dumps({"id": "x", "email": "x@example.com", "orders": [{"at": "soon"}]})
+        + "\n"
+    )
+    with pytest.raises(RecipientError) as caught:
+        list(project.read_records(audience))
+    assert str(caught.value).startswith(f"{audience} line 3 (recipient x): orders[0].at:")
