@@ -1,13 +1,12 @@
 """Send one layout to an audience over SMTP: render each record, send it, report every failure.
 
-Copy this script and adapt it. It renders with ``Project.render_many`` (every record ends as
-sent or failed, none is dropped), builds each message with ``RenderedEmail.to_message`` and
-sends everything over one SMTP connection. Examples::
+Copy and adapt. Every record ends as sent or failed (``render_many`` drops none), each message
+comes from ``RenderedEmail.to_message`` and all go over one SMTP connection::
 
-    python examples/send_campaign.py --layout weekly --port 1025            # every persona
+    python examples/send_campaign.py --layout weekly --port 1025      # every persona
     python examples/send_campaign.py --data audience.jsonl --limit 100 --dry-run out/eml
 
-Exit status: 0 when every record was sent, 1 when any failed, 2 when nothing could start.
+Exit status: 0 when every record was sent, 1 when any failed, 2 when the run could not start.
 """
 
 from __future__ import annotations
@@ -19,123 +18,108 @@ import smtplib
 import socket
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.headerregistry import Address
 from email.message import EmailMessage
 from itertools import count, islice
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from personalize import PersonalizeError, Project, Recipient
+from personalize.message import parse_address
 
 ROOT = Path(__file__).resolve().parents[1]  # the bundled starter-kit project
 
-
-@dataclass(frozen=True)
-class Unreadable:
-    """A line of the audience file that is not JSON; it is reported as failed, not skipped."""
-
-    reason: str
-
-
-Entry = tuple[str, Recipient | Mapping[str, Any] | Unreadable]  # (label for reports, record)
-
-
-class Transport(Protocol):
-    """Where messages go: an SMTP server, a folder of .eml files, or your ESP's API."""
-
-    def deliver(self, message: EmailMessage, *, name: str) -> None:
-        """Hand over one message; raise ``OSError`` (``smtplib`` errors included) on failure."""
+Record = Recipient | Mapping[str, Any]
+Entry = tuple[str, Record | json.JSONDecodeError]  # (label for the report, record)
 
 
 class SmtpTransport:
-    """One SMTP connection for the whole run; after a dropped connection, a new one."""
+    """One SMTP connection for the whole run (a new one only after the server dropped it)."""
 
-    def __init__(self, host: str, port: int, *, timeout: float = 30.0) -> None:
-        self.host, self.port, self.timeout = host, port, timeout
-        self._smtp: smtplib.SMTP | None = self._connect()
-        self._lost: str | None = None
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.smtp = self._connect()
 
     def _connect(self) -> smtplib.SMTP:
-        # smtplib's default EHLO name comes from socket.getfqdn(), a DNS lookup; avoid it.
-        return smtplib.SMTP(
-            self.host, self.port, local_hostname=socket.gethostname(), timeout=self.timeout
-        )
+        # smtplib's default EHLO name comes from socket.getfqdn(), a DNS lookup: avoid it.
+        return smtplib.SMTP(self.host, self.port, local_hostname=socket.gethostname(), timeout=30)
 
     def deliver(self, message: EmailMessage, *, name: str) -> None:
-        """Send ``message``; refusals raise, and leave the connection usable for the next."""
-        if self._lost is not None:
-            raise smtplib.SMTPServerDisconnected(f"not attempted: {self._lost}")
-        if self._smtp is None:
-            try:
-                self._smtp = self._connect()
-            except OSError as exc:  # give up on the server rather than wait once per record
-                self._lost = f"could not reconnect to {self.host}:{self.port} ({exc})"
-                raise
+        """Send one message; a refusal raises and leaves the session usable for the next."""
+        if self.smtp.sock is None:  # dropped during an earlier message
+            self.smtp = self._connect()
         try:
-            self._smtp.send_message(message)
+            self.smtp.send_message(message)
         except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused):
-            raise  # the server answered (smtplib has reset the transaction): keep the session
+            raise  # the server answered and smtplib reset the transaction: carry on
         except OSError:
-            # Disconnects and timeouts leave the session in an unknown state. No retry here:
-            # the server may already have accepted the message, and a retry would send it twice.
-            self._smtp.close()
-            self._smtp = None
+            # A timeout or reset leaves the session in an unknown state: start afresh with the
+            # next message. Not with this one: the server may have accepted it already.
+            self.smtp.close()
             raise
 
     def close(self) -> None:
-        """Say QUIT politely; a broken connection is simply closed."""
-        if self._smtp is not None:
-            try:
-                self._smtp.quit()
-            except OSError:
-                self._smtp.close()
+        """QUIT, or just close a connection that is already gone."""
+        try:
+            self.smtp.quit()
+        except OSError:
+            self.smtp.close()
 
 
 class EmlFolder:
-    """``--dry-run``: write each message to ``<folder>/<number>-<id>.eml`` instead of sending."""
+    """``--dry-run``: write each message to ``FOLDER/<number>-<id>.eml`` instead of sending."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
 
     def deliver(self, message: EmailMessage, *, name: str) -> None:
-        """Write the message bytes exactly as SMTP would send them."""
+        """Write the bytes SMTP would send."""
         (self.folder / f"{name}.eml").write_bytes(message.as_bytes())
 
     def close(self) -> None:
         """Nothing to release."""
 
 
+# Where messages go. To send through an ESP's API instead, write a class with the same two
+# methods: deliver() hands over the message (or its parts) and raises OSError on failure.
+Transport = SmtpTransport | EmlFolder
+
+
 def read_audience(path: Path) -> Iterator[Entry]:
-    """``(label, record)`` per non-blank line of a JSONL file, streamed (flat memory)."""
+    """``(label, record)`` per non-blank line of a JSONL file, streamed; bad JSON is an entry."""
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if line.strip():
-                label = f"{path.name} line {number}"
                 try:
-                    yield label, json.loads(line)
+                    yield f"{path.name} line {number}", json.loads(line.rstrip("\r\n"))
                 except json.JSONDecodeError as exc:
-                    yield label, Unreadable(f"invalid JSON: {exc.msg} (column {exc.colno})")
+                    yield f"{path.name} line {number}", exc
 
 
-def display_name(record: Recipient | Mapping[str, Any]) -> str | None:
-    """"First Last" from the record, ignoring schema defaults (a name of "there" helps nobody)."""
+def display_name(record: Record) -> str | None:
+    """'First Last' from the record's own values; schema defaults ('there') are no names."""
     if isinstance(record, Recipient):
         record = {k: v for k, v in record.data.items() if k not in record.defaulted}
     parts = (record.get("first_name"), record.get("last_name"))
-    # to_message() strips control characters from the name; a name can never add a recipient.
+    # No cleaning here: to_message() builds the To header from an Address, without controls.
     return " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip()) or None
 
 
 def smtp_reason(exc: OSError) -> str:
-    """A one-line reason for a failed delivery, with the server's reply when there was one."""
+    """One line saying why a delivery failed, with the server's reply when there was one."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         refused = exc.recipients.items()
-        return "; ".join(f"{to} refused: {code} {reply.decode(errors='replace')}" for to, (code, reply) in refused)
+        return "; ".join(f"{to} refused: {code} {text(reply)}" for to, (code, reply) in refused)
     if isinstance(exc, smtplib.SMTPResponseException):
-        return f"SMTP {exc.smtp_code} {exc.smtp_error.decode(errors='replace')}"
+        return f"SMTP {exc.smtp_code} {text(exc.smtp_error)}"
     return f"{type(exc).__name__}: {exc}"
+
+
+def text(reply: bytes | str) -> str:
+    """An SMTP reply on one line (servers may send several lines, and any bytes)."""
+    return " ".join((reply if isinstance(reply, str) else reply.decode(errors="replace")).split())
 
 
 def send_all(
@@ -144,21 +128,21 @@ def send_all(
     entries: Iterator[Entry],
     transport: Transport,
     *,
-    sender: str,
+    sender: Address,
     now: datetime,
     progress_every: int,
 ) -> tuple[int, list[str]]:
-    """Render and deliver every entry; returns the number sent and one line per failure."""
+    """Render and deliver every entry; returns the number delivered and one line per failure."""
     failures: list[str] = []
-    # Label and record of each record render_many has taken but not yet answered for, by its
-    # index there: memory stays flat however long the audience is.
-    taken: dict[int, tuple[str, Recipient | Mapping[str, Any]]] = {}
-    numbers = count()  # render_many's index of each record it takes
+    # Records that render_many has taken but not yet answered for, by its index: memory stays
+    # flat however long the audience, and each failure can name its line.
+    taken: dict[int, tuple[str, Record]] = {}
+    numbers = count()
 
-    def records() -> Iterator[Recipient | Mapping[str, Any]]:
+    def records() -> Iterator[Record]:
         for label, record in entries:
-            if isinstance(record, Unreadable):
-                failures.append(f"{label}: {record.reason}")
+            if isinstance(record, json.JSONDecodeError):
+                failures.append(f"{label}: invalid JSON: {record.msg} (column {record.colno})")
             else:
                 taken[next(numbers)] = (label, record)
                 yield record
@@ -169,41 +153,24 @@ def send_all(
         label, record = taken.pop(outcome.index)
         if outcome.email is None:
             failures.append(f"{label}: {outcome.error}")
-            continue
-        try:
-            message = outcome.email.to_message(
-                sender=sender,
-                to_name=display_name(record),
-                reply_to=reply_to,
-                date=datetime.now(UTC),  # when it enters the mail system, not the render clock
-            )
-            safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", outcome.email.recipient)[:80]
-            transport.deliver(message, name=f"{outcome.index + 1:06d}-{safe_id}")
-            sent += 1
-        except PersonalizeError as exc:  # e.g. an unsubscribe URL that is not https: or mailto:
-            failures.append(f"{label}: {exc}")
-        except OSError as exc:  # smtplib's errors are OSErrors too
-            failures.append(f"{label}: {smtp_reason(exc)}")
+        else:
+            try:
+                message = outcome.email.to_message(
+                    sender=sender,
+                    to_name=display_name(record),
+                    reply_to=reply_to,
+                    date=datetime.now(UTC),  # when it enters the mail system, not the render clock
+                )
+                safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", outcome.email.recipient)[:80]
+                transport.deliver(message, name=f"{outcome.index + 1:06d}-{safe_id}")
+                sent += 1
+            except PersonalizeError as exc:  # e.g. an unsubscribe URL that is http:, not https:
+                failures.append(f"{label}: {exc}")
+            except OSError as exc:  # smtplib's errors are OSErrors too
+                failures.append(f"{label}: {smtp_reason(exc)}")
         if (outcome.index + 1) % progress_every == 0:
-            print(f"… {outcome.index + 1} records: {sent} sent, {len(failures)} failed", flush=True)
+            print(f"… {outcome.index + 1}: {sent} sent, {len(failures)} failed", flush=True)
     return sent, failures
-
-
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """The command line; ``--help`` lists every option with its default."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    add = parser.add_argument
-    add("--project", type=Path, default=ROOT, help="project folder (default: %(default)s)")
-    add("--layout", default="weekly", help="layout to send (default: %(default)s)")
-    add("--data", type=Path, help="audience as JSONL, one record per line (default: personas)")
-    add("--host", default="localhost", help="SMTP host (default: %(default)s)")
-    add("--port", type=int, default=1025, help="SMTP port (default: %(default)s)")
-    add("--sender", help="From address (default: [message] sender of the project)")
-    add("--dry-run", type=Path, metavar="FOLDER", help="write .eml files here; send nothing")
-    add("--limit", type=positive, help="stop after this many records")
-    add("--now", type=moment, help="render as of this ISO time (default: the current time)")
-    add("--progress-every", type=positive, default=100, metavar="N", help="default: %(default)s")
-    return parser.parse_args(argv)
 
 
 def positive(text: str) -> int:
@@ -213,33 +180,67 @@ def positive(text: str) -> int:
     return int(text)
 
 
-def moment(text: str) -> datetime:
-    """An argparse type: an ISO 8601 time; without an offset, the project's time zone applies."""
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an ISO time such as 2026-11-27T09:00:00+01:00, got {text!r}"
-        ) from None
+def make_parser() -> argparse.ArgumentParser:
+    """The command line; ``--help`` lists every option with its default."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
+    add = parser.add_argument
+    add("--project", type=Path, default=ROOT, help="project folder (default: %(default)s)")
+    add("--layout", default="weekly", help="layout to send (default: %(default)s)")
+    add("--data", type=Path, help="audience, one JSON record per line (default: the personas)")
+    add("--host", default="localhost", help="SMTP host (default: %(default)s)")
+    add("--port", type=int, default=1025, help="SMTP port (default: %(default)s)")
+    add("--sender", help="From address (default: [message] sender of the project)")
+    add("--dry-run", type=Path, metavar="FOLDER", help="write .eml files there, send nothing")
+    add("--limit", type=positive, help="stop after this many records")
+    add("--now", type=datetime.fromisoformat, help="render as of this ISO time (default: now)")
+    add("--progress-every", type=positive, default=100, metavar="N", help="(default: 100)")
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the send; returns the exit status."""
-    args = parse_args(argv)
+    """Run the send; returns the exit status (problems that stop the run exit with 2)."""
+    parser = make_parser()
+    args = parser.parse_args(argv)
     try:
         project = Project.load(args.project)
-        sender = args.sender or project.settings.message.sender
-        if not sender:
-            raise SystemExit("error: no sender: pass --sender or set [message] sender")
-        if args.layout not in project.layouts:
-            raise SystemExit(f"error: no layout {args.layout!r}; one of {', '.join(project.layouts)}")
-        # Real sends render for the current time; the project's pinned `now` is for previews.
-        now = project.now(args.now or datetime.now(UTC))
-        if args.data is None:
-            entries: Iterator[Entry] = ((f"persona {i}", r) for i, r in project.personas.items())
-        else:
-            entries = read_audience(args.data)
-            next(entries := iter([*islice(entries, 0)] or [])) if False else None
+        sender = parse_address(args.sender or project.settings.message.sender or "", role="sender")
+        personas = project.personas if args.data is None else {}
     except PersonalizeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        parser.error(str(exc))
+    if args.layout not in project.layouts:
+        parser.error(f"no layout {args.layout!r}; the project has {', '.join(project.layouts)}")
+    if args.data is not None and not args.data.is_file():
+        parser.error(f"no audience file {str(args.data)!r}")
+    entries = (
+        read_audience(args.data)
+        if args.data
+        else ((f"persona {i}", r) for i, r in personas.items())
+    )
+    # A send renders for the current time; the project's pinned `now` is for previews.
+    now = project.now(args.now or datetime.now(UTC))
+    try:
+        transport = EmlFolder(args.dry_run) if args.dry_run else SmtpTransport(args.host, args.port)
+    except OSError as exc:
+        parser.error(f"cannot reach the SMTP server at {args.host}:{args.port}: {exc}")
+    where = f"to {args.dry_run}" if args.dry_run else f"via {args.host}:{args.port}"
+    print(f"{args.layout} as of {now.isoformat()}, from {sender}, {where}", flush=True)
+    try:
+        sent, failures = send_all(
+            project,
+            args.layout,
+            islice(entries, args.limit),
+            transport,
+            sender=sender,
+            now=now,
+            progress_every=args.progress_every,
+        )
+    finally:
+        transport.close()
+    print(f"done: {sent} {'written' if args.dry_run else 'sent'}, {len(failures)} failed")
+    for failure in failures:
+        print(f"failed: {failure}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -661,3 +661,23 @@ def test_non_text_subject_is_a_render_error() -> None:
         str(caught.value)
         == "subject: expected text, got None — pass the rendered subject as a string"
     )
+
+
+def test_a_long_display_name_stays_one_quoted_name_on_the_wire() -> None:
+    # CPython gh-80222: folding a long quoted display name drops its quotes, so the name's
+    # commas and angle brackets would become extra recipients. Address headers stay one line.
+    name = "Hugo<script>alert(1)</script> Bcc: victim@example.com javascript:alert(document.cookie)"
+    message = build_message(
+        subject="Hi",
+        html="<p>x</p>",
+        text="x",
+        sender="Shop <shop@example.com>",
+        to="hugo@example.com",
+        to_name=name,
+    )
+    raw = message.as_bytes()
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    assert f'To: "{name}" <hugo@example.com>' in head.split("\r\n")
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert [a.addr_spec for a in parsed["To"].addresses] == ["hugo@example.com"]
+    assert email.utils.getaddresses([str(parsed["To"])]) == [(name, "hugo@example.com")]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from personalize.errors import ConfigError, RuleError
-from personalize.metrics import Metric, declared, parse_metric
+from personalize.metrics import Metric, MetricPlan, declared, parse_metric
 from personalize.rules import MappingScope
 from personalize.yamlfile import load_yaml
 
@@ -442,3 +444,132 @@ def test_within_names_the_list_whose_items_lack_the_timestamp() -> None:
 def test_where_keys_must_be_declared_item_fields() -> None:
     with pytest.raises(ConfigError, match="unknown item field 'color'"):
         metric("{count: attributes, where: {color: red}}")
+
+
+# -- the plan (the fast path) agrees with the checked path ------------------------------------
+
+NOW_BERLIN = NOW.astimezone(BERLIN)  # 10:00 CET
+IN_SUMMER = datetime(2026, 10, 1, 10, 30, tzinfo=BERLIN)  # 49d 23h30m on the wall, 50d in UTC
+FOLD_FIRST = datetime(2026, 10, 25, 2, 30, tzinfo=BERLIN)  # CEST: 00:30 UTC
+FOLD_SECOND = datetime(2026, 10, 25, 2, 10, tzinfo=BERLIN, fold=1)  # CET: 01:10 UTC
+
+
+class Fixed(tzinfo):
+    """A fixed offset that is not a ``datetime.timezone`` (as pydantic's), one per value."""
+
+    def __init__(self, hours: int) -> None:
+        self.offset = timedelta(hours=hours)
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        return self.offset
+
+    def dst(self, dt: datetime | None) -> timedelta:
+        return timedelta(0)
+
+
+def stamped(*stamps: Any) -> dict[str, Any]:
+    return {"orders": [MappingProxyType({"at": stamp, "total": Decimal(1)}) for stamp in stamps]}
+
+
+@pytest.mark.parametrize(
+    ("spec", "data", "now", "taken"),
+    [
+        pytest.param("{count: orders, within: 30d}", {"orders": ORDERS}, NOW, True, id="window"),
+        pytest.param(
+            "{sum: orders.total, within: 365d}",
+            {"orders": (MappingProxyType({"total": Decimal("1.10"), "at": NOW}),)},
+            NOW_BERLIN,
+            True,
+            id="decimal-sum-in-window",
+        ),
+        pytest.param(
+            "{avg: orders.total}", {"orders": [{"total": 1}, {"total": None}]}, NOW, True, id="gap"
+        ),
+        pytest.param(
+            "{sum: orders.total}",
+            {"orders": [{"total": Decimal("1.5")}, {"total": 1.5}]},
+            NOW,
+            False,
+            id="decimal-and-float",
+        ),
+        pytest.param(
+            "{days_since: orders.at}", stamped(IN_SUMMER), NOW, True, id="zone-unlike-now"
+        ),
+        pytest.param(
+            "{days_since: orders.at}", stamped(IN_SUMMER), NOW_BERLIN, False, id="now-s-zone"
+        ),
+        pytest.param(
+            "{days_since: signup_at}", {"signup_at": IN_SUMMER}, NOW_BERLIN, True, id="scalar"
+        ),
+        pytest.param(
+            "{days_since: signup_at}",
+            {"signup_at": NOW.replace(tzinfo=None)},
+            NOW,
+            False,
+            id="naive",
+        ),
+        pytest.param(
+            "{max: orders.at}", stamped(FOLD_FIRST, FOLD_SECOND), NOW, False, id="shared-zone"
+        ),
+        pytest.param(
+            "{max: orders.at}",
+            stamped(
+                datetime(2026, 1, 1, 1, tzinfo=Fixed(1)), datetime(2026, 1, 1, tzinfo=Fixed(0))
+            ),
+            NOW,
+            True,
+            id="zones-of-their-own",
+        ),
+        pytest.param(
+            "{min: orders.at, within: 30d}",
+            stamped(NOW, NOW - timedelta(days=3), NOW - timedelta(days=40)),
+            NOW,
+            True,
+            id="min-in-window",
+        ),
+        pytest.param(
+            "{count: orders, where: {all: [{category: shoes}, {total: {gt: 15}}]}}",
+            {"orders": tuple(map(MappingProxyType, ORDERS))},
+            NOW,
+            True,
+            id="where",
+        ),
+        pytest.param("{count: orders}", {"orders": None}, NOW, True, id="absent"),
+        pytest.param("{max: orders.total}", {"orders": []}, NOW, True, id="empty"),
+        pytest.param(
+            "{count: orders, within: 999999w}", {"orders": []}, NOW, False, id="window-overflow"
+        ),
+        pytest.param(
+            "{count: orders, within: 30d}", {"orders": [5]}, NOW, False, id="not-a-mapping"
+        ),
+        pytest.param(
+            "{max: orders.total}",
+            {"orders": [{"total": Decimal("NaN")}, {"total": 1}]},
+            NOW,
+            False,
+            id="decimal-nan",
+        ),
+        pytest.param("{sum: orders.total}", {"orders": [{"total": True}]}, NOW, False, id="bool"),
+    ],
+)
+def test_the_plan_agrees_with_the_checked_path(
+    spec: str, data: dict[str, Any], now: datetime, taken: bool
+) -> None:
+    m = metric(spec)
+    scope = MappingScope(data, now=now, tz=BERLIN)
+    cache: dict[Any, Any] = {}
+    MetricPlan([m], frozenset({"m"})).prefill(scope, cache)
+    assert bool(cache) is taken  # whether the plan computed it, or left it to the checked path
+    fast, checked = (
+        outcome(lambda: m.compute(scope, cache=cache)),
+        outcome(lambda: m.compute(scope)),
+    )
+    assert type(fast) is type(checked)
+    assert repr(fast) == repr(checked)
+
+
+def outcome(call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except RuleError as err:
+        return str(err)

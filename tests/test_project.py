@@ -113,3 +113,14 @@ def test_records_from_jsonl_keep_their_line_numbers(tmp_path: Path) -> None:
     with pytest.raises(RecipientError) as caught:
         list(project.read_records(audience))
     assert str(caught.value).startswith(f"{audience} line 3 (recipient x): orders[0].at:")
+
+
+def test_render_many_in_processes_accepts_validated_recipients() -> None:
+    project = Project.load(ROOT)
+    personas = list(project.personas.values())
+    parallel = list(project.render_many("weekly", personas, workers=2, chunk_size=3))
+    assert [o.recipient for o in parallel] == [p.id for p in personas]
+    assert all(o.ok for o in parallel)
+    assert [(o.email.html, o.email.warnings) for o in parallel] == [  # type: ignore[union-attr]
+        (e.html, e.warnings) for e in (project.render("weekly", p) for p in personas)
+    ]

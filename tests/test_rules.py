@@ -840,6 +840,39 @@ def test_evaluation_is_total(data: Any, recipient: dict[str, Any], now: datetime
         assert all(type(entry.result) is bool for entry in trace)
 
 
+@settings(max_examples=400, deadline=None)
+@given(
+    data=RULES,
+    recipient=RECIPIENTS,
+    named=st.dictionaries(st.sampled_from(["n", "t", "l"]), EXOTIC, max_size=2),
+    now=st.datetimes(timezones=st.one_of(st.none(), st.timezones())),
+    tz=st.timezones(),
+)
+def test_compiled_rules_agree_with_evaluate(
+    data: Any, recipient: dict[str, Any], named: dict[str, Any], now: datetime, tz: Any
+) -> None:
+    # A compiled rule gives evaluate's result, or raises and leaves the answer to evaluate.
+    parsed = parse_rule(data, doc=Document(data, "rules.yaml"), path=())
+    scope = MappingScope(recipient, now=now, tz=tz, names=named)
+    expected = outcome(lambda: parsed.evaluate(scope))
+    try:
+        result = parsed.compiled(frozenset(named))(recipient, named, scope)
+    except Exception:
+        return
+    assert result is expected
+
+
+def test_compiled_rules_read_names_from_values_and_the_rest_from_data() -> None:
+    parsed = rule("{all: [{vip: true}, {tier: {in: [Gold]}}, {links.shop: {exists: true}}]}")
+    run = parsed.compiled(frozenset({"vip"}))
+    scope = MappingScope({}, now=NOW)
+    data = {"vip": False, "tier": "Gold", "links": {"shop": "https://x"}}
+    assert run(data, {"vip": True}, scope)
+    assert not run(data, {"vip": False}, scope)
+    with pytest.raises(RuleError):  # what evaluate would raise, unlocated: callers fall back
+        run({**data, "links": ["x"]}, {"vip": True}, scope)
+
+
 def outcome(call: Callable[[], Any]) -> Any:
     """The call's result, or the personalize error it raised (any other exception escapes)."""
     try:

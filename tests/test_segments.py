@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from decimal import Decimal
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -449,3 +452,209 @@ def test_segments_survive_pickling(tmp_path: Path) -> None:
     membership = segments.classify(VIP_DATA, now=NOW, tz=BERLIN, trace=True)
     assert copy.classify(VIP_DATA, now=NOW, tz=BERLIN, trace=True) == membership
     assert pickle.loads(pickle.dumps(membership)) == membership
+
+
+# -- the fast path agrees with the checked path ------------------------------------------------
+
+# Shaped like the bundled starter kit's segments.yaml, plus the metric kinds it lacks.
+BUNDLED = """\
+metrics:
+  orders_30d:        {count: orders, within: 30d}
+  orders_365d:       {count: orders, within: 365d}
+  spend_365d:        {sum: orders.total, within: 365d}
+  avg_order:         {avg: orders.total}
+  biggest_order:     {max: orders.total}
+  smallest_recent:   {min: orders.total, within: 90d}
+  days_since_order:  {days_since: orders.at}
+  last_order_at:     {max: orders.at}
+  first_order_at:    {min: orders.at, within: 365d}
+  shoe_orders:       {count: orders, where: {category: shoes}}
+  shoe_spend:        {sum: orders.total, within: 90d, where: {category: {in: [shoes, boots]}}}
+  days_since_signup: {days_since: signup_at}
+  days_since_open:   {days_since: last_open_at}
+  cart_items:        {count: cart}
+  cart_value:        {sum: cart.price}
+  cart_units:        {sum: cart.quantity}
+segments:
+  vip: {when: {all: [{orders_365d: {gte: 5}}, {spend_365d: {gte: 500}}]}}
+  recent_purchaser: {when: {days_since_order: {lte: 14}}}
+  abandoned_cart: {when: {cart_items: {gt: 0}}}
+  lapsed:
+    when:
+      any:
+        - {days_since_order: {gte: 90}}
+        - {all: [{days_since_order: {exists: false}}, {days_since_signup: {gte: 90}}]}
+  new_subscriber: {when: {signup_at: {within: 14d}}}
+  gold: {when: {tier: Gold}}
+  silver_or_gold: {when: {tier: {in: [Silver, Gold]}}}
+  not_gold: {when: {not: {tier: Gold}}}
+  big_basket: {when: {avg_order: {gt: 100.5}}}
+  gold_vip: {when: {all: [{vip: true}, {gold: true}]}}
+"""
+BUNDLED_FIELDS = FIELDS | {"last_open_at", "cart", "cart.price", "cart.quantity", "cart.sku"}
+
+
+class FixedZone(tzinfo):
+    """A fixed offset that is not a ``datetime.timezone``, one object per value, as pydantic's."""
+
+    def __init__(self, hours: int) -> None:
+        self.offset = timedelta(hours=hours)
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        return self.offset
+
+    def dst(self, dt: datetime | None) -> timedelta:
+        return timedelta(0)
+
+    def __repr__(self) -> str:
+        return f"FixedZone({self.offset})"
+
+
+SHARED_ZONE = FixedZone(2)
+ZONES = st.one_of(
+    st.sampled_from([UTC, BERLIN, ZoneInfo("America/New_York"), SHARED_ZONE]),
+    st.integers(-12, 14).map(FixedZone),
+    st.integers(-12, 14).map(lambda hours: timezone(timedelta(hours=hours))),
+)
+MOMENTS = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2026, 12, 31))
+WALL = NOW.astimezone(BERLIN).replace(tzinfo=None)
+GOOD_STAMPS = st.one_of(
+    st.builds(lambda moment, zone: moment.replace(tzinfo=zone), MOMENTS, ZONES),
+    st.just(NOW - timedelta(days=30)),  # a window's very edge
+    # Berlin wall times near now's, some days back (across DST changes, in the fold too):
+    # where wall-clock and UTC arithmetic part ways.
+    st.builds(
+        lambda days, minutes, fold: (WALL - timedelta(days=days, minutes=minutes)).replace(
+            tzinfo=BERLIN, fold=fold
+        ),
+        st.integers(0, 400),
+        st.integers(-90, 90),
+        st.integers(0, 1),
+    ),
+    st.none(),
+)
+BAD_STAMPS = st.one_of(
+    MOMENTS,  # naive
+    st.dates(min_value=date(2025, 1, 1), max_value=date(2026, 12, 31)),
+    st.sampled_from(["2026-11-01T10:00:00+01:00", "2026-10-01", "soon"]),
+)
+# Mostly what a validated recipient holds; now and then what the fast path leaves alone.
+STAMPS = st.one_of(GOOD_STAMPS, GOOD_STAMPS, GOOD_STAMPS, GOOD_STAMPS, BAD_STAMPS)
+GOOD_AMOUNTS = st.one_of(
+    st.decimals(min_value=0, max_value=10_000, places=2), st.integers(0, 10_000), st.none()
+)
+BAD_AMOUNTS = st.one_of(
+    st.floats(0, 10_000),  # with Decimal: added as floats, by the checked path
+    st.sampled_from([Decimal("NaN"), float("nan"), True, "12.50", Decimal("sNaN")]),
+)
+AMOUNTS = st.one_of(GOOD_AMOUNTS, GOOD_AMOUNTS, GOOD_AMOUNTS, BAD_AMOUNTS)
+
+
+def record(**fields: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Items as validated data (mapping proxies) or as plain dicts, with fields left out."""
+    items = st.fixed_dictionaries({}, optional=fields)
+    return st.one_of(items, items.map(MappingProxyType))
+
+
+ORDERS = record(
+    at=STAMPS, total=AMOUNTS, category=st.sampled_from(["shoes", "boots", "bags", None])
+)
+CART = record(price=AMOUNTS, quantity=st.integers(0, 5))
+KIT_RECIPIENTS = st.fixed_dictionaries(
+    {},
+    optional={
+        "tier": st.sampled_from(["Gold", "Silver", "Bronze", None]),
+        "signup_at": STAMPS,
+        "last_open_at": STAMPS,
+        "orders": st.one_of(st.lists(ORDERS, max_size=6), st.lists(ORDERS).map(tuple), st.none()),
+        "cart": st.one_of(*[st.lists(CART, max_size=3).map(tuple)] * 3, st.just([1, 2])),
+    },
+).map(MappingProxyType)
+
+
+def classified(segments: Segments, data: Any, now: datetime, *, trace: bool) -> Any:
+    try:
+        return segments.classify(data, now=now, tz=BERLIN, recipient="r", trace=trace)
+    except RuleError as err:
+        return err
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal values of the same type; NaN equals NaN, and date-times keep their zone."""
+    return type(a) is type(b) and (a == b or repr(a) == repr(b)) and repr(a) == repr(b)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    data=KIT_RECIPIENTS,
+    now=st.sampled_from([NOW, NOW.astimezone(BERLIN)])
+    | ZONES.map(lambda zone: NOW.astimezone(zone)),
+)
+def test_the_fast_path_agrees_with_the_checked_path(
+    tmp_path: Path, data: Mapping[str, Any], now: datetime
+) -> None:
+    # `trace=True` runs everything by the checked path: the reference.
+    segments = load(tmp_path, BUNDLED, BUNDLED_FIELDS)
+    fast = classified(segments, data, now, trace=False)
+    reference = classified(segments, data, now, trace=True)
+    if isinstance(reference, RuleError) or isinstance(fast, RuleError):
+        assert str(fast) == str(reference)
+        return
+    assert fast.segments == reference.segments
+    assert list(fast.metrics) == list(reference.metrics)
+    for name, value in reference.metrics.items():
+        assert same(fast.metrics[name], value), name
+
+
+KIT_VERA = MappingProxyType(
+    {
+        "tier": "Gold",
+        "signup_at": datetime(2023, 3, 2, 10, tzinfo=FixedZone(1)),
+        "last_open_at": None,
+        "orders": tuple(
+            MappingProxyType(
+                {"at": NOW - timedelta(days=days, hours=1), "total": Decimal(total), "category": c}
+            )
+            for days, total, c in [
+                (3, "129.00", "shoes"),
+                (40, "89.50", None),
+                (300, "210", "bags"),
+            ]
+        ),
+        "cart": (),
+    }
+)
+
+
+def test_well_typed_data_takes_the_fast_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    segments = load(tmp_path, BUNDLED, BUNDLED_FIELDS)
+    reference = segments.classify(KIT_VERA, now=NOW, tz=BERLIN, trace=True)
+
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the checked path ran")
+
+    monkeypatch.setattr(Metric, "_compute", checked)
+    monkeypatch.setattr(Condition, "evaluate", checked)
+    fast = segments.classify(KIT_VERA, now=NOW, tz=BERLIN)
+    expected = {"gold", "silver_or_gold", "big_basket", "recent_purchaser"}
+    assert fast.segments == reference.segments == expected
+    assert dict(fast.metrics) == dict(reference.metrics)
+    assert fast.metrics["days_since_order"] == 3
+
+
+def test_unforeseen_data_falls_back_to_the_checked_path(tmp_path: Path) -> None:
+    segments = load(tmp_path, BUNDLED, BUNDLED_FIELDS)
+    mixed = {"orders": [{"total": Decimal("1.5"), "at": NOW}, {"total": 1.5, "at": NOW}]}
+    membership = segments.classify(mixed, now=NOW, tz=BERLIN)
+    assert membership.metrics["spend_365d"] == 3.0  # Decimal and float add up as floats
+    bad = {"orders": [{"total": "lots", "at": NOW}]}
+    with pytest.raises(RuleError) as info:
+        segments.classify(bad, now=NOW, tz=BERLIN, recipient="r-1")
+    assert str(info.value) == (
+        "segments.yaml line 4 (recipient r-1): orders[0].total: metric 'spend_365d': expected "
+        "numbers, got 'lots' (text) — check the field's type in the recipient schema"
+    )

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import EmailPolicy
-from email.utils import format_datetime, localtime, make_msgid
+from email.utils import format_datetime, formataddr, localtime, make_msgid
 from typing import Any
 
 from .errors import ConfigError, PersonalizeError, RecipientError, RenderError, short_repr
@@ -20,7 +20,9 @@ __all__ = ["build_message", "clean_header_text", "parse_address"]
 _MAX_LINE = 998
 
 # Headers written verbatim on one line (see _WirePolicy).
-_VERBATIM = frozenset({"list-unsubscribe", "list-unsubscribe-post"})
+_VERBATIM = frozenset({"list-unsubscribe", "list-unsubscribe-post", "from", "to", "reply-to"})
+# Long enough for any real name; short enough that an address header never needs folding.
+_MAX_NAME = 120
 
 
 def _translation() -> Mapping[int, str | None]:
@@ -264,10 +266,10 @@ def build_message(
         _check_text(body, part=part, recipient=recipient)
 
     msg = EmailMessage(policy=_POLICY)
-    msg["From"] = from_address
-    msg["To"] = to_address
+    msg["From"] = _one_line(from_address)
+    msg["To"] = _one_line(to_address)
     if reply_to is not None:
-        msg["Reply-To"] = parse_address(reply_to, role="reply_to")
+        msg["Reply-To"] = _one_line(parse_address(reply_to, role="reply_to"))
     msg["Subject"] = clean_header_text(subject)
     msg["Date"] = _date(date)
     msg["Message-ID"] = _message_id(message_id, domain=from_address.domain, recipient=recipient)
@@ -279,6 +281,22 @@ def build_message(
         # set_content() stamps MIME-Version on each part; it belongs on the top level only.
         del alternative["MIME-Version"]
     return msg
+
+
+def _one_line(address: Address) -> str:
+    """An address header value, display name quoted or RFC 2047-encoded, on one line.
+
+    Python's folder drops the quotes around a long display name when it folds (CPython
+    gh-80222, unfixed in 3.11.7), turning ``"Eve, x@y.z" <a@b.c>`` into two recipients. So
+    address headers are formatted here and written without folding (the policy keeps them
+    verbatim); display names are capped at 120 characters so they always fit on one line.
+    """
+    name = address.display_name[:_MAX_NAME].strip()
+    spec = address.addr_spec
+    if not name:
+        return spec
+    # formataddr quotes ASCII names with specials and encodes the others as encoded words.
+    return formataddr((name, spec), charset="utf-8").replace("\n", "").replace("\r", "")
 
 
 def _extra_headers(headers: Mapping[str, str]) -> list[tuple[str, str]]:

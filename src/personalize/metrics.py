@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from functools import partial
 from itertools import compress, repeat
@@ -392,12 +392,18 @@ class MetricPlan:
             if len(parts) <= 2 and "." not in metric.at and parts[0] not in names:
                 groups.setdefault(parts[0], _Group(parts[0])).add(metric)
         self._groups = tuple(groups.values())
+        self._clock: tuple[datetime, datetime | None] | None = None  # the last `now`, in UTC
 
     def prefill(self, scope: Scope, cache: dict[Any, Any]) -> None:
         """Compute what it can for the recipient in ``scope``, into ``cache``. Never raises."""
+        now, clock = scope.now, self._clock
+        if clock is None or clock[0] is not now:  # a batch renders everyone at the same `now`
+            # In UTC, date-times subtract faster; a zone without offsets must not be read so.
+            utc = None if now.utcoffset() is None else now.astimezone(UTC)
+            clock = self._clock = now, utc
         for group in self._groups:
             try:
-                group.prefill(scope, cache)
+                group.prefill(scope, cache, clock[1] or now)
             except Exception:  # the group's other metrics go the checked way
                 continue
 
@@ -433,17 +439,21 @@ class _Group:
         aggregate = _aggregator(kind, column, window, where, whole=field is None)
         self.metrics.append((metric._key, empty, scalar, aggregate))
 
-    def prefill(self, scope: Scope, cache: dict[Any, Any]) -> None:
-        items = scope.lookup(self.head)
-        if items is MISSING or items is None or (type(items) in _LISTS and not items):
+    def prefill(self, scope: Scope, cache: dict[Any, Any], utc: datetime) -> None:
+        items, now = scope.lookup(self.head), scope.now
+        # No items: what the checked path gives, unless a window could overflow first.
+        if (
+            items is MISSING
+            or items is None
+            or (type(items) in _LISTS and not items and not self.windows)
+        ):
             for key, empty, _, _ in self.metrics:
-                cache[key] = empty  # what the checked path gives for no items
+                cache[key] = empty
             return
-        now = scope.now
         if type(items) is datetime:
             for key, _, scalar, _ in self.metrics:
                 if scalar:  # a naive one cannot be subtracted: the checked path reads it in tz
-                    cache[key] = (now - items) // _DAY
+                    cache[key] = (_since(now, utc, items)) // _DAY
             return
         if type(items) not in _LISTS:
             return
@@ -451,7 +461,7 @@ class _Group:
         kinds = [
             set(map(type, c)) if t else _UNTYPED for c, t in zip(columns, self.typed, strict=True)
         ]
-        ages = {i: _ages(columns[i], kinds[i], now) for i in self.stamped}
+        ages = {i: _ages(columns[i], kinds[i], now, utc) for i in self.stamped}
         keeps = []
         if self.windows:
             spans = self.spans  # a batch renders every recipient at the same `now`
@@ -522,7 +532,7 @@ def _aggregator(
         if kind in ("sum", "avg"):
             raise _UnfitError
         found = ages.get(column)
-        spans, ordered = _ages(values, types, scope.now) if found is None else found
+        spans, ordered = _ages(values, types, scope.now, scope.now) if found is None else found
         if not ordered:
             raise _UnfitError
         if keep is None and _NONE not in types:
@@ -551,9 +561,15 @@ def _held(
     return held if keep is None else list(map(and_, keep, held))
 
 
-def _ages(stamps: list[Any], types: Set[type], now: datetime) -> _Ages:
+def _since(now: datetime, utc: datetime, stamp: datetime) -> timedelta:
+    # `now - stamp`: by wall clock when they share a zone object, else in UTC as `utc` is.
+    return (now if stamp.tzinfo is now.tzinfo else utc) - stamp
+
+
+def _ages(stamps: list[Any], types: Set[type], now: datetime, utc: datetime) -> _Ages:
     """``now - stamp`` per stamp (None where absent), exact in UTC; and whether the stamps
-    order among themselves as in UTC (no two share a zone object of changing offset)."""
+    order among themselves as in UTC (no two share a zone object of changing offset).
+    ``utc`` is ``now`` in UTC (or ``now`` itself), for the speed of the subtractions."""
     if not types <= _STAMP_TYPES:
         raise _UnfitError
     here, gaps = now.tzinfo, _NONE in types
@@ -565,8 +581,8 @@ def _ages(stamps: list[Any], types: Set[type], now: datetime) -> _Ages:
         raise _UnfitError
     ordered = len(ids) == len(zones) or set(map(type, zones)) == {timezone}
     if gaps:
-        return [None if stamp is None else now - stamp for stamp in stamps], ordered
-    return list(map(sub, repeat(now), stamps)), ordered
+        return [None if stamp is None else utc - stamp for stamp in stamps], ordered
+    return list(map(sub, repeat(utc), stamps)), ordered
 
 
 def _span(now: datetime, within: timedelta) -> timedelta:

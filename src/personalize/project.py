@@ -306,7 +306,8 @@ class Project:
         with ProcessPoolExecutor(
             max_workers=workers, initializer=_init_worker, initargs=(str(self.root),)
         ) as pool:
-            numbered = enumerate(records)
+            # Recipients hold read-only mappings, which do not pickle; send plain records.
+            numbered = ((i, _plain(r)) for i, r in enumerate(records))
             while chunk := list(islice(numbered, chunk_size * workers)):
                 parts = [chunk[i : i + chunk_size] for i in range(0, len(chunk), chunk_size)]
                 for outcomes in pool.map(_render_chunk, [(layout, p, moment) for p in parts]):
@@ -323,6 +324,21 @@ class Project:
     def cache_info(self) -> dict[str, int]:
         """Variant cache figures: size, hits, misses."""
         return {"size": len(self._cache), "hits": self._cache.hits, "misses": self._cache.misses}
+
+
+def _plain(value: Any) -> Any:
+    """A Recipient (or any nested read-only mapping) as plain dicts and lists."""
+    if isinstance(value, Recipient):  # leave defaulted fields out: the worker defaults them again
+        return {
+            k: _plain(v)
+            for k, v in value.data.items()
+            if v is not None and k not in value.defaulted
+        }
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _record_id(record: Mapping[str, Any]) -> str | None:

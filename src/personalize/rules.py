@@ -1,4 +1,4 @@
-"""The rule language: rule data parsed into typed rules, and their evaluation with a trace."""
+"""The rule language: rule data parsed into typed rules, evaluated with a trace or compiled."""
 
 from __future__ import annotations
 

@@ -69,14 +69,14 @@ class Segments:
     metrics: Mapping[str, Metric]
     segments: Mapping[str, Segment]
     _order: tuple[Segment, ...] = field(init=False, repr=False)
-    _plan: tuple[tuple[Segment, Predicate], ...] = field(init=False, repr=False)
+    _rules: tuple[tuple[Segment, Predicate], ...] = field(init=False, repr=False)
     _metric_plan: MetricPlan = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         order = tuple(self.segments[name] for name in _evaluation_order(self.segments, self.file))
         names = frozenset(self.metrics) | frozenset(self.segments)
         object.__setattr__(self, "_order", order)
-        object.__setattr__(self, "_plan", tuple((s, s.rule.compiled(names)) for s in order))
+        object.__setattr__(self, "_rules", tuple((s, s.rule.compiled(names)) for s in order))
         object.__setattr__(self, "_metric_plan", MetricPlan(self.metrics.values(), names))
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -125,7 +125,7 @@ class Segments:
                 values[metric.name] = metric.compute(scope, cache=cache)
             metrics = MappingProxyType(values.copy())
             members: list[str] = []
-            for segment, run in self._plan:
+            for segment, run in self._rules:
                 try:
                     held = run(scope.data, values, scope)
                 except Exception:  # the checked path decides, and locates any error
