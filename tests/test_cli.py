@@ -118,6 +118,7 @@ def test_bad_records_in_data_files_exit_1_and_name_the_line(
         '{"id": "a", "email": "a@example.com", "links": {"unsubscribe": "https://x.example/u"}}\n'
         '{"id": "b"}\n'
     )
-    code, _, err = run(["render", "weekly", "--data", str(data), "--all"], capsys)
+    code, out, err = run(["render", "weekly", "--data", str(data), "--all"], capsys)
     assert code == 1
     assert f"error: {data} line 2 (recipient b): email: required field is missing" in err
+    assert "weekly — 1 email" in out  # the good record still rendered

@@ -78,7 +78,6 @@ subject: "Only for you"
 ---
 <mjml><mj-body>
 <slot name="banner"/>
-<slot name="extra"/>
 </mj-body></mjml>
 """
 MODULES = {
@@ -91,6 +90,7 @@ MODULES = {
     "offer/vip-discount": "segments: [vip, loyal]\nexclude: [unsubscribed_promo]\npriority: 10",
     "footer/default": "",
     "banner/vip-only": "segments: [vip]",
+    "banner/german": "locales: [de]",
 }
 
 
@@ -238,13 +238,16 @@ REQUIRED_HINT = (
 def test_a_required_slot_without_an_eligible_module(project: Project) -> None:
     with pytest.raises(DecisionError) as caught:
         project.decide("promo", {"id": "ann"}, now=NOW)
+    message = (
+        "no module can fill required slot 'banner' (candidates: banner/german, banner/vip-only)"
+    )
     assert str(caught.value) == (
-        "templates/promo.mjml line 5 (recipient ann): no module can fill required slot 'banner' "
-        "(candidates: banner/vip-only) — " + REQUIRED_HINT.format(slot="banner")
+        f"templates/promo.mjml line 5 (recipient ann): {message} — "
+        + REQUIRED_HINT.format(slot="banner")
     )
     assert caught.value.to_dict() == {
         "type": "DecisionError",
-        "message": "no module can fill required slot 'banner' (candidates: banner/vip-only)",
+        "message": message,
         "file": "templates/promo.mjml",
         "line": 5,
         "recipient": "ann",
@@ -253,13 +256,9 @@ def test_a_required_slot_without_an_eligible_module(project: Project) -> None:
     }
 
 
-def test_a_required_slot_without_any_module(project: Project) -> None:
-    with pytest.raises(DecisionError) as caught:
-        project.decide("promo", {"id": "vip-1", "tier": "Gold"}, now=NOW)
-    assert str(caught.value) == (
-        "templates/promo.mjml line 6 (recipient vip-1): no module can fill required slot 'extra' "
-        "(candidates: none) — " + REQUIRED_HINT.format(slot="extra")
-    )
+def test_the_same_slot_is_filled_where_its_locale_module_applies(project: Project) -> None:
+    decisions = project.decide("promo", {"id": "jan", "locale": "de_DE"}, now=NOW)
+    assert decisions.as_dict() == {"banner": "banner/german"}
 
 
 def test_explain_also_raises_for_a_required_slot(project: Project) -> None:

@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from personalize.errors import ConfigError, RuleError
-from personalize.metrics import Metric, MetricPlan, declared, parse_metric
+from personalize.metrics import Metric, MetricPlan
 from personalize.rules import MappingScope
+from personalize.segments import declared, parse_metric
 from personalize.yamlfile import load_yaml
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

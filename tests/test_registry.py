@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -51,6 +52,7 @@ def make_project(
     *,
     modules: dict[str, str] | None = None,
     layouts: dict[str, str] | None = None,
+    fallbacks: bool = True,
 ) -> Path:
     """A project folder: templates/<name>.mjml and modules/<id>.mjml (ids may hold folders)."""
     (tmp_path / "personalize.toml").write_text("", encoding="utf-8")
@@ -59,7 +61,21 @@ def make_project(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     (tmp_path / "templates").mkdir(exist_ok=True)
-    for module_id, text in (modules or {}).items():
+    modules = dict(modules or {})
+    if fallbacks:
+        # Required slots need a module for everyone; add a plain one where a test has none.
+        for text in (layouts if layouts is not None else {"weekly": WEEKLY}).values():
+            for match in re.finditer(r"<slot\b([^>]*)>", text):
+                name = re.search(r"name\s*=\s*[\"']?([\w-]+)", match.group(1))
+                optional = re.search(
+                    r"optional(?!\s*=\s*[\"']?false)|required\s*=\s*[\"']?false", match.group(1)
+                )
+                slot = name.group(1) if name else ""
+                mine = [t for m, t in modules.items() if m.startswith(f"{slot}/")]
+                targeted = all(re.search(r"^(segments|exclude|when):", t, re.M) for t in mine)
+                if slot and not optional and targeted:
+                    modules[f"{slot}/zz-fallback"] = BODY
+    for module_id, text in modules.items():
         path = tmp_path / "modules" / f"{module_id}.mjml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
@@ -245,7 +261,8 @@ def test_slots_of_every_layout_can_be_filled(tmp_path: Path) -> None:
     )
     assert set(registry.by_slot) == {"hero", "offer", "footer"}
     assert [m.id for m in registry.by_slot["footer"]] == ["footer/default"]
-    assert registry.by_slot["hero"] == ()
+    assert [m.id for m in registry.by_slot["hero"]] == ["hero/zz-fallback"]
+    assert registry.by_slot["offer"] == ()
 
 
 # -- modules: ids, slots, targeting ---------------------------------------------------------
@@ -522,7 +539,7 @@ def test_no_segments_defined(tmp_path: Path) -> None:
 def test_a_module_that_is_not_utf8(tmp_path: Path) -> None:
     make_project(tmp_path)
     path = tmp_path / "modules" / "hero" / "a.mjml"
-    path.parent.mkdir(parents=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"<mj-text>caf\xe9</mj-text>")
     with pytest.raises(ConfigError) as caught:
         load_registry(
@@ -532,7 +549,8 @@ def test_a_module_that_is_not_utf8(tmp_path: Path) -> None:
 
 
 def test_a_project_without_modules(tmp_path: Path) -> None:
-    registry = load(tmp_path)
+    layout = WEEKLY.replace('<slot name="hero"/>', '<slot name="hero" optional/>')
+    registry = load(tmp_path, layouts={"weekly": layout})
     assert dict(registry.modules) == {}
     assert dict(registry.by_slot) == {"hero": (), "offer": ()}
 
@@ -777,3 +795,30 @@ def test_timezone_offsets_in_windows_use_the_given_zone(tmp_path: Path) -> None:
     assert active.start is not None
     assert active.start.utcoffset() == timedelta(hours=9)
     assert date(2026, 7, 1) == active.start.date()
+
+
+def test_a_required_slot_needs_a_module_for_everyone(tmp_path: Path) -> None:
+    make_project(tmp_path, modules={"hero/gold": module("segments: [vip]")}, fallbacks=False)
+    with pytest.raises(ConfigError) as caught:
+        load_registry(
+            tmp_path,
+            templates="templates",
+            modules="modules",
+            names=NAMES,
+            segments=SEGMENTS,
+            tz=BERLIN,
+        )
+    assert str(caught.value) == (
+        "templates/weekly.mjml line 7: required slot 'hero' has no fallback module (modules: "
+        "hero/gold) — add a module without targeting in modules/hero/ to fill it for everyone "
+        'else, or mark the slot optional: <slot name="hero" optional/>'
+    )
+
+
+def test_a_locale_limited_module_counts_as_a_fallback_at_load(tmp_path: Path) -> None:
+    assert list(load(tmp_path, modules={"hero/de": module("locales: [de]")}).modules) == ["hero/de"]
+
+
+def test_files_starting_with_an_underscore_are_partials_not_modules(tmp_path: Path) -> None:
+    registry = load(tmp_path, modules={"hero/default": BODY, "hero/_shared": BODY})
+    assert sorted(registry.modules) == ["hero/default"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from personalize import Project, RecipientError, RenderError
+from personalize import Project, RecipientError, RegistryError, RenderError
 from projects import ANN, SETTINGS, make_project, module
 
 
@@ -110,3 +110,38 @@ def test_reference_path_matches_on_a_small_project(project: Project) -> None:
     reference = project.render_reference("news", ANN)
     assert fast.text == reference.text
     assert fast.subject == reference.subject
+
+
+def test_to_message_defaults_to_the_message_settings(project: Project) -> None:
+    message = project.render("news", ANN).to_message()
+    assert message["From"] == "Shop <shop@example.com>"
+
+
+def test_templates_see_the_effective_locale_and_currency(tmp_path: Path) -> None:
+    hero = module("description: x", "<mj-text>{{ locale }} {{ currency }} {{ timezone }}</mj-text>")
+    project = Project.load(make_project(tmp_path, modules={"hero/default": hero}))
+    assert project.render("news", ANN).text == "en_US USD Europe/Berlin\n"
+
+
+def test_data_in_a_style_element_is_checked_as_css(tmp_path: Path) -> None:
+    hero = module(
+        "description: x",
+        "<mj-raw><style>.brand { color: {{ nickname }}; }</style></mj-raw><mj-text>x</mj-text>",
+    )
+    project = Project.load(make_project(tmp_path, modules={"hero/default": hero}))
+    assert ".brand { color: teal; }" in project.render("news", {**ANN, "nickname": "teal"}).html
+    with pytest.raises(RecipientError) as caught:
+        project.render("news", {**ANN, "nickname": "red} body{display:none"})
+    assert str(caught.value).startswith(
+        "modules/hero/default.mjml line 4 (recipient ann): nickname: unsafe CSS value"
+    )
+
+
+def test_segment_names_are_not_template_variables(tmp_path: Path) -> None:
+    hero = module("description: x", "<mj-text>{% if gold %}Gold{% endif %}</mj-text>")
+    with pytest.raises(RegistryError) as caught:
+        Project.load(make_project(tmp_path, modules={"hero/default": hero}))
+    assert str(caught.value) == (
+        "modules/hero/default.mjml line 4: unknown name 'gold' — test segment membership with "
+        "{% if 'gold' in segments %}"
+    )

@@ -840,7 +840,7 @@ def test_evaluation_is_total(data: Any, recipient: dict[str, Any], now: datetime
         assert all(type(entry.result) is bool for entry in trace)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(
     data=RULES,
     recipient=RECIPIENTS,

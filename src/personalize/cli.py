@@ -69,9 +69,17 @@ def cli(ctx: click.Context, project: str | None, debug: bool) -> None:
 
 
 def _records(
-    state: _State, recipients: tuple[str, ...], everyone: bool, data: str | None
-) -> list[Recipient | tuple[str, dict[str, Any]]]:
-    """The chosen recipients: validated personas, or raw records of ``--data`` by id."""
+    state: _State,
+    recipients: tuple[str, ...],
+    everyone: bool,
+    data: str | None,
+    failures: list[PersonalizeError] | None = None,
+) -> list[Recipient]:
+    """The chosen recipients: personas, or records of ``--data`` (by id, or all).
+
+    Records of ``--data`` that do not validate go to ``failures`` (when given) so the others
+    still render; without ``failures`` the first one raises.
+    """
     project = state.project
     if data is None:
         personas = project.personas
@@ -85,18 +93,23 @@ def _records(
                 or f"personas: {', '.join(personas) or 'none'}; or pass --data FILE.jsonl",
             )
         return [personas[r] for r in recipients]
-    path = Path(data).resolve()
     wanted = set(recipients)
-    found: list[Recipient | tuple[str, dict[str, Any]]] = []
-    for line, record in iter_jsonl(path, display=data):
+    found: list[Recipient] = []
+    seen: set[str] = set()
+    for line, record in iter_jsonl(Path(data).resolve(), display=data):
         rid = str(record.get("id")) if isinstance(record, dict) else None
-        if everyone or rid in wanted:
+        if not (everyone or rid in wanted):
+            continue
+        seen.add(str(rid))
+        try:
             found.append(project.schema.validate(record, source=data, line=line))
-    if not everyone:
-        seen = {r.id for r in found if isinstance(r, Recipient)}
-        missing = sorted(wanted - seen)
-        if missing:
-            raise ConfigError(f"no record with id {missing[0]!r} in {data}", file=data)
+        except PersonalizeError as exc:
+            if failures is None:
+                raise
+            failures.append(exc)
+    missing = sorted(wanted - seen)
+    if missing:
+        raise ConfigError(f"no record with id {missing[0]!r} in {data}", file=data)
     return found
 
 
@@ -168,10 +181,10 @@ def render(
     project = state.project
     for template in templates:
         project.registry.layout(template)  # fail early, with a did-you-mean hint
-    chosen = _records(state, recipients, everyone, data)
+    failures: list[PersonalizeError] = []
+    chosen = _records(state, recipients, everyone, data, failures)
     sender = sender or project.settings.message.sender
     results: dict[str, list[RenderedEmail]] = {t: [] for t in templates}
-    failures: list[PersonalizeError] = []
     files: list[str] = []
     total = len(chosen) * len(templates)
     with _progress(total) as progress:
@@ -179,7 +192,7 @@ def render(
         for template in templates:
             for record in chosen:
                 try:
-                    email = project.render(template, record, now=now)  # type: ignore[arg-type]
+                    email = project.render(template, record, now=now)
                 except PersonalizeError as exc:
                     failures.append(exc)
                 else:
@@ -253,7 +266,7 @@ def explain(
     project = state.project
     project.registry.layout(template)
     (record,) = _records(state, (recipient,), False, data)
-    explanation = project.explain(template, record, now=now)  # type: ignore[arg-type]
+    explanation = project.explain(template, record, now=now)
     if fmt == "json":
         click.echo(
             json.dumps(_explanation_json(explanation), indent=2, ensure_ascii=False, default=str)

@@ -109,7 +109,7 @@ def compile_mjml(
         raise RenderError(
             f"MJML could not compile {where or 'the markup'}: {reason}",
             hint="check that every mj- tag is closed and that no '<' or '\"' is left inside "
-            "a {{ }} expression; `personalize lint` shows the file and line",
+            "a {{ }} expression; the layout and modules named here are the ones to check",
         ) from None
 
 

@@ -50,7 +50,12 @@ class Prepared:
 
 
 def prepare(
-    registry: Registry, *, envs: Environments, names: Collection[str], settings: Settings
+    registry: Registry,
+    *,
+    envs: Environments,
+    names: Collection[str],
+    settings: Settings,
+    segments: Collection[str] = (),
 ) -> Prepared:
     """Check every layout, module, subject and preheader, and protect their tokens.
 
@@ -67,7 +72,9 @@ def prepare(
     def piece(owner: Layout | Module, id_: str) -> Piece:
         source = owner.body
         check_markup(source, max_depth=render.max_depth, max_bytes=render.max_source_bytes)
-        info = check_template(envs.html, source.text, origin=source.origin, names=allowed)
+        info = check_template(
+            envs.html, source.text, origin=source.origin, names=allowed, segments=segments
+        )
         protected = protect(source, markers=markers, start=len(tokens) + 1)
         own = {t.id: t for t in protected.tokens}
         check_structure(
@@ -102,7 +109,13 @@ def prepare(
         for key in ("subject", "preheader"):
             text, line = getattr(owner, key), getattr(owner, f"{key}_line")
             if text is not None and line is not None:
-                info = check_template(envs.text, text, origin=_fixed(owner.file, line), names=names)
+                info = check_template(
+                    envs.text,
+                    text,
+                    origin=_fixed(owner.file, line),
+                    names=names,
+                    segments=segments,
+                )
                 subjects[f"{owner.file}#{key}"] = CompiledTemplate.build(
                     envs.text, text, filename=f"<{owner.file} {key}>", fallback=(owner.file, line)
                 )

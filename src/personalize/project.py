@@ -92,7 +92,8 @@ class Project:
         segments = load_segments(
             settings.path(project.segments), file=project.segments, fields=fields
         )
-        names = {*schema.fields, *segments.metrics, *segments.segments}
+        # Templates see fields, metrics and `segments` (a set): `{% if 'vip' in segments %}`.
+        names = {*schema.fields, *segments.metrics}
         registry = load_registry(
             settings.root,
             templates=project.templates,
@@ -102,7 +103,9 @@ class Project:
             tz=schema.tz,
         )
         envs = make_environments(settings.limits)
-        prepared = prepare(registry, envs=envs, names=names, settings=settings)
+        prepared = prepare(
+            registry, envs=envs, names=names, settings=settings, segments=segments.segments
+        )
         return cls(
             settings,
             schema=schema,
@@ -236,7 +239,7 @@ class Project:
             now=moment,
             limits=self.settings.limits,
             clip_bytes=self.settings.render.clip_bytes,
-            unsubscribe=self.settings.message.unsubscribe,
+            message=self.settings.message,
         )
 
     def render_reference(
@@ -260,7 +263,7 @@ class Project:
             limits=self.settings.limits,
             clip_bytes=self.settings.render.clip_bytes,
             inliner=self.settings.render.inliner,
-            unsubscribe=self.settings.message.unsubscribe,
+            message=self.settings.message,
         )
 
     def explain(

@@ -58,6 +58,7 @@ _URL_ATTRS = frozenset(
     }
 )
 _CSS_ATTRS = frozenset({"style", "bgcolor", "color", "fillcolor", "strokecolor"})
+_STYLE_ELEMENT = re.compile(r"<style\b[^>]*>(.*?)</style\s*>", re.S | re.I)
 _SAFE_URL_PREFIX = re.compile(r"^\s*(?:https?:|mailto:|tel:|/|#|\?)", re.I)
 _HEAD_TEXT = frozenset({"mj-title", "mj-preview"})
 _COUNTED_PARENTS = frozenset(
@@ -393,6 +394,9 @@ def _contexts(
     """Positions of markers that need a URL or CSS check, found by attribute."""
     found: dict[int, str] = {}
     bare = re.compile(rf"{re.escape(markers.prefix)}(\d+){re.escape(markers.suffix)}")
+    for block in _STYLE_ELEMENT.finditer(compiled):  # e.g. a <style> inside mj-raw
+        for hit in bare.finditer(block.group(1)):
+            found[base + block.start(1) + hit.start()] = "_css"
     for match in _HTML_TAG.finditer(compiled):
         whole = match.group()
         if whole.startswith("<!--"):

@@ -170,6 +170,8 @@ def load_registry(
     loaded: dict[str, Module] = {}
     if module_dir.is_dir():
         for path in sorted(module_dir.rglob("*.mjml")):
+            if path.name.startswith("_"):
+                continue  # a partial for mj-include, not a module
             module = _load_module(
                 root, path, module_dir, slots=slots, names=names, segments=segments, tz=tz
             )
@@ -178,7 +180,25 @@ def load_registry(
         slot: tuple(sorted((m for m in loaded.values() if m.slot == slot), key=decision_order))
         for slot in sorted(slots)
     }
+    for layout in layouts.values():
+        for slot in layout.slots:
+            # A module for everyone (no segments, exclude or when) may still be limited to
+            # locales or a date window; then a recipient outside them is a DecisionError.
+            if slot.required and not any(_for_everyone(m) for m in by_slot[slot.name]):
+                targeted = ", ".join(m.id for m in by_slot[slot.name]) or "none"
+                raise ConfigError(
+                    f"required slot {slot.name!r} has no fallback module (modules: {targeted})",
+                    file=layout.file,
+                    line=slot.line,
+                    hint=f"add a module without targeting in {modules}/{slot.name}/ to fill it "
+                    f'for everyone else, or mark the slot optional: <slot name="{slot.name}" '
+                    "optional/>",
+                )
     return Registry(layouts=layouts, modules=loaded, by_slot=by_slot)
+
+
+def _for_everyone(module: Module) -> bool:
+    return not (module.segments or module.exclude or module.when)
 
 
 def _relative(root: Path, path: Path) -> str:

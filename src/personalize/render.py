@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from .compile import CompiledVariant
-from .config import LimitSettings
+from .config import LimitSettings, MessageSettings
 from .errors import PersonalizeError, RenderError
 from .filters import check_locale
 from .inline import inline_css
@@ -43,6 +43,9 @@ class RenderedEmail:
         locale: The locale the email was rendered in.
         now: The moment the email was rendered for.
         address: The recipient's ``email`` field, when the schema has one.
+        unsubscribe: The recipient's unsubscribe URL (the field ``[message] unsubscribe`` names).
+        sender: ``[message] sender``, the default From of ``to_message``.
+        reply_to: ``[message] reply_to``, the default Reply-To of ``to_message``.
     """
 
     layout: str
@@ -57,11 +60,13 @@ class RenderedEmail:
     now: datetime | None = None
     address: str | None = None
     unsubscribe: str | None = None
+    sender: str | None = None
+    reply_to: str | None = None
 
     def to_message(
         self,
         *,
-        sender: str | Address,
+        sender: str | Address | None = None,
         to: str | Address | None = None,
         to_name: str | None = None,
         reply_to: str | Address | None = None,
@@ -72,12 +77,20 @@ class RenderedEmail:
     ) -> EmailMessage:
         """A ``multipart/alternative`` message (text, then HTML) ready for SMTP or an ESP.
 
-        ``to`` defaults to the recipient's ``email`` field, ``list_unsubscribe`` to the URL in
-        the field named by ``[message] unsubscribe``, and ``date`` to the render's ``now``.
+        ``sender`` and ``reply_to`` default to ``[message] sender``/``reply_to``, ``to`` to the
+        recipient's ``email`` field, ``list_unsubscribe`` to the URL in the field named by
+        ``[message] unsubscribe``, and ``date`` to the render's ``now``.
         Headers are built from ``email.headerregistry.Address``; control characters never reach
         a header; ``List-Unsubscribe`` stays on one line with ``List-Unsubscribe-Post``.
         """
         target = to if to is not None else self.address
+        sender = sender if sender is not None else self.sender
+        if sender is None:
+            raise RenderError(
+                "no sender address",
+                recipient=self.recipient,
+                hint='pass sender="Shop <shop@example.com>" or set [message] sender',
+            )
         if target is None:
             raise RenderError(
                 "no recipient address",
@@ -91,7 +104,7 @@ class RenderedEmail:
             sender=sender,
             to=target,
             to_name=to_name,
-            reply_to=reply_to,
+            reply_to=reply_to if reply_to is not None else self.reply_to,
             headers=headers,
             list_unsubscribe=list_unsubscribe if list_unsubscribe is not None else self.unsubscribe,
             date=date or self.now,
@@ -118,6 +131,10 @@ def context_for(
     context = dict(globals)
     context.update(recipient.data)
     context.update(membership.metrics)
+    # The effective values (project defaults filled in), not the raw, possibly empty fields.
+    context["locale"] = recipient.locale
+    context["timezone"] = recipient.timezone
+    context["currency"] = recipient.currency
     context["segments"] = membership.segments
     context["now"] = now
     context["_locale"] = recipient.locale
@@ -168,7 +185,7 @@ def _finish(
     clip_bytes: int,
     max_output: int,
     now: datetime,
-    unsubscribe: str | None,
+    message: MessageSettings,
 ) -> RenderedEmail:
     if len(html) > max_output:
         raise RenderError(
@@ -194,7 +211,9 @@ def _finish(
         locale=recipient.locale,
         now=now,
         address=address if isinstance(address, str) else None,
-        unsubscribe=_field(recipient.data, unsubscribe) if unsubscribe else None,
+        unsubscribe=_field(recipient.data, message.unsubscribe) if message.unsubscribe else None,
+        sender=message.sender,
+        reply_to=message.reply_to,
     )
 
 
@@ -214,7 +233,7 @@ def render_email(
     now: datetime,
     limits: LimitSettings,
     clip_bytes: int,
-    unsubscribe: str | None = None,
+    message: MessageSettings | None = None,
 ) -> RenderedEmail:
     """Render a compiled variant for one recipient (the fast path: only Jinja runs).
 
@@ -250,7 +269,7 @@ def render_email(
         clip_bytes=clip_bytes,
         max_output=limits.max_output_bytes,
         now=now,
-        unsubscribe=unsubscribe,
+        message=message or MessageSettings(),
     )
 
 
@@ -265,7 +284,7 @@ def render_reference(
     limits: LimitSettings,
     clip_bytes: int,
     inliner: str = "css-inline",
-    unsubscribe: str | None = None,
+    message: MessageSettings | None = None,
 ) -> RenderedEmail:
     """The reference path a user would write: Jinja, then MJML, then inlining, per recipient.
 
@@ -299,5 +318,5 @@ def render_reference(
         clip_bytes=clip_bytes,
         max_output=limits.max_output_bytes,
         now=now,
-        unsubscribe=unsubscribe,
+        message=message or MessageSettings(),
     )

@@ -176,10 +176,11 @@ class Rule:
     def compiled(self, names: Set[str]) -> Predicate:
         """The rule as one function of ``(data, values, scope)``, for the hot path.
 
-        Refs in ``names`` are read from ``values`` (metric and segment results, which must be
-        there), other refs from ``data``. The function gives ``evaluate``'s result without a
-        trace, or raises (any exception) on values it does not foresee: callers then ask
-        ``evaluate``, which decides. This base version, for rules defined elsewhere, does that.
+        Refs in ``names`` are read from ``values`` (metric and segment results: all of them
+        there, and no others), other refs from ``data``, as ``MappingScope(data, names=values)``
+        reads them. The function gives ``evaluate``'s result without a trace, or raises (any
+        exception) on values it does not foresee: callers then ask ``evaluate``, which decides.
+        This base version, for rules defined elsewhere, asks ``evaluate`` itself.
         """
 
         def run(data: Mapping[str, Any], values: Mapping[str, Any], scope: Scope) -> bool:

@@ -194,6 +194,7 @@ def check_template(
     *,
     origin: Callable[[int], tuple[str, int]],
     names: Collection[str],
+    segments: Collection[str] = (),
 ) -> TemplateInfo:
     """Check a layout, module body, subject or preheader before any recipient is seen.
 
@@ -263,13 +264,14 @@ def check_template(
     known = set(names) | GLOBAL_NAMES | set(env.globals)
     for name in sorted(used - known - defaulted):
         line = next((n.lineno for n in ast.find_all(nodes.Name) if n.name == name), 1)
-        raise fail(
-            line,
-            f"unknown name {name!r}",
-            did_you_mean(name, known)
-            or "declare it under [recipient.fields] in personalize.toml, or write "
-            f"{{{{ {name} | default('…') }}}}",
-        )
+        if name in segments:
+            hint = f"test segment membership with {{% if '{name}' in segments %}}"
+        else:
+            hint = did_you_mean(name, known) or (
+                "declare it under [recipient.fields] in personalize.toml, or write "
+                f"{{{{ {name} | default('…') }}}}"
+            )
+        raise fail(line, f"unknown name {name!r}", hint)
     return TemplateInfo(frozenset(used))
 
 
