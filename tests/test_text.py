@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mjml import mjml2html
 
-from personalize.text import html_to_text, normalize_text
+from personalize.text import html_to_text, normalize_text, settle_static_breaks
 
 SENTINEL = re.compile(r"zq\d+qz")
 MARK = "zq1qz"
@@ -415,3 +415,34 @@ def test_html_to_text_accepts_any_text(source: str) -> None:
 def test_html_to_text_accepts_broken_markup(source: str) -> None:
     text = convert(source)
     assert normalize_text(text) == text
+
+
+# -- settling static breaks once per variant --------------------------------------------------
+
+_SETTLE_MARKER = re.compile(r"zq\d+qz")
+_STATIC = st.text(alphabet="ab \n\ufdd0\ufdd1", max_size=6)
+_VALUE = st.text(alphabet="xy ", max_size=3)  # data: whitespace collapsed, may be empty
+
+
+@settings(max_examples=400)
+@given(
+    pieces=st.lists(st.tuples(_STATIC, st.booleans()), max_size=8),
+    values=st.lists(_VALUE, min_size=8, max_size=8),
+)
+def test_settling_static_breaks_changes_nothing_after_normalizing(
+    pieces: list[tuple[str, bool]], values: list[str]
+) -> None:
+    template = "".join(
+        text + (f"zq{i}qz" if token else "") for i, (text, token) in enumerate(pieces)
+    )
+
+    def fill(text: str) -> str:
+        return _SETTLE_MARKER.sub(lambda m: values[int(m.group()[2:-2]) % len(values)], text)
+
+    settled = settle_static_breaks(template, _SETTLE_MARKER)
+    assert normalize_text(fill(settled)) == normalize_text(fill(template))
+
+
+def test_settling_resolves_breaks_between_static_text() -> None:
+    text = "Goods\ufdd1\ufdd1VIP\ufdd0Hi zq1qz\ufdd0Bye"
+    assert settle_static_breaks(text, _SETTLE_MARKER) == "Goods\n\nVIP\nHi zq1qz\ufdd0Bye"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from .prepare import PREHEADER, SUBJECT, Prepared
 from .protect import Markers, Token, check_structure, choose_markers, protect, restore
 from .registry import Layout, Module, Registry
 from .templating import CompiledTemplate, Composite, Environments
-from .text import html_to_text
+from .text import html_to_text, settle_static_breaks
 
 __all__ = [
     "CompiledVariant",
@@ -154,7 +155,10 @@ def _compile(
     _check_survival(html, expected, markers, source)
     text = html_to_text(html, keep_comment=markers.comment_pattern)
     _check_blocks(text, expected, markers)
-    return html, text
+    p, s = re.escape(markers.prefix), re.escape(markers.suffix)
+    dynamic = re.compile(rf"<!--{p}\d+{s}-->|{p}\d+{s}")
+    fences = re.compile(rf"<!--{p}[be]\d+{s}-->")
+    return html, settle_static_breaks(text, dynamic, fences=fences)
 
 
 def _template(

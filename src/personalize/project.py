@@ -6,10 +6,11 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from .cache import LRUCache
@@ -25,7 +26,7 @@ from .decide import Decisions, Explanation, RecipientScope, decide
 from .errors import ConfigError, PersonalizeError
 from .prepare import Prepared, prepare
 from .profile import Recipient, Schema
-from .registry import Registry, load_registry
+from .registry import Module, Registry, load_registry
 from .render import RenderedEmail, render_email, render_reference
 from .segments import Membership, Segments, load_segments
 from .templating import Environments, make_environments
@@ -33,6 +34,12 @@ from .templating import Environments, make_environments
 __all__ = ["Outcome", "Project"]
 
 Record = Mapping[str, Any] | Recipient
+
+
+@dataclass(frozen=True)
+class _Chosen:
+    key: VariantKey
+    decisions: Mapping[str, str | None]
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,8 @@ class Project:
         # Skeletons and module regions shared between variants (keyed by their source).
         self._fragments: Fragments = LRUCache(settings.render.cache_size * 8)
         self._personas: dict[str, Recipient] | None = None
+        self._whens: dict[str, tuple[Module, ...]] = {}
+        self._chosen_cache: dict[tuple[Any, ...], _Chosen] = {}
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] = ".") -> Project:
@@ -197,17 +206,7 @@ class Project:
     def variant(self, layout: str, decisions: Decisions, locale: str) -> CompiledVariant:
         """The compiled variant for these decisions and locale (built once, then cached)."""
         key = VariantKey(layout, decisions.modules, locale)
-        return self._cache.get(
-            key,
-            lambda: compile_variant(
-                key,
-                registry=self.registry,
-                prepared=self._prepared,
-                envs=self._envs,
-                settings=self.settings,
-                fragments=self._fragments,
-            ),
-        )
+        return self._cache.get(key, lambda: self._compile(key))
 
     # -- the public jobs ----------------------------------------------------------------------
 
@@ -226,20 +225,64 @@ class Project:
             PersonalizeError: validation, decision or render problems, located.
         """
         r, membership, moment = self._inputs(recipient, now, trace=False)
-        decisions = self._decide(layout, r, membership, moment, explain=False)
+        chosen = self._chosen(layout, r, membership, moment)
         try:
-            variant = self.variant(layout, decisions, r.locale)
+            variant = self._cache.get(chosen.key, lambda: self._compile(chosen.key))
         except PersonalizeError as exc:  # a variant compiles on first use: say who needed it
             raise exc.with_context(recipient=r.id) from None
         return render_email(
             variant,
             recipient=r,
             membership=membership,
-            decisions=decisions.as_dict(),
+            decisions=chosen.decisions,
             now=moment,
             limits=self.settings.limits,
             clip_bytes=self.settings.render.clip_bytes,
             message=self.settings.message,
+        )
+
+    def _chosen(self, layout: str, r: Recipient, membership: Membership, now: datetime) -> _Chosen:
+        """Decisions, memoized: without `when` rules they depend only on the key below."""
+        whens = self._whens.get(layout)
+        if whens is None:
+            chosen_layout = self.registry.layout(layout)
+            whens = self._whens[layout] = tuple(
+                m
+                for s in chosen_layout.slots
+                for m in self.registry.by_slot.get(s.name, ())
+                if m.when is not None
+            )
+        scope = None
+        values: tuple[bool, ...] = ()
+        if whens:
+            scope = RecipientScope(
+                r.data, membership, segments=self.segments.segments, now=now, tz=self.schema.tz
+            )
+            try:
+                values = tuple(m.when.evaluate(scope) for m in whens)  # type: ignore[union-attr]
+            except PersonalizeError as exc:
+                raise exc.with_context(recipient=r.id) from None
+        key = (layout, r.locale, membership.segments, now, values)
+        found = self._chosen_cache.get(key)
+        if found is None:
+            decisions = self._decide(layout, r, membership, now, explain=False)
+            found = _Chosen(
+                VariantKey(layout, decisions.modules, r.locale),
+                MappingProxyType(decisions.as_dict()),
+            )
+            if len(self._chosen_cache) >= 4096:  # bounded; a new batch `now` starts afresh
+                self._chosen_cache.clear()
+            self._chosen_cache[key] = found
+        return found
+
+    def _compile(self, key: VariantKey) -> CompiledVariant:
+        return compile_variant(
+            key,
+            registry=self.registry,
+            prepared=self._prepared,
+            envs=self._envs,
+            settings=self.settings,
+            fragments=self._fragments,
         )
 
     def render_reference(
@@ -360,7 +403,12 @@ def _init_worker(root: str) -> None:
 def _render_chunk(job: tuple[str, list[tuple[int, Record]], datetime]) -> list[Outcome]:
     layout, items, now = job
     assert _WORKER is not None
-    return [_WORKER._outcome(layout, index, record, now) for index, record in items]
+    outcomes = [_WORKER._outcome(layout, index, record, now) for index, record in items]
+    # Emails share read-only decision mappings, which do not pickle; send plain dicts back.
+    return [
+        replace(o, email=replace(o.email, decisions=dict(o.email.decisions))) if o.email else o
+        for o in outcomes
+    ]
 
 
 def iter_jsonl(path: Path, *, display: str) -> Iterator[tuple[int, Any]]:

@@ -43,6 +43,7 @@ _MAPPINGS = (dict, MappingProxyType)
 _WS = re.compile(r"[ \t\n\r\f\v]+")
 # The text converter marks line breaks and links with these noncharacters; data may not.
 _NONCHARACTERS = re.compile("[\ufdd0-\ufdef]")
+_TEXT_CLEANUP = re.compile("[\t\n\r\f\v\ufdd0-\ufdef]|  ")
 _RAW = re.compile(r"\{%-?\s*raw\s*-?%\}")
 
 
@@ -82,8 +83,9 @@ def _finalize_text(value: Any) -> Any:
         return value
     # Whitespace in data collapses as HTML would show it, so the text part matches the HTML.
     if isinstance(value, str):
-        # Fast path: printable text (no tabs, newlines or noncharacters) with single spaces.
-        if value.isprintable() and "  " not in value:
+        # Fast paths: printable text with single spaces, or text (e.g. "1.234,56\xa0€") that
+        # only fails isprintable() on characters we keep.
+        if ("  " not in value and value.isprintable()) or not _TEXT_CLEANUP.search(value):
             return value
         return _WS.sub(" ", _NONCHARACTERS.sub("", value))
     return value

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
-__all__ = ["html_to_text", "normalize_text"]
+__all__ = ["html_to_text", "normalize_text", "settle_static_breaks"]
 
 # The compiler converts HTML that still holds recipient markers, renders the result per recipient,
 # and must get what converting the fully rendered HTML gives. Every choice that depends on text
@@ -319,6 +319,48 @@ _INVISIBLE = (
 )
 _INVISIBLE_LINE = re.compile(f"\n[{_INVISIBLE}]+(?=\n)")
 _ROUGH_LINES = re.compile("\n(?: |\n\n|(?<= \n))")  # a space at a line end, or 3 newlines
+
+
+_MARK_RUN = re.compile(f"[ \n{_LINE}{_PARA}]+")
+_LINKISH = frozenset((_LINK, _ALT, _HREF, _END))
+
+
+def settle_static_breaks(
+    text: str, dynamic: re.Pattern[str], *, fences: re.Pattern[str] | None = None
+) -> str:
+    """Resolve, once per variant, the soft breaks that no recipient's data can touch.
+
+    ``text`` is ``html_to_text`` output still holding token markers (``dynamic`` matches
+    them). A run of spaces, newlines and soft breaks between two static characters resolves
+    the same way for everyone, so it is settled here exactly as `normalize_text` would;
+    runs next to a marker, a link mark or either end are left for `normalize_text`. Runs may
+    span ``fences`` (static comments that only mark where the output will be cut); the settled
+    break goes before them.
+    """
+    run = _MARK_RUN
+    if fences is not None:
+        run = re.compile(f"(?:[ \n{_LINE}{_PARA}]|{fences.pattern})+")
+    starts: set[int] = set()
+    ends: set[int] = set()
+    for found in dynamic.finditer(text):
+        starts.add(found.start())
+        ends.add(found.end())
+    size = len(text)
+
+    def settle(match: re.Match[str]) -> str:
+        whole = match.group()
+        begin, end = match.span()
+        if _LINE not in whole and _PARA not in whole:
+            return whole
+        if begin == 0 or end == size or begin in ends or end in starts:
+            return whole
+        if text[begin - 1] in _LINKISH or text[end] in _LINKISH:
+            return whole
+        kept = "".join(fences.findall(whole)) if fences is not None else ""
+        breaks = fences.sub("", whole) if fences is not None else whole
+        return ("\n\n" if _PARA in breaks or breaks.count("\n") >= 2 else "\n") + kept
+
+    return run.sub(settle, text)
 
 
 def normalize_text(text: str) -> str:
