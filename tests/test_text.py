@@ -446,3 +446,39 @@ def test_settling_static_breaks_changes_nothing_after_normalizing(
 def test_settling_resolves_breaks_between_static_text() -> None:
     text = "Goods\ufdd1\ufdd1VIP\ufdd0Hi zq1qz\ufdd0Bye"
     assert settle_static_breaks(text, _SETTLE_MARKER) == "Goods\n\nVIP\nHi zq1qz\ufdd0Bye"
+
+
+_LINK, _ALT, _HREF, _END = "\ufdd2", "\ufdd3", "\ufdd4", "\ufdd5"
+_LABEL = st.one_of(st.text(alphabet="ab \ufdd0", max_size=5), st.just("zqLqz"))
+_URL_PART = st.sampled_from(["https://a.b/c", "zqUqz", "https://a.b/?q=zqVqz", "#top", ""])
+
+
+@st.composite
+def _text_with_links(draw: st.DrawFn) -> str:
+    out = []
+    for _ in range(draw(st.integers(0, 5))):
+        out.append(draw(_STATIC))
+        if draw(st.booleans()):
+            out.append("zqVqz")
+        if draw(st.booleans()):
+            alt = draw(st.one_of(st.just(""), st.just(f"img{_ALT}")))
+            out.append(f"{_LINK}{alt}{draw(_LABEL)}{_HREF}{draw(_URL_PART)}{_END}")
+    return "".join(out)
+
+
+@settings(max_examples=600)
+@given(
+    template=_text_with_links(), value=_VALUE, link=st.sampled_from(["https://x.y/z", "mailto:ab"])
+)
+def test_settling_links_and_breaks_changes_nothing_after_normalizing(
+    template: str, value: str, link: str
+) -> None:
+    # zqUqz starts an href, so (like the HTML's checked URL) it is never empty or unsafe.
+    values = {"zqUqz": link, "zqVqz": value, "zqLqz": value}
+    pattern = re.compile(r"zq[ULV]qz")
+
+    def fill(text: str) -> str:
+        return pattern.sub(lambda m: values[m.group()], text)
+
+    settled = settle_static_breaks(template, pattern)
+    assert normalize_text(fill(settled)) == normalize_text(fill(template))

@@ -337,6 +337,7 @@ def settle_static_breaks(
     span ``fences`` (static comments that only mark where the output will be cut); the settled
     break goes before them.
     """
+    text = _settle_links(text, dynamic)
     run = _MARK_RUN
     if fences is not None:
         run = re.compile(f"(?:[ \n{_LINE}{_PARA}]|{fences.pattern})+")
@@ -361,6 +362,43 @@ def settle_static_breaks(
         return ("\n\n" if _PARA in breaks or breaks.count("\n") >= 2 else "\n") + kept
 
     return run.sub(settle, text)
+
+
+_ANY_LINK = re.compile(
+    f"{_LINK}(?:([^{_ALT}{_HREF}{_LINK}]*){_ALT})?([^{_HREF}{_LINK}]*){_HREF}([^{_END}{_LINK}]*){_END}"
+)
+
+
+def _settle_links(text: str, dynamic: re.Pattern[str]) -> str:
+    """Format, once per variant, the links whose rendered form data cannot change.
+
+    A static link resolves here exactly as in `normalize_text`. A link with a static label
+    and a URL that starts with a token also has one form, ``label (url)``: that token started
+    an ``href`` in the HTML, where it was checked to be a non-empty http(s) or mailto URL. A
+    label that could equal the URL (a URL or address itself) is left for `normalize_text`.
+    """
+
+    def settle(match: re.Match[str]) -> str:
+        alt, label, url = match.group(1, 2, 3)
+        if dynamic.search(label):
+            return match.group()
+        if not dynamic.search(url) and not (alt and dynamic.search(alt)):
+            return _link(alt, label, url)
+        core = label.strip(_EDGES)
+        lowered = core.lower()
+        if not core or "@" in core or "://" in core or lowered.startswith("mailto:"):
+            return match.group()
+        first = dynamic.match(url)
+        last = [m.end() for m in dynamic.finditer(url)][-1]
+        if first is None and (not url or url[0] in " #jJ" or url[0] < " "):
+            return match.group()
+        whole = first is not None and first.end() == len(url)
+        if not whole and (last == len(url) or url[-1] <= " "):
+            return match.group()
+        start = len(label) - len(label.lstrip(_EDGES))
+        return label[:start] + f"{core} ({url.strip(' ')})" + label[start + len(core) :]
+
+    return _ANY_LINK.sub(settle, text) if _LINK in text else text
 
 
 def normalize_text(text: str) -> str:
@@ -436,7 +474,11 @@ def _replace(text: str, mark: str, replacement: str) -> str:
 
 
 def _format_link(match: re.Match[str]) -> str:
-    alt, label, url = match.group(1, 3, 4)
+    return _link(*match.group(1, 3, 4))
+
+
+def _link(alt: str | None, label: str, url: str) -> str:
+    """``text (url)``, or just one of them, with the label's edge breaks kept in place."""
     core = label.strip(_EDGES)
     if not core and alt:  # the alt text of the link's first image stands in for its text
         label += alt
