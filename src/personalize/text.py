@@ -374,8 +374,8 @@ def _settle_links(text: str, dynamic: re.Pattern[str]) -> str:
 
     A static link resolves here exactly as in `normalize_text`. A link with a static label
     and a URL that starts with a token also has one form, ``label (url)``: that token started
-    an ``href`` in the HTML, where it was checked to be a non-empty http(s) or mailto URL. A
-    label that could equal the URL (a URL or address itself) is left for `normalize_text`.
+    an ``href`` in the HTML, where it was checked to be a non-empty http(s) or mailto URL
+    (without spaces). Only labels with a space qualify: no such URL or address can equal them.
     """
 
     def settle(match: re.Match[str]) -> str:
@@ -385,8 +385,7 @@ def _settle_links(text: str, dynamic: re.Pattern[str]) -> str:
         if not dynamic.search(url) and not (alt and dynamic.search(alt)):
             return _link(alt, label, url)
         core = label.strip(_EDGES)
-        lowered = core.lower()
-        if not core or "@" in core or "://" in core or lowered.startswith("mailto:"):
+        if " " not in core:  # a checked URL has no spaces, so such a label never equals it
             return match.group()
         first = dynamic.match(url)
         last = [m.end() for m in dynamic.finditer(url)][-1]
