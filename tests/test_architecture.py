@@ -68,18 +68,20 @@ HOMES: dict[str, set[str]] = {
 
 
 def _imports(path: Path) -> list[tuple[str, int]]:
-    """(module, line) of each import; relative imports resolved to our module names."""
+    """(module, line) of each import; relative imports resolved against the file's package."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = ["personalize", *path.relative_to(PACKAGE).parts[:-1]]
     out = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             out += [(alias.name, node.lineno) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
+                base = ".".join(package[: len(package) - node.level + 1])
                 if node.module:
-                    out.append(("personalize." + node.module, node.lineno))
+                    out.append((f"{base}.{node.module}", node.lineno))
                 else:
-                    out += [("personalize." + a.name, node.lineno) for a in node.names]
+                    out += [(f"{base}.{a.name}", node.lineno) for a in node.names]
             elif node.module:
                 out.append((node.module, node.lineno))
     return out

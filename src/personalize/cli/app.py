@@ -1,0 +1,154 @@
+"""The ``personalize`` command group, shared options and helpers, and the entry point."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from datetime import datetime
+from pathlib import Path
+from typing import NoReturn
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
+
+from personalize.errors import ConfigError, PersonalizeError, did_you_mean
+from personalize.profile import Recipient
+from personalize.project import Project, iter_jsonl
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+PROGRESS_FROM = 20  # show a progress bar when rendering at least this many emails
+
+
+class State:
+    def __init__(self, project: str | None, debug: bool) -> None:
+        self.project_dir = project or os.environ.get("PERSONALIZE_PROJECT") or "."
+        self.debug = debug
+        self._project: Project | None = None
+
+    @property
+    def project(self) -> Project:
+        if self._project is None:
+            self._project = Project.load(self.project_dir)
+        return self._project
+
+
+def parse_now(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"expected an ISO date-time such as 2026-11-27T09:00:00+01:00, got {value!r}",
+            param_hint="--now",
+        ) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--project",
+    "-p",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Project folder (default: the current folder, or $PERSONALIZE_PROJECT).",
+)
+@click.option("--debug", is_flag=True, help="Show the Python traceback on errors.")
+@click.version_option(package_name="personalize")
+@click.pass_context
+def cli(ctx: click.Context, project: str | None, debug: bool) -> None:
+    """Render personalized marketing emails from segments, modules and layouts."""
+    ctx.obj = State(project, debug)
+
+
+def records(
+    state: State,
+    recipients: tuple[str, ...],
+    everyone: bool,
+    data: str | None,
+    failures: list[PersonalizeError] | None = None,
+) -> list[Recipient]:
+    """The chosen recipients: personas, or records of ``--data`` (by id, or all).
+
+    Records of ``--data`` that do not validate go to ``failures`` (when given) so the others
+    still render; without ``failures`` the first one raises.
+    """
+    project = state.project
+    if data is None:
+        personas = project.personas
+        if everyone:
+            return list(personas.values())
+        missing = [r for r in recipients if r not in personas]
+        if missing:
+            raise ConfigError(
+                f"no persona {missing[0]!r} in {project.settings.project.personas}",
+                hint=did_you_mean(missing[0], personas)
+                or f"personas: {', '.join(personas) or 'none'}; or pass --data FILE.jsonl",
+            )
+        return [personas[r] for r in recipients]
+    wanted = set(recipients)
+    found: list[Recipient] = []
+    seen: set[str] = set()
+    for line, record in iter_jsonl(Path(data).resolve(), display=data):
+        rid = str(record.get("id")) if isinstance(record, dict) else None
+        if not (everyone or rid in wanted):
+            continue
+        seen.add(str(rid))
+        try:
+            found.append(project.schema.validate(record, source=data, line=line))
+        except PersonalizeError as exc:
+            if failures is None:
+                raise
+            failures.append(exc)
+    missing = sorted(wanted - seen)
+    if missing:
+        raise ConfigError(f"no record with id {missing[0]!r} in {data}", file=data)
+    return found
+
+
+def progress_bar(total: int) -> Progress:
+    return Progress(
+        TextColumn("[bold]rendering"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=total < PROGRESS_FROM or not err.is_terminal,
+        transient=True,
+    )
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    err.print(Text(message, style="red"))
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``personalize`` command: one-paragraph errors, never a traceback."""
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        cli.main(args=argv, prog_name="personalize", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        _fail("aborted", 1)
+    except click.ClickException as exc:  # usage errors: exit 2 with click's usual message
+        exc.show()
+        sys.exit(exc.exit_code)
+    except PersonalizeError as exc:
+        if debug:
+            traceback.print_exc()
+        _fail(f"error: {exc}", 1)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except Exception as exc:  # a bug in personalize, not in the project: say so, briefly
+        if debug:
+            traceback.print_exc()
+        _fail(
+            f"internal error: {type(exc).__name__}: {exc} — this is a bug in personalize; rerun "
+            "with --debug for the traceback and report it",
+            1,
+        )

@@ -1,0 +1,104 @@
+"""``personalize explain``: why each slot of a layout got its module, for one recipient."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from personalize.decide import WON, Explanation
+
+from .app import State, cli, out, parse_now, records
+
+
+@cli.command()
+@click.argument("template")
+@click.option("--recipient", "-r", required=True, metavar="ID", help="A persona (or --data) id.")
+@click.option("--data", type=click.Path(dir_okay=False), help="Recipients from a JSONL file.")
+@click.option("--now", "now_text", metavar="ISO", help="Explain as of this moment.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_obj
+def explain(
+    state: State, template: str, recipient: str, data: str | None, now_text: str | None, fmt: str
+) -> None:
+    """Show why each slot of TEMPLATE got its module for one recipient."""
+    now = parse_now(now_text)
+    project = state.project
+    project.registry.layout(template)
+    (record,) = records(state, (recipient,), False, data)
+    explanation = project.explain(template, record, now=now)
+    if fmt == "json":
+        click.echo(
+            json.dumps(_explanation_json(explanation), indent=2, ensure_ascii=False, default=str)
+        )
+        return
+    _print_explanation(explanation)
+
+
+def _explanation_json(e: Explanation) -> dict[str, Any]:
+    return {
+        "layout": e.layout,
+        "recipient": e.recipient,
+        "now": e.now.isoformat(),
+        "locale": e.locale,
+        "segments": list(e.segments),
+        "metrics": dict(e.metrics),
+        "slots": [
+            {
+                "slot": d.slot,
+                "module": d.module,
+                "reason": d.reason,
+                "candidates": [
+                    {
+                        "module": c.module,
+                        "priority": c.priority,
+                        "outcome": c.outcome,
+                        "detail": c.detail,
+                        "failed": [
+                            {"condition": f.condition, "value": f.value, "path": f.path}
+                            for f in c.failed
+                        ],
+                    }
+                    for c in d.candidates
+                ],
+            }
+            for d in e.decisions
+        ],
+    }
+
+
+def _print_explanation(e: Explanation) -> None:
+    out.print(
+        Text.assemble(
+            (f"{e.layout}", "bold"),
+            " for ",
+            (e.recipient, "bold"),
+            f"  locale {e.locale}, now {e.now.isoformat(timespec='minutes')}",
+        )
+    )
+    out.print(Text.assemble("segments: ", (", ".join(e.segments) or "none", "cyan")))
+    for decision in e.decisions:
+        table = Table(
+            title=f"{decision.slot} → {decision.module or '(empty)'}  ({decision.reason})",
+            title_justify="left",
+            show_edge=False,
+        )
+        table.add_column("", width=1)
+        table.add_column("module")
+        table.add_column("priority", justify="right")
+        table.add_column("outcome")
+        table.add_column("why")
+        for c in decision.candidates:
+            won = c.outcome == WON
+            table.add_row(
+                Text("✓" if won else "✗", style="green" if won else "red"),
+                Text(c.module, style="bold" if won else ""),
+                str(c.priority),
+                c.outcome,
+                c.detail,
+            )
+        out.print()
+        out.print(table)
