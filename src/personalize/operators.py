@@ -1,17 +1,40 @@
-"""Operators of the rule language: value kinds, type-aware comparison, time values, operands."""
+"""Operators of the rule language: each operator's operand checked and compiled to a test."""
 
 from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Mapping
-from datetime import date, datetime, time, timedelta, tzinfo
+from collections.abc import Callable
+from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
-from types import MappingProxyType
-from typing import Any, Final, NamedTuple, Protocol
+from typing import Any, Final, NamedTuple
 
 from .errors import RuleError, did_you_mean, short_repr
+from .scope import Scope
+from .values import (
+    BOOL,
+    DATE,
+    DATETIME,
+    DURATION,
+    DURATION_HINT,
+    LIST,
+    MAPPING,
+    NUMBER,
+    TEXT,
+    TYPE_HINT,
+    aware,
+    described,
+    equal,
+    instant,
+    is_nan,
+    kind_of,
+    ordered,
+    parse_duration,
+    shown,
+    written,
+)
+from .values import OTHER as OTHER
 
 __all__ = [
     "OPERATORS",
@@ -32,159 +55,7 @@ OPERATORS: Final = (
     *("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "contains", "exists"),
     *("within", "before", "after"),
 )
-TYPE_HINT: Final = "check the field's type in the recipient schema"
-
-
-class Scope(Protocol):
-    """What a rule is evaluated against: values by name, and the moment and zone of "now"."""
-
-    @property
-    def now(self) -> datetime: ...
-
-    @property
-    def tz(self) -> tzinfo: ...
-
-    def lookup(self, ref: str) -> Any:
-        """The value of a field path, metric or segment; ``MISSING`` when absent."""
-        ...
-
-
-# -- value kinds ---------------------------------------------------------------------------
-
-BOOL, NUMBER, TEXT, DATE, DATETIME, LIST, MAPPING, OTHER = range(8)
-_KIND_NAMES = ("true/false", "number", "text", "date", "date-time", "list", "mapping")
-_EXACT_KINDS: dict[type, int] = {
-    bool: BOOL,
-    int: NUMBER,
-    float: NUMBER,
-    Decimal: NUMBER,
-    str: TEXT,
-    date: DATE,
-    datetime: DATETIME,
-    list: LIST,
-    tuple: LIST,
-    dict: MAPPING,
-    MappingProxyType: MAPPING,
-}
 _SCALARS = frozenset({BOOL, NUMBER, TEXT, DATE, DATETIME})
-
-
-def kind_of(value: Any) -> int:
-    """The kind of a value (``NUMBER``, ``TEXT``…); bools are never numbers."""
-    kind = _EXACT_KINDS.get(type(value))
-    if kind is not None:
-        return kind
-    if isinstance(value, (int, float, Decimal)):
-        return NUMBER
-    if isinstance(value, str):
-        return TEXT
-    if isinstance(value, date):
-        return DATETIME if isinstance(value, datetime) else DATE
-    if isinstance(value, (list, tuple)):
-        return LIST
-    if isinstance(value, Mapping):
-        return MAPPING
-    return OTHER
-
-
-def shown(value: Any) -> str:
-    """A value for messages and descriptions: dates in ISO form, others as a short repr."""
-    if isinstance(value, date):
-        return value.isoformat()
-    return short_repr(value)
-
-
-def described(value: Any) -> str:
-    """``'abc' (text)``: a value with its kind, for type errors."""
-    kind = kind_of(value)
-    name = _KIND_NAMES[kind] if kind != OTHER else type(value).__name__
-    return f"{shown(value)} ({name})"
-
-
-def _is_nan(value: Any) -> bool:
-    if isinstance(value, Decimal):
-        return value.is_nan()
-    return isinstance(value, float) and value != value
-
-
-def _aware(moment: datetime, tz: tzinfo) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
-
-
-def instant(value: Any, tz: tzinfo) -> datetime:
-    """A time value as an aware datetime: naive ones and dates (midnight) are read in ``tz``.
-
-    Raises:
-        RuleError: ``value`` is not a date, a datetime or an ISO string.
-    """
-    if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=tz)
-    if isinstance(value, date):
-        return datetime.combine(value, time(), tz)
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise RuleError(
-                f"expected an ISO date or date-time, got {described(value)}", hint=TYPE_HINT
-            ) from None
-        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
-    raise RuleError(f"expected a date or date-time, got {described(value)}", hint=TYPE_HINT)
-
-
-def equal(value: Any, operand: Any, operand_kind: int, tz: tzinfo) -> bool:
-    """Type-aware equality: only values of the same kind are equal; NaN equals nothing."""
-    kind = kind_of(value)
-    if kind != operand_kind:
-        return False
-    if kind == NUMBER:
-        return not _is_nan(value) and bool(value == operand)
-    if kind == DATETIME:
-        return _aware(value, tz) == _aware(operand, tz)
-    return bool(value == operand)
-
-
-def _ordered(value: Any, operand: Any, operand_kind: int, tz: tzinfo) -> tuple[Any, Any] | None:
-    # The pair to compare, or None when the value is NaN (every order comparison is false).
-    kind = kind_of(value)
-    if operand_kind == NUMBER and kind == NUMBER:
-        return None if _is_nan(value) else (value, operand)
-    if operand_kind == TEXT and kind == TEXT:
-        return value, operand
-    if operand_kind == DATE and kind == DATE:
-        return value, operand
-    if operand_kind == DATE and kind == DATETIME:
-        return _aware(value, tz).astimezone(tz).date(), operand
-    if operand_kind == DATETIME and kind in (DATE, DATETIME):
-        return instant(value, tz), _aware(operand, tz)
-    raise RuleError(f"cannot compare {described(value)} with {described(operand)}", hint=TYPE_HINT)
-
-
-# -- durations -----------------------------------------------------------------------------
-
-_DURATION = re.compile(r"(\d{1,12})([smhdw])")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_DURATION_HINT = "write a whole number and a unit: s, m (minutes), h, d or w"
-
-
-def parse_duration(text: str) -> timedelta:
-    """Parse ``'30d'``, ``'12h'``, ``'2w'``, ``'45m'`` (minutes) or ``'90s'``.
-
-    Raises:
-        RuleError: ``text`` is not a whole number followed by one unit, or is too long.
-    """
-    match = _DURATION.fullmatch(text.strip()) if isinstance(text, str) else None
-    if match is None:
-        raise RuleError(
-            f"expected a duration such as '30d', '12h' or '2w', got {short_repr(text)}",
-            hint=_DURATION_HINT,
-        )
-    try:
-        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-    except OverflowError:
-        raise RuleError(
-            f"duration {short_repr(text)} is too long", hint="use at most 999999999 days"
-        ) from None
 
 
 # -- operand checking and compiling ----------------------------------------------------------
@@ -236,15 +107,6 @@ def _bad(message: str, hint: str) -> RuleError:
     return RuleError(message, hint=hint)
 
 
-def written(value: Any) -> str:
-    """A value as YAML spells it, for messages: ``null``, ``true``, ``'Gold'``, ``2026-11-20``."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return shown(value)
-
-
 def _scalar(op: str, value: Any, what: str = "") -> int:
     kind = kind_of(value)
     if value is None:
@@ -257,7 +119,7 @@ def _scalar(op: str, value: Any, what: str = "") -> int:
             f"{what or repr(op)} needs a single value, got a list",
             "use 'in' to match any of several values",
         )
-    if kind not in _SCALARS or _is_nan(value):
+    if kind not in _SCALARS or is_nan(value):
         raise _bad(
             f"{what or repr(op)} needs {_SCALAR_TEXT}, got {written(value)}",
             "quote text; write dates as 2026-11-20",
@@ -312,7 +174,7 @@ def compile_operand(ref: str, op: str, raw: Any) -> Operand:
         return Operand(raw, test_eq, not want, text, quick, _PLAIN.get(kind, ()))
     if op in _COMPARE:
         kind = kind_of(raw)
-        if kind not in (NUMBER, TEXT, DATE, DATETIME) or _is_nan(raw):
+        if kind not in (NUMBER, TEXT, DATE, DATETIME) or is_nan(raw):
             raise _bad(
                 f"{op!r} needs a number, text or date, got {written(raw)}",
                 "write dates as 2026-11-20; quote text",
@@ -324,7 +186,7 @@ def compile_operand(ref: str, op: str, raw: Any) -> Operand:
         def test_order(value: Any, scope: Scope) -> bool:
             if type(value) in fast:
                 return bool(compare(value, raw))
-            pair = _ordered(value, raw, kind, scope.tz)
+            pair = ordered(value, raw, kind, scope.tz)
             return pair is not None and bool(compare(pair[0], pair[1]))
 
         quick = partial(_REFLECTED[op], raw)
@@ -377,7 +239,7 @@ def _compile_in(ref: str, op: str, raw: Any) -> Operand:
         kind = kind_of(value)
         if kind == DATETIME:
             found = any(equal(value, moment, DATETIME, scope.tz) for moment in moments)
-        elif kind == NUMBER and _is_nan(value):
+        elif kind == NUMBER and is_nan(value):
             found = False
         else:
             pool = frozen.get(kind)
@@ -419,11 +281,11 @@ def _compile_contains(ref: str, raw: Any) -> Operand:
 def _compile_time(ref: str, op: str, raw: Any) -> Operand:
     if op == "within":
         if not isinstance(raw, str):
-            raise _bad(f"'within' needs a duration like '30d', got {written(raw)}", _DURATION_HINT)
+            raise _bad(f"'within' needs a duration like '30d', got {written(raw)}", DURATION_HINT)
         window = parse_duration(raw)
 
         def test_within(value: Any, scope: Scope) -> bool:
-            now = _aware(scope.now, scope.tz)
+            now = aware(scope.now, scope.tz)
             return now - window <= instant(value, scope.tz) <= now
 
         return Operand(raw, test_within, False, f"{ref} within {raw.strip()}")
@@ -438,7 +300,7 @@ def _compile_time(ref: str, op: str, raw: Any) -> Operand:
             return seen > bound if later else seen < bound
 
         return Operand(moment, test_fixed, False, f"{ref} {op} {_fmt(moment)}")
-    if not isinstance(raw, str) or not _DURATION.fullmatch(raw.strip()):
+    if not isinstance(raw, str) or not DURATION.fullmatch(raw.strip()):
         raise _bad(
             f"{op!r} needs a date, a date-time or a duration like '30d', got {written(raw)}",
             "write a date as 2026-11-20 or a duration such as 30d, 12h or 2w",
@@ -446,7 +308,7 @@ def _compile_time(ref: str, op: str, raw: Any) -> Operand:
     span = parse_duration(raw)
 
     def test_relative(value: Any, scope: Scope) -> bool:
-        bound = _aware(scope.now, scope.tz) - span
+        bound = aware(scope.now, scope.tz) - span
         seen = instant(value, scope.tz)
         return seen > bound if later else seen < bound
 

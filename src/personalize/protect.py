@@ -1,14 +1,14 @@
-"""Token protection: Jinja tokens cross MJML and the CSS inliner as inert markers, then return."""
+"""Token protection: Jinja tokens become inert markers to cross MJML and the CSS inliner."""
 
 from __future__ import annotations
 
-import html as htmllib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from .errors import RegistryError, RenderError
+from .errors import RegistryError
 from .includes import Source
+from .restore import EXPR, Restored, restore
 
 __all__ = [
     "TOKEN",
@@ -29,37 +29,11 @@ TOKEN = re.compile(
     r"""|\{\#.*?\#\}""",
     re.S,
 )
-_EXPR = re.compile(r"\{\{([-+]?)(.*?)([-+]?)\}\}", re.S)
 # `{{ nickname | default('friend') }}`: the field a default stands in for, to name it in warnings.
 _DEFAULTED = re.compile(
     r"^(\{\{[-+]?\s*)([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(\s*\|\s*(?:default|d)\b)"
 )
 _MJ_TAG = re.compile(r"<(/?)(mj-[\w-]+|mjml)\b((?:[^>\"']|\"[^\"]*\"|'[^']*')*?)(/?)>")
-_HTML_TAG = re.compile(
-    r"<!--.*?-->"
-    r"|<([A-Za-z][\w:-]*)((?:\s+[^\s=>/\"']+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>\"']+))?)*)\s*/?>",
-    re.S,
-)
-_ATTR = re.compile(r"([^\s=>/\"']+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>\"']+)))?")
-_URL_ATTRS = frozenset(
-    {
-        "href",
-        "src",
-        "action",
-        "formaction",
-        "poster",
-        "cite",
-        "longdesc",
-        "usemap",
-        "xlink:href",
-        "background",
-        "srcset",
-        "data",
-    }
-)
-_CSS_ATTRS = frozenset({"style", "bgcolor", "color", "fillcolor", "strokecolor"})
-_STYLE_ELEMENT = re.compile(r"<style\b[^>]*>(.*?)</style\s*>", re.S | re.I)
-_SAFE_URL_PREFIX = re.compile(r"^\s*(?:https?:|mailto:|tel:|/|#|\?)", re.I)
 _HEAD_TEXT = frozenset({"mj-title", "mj-preview"})
 _COUNTED_PARENTS = frozenset(
     {"mj-section", "mj-group", "mj-carousel", "mjml", "mj-head", "mj-attributes", "mj-navbar"}
@@ -121,7 +95,7 @@ class Token:
     @property
     def expression(self) -> str:
         """The expression inside ``{{ … }}`` (empty for block tags)."""
-        match = _EXPR.fullmatch(self.text)
+        match = EXPR.fullmatch(self.text)
         return match.group(2).strip() if match and not self.block else ""
 
 
@@ -131,14 +105,6 @@ class Protected:
 
     text: str
     tokens: tuple[Token, ...]
-
-
-@dataclass(frozen=True)
-class Restored:
-    """Template source with tokens back, and the token behind each template line."""
-
-    source: str
-    lines: Mapping[int, Token] = field(default_factory=dict)
 
 
 def protect(source: Source, *, markers: Markers, start: int) -> Protected:
@@ -332,118 +298,3 @@ _STRUCTURE_HINTS = {
     "mj-group": "MJML sizes columns by their count per group; loop inside one column instead",
     "mj-carousel": "a carousel numbers its images; list the images without a loop",
 }
-
-
-def restore(
-    compiled: str,
-    tokens: Mapping[int, Token],
-    *,
-    markers: Markers,
-    contexts: bool,
-) -> Restored:
-    """Put the original tokens back into compiled HTML (or text) and return template source.
-
-    Each token is preceded by ``{#\\n#}`` so that it starts a template line of its own: a
-    render error's line then names the token, hence its module file and line. With
-    ``contexts``, tokens that start a URL attribute are checked by ``_url`` and tokens in CSS
-    by ``_css``, whatever the template author wrote. Static ``{{``, ``{%`` and ``{#`` that
-    MJML or the inliner produced are escaped so Jinja prints them.
-    """
-    compiled = re.sub(r"\{(?=[{%#])", "{{ '{' }}", compiled)
-    special = _contexts(compiled, markers, tokens) if contexts else {}
-    pieces: list[str] = []
-    lines: dict[int, Token] = {}
-    line = 1
-    pos = 0
-    for match in markers.pattern.finditer(compiled):
-        static = compiled[pos : match.start()]
-        pieces.append(static)
-        line += static.count("\n")
-        number = int(match.group(1) or match.group(2))
-        token = tokens.get(number)
-        if token is None:
-            pieces.append(match.group())
-            pos = match.end()
-            continue
-        text = _wrap(token, special.get(match.start()))
-        pieces.append("{#\n#}" + text)
-        line += 1
-        for offset in range(text.count("\n") + 1):
-            lines[line + offset] = token
-        line += text.count("\n")
-        pos = match.end()
-    pieces.append(compiled[pos:])
-    return Restored("".join(pieces), lines)
-
-
-def _wrap(token: Token, context: str | None) -> str:
-    if context is None or token.block:
-        return token.text
-    match = _EXPR.fullmatch(token.text)
-    if match is None:
-        return token.text
-    left, expression, right = match.groups()
-    if context == "_url" and re.search(r"\|\s*url\s*$", expression):
-        return token.text
-    return f"{{{{{left} ({expression.strip()}) | {context} {right}}}}}"
-
-
-def _contexts(
-    compiled: str, markers: Markers, tokens: Mapping[int, Token], base: int = 0
-) -> dict[int, str]:
-    """Positions of markers that need a URL or CSS check, found by attribute."""
-    found: dict[int, str] = {}
-    bare = re.compile(rf"{re.escape(markers.prefix)}(\d+){re.escape(markers.suffix)}")
-    for block in _STYLE_ELEMENT.finditer(compiled):  # e.g. a <style> inside mj-raw
-        for hit in bare.finditer(block.group(1)):
-            found[base + block.start(1) + hit.start()] = "_css"
-    for match in _HTML_TAG.finditer(compiled):
-        whole = match.group()
-        if whole.startswith("<!--"):
-            if whole.startswith("<!--[if"):  # Outlook parses conditional comments as HTML
-                found.update(_contexts(whole[4:-3], markers, tokens, base + match.start() + 4))
-            continue
-        tag, attrs = match.group(1).lower(), match.group(2)
-        if not attrs or not bare.search(attrs):
-            continue
-        attrs_start = base + match.start(2)
-        for attr in _ATTR.finditer(attrs):
-            name = attr.group(1).lower()
-            group = next((g for g in (2, 3, 4) if attr.group(g) is not None), None)
-            if group is None:
-                continue
-            value, value_start = attr.group(group), attrs_start + attr.start(group)
-            hits = list(bare.finditer(value))
-            if not hits:
-                continue
-            token = tokens.get(int(hits[0].group(1)))
-            if name.startswith("on"):
-                _attr_error(
-                    token,
-                    f"a token in the event handler {name}= of <{tag}>",
-                    "event handlers are not allowed in emails",
-                )
-            if name in _URL_ATTRS:
-                first = hits[0]
-                if first.start() == 0:
-                    found[value_start] = "_url"
-                elif not _SAFE_URL_PREFIX.match(htmllib.unescape(value[: first.start()])):
-                    _attr_error(
-                        token,
-                        f"the link scheme in {name}= of <{tag}> is not literal",
-                        "start the URL with https://, mailto: or /, or let a token hold the "
-                        'whole URL: href="{{ link | url }}"',
-                    )
-            elif name in _CSS_ATTRS:
-                for hit in hits:
-                    found[value_start + hit.start()] = "_css"
-    return found
-
-
-def _attr_error(token: Token | None, message: str, hint: str) -> None:
-    raise RenderError(
-        message,
-        file=token.file if token else None,
-        line=token.line if token else None,
-        hint=hint,
-    )

@@ -5,46 +5,31 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import tzinfo
 from pathlib import Path
-from typing import Any
 
-from .errors import ConfigError, RegistryError, did_you_mean, short_repr
+from .errors import ConfigError, RegistryError, did_you_mean
+from .frontmatter import (
+    LAYOUT_KEYS,
+    MODULE_KEYS,
+    Active,
+    active_of,
+    check_keys,
+    locales_of,
+    names_of,
+    priority_of,
+    text_of,
+    when_of,
+)
 from .includes import Resolved, Source, resolve_includes
-from .rules import Rule, parse_rule
+from .rules import Rule
 from .yamlfile import Document, split_front_matter
 
 __all__ = ["Active", "Layout", "Module", "Registry", "Slot", "load_registry", "locale_matches"]
 
-MODULE_KEYS = (
-    "slot",
-    "segments",
-    "exclude",
-    "when",
-    "priority",
-    "locales",
-    "active",
-    "subject",
-    "preheader",
-    "description",
-)
-LAYOUT_KEYS = ("subject", "preheader", "description")
 _SLOT_TAG = re.compile(r"<slot\b([^>]*?)/?>(?:\s*</slot>)?", re.IGNORECASE)
 _ATTR = re.compile(r'([A-Za-z_:][-\w:.]*)(?:\s*=\s*(?:"([^"]*)"|\'([^\']*)\'|([^\s"\'>/]+)))?')
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-
-
-@dataclass(frozen=True)
-class Active:
-    """A module's active window; ``start`` inclusive, ``end`` exclusive, both aware."""
-
-    start: datetime | None
-    end: datetime | None
-    text: str
-
-    def contains(self, now: datetime) -> bool:
-        """Whether ``now`` falls inside the window."""
-        return (self.start is None or now >= self.start) and (self.end is None or now < self.end)
 
 
 @dataclass(frozen=True)
@@ -216,30 +201,11 @@ def _read(root: Path, path: Path) -> tuple[Document, Resolved, str]:
     return front, resolve_includes(source, root=root, base=path.parent), file
 
 
-def _check_keys(front: Document, allowed: tuple[str, ...], what: str) -> None:
-    for key in front.data:
-        if key not in allowed:
-            raise front.error(
-                (key,),
-                f"unknown {what} key {key!r}",
-                hint=did_you_mean(str(key), allowed) or f"known keys: {', '.join(allowed)}",
-            )
-
-
-def _text(front: Document, key: str) -> tuple[str | None, int | None]:
-    value = front.data.get(key)
-    if value is None:
-        return None, None
-    if not isinstance(value, str) or not value.strip():
-        raise front.error((key,), f"{key} must be text, got {short_repr(value)}")
-    return value, front.line((key,))
-
-
 def _load_layout(root: Path, path: Path) -> Layout:
     front, resolved, file = _read(root, path)
     body = resolved.source
-    _check_keys(front, LAYOUT_KEYS, "layout")
-    subject, subject_line = _text(front, "subject")
+    check_keys(front, LAYOUT_KEYS, what="layout")
+    subject, subject_line = text_of(front, "subject")
     if subject is None or subject_line is None:
         raise ConfigError(
             "layout has no subject",
@@ -247,7 +213,7 @@ def _load_layout(root: Path, path: Path) -> Layout:
             line=1,
             hint='add front matter with a subject line: ---\\nsubject: "Your weekly picks"\\n---',
         )
-    preheader, preheader_line = _text(front, "preheader")
+    preheader, preheader_line = text_of(front, "preheader")
     return Layout(
         name=path.stem,
         file=file,
@@ -300,28 +266,6 @@ def _slots(body: Source, file: str) -> tuple[Slot, ...]:
     return tuple(slots)
 
 
-def _names(front: Document, key: str, known: Collection[str], what: str) -> tuple[str, ...]:
-    value = front.data.get(key)
-    if value is None:
-        return ()
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-        raise front.error((key,), f"{key} must be a list of {what} names, got {short_repr(value)}")
-    for index, item in enumerate(items):
-        if item not in known:
-            raise front.error(
-                (key, index) if isinstance(value, list) else (key,),
-                f"unknown {what} {item!r}",
-                hint=did_you_mean(item, known)
-                or (
-                    f"known {what}s: {', '.join(sorted(known))}"
-                    if known
-                    else f"no {what}s are defined"
-                ),
-            )
-    return tuple(items)
-
-
 def _load_module(
     root: Path,
     path: Path,
@@ -334,7 +278,7 @@ def _load_module(
 ) -> Module:
     front, resolved, file = _read(root, path)
     body = resolved.source
-    _check_keys(front, MODULE_KEYS, "module")
+    check_keys(front, MODULE_KEYS, what="module")
     module_id = path.relative_to(module_dir).with_suffix("").as_posix()
     folder = module_id.split("/")[0] if "/" in module_id else None
     slot = front.data.get("slot", folder)
@@ -351,41 +295,22 @@ def _load_module(
             f"slot {slot!r} is not used by any layout",
             hint=did_you_mean(str(slot), slots) or f"slots: {', '.join(sorted(slots))}",
         )
-    priority = front.data.get("priority", 0)
-    if not isinstance(priority, int) or isinstance(priority, bool):
-        raise front.error(
-            ("priority",), f"priority must be a whole number, got {short_repr(priority)}"
-        )
-    when = front.data.get("when")
-    rule = None if when is None else parse_rule(when, doc=front, path=("when",))
-    if rule is not None:
-        for ref in sorted(rule.refs()):
-            if ref not in names:
-                raise front.error(
-                    ("when",),
-                    f"unknown name {ref!r} in when",
-                    hint=did_you_mean(ref, names) or "use a recipient field, metric or segment",
-                )
-    locales = front.data.get("locales")
-    if locales is not None and (
-        not isinstance(locales, list) or not all(isinstance(x, str) and x for x in locales)
-    ):
-        raise front.error(
-            ("locales",), f"locales must be a list such as [en, de_AT], got {short_repr(locales)}"
-        )
-    subject, subject_line = _text(front, "subject")
-    preheader, preheader_line = _text(front, "preheader")
+    priority = priority_of(front)
+    rule = when_of(front, names=names)
+    locales = locales_of(front)
+    subject, subject_line = text_of(front, "subject")
+    preheader, preheader_line = text_of(front, "preheader")
     return Module(
         id=module_id,
         slot=slot,
         file=file,
         body=body,
-        segments=_names(front, "segments", segments, "segment"),
-        exclude=_names(front, "exclude", segments, "segment"),
+        segments=names_of(front, "segments", known=segments, what="segment"),
+        exclude=names_of(front, "exclude", known=segments, what="segment"),
         when=rule,
         priority=priority,
-        locales=tuple(x.replace("-", "_") for x in locales or ()),
-        active=_active(front, tz),
+        locales=locales,
+        active=active_of(front, tz=tz),
         subject=subject,
         subject_line=subject_line,
         preheader=preheader,
@@ -393,51 +318,4 @@ def _load_module(
         description=str(front.data.get("description") or ""),
         css=resolved.css,
         head=tuple(h.text for h in resolved.head),
-    )
-
-
-def _active(front: Document, tz: tzinfo) -> Active | None:
-    value = front.data.get("active")
-    if value is None:
-        return None
-    if not isinstance(value, dict) or not value or set(value) - {"from", "until"}:
-        raise front.error(
-            ("active",),
-            f"active must be {{from: DATE, until: DATE}}, got {short_repr(value)}",
-            hint="either bound may be left out; dates are in the project time zone",
-        )
-    start = _bound(front, value.get("from"), "from", tz, end=False)
-    end = _bound(front, value.get("until"), "until", tz, end=True)
-    if start and end and end <= start:
-        raise front.error(
-            ("active",),
-            "active window ends before it starts",
-            hint="'until' must be later than 'from'; a date covers its whole day",
-        )
-    text = f"{value.get('from', '…')} – {value.get('until', '…')}"
-    return Active(start=start, end=end, text=text)
-
-
-def _bound(front: Document, value: Any, key: str, tz: tzinfo, *, end: bool) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = (
-                datetime.fromisoformat(value)
-                if "T" in value or " " in value
-                else date.fromisoformat(value)
-            )
-        except ValueError:
-            raise front.error(
-                ("active", key), f"expected a date such as 2026-11-20, got {short_repr(value)}"
-            ) from None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=tz)
-    if isinstance(value, date):
-        # A date bound covers the whole day: 'until: 2026-12-01' includes December 1st.
-        day = datetime.combine(value, time.min, tzinfo=tz)
-        return day + timedelta(days=1) if end else day
-    raise front.error(
-        ("active", key), f"expected a date such as 2026-11-20, got {short_repr(value)}"
     )

@@ -194,7 +194,9 @@ def _finish(
             hint="check loops over recipient data; raise [limits] max_output_bytes if intended",
         )
     for name in sorted(recipient.defaulted if names is None else recipient.defaulted & names):
-        warnings.append(f"{name} fell back to its default {recipient.data.get(name)!r}")
+        value = recipient.data.get(name)
+        shown = repr(list(value)) if isinstance(value, tuple) else repr(value)
+        warnings.append(f"{name} fell back to its default {shown}")
     size = _size_warning(html, clip_bytes)
     if size:
         warnings.append(size)

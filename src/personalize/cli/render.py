@@ -141,4 +141,4 @@ def _print_emails(rows: list[RenderedEmail], project: Project, template: str) ->
     out.print(table)
     for email in rows:
         for warning in email.warnings:
-            err.print(Text(f"warning: {email.recipient}: {warning}", style="yellow"))
+            err.print(Text(f"warning: {template} {email.recipient}: {warning}", style="yellow"))

@@ -1,0 +1,314 @@
+"""Recipient field types: each built-in type's pydantic annotation and checks, and messages."""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import zoneinfo
+from collections.abc import Callable, Mapping, Sized
+from datetime import date, datetime, tzinfo
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, ValidationError
+from pydantic_core import PydanticCustomError
+
+from .config import LimitSettings
+from .errors import RecipientError, format_path, short_repr
+
+__all__ = [
+    "BUILTIN_TYPES",
+    "URL_PATTERN",
+    "blank",
+    "builtin_types",
+    "choice_check",
+    "drop_blank",
+    "length_first",
+    "message_for",
+    "recipient_error",
+    "zone",
+]
+
+BUILTIN_TYPES = (
+    "str",
+    "int",
+    "float",
+    "decimal",
+    "bool",
+    "date",
+    "datetime",
+    "email",
+    "url",
+    "locale",
+    "timezone",
+    "currency",
+    "map",
+)
+_EMAIL = re.compile(
+    r"^[^@\s<>(),;:\"\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
+)
+_LOCALE = re.compile(r"^[a-z]{2,3}(_[A-Z][a-z]{3})?(_[A-Z]{2}|_\d{3})?$")
+# No surrounding `\s*` in the pattern: with Unicode spaces allowed inside the URL, that
+# backtracks quadratically on hostile input (10,000 characters took half a second).
+URL_PATTERN = r"(?i)^(?:https?://|mailto:)[^\x00-\x20\x7f]+$"
+
+
+@functools.lru_cache(maxsize=512)
+def zone(name: str) -> tzinfo:
+    """The ``tzinfo`` of an IANA zone name (cached).
+
+    Raises:
+        zoneinfo.ZoneInfoNotFoundError: no such zone.
+        ValueError: a malformed name.
+    """
+    return zoneinfo.ZoneInfo(name)
+
+
+def _check_email(value: str) -> str:
+    value = value.strip()
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise ValueError("expected an email address such as 'ann@example.com'")
+    return value
+
+
+def _not_bool(kind: str) -> Callable[[Any], Any]:
+    # pydantic reads true as 1; a flag in a number field is a data error, not a number.
+    def check(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise PydanticCustomError(kind, "not a number")
+        return value
+
+    return check
+
+
+def length_first(limit: int) -> Callable[[Any], Any]:
+    """A check that refuses a list or mapping of more than ``limit`` items, before its items."""
+
+    # pydantic checks a list's length only after validating its items: a 100,000-item list
+    # would be validated item by item and reported by its first bad item, not by its size.
+    def check(value: Any) -> Any:
+        if isinstance(value, Sized) and not isinstance(value, str | bytes) and len(value) > limit:
+            raise PydanticCustomError("too_long", "too long", {"max_length": limit})
+        return value
+
+    return check
+
+
+def _map_value(limit: int) -> Callable[[Any], Any]:
+    # One check instead of a union: a union reports one error per member, and coerced NaN
+    # to the text 'nan'.
+    def check(value: Any) -> Any:
+        if value is None or isinstance(value, int):
+            return value
+        if isinstance(value, float | Decimal):
+            if not math.isfinite(value):
+                raise PydanticCustomError("finite_number", "not finite")
+            return value
+        if isinstance(value, str):
+            if len(value) > limit:
+                raise PydanticCustomError("string_too_long", "too long", {"max_length": limit})
+            if not _encodable(value):
+                raise PydanticCustomError("string_unicode", "lone surrogate")
+            return value
+        raise PydanticCustomError("map_value", "not a scalar")
+
+    return check
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_locale(value: str) -> str:
+    value = value.strip().replace("-", "_")
+    if not _LOCALE.match(value):
+        raise ValueError("expected a locale such as 'en_US' or 'de_DE'")
+    return value
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        zone(value.strip())
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError("expected an IANA time zone such as 'Europe/Berlin'") from None
+    return value.strip()
+
+
+def _check_currency(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z]{3}", value.strip()):
+        raise ValueError("expected an ISO 4217 currency code such as 'EUR'")
+    return value.strip().upper()
+
+
+def blank(value: Any) -> bool:
+    """Whether a field's value counts as missing: None, or text of whitespace only."""
+    return value is None or (type(value) is str and (not value or value.isspace()))
+
+
+def drop_blank(value: Any) -> Any:
+    """An object without its blank fields (``value`` itself when none is blank)."""
+    # Blank strings and nulls count as missing, so that declared defaults apply to them.
+    # Per object on the hot path: scan cheaply, copy only when something is blank.
+    if type(value) is not dict:
+        return (
+            {k: v for k, v in value.items() if not blank(v)}
+            if isinstance(value, Mapping)
+            else value
+        )
+    for item in value.values():
+        if item is None or item == "" or (type(item) is str and item[:1].isspace()):
+            return {k: v for k, v in value.items() if not blank(v)}
+    return value
+
+
+def choice_check(choices: frozenset[Any]) -> Callable[[Any], Any]:
+    """A check that refuses values outside ``choices``, listing them in its message."""
+
+    def check(value: Any) -> Any:
+        if value not in choices:
+            listed = ", ".join(sorted(map(repr, choices)))
+            raise ValueError(f"expected one of {listed}")
+        return value
+
+    return check
+
+
+def builtin_types(
+    *, max_string: int, max_items: int, aware: Callable[[datetime], datetime]
+) -> dict[str, Any]:
+    """The pydantic annotation of each built-in type but ``list[T]``, by type name.
+
+    Args:
+        max_string: The longest text allowed (also in ``map`` values and URLs).
+        max_items: The most entries a ``map`` may hold.
+        aware: Gives a naive date-time its zone.
+    """
+    # U+FDD0–U+FDEF are reserved for the text converter's marks (and invalid in text).
+    text = Annotated[str, Field(max_length=max_string, pattern="^[^\ufdd0-\ufdef]*$")]
+    return {
+        "str": text,
+        "int": Annotated[int, BeforeValidator(_not_bool("int_type"))],
+        "float": Annotated[float, BeforeValidator(_not_bool("float_type"))],
+        "decimal": Annotated[Decimal, BeforeValidator(_not_bool("decimal_type"))],
+        "bool": bool,
+        "date": date,
+        "datetime": Annotated[datetime, AfterValidator(aware)],
+        "email": Annotated[str, AfterValidator(_check_email)],
+        # Checked by pydantic-core itself (Rust regex, linear time): no Python call per URL.
+        "url": Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, max_length=max_string, pattern=URL_PATTERN),
+        ],
+        "locale": Annotated[str, AfterValidator(_check_locale)],
+        "timezone": Annotated[str, AfterValidator(_check_timezone)],
+        "currency": Annotated[str, AfterValidator(_check_currency)],
+        "map": Annotated[
+            dict[str, Annotated[Any, AfterValidator(_map_value(max_string))]],
+            BeforeValidator(length_first(max_items)),
+            AfterValidator(MappingProxyType),
+        ],
+    }
+
+
+_MESSAGES = {
+    "missing": "required field is missing",
+    "int_parsing": "expected a whole number",
+    "int_type": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "int_parsing_size": "expected a whole number",
+    "float_parsing": "expected a number",
+    "float_type": "expected a number",
+    "decimal_parsing": "expected a number",
+    "decimal_type": "expected a number",
+    "finite_number": "expected a finite number",
+    "bool_parsing": "expected true or false",
+    "bool_type": "expected true or false",
+    "string_type": "expected text",
+    "string_unicode": "text holds an invalid character (a lone surrogate)",
+    "string_pattern_mismatch": "text holds a Unicode noncharacter (U+FDD0–U+FDEF)",
+    "url_pattern_mismatch": "expected an http(s) or mailto URL",
+    "date_parsing": "expected an ISO date such as 2026-11-20",
+    "date_from_datetime_parsing": "expected an ISO date such as 2026-11-20",
+    "date_from_datetime_inexact": "expected an ISO date such as 2026-11-20 (without a time)",
+    "date_type": "expected an ISO date such as 2026-11-20",
+    "datetime_parsing": "expected an ISO date-time such as 2026-11-20T09:00:00+01:00",
+    "datetime_from_date_parsing": "expected an ISO date-time such as 2026-11-20T09:00:00+01:00",
+    "datetime_type": "expected an ISO date-time such as 2026-11-20T09:00:00+01:00",
+    "tuple_type": "expected a list",
+    "list_type": "expected a list",
+    "dict_type": "expected an object",
+    "model_type": "expected an object",
+    "typed_dict_type": "expected an object",
+    "map_value": "expected text, a number, true/false or null",
+}
+_SIZE_ERRORS = ("string_too_long", "too_long")
+
+
+def message_for(err: Any) -> str:
+    """What was expected, in our words, for one pydantic error."""
+    kind = err["type"]
+    if kind == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == URL_PATTERN:
+        kind = "url_pattern_mismatch"  # the two patterns we set mean different things
+    return _MESSAGES.get(kind) or str(err["msg"]).removeprefix("Value error, ")
+
+
+def recipient_error(
+    exc: ValidationError,
+    *,
+    rid: str | None,
+    source: str | None,
+    line: int | None,
+    limits: LimitSettings,
+) -> RecipientError:
+    """One ``RecipientError`` for a failed validation: its first problem, in our words.
+
+    Args:
+        exc: The validation error.
+        rid: The recipient's id, as shown in messages.
+        source: The file the record comes from.
+        line: The record's line in that file.
+        limits: The size limits, to tell a project limit from a field's own.
+    """
+    errors = exc.errors(include_url=False)
+    # A size limit is the most useful thing to report: the rest of such a value is noise.
+    err = next((e for e in errors if e["type"] in _SIZE_ERRORS), errors[0])
+    loc = [
+        # Keys of a map come from the data: show them escaped, like any other value.
+        p if isinstance(p, int) or (p.isprintable() and len(p) <= 64) else short_repr(p, 64)
+        for p in err["loc"]
+        if not (isinstance(p, str) and p.startswith("function-"))
+    ]
+    kind = err["type"]
+    if kind in _SIZE_ERRORS:
+        limit = (err.get("ctx") or {}).get("max_length")
+        unit = "characters" if kind == "string_too_long" else "items"
+        message = f"longer than the limit of {limit} {unit}"
+        hint: str | None = (
+            "raise [limits] in personalize.toml if this size is intended"
+            if limit in (limits.max_string_length, limits.max_list_length)
+            else "shorten it, or raise the field's max_length in personalize.toml"
+        )
+        value = err["input"]
+        # A number checked as text (coerced) has a length only once converted.
+        shown = (
+            f"{type(value).__name__} of length {len(value)}"
+            if isinstance(value, Sized)
+            else short_repr(value)
+        )
+    else:
+        message = message_for(err)
+        hint = "fix the record, or declare a default for the field" if kind == "missing" else None
+        shown = short_repr(err["input"]) if kind != "missing" else ""
+    if shown:
+        message += f", got {shown}"
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    return RecipientError(
+        message, file=source, line=line, recipient=rid, path=format_path(loc), hint=hint
+    )

@@ -1,0 +1,301 @@
+"""Typed rules: all/any/not and conditions, evaluated with a trace or compiled for the hot path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence, Set
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import RuleError
+from .operators import compile_operand
+from .scope import MISSING, MappingScope, Scope, split_ref, walk
+from .values import TYPE_HINT, described
+
+__all__ = ["All", "AnyOf", "Condition", "Not", "Predicate", "Rule", "TraceEntry"]
+
+Predicate = Callable[[Mapping[str, Any], Mapping[str, Any], Scope], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class TraceEntry:
+    """One evaluated condition: where it is written, its text, the value it saw, its result."""
+
+    path: str
+    condition: str
+    value: Any
+    result: bool
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Rule:
+    """A parsed rule. ``file`` and ``line`` say where it is written (for errors)."""
+
+    file: str | None = None
+    line: int | None = None
+
+    def evaluate(self, scope: Scope, trace: list[TraceEntry] | None = None) -> bool:
+        """Whether the rule holds in ``scope``; leaves append to ``trace`` when it is a list."""
+        raise NotImplementedError
+
+    def conditions(self) -> Iterator[Condition]:
+        """Every condition (leaf) of the rule, in written order."""
+        raise NotImplementedError
+
+    def refs(self) -> frozenset[str]:
+        """Every field path, metric or segment name the rule reads."""
+        return frozenset(leaf.ref for leaf in self.conditions())
+
+    def describe(self) -> str:
+        """The rule as short text for people: ``'orders_30d > 5'``, ``'all(a > 1, b < 2)'``."""
+        raise NotImplementedError
+
+    def compiled(self, names: Set[str]) -> Predicate:
+        """The rule as one function of ``(data, values, scope)``, for the hot path.
+
+        Refs in ``names`` are read from ``values`` (metric and segment results: all of them
+        there, and no others), other refs from ``data``, as ``MappingScope(data, names=values)``
+        reads them. The function gives ``evaluate``'s result without a trace, or raises (any
+        exception) on values it does not foresee: callers then ask ``evaluate``, which decides.
+        This base version, for rules defined elsewhere, asks ``evaluate`` itself.
+        """
+
+        def run(data: Mapping[str, Any], values: Mapping[str, Any], scope: Scope) -> bool:
+            return self.evaluate(MappingScope(data, now=scope.now, tz=scope.tz, names=values))
+
+        return run
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class All(Rule):
+    """Holds when every rule holds; stops at the first that does not."""
+
+    rules: tuple[Rule, ...]
+
+    def evaluate(self, scope: Scope, trace: list[TraceEntry] | None = None) -> bool:
+        # A plain loop: all() over a generator costs a frame per call on the hot path.
+        for rule in self.rules:  # noqa: SIM110
+            if not rule.evaluate(scope, trace):
+                return False
+        return True
+
+    def conditions(self) -> Iterator[Condition]:
+        for rule in self.rules:
+            yield from rule.conditions()
+
+    def describe(self) -> str:
+        return f"all({', '.join(rule.describe() for rule in self.rules)})"
+
+    def compiled(self, names: Set[str]) -> Predicate:
+        runs = tuple(rule.compiled(names) for rule in self.rules)
+
+        def run(data: Mapping[str, Any], values: Mapping[str, Any], scope: Scope) -> bool:
+            for each in runs:  # noqa: SIM110
+                if not each(data, values, scope):
+                    return False
+            return True
+
+        return run
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AnyOf(Rule):
+    """Holds when some rule holds; stops at the first that does."""
+
+    rules: tuple[Rule, ...]
+
+    def evaluate(self, scope: Scope, trace: list[TraceEntry] | None = None) -> bool:
+        for rule in self.rules:  # noqa: SIM110
+            if rule.evaluate(scope, trace):
+                return True
+        return False
+
+    def conditions(self) -> Iterator[Condition]:
+        for rule in self.rules:
+            yield from rule.conditions()
+
+    def describe(self) -> str:
+        return f"any({', '.join(rule.describe() for rule in self.rules)})"
+
+    def compiled(self, names: Set[str]) -> Predicate:
+        runs = tuple(rule.compiled(names) for rule in self.rules)
+
+        def run(data: Mapping[str, Any], values: Mapping[str, Any], scope: Scope) -> bool:
+            for each in runs:  # noqa: SIM110
+                if each(data, values, scope):
+                    return True
+            return False
+
+        return run
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Not(Rule):
+    """Holds when its rule does not. Adds no trace entry of its own."""
+
+    rule: Rule
+
+    def evaluate(self, scope: Scope, trace: list[TraceEntry] | None = None) -> bool:
+        return not self.rule.evaluate(scope, trace)
+
+    def conditions(self) -> Iterator[Condition]:
+        return self.rule.conditions()
+
+    def describe(self) -> str:
+        return f"not({self.rule.describe()})"
+
+    def compiled(self, names: Set[str]) -> Predicate:
+        inner = self.rule.compiled(names)
+
+        def run(data: Mapping[str, Any], values: Mapping[str, Any], scope: Scope) -> bool:
+            return not inner(data, values, scope)
+
+        return run
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Condition(Rule):
+    """One operator applied to the value of one ref.
+
+    Semantics (the value is what ``scope.lookup(ref)`` returns):
+
+    - An absent (``MISSING``) or ``None`` value never raises: ``exists: false``, ``ne`` and
+      ``not_in`` are true, every other operator is false.
+    - ``eq``/``ne``/``in``/``not_in`` are type-aware: a bool equals only a bool (``true`` is not
+      ``1``), numbers (int, float, Decimal) compare numerically, a date equals only a date, text
+      only text. NaN equals nothing.
+    - ``gt``/``gte``/``lt``/``lte`` compare numbers with numbers, text with text, and dates and
+      date-times with each other (a date operand against a date-time value compares the value's
+      date in ``scope.tz``). NaN compares false. Anything else is a ``RuleError``.
+    - ``contains``: in text, a substring (the operand must be text); in a list, some item equal
+      to the operand; in a mapping, a key. Any other value is a ``RuleError``.
+    - ``within: 30d`` holds when ``now - 30d <= value <= now``. ``before``/``after`` hold when
+      the value is earlier/later than the bound: ``now`` minus a duration, a date (its midnight
+      in ``scope.tz``) or a date-time. Time values may be date-times (naive ones are read in
+      ``scope.tz``), dates (midnight in ``scope.tz``) or ISO strings; others are a ``RuleError``.
+
+    Attributes:
+        ref: A recipient field path (``address.city``), a metric or a segment name.
+        op: One of ``OPERATORS``.
+        operand: The operand, checked and normalized (lists become tuples).
+        path: The key path of the condition in its file, used in traces.
+    """
+
+    ref: str
+    op: str
+    operand: Any
+    path: str = ""
+    _test: Callable[[Any, Scope], bool] = field(init=False, repr=False, compare=False)
+    _absent: bool = field(init=False, repr=False, compare=False)
+    _text: str = field(init=False, repr=False, compare=False)
+    _quick: Callable[[Any], bool] = field(init=False, repr=False, compare=False)
+    _fast: tuple[type, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        compiled = compile_operand(self.ref, self.op, self.operand)
+        object.__setattr__(self, "operand", compiled.value)
+        for name in ("test", "absent", "text", "quick", "fast"):
+            object.__setattr__(self, f"_{name}", getattr(compiled, name))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The compiled test is a closure; pickles (e.g. for worker processes) recompile it.
+        fields = (self.ref, self.op, self.operand, self.path, self.file, self.line)
+        return _condition_from, fields
+
+    def evaluate(self, scope: Scope, trace: list[TraceEntry] | None = None) -> bool:
+        value: Any = MISSING
+        try:
+            value = scope.lookup(self.ref)
+            absent = value is MISSING or value is None
+            result = self._absent if absent else self._test(value, scope)
+        except RuleError as err:
+            raise self._located(err) from None
+        except (TypeError, ValueError, ArithmeticError):
+            raise self._unforeseen(value) from None
+        if trace is not None:
+            trace.append(TraceEntry(self.path, self._text, value, result))
+        return result
+
+    def check(self, value: Any, scope: Scope) -> bool:
+        """The condition applied to a value already looked up (e.g. a column of list items).
+
+        Raises:
+            RuleError: as ``evaluate`` does.
+        """
+        if value is MISSING or value is None:
+            return self._absent
+        try:
+            return self._test(value, scope)
+        except RuleError as err:
+            raise self._located(err) from None
+        except (TypeError, ValueError, ArithmeticError):
+            raise self._unforeseen(value) from None
+
+    def check_all(self, values: Sequence[Any], scope: Scope) -> list[bool]:
+        """``check`` over many values at once, e.g. one field of every item of a list.
+
+        Raises:
+            RuleError: as ``evaluate`` does (for the first value that does not fit).
+        """
+        test, absent = self._test, self._absent
+        try:
+            return [absent if v is None or v is MISSING else test(v, scope) for v in values]
+        except RuleError as err:
+            raise self._located(err) from None
+        except (TypeError, ValueError, ArithmeticError):
+            for value in values:
+                self.check(value, scope)  # raises, located, for the value that does not fit
+            raise self._unforeseen(values) from None
+
+    def _located(self, err: RuleError) -> RuleError:
+        return RuleError(
+            err.message,
+            file=err.file or self.file,
+            line=err.line or self.line,
+            recipient=err.recipient,
+            path=err.path or self.ref,
+            hint=err.hint,
+        )
+
+    def _unforeseen(self, value: Any) -> RuleError:
+        # A last guard so that evaluation stays total for values no branch foresaw.
+        return RuleError(
+            f"cannot evaluate '{self._text}' on {described(value)}",
+            file=self.file,
+            line=self.line,
+            path=self.ref,
+            hint=TYPE_HINT,
+        )
+
+    def conditions(self) -> Iterator[Condition]:
+        yield self
+
+    def describe(self) -> str:
+        return self._text
+
+    def compiled(self, names: Set[str]) -> Predicate:
+        ref, test, absent, quick, fast = self.ref, self._test, self._absent, self._quick, self._fast
+        named = ref in names
+        parts = split_ref(ref) if "." in ref and not named else None
+
+        def run(data: Mapping[str, Any], values: Mapping[str, Any], scope: Scope) -> bool:
+            # The same lookup as MappingScope's, and the same test, minus the trace and the
+            # error locating that `evaluate` adds when the caller falls back to it.
+            if named:
+                value = values[ref]
+            elif parts is None:
+                value = data.get(ref, MISSING)
+            else:
+                value = walk(data, parts, ref)
+            if type(value) in fast:
+                return quick(value)
+            if value is MISSING or value is None:
+                return absent
+            return test(value, scope)
+
+        return run
+
+
+def _condition_from(
+    ref: str, op: str, operand: Any, path: str, file: str | None, line: int | None
+) -> Condition:
+    return Condition(ref=ref, op=op, operand=operand, path=path, file=file, line=line)
