@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from personalize import Project
 from personalize.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +46,7 @@ def test_render_all_layouts_and_personas_as_json(capsys: pytest.CaptureFixture[s
     assert code == 0
     payload = json.loads(out)
     assert payload["errors"] == []
-    assert len(payload["emails"]) == 2 * 12
+    assert len(payload["emails"]) == 2 * len(Project.load(ROOT).personas)
     hostile = next(e for e in payload["emails"] if e["recipient"] == "hostile-hugo")
     assert "\n" not in hostile["subject"]
 

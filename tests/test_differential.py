@@ -43,7 +43,7 @@ def premailer_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     target = tmp_path_factory.mktemp("premailer")
     for name in ("templates", "modules"):
         shutil.copytree(ROOT / name, target / name)
-    for name in ("segments.yaml", "personas.jsonl"):
+    for name in ("segments.yaml", "rfm.yaml", "personas.jsonl"):
         shutil.copy(ROOT / name, target / name)
     settings = (ROOT / "personalize.toml").read_text(encoding="utf-8")
     assert 'inliner = "css-inline"' in settings

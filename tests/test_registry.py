@@ -14,6 +14,7 @@ from personalize.errors import ConfigError, PersonalizeError, RegistryError
 from personalize.includes import Source
 from personalize.registry import (
     Active,
+    ExperimentTag,
     Layout,
     Module,
     Registry,
@@ -405,7 +406,8 @@ MODULE_ERROR_CASES: list[tuple[str, str, str, str]] = [
         "hero/a",
         "colour: red",
         "modules/hero/a.mjml line 2: colour: unknown module key 'colour' — known keys: slot, "
-        "segments, exclude, when, priority, locales, active, subject, preheader, description",
+        "segments, exclude, when, priority, locales, active, subject, preheader, description, "
+        "experiment",
     ),
     (
         "unknown segment in a list",
@@ -739,9 +741,23 @@ def test_decision_order_key() -> None:
     body = Source.from_text("", file="x")
     targeted = Module(id="hero/b", slot="hero", file="x", body=body, segments=("vip",), priority=1)
     fallback = Module(id="hero/a", slot="hero", file="x", body=body, priority=1)
-    assert decision_order(targeted) == (-1, False, "hero/b")
-    assert decision_order(fallback) == (-1, True, "hero/a")
+    assert decision_order(targeted) == (-1, False, "hero/b", True, "hero/b")
+    assert decision_order(fallback) == (-1, True, "hero/a", True, "hero/a")
     assert sorted([fallback, targeted], key=decision_order) == [targeted, fallback]
+    # Variants of an experiment sort by its name, locale versions first.
+    tag = ExperimentTag("e", "b")
+    variant = Module(
+        id="hero/z",
+        slot="hero",
+        file="x",
+        body=body,
+        segments=("vip",),
+        priority=1,
+        locales=("de",),
+        experiment=tag,
+    )
+    assert decision_order(variant) == (-1, False, "e", False, "hero/z")
+    assert sorted([targeted, variant], key=decision_order) == [variant, targeted]
 
 
 # -- locales --------------------------------------------------------------------------------

@@ -141,7 +141,7 @@ def test_every_persona_is_sent_over_smtp(
     assert out[1:] == [
         "… 5: 5 sent, 0 failed",
         "… 10: 10 sent, 0 failed",
-        "done: 12 sent, 0 failed",
+        f"done: {len(PERSONAS)} sent, 0 failed",
     ]
     assert sorted(r.rcpt_tos for r in received) == sorted((p["email"],) for p in PERSONAS.values())
     assert {r.mail_from for r in received} == {SENDER}
@@ -200,7 +200,7 @@ def test_dry_run_writes_one_eml_per_persona_and_never_connects(tmp_path: Path) -
     # Nothing listens on this port: a connection attempt would fail the run.
     result = run("--port", str(free_port()), "--dry-run", tmp_path / "eml")
     assert (result.returncode, result.stderr) == (0, ""), result.stderr
-    assert result.stdout.splitlines()[-1] == "done: 12 written, 0 failed"
+    assert result.stdout.splitlines()[-1] == f"done: {len(PERSONAS)} written, 0 failed"
     files = sorted((tmp_path / "eml").iterdir())
     assert [f.name for f in files] == [f"{n:06d}-{pid}.eml" for n, pid in enumerate(PERSONAS, 1)]
     now = datetime.fromisoformat(NOW)
@@ -260,19 +260,19 @@ def test_unreadable_line_and_unsendable_record_are_failures(tmp_path: Path) -> N
 def test_smtp_refusal_fails_that_recipient_only() -> None:
     result, received = send(refuse=frozenset({"ben@example.com"}))
     assert result.returncode == 1
-    assert result.stdout.splitlines()[-1] == "done: 11 sent, 1 failed"
+    assert result.stdout.splitlines()[-1] == f"done: {len(PERSONAS) - 1} sent, 1 failed"
     assert result.stderr.splitlines() == [
         "failed: persona bronze-ben: ben@example.com refused: 550 5.1.1 No such mailbox"
     ]
-    assert len(received) == 11
+    assert len(received) == len(PERSONAS) - 1
     assert "ben@example.com" not in {r.rcpt_tos[0] for r in received}
 
 
 def test_dropped_connection_fails_that_message_and_the_next_reconnects() -> None:
     result, received = send(drop=frozenset({"carla@example.com"}))
     assert result.returncode == 1
-    assert result.stdout.splitlines()[-1] == "done: 11 sent, 1 failed"
+    assert result.stdout.splitlines()[-1] == f"done: {len(PERSONAS) - 1} sent, 1 failed"
     assert result.stderr.splitlines() == [
         "failed: persona cart-carla: SMTPServerDisconnected: Connection unexpectedly closed"
     ]
-    assert len(received) == 11
+    assert len(received) == len(PERSONAS) - 1

@@ -25,6 +25,8 @@ BERLIN = ZoneInfo("Europe/Berlin")
 # The decision matrix at the project's pinned now (Black Friday 2026-11-27 09:00 Berlin): per
 # layout, its slots in layout order, then per persona the module chosen for each slot (ids
 # without the slot folder; None leaves an optional slot empty). A new persona needs a row here.
+# The hero fallback is experiment hero-story-nov: by id, gold-greta and sparse-sol are in
+# variant a (hero/default), silver-sam and bronze-ben in variant b (hero/default-b).
 SLOTS: dict[str, tuple[str, ...]] = {
     "weekly": ("hero", "recommendations", "offer", "loyalty"),
     "welcome": ("hero", "recommendations", "loyalty"),
@@ -39,11 +41,13 @@ MATRIX: dict[str, dict[str, tuple[str | None, ...]]] = {
         "lapsed-lena": ("win-back", "picks", "win-back-coupon", "bronze"),
         "new-nina": ("welcome", "picks", "welcome-discount", "bronze"),
         "gold-greta": ("default", "picks", "black-friday", "gold"),
-        "silver-sam": ("default", "picks", "black-friday", "silver"),
-        "bronze-ben": ("default", "picks", "black-friday", "bronze"),
+        "silver-sam": ("default-b", "picks", "black-friday", "silver"),
+        "bronze-ben": ("default-b", "picks", "black-friday", "bronze"),
         "sparse-sol": ("default", "picks", "black-friday", "bronze"),
         "german-dora": ("german", "picks-de", "black-friday-de", "bronze-de"),
         "hostile-hugo": ("abandoned-cart", "complementary", "cart-discount", "silver"),
+        "hibernating-hana": ("win-back", "picks", "win-back-coupon", "bronze"),
+        "lost-leo": ("win-back", "picks", "win-back-coupon", "bronze"),
     },
     "welcome": {
         "vip-vera": ("vip-early-access", "complementary", "gold"),
@@ -53,11 +57,13 @@ MATRIX: dict[str, dict[str, tuple[str | None, ...]]] = {
         "lapsed-lena": ("win-back", "picks", "bronze"),
         "new-nina": ("welcome", "picks", "bronze"),
         "gold-greta": ("default", "picks", "gold"),
-        "silver-sam": ("default", "picks", "silver"),
-        "bronze-ben": ("default", "picks", "bronze"),
+        "silver-sam": ("default-b", "picks", "silver"),
+        "bronze-ben": ("default-b", "picks", "bronze"),
         "sparse-sol": ("default", "picks", "bronze"),
         "german-dora": ("german", "picks-de", "bronze-de"),
         "hostile-hugo": ("abandoned-cart", "complementary", "silver"),
+        "hibernating-hana": ("win-back", "picks", "bronze"),
+        "lost-leo": ("win-back", "picks", "bronze"),
     },
     "cart-reminder": {
         "vip-vera": ("empty", "black-friday", "complementary"),
@@ -72,6 +78,8 @@ MATRIX: dict[str, dict[str, tuple[str | None, ...]]] = {
         "sparse-sol": ("empty", "black-friday", "picks"),
         "german-dora": ("empty", "black-friday-de", "picks-de"),
         "hostile-hugo": ("items", "cart-discount", "complementary"),
+        "hibernating-hana": ("empty", "win-back-coupon", "picks"),
+        "lost-leo": ("empty", "win-back-coupon", "picks"),
     },
 }
 CASES = [(layout, persona) for layout, rows in MATRIX.items() for persona in rows]
@@ -300,7 +308,7 @@ def test_german_money_and_dates(layout: str) -> None:
 def test_explain_names_winners_and_failed_conditions() -> None:
     p = project()
     explanation = p.explain("weekly", p.personas["vip-vera"])
-    assert explanation.segments == ("vip", "recent_purchaser", "gold")
+    assert explanation.segments == ("vip", "recent_purchaser", "gold", "engaged", "champions")
     winners = {d.slot: d.module for d in explanation.decisions}
     assert winners == dict(rendered("weekly", "vip-vera").decisions)
     for decision in explanation.decisions:

@@ -8,9 +8,10 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from .errors import DecisionError, RuleError
+from .experiments import Assignment, Experiment, load_experiments
 from .registry import Layout, Module, Registry, locale_matches
 from .rules import MISSING, TraceEntry, failed_conditions
-from .segments import Membership
+from .segments import GroupResolution, Membership
 
 __all__ = [
     "Candidate",
@@ -28,6 +29,8 @@ EXCLUDED = "excluded"
 RULE_FAILED = "when rule failed"
 INACTIVE = "outside its date window"
 WRONG_LOCALE = "wrong locale"
+OTHER_VARIANT = "other variant"
+HELD_OUT = "held out"
 
 
 class RecipientScope:
@@ -79,21 +82,31 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Decision:
-    """The module chosen for one slot (``None``: an optional slot left empty)."""
+    """The module chosen for one slot (``None``: an optional slot left empty).
+
+    ``experiments`` holds the experiment arms that shaped the choice: the holdout of an
+    experiment passed over, and the variant that won (empty when no experiment was involved).
+    """
 
     slot: str
     module: str | None
     required: bool
     reason: str
     candidates: tuple[Candidate, ...] = ()
+    experiments: tuple[Assignment, ...] = ()
 
 
 @dataclass(frozen=True)
 class Decisions:
-    """Every slot's decision for one recipient and layout, in layout order."""
+    """Every slot's decision for one recipient and layout, in layout order.
+
+    ``arms`` lists every experiment arm the decision looked up, in order: all that the
+    decision depends on of the recipient's id (what ``Project`` memoizes on).
+    """
 
     layout: str
     items: tuple[Decision, ...]
+    arms: tuple[Assignment, ...] = ()
 
     def as_dict(self) -> dict[str, str | None]:
         """``{"hero": "hero/vip", "offer": None, …}``."""
@@ -106,6 +119,11 @@ class Decisions:
     def modules(self) -> tuple[tuple[str, str | None], ...]:
         """``(slot, module id)`` pairs: with the locale, this is the variant key."""
         return tuple((d.slot, d.module) for d in self.items)
+
+    @property
+    def experiments(self) -> dict[str, str]:
+        """Experiment → the recipient's variant or ``"holdout"``, for the slots they shaped."""
+        return {a.experiment: a.variant for d in self.items for a in d.experiments}
 
 
 def _why_not(
@@ -136,6 +154,14 @@ def _why_not(
         for name in module.segments:
             failed.extend(failed_conditions(membership.trace.get(name, ())))
         detail = f"targets {', '.join(module.segments)}; recipient is in none of them"
+        # A targeted segment that matched but lost in an exclusive group: say to which.
+        lost = [
+            f"{name} matched, but group {g.group} kept {g.winner}"
+            for g in membership.groups.values()
+            for name in g.dropped
+            if name in module.segments
+        ]
+        detail += f" ({'; '.join(lost)})" if lost else ""
         return NOT_TARGETED, detail + _failures(failed), tuple(failed)
     if module.when is not None:
         trace: list[TraceEntry] | None = [] if explain else None
@@ -171,13 +197,17 @@ def decide(
     now: datetime,
     recipient: str,
     explain: bool = False,
+    experiments: Mapping[str, Experiment] | None = None,
 ) -> Decisions:
     """Pick one module per slot of ``layout``: the eligible module with the highest priority.
 
     Eligibility, in order: inside its ``active`` window, one of its ``locales``, in none of its
     ``exclude`` segments, in at least one of its ``segments`` (if any), and its ``when`` rule
     holds. Ties on priority go to targeted modules over the fallback, then to the smaller id,
-    so the same inputs always give the same decisions.
+    so the same inputs always give the same decisions. A module that is a variant of an
+    experiment is eligible only for recipients whose arm (a hash of experiment name and
+    ``recipient`` id) is that variant; the holdout passes to the slot's next eligible module.
+    ``experiments`` are the project's (``load_experiments(registry)`` when not given).
 
     Raises:
         DecisionError: a required slot has no eligible module (names recipient, slot and
@@ -187,16 +217,20 @@ def decide(
         # Active windows are aware; a naive moment is read in the project time zone.
         now = now.replace(tzinfo=scope.tz)
     items: list[Decision] = []
+    arms = _Arms(registry, experiments, recipient)
     for slot in layout.slots:
         candidates = registry.by_slot.get(slot.name, ())
         winner: Module | None = None
         considered: list[Candidate] = []
+        shaped: list[Assignment] = []
         for module in candidates:
             try:
                 why = _why_not(module, membership, scope, locale, now, explain)
             except RuleError as err:
                 # The rule knows its file and line; only the caller knows whose data it saw.
                 raise err.with_context(file=module.file, recipient=recipient) from None
+            if why is None and _in_experiment(module, winner):
+                why = arms.check(module, None if winner else shaped)
             if why is None and winner is None:
                 winner = module
                 if not explain:
@@ -229,9 +263,61 @@ def decide(
                 slot.required,
                 reason,
                 tuple(_rank(considered, winner)),
+                tuple(shaped),
             )
         )
-    return Decisions(layout.name, tuple(items))
+    return Decisions(layout.name, tuple(items), tuple(arms.asked))
+
+
+def _in_experiment(module: Module, winner: Module | None) -> bool:
+    """Whether the module's arm matters: before the winner, or in the winner's experiment."""
+    tag = module.experiment
+    if tag is None:
+        return False
+    # After the winner only its own variants are told apart; others simply lost on priority.
+    return winner is None or (winner.experiment is not None and winner.experiment.name == tag.name)
+
+
+class _Arms:
+    """One recipient's experiment arms, looked up on first need, in the order asked."""
+
+    __slots__ = ("_experiments", "_recipient", "_registry", "asked")
+
+    def __init__(
+        self, registry: Registry, experiments: Mapping[str, Experiment] | None, recipient: str
+    ) -> None:
+        self._registry = registry
+        self._experiments = experiments
+        self._recipient = recipient
+        self.asked: list[Assignment] = []
+
+    def check(
+        self, module: Module, shaped: list[Assignment] | None
+    ) -> tuple[str, str, tuple[TraceEntry, ...]] | None:
+        """``None`` when the recipient's arm is the module's variant, else why not.
+
+        ``shaped`` (``None`` once the slot has a winner) collects the arms that decide the
+        slot: the holdout passed over, and the winning variant.
+        """
+        tag = module.experiment
+        assert tag is not None
+        arm = next((a for a in self.asked if a.experiment == tag.name), None)
+        if arm is None:
+            if self._experiments is None:
+                self._experiments = load_experiments(self._registry)
+            experiment = self._experiments[tag.name]
+            arm = experiment.assign(self._recipient)
+            self.asked.append(arm)
+        won = arm.variant == tag.variant
+        if shaped is not None and (won or arm.held_out) and arm not in shaped:
+            shaped.append(arm)
+        if won:
+            return None
+        where = f"(bucket {arm.bucket:.3f})"
+        if arm.held_out:
+            return HELD_OUT, f"recipient is in the holdout of experiment {tag.name} {where}", ()
+        detail = f"experiment {tag.name} put the recipient in variant {arm.variant} {where}"
+        return OTHER_VARIANT, detail, ()
 
 
 def _rank(considered: list[Candidate], winner: Module | None) -> list[Candidate]:
@@ -271,6 +357,7 @@ class Explanation:
     metrics: Mapping[str, Any]
     decisions: Decisions
     segment_trace: Mapping[str, tuple[TraceEntry, ...]] = field(default_factory=dict)
+    groups: Mapping[str, GroupResolution] = field(default_factory=dict)
 
     def __str__(self) -> str:
         lines = [
@@ -278,12 +365,16 @@ class Explanation:
             f"(locale {self.locale}, now {self.now.isoformat(timespec='minutes')})",
             f"segments: {', '.join(self.segments) or 'none'}",
         ]
+        if self.groups:
+            lines.append("groups:")
+            lines.extend(f"  {resolution}" for resolution in self.groups.values())
         if self.metrics:
             shown = ", ".join(f"{k}={_seen(v)}" for k, v in self.metrics.items())
             lines.append(f"metrics: {shown}")
         for decision in self.decisions:
             chosen = decision.module or "(empty)"
-            lines.append(f"\n{decision.slot}: {chosen} — {decision.reason}")
+            arms = "".join(f" [{arm}]" for arm in decision.experiments)
+            lines.append(f"\n{decision.slot}: {chosen}{arms} — {decision.reason}")
             for c in decision.candidates:
                 mark = "✓" if c.outcome == WON else "✗"
                 detail = f": {c.detail}" if c.detail else ""

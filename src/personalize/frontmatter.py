@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -15,8 +17,10 @@ __all__ = [
     "LAYOUT_KEYS",
     "MODULE_KEYS",
     "Active",
+    "ExperimentTag",
     "active_of",
     "check_keys",
+    "experiment_of",
     "locales_of",
     "names_of",
     "priority_of",
@@ -35,8 +39,12 @@ MODULE_KEYS = (
     "subject",
     "preheader",
     "description",
+    "experiment",
 )
 LAYOUT_KEYS = ("subject", "preheader", "description")
+EXPERIMENT_KEYS = ("name", "variant", "weight", "holdout")
+HOLDOUT = "holdout"
+_EXPERIMENT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,26 @@ class Active:
     def contains(self, now: datetime) -> bool:
         """Whether ``now`` falls inside the window."""
         return (self.start is None or now >= self.start) and (self.end is None or now < self.end)
+
+
+@dataclass(frozen=True)
+class ExperimentTag:
+    """A module's place in an experiment (front matter ``experiment``): its variant and weight.
+
+    ``holdout`` is ``None`` when this module does not state the experiment's holdout; ``lines``
+    holds the line of each key written, for errors found when the experiment is put together.
+    """
+
+    name: str
+    variant: str
+    weight: float = 1.0
+    holdout: float | None = None
+    lines: tuple[tuple[str, int], ...] = ()
+
+    def line(self, key: str) -> int | None:
+        """The line of ``key`` (``name``, ``variant``, ``weight``, ``holdout``) or of the tag."""
+        found = dict(self.lines)
+        return found.get(key, found.get(""))
 
 
 def check_keys(front: Document, allowed: tuple[str, ...], *, what: str) -> None:
@@ -207,3 +235,83 @@ def _bound(front: Document, value: Any, key: str, tz: tzinfo, *, end: bool) -> d
     raise front.error(
         ("active", key), f"expected a date such as 2026-11-20, got {short_repr(value)}"
     )
+
+
+def experiment_of(front: Document) -> ExperimentTag | None:
+    """The module's ``experiment`` tag: ``{name: …, variant: …, weight: 1, holdout: 0.1}``.
+
+    Raises:
+        ConfigError: not a mapping, an unknown key, a missing or malformed name or variant,
+            a weight that is not a positive number, or a holdout outside [0, 1).
+    """
+    value = front.data.get("experiment")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise front.error(
+            ("experiment",),
+            f"experiment must be a mapping such as {{name: hero-copy, variant: b}}, "
+            f"got {short_repr(value)}",
+        )
+    for key in value:
+        if key not in EXPERIMENT_KEYS:
+            raise front.error(
+                ("experiment", key),
+                f"unknown experiment key {key!r}",
+                hint=did_you_mean(str(key), EXPERIMENT_KEYS)
+                or f"known keys: {', '.join(EXPERIMENT_KEYS)}",
+            )
+    name, variant = (_experiment_name(front, value, key) for key in ("name", "variant"))
+    if variant == HOLDOUT:
+        raise front.error(
+            ("experiment", "variant"),
+            "'holdout' is not a variant name: it marks recipients held out of the experiment",
+            hint="name the variant e.g. 'b', and set the share held out with 'holdout: 0.1'",
+        )
+    weight = _number(front, value, "weight")
+    weight = 1.0 if weight is None else weight
+    if weight <= 0:
+        raise front.error(
+            ("experiment", "weight"),
+            f"weight must be a positive number, got {short_repr(value['weight'])}",
+            hint="weights are relative: 1 and 1 split evenly, 3 and 1 give 75% and 25%",
+        )
+    holdout = _number(front, value, "holdout")
+    if holdout is not None and not 0 <= holdout < 1:
+        raise front.error(
+            ("experiment", "holdout"),
+            f"holdout must be a share from 0 up to (not including) 1, "
+            f"got {short_repr(value['holdout'])}",
+            hint="write 0.1 to hold out 10% of the recipients",
+        )
+    lines = [("", front.line(("experiment",)) or 1)]
+    lines += [(k, line) for k in value if (line := front.line(("experiment", k))) is not None]
+    return ExperimentTag(name, variant, weight, holdout, tuple(lines))
+
+
+def _experiment_name(front: Document, value: dict[str, Any], key: str) -> str:
+    text = value.get(key)
+    if text is None:
+        raise front.error(
+            ("experiment",),
+            f"experiment needs a {key}",
+            hint="write experiment: {name: hero-copy, variant: b}; modules with the same name "
+            "are the variants of one experiment",
+        )
+    if not isinstance(text, str) or not _EXPERIMENT_NAME.match(text):
+        raise front.error(
+            ("experiment", key),
+            f"experiment {key} must be lowercase letters, digits, '-' or '_' "
+            f"(at most 64), got {short_repr(text)}",
+            hint="e.g. hero-copy-nov",
+        )
+    return text
+
+
+def _number(front: Document, value: dict[str, Any], key: str) -> float | None:
+    number = value.get(key)
+    if number is None:
+        return None
+    if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
+        raise front.error(("experiment", key), f"{key} must be a number, got {short_repr(number)}")
+    return float(number)

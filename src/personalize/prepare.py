@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from .config import Settings
-from .errors import RegistryError
+from .errors import PersonalizeError, RegistryError
 from .includes import Source
 from .mjml import check_markup
 from .protect import Markers, Protected, Token, check_structure, choose_markers, protect
@@ -56,8 +56,12 @@ def prepare(
     names: Collection[str],
     settings: Settings,
     segments: Collection[str] = (),
+    problems: list[PersonalizeError] | None = None,
 ) -> Prepared:
     """Check every layout, module, subject and preheader, and protect their tokens.
+
+    With ``problems`` (collecting mode, for lint), a piece that fails is recorded there and
+    left out, and the checks go on.
 
     Raises:
         RegistryError: markup, template syntax, unknown names, unsafe constructs, Jinja around
@@ -83,17 +87,29 @@ def prepare(
         tokens.update(own)
         return Piece(id_, owner.file, source, protected, info.names, owner.css, owner.head)
 
-    layouts = {name: piece(layout, name) for name, layout in registry.layouts.items()}
-    modules = {mid: piece(module, mid) for mid, module in registry.modules.items()}
+    def checked(owner: Layout | Module, id_: str) -> Piece | None:
+        if problems is None:
+            return piece(owner, id_)
+        try:
+            return piece(owner, id_)
+        except PersonalizeError as err:
+            problems.append(err)
+            return None
+
+    layouts = {n: p for n, lay in registry.layouts.items() if (p := checked(lay, n))}
+    modules = {m: p for m, mod in registry.modules.items() if (p := checked(mod, m))}
     heads: dict[str, tuple[Token, Token]] = {}
     holes: dict[str, tuple[Token, ...]] = {}
     for name, layout in registry.layouts.items():
         if not _MJML_OPEN.search(layout.body.text):
-            raise RegistryError(
+            error = RegistryError(
                 "layout is not a complete MJML document",
                 file=layout.file,
                 hint="wrap it in <mjml><mj-body>…</mj-body></mjml>",
             )
+            if problems is None:
+                raise error
+            problems.append(error)
         base = len(tokens) + 1
         subject = Token(base, SUBJECT, False, layout.file, layout.subject_line, False)
         pre = Token(base + 1, PREHEADER, False, layout.file, layout.preheader_line or 1, False)
@@ -109,13 +125,19 @@ def prepare(
         for key in ("subject", "preheader"):
             text, line = getattr(owner, key), getattr(owner, f"{key}_line")
             if text is not None and line is not None:
-                info = check_template(
-                    envs.text,
-                    text,
-                    origin=_fixed(owner.file, line),
-                    names=names,
-                    segments=segments,
-                )
+                try:
+                    info = check_template(
+                        envs.text,
+                        text,
+                        origin=_fixed(owner.file, line),
+                        names=names,
+                        segments=segments,
+                    )
+                except PersonalizeError as err:
+                    if problems is None:
+                        raise
+                    problems.append(err)
+                    continue
                 subjects[f"{owner.file}#{key}"] = CompiledTemplate.build(
                     envs.text, text, filename=f"<{owner.file} {key}>", fallback=(owner.file, line)
                 )

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .cache import LRUCache
+from .calibration import Calibration
 from .compile import (
     CompiledVariant,
     Fragments,
@@ -24,6 +25,7 @@ from .compile import (
 from .config import Settings, load_settings
 from .decide import Decisions, Explanation, RecipientScope, decide
 from .errors import ConfigError, PersonalizeError
+from .experiments import ArmMemo, Experiment, load_experiments
 from .prepare import Prepared, prepare
 from .profile import Recipient, Schema
 from .registry import Module, Registry, load_registry
@@ -40,6 +42,7 @@ Record = Mapping[str, Any] | Recipient
 class _Chosen:
     key: VariantKey
     decisions: Mapping[str, str | None]
+    experiments: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class Project:
         self.schema = schema
         self.segments = segments
         self.registry = registry
+        self.experiments: Mapping[str, Experiment] = load_experiments(registry)
         self._prepared = prepared
         self._envs = envs
         self._cache: LRUCache[VariantKey, CompiledVariant] = LRUCache(settings.render.cache_size)
@@ -85,7 +89,7 @@ class Project:
         self._fragments: Fragments = LRUCache(settings.render.cache_size * 8)
         self._personas: dict[str, Recipient] | None = None
         self._whens: dict[str, tuple[Module, ...]] = {}
-        self._chosen_cache: dict[tuple[Any, ...], _Chosen] = {}
+        self._chosen_cache: dict[tuple[Any, ...], _Chosen | ArmMemo[_Chosen]] = {}
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] = ".") -> Project:
@@ -101,13 +105,14 @@ class Project:
         segments = load_segments(
             settings.path(project.segments), file=project.segments, fields=fields
         )
-        # Templates see fields, metrics and `segments` (a set): `{% if 'vip' in segments %}`.
-        names = {*schema.fields, *segments.metrics}
+        # Templates see fields, metrics (with RFM values and scores) and `segments` (a set):
+        # `{% if 'vip' in segments %}`.
+        names = {*schema.fields, *segments.computed}
         registry = load_registry(
             settings.root,
             templates=project.templates,
             modules=project.modules,
-            names=fields | set(segments.metrics) | set(segments.segments),
+            names=fields | set(segments.computed) | set(segments.segments),
             segments=segments.segments,
             tz=schema.tz,
         )
@@ -201,6 +206,7 @@ class Project:
             now=now,
             recipient=r.id,
             explain=explain,
+            experiments=self.experiments,
         )
 
     def variant(self, layout: str, decisions: Decisions, locale: str) -> CompiledVariant:
@@ -239,6 +245,7 @@ class Project:
             limits=self.settings.limits,
             clip_bytes=self.settings.render.clip_bytes,
             message=self.settings.message,
+            experiments=chosen.experiments,
         )
 
     def _chosen(self, layout: str, r: Recipient, membership: Membership, now: datetime) -> _Chosen:
@@ -264,16 +271,25 @@ class Project:
                 raise exc.with_context(recipient=r.id) from None
         key = (layout, r.locale, membership.segments, now, values)
         found = self._chosen_cache.get(key)
-        if found is None:
+        if type(found) is _Chosen:
+            return found
+        # Experiments add the recipient's arms: memoized per key, then per arm (ArmMemo).
+        memo = found if isinstance(found, ArmMemo) else None
+        chosen = memo.get(r.id) if memo else None
+        if chosen is None:
             decisions = self._decide(layout, r, membership, now, explain=False)
-            found = _Chosen(
+            chosen = _Chosen(
                 VariantKey(layout, decisions.modules, r.locale),
                 MappingProxyType(decisions.as_dict()),
+                MappingProxyType(decisions.experiments),
             )
             if len(self._chosen_cache) >= 4096:  # bounded; a new batch `now` starts afresh
                 self._chosen_cache.clear()
-            self._chosen_cache[key] = found
-        return found
+            if decisions.arms:
+                memo = memo or ArmMemo(self.experiments)
+                memo.put(decisions.arms, chosen)
+            self._chosen_cache[key] = memo or chosen
+        return chosen
 
     def _compile(self, key: VariantKey) -> CompiledVariant:
         return compile_variant(
@@ -307,6 +323,7 @@ class Project:
             clip_bytes=self.settings.render.clip_bytes,
             inliner=self.settings.render.inliner,
             message=self.settings.message,
+            experiments=decisions.experiments,
         )
 
     def explain(
@@ -328,7 +345,45 @@ class Project:
             metrics=membership.metrics,
             decisions=decisions,
             segment_trace=membership.trace,
+            groups=membership.groups,
         )
+
+    def calibrate(
+        self,
+        audience: str | os.PathLike[str],
+        *,
+        now: datetime | None = None,
+        write: bool = True,
+        source: str | None = None,
+    ) -> Calibration:
+        """RFM cut points from the quintiles of an audience (a JSONL file), streamed.
+
+        With ``write``, they go to the file named by ``rfm: cut_points:`` in the segments file;
+        load the project again to score with them. Records that do not validate are skipped
+        and counted. See docs/scores-and-rfm.md.
+
+        Args:
+            audience: A JSONL file of recipient records (relative paths are read from the
+                project).
+            now: The moment the metrics are computed at (default: as for ``render``).
+            write: Write the cut points file.
+            source: The audience's name in errors and in the file's header (default: the
+                path as given).
+
+        Raises:
+            ConfigError: no ``rfm:`` section, the file is missing or not JSONL, fewer than 2
+                recipients with all three values, inline cut points with ``write``.
+        """
+        calibrator = self.segments.calibrator(now=self.now(now), tz=self.schema.tz)
+        source = source or str(audience)
+        for line, record in iter_jsonl(self.root / audience, display=source):
+            try:
+                r = self.schema.validate(record, source=source, line=line)
+            except PersonalizeError as exc:
+                calibrator.skip(exc)
+                continue
+            calibrator.add(r.data, recipient=r.id)
+        return calibrator.finish(source=source, write=write)
 
     def render_many(
         self,
@@ -406,7 +461,16 @@ def _render_chunk(job: tuple[str, list[tuple[int, Record]], datetime]) -> list[O
     outcomes = [_WORKER._outcome(layout, index, record, now) for index, record in items]
     # Emails share read-only decision mappings, which do not pickle; send plain dicts back.
     return [
-        replace(o, email=replace(o.email, decisions=dict(o.email.decisions))) if o.email else o
+        replace(
+            o,
+            email=replace(
+                o.email,
+                decisions=dict(o.email.decisions),
+                experiments=dict(o.email.experiments),
+            ),
+        )
+        if o.email
+        else o
         for o in outcomes
     ]
 

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
 
-from .errors import ConfigError, RegistryError, did_you_mean
+from .errors import ConfigError, PersonalizeError, RegistryError, did_you_mean
 from .frontmatter import (
     LAYOUT_KEYS,
     MODULE_KEYS,
     Active,
+    ExperimentTag,
     active_of,
     check_keys,
+    experiment_of,
     locales_of,
     names_of,
     priority_of,
@@ -25,7 +27,16 @@ from .includes import Resolved, Source, resolve_includes
 from .rules import Rule
 from .yamlfile import Document, split_front_matter
 
-__all__ = ["Active", "Layout", "Module", "Registry", "Slot", "load_registry", "locale_matches"]
+__all__ = [
+    "Active",
+    "ExperimentTag",
+    "Layout",
+    "Module",
+    "Registry",
+    "Slot",
+    "load_registry",
+    "locale_matches",
+]
 
 _SLOT_TAG = re.compile(r"<slot\b([^>]*?)/?>(?:\s*</slot>)?", re.IGNORECASE)
 _ATTR = re.compile(r'([A-Za-z_:][-\w:.]*)(?:\s*=\s*(?:"([^"]*)"|\'([^\']*)\'|([^\s"\'>/]+)))?')
@@ -79,6 +90,7 @@ class Module:
     description: str = ""
     css: tuple[str, ...] = ()
     head: tuple[str, ...] = ()
+    experiment: ExperimentTag | None = None
 
     @property
     def is_fallback(self) -> bool:
@@ -111,9 +123,20 @@ def locale_matches(wanted: Collection[str], locale: str) -> bool:
     return any(locale == item or locale.startswith(item + "_") for item in wanted)
 
 
-def decision_order(module: Module) -> tuple[int, bool, str]:
-    """Sort key: highest priority first, targeted before fallback, then by id (stable)."""
-    return (-module.priority, module.is_fallback, module.id)
+def decision_order(module: Module) -> tuple[int, bool, str, bool, str]:
+    """Sort key: highest priority first, targeted before fallback, then by id (stable).
+
+    The variants of an experiment sort next to each other (by experiment name), locale-specific
+    ones first, so that no other module can sit between the arms of one experiment.
+    """
+    tag = module.experiment
+    return (
+        -module.priority,
+        module.is_fallback,
+        tag.name if tag else module.id,
+        not module.locales,
+        module.id,
+    )
 
 
 def load_registry(
@@ -124,6 +147,7 @@ def load_registry(
     names: Collection[str],
     segments: Collection[str],
     tz: tzinfo,
+    problems: list[PersonalizeError] | None = None,
 ) -> Registry:
     """Load every ``templates/*.mjml`` layout and ``modules/**/*.mjml`` module.
 
@@ -134,32 +158,47 @@ def load_registry(
         names: Every name a ``when`` rule may use (fields, metrics, segments).
         segments: The segment names modules may target.
         tz: The project time zone (for ``active`` windows given as dates).
+        problems: Collecting mode (for lint): each problem is recorded here instead of
+            raised; a layout or module that fails is left out, a repeated or unnamed slot
+            tag is skipped, and loading goes on.
 
     Raises:
         ConfigError: malformed front matter (file, line, key, value, hint).
         RegistryError: unknown slots or segments, missing layouts, duplicate slots.
     """
+    report = _reporter(problems)
     layout_dir, module_dir = root / templates, root / modules
-    if not layout_dir.is_dir():
-        raise RegistryError(
-            f"no {templates}/ folder",
-            hint="layouts live in templates/*.mjml; set [project] templates to use another folder",
-        )
     layouts: dict[str, Layout] = {}
+    if not layout_dir.is_dir():
+        report(
+            RegistryError(
+                f"no {templates}/ folder",
+                hint="layouts live in templates/*.mjml; set [project] templates to use another "
+                "folder",
+            )
+        )
     for path in sorted(layout_dir.glob("*.mjml")):
-        layout = _load_layout(root, path)
+        try:
+            layout = _load_layout(root, path, report)
+        except PersonalizeError as err:
+            report(err)
+            continue
         layouts[layout.name] = layout
-    if not layouts:
-        raise RegistryError(f"no layouts in {templates}/", hint="add e.g. templates/weekly.mjml")
+    if not layouts and layout_dir.is_dir():
+        report(RegistryError(f"no layouts in {templates}/", hint="add e.g. templates/weekly.mjml"))
     slots = {slot.name for layout in layouts.values() for slot in layout.slots}
     loaded: dict[str, Module] = {}
     if module_dir.is_dir():
         for path in sorted(module_dir.rglob("*.mjml")):
             if path.name.startswith("_"):
                 continue  # a partial for mj-include, not a module
-            module = _load_module(
-                root, path, module_dir, slots=slots, names=names, segments=segments, tz=tz
-            )
+            try:
+                module = _load_module(
+                    root, path, module_dir, slots=slots, names=names, segments=segments, tz=tz
+                )
+            except PersonalizeError as err:
+                report(err)
+                continue
             loaded[module.id] = module
     by_slot = {
         slot: tuple(sorted((m for m in loaded.values() if m.slot == slot), key=decision_order))
@@ -171,15 +210,28 @@ def load_registry(
             # locales or a date window; then a recipient outside them is a DecisionError.
             if slot.required and not any(_for_everyone(m) for m in by_slot[slot.name]):
                 targeted = ", ".join(m.id for m in by_slot[slot.name]) or "none"
-                raise ConfigError(
-                    f"required slot {slot.name!r} has no fallback module (modules: {targeted})",
-                    file=layout.file,
-                    line=slot.line,
-                    hint=f"add a module without targeting in {modules}/{slot.name}/ to fill it "
-                    f'for everyone else, or mark the slot optional: <slot name="{slot.name}" '
-                    "optional/>",
+                report(
+                    ConfigError(
+                        f"required slot {slot.name!r} has no fallback module (modules: {targeted})",
+                        file=layout.file,
+                        line=slot.line,
+                        hint=f"add a module without targeting in {modules}/{slot.name}/ to fill "
+                        f"it for everyone else, or mark the slot optional: "
+                        f'<slot name="{slot.name}" optional/>',
+                    )
                 )
     return Registry(layouts=layouts, modules=loaded, by_slot=by_slot)
+
+
+def _reporter(problems: list[PersonalizeError] | None) -> Callable[[PersonalizeError], None]:
+    """Raise each problem, or (collecting mode) record it and let loading go on."""
+
+    def report(error: PersonalizeError) -> None:
+        if problems is None:
+            raise error
+        problems.append(error)
+
+    return report
 
 
 def _for_everyone(module: Module) -> bool:
@@ -201,7 +253,9 @@ def _read(root: Path, path: Path) -> tuple[Document, Resolved, str]:
     return front, resolve_includes(source, root=root, base=path.parent), file
 
 
-def _load_layout(root: Path, path: Path) -> Layout:
+def _load_layout(
+    root: Path, path: Path, report: Callable[[PersonalizeError], None] | None = None
+) -> Layout:
     front, resolved, file = _read(root, path)
     body = resolved.source
     check_keys(front, LAYOUT_KEYS, what="layout")
@@ -218,7 +272,7 @@ def _load_layout(root: Path, path: Path) -> Layout:
         name=path.stem,
         file=file,
         body=body,
-        slots=_slots(body, file),
+        slots=_slots(body, file, report),
         subject=subject,
         subject_line=subject_line,
         preheader=preheader,
@@ -229,7 +283,10 @@ def _load_layout(root: Path, path: Path) -> Layout:
     )
 
 
-def _slots(body: Source, file: str) -> tuple[Slot, ...]:
+def _slots(
+    body: Source, file: str, report: Callable[[PersonalizeError], None] | None = None
+) -> tuple[Slot, ...]:
+    report = report or _reporter(None)
     slots: list[Slot] = []
     for match in _SLOT_TAG.finditer(body.text):
         line = body.text.count("\n", 0, match.start()) + 1
@@ -240,28 +297,36 @@ def _slots(body: Source, file: str) -> tuple[Slot, ...]:
         }
         name = attrs.get("name", "")
         if not _NAME.match(name):
-            raise RegistryError(
-                f"slot needs a name of lowercase letters, digits, '-' or '_', got {name!r}",
-                file=where[0],
-                line=where[1],
-                hint='write <slot name="hero"/>',
+            report(
+                RegistryError(
+                    f"slot needs a name of lowercase letters, digits, '-' or '_', got {name!r}",
+                    file=where[0],
+                    line=where[1],
+                    hint='write <slot name="hero"/>',
+                )
             )
+            continue
         if any(slot.name == name for slot in slots):
-            raise RegistryError(
-                f"slot {name!r} appears twice",
-                file=where[0],
-                line=where[1],
-                hint="give each slot its own name; one module fills one slot",
+            report(
+                RegistryError(
+                    f"slot {name!r} appears twice",
+                    file=where[0],
+                    line=where[1],
+                    hint="give each slot its own name; one module fills one slot",
+                )
             )
+            continue
         optional = (
             attrs.get("optional") in ("", "true", "optional") or attrs.get("required") == "false"
         )
         slots.append(Slot(name=name, required=not optional, line=where[1]))
     if not slots:
-        raise RegistryError(
-            "layout has no slots",
-            file=file,
-            hint='mark places for modules with <slot name="hero"/>',
+        report(
+            RegistryError(
+                "layout has no slots",
+                file=file,
+                hint='mark places for modules with <slot name="hero"/>',
+            )
         )
     return tuple(slots)
 
@@ -318,4 +383,5 @@ def _load_module(
         description=str(front.data.get("description") or ""),
         css=resolved.css,
         head=tuple(h.text for h in resolved.head),
+        experiment=experiment_of(front),
     )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -46,6 +46,8 @@ class RenderedEmail:
         unsubscribe: The recipient's unsubscribe URL (the field ``[message] unsubscribe`` names).
         sender: ``[message] sender``, the default From of ``to_message``.
         reply_to: ``[message] reply_to``, the default Reply-To of ``to_message``.
+        experiments: Experiment → the recipient's variant, or ``"holdout"``, for each
+            experiment that shaped one of the decisions (empty when none did).
     """
 
     layout: str
@@ -62,6 +64,7 @@ class RenderedEmail:
     unsubscribe: str | None = None
     sender: str | None = None
     reply_to: str | None = None
+    experiments: Mapping[str, str] = field(default_factory=dict)
 
     def to_message(
         self,
@@ -186,6 +189,7 @@ def _finish(
     max_output: int,
     now: datetime,
     message: MessageSettings,
+    experiments: Mapping[str, str] | None,
 ) -> RenderedEmail:
     if len(html) > max_output:
         raise RenderError(
@@ -216,6 +220,7 @@ def _finish(
         unsubscribe=_field(recipient.data, message.unsubscribe) if message.unsubscribe else None,
         sender=message.sender,
         reply_to=message.reply_to,
+        experiments={} if experiments is None else experiments,
     )
 
 
@@ -236,6 +241,7 @@ def render_email(
     limits: LimitSettings,
     clip_bytes: int,
     message: MessageSettings | None = None,
+    experiments: Mapping[str, str] | None = None,
 ) -> RenderedEmail:
     """Render a compiled variant for one recipient (the fast path: only Jinja runs).
 
@@ -243,35 +249,22 @@ def render_email(
         PersonalizeError: located at the module file and line of the failing token, with the
             recipient id and field path.
     """
-    warnings: list[str] = []
-    try:
-        context = context_for(
-            recipient,
-            membership,
-            now=now,
-            limits=limits,
-            warnings=warnings,
-            globals=variant.globals,
-        )
-        subject, preheader = _subject(context, variant.subject, variant.preheader)
-        html = variant.html.render(context)
-        text = normalize_text(variant.text.render(context))
-    except PersonalizeError as exc:
-        raise exc.with_context(recipient=recipient.id) from None
-    return _finish(
-        layout=variant.key.layout,
+
+    def parts(context: dict[str, Any]) -> tuple[str, str]:
+        return variant.html.render(context), normalize_text(variant.text.render(context))
+
+    return _render(
+        variant,
+        parts,
         recipient=recipient,
+        membership=membership,
         decisions=decisions,
-        subject=subject,
-        preheader=preheader,
-        html=html,
-        text=text,
-        warnings=warnings,
-        names=variant.names,
-        clip_bytes=clip_bytes,
-        max_output=limits.max_output_bytes,
         now=now,
-        message=message or MessageSettings(),
+        limits=limits,
+        clip_bytes=clip_bytes,
+        message=message,
+        experiments=experiments,
+        names=variant.names,
     )
 
 
@@ -287,11 +280,48 @@ def render_reference(
     clip_bytes: int,
     inliner: str = "css-inline",
     message: MessageSettings | None = None,
+    experiments: Mapping[str, str] | None = None,
 ) -> RenderedEmail:
     """The reference path a user would write: Jinja, then MJML, then inlining, per recipient.
 
     Slow by design; tests use it to prove the compiled path gives the same email.
     """
+
+    def parts(context: dict[str, Any]) -> tuple[str, str]:
+        mjml = mjml_template.render(context)
+        html = inline_css(compile_mjml(mjml), engine=inliner)  # type: ignore[arg-type]
+        return html, normalize_text(html_to_text(html))
+
+    return _render(
+        variant,
+        parts,
+        recipient=recipient,
+        membership=membership,
+        decisions=decisions,
+        now=now,
+        limits=limits,
+        clip_bytes=clip_bytes,
+        message=message,
+        experiments=experiments,
+        names=None,
+    )
+
+
+def _render(
+    variant: CompiledVariant,
+    parts: Callable[[dict[str, Any]], tuple[str, str]],
+    *,
+    recipient: Recipient,
+    membership: Membership,
+    decisions: Mapping[str, str | None],
+    now: datetime,
+    limits: LimitSettings,
+    clip_bytes: int,
+    message: MessageSettings | None,
+    experiments: Mapping[str, str] | None,
+    names: frozenset[str] | None,
+) -> RenderedEmail:
+    """Context, subject and preheader, then ``parts`` (HTML and text), then the checks."""
     warnings: list[str] = []
     try:
         context = context_for(
@@ -303,8 +333,7 @@ def render_reference(
             globals=variant.globals,
         )
         subject, preheader = _subject(context, variant.subject, variant.preheader)
-        html = inline_css(compile_mjml(mjml_template.render(context)), engine=inliner)  # type: ignore[arg-type]
-        text = normalize_text(html_to_text(html))
+        html, text = parts(context)
     except PersonalizeError as exc:
         raise exc.with_context(recipient=recipient.id) from None
     return _finish(
@@ -316,9 +345,10 @@ def render_reference(
         html=html,
         text=text,
         warnings=warnings,
-        names=None,
+        names=names,
         clip_bytes=clip_bytes,
         max_output=limits.max_output_bytes,
         now=now,
         message=message or MessageSettings(),
+        experiments=experiments,
     )

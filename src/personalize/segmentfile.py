@@ -1,27 +1,30 @@
-"""Reading ``segments.yaml``: metric and segment definitions, checked against the schema."""
+"""Reading ``segments.yaml``: metrics, scores, RFM, segments and groups, checked together."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
-from .errors import ConfigError, RuleError, did_you_mean, short_repr
-from .metrics import KINDS, Metric
+from .errors import ConfigError, PersonalizeError, did_you_mean, short_repr
+from .metricfile import declared, parse_metric
+from .metrics import Metric
+from .rfm import NAMES as RFM_NAMES
+from .rfm import Rfm, parse_rfm
 from .rules import Rule, parse_rule
-from .values import described, parse_duration
+from .scorefile import parse_score
+from .scores import Score
+from .segmentgroups import Group, check_groups, parse_group
 from .yamlfile import Document, load_yaml
 
-__all__ = ["Segment", "declared", "parse_metric", "read_segments"]
+__all__ = ["Segment", "SegmentFile", "declared", "parse_metric", "read_segments"]
 
 _NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _RESERVED: Final = frozenset({"all", "any", "not"})
 _SEGMENT_KEYS: Final = ("description", "when")
-_METRIC_KEYS: Final = (*KINDS, "within", "at", "where")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,114 +37,15 @@ class Segment:
     line: int | None = None
 
 
-def declared(ref: str, fields: Set[str]) -> bool:
-    """Whether ``ref`` is a declared field path, or lies below a declared leaf (a ``map``)."""
-    if ref in fields:
-        return True
-    parts = ref.split(".")
-    for size in range(len(parts) - 1, 0, -1):
-        prefix = ".".join(parts[:size])
-        if prefix in fields:
-            return not any(name.startswith(f"{prefix}.") for name in fields)
-    return False
+@dataclass(frozen=True)
+class SegmentFile:
+    """Everything ``segments.yaml`` declares, by name in file order."""
 
-
-def parse_metric(
-    name: str, spec: Any, *, doc: Document, path: tuple[str | int, ...], fields: Set[str]
-) -> Metric:
-    """Parse one metric definition, e.g. ``{count: orders, within: 30d}``.
-
-    Args:
-        name: The metric's name.
-        spec: Its definition as loaded from YAML.
-        doc: The document it comes from.
-        path: The key path of ``spec`` in ``doc``.
-        fields: The declared recipient field paths (``orders``, ``orders.total``…).
-
-    Raises:
-        ConfigError: unknown keys, zero or two kinds, unknown fields, a bad duration,
-            ``within`` without a declared timestamp, or a bad ``where`` rule.
-    """
-    if not isinstance(spec, Mapping):
-        raise doc.error(
-            path,
-            f"metric {name!r} must be a mapping, got {described(spec)}",
-            hint="write e.g. {count: orders, within: 30d}",
-        )
-    for key in spec:
-        if key not in _METRIC_KEYS:
-            raise doc.error(
-                (*path, key),
-                f"unknown key {short_repr(key)}",
-                hint=did_you_mean(str(key), _METRIC_KEYS) or f"use {', '.join(_METRIC_KEYS)}",
-            )
-    kinds = [key for key in spec if key in KINDS]
-    if len(kinds) != 1:
-        where = path if not kinds else (*path, kinds[1])
-        message = f"metric {name!r} needs one of {', '.join(KINDS)}"
-        if kinds:
-            message = f"metric {name!r} has two kinds, {kinds[0]!r} and {kinds[1]!r}"
-        raise doc.error(where, message, hint="one kind per metric; split it into two metrics")
-    kind = kinds[0]
-    source = spec[kind]
-    if not isinstance(source, str) or not all(source.split(".")):
-        raise doc.error(
-            (*path, kind),
-            f"{kind!r} needs a field path such as 'orders' or 'orders.total', "
-            f"got {short_repr(source)}",
-            hint="name a list field, or a field of its items",
-        )
-    if not declared(source, fields):
-        hint = did_you_mean(source, fields) or "declare the field under [recipient.fields]"
-        raise doc.error((*path, kind), f"unknown field {source!r}", hint=hint)
-    lists = [".".join(source.split(".")[:size]) for size in range(source.count(".") + 1, 0, -1)]
-    within = _within(spec, doc, path)
-    at = spec.get("at", "at")
-    if not isinstance(at, str) or not all(at.split(".")):
-        raise doc.error(
-            (*path, "at"),
-            f"'at' needs an item field name, got {short_repr(at)}",
-            hint="name the item field that holds each item's date, e.g. at: placed_at",
-        )
-    # Item fields must be declared exactly: a timestamp or filter key cannot hide in a `map`.
-    if within is not None and not any(f"{lst}.{at}" in fields for lst in lists):
-        items = lists[1] if kind != "count" and len(lists) > 1 else lists[0]
-        raise doc.error(
-            (*path, "within"),
-            f"'within' needs a timestamp, but the items of {items!r} have no field {at!r}",
-            hint="set 'at:' to the item field that holds each item's date",
-        )
-    rule = None
-    if "where" in spec:
-        rule = parse_rule(spec["where"], doc=doc, path=(*path, "where"))
-        _check_item_refs(rule, lists, fields)
-    return Metric(name, kind, source, within, at, rule, doc.line(path), doc.file)
-
-
-def _within(
-    spec: Mapping[str, Any], doc: Document, path: tuple[str | int, ...]
-) -> timedelta | None:
-    if "within" not in spec:
-        return None
-    try:
-        return parse_duration(spec["within"])
-    except RuleError as err:
-        raise doc.error((*path, "within"), err.message, hint=err.hint) from None
-
-
-def _check_item_refs(where: Rule, lists: list[str], fields: Set[str]) -> None:
-    for leaf in where.conditions():
-        if any(f"{lst}.{leaf.ref}" in fields for lst in lists):
-            continue
-        prefixes = tuple(f"{lst}." for lst in lists)
-        keys = [name[len(p) :] for p in prefixes for name in fields if name.startswith(p)]
-        raise ConfigError(
-            f"unknown item field {leaf.ref!r}",
-            file=leaf.file,
-            line=leaf.line,
-            path=leaf.path,
-            hint=did_you_mean(leaf.ref, keys) or "a 'where' rule reads the fields of each item",
-        )
+    metrics: dict[str, Metric]
+    segments: dict[str, Segment]
+    scores: dict[str, Score]
+    rfm: Rfm | None
+    groups: dict[str, Group]
 
 
 @dataclass
@@ -150,8 +54,26 @@ class _Draft:
 
     doc: Document
     fields: Set[str]
+    base: Path
     metrics: dict[str, Metric] = field(default_factory=dict)
     segments: dict[str, Segment] = field(default_factory=dict)
+    scores: dict[str, Score] = field(default_factory=dict)
+    rfm: Rfm | None = None
+    group_specs: list[tuple[str, Any]] = field(default_factory=list)
+    groups: dict[str, Group] = field(default_factory=dict)
+
+    def kind_of(self, name: str) -> str | None:
+        """What ``name`` is, among the names rules can read besides fields."""
+        for kind, names in (
+            ("metric", self.metrics),
+            ("score", self.scores),
+            ("segment", self.segments),
+        ):
+            if name in names:
+                return kind
+        if self.rfm is not None and name in RFM_NAMES:
+            return "RFM value"
+        return None
 
 
 def _entries(draft: _Draft, data: Any, section: str) -> list[tuple[str, Any]]:
@@ -170,17 +92,20 @@ def _entries(draft: _Draft, data: Any, section: str) -> list[tuple[str, Any]]:
             if name in _RESERVED:
                 hint = "'all', 'any' and 'not' are reserved for combining rules"
             raise doc.error((section, name), f"invalid name {short_repr(name)}", hint=hint)
+        if section == "groups":
+            continue  # group names are not read by rules: they have a namespace of their own
         if name in draft.fields:
             raise doc.error(
                 (section, name),
                 f"{section[:-1]} {name!r} has the same name as a recipient field",
                 hint="rename it: rules could not tell the two apart",
             )
-        if name in draft.metrics or name in draft.segments:
+        clash = draft.kind_of(name)
+        if clash is not None:
             raise doc.error(
                 (section, name),
-                f"{section[:-1]} {name!r} has the same name as a "
-                f"{'metric' if name in draft.metrics else 'segment'}",
+                f"{section[:-1]} {name!r} has the same name as a{'n' if clash[0] == 'R' else ''} "
+                f"{clash}",
                 hint="rename it: rules could not tell the two apart",
             )
     return list(data.items())
@@ -219,12 +144,30 @@ def _read_segments(draft: _Draft, data: Any) -> None:
         draft.segments[name] = Segment(name, description, rule, doc.line(path))
 
 
+def _read_scores(draft: _Draft, data: Any) -> None:
+    for name, spec in _entries(draft, data, "scores"):
+        draft.scores[name] = parse_score(name, spec, doc=draft.doc, path=("scores", name))
+
+
+def _read_rfm(draft: _Draft, data: Any) -> None:
+    draft.rfm = parse_rfm(data, doc=draft.doc, base=draft.base)
+
+
+def _read_groups(draft: _Draft, data: Any) -> None:
+    # Parsed once every section is read: a group may come before the segments it lists.
+    draft.group_specs.extend(_entries(draft, data, "groups"))
+
+
+def _rfm_names(draft: _Draft) -> tuple[str, ...]:
+    return RFM_NAMES if draft.rfm is not None else ()
+
+
 def _check_refs(draft: _Draft) -> None:
-    known = (*draft.fields, *draft.metrics, *draft.segments)
+    known = (*draft.fields, *draft.metrics, *_rfm_names(draft), *draft.scores, *draft.segments)
     for segment in draft.segments.values():
         for leaf in segment.rule.conditions():
             ref = leaf.ref
-            if ref in draft.metrics or ref in draft.segments or declared(ref, draft.fields):
+            if draft.kind_of(ref) is not None or declared(ref, draft.fields):
                 continue
             raise ConfigError(
                 f"unknown name {ref!r}",
@@ -236,31 +179,115 @@ def _check_refs(draft: _Draft) -> None:
             )
 
 
+def _check_rfm(draft: _Draft) -> None:
+    rfm = draft.rfm
+    if rfm is None:
+        return
+    for name in RFM_NAMES:
+        if name in draft.fields:
+            raise draft.doc.error(
+                ("rfm",),
+                f"the RFM value {name!r} has the same name as a recipient field",
+                hint="rename the field: with an rfm: section, "
+                f"{', '.join(RFM_NAMES)} name the scores",
+            )
+        # Sections above rfm: could not know the names were taken.
+        for section, names in (
+            ("metrics", draft.metrics),
+            ("scores", draft.scores),
+            ("segments", draft.segments),
+        ):
+            if name in names:
+                raise draft.doc.error(
+                    (section, name),
+                    f"{section[:-1]} {name!r} has the same name as an RFM value",
+                    hint="rename it: rules could not tell the two apart",
+                )
+    for key, ref in zip(("recency", "frequency", "monetary"), rfm.inputs, strict=True):
+        if ref in draft.metrics or declared(ref, draft.fields):
+            continue
+        raise draft.doc.error(
+            ("rfm", key),
+            f"unknown metric or field {ref!r}",
+            hint=did_you_mean(ref, (*draft.metrics, *draft.fields))
+            or "name a metric such as {days_since: orders.at}, or a number field",
+        )
+
+
+def _check_scores(draft: _Draft) -> None:
+    doc, seen = draft.doc, list[str]()  # the scores declared so far
+    for score in draft.scores.values():
+        for ref, path, line in score.refs():
+            kind = draft.kind_of(ref)
+            if kind in ("metric", "RFM value") or ref in seen:
+                continue
+            if kind is None and declared(ref, draft.fields):
+                continue
+            if kind == "segment":
+                message = f"score {score.name!r} reads segment {ref!r}"
+                hint = "scores are computed before segments: read the segment's metrics instead"
+            elif kind == "score":
+                message = f"score {score.name!r} reads score {ref!r}, which comes after it"
+                hint = f"declare {ref!r} above {score.name!r}"
+            else:
+                message = f"unknown name {ref!r}"
+                known = (*draft.fields, *draft.metrics, *_rfm_names(draft), *seen)
+                hint = (
+                    did_you_mean(ref, known)
+                    or "use a metric, an RFM value, an earlier score or a recipient field"
+                )
+            raise ConfigError(message, file=doc.file, line=line, path=path, hint=hint)
+        seen.append(score.name)
+
+
+def _check_groups(draft: _Draft) -> None:
+    for name, spec in draft.group_specs:
+        draft.groups[name] = parse_group(name, spec, doc=draft.doc, segments=draft.segments)
+    check_groups(draft.groups, draft.segments)
+
+
 # Top-level keys of segments.yaml and their readers, in the order they may appear; a new
 # section (scores, groups…) is one reader here plus, if it references names, one check below.
 _SECTIONS: Final[Mapping[str, Callable[[_Draft, Any], None]]] = MappingProxyType(
-    {"metrics": _read_metrics, "segments": _read_segments}
+    {
+        "metrics": _read_metrics,
+        "scores": _read_scores,
+        "rfm": _read_rfm,
+        "segments": _read_segments,
+        "groups": _read_groups,
+    }
 )
-_CHECKS: Final[tuple[Callable[[_Draft], None], ...]] = (_check_refs,)
+_CHECKS: Final[tuple[Callable[[_Draft], None], ...]] = (
+    _check_rfm,
+    _check_scores,
+    _check_refs,
+    _check_groups,
+)
 
 
 def read_segments(
-    path: Path, *, file: str, fields: frozenset[str]
-) -> tuple[dict[str, Metric], dict[str, Segment]] | None:
-    """The metrics and segments of ``segments.yaml``, by name in file order.
+    path: Path,
+    *,
+    file: str,
+    fields: frozenset[str],
+    problems: list[PersonalizeError] | None = None,
+) -> SegmentFile | None:
+    """The metrics, scores, RFM section, segments and groups of ``segments.yaml``.
 
     Args:
         path: The file to read.
         file: Its name in error messages (relative to the project).
         fields: The declared recipient field paths, dotted (``orders``, ``orders.total``).
+        problems: Collecting mode (for lint): an entry that fails is recorded here and
+            left out, and reading goes on; only a file that cannot be read at all raises.
 
     Returns:
-        ``(metrics, segments)``, or None when the file is missing or empty.
+        What the file declares, or None when the file is missing or empty.
 
     Raises:
         ConfigError: with file, line and key path: invalid YAML, unknown sections or keys,
             unknown names in rules (with a did-you-mean hint), names that clash, malformed
-            metrics or rules.
+            metrics, scores, RFM cut points, groups or rules.
     """
     if not path.exists():
         return None
@@ -279,13 +306,72 @@ def read_segments(
             f"expected a mapping with 'metrics:' and 'segments:', got {short_repr(doc.data)}",
             hint="start the file with 'metrics:' or 'segments:'",
         )
-    draft = _Draft(doc, fields)
+    draft = _Draft(doc, fields, path.parent)
     for key, value in doc.data.items():
         reader = _SECTIONS.get(key)
         if reader is None:
             hint = did_you_mean(str(key), _SECTIONS) or f"use {', '.join(_SECTIONS)}"
-            raise doc.error((key,), f"unknown section {short_repr(key)}", hint=hint)
-        reader(draft, value)
+            error = doc.error((key,), f"unknown section {short_repr(key)}", hint=hint)
+            if problems is None:
+                raise error
+            problems.append(error)
+        elif problems is None:
+            reader(draft, value)
+        else:
+            _read_each(draft, key, reader, value, problems)
     for check in _CHECKS:
-        check(draft)
-    return draft.metrics, draft.segments
+        if problems is None:
+            check(draft)
+        else:
+            _check_each(draft, check, problems)
+    return SegmentFile(draft.metrics, draft.segments, draft.scores, draft.rfm, draft.groups)
+
+
+def _read_each(
+    draft: _Draft,
+    key: str,
+    reader: Callable[[_Draft, Any], None],
+    value: Any,
+    problems: list[PersonalizeError],
+) -> None:
+    """Collecting mode: read a section one entry at a time, so a bad entry skips only itself."""
+    entries = value.items() if key != "rfm" and isinstance(value, Mapping) else [(None, value)]
+    for name, spec in entries:
+        try:
+            reader(draft, value if name is None else {name: spec})
+        except PersonalizeError as err:
+            problems.append(err)
+
+
+def _check_each(
+    draft: _Draft, check: Callable[[_Draft], None], problems: list[PersonalizeError]
+) -> None:
+    """Collecting mode: record what ``check`` finds, drop the entry at fault, check again."""
+    while True:
+        try:
+            check(draft)
+            return
+        except PersonalizeError as err:
+            problems.append(err)
+            if not _drop(draft, err.path or ""):
+                return
+
+
+def _drop(draft: _Draft, path: str) -> bool:
+    """Remove the entry a key path such as ``segments.vip.when`` points into."""
+    section, _, rest = path.partition(".")
+    name = re.split(r"[.\[]", rest, maxsplit=1)[0]
+    if section == "rfm" and draft.rfm is not None:
+        draft.rfm = None
+        return True
+    if section == "groups":
+        before = len(draft.group_specs)
+        draft.group_specs[:] = [(n, s) for n, s in draft.group_specs if n != name]
+        draft.groups.pop(name, None)
+        return len(draft.group_specs) < before
+    sections: dict[str, dict[str, Any]] = {
+        "metrics": draft.metrics,
+        "scores": draft.scores,
+        "segments": draft.segments,
+    }
+    return sections.get(section, {}).pop(name, None) is not None

@@ -1,46 +1,66 @@
-"""Segments: classifying a recipient with metrics and a trace; ``load_segments`` builds them."""
+"""Segments: classifying a recipient (metrics, RFM, scores, segments, groups) with a trace."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from itertools import pairwise
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
+from .calibration import Calibrator
 from .errors import ConfigError, RuleError
 from .metricplan import MetricPlan
 from .metrics import Metric
+from .rfm import NAMES as RFM_NAMES
+from .rfm import Rfm
 from .rulenodes import Predicate, TraceEntry
 from .scope import MappingScope
+from .scores import Score
 from .segmentfile import Segment, declared, parse_metric, read_segments
+from .segmentgroups import Group, GroupResolution, check_groups
 
-__all__ = ["Membership", "Segment", "Segments", "declared", "load_segments", "parse_metric"]
+__all__ = [
+    "GroupResolution",
+    "Membership",
+    "Segment",
+    "Segments",
+    "declared",
+    "load_segments",
+    "parse_metric",
+]
 
 _NO_TRACE: Final[Mapping[str, tuple[TraceEntry, ...]]] = MappingProxyType({})
+_NO_GROUPS: Final[Mapping[str, GroupResolution]] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
 class Membership:
-    """The segments a recipient is in, every metric's value, and (when asked) why.
+    """The segments a recipient is in, every computed value, and (when asked) why.
 
     Attributes:
-        segments: The names of the segments the recipient is in.
-        metrics: Every metric's value, in file order.
+        segments: The names of the segments the recipient is in (after exclusive groups
+            dropped all but the first member that matched).
+        metrics: Every metric's value in file order, then ``r_score``, ``f_score``,
+            ``m_score`` and ``rfm`` (with an ``rfm:`` section), then every score's value.
         trace: Per segment, the conditions evaluated (empty when not traced).
+        groups: Per exclusive group in which some member matched, how it was resolved.
     """
 
     segments: frozenset[str]
     metrics: Mapping[str, Any]
     trace: Mapping[str, tuple[TraceEntry, ...]]
+    groups: Mapping[str, GroupResolution] = field(default_factory=lambda: _NO_GROUPS)
 
     def __contains__(self, name: object) -> bool:
         return name in self.segments
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Read-only mapping proxies do not pickle; worker processes get fresh proxies.
-        return _membership_from, (self.segments, dict(self.metrics), dict(self.trace))
+        state = (self.segments, dict(self.metrics), dict(self.trace), dict(self.groups))
+        return _membership_from, state
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,29 +71,77 @@ class Segments:
         file: The file they come from (for errors).
         metrics: The metrics by name, in file order.
         segments: The segments by name, in file order.
+        scores: The scores by name, in file order (each may read the ones before it).
+        rfm: The RFM section, or None.
+        groups: The groups of segments by name, in file order.
     """
 
     file: str
     metrics: Mapping[str, Metric]
     segments: Mapping[str, Segment]
+    scores: Mapping[str, Score] = field(default_factory=lambda: MappingProxyType({}))
+    rfm: Rfm | None = None
+    groups: Mapping[str, Group] = field(default_factory=lambda: MappingProxyType({}))
     _order: tuple[Segment, ...] = field(init=False, repr=False)
-    _rules: tuple[tuple[Segment, Predicate], ...] = field(init=False, repr=False)
+    _rules: tuple[tuple[Segment, Predicate, Group | None], ...] = field(init=False, repr=False)
     _metric_plan: MetricPlan = field(init=False, repr=False)
+    _scores: tuple[tuple[Score, tuple[Predicate | None, ...]], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        order = tuple(self.segments[name] for name in _evaluation_order(self.segments, self.file))
-        names = frozenset(self.metrics) | frozenset(self.segments)
+        check_groups(self.groups, self.segments)
+        exclusive = [group for group in self.groups.values() if group.exclusive]
+        names = _evaluation_order(self.segments, self.file, exclusive)
+        order = tuple(self.segments[name] for name in names)
+        # A group resolves right after its last member, before any segment that reads one.
+        last = {max(names.index(m) for m in group.order): group for group in exclusive}
+        computed = frozenset(self.computed)
+        known = computed | frozenset(self.segments)
+        rules = tuple((s, s.rule.compiled(known), last.get(i)) for i, s in enumerate(order))
+        scores = tuple(
+            (score, tuple(r.when and r.when.compiled(computed) for r in score.rules))
+            for score in self.scores.values()
+        )
         object.__setattr__(self, "_order", order)
-        object.__setattr__(self, "_rules", tuple((s, s.rule.compiled(names)) for s in order))
-        object.__setattr__(self, "_metric_plan", MetricPlan(self.metrics.values(), names))
+        object.__setattr__(self, "_rules", rules)
+        object.__setattr__(self, "_metric_plan", MetricPlan(self.metrics.values(), known))
+        object.__setattr__(self, "_scores", scores)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return _segments_from, (self.file, dict(self.metrics), dict(self.segments))
+        state = (
+            self.file,
+            dict(self.metrics),
+            dict(self.segments),
+            dict(self.scores),
+            self.rfm,
+            dict(self.groups),
+        )
+        return _segments_from, state
 
     @property
     def names(self) -> tuple[str, ...]:
         """The segment names, in file order."""
         return tuple(self.segments)
+
+    @property
+    def computed(self) -> tuple[str, ...]:
+        """The names of ``Membership.metrics``: metrics, RFM values, scores (in that order)."""
+        rfm = RFM_NAMES if self.rfm is not None else ()
+        return (*self.metrics, *rfm, *self.scores)
+
+    def calibrator(self, *, now: datetime, tz: tzinfo) -> Calibrator:
+        """A calibrator for RFM cut points over an audience, at ``now``.
+
+        Raises:
+            ConfigError: the segments file has no ``rfm:`` section.
+        """
+        if self.rfm is None:
+            raise ConfigError(
+                "there is no 'rfm:' section to calibrate",
+                file=self.file,
+                hint="add rfm: {recency: ..., frequency: ..., monetary: ..., "
+                "cut_points: rfm.yaml} (see docs/scores-and-rfm.md)",
+            )
+        return Calibrator(self.rfm, self.metrics, now=now, tz=tz)
 
     def classify(
         self,
@@ -111,9 +179,12 @@ class Segments:
             self._metric_plan.prefill(scope, cache)
             for metric in self.metrics.values():
                 values[metric.name] = metric.compute(scope, cache=cache)
+            if self._scores or self.rfm is not None:
+                self._derive(scope, values, None)
             metrics = MappingProxyType(values.copy())
             members: list[str] = []
-            for segment, run in self._rules:
+            groups: Mapping[str, GroupResolution] | None = None
+            for segment, run, group in self._rules:
                 try:
                     held = run(scope.data, values, scope)
                 except Exception:  # the checked path decides, and locates any error
@@ -121,58 +192,143 @@ class Segments:
                 values[segment.name] = held
                 if held:
                     members.append(segment.name)
+                if group is not None:
+                    found = group.resolved(values)
+                    if found is not None:
+                        for name in found[0].dropped:
+                            members.remove(name)
+                        # One group's shared mapping as it is; several merge, in file order.
+                        groups = found[1] if groups is None else _merged(groups, found[1], self)
         except RuleError as err:
             raise err.with_context(file=self.file, recipient=recipient) from None
-        return Membership(frozenset(members), metrics, _NO_TRACE)
+        if groups is None:
+            return Membership(frozenset(members), metrics, _NO_TRACE)
+        return Membership(frozenset(members), metrics, _NO_TRACE, groups)
+
+    def _derive(
+        self,
+        scope: MappingScope,
+        values: dict[str, Any],
+        traces: dict[str, tuple[TraceEntry, ...]] | None,
+    ) -> None:
+        """RFM values, then scores, into ``values`` (``traces`` gets each score's conditions)."""
+        if self.rfm is not None:
+            values.update(zip(RFM_NAMES, self.rfm.score(scope), strict=True))
+        for score, predicates in self._scores:
+            if traces is None:
+                values[score.name] = score.compute(scope, predicates=predicates)
+                continue
+            entries: list[TraceEntry] = []
+            values[score.name] = score.compute(scope, trace=entries)
+            traces[score.name] = tuple(entries)
 
     def _traced(self, scope: MappingScope, values: dict[str, Any]) -> Membership:
         cache: dict[Any, Any] = {}
         for metric in self.metrics.values():
             values[metric.name] = metric.compute(scope, cache=cache)
+        score_traces: dict[str, tuple[TraceEntry, ...]] = {}
+        self._derive(scope, values, score_traces)
         metrics = MappingProxyType(values.copy())
         traces: dict[str, tuple[TraceEntry, ...]] = {}
-        for segment in self._order:
+        resolved: dict[str, GroupResolution] = {}
+        for segment, _, group in self._rules:
             entries: list[TraceEntry] = []
             values[segment.name] = segment.rule.evaluate(scope, entries)
             traces[segment.name] = tuple(entries)
+            if group is not None:
+                resolution = group.resolve(values)
+                if resolution is not None:
+                    resolved[group.name] = resolution
         members = frozenset(name for name in self.segments if values[name])
         ordered = {name: traces[name] for name in self.segments}
-        return Membership(members, metrics, MappingProxyType(ordered))
+        # Scores' `when` conditions, under the score's name (names never clash).
+        ordered.update((name, found) for name, found in score_traces.items() if found)
+        groups = _in_file_order(resolved, self.groups) if resolved else _NO_GROUPS
+        return Membership(members, metrics, MappingProxyType(ordered), groups)
+
+
+def _merged(
+    first: Mapping[str, GroupResolution], more: Mapping[str, GroupResolution], segments: Segments
+) -> Mapping[str, GroupResolution]:
+    return _in_file_order({**first, **more}, segments.groups)
+
+
+def _in_file_order(
+    resolved: dict[str, GroupResolution], groups: Mapping[str, Group]
+) -> Mapping[str, GroupResolution]:
+    if len(resolved) > 1:  # groups resolve in evaluation order
+        resolved = {name: resolved[name] for name in groups if name in resolved}
+    return MappingProxyType(resolved)
 
 
 def _membership_from(
     segments: frozenset[str],
     metrics: dict[str, Any],
     trace: dict[str, tuple[TraceEntry, ...]],
+    groups: dict[str, GroupResolution],
 ) -> Membership:
-    return Membership(segments, MappingProxyType(metrics), MappingProxyType(trace))
+    return Membership(
+        segments, MappingProxyType(metrics), MappingProxyType(trace), MappingProxyType(groups)
+    )
 
 
-def _segments_from(file: str, metrics: dict[str, Metric], segments: dict[str, Segment]) -> Segments:
-    return Segments(file, MappingProxyType(metrics), MappingProxyType(segments))
+def _segments_from(
+    file: str,
+    metrics: dict[str, Metric],
+    segments: dict[str, Segment],
+    scores: dict[str, Score],
+    rfm: Rfm | None,
+    groups: dict[str, Group],
+) -> Segments:
+    return Segments(
+        file,
+        MappingProxyType(metrics),
+        MappingProxyType(segments),
+        MappingProxyType(scores),
+        rfm,
+        MappingProxyType(groups),
+    )
 
 
-def _evaluation_order(segments: Mapping[str, Segment], file: str) -> list[str]:
+def _evaluation_order(
+    segments: Mapping[str, Segment], file: str, groups: Sequence[Group] = ()
+) -> list[str]:
     # Depth-first, so that a segment comes after the segments it reads; a loop is an error.
+    # Reading a member of an exclusive group means reading all of them: the group must have
+    # resolved first.
     order: list[str] = []
     done: set[str] = set()
+    mates = {member: group.order for group in groups for member in group.order}
+
+    def reads(leaf_ref: str) -> tuple[str, ...]:
+        return mates.get(leaf_ref, (leaf_ref,)) if leaf_ref in segments else ()
 
     def visit(name: str, stack: list[str]) -> None:
         if name in done:
             return
         if name in stack:
             loop = [*stack[stack.index(name) :], name]
-            link = next(c for c in segments[loop[0]].rule.conditions() if c.ref == loop[1])
+            links = [
+                next(c for c in segments[a].rule.conditions() if b in reads(c.ref))
+                for a, b in pairwise(loop)
+            ]
+            # A hop through an exclusive group: say which member made it.
+            notes = [
+                f"{a} reads {link.ref!r}, which shares an exclusive group with {b!r}"
+                for (a, b), link in zip(pairwise(loop), links, strict=True)
+                if link.ref != b
+            ]
             raise ConfigError(
-                f"segment {loop[0]!r} depends on itself: {' → '.join(loop)}",
+                f"segment {loop[0]!r} depends on itself: {' → '.join(loop)}"
+                + (f" ({'; '.join(notes)})" if notes else ""),
                 file=file,
-                line=link.line,
-                path=link.path or f"segments.{loop[0]}.when",
+                line=links[0].line,
+                path=links[0].path or f"segments.{loop[0]}.when",
                 hint="remove one of the references to break the loop",
             )
         for leaf in segments[name].rule.conditions():
-            if leaf.ref in segments:
-                visit(leaf.ref, [*stack, name])
+            for ref in reads(leaf.ref):
+                visit(ref, [*stack, name])
         done.add(name)
         order.append(name)
 
@@ -182,7 +338,7 @@ def _evaluation_order(segments: Mapping[str, Segment], file: str) -> list[str]:
 
 
 def load_segments(path: Path, *, file: str, fields: frozenset[str]) -> Segments:
-    """Load ``segments.yaml``; a missing file means no metrics and no segments.
+    """Load ``segments.yaml`` and its RFM cut points; a missing file means no segments.
 
     Args:
         path: The file to read.
@@ -192,14 +348,17 @@ def load_segments(path: Path, *, file: str, fields: frozenset[str]) -> Segments:
     Raises:
         ConfigError: with file, line and key path: invalid YAML, unknown sections or keys,
             unknown names in rules (with a did-you-mean hint), names that clash, segment
-            loops, malformed metrics or rules.
+            loops, malformed metrics, scores, RFM cut points, groups or rules. A missing cut
+            points file is not an error here: classifying then is (run calibrate first).
     """
     found = read_segments(path, file=file, fields=fields)
     if found is None:
         return Segments(file=file, metrics={}, segments={})
-    metrics, segments = found
     return Segments(
         file=file,
-        metrics=MappingProxyType(metrics),
-        segments=MappingProxyType(segments),
+        metrics=MappingProxyType(found.metrics),
+        segments=MappingProxyType(found.segments),
+        scores=MappingProxyType(found.scores),
+        rfm=found.rfm,
+        groups=MappingProxyType(found.groups),
     )

@@ -30,9 +30,12 @@ __all__ = [
     "Environments",
     "Fragment",
     "Origin",
+    "Printed",
     "TemplateInfo",
+    "TemplateScan",
     "check_template",
     "make_environments",
+    "scan_template",
 ]
 
 GLOBAL_NAMES = frozenset(
@@ -258,14 +261,8 @@ def check_template(
                 "compose emails with layouts, slots and mj-include instead",
             )
     used = find_undeclared_variables(ast)
-    defaulted = {
-        n.node.name
-        for n in ast.find_all(nodes.Filter)
-        if n.name in ("default", "d") and isinstance(n.node, nodes.Name)
-    }
     known = set(names) | GLOBAL_NAMES | set(env.globals)
-    for name in sorted(used - known - defaulted):
-        line = next((n.lineno for n in ast.find_all(nodes.Name) if n.name == name), 1)
+    for name, line in _unknown(ast, used, known):
         if name in segments:
             hint = f"test segment membership with {{% if '{name}' in segments %}}"
         else:
@@ -275,6 +272,117 @@ def check_template(
             )
         raise fail(line, f"unknown name {name!r}", hint)
     return TemplateInfo(frozenset(used))
+
+
+def _unknown(ast: nodes.Template, used: set[str], known: set[str]) -> list[tuple[str, int]]:
+    """Names read but not in ``known`` (nor piped straight into ``default``), first line each."""
+    defaulted = {
+        n.node.name
+        for n in ast.find_all(nodes.Filter)
+        if n.name in ("default", "d") and isinstance(n.node, nodes.Name)
+    }
+    first: dict[str, int] = {}
+    for node in ast.find_all(nodes.Name):
+        first.setdefault(node.name, node.lineno)
+    return [(name, first.get(name, 1)) for name in sorted(used - known - defaulted)]
+
+
+@dataclass(frozen=True)
+class Printed:
+    """A field path a template prints without ``default``, and the paths its ``if``s test."""
+
+    path: str
+    line: int
+    guards: frozenset[str]
+
+
+@dataclass(frozen=True)
+class TemplateScan:
+    """What lint looks for in a template; lines are lines of the scanned text.
+
+    Attributes:
+        unknown: Names read that are not in ``names`` (nor piped into ``default``), with the
+            first line each is read on.
+        safe: Lines that apply ``|safe``.
+        autoescape_off: Lines of ``{% autoescape false %}``.
+        printed: Every ``{{ path }}`` (filters allowed, except ``default``) that prints a
+            context name or a dotted path into one.
+    """
+
+    unknown: tuple[tuple[str, int], ...]
+    safe: tuple[int, ...]
+    autoescape_off: tuple[int, ...]
+    printed: tuple[Printed, ...]
+
+
+def scan_template(
+    env: ImmutableSandboxedEnvironment, text: str, *, names: Collection[str]
+) -> TemplateScan | None:
+    """Every finding lint wants from one template, or None when it does not parse.
+
+    ``check_template`` stops at the first problem; this reports them all, for lint.
+    """
+    try:
+        ast = env.parse(text)
+    except TemplateSyntaxError:
+        return None  # check_template reports why
+    used = find_undeclared_variables(ast)
+    unknown = tuple(_unknown(ast, used, set(names) | GLOBAL_NAMES | set(env.globals)))
+    safe = tuple(n.lineno for n in ast.find_all(nodes.Filter) if n.name == "safe")
+    off = tuple(
+        n.lineno
+        for n in ast.find_all(nodes.ScopedEvalContextModifier)
+        for option in n.options
+        if option.key == "autoescape"
+        and not (isinstance(option.value, nodes.Const) and option.value.value)
+    )
+    printed: list[Printed] = []
+    _collect_printed(ast, frozenset(), used, printed)
+    return TemplateScan(unknown, safe, off, tuple(printed))
+
+
+def _collect_printed(
+    node: nodes.Node, guards: frozenset[str], context: set[str], out: list[Printed]
+) -> None:
+    if isinstance(node, nodes.If):
+        # Every branch counts as guarded: `{% if not x %}…{% else %}{{ x }}` is fine too.
+        tests = [node.test, *node.test.find_all(nodes.Expr)]
+        inner = guards | {p for n in tests if (p := _path(n))}
+        for child in (*node.body, *node.elif_, *node.else_):
+            _collect_printed(child, inner, context, out)
+        return
+    if isinstance(node, nodes.Output):
+        for expr in node.nodes:
+            path = _printed_path(expr)
+            if path and path.split(".")[0] in context:
+                out.append(Printed(path, expr.lineno, guards))
+        return
+    for child in node.iter_child_nodes():
+        _collect_printed(child, guards, context, out)
+
+
+def _printed_path(expr: nodes.Node) -> str | None:
+    """The path ``{{ expr }}`` prints: through filters, but None past a ``default``."""
+    while isinstance(expr, nodes.Filter):
+        if expr.name in ("default", "d") or expr.node is None:
+            return None
+        expr = expr.node
+    return _path(expr)
+
+
+def _path(expr: nodes.Node) -> str | None:
+    """``links.shop`` for ``links.shop`` or ``links['shop']``; None for anything else."""
+    if isinstance(expr, nodes.Name):
+        return expr.name
+    key: Any = None
+    if isinstance(expr, nodes.Getattr):
+        key = expr.attr
+    elif isinstance(expr, nodes.Getitem) and isinstance(expr.arg, nodes.Const):
+        key = expr.arg.value
+    if isinstance(key, str) and isinstance(expr, nodes.Getattr | nodes.Getitem):
+        inner = _path(expr.node)
+        return f"{inner}.{key}" if inner else None
+    return None
 
 
 @dataclass(frozen=True)

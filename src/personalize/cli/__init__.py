@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import explain, render  # noqa: F401 - importing a command module registers it
+from . import calibrate, coverage, explain, lint, matrix, render, snapshot  # noqa: F401 - registers commands
 from .app import cli, main
 
 __all__ = ["cli", "main"]

@@ -46,11 +46,19 @@ def _explanation_json(e: Explanation) -> dict[str, Any]:
         "locale": e.locale,
         "segments": list(e.segments),
         "metrics": dict(e.metrics),
+        "groups": {
+            name: {"winner": g.winner, "matched": list(g.matched), "order": list(g.order)}
+            for name, g in e.groups.items()
+        },
         "slots": [
             {
                 "slot": d.slot,
                 "module": d.module,
                 "reason": d.reason,
+                "experiments": [
+                    {"experiment": a.experiment, "variant": a.variant, "bucket": a.bucket}
+                    for a in d.experiments
+                ],
                 "candidates": [
                     {
                         "module": c.module,
@@ -80,9 +88,16 @@ def _print_explanation(e: Explanation) -> None:
         )
     )
     out.print(Text.assemble("segments: ", (", ".join(e.segments) or "none", "cyan")))
+    for resolution in e.groups.values():
+        out.print(Text.assemble("group ", (resolution.group, "bold"), f": {resolution.describe()}"))
     for decision in e.decisions:
         table = Table(
-            title=f"{decision.slot} → {decision.module or '(empty)'}  ({decision.reason})",
+            # A Text, not a str: rich would read "[experiment …]" as markup and drop it.
+            title=Text(
+                f"{decision.slot} → {decision.module or '(empty)'}"
+                + "".join(f" [{arm}]" for arm in decision.experiments)
+                + f"  ({decision.reason})"
+            ),
             title_justify="left",
             show_edge=False,
         )

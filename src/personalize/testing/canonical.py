@@ -1,4 +1,4 @@
-"""Helpers for testing rendered emails: a canonical, diff-friendly form of HTML."""
+"""A canonical, diff-friendly form of HTML: one line per tag, text run or comment."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Example scripts and generators that use the bundled starter kit."""

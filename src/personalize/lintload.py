@@ -1,0 +1,260 @@
+"""Tolerant loading for lint: every file read on its own, problems collected instead of raised."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal, TypeVar
+
+from .config import Settings, load_settings
+from .errors import ConfigError, PersonalizeError
+from .experiments import Experiment, load_experiments
+from .prepare import prepare
+from .profile import Recipient, Schema
+from .registry import Registry, load_registry
+from .rfm import NAMES as RFM_NAMES
+from .segmentfile import SegmentFile, read_segments
+from .segmentgroups import Group
+from .segments import Segment, Segments
+from .templating import Environments, make_environments
+from .yamlfile import Document, load_yaml, split_front_matter
+
+__all__ = ["Loaded", "Problem", "Stage", "load_tolerantly"]
+
+T = TypeVar("T")
+Stage = Literal["settings", "segments", "registry", "prepare", "experiments", "personas"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A load error and the stage that raised it (the stage decides its lint code)."""
+
+    stage: Stage
+    error: PersonalizeError
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What loaded of a project, for the cross-file checks.
+
+    Attributes:
+        settings: The settings.
+        schema: The recipient schema.
+        segments: The metrics, scores and segments that loaded.
+        registry: The layouts and modules that loaded.
+        experiments: The experiments that passed their checks.
+        envs: The template environments.
+        names: Every name a template may read (fields, metrics, scores, RFM values), also
+            those declared in the segments file that failed to load, so that one mistake
+            does not make every template that reads the name fail too.
+        segment_names: The segments declared (loaded or not).
+        fronts: The front matter of each layout and module file, for key lines.
+        segments_doc: The segments file as YAML, for key lines (None when unreadable).
+        personas: The personas that validated.
+    """
+
+    settings: Settings
+    schema: Schema
+    segments: Segments
+    registry: Registry
+    experiments: Mapping[str, Experiment]
+    envs: Environments
+    names: frozenset[str]
+    segment_names: frozenset[str]
+    fronts: Mapping[str, Document]
+    segments_doc: Document | None
+    personas: tuple[Recipient, ...]
+
+
+def load_tolerantly(root: Path) -> tuple[Loaded | None, list[Problem]]:
+    """Load the project in ``root`` file by file, collecting every load error.
+
+    Returns:
+        What loaded (None when the settings or the schema do not load: nothing else can be
+        read without them) and the problems found on the way.
+    """
+    problems: list[Problem] = []
+    try:
+        settings = load_settings(root)
+        schema = Schema(settings)
+    except PersonalizeError as err:
+        return None, [Problem("settings", err)]
+    project = settings.project
+    fields = schema.paths()
+    segments_doc = _yaml(settings.path(project.segments), project.segments)
+    raw = _declared(segments_doc)
+    found = _collect(
+        problems,
+        "segments",
+        lambda into: read_segments(
+            settings.path(project.segments), file=project.segments, fields=fields, problems=into
+        ),
+    )
+    segments = _segments(found, project.segments, problems)
+    segment_names = frozenset({*segments.segments, *raw.get("segments", ())})
+    computed = {*segments.computed, *raw.get("metrics", ()), *raw.get("scores", ())}
+    if "rfm" in raw:
+        computed.update(RFM_NAMES)
+    registry = _collect(
+        problems,
+        "registry",
+        lambda into: load_registry(
+            settings.root,
+            templates=project.templates,
+            modules=project.modules,
+            names=fields | computed | segment_names,
+            segments=segment_names,
+            tz=schema.tz,
+            problems=into,
+        ),
+    ) or Registry(layouts={}, modules={})
+    envs = make_environments(settings.limits)
+    names = frozenset({*schema.fields, *computed})
+    _collect(
+        problems,
+        "prepare",
+        lambda into: prepare(
+            registry,
+            envs=envs,
+            names=names,
+            settings=settings,
+            segments=segment_names,
+            problems=into,
+        ),
+    )
+    return Loaded(
+        settings=settings,
+        schema=schema,
+        segments=segments,
+        registry=registry,
+        experiments=_experiments(registry, problems),
+        envs=envs,
+        names=names,
+        segment_names=segment_names,
+        fronts=_fronts(settings.root, registry),
+        segments_doc=segments_doc,
+        personas=_personas(settings, schema, problems),
+    ), problems
+
+
+def _collect(
+    problems: list[Problem], stage: Stage, load: Callable[[list[PersonalizeError]], T]
+) -> T | None:
+    """Run a loader in collecting mode; an error that stops it anyway is recorded too."""
+    into: list[PersonalizeError] = []
+    result: T | None = None
+    try:
+        result = load(into)
+    except PersonalizeError as err:
+        into.append(err)
+    problems.extend(Problem(stage, err) for err in into)
+    return result
+
+
+def _yaml(path: Path, file: str) -> Document | None:
+    try:
+        return load_yaml(path.read_text(encoding="utf-8"), file=file)
+    except (OSError, UnicodeDecodeError, PersonalizeError):
+        return None  # read_segments reports why
+
+
+def _declared(doc: Document | None) -> dict[str, tuple[str, ...]]:
+    """The names each section of the segments file declares, whether they load or not."""
+    data = doc.data if doc is not None else None
+    if not isinstance(data, Mapping):
+        return {}
+    return {
+        str(section): tuple(str(n) for n in body) if isinstance(body, Mapping) else ()
+        for section, body in data.items()
+    }
+
+
+def _segments(found: SegmentFile | None, file: str, problems: list[Problem]) -> Segments:
+    """Segments from what the file declared; a segment in a dependency loop is left out."""
+    if found is None:
+        return Segments(file=file, metrics={}, segments={})
+    segments: dict[str, Segment] = dict(found.segments)
+    groups: dict[str, Group] = dict(found.groups)
+    while True:
+        try:
+            return Segments(
+                file=file,
+                metrics=MappingProxyType(found.metrics),
+                segments=MappingProxyType(segments),
+                scores=MappingProxyType(found.scores),
+                rfm=found.rfm,
+                groups=MappingProxyType(groups),
+            )
+        except PersonalizeError as err:
+            problems.append(Problem("segments", err))
+            name = (err.path or "").split(".")[1:2]
+            if not name or name[0] not in segments:
+                return Segments(file=file, metrics=MappingProxyType(found.metrics), segments={})
+            del segments[name[0]]
+            groups = {g: group for g, group in groups.items() if name[0] not in group.order}
+
+
+def _experiments(registry: Registry, problems: list[Problem]) -> Mapping[str, Experiment]:
+    """Each experiment checked on its own, so that one bad experiment hides no other."""
+    names = sorted({m.experiment.name for m in registry.modules.values() if m.experiment})
+    loaded: dict[str, Experiment] = {}
+    for name in names:
+        members = {
+            mid: m
+            for mid, m in registry.modules.items()
+            if m.experiment and m.experiment.name == name
+        }
+        try:
+            loaded.update(load_experiments(replace(registry, modules=members)))
+        except PersonalizeError as err:
+            problems.append(Problem("experiments", err))
+    return MappingProxyType(loaded)
+
+
+def _fronts(root: Path, registry: Registry) -> Mapping[str, Document]:
+    files = [x.file for x in registry.layouts.values()]
+    files += [x.file for x in registry.modules.values()]
+    fronts: dict[str, Document] = {}
+    for file in files:
+        try:
+            text = (root / file).read_text(encoding="utf-8")
+            fronts[file] = split_front_matter(text, file=file)[0]
+        except (OSError, UnicodeDecodeError, PersonalizeError):
+            continue  # it loaded a moment ago; if it changed since, lint just has no lines
+    return MappingProxyType(fronts)
+
+
+def _personas(settings: Settings, schema: Schema, problems: list[Problem]) -> tuple[Recipient, ...]:
+    """Every persona that validates; bad lines are problems. No personas file: none."""
+    file = settings.project.personas
+    try:
+        lines = settings.path(file).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return ()
+    except (OSError, UnicodeDecodeError) as exc:
+        error = ConfigError(f"cannot read the file: {exc}", file=file, hint="save it as UTF-8")
+        problems.append(Problem("personas", error))
+        return ()
+    personas: list[Recipient] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            error = ConfigError(
+                f"invalid JSON: {exc.msg} (column {exc.colno})",
+                file=file,
+                line=number,
+                hint="each line must be one JSON object",
+            )
+            problems.append(Problem("personas", error))
+            continue
+        try:
+            personas.append(schema.validate(record, source=file, line=number))
+        except PersonalizeError as err:
+            problems.append(Problem("personas", err))
+    return tuple(personas)

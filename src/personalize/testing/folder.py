@@ -1,0 +1,188 @@
+"""A folder of snapshots, one file per persona × layout, checked against fresh renders."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from personalize.errors import ConfigError, PersonalizeError
+from personalize.profile import Recipient
+from personalize.project import Project
+
+from .snapshot import (
+    Scrubber,
+    SnapshotChange,
+    compare_snapshots,
+    diff_summary,
+    parse_header,
+    snapshot_text,
+)
+
+__all__ = ["SUFFIX", "SnapshotFile", "SnapshotReport", "check_snapshots", "snapshot_path"]
+
+
+# -- a folder of snapshots for every persona × layout ------------------------------------------
+
+SUFFIX = ".email.txt"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+@dataclass(frozen=True)
+class SnapshotFile:
+    """One persona × layout in a snapshot folder, compared with a fresh render.
+
+    Attributes:
+        path: The file, relative to the folder (``weekly/vip-vera.email.txt``).
+        layout: The layout name (for a stale file: as its header says, if it has one).
+        recipient: The persona id (likewise).
+        status: ``unchanged``, ``changed``, ``missing`` (no file yet), ``stale`` (a file for a
+            persona or layout that no longer exists) or ``error`` (the render failed).
+        text: The fresh snapshot text (``None`` for ``stale`` and ``error``).
+        change: What differs, for ``changed``.
+        summary: :func:`diff_summary` of the file and the fresh text, for ``changed``.
+        error: The render error, for ``error``.
+    """
+
+    path: str
+    layout: str | None
+    recipient: str | None
+    status: str
+    text: str | None = None
+    change: SnapshotChange = field(default_factory=SnapshotChange)
+    summary: str = ""
+    error: PersonalizeError | None = None
+
+
+@dataclass(frozen=True)
+class SnapshotReport:
+    """Every snapshot of a folder compared with the project as it renders now.
+
+    Attributes:
+        folder: The snapshot folder.
+        files: One entry per persona × layout (layouts sorted, personas in file order), then
+            stale files sorted by path.
+        segments: ``(segment, personas with a changed, missing or failed email, personas)``
+            for every segment with members, in segments.yaml order.
+    """
+
+    folder: Path
+    files: tuple[SnapshotFile, ...]
+    segments: tuple[tuple[str, int, int], ...]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every file exists and equals its fresh render."""
+        return all(f.status == "unchanged" for f in self.files)
+
+    def count(self, status: str) -> int:
+        """How many files have ``status``."""
+        return sum(f.status == status for f in self.files)
+
+
+def snapshot_path(layout: str, recipient: str) -> str:
+    """The file of one layout × persona in a snapshot folder: ``weekly/vip-vera.email.txt``.
+
+    Characters other than letters, digits, ``.``, ``_`` and ``-`` become ``_``.
+    """
+    return f"{_UNSAFE.sub('_', layout)}/{_UNSAFE.sub('_', recipient).lstrip('.')}{SUFFIX}"
+
+
+def check_snapshots(
+    project: Project,
+    folder: str | os.PathLike[str],
+    *,
+    now: datetime | None = None,
+    scrubbers: Iterable[Scrubber] = (),
+    headers: bool = False,
+) -> SnapshotReport:
+    """Render every persona × layout and compare it with its file in ``folder``.
+
+    Nothing is written: the report holds each fresh text for a caller that updates files.
+
+    Args:
+        project: The project.
+        folder: The snapshot folder (it may not exist yet).
+        now: The moment to render for (default: the project's pinned ``[project] now``).
+        scrubbers: Applied to every snapshot text (see :func:`snapshot_text`).
+        headers: Include the message headers in the snapshot texts.
+
+    Raises:
+        ConfigError: neither ``now`` nor ``[project] now`` is set, or two personas map to
+            the same file name.
+    """
+    if now is None and project.settings.project.now is None:
+        raise ConfigError(
+            "snapshots need a fixed moment, but the project does not pin one",
+            hint='set now = "2026-11-27T09:00:00+01:00" under [project], or pass --now',
+        )
+    moment = project.now(now)
+    root, scrubbers = Path(folder), tuple(scrubbers)
+    files: list[SnapshotFile] = []
+    owners: dict[str, str] = {}
+    for layout in project.layouts:
+        for rid, persona in project.personas.items():
+            path = snapshot_path(layout, rid)
+            if owners.setdefault(path, rid) != rid:
+                raise ConfigError(
+                    f"personas {owners[path]!r} and {rid!r} share the snapshot file {path}",
+                    file=str(project.settings.project.personas),
+                    hint="rename one: characters other than letters, digits, '.', '_' and '-' "
+                    "become '_' in file names",
+                )
+            files.append(_compare(project, layout, persona, root, path, moment, scrubbers, headers))
+    expected = {f.path for f in files}
+    for found in sorted(root.rglob(f"*{SUFFIX}")) if root.is_dir() else ():
+        path = found.relative_to(root).as_posix()
+        if path not in expected:
+            header = parse_header(found.read_bytes().decode("utf-8", "replace"))
+            files.append(SnapshotFile(path, header.get("layout"), header.get("recipient"), "stale"))
+    return SnapshotReport(root, tuple(files), _segment_counts(project, files, moment))
+
+
+def _compare(
+    project: Project,
+    layout: str,
+    persona: Recipient,
+    root: Path,
+    path: str,
+    now: datetime,
+    scrubbers: tuple[Scrubber, ...],
+    headers: bool,
+) -> SnapshotFile:
+    try:
+        email = project.render(layout, persona, now=now)
+        text = snapshot_text(email, scrubbers=scrubbers, headers=headers)
+    except PersonalizeError as exc:
+        return SnapshotFile(path, layout, persona.id, "error", error=exc)
+    file = root / path
+    if not file.is_file():
+        return SnapshotFile(path, layout, persona.id, "missing", text)
+    # A checkout may have turned the "\n" line ends into "\r\n"; the text is what counts.
+    old = file.read_bytes().decode("utf-8", "replace").replace("\r\n", "\n")
+    if old == text:
+        return SnapshotFile(path, layout, persona.id, "unchanged", text)
+    change = compare_snapshots(old, text)
+    return SnapshotFile(path, layout, persona.id, "changed", text, change, diff_summary(old, text))
+
+
+def _segment_counts(
+    project: Project, files: list[SnapshotFile], now: datetime
+) -> tuple[tuple[str, int, int], ...]:
+    changed = {f.recipient for f in files if f.status in ("changed", "missing", "error")}
+    members: dict[str, list[str]] = {name: [] for name in project.segments.segments}
+    for rid, persona in project.personas.items():
+        try:
+            segments = project.classify(persona, now=now).segments
+        except PersonalizeError:  # its render failed too, and says why
+            continue
+        for name in segments:
+            members.setdefault(name, []).append(rid)
+    return tuple(
+        (name, sum(rid in changed for rid in rids), len(rids))
+        for name, rids in members.items()
+        if rids
+    )

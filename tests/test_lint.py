@@ -1,0 +1,420 @@
+"""Lint: the fixture's exact findings, a clean starter kit, messages, the CLI, the loaders."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from personalize.cli import main
+from personalize.config import load_settings
+from personalize.errors import PersonalizeError
+from personalize.includes import Source
+from personalize.lint import CODES, LintReport, lint_project
+from personalize.lintcontent import content_findings
+from personalize.registry import Module, load_registry
+from personalize.segmentfile import read_segments
+from personalize.templating import make_environments
+from projects import ANN, SETTINGS, make_project, module
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = ROOT / "tests" / "fixtures" / "lint"
+
+# One defect per code, at these places (tests/fixtures/lint; docs/lint.md shows each one).
+EXPECTED = {
+    ("L001", "modules/hero/typo.mjml", 3),
+    ("L101", "modules/sidebar/news.mjml", 2),
+    ("L102", "templates/promo.mjml", 9),
+    ("L103", "modules/hero/ghost.mjml", 2),
+    ("L104", "modules/loyalty/gold.mjml", 2),
+    ("L105", "templates/promo.mjml", 7),
+    ("L201", "modules/hero/vip-copy.mjml", 3),
+    ("L202", "modules/offer/ten-off.mjml", 3),
+    ("L203", "modules/offer/summer.mjml", 3),
+    ("L204", "modules/offer/christmas.mjml", 3),
+    ("L205", "templates/promo.mjml", 8),
+    ("L301", "modules/extra/unknown-name.mjml", 7),
+    ("L302", "modules/extra/optional.mjml", 8),
+    ("L303", "segments.yaml", 22),
+    ("L401", "modules/extra/safe.mjml", 7),
+    ("L402", "modules/extra/autoescape.mjml", 7),
+    ("L403", "modules/extra/js-link.mjml", 7),
+    ("L404", "modules/extra/script.mjml", 7),
+    ("L405", "modules/extra/onclick.mjml", 7),
+    ("L406", "modules/extra/no-alt.mjml", 7),
+    ("L407", "templates/promo.mjml", 5),
+    ("L501", "modules/extra/exp-solo.mjml", 4),
+    ("L502", "modules/extra/exp-a.mjml", 4),
+    ("L503", "modules/loyalty/base-a.mjml", 2),
+}
+
+LAYOUT = """---
+subject: "Hello {{ first_name }}"
+---
+<mjml>
+  <mj-body>
+    <slot name="hero"/>
+    <slot name="extra" optional/>
+    <mj-section><mj-column>
+      <mj-text><a href="{{ links.unsubscribe | url }}">Unsubscribe</a></mj-text>
+    </mj-column></mj-section>
+  </mj-body>
+</mjml>
+"""
+# The test projects' `links` is optional: give it a default, as the layout prints it.
+OWN_SETTINGS = SETTINGS.replace('links = "links"', 'links = {type = "links", default = {}}')
+HERO = module("description: everyone", "<mj-section><mj-column></mj-column></mj-section>")
+
+
+@pytest.fixture(scope="module")
+def fixture_report() -> LintReport:
+    return lint_project(FIXTURE)
+
+
+def _project(tmp_path: Path, *, modules: dict[str, str] | None = None, **kwargs: Any) -> Path:
+    everyone = {"hero/default": HERO, **(modules or {})}
+    kwargs.setdefault("settings", OWN_SETTINGS)
+    return make_project(tmp_path, layouts={"news": LAYOUT}, modules=everyone, **kwargs)
+
+
+def _found(root: Path, code: str, *, now: datetime | None = None) -> list[str]:
+    return [str(f) for f in lint_project(root, now=now).findings if f.code == code]
+
+
+# -- the fixture and the starter kit ------------------------------------------------------------
+
+
+def test_fixture_reports_exactly_one_finding_per_code_at_its_place(
+    fixture_report: LintReport,
+) -> None:
+    assert {(f.code, f.file, f.line) for f in fixture_report.findings} == EXPECTED
+    assert len(fixture_report.findings) == len(EXPECTED)
+
+
+def test_every_code_is_in_the_fixture_and_documented() -> None:
+    assert {code for code, _, _ in EXPECTED} == set(CODES)
+    docs = (ROOT / "docs" / "lint.md").read_text(encoding="utf-8")
+    for code in CODES:
+        assert f"### {code}" in docs, code
+
+
+def test_the_starter_kit_is_clean_at_its_pinned_now() -> None:
+    report = lint_project(ROOT)
+    assert report.findings == ()
+    assert report.exit_code == 0
+    assert report.now == datetime.fromisoformat("2026-11-27T09:00:00+01:00")
+
+
+def test_report_counts_severities(fixture_report: LintReport) -> None:
+    assert len(fixture_report.errors) == 17
+    assert len(fixture_report.warnings) == 7
+    assert fixture_report.exit_code == 1
+    data = fixture_report.to_dict()
+    assert (data["errors"], data["warnings"], len(data["findings"])) == (17, 7, 24)
+    assert str(fixture_report).endswith("17 errors, 7 warnings")
+
+
+def test_a_problem_that_stops_the_load_is_an_error_whatever_its_code(
+    fixture_report: LintReport,
+) -> None:
+    inverted = next(f for f in fixture_report.findings if f.code == "L204")
+    assert (inverted.severity, inverted.blocking) == ("error", True)
+    assert str(inverted).startswith("modules/offer/christmas.mjml:3: L204 error: active: active ")
+
+
+# -- exact messages -------------------------------------------------------------------------------
+
+MESSAGES = {
+    "L201": "modules/hero/vip-copy.mjml:3: L201 warning: hero/vip-copy is never chosen: hero/vip "
+    "(priority 10) comes first in slot 'hero' and targets everyone hero/vip-copy targets — give "
+    "hero/vip-copy a higher priority than 10, narrow hero/vip's targeting, or delete hero/vip-copy",
+    "L202": "modules/offer/ten-off.mjml:3: L202 warning: offer/ten-off and offer/free-ship have "
+    "the same priority (10) and overlapping audiences (both target 'buyer'): offer/free-ship wins "
+    "only because its id sorts first — raise the priority of the one that should win, or make "
+    "their audiences exclusive (e.g. exclude: [...] on offer/ten-off)",
+    "L203": "modules/offer/summer.mjml:3: L203 warning: active: window 2026-06-01 – 2026-08-31 "
+    "ended before now (2026-11-27T09:00+01:00), so the module is never chosen — move the window, "
+    "or delete the module; lint checks windows at --now (default: the project's now, else the "
+    "current time)",
+    "L205": "templates/promo.mjml:8: L205 warning: required slot 'teaser' has no module for "
+    "everyone in locale de_DE (persona dora): such recipients outside every targeted module get "
+    "none — add a module without targeting in modules/teaser/, or one with locales: [de]",
+    "L301": "modules/extra/unknown-name.mjml:7: L301 error: unknown name 'nick': not a field, "
+    "metric, score or template global — did you mean 'nickname'?",
+    "L302": "modules/extra/optional.mjml:8: L302 warning: {{ nickname }} prints optional field "
+    "'nickname', which has no default: it fails for recipients without it — declare a default "
+    "for 'nickname' in personalize.toml, write {{ nickname | default('…') }}, or wrap it in "
+    "{% if nickname %}…{% endif %}",
+    "L303": "segments.yaml:22: L303 warning: segments 'vip' and 'lapsed' of exclusive group "
+    "'lifecycle' both match persona vic; the group keeps 'vip' — 'vip' and 'lapsed' test "
+    "different values, so only the group's order separates them: check that recipients may "
+    "really be in both, or take one out of the group",
+    "L103": "modules/hero/ghost.mjml:2: L103 error: segments[0]: unknown segment 'vipp' — did you "
+    "mean 'vip'?",
+    "L104": "modules/loyalty/gold.mjml:2: L104 error: segments[1]: segment 'gold' is listed "
+    "twice — list each segment once",
+    "L001": "modules/hero/typo.mjml:3: L001 error: priorty: unknown module key 'priorty' — did "
+    "you mean 'priority'?",
+    "L407": "templates/promo.mjml:5: L407 error: layout has no unsubscribe link: expected an href "
+    "containing 'unsubscribe' or the [message] unsubscribe field 'links.unsubscribe' — add a "
+    'footer link such as <a href="{{ links.unsubscribe | url }}">Unsubscribe</a>; recipients '
+    "and the law expect one in every marketing email",
+    "L403": "modules/extra/js-link.mjml:7: L403 error: href= on <mj-button> is a javascript: URL, "
+    "expected an http(s) or mailto link — use an http:, https:, mailto: or tel: URL",
+}
+
+
+@pytest.mark.parametrize("code", sorted(MESSAGES), ids=sorted(MESSAGES))
+def test_exact_messages(fixture_report: LintReport, code: str) -> None:
+    assert [str(f) for f in fixture_report.findings if f.code == code] == [MESSAGES[code]]
+
+
+def test_a_load_error_that_lint_also_finds_is_reported_once(fixture_report: LintReport) -> None:
+    # check_markup stops js-link.mjml at its script URL: lint's own message is kept.
+    found = [f for f in fixture_report.findings if f.file == "modules/extra/js-link.mjml"]
+    assert [f.code for f in found] == ["L403"]
+
+
+# -- single checks on small projects --------------------------------------------------------------
+
+
+def test_settings_that_do_not_load_stop_lint_with_one_finding(tmp_path: Path) -> None:
+    root = _project(tmp_path, settings="[project]\ntimzone = 'UTC'\n")
+    report = lint_project(root)
+    assert [str(f) for f in report.findings] == [
+        "personalize.toml:2: L001 error: project.timzone: unknown setting 'timzone' — did you "
+        "mean 'timezone'?"
+    ]
+    assert report.now is None
+
+
+def test_a_missing_folder_is_one_l001(tmp_path: Path) -> None:
+    report = lint_project(tmp_path / "nowhere")
+    assert [(f.code, f.file) for f in report.findings] == [("L001", "personalize.toml")]
+
+
+def test_every_markup_problem_of_one_file_is_reported(tmp_path: Path) -> None:
+    body = """<mj-section><mj-column>
+      <mj-raw><script>x()</script></mj-raw>
+      <mj-text><a href="data:text/html,hi" onmouseover="x()">a</a></mj-text>
+      <mj-image src="https://shop.example/a.png" alt="" />
+      <mj-button href="https://shop.example/">{{ first_name | safe }}</mj-button>
+    </mj-column></mj-section>"""
+    root = _project(tmp_path, modules={"extra/x": module("when: {tier: Gold}", body)})
+    found = {(f.code, f.line) for f in lint_project(root).findings}
+    assert found == {("L404", 5), ("L403", 6), ("L405", 6), ("L401", 8)}
+
+
+def test_windows_outside_any_sensible_year_never_open(tmp_path: Path) -> None:
+    front = "segments: [gold]\nactive: {from: 2620-11-01, until: 2620-11-30}"
+    root = _project(tmp_path, modules={"hero/x": module(front, "<mj-section></mj-section>")})
+    assert _found(root, "L204") == [
+        "modules/hero/x.mjml:3: L204 warning: active: window 2620-11-01 – 2620-11-30 lies outside "
+        "the years 2000–2099, so it is never active — check the year of each bound"
+    ]
+    assert _found(root, "L203") == []
+
+
+def test_now_decides_which_windows_expired(tmp_path: Path) -> None:
+    front = "segments: [gold]\nactive: {until: 2026-12-01}"
+    root = _project(tmp_path, modules={"hero/x": module(front, "<mj-section></mj-section>")})
+    assert _found(root, "L203") == []
+    assert len(_found(root, "L203", now=datetime(2026, 12, 5, 9))) == 1
+
+
+def test_a_segment_both_targeted_and_excluded(tmp_path: Path) -> None:
+    front = "segments: [gold, buyer]\nexclude: [buyer]"
+    root = _project(tmp_path, modules={"hero/x": module(front, "<mj-section></mj-section>")})
+    assert _found(root, "L104") == [
+        "modules/hero/x.mjml:3: L104 error: exclude[0]: segment 'buyer' is both targeted and "
+        "excluded, so the module never matches it — remove 'buyer' from segments or from exclude"
+    ]
+
+
+def test_a_persona_shows_an_ambiguity_targeting_alone_cannot(tmp_path: Path) -> None:
+    body = "<mj-section></mj-section>"
+    modules = {
+        "hero/a": module("segments: [gold]\npriority: 5", body),
+        "hero/b": module("segments: [buyer]\npriority: 5", body),
+    }
+    root = _project(tmp_path / "1", modules=modules, personas=[ANN])
+    assert _found(root, "L202") == []
+    orders = [{"at": "2026-11-20T10:00:00+01:00", "total": "5"}]
+    both = {**ANN, "tier": "Gold", "orders": orders}
+    root = _project(tmp_path / "2", modules=modules, personas=[both])
+    assert [f.split(" — ")[0] for f in _found(root, "L202")] == [
+        "modules/hero/b.mjml:3: L202 warning: hero/b and hero/a have the same priority (5) and "
+        "overlapping audiences (persona ann fits both): hero/a wins only because its id sorts first"
+    ]
+
+
+def test_groups_over_the_same_values_may_overlap_at_their_edges(tmp_path: Path) -> None:
+    segments = """
+    metrics:
+      orders_30d: {count: orders, within: 30d}
+    segments:
+      many: {when: {orders_30d: {gte: 2}}}
+      some: {when: {orders_30d: {gte: 1}}}
+      gold: {when: {tier: Gold}}
+    groups:
+      bands: {exclusive: true, order: [many, some]}
+      mixed: {exclusive: true, order: [gold, x]}
+    """
+    orders = [{"at": "2026-11-20T10:00:00+01:00", "total": "5"}] * 2
+    persona = {**ANN, "orders": orders}
+    root = _project(tmp_path, segments=segments, personas=[persona])
+    assert _found(root, "L303") == []  # many ⊂ some is the point of the order
+    assert [f.code for f in lint_project(root).findings] == ["L103"]  # 'x' in mixed's order
+
+
+def test_a_fallback_that_does_not_load_leaves_its_slot_without_one(tmp_path: Path) -> None:
+    broken = module("descripton: typo", "<mj-section></mj-section>")
+    root = _project(tmp_path, modules={"hero/default": broken})
+    assert [f.code for f in lint_project(root).findings] == ["L001", "L105"]
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    return code, capsys.readouterr().out
+
+
+def test_cli_exits_1_on_errors_with_a_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = _run(["--project", str(FIXTURE), "lint"], capsys)
+    assert code == 1
+    assert "modules/hero/typo.mjml:3" in out
+    assert "L503" in out
+    assert out.rstrip().endswith("17 errors, 7 warnings")
+
+
+def test_cli_json_lists_every_finding(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = _run(["--project", str(FIXTURE), "lint", "--format", "json"], capsys)
+    assert code == 1
+    data = json.loads(out)
+    assert {(f["code"], f["file"], f["line"]) for f in data["findings"]} == EXPECTED
+    assert data["findings"][0] == {
+        "code": "L402",
+        "severity": "error",
+        "file": "modules/extra/autoescape.mjml",
+        "line": 7,
+        "message": "{% autoescape false %} prints every value inside it unescaped",
+        "hint": "remove the autoescape block; escaping keeps recipient data from becoming markup",
+    }
+
+
+def test_cli_exits_0_with_warnings_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    front = "segments: [gold]\nactive: {until: 2026-11-01}"
+    root = _project(tmp_path, modules={"hero/x": module(front, "<mj-section></mj-section>")})
+    code, out = _run(["--project", str(root), "lint"], capsys)
+    assert code == 0
+    assert "L203" in out
+    assert out.rstrip().endswith("0 errors, 1 warning")
+
+
+def test_cli_now_and_a_clean_project(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = _run(["--project", str(ROOT), "lint"], capsys)
+    assert (code, out.strip()) == (0, "no problems found")
+    code, out = _run(["--project", str(ROOT), "lint", "--now", "2026-12-05T09:00:00+01:00"], capsys)
+    assert code == 0
+    assert "L203" in out  # the Black Friday offers ended on November 30
+    code, _ = _run(["--project", str(ROOT), "lint", "--now", "soon"], capsys)
+    assert code == 2
+
+
+# -- collecting mode of the loaders ---------------------------------------------------------------
+
+
+def test_load_registry_collects_and_goes_on_but_raises_by_default() -> None:
+    kwargs: dict[str, Any] = {
+        "templates": "templates",
+        "modules": "modules",
+        "names": {"orders_30d"},
+        "segments": {"vip", "gold", "buyer"},
+        "tz": ZoneInfo("Europe/Berlin"),
+    }
+    with pytest.raises(PersonalizeError, match="slot 'hero' appears twice"):
+        load_registry(FIXTURE, **kwargs)
+    problems: list[PersonalizeError] = []
+    registry = load_registry(FIXTURE, problems=problems, **kwargs)
+    assert [(p.file, p.line) for p in problems] == [
+        ("templates/promo.mjml", 9),
+        ("modules/hero/ghost.mjml", 2),
+        ("modules/hero/typo.mjml", 3),
+        ("modules/offer/christmas.mjml", 3),
+        ("modules/sidebar/news.mjml", 2),
+        ("templates/promo.mjml", 7),
+    ]
+    assert [s.name for s in registry.layouts["promo"].slots] == ["hero", "banner", "teaser"]
+    assert "hero/vip" in registry.modules
+    assert "hero/ghost" not in registry.modules
+
+
+def test_read_segments_skips_each_bad_entry_only(tmp_path: Path) -> None:
+    path = tmp_path / "segments.yaml"
+    path.write_text(
+        "metrics:\n"
+        "  a: {count: ordrs}\n"
+        "  b: {count: orders}\n"
+        "segments:\n"
+        "  uses_a: {when: {a: {gt: 1}}}\n"
+        "  fine: {when: {b: {gt: 1}}}\n"
+        "groups:\n"
+        "  g: {exclusive: true, order: [fine, nope]}\n",
+        encoding="utf-8",
+    )
+    fields = frozenset({"orders", "orders.at"})
+    with pytest.raises(PersonalizeError, match="unknown field 'ordrs'"):
+        read_segments(path, file="segments.yaml", fields=fields)
+    problems: list[PersonalizeError] = []
+    found = read_segments(path, file="segments.yaml", fields=fields, problems=problems)
+    assert found is not None
+    assert [str(p) for p in problems] == [
+        "segments.yaml line 2: metrics.a.count: unknown field 'ordrs' — did you mean 'orders'?",
+        "segments.yaml line 5: segments.uses_a.when: unknown name 'a' — declare it under "
+        "metrics: or segments:, or as a recipient field",
+        "segments.yaml line 8: groups.g.order[1]: unknown segment 'nope' — list segments "
+        "declared under segments:",
+    ]
+    assert (list(found.metrics), list(found.segments), list(found.groups)) == (["b"], ["fine"], [])
+
+
+# -- properties -----------------------------------------------------------------------------------
+
+_MARKUP = st.text(alphabet=st.sampled_from(list("<>/=\"' {}%#-!abhimnorstx:\n")), max_size=80)
+_SETTINGS = load_settings(FIXTURE)
+_ENVS = make_environments(_SETTINGS.limits)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_MARKUP)
+def test_content_checks_are_total_and_located(text: str) -> None:
+    body = Source.from_text(text, file="modules/hero/x.mjml", first_line=4)
+    mod = Module(id="hero/x", slot="hero", file="modules/hero/x.mjml", body=body)
+    findings = list(
+        content_findings(
+            {},
+            {"hero/x": mod},
+            envs=_ENVS,
+            names=frozenset({"first_name"}),
+            segments=frozenset(),
+            settings=_SETTINGS,
+            optional=frozenset({"nickname"}),
+        )
+    )
+    for f in findings:
+        assert f.file == "modules/hero/x.mjml"
+        assert f.line is not None
+        assert 4 <= f.line <= 4 + text.count("\n")
+        assert f.code in CODES

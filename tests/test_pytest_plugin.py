@@ -1,0 +1,261 @@
+"""The pytest plugin: the email_snapshot fixture in a fresh project outside this repository."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import syrupy
+
+from personalize.testing import snapshot_text
+from projects import ANN, HERO, LAYOUT, make_project, module
+
+pytest_plugins = ["pytester"]
+
+GOLD = module(
+    "segments: [gold]\npriority: 10",
+    "<mj-section><mj-column><mj-text>Gold news for {{ first_name }}</mj-text></mj-column>"
+    "</mj-section>",
+)
+PERSONAS = [
+    ANN,
+    {**ANN, "id": "bea", "first_name": "Bea", "tier": "Gold"},
+    {**ANN, "id": "cy", "first_name": "Cy", "tier": "Gold"},
+]
+TESTS = """
+from pathlib import Path
+
+import pytest
+
+import personalize
+
+PROJECT = personalize.Project.load(Path(__file__).parent / "shop")
+
+
+@pytest.mark.parametrize("layout", PROJECT.layouts)
+@pytest.mark.parametrize("persona", list(PROJECT.personas))
+def test_email(layout, persona, email_snapshot):
+    assert PROJECT.render(layout, PROJECT.personas[persona]) == email_snapshot
+"""
+
+
+@pytest.fixture(autouse=True)
+def _keep_outer_syrupy_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    # syrupy keeps its session in a module global; an in-process inner run replaces it, and
+    # the outer run (this repository's own snapshot tests) would lose track of its items.
+    monkeypatch.setattr(syrupy, "_syrupy", syrupy._syrupy)
+
+
+@pytest.fixture
+def shop(pytester: pytest.Pytester) -> Path:
+    make_project(
+        pytester.path / "shop",
+        layouts={"news": LAYOUT, "promo": LAYOUT.replace("Hello", "Deals for")},
+        modules={"hero/default": HERO, "hero/gold": GOLD},
+        personas=PERSONAS,
+    )
+    pytester.makepyfile(test_emails=TESTS)
+    return pytester.path / "shop"
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest("-p", "no:cacheprovider", *args)
+
+
+def snapshots(pytester: pytest.Pytester) -> dict[str, bytes]:
+    folder = pytester.path / "__snapshots__" / "test_emails"
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*"))} if folder.is_dir() else {}
+
+
+def failed(result: pytest.RunResult) -> set[str]:
+    prefix = "FAILED test_emails.py::test_email["
+    return {
+        line[len(prefix) :].split("]")[0] for line in result.outlines if line.startswith(prefix)
+    }
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def test_update_then_pass_then_exactly_the_receivers_of_a_changed_module_fail(
+    pytester: pytest.Pytester, shop: Path
+) -> None:
+    result = run(pytester)  # no snapshots yet, no update flag: fail and write nothing
+    result.assert_outcomes(failed=6)
+    assert snapshots(pytester) == {}
+
+    result = run(pytester, "--snapshot-update")
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(["*6 snapshots generated*"])
+    written = snapshots(pytester)
+    assert sorted(written) == [
+        f"test_email[{who}-{layout}].email.txt"
+        for who in ("ann", "bea", "cy")
+        for layout in ("news", "promo")
+    ]
+    import personalize
+
+    project = personalize.Project.load(shop)
+    assert written["test_email[bea-news].email.txt"].decode() == snapshot_text(
+        project.render("news", project.personas["bea"])
+    )
+
+    run(pytester).assert_outcomes(passed=6)
+
+    edit(shop / "modules" / "hero" / "gold.mjml", "Gold news for", "Golden news for")
+    result = run(pytester)
+    result.assert_outcomes(passed=2, failed=4)
+    assert failed(result) == {"bea-news", "bea-promo", "cy-news", "cy-promo"}
+    result.stdout.fnmatch_lines(["*-Gold news for Bea", "*+Golden news for Bea"])
+    assert snapshots(pytester) == written  # a failing run never writes
+
+    edit(shop / "modules" / "hero" / "gold.mjml", "segments: [gold]", "segments: [buyer]")
+    result = run(pytester)
+    assert failed(result) == {"bea-news", "bea-promo", "cy-news", "cy-promo"}
+    result.stdout.fnmatch_lines(["E  * hero: hero/gold → hero/default"])
+    assert snapshots(pytester) == written
+
+
+def test_the_whole_diff_summary_follows_a_truncated_assertion(
+    pytester: pytest.Pytester, shop: Path
+) -> None:
+    run(pytester, "--snapshot-update")
+    edit(shop / "modules" / "hero" / "gold.mjml", "segments: [gold]", "segments: [buyer]")
+    result = run(pytester, "-k", "bea-news")
+    result.stdout.fnmatch_lines(
+        [
+            "*Full output truncated*",
+            "*email snapshot test_email[[]bea-news]: what changed*",  # [[] is a literal [
+            "hero: hero/gold → hero/default",
+            "--- text (snapshot)",
+            "+++ text (rendered)",
+            "@@ -1 +1 @@",
+            "-Gold news for Bea",
+            "+Hi Bea",
+            "--- html (snapshot)",
+        ]
+    )
+    result = run(pytester, "-k", "bea-news", "-vv")
+    assert "what changed" not in result.stdout.str()  # -vv shows it all in the assertion
+    result.stdout.fnmatch_lines(["E  * hero: hero/gold → hero/default", "E  * --- html (snapshot)"])
+
+
+def test_unused_snapshots_are_reported_and_cleaned_as_usual(
+    pytester: pytest.Pytester, shop: Path
+) -> None:
+    run(pytester, "--snapshot-update")
+    (shop / "personas.jsonl").write_text(
+        "".join(json.dumps(p) + "\n" for p in PERSONAS[:2]), encoding="utf-8"
+    )
+    result = run(pytester)
+    result.assert_outcomes(passed=4)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*2 snapshots unused*"])
+    run(pytester, "--snapshot-update").stdout.fnmatch_lines(["*2 unused snapshots deleted*"])
+    assert len(snapshots(pytester)) == 4
+
+
+def test_scrubbers_from_the_command_line_and_ini_and_headers(
+    pytester: pytest.Pytester, shop: Path
+) -> None:
+    pytester.makeini(
+        """
+        [pytest]
+        email_scrub =
+            (?<=@)example\\.com=EXAMPLE
+        email_headers = true
+        """
+    )
+    run(pytester, "--snapshot-update", "--email-scrub", "Bea=B.").assert_outcomes(passed=6)
+    text = snapshots(pytester)["test_email[bea-news].email.txt"].decode()
+    assert "To: ann@EXAMPLE\n" in text  # bea is a copy of ann with another name
+    assert "Message-ID: <snapshot@personalize.invalid>\n" in text
+    assert "Hello B.\n" in text
+    assert "Bea" not in text
+    run(pytester, "--email-scrub", "Bea=B.").assert_outcomes(passed=6)
+    assert failed(run(pytester)) == {"bea-news", "bea-promo"}  # without the CLI scrubber
+
+
+def test_a_bad_scrub_pattern_is_a_usage_error(pytester: pytest.Pytester, shop: Path) -> None:
+    result = run(pytester, "--email-scrub", "a(=x")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: --email-scrub / email_scrub: scrubber 'a(' → 'x': missing ), unterminated*"]
+    )
+
+
+def test_comparing_something_else_than_an_email_fails_clearly(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_other="""
+        def test_text(email_snapshot):
+            assert "hello" == email_snapshot
+        """
+    )
+    result = run(pytester, "--snapshot-update")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*PersonalizeError: email_snapshot compares rendered emails, got str 'hello' — assert "
+            "project.render(layout, persona, now=NOW) == email_snapshot; use syrupy's snapshot "
+            "fixture for other values"
+        ]
+    )
+
+
+def test_options_are_grouped_under_personalize(pytester: pytest.Pytester) -> None:
+    result = run(pytester, "--help")
+    result.stdout.fnmatch_lines(
+        [
+            "personalize email snapshots:",
+            "  --email-scrub=PATTERN=REPL",
+            "*--email-headers*",
+        ]
+    )
+
+
+def test_without_syrupy_pytest_runs_and_only_the_fixture_fails(tmp_path: Path) -> None:
+    (tmp_path / "test_x.py").write_text(
+        textwrap.dedent(
+            """
+            def test_plain():
+                assert True
+
+            def test_email(email_snapshot):
+                pass
+            """
+        ),
+        encoding="utf-8",
+    )
+    code = textwrap.dedent(
+        """
+        import sys
+
+        class HideSyrupy:  # as if it were not installed
+            def find_spec(self, name, path=None, target=None):
+                if name.partition(".")[0] == "syrupy":
+                    raise ModuleNotFoundError(f"No module named {name!r}")
+
+        sys.meta_path.insert(0, HideSyrupy())
+        import pytest
+
+        sys.exit(pytest.main(["-p", "no:syrupy", "-p", "no:cacheprovider", "-q", "-rf"]))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "1 passed, 1 error" in result.stdout
+    assert (
+        "email_snapshot needs syrupy: pip install 'personalize[snapshots]' (and do not disable "
+        "it with -p no:syrupy)" in result.stdout
+    )

@@ -1,0 +1,264 @@
+"""``personalize snapshot``: write, check and update a folder of email snapshots."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import personalize
+from personalize.cli import app, main
+from projects import ANN, HERO, LAYOUT, make_project, module
+
+ROOT = Path(__file__).resolve().parents[1]
+
+GOLD = module(
+    "segments: [gold]\npriority: 10",
+    "<mj-section><mj-column><mj-text>Gold news for {{ first_name }}</mj-text></mj-column>"
+    "</mj-section>",
+)
+PERSONAS = [
+    ANN,
+    {**ANN, "id": "bea", "first_name": "Bea", "tier": "Gold"},
+    {**ANN, "id": "cy", "first_name": "Cy", "tier": "Gold"},
+    {**ANN, "id": "dan", "first_name": "Dan", "orders": [{"at": "2026-11-20T10:00:00+01:00"}]},
+]
+
+
+@pytest.fixture(autouse=True)
+def _wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app.out, "width", 200)  # table cells on one line each
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project(
+        tmp_path / "shop",
+        layouts={"news": LAYOUT, "promo": LAYOUT.replace("Hello", "Deals for")},
+        modules={"hero/default": HERO, "hero/gold": GOLD},
+        personas=PERSONAS,
+    )
+
+
+def run(project: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    try:
+        main(["--project", str(project), "snapshot", *args])
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def changes(project: Path, capsys: pytest.CaptureFixture[str]) -> set[tuple[str, str, str]]:
+    code, out, _ = run(project, capsys, "--check", "--format", "json")
+    report: dict[str, Any] = json.loads(out)
+    assert code == (0 if report["ok"] else 1)
+    return {
+        (f["layout"], f["recipient"], f["status"])
+        for f in report["files"]
+        if f["status"] != "unchanged"
+    }
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def test_update_writes_one_file_per_layout_and_persona(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(project, capsys, "--update")
+    assert code == 0
+    assert out.splitlines()[-1] == (
+        f"8 written (8 new), 0 deleted, 0 unchanged in {project / 'snapshots'}"
+    )
+    files = sorted(p.relative_to(project / "snapshots").as_posix() for p in project.rglob("*.txt"))
+    assert files == [
+        f"{lay}/{p}.email.txt" for lay in ("news", "promo") for p in ("ann", "bea", "cy", "dan")
+    ]
+    text = (project / "snapshots" / "news" / "bea.email.txt").read_text(encoding="utf-8")
+    assert text.startswith("layout: news\nrecipient: bea\nlocale: en_US\n")
+    assert "## decisions\nhero: hero/gold\nextra: (empty)\n" in text
+
+
+def test_check_on_an_unchanged_project_exits_0_with_one_line(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(project, capsys, "--update")
+    code, out, _ = run(project, capsys, "--check")
+    assert (code, out) == (0, f"8 snapshots unchanged in {project / 'snapshots'}\n")
+    code, out, _ = run(project, capsys)  # --check is the default
+    assert code == 0
+
+
+def test_check_without_snapshots_reports_every_file_missing(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(project, capsys)
+    assert code == 1
+    assert out.count("no snapshot yet") == 8
+    assert out.splitlines()[-1] == (
+        "8 missing — review, then run `personalize snapshot --update` to accept"
+    )
+    assert not (project / "snapshots").exists()
+
+
+def test_editing_a_module_lists_exactly_the_personas_who_receive_it(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(project, capsys, "--update")
+    edit(project / "modules" / "hero" / "gold.mjml", "Gold news for", "Golden news for")
+    assert changes(project, capsys) == {
+        ("news", "bea", "changed"),
+        ("news", "cy", "changed"),
+        ("promo", "bea", "changed"),
+        ("promo", "cy", "changed"),
+    }
+    code, out, _ = run(project, capsys)
+    assert code == 1
+    rows = [line for line in out.splitlines() if line.startswith("│ ") and "│ " in line[2:]]
+    named = [tuple(cell.strip() for cell in row.split("│")[1:3]) for row in rows]
+    assert [n for n in named if n[0]] == [
+        ("news", "bea"),
+        ("news", "cy"),
+        ("promo", "bea"),
+        ("promo", "cy"),
+    ]
+    assert out.count("content only: text, html") == 4
+    assert "-Gold news for Bea" in out
+    assert "+Golden news for Bea" in out
+    assert "2 of 2 gold personas change" in out
+    assert "buyer" not in out  # dan, the only buyer, is unchanged
+    assert out.splitlines()[-1] == (
+        "4 changed, 4 unchanged — review, then run `personalize snapshot --update` to accept"
+    )
+    code, out, _ = run(project, capsys, "--update")
+    assert (code, out.splitlines()[:4]) == (
+        0,
+        [
+            "  wrote news/bea.email.txt",
+            "  wrote news/cy.email.txt",
+            "  wrote promo/bea.email.txt",
+            "  wrote promo/cy.email.txt",
+        ],
+    )
+    assert changes(project, capsys) == set()
+
+
+def test_a_targeting_change_is_reported_as_changed_decisions(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(project, capsys, "--update")
+    edit(project / "modules" / "hero" / "gold.mjml", "segments: [gold]", "segments: [buyer]")
+    assert changes(project, capsys) == {
+        (layout, who, "changed") for layout in ("news", "promo") for who in ("bea", "cy", "dan")
+    }
+    _, out, _ = run(project, capsys, "--format", "json")
+    report = json.loads(out)
+    bea = next(f for f in report["files"] if f["path"] == "news/bea.email.txt")
+    assert bea["slots"] == ["hero"]
+    assert bea["summary"].splitlines()[0] == "hero: hero/gold → hero/default"
+    assert {(s["segment"], s["changed"], s["personas"]) for s in report["segments"]} == {
+        ("buyer", 1, 1),
+        ("gold", 2, 2),
+    }
+    _, out, _ = run(project, capsys)
+    assert out.count("decisions changed: hero") == 6
+    assert "1 of 1 buyer persona changes" in out
+
+
+def test_update_accepts_changes_and_deletes_stale_snapshots(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(project, capsys, "--update")
+    (project / "personas.jsonl").write_text(
+        "".join(json.dumps(p) + "\n" for p in PERSONAS[:3]), encoding="utf-8"
+    )
+    (project / "templates" / "promo.mjml").unlink()
+    assert changes(project, capsys) == {
+        ("news", "dan", "stale"),
+        ("promo", "ann", "stale"),
+        ("promo", "bea", "stale"),
+        ("promo", "cy", "stale"),
+        ("promo", "dan", "stale"),
+    }
+    code, out, _ = run(project, capsys)
+    assert out.count("persona or layout no longer exists") == 5
+    code, out, _ = run(project, capsys, "--update")
+    assert code == 0
+    assert "deleted news/dan.email.txt" in out
+    assert out.splitlines()[-1].startswith("0 written (0 new), 5 deleted, 3 unchanged in ")
+    assert not (project / "snapshots" / "promo").exists()
+    assert changes(project, capsys) == set()
+
+
+def test_render_errors_are_reported_and_fail(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit(project / "modules" / "hero" / "gold.mjml", "{{ first_name }}", "{{ nickname }}")
+    code, out, _ = run(project, capsys, "--update", "--dir", str(project / "out"))
+    assert code == 1
+    assert "failed news/bea.email.txt: modules/hero/gold.mjml line 5 (recipient bea)" in out
+    assert len(list((project / "out").rglob("*.email.txt"))) == 4  # the others are written
+
+
+def test_dir_now_scrub_and_headers(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = project / "elsewhere"
+    args = ["--dir", str(folder), "--now", "2026-12-01T08:00:00+01:00", "--headers"]
+    code, _, _ = run(project, capsys, "--update", *args, "--scrub", r"(?<=@)example\.com=EXAMPLE")
+    assert code == 0
+    text = (folder / "news" / "ann.email.txt").read_text(encoding="utf-8")
+    assert "now: 2026-12-01T08:00:00+01:00\n" in text
+    assert "To: ann@EXAMPLE\n" in text
+    assert "Message-ID: <snapshot@personalize.invalid>\n" in text
+    code, _, _ = run(project, capsys, *args)
+    assert code == 1  # the same files, checked without the scrubber, differ
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--scrub", "nope"],
+            "Error: Invalid value for --scrub: expected PATTERN=REPLACEMENT, got 'nope' — e.g. "
+            "(?<=t=)\\w+=TOKEN replaces every tracking token t=… by TOKEN",
+        ),
+        (
+            ["--now", "friday"],
+            "Error: Invalid value for --now: expected an ISO date-time such as "
+            "2026-11-27T09:00:00+01:00, got 'friday'",
+        ),
+    ],
+    ids=["scrub", "now"],
+)
+def test_bad_options_are_usage_errors(
+    project: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    code, _, err = run(project, capsys, *args)
+    assert code == 2
+    assert err.splitlines()[-1] == message
+
+
+def test_snapshots_are_byte_identical_across_processes_and_hash_seeds(tmp_path: Path) -> None:
+    folders = []
+    for seed in ("1", "2"):
+        folder = tmp_path / f"seed{seed}"
+        command = [sys.executable, "-m", "personalize", "--project", str(ROOT), "snapshot"]
+        subprocess.run(
+            [*command, "--update", "--headers", "--dir", str(folder)],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            check=True,
+            capture_output=True,
+        )
+        folders.append({p.relative_to(folder): p.read_bytes() for p in folder.rglob("*.txt")})
+    project = personalize.Project.load(ROOT)
+    assert len(folders[0]) == len(project.layouts) * len(project.personas) > 0
+    assert folders[0] == folders[1]
