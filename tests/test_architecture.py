@@ -55,6 +55,8 @@ LAYERS: dict[str, int] = {
     "render": 4,
     "message": 4,
     "project": 5,
+    "parallel": 5,
+    "records": 1,
     "lint": 6,
     "lintcodes": 6,
     "lintcontent": 6,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
@@ -24,10 +23,12 @@ from .compile import (
 )
 from .config import Settings, load_settings
 from .decide import Decisions, Explanation, RecipientScope, decide
-from .errors import ConfigError, PersonalizeError
+from .errors import PersonalizeError
 from .experiments import ArmMemo, Experiment, load_experiments
+from .parallel import Outcome, init_worker, plain, record_id, render_chunk
 from .prepare import Prepared, prepare
 from .profile import Recipient, Schema
+from .records import iter_jsonl
 from .registry import Module, Registry, load_registry
 from .render import RenderedEmail, render_email, render_reference
 from .segments import Membership, Segments, load_segments
@@ -43,21 +44,6 @@ class _Chosen:
     key: VariantKey
     decisions: Mapping[str, str | None]
     experiments: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One record's result in ``render_many``: an email or an error, never both."""
-
-    index: int
-    recipient: str | None
-    email: RenderedEmail | None = None
-    error: PersonalizeError | None = None
-
-    @property
-    def ok(self) -> bool:
-        """Whether the record rendered."""
-        return self.email is not None
 
 
 class Project:
@@ -405,17 +391,17 @@ class Project:
                 yield self._outcome(layout, index, record, moment)
             return
         with ProcessPoolExecutor(
-            max_workers=workers, initializer=_init_worker, initargs=(str(self.root),)
+            max_workers=workers, initializer=init_worker, initargs=(str(self.root),)
         ) as pool:
             # Recipients hold read-only mappings, which do not pickle; send plain records.
-            numbered = ((i, _plain(r)) for i, r in enumerate(records))
+            numbered = ((i, plain(r)) for i, r in enumerate(records))
             while chunk := list(islice(numbered, chunk_size * workers)):
                 parts = [chunk[i : i + chunk_size] for i in range(0, len(chunk), chunk_size)]
-                for outcomes in pool.map(_render_chunk, [(layout, p, moment) for p in parts]):
+                for outcomes in pool.map(render_chunk, [(layout, p, moment) for p in parts]):
                     yield from outcomes
 
     def _outcome(self, layout: str, index: int, record: Record, now: datetime) -> Outcome:
-        rid = record.id if isinstance(record, Recipient) else _record_id(record)
+        rid = record.id if isinstance(record, Recipient) else record_id(record)
         try:
             return Outcome(index, rid, email=self.render(layout, record, now=now))
         except PersonalizeError as exc:
@@ -425,78 +411,3 @@ class Project:
     def cache_info(self) -> dict[str, int]:
         """Variant cache figures: size, hits, misses."""
         return {"size": len(self._cache), "hits": self._cache.hits, "misses": self._cache.misses}
-
-
-def _plain(value: Any) -> Any:
-    """A Recipient (or any nested read-only mapping) as plain dicts and lists."""
-    if isinstance(value, Recipient):  # leave defaulted fields out: the worker defaults them again
-        return {
-            k: _plain(v)
-            for k, v in value.data.items()
-            if v is not None and k not in value.defaulted
-        }
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items() if v is not None}
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _record_id(record: Mapping[str, Any]) -> str | None:
-    value = record.get("id") if isinstance(record, Mapping) else None
-    return str(value) if value is not None else None
-
-
-_WORKER: Project | None = None
-
-
-def _init_worker(root: str) -> None:
-    global _WORKER  # one project per worker process, loaded once
-    _WORKER = Project.load(root)
-
-
-def _render_chunk(job: tuple[str, list[tuple[int, Record]], datetime]) -> list[Outcome]:
-    layout, items, now = job
-    assert _WORKER is not None
-    outcomes = [_WORKER._outcome(layout, index, record, now) for index, record in items]
-    # Emails share read-only decision mappings, which do not pickle; send plain dicts back.
-    return [
-        replace(
-            o,
-            email=replace(
-                o.email,
-                decisions=dict(o.email.decisions),
-                experiments=dict(o.email.experiments),
-            ),
-        )
-        if o.email
-        else o
-        for o in outcomes
-    ]
-
-
-def iter_jsonl(path: Path, *, display: str) -> Iterator[tuple[int, Any]]:
-    """``(line number, parsed JSON)`` for each non-blank line of a JSONL file.
-
-    Raises:
-        ConfigError: the file is missing or a line is not valid JSON (names file and line).
-    """
-    try:
-        handle = path.open(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"no file {display!r}", hint="check the path (relative to the project)"
-        ) from None
-    with handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(
-                    f"invalid JSON: {exc.msg} (column {exc.colno})",
-                    file=display,
-                    line=number,
-                    hint="each line must be one JSON object",
-                ) from None

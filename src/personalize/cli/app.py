@@ -16,7 +16,8 @@ from rich.text import Text
 
 from personalize.errors import ConfigError, PersonalizeError, did_you_mean
 from personalize.profile import Recipient
-from personalize.project import Project, iter_jsonl
+from personalize.project import Project
+from personalize.records import iter_jsonl
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
