@@ -80,7 +80,8 @@ def fixture_report() -> LintReport:
 def _project(tmp_path: Path, *, modules: dict[str, str] | None = None, **kwargs: Any) -> Path:
     everyone = {"hero/default": HERO, **(modules or {})}
     kwargs.setdefault("settings", OWN_SETTINGS)
-    return make_project(tmp_path, layouts={"news": LAYOUT}, modules=everyone, **kwargs)
+    kwargs.setdefault("layouts", {"news": LAYOUT})
+    return make_project(tmp_path, modules=everyone, **kwargs)
 
 
 def _found(root: Path, code: str, *, now: datetime | None = None) -> list[str]:
@@ -279,6 +280,51 @@ def test_a_fallback_that_does_not_load_leaves_its_slot_without_one(tmp_path: Pat
     assert [f.code for f in lint_project(root).findings] == ["L001", "L105"]
 
 
+def test_one_mistake_in_the_segments_file_is_one_finding(tmp_path: Path) -> None:
+    segments = """
+    metrics:
+      orders_30d: {count: ordrs, within: 30d}
+    segments:
+      buyer: {when: {orders_30d: {gte: 1}}}
+      loyal: {when: {buyer: true}}
+    """
+    extra = module(
+        "segments: [loyal]",
+        "<mj-section><mj-column><mj-text>{{ orders_30d }}</mj-text></mj-column></mj-section>",
+    )
+    root = _project(tmp_path, segments=segments, modules={"extra/x": extra})
+    assert [str(f) for f in lint_project(root).findings] == [
+        "segments.yaml:3: L001 error: metrics.orders_30d.count: unknown field 'ordrs' — did you "
+        "mean 'orders'?"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("segments", "codes"),
+    [
+        ("segments:\n  buyer: {when: {tier: Gold}}\n  broken: [\n", ["L001"]),
+        # One line of flow YAML hides its names: the module's segment looks unknown too.
+        ("segments: {buyer: {when: 5", ["L103", "L001"]),
+    ],
+    ids=["block", "flow"],
+)
+def test_segments_that_are_not_yaml_still_declare_their_names(
+    tmp_path: Path, segments: str, codes: list[str]
+) -> None:
+    hero = module("segments: [buyer]\npriority: 1", "<mj-section></mj-section>")
+    root = _project(tmp_path, segments=segments, modules={"hero/buyer": hero})
+    assert [f.code for f in lint_project(root).findings] == codes
+
+
+def test_modules_of_a_layout_that_fails_are_not_unknown_slots_too(tmp_path: Path) -> None:
+    broken = LAYOUT.replace("subject:", "subjet:").replace('name="extra"', 'name="side"')
+    side = module("description: x", "<mj-section></mj-section>")
+    root = _project(tmp_path, modules={"side/x": side}, layouts={"news": LAYOUT, "other": broken})
+    assert [(f.code, f.file) for f in lint_project(root).findings] == [
+        ("L001", "templates/other.mjml")
+    ]
+
+
 # -- the command line ---------------------------------------------------------------------------
 
 
@@ -382,12 +428,21 @@ def test_read_segments_skips_each_bad_entry_only(tmp_path: Path) -> None:
     assert found is not None
     assert [str(p) for p in problems] == [
         "segments.yaml line 2: metrics.a.count: unknown field 'ordrs' — did you mean 'orders'?",
-        "segments.yaml line 5: segments.uses_a.when: unknown name 'a' — declare it under "
-        "metrics: or segments:, or as a recipient field",
         "segments.yaml line 8: groups.g.order[1]: unknown segment 'nope' — list segments "
         "declared under segments:",
     ]
+    # uses_a reads the metric left out: it is left out too, and only the metric is reported.
     assert (list(found.metrics), list(found.segments), list(found.groups)) == (["b"], ["fine"], [])
+
+
+def test_prepare_checks_every_piece_in_collecting_mode(tmp_path: Path) -> None:
+    broken = module("when: {tier: T}", "<mj-section>\n{{ x </mj-section>")
+    modules = {f"extra/{t}": broken.replace("T", t) for t in ("Gold", "Silver")}
+    root = _project(tmp_path, modules=modules)
+    assert [str(f) for f in lint_project(root).findings] == [
+        f"modules/extra/{t}.mjml:5: L001 error: template syntax error: unexpected '/'"
+        for t in ("Gold", "Silver")
+    ]
 
 
 # -- properties -----------------------------------------------------------------------------------
@@ -418,3 +473,12 @@ def test_content_checks_are_total_and_located(text: str) -> None:
         assert f.line is not None
         assert 4 <= f.line <= 4 + text.count("\n")
         assert f.code in CODES
+
+
+def test_project_lint_is_the_same_report() -> None:
+    from personalize import Project
+
+    root = Path(__file__).resolve().parents[1]
+    report = Project.load(root).lint()
+    assert report.findings == ()
+    assert report.exit_code == 0

@@ -11,7 +11,13 @@ from typing import Any
 from .lintcodes import CODES, Code, Finding, Severity
 from .lintcontent import content_findings, optional_fields
 from .lintload import Loaded, load_tolerantly
-from .lintrules import classify_personas, from_problem, membership_findings, targeting_findings
+from .lintrules import (
+    classify_personas,
+    from_problem,
+    is_consequence,
+    membership_findings,
+    targeting_findings,
+)
 
 __all__ = ["CODES", "Code", "Finding", "LintReport", "Severity", "lint_project"]
 
@@ -85,7 +91,12 @@ def lint_project(path: str | os.PathLike[str] = ".", *, now: datetime | None = N
     # A load error that one of lint's own checks reports as well is listed once, with the
     # check's message (the load reports only the first problem of each file).
     covered = {(f.code, f.file, f.line) for f in own}
-    loads = [f for f in map(from_problem, problems) if (f.code, f.file, f.line) not in covered]
+    loads = [
+        f
+        for f in map(from_problem, problems)
+        if (f.code, f.file, f.line) not in covered
+        and not (loaded is not None and is_consequence(f, loaded))
+    ]
     unique = {(f.code, f.file, f.line, f.message): f for f in [*loads, *own]}
     findings = sorted(unique.values(), key=lambda f: f.sort_key)
     return LintReport(root=root.resolve(), now=moment, findings=tuple(findings))

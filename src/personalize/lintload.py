@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -51,6 +52,8 @@ class Loaded:
             those declared in the segments file that failed to load, so that one mistake
             does not make every template that reads the name fail too.
         segment_names: The segments declared (loaded or not).
+        lost_slots: The slots of layouts that did not load (``None``: no layouts folder),
+            so that their modules are not reported as filling unknown slots too.
         fronts: The front matter of each layout and module file, for key lines.
         segments_doc: The segments file as YAML, for key lines (None when unreadable).
         personas: The personas that validated.
@@ -64,6 +67,7 @@ class Loaded:
     envs: Environments
     names: frozenset[str]
     segment_names: frozenset[str]
+    lost_slots: frozenset[str] | None
     fronts: Mapping[str, Document]
     segments_doc: Document | None
     personas: tuple[Recipient, ...]
@@ -84,8 +88,9 @@ def load_tolerantly(root: Path) -> tuple[Loaded | None, list[Problem]]:
         return None, [Problem("settings", err)]
     project = settings.project
     fields = schema.paths()
-    segments_doc = _yaml(settings.path(project.segments), project.segments)
-    raw = _declared(segments_doc)
+    text = _text(settings.path(project.segments))
+    segments_doc = _yaml(text, project.segments)
+    raw = _declared(segments_doc) if segments_doc is not None else _declared_text(text)
     found = _collect(
         problems,
         "segments",
@@ -134,6 +139,7 @@ def load_tolerantly(root: Path) -> tuple[Loaded | None, list[Problem]]:
         envs=envs,
         names=names,
         segment_names=segment_names,
+        lost_slots=_lost_slots(settings, registry),
         fronts=_fronts(settings.root, registry),
         segments_doc=segments_doc,
         personas=_personas(settings, schema, problems),
@@ -154,11 +160,53 @@ def _collect(
     return result
 
 
-def _yaml(path: Path, file: str) -> Document | None:
+def _text(path: Path) -> str:
     try:
-        return load_yaml(path.read_text(encoding="utf-8"), file=file)
-    except (OSError, UnicodeDecodeError, PersonalizeError):
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""  # read_segments reports why
+
+
+def _yaml(text: str, file: str) -> Document | None:
+    try:
+        return load_yaml(text, file=file)
+    except PersonalizeError:
         return None  # read_segments reports why
+
+
+_TOP_KEY = re.compile(r"([A-Za-z_]\w*)\s*:")
+_INNER_KEY = re.compile(r"([ \t]+)([A-Za-z_][\w-]*)\s*:")
+_SLOT_NAME = re.compile(r"""<slot\b[^>]*?\bname\s*=\s*["']?([\w-]+)""", re.IGNORECASE)
+
+
+def _declared_text(text: str) -> dict[str, tuple[str, ...]]:
+    """``_declared`` for a file that is not valid YAML: the keys one level under each section."""
+    found: dict[str, list[str]] = {}
+    section: str | None = None
+    indent: str | None = None
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if top := _TOP_KEY.match(line):
+            section, indent = top.group(1), None
+            found.setdefault(section, [])
+        elif section and (inner := _INNER_KEY.match(line)):
+            indent = indent or inner.group(1)
+            if inner.group(1) == indent:
+                found[section].append(inner.group(2))
+    return {name: tuple(names) for name, names in found.items()}
+
+
+def _lost_slots(settings: Settings, registry: Registry) -> frozenset[str] | None:
+    folder = settings.path(settings.project.templates)
+    if not folder.is_dir():
+        return None
+    loaded = {layout.file for layout in registry.layouts.values()}
+    lost: set[str] = set()
+    for path in folder.glob("*.mjml"):
+        if path.relative_to(settings.root).as_posix() not in loaded:
+            lost.update(_SLOT_NAME.findall(_text(path)))
+    return frozenset(lost)
 
 
 def _declared(doc: Document | None) -> dict[str, tuple[str, ...]]:

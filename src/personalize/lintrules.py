@@ -20,6 +20,7 @@ __all__ = [
     "Classified",
     "classify_personas",
     "from_problem",
+    "is_consequence",
     "membership_findings",
     "targeting_findings",
 ]
@@ -72,6 +73,15 @@ def from_problem(problem: Problem) -> Finding:
     )
     # Personas are read only when needed, so a bad one does not stop Project.load.
     return _from_error(code, err, _DEFAULT_FILE[stage], blocking=stage != "personas")
+
+
+_UNKNOWN_SLOT: Final = re.compile(r"slot '([^']*)' is not used by any layout")
+
+
+def is_consequence(finding: Finding, loaded: Loaded) -> bool:
+    """Whether a finding only repeats another: a module's slot is a layout's that failed."""
+    found = _UNKNOWN_SLOT.search(finding.message) if finding.code == "L101" else None
+    return found is not None and (loaded.lost_slots is None or found[1] in loaded.lost_slots)
 
 
 def _from_error(code: str, err: PersonalizeError, file: str, *, blocking: bool) -> Finding:

@@ -25,6 +25,7 @@ from .config import Settings, load_settings
 from .decide import Decisions, Explanation, RecipientScope, decide
 from .errors import PersonalizeError
 from .experiments import ArmMemo, Experiment, load_experiments
+from .lint import LintReport, lint_project
 from .parallel import Outcome, init_worker, plain, record_id, render_chunk
 from .prepare import Prepared, prepare
 from .profile import Recipient, Schema
@@ -406,6 +407,13 @@ class Project:
             return Outcome(index, rid, email=self.render(layout, record, now=now))
         except PersonalizeError as exc:
             return Outcome(index, rid, error=exc)
+
+    def lint(self, *, now: datetime | None = None) -> LintReport:
+        """Check every file of the project for mistakes and risks (docs/lint.md lists codes).
+
+        Lint reads the files again, tolerantly, so it reports every problem at once.
+        """
+        return lint_project(self.root, now=self.now(now))
 
     @property
     def cache_info(self) -> dict[str, int]:

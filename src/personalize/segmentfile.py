@@ -307,6 +307,7 @@ def read_segments(
             hint="start the file with 'metrics:' or 'segments:'",
         )
     draft = _Draft(doc, fields, path.parent)
+    dropped: set[str] = set()  # collecting mode: names of the entries left out
     for key, value in doc.data.items():
         reader = _SECTIONS.get(key)
         if reader is None:
@@ -318,12 +319,12 @@ def read_segments(
         elif problems is None:
             reader(draft, value)
         else:
-            _read_each(draft, key, reader, value, problems)
+            _read_each(draft, key, reader, value, problems, dropped)
     for check in _CHECKS:
         if problems is None:
             check(draft)
         else:
-            _check_each(draft, check, problems)
+            _check_each(draft, check, problems, dropped)
     return SegmentFile(draft.metrics, draft.segments, draft.scores, draft.rfm, draft.groups)
 
 
@@ -333,6 +334,7 @@ def _read_each(
     reader: Callable[[_Draft, Any], None],
     value: Any,
     problems: list[PersonalizeError],
+    dropped: set[str],
 ) -> None:
     """Collecting mode: read a section one entry at a time, so a bad entry skips only itself."""
     entries = value.items() if key != "rfm" and isinstance(value, Mapping) else [(None, value)]
@@ -341,37 +343,51 @@ def _read_each(
             reader(draft, value if name is None else {name: spec})
         except PersonalizeError as err:
             problems.append(err)
+            dropped.update(RFM_NAMES if key == "rfm" else () if name is None else (str(name),))
 
 
 def _check_each(
-    draft: _Draft, check: Callable[[_Draft], None], problems: list[PersonalizeError]
+    draft: _Draft,
+    check: Callable[[_Draft], None],
+    problems: list[PersonalizeError],
+    dropped: set[str],
 ) -> None:
-    """Collecting mode: record what ``check`` finds, drop the entry at fault, check again."""
+    """Collecting mode: record what ``check`` finds, drop the entry at fault, check again.
+
+    An entry that reads one left out before is left out too, without a problem of its own:
+    the first one says what to fix.
+    """
     while True:
         try:
             check(draft)
             return
         except PersonalizeError as err:
-            problems.append(err)
-            if not _drop(draft, err.path or ""):
+            consequence = any(
+                err.message in (f"unknown name {n!r}", f"unknown segment {n!r}") for n in dropped
+            )
+            if not consequence:
+                problems.append(err)
+            names = _drop(draft, err.path or "")
+            if not names:
                 return
+            dropped.update(names)
 
 
-def _drop(draft: _Draft, path: str) -> bool:
-    """Remove the entry a key path such as ``segments.vip.when`` points into."""
+def _drop(draft: _Draft, path: str) -> tuple[str, ...]:
+    """Remove the entry a key path such as ``segments.vip.when`` points into; its names."""
     section, _, rest = path.partition(".")
     name = re.split(r"[.\[]", rest, maxsplit=1)[0]
     if section == "rfm" and draft.rfm is not None:
         draft.rfm = None
-        return True
+        return RFM_NAMES
     if section == "groups":
         before = len(draft.group_specs)
         draft.group_specs[:] = [(n, s) for n, s in draft.group_specs if n != name]
         draft.groups.pop(name, None)
-        return len(draft.group_specs) < before
+        return (name,) if len(draft.group_specs) < before else ()
     sections: dict[str, dict[str, Any]] = {
         "metrics": draft.metrics,
         "scores": draft.scores,
         "segments": draft.segments,
     }
-    return sections.get(section, {}).pop(name, None) is not None
+    return (name,) if sections.get(section, {}).pop(name, None) is not None else ()

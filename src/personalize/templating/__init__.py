@@ -1,0 +1,31 @@
+"""Jinja templating: the sandbox, load-time checks, compiled templates (jinja2's one home)."""
+
+from __future__ import annotations
+
+from .checks import Printed as Printed
+from .checks import TemplateInfo as TemplateInfo
+from .checks import TemplateScan as TemplateScan
+from .checks import check_template as check_template
+from .checks import scan_template as scan_template
+from .compiled import CompiledTemplate as CompiledTemplate
+from .compiled import Composite as Composite
+from .compiled import Origin as Origin
+from .environment import GLOBAL_NAMES as GLOBAL_NAMES
+from .environment import Environments as Environments
+from .environment import Fragment as Fragment
+from .environment import make_environments as make_environments
+
+__all__ = [
+    "GLOBAL_NAMES",
+    "CompiledTemplate",
+    "Composite",
+    "Environments",
+    "Fragment",
+    "Origin",
+    "Printed",
+    "TemplateInfo",
+    "TemplateScan",
+    "check_template",
+    "make_environments",
+    "scan_template",
+]

@@ -1,0 +1,221 @@
+"""Load-time template checks: syntax, unsafe constructs, names nobody declared."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import nodes
+from jinja2.exceptions import (
+    TemplateAssertionError,
+    TemplateSyntaxError,
+)
+from jinja2.meta import find_undeclared_variables
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from personalize.errors import RegistryError, did_you_mean
+
+from .environment import GLOBAL_NAMES
+
+_RAW = re.compile(r"\{%-?\s*raw\s*-?%\}")
+
+
+@dataclass(frozen=True)
+class TemplateInfo:
+    """What a template uses: the root names it reads from the context."""
+
+    names: frozenset[str]
+
+
+def check_template(
+    env: ImmutableSandboxedEnvironment,
+    text: str,
+    *,
+    origin: Callable[[int], tuple[str, int]],
+    names: Collection[str],
+    segments: Collection[str] = (),
+) -> TemplateInfo:
+    """Check a layout, module body, subject or preheader before any recipient is seen.
+
+    Args:
+        env: The environment the template will render in.
+        text: The Jinja source (front matter removed).
+        origin: Maps a 1-based line of ``text`` to its (file, line).
+        names: Every name the context will hold (fields, metrics, globals…).
+
+    Raises:
+        RegistryError: syntax errors, unknown filters, unsafe attributes, unsupported tags,
+            and names nobody declared — each with file and line.
+    """
+
+    def fail(line: int, message: str, hint: str | None = None) -> RegistryError:
+        file, file_line = origin(max(line, 1))
+        return RegistryError(message, file=file, line=file_line, hint=hint)
+
+    raw = _RAW.search(text)
+    if raw:
+        raise fail(
+            text.count("\n", 0, raw.start()) + 1,
+            "{% raw %} is not supported here",
+            "print a literal with {{ '{{' }} instead",
+        )
+    try:
+        ast = env.parse(text)
+        env.compile(ast)
+    except TemplateAssertionError as exc:
+        hint = None
+        match = re.search(r"No filter named '([^']+)'", exc.message or "")
+        if match:
+            name = match.group(1)
+            hint = (
+                "|attr is disabled for safety"
+                if name == "attr"
+                else did_you_mean(name, env.filters)
+            )
+        raise fail(exc.lineno, f"template error: {exc.message}", hint) from None
+    except TemplateSyntaxError as exc:
+        raise fail(exc.lineno, f"template syntax error: {exc.message}") from None
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        attr: Any = None
+        if isinstance(node, nodes.Getattr):
+            attr = node.attr
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            attr = node.arg.value
+        if isinstance(attr, str) and attr.startswith("_"):
+            raise fail(
+                node.lineno,
+                f"unsafe attribute {attr!r}",
+                "names starting with '_' are not reachable from templates",
+            )
+    for kind in (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport):
+        for found in ast.find_all(kind):
+            raise fail(
+                found.lineno,
+                f"{{% {kind.__name__.lower()} %}} is not supported",
+                "compose emails with layouts, slots and mj-include instead",
+            )
+    used = find_undeclared_variables(ast)
+    known = set(names) | GLOBAL_NAMES | set(env.globals)
+    for name, line in _unknown(ast, used, known):
+        if name in segments:
+            hint = f"test segment membership with {{% if '{name}' in segments %}}"
+        else:
+            hint = did_you_mean(name, known) or (
+                "declare it under [recipient.fields] in personalize.toml, or write "
+                f"{{{{ {name} | default('…') }}}}"
+            )
+        raise fail(line, f"unknown name {name!r}", hint)
+    return TemplateInfo(frozenset(used))
+
+
+def _unknown(ast: nodes.Template, used: set[str], known: set[str]) -> list[tuple[str, int]]:
+    """Names read but not in ``known`` (nor piped straight into ``default``), first line each."""
+    defaulted = {
+        n.node.name
+        for n in ast.find_all(nodes.Filter)
+        if n.name in ("default", "d") and isinstance(n.node, nodes.Name)
+    }
+    first: dict[str, int] = {}
+    for node in ast.find_all(nodes.Name):
+        first.setdefault(node.name, node.lineno)
+    return [(name, first.get(name, 1)) for name in sorted(used - known - defaulted)]
+
+
+@dataclass(frozen=True)
+class Printed:
+    """A field path a template prints without ``default``, and the paths its ``if``s test."""
+
+    path: str
+    line: int
+    guards: frozenset[str]
+
+
+@dataclass(frozen=True)
+class TemplateScan:
+    """What lint looks for in a template; lines are lines of the scanned text.
+
+    Attributes:
+        unknown: Names read that are not in ``names`` (nor piped into ``default``), with the
+            first line each is read on.
+        safe: Lines that apply ``|safe``.
+        autoescape_off: Lines of ``{% autoescape false %}``.
+        printed: Every ``{{ path }}`` (filters allowed, except ``default``) that prints a
+            context name or a dotted path into one.
+    """
+
+    unknown: tuple[tuple[str, int], ...]
+    safe: tuple[int, ...]
+    autoescape_off: tuple[int, ...]
+    printed: tuple[Printed, ...]
+
+
+def scan_template(
+    env: ImmutableSandboxedEnvironment, text: str, *, names: Collection[str]
+) -> TemplateScan | None:
+    """Every finding lint wants from one template, or None when it does not parse.
+
+    ``check_template`` stops at the first problem; this reports them all, for lint.
+    """
+    try:
+        ast = env.parse(text)
+    except TemplateSyntaxError:
+        return None  # check_template reports why
+    used = find_undeclared_variables(ast)
+    unknown = tuple(_unknown(ast, used, set(names) | GLOBAL_NAMES | set(env.globals)))
+    safe = tuple(n.lineno for n in ast.find_all(nodes.Filter) if n.name == "safe")
+    off = tuple(
+        n.lineno
+        for n in ast.find_all(nodes.ScopedEvalContextModifier)
+        for option in n.options
+        if option.key == "autoescape"
+        and not (isinstance(option.value, nodes.Const) and option.value.value)
+    )
+    printed: list[Printed] = []
+    _collect_printed(ast, frozenset(), used, printed)
+    return TemplateScan(unknown, safe, off, tuple(printed))
+
+
+def _collect_printed(
+    node: nodes.Node, guards: frozenset[str], context: set[str], out: list[Printed]
+) -> None:
+    if isinstance(node, nodes.If):
+        # Every branch counts as guarded: `{% if not x %}…{% else %}{{ x }}` is fine too.
+        tests = [node.test, *node.test.find_all(nodes.Expr)]
+        inner = guards | {p for n in tests if (p := _path(n))}
+        for child in (*node.body, *node.elif_, *node.else_):
+            _collect_printed(child, inner, context, out)
+        return
+    if isinstance(node, nodes.Output):
+        for expr in node.nodes:
+            path = _printed_path(expr)
+            if path and path.split(".")[0] in context:
+                out.append(Printed(path, expr.lineno, guards))
+        return
+    for child in node.iter_child_nodes():
+        _collect_printed(child, guards, context, out)
+
+
+def _printed_path(expr: nodes.Node) -> str | None:
+    """The path ``{{ expr }}`` prints: through filters, but None past a ``default``."""
+    while isinstance(expr, nodes.Filter):
+        if expr.name in ("default", "d") or expr.node is None:
+            return None
+        expr = expr.node
+    return _path(expr)
+
+
+def _path(expr: nodes.Node) -> str | None:
+    """``links.shop`` for ``links.shop`` or ``links['shop']``; None for anything else."""
+    if isinstance(expr, nodes.Name):
+        return expr.name
+    key: Any = None
+    if isinstance(expr, nodes.Getattr):
+        key = expr.attr
+    elif isinstance(expr, nodes.Getitem) and isinstance(expr.arg, nodes.Const):
+        key = expr.arg.value
+    if isinstance(key, str) and isinstance(expr, nodes.Getattr | nodes.Getitem):
+        inner = _path(expr.node)
+        return f"{inner}.{key}" if inner else None
+    return None

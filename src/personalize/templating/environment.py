@@ -1,0 +1,153 @@
+"""The sandboxed Jinja environments: limits, finalizers, personalize's filters."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from jinja2 import StrictUndefined, pass_context
+from jinja2.exceptions import (
+    SecurityError,
+)
+from jinja2.runtime import Context, LoopContext
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
+
+from personalize.config import LimitSettings
+from personalize.filters import FILTERS, validate_css_value, validate_url
+
+GLOBAL_NAMES = frozenset(
+    {"range", "segments", "now", "lipsum", "dict", "cycler", "joiner", "namespace"}
+)
+_MAPPINGS = (dict, MappingProxyType)
+# ASCII whitespace only: U+00A0 (as in Babel's "1.234,56\xa0€") stays.
+_WS = re.compile(r"[ \t\n\r\f\v]+")
+# The text converter marks line breaks and links with these noncharacters; data may not.
+_NONCHARACTERS = re.compile("[\ufdd0-\ufdef]")
+_TEXT_CLEANUP = re.compile("[\t\n\r\f\v\ufdd0-\ufdef]|  ")
+
+
+class NoValueError(Exception):
+    """A ``{{ expression }}`` evaluated to None: never print 'Hi None'."""
+
+
+def _finalize_html(value: Any) -> Any:
+    if value is None:
+        raise NoValueError
+    return value
+
+
+class Fragment(Markup):
+    """A module region's finished output, pasted into its layout's skeleton as is."""
+
+    __slots__ = ()
+
+
+def _finalize_text(value: Any) -> Any:
+    if value is None:
+        raise NoValueError
+    if type(value) is Fragment:
+        return value
+    # Whitespace in data collapses as HTML would show it, so the text part matches the HTML.
+    if isinstance(value, str):
+        # Fast paths: printable text with single spaces, or text (e.g. "1.234,56\xa0€") that
+        # only fails isprintable() on characters we keep.
+        if ("  " not in value and value.isprintable()) or not _TEXT_CLEANUP.search(value):
+            return value
+        return _WS.sub(" ", _NONCHARACTERS.sub("", value))
+    return value
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Immutable sandbox with size limits on ``*``/``**`` and a per-render loop budget."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def __init__(self, limits: LimitSettings, **options: Any) -> None:
+        super().__init__(**options)
+        self.limits = limits
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # Recipient data is mappings: look keys up first (fast, and `cart.items` means the key).
+        kind = type(obj)
+        if kind in _MAPPINGS:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        elif kind is LoopContext and not attribute.startswith("_"):
+            # loop.index, loop.first…: public and read-only; skip the generic safety checks.
+            return getattr(obj, attribute)
+        return super().getattr(obj, attribute)
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        limit = self.limits.max_output_bytes
+        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 100:
+            raise SecurityError(f"exponent {right} is over the limit of 100")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                sized = isinstance(seq, (str, list, tuple)) and isinstance(times, int)
+                if sized and len(seq) * times > limit:
+                    raise SecurityError(
+                        f"repeating a value {times} times would build {len(seq) * times:,} "
+                        f"items, over the limit of {limit:,}"
+                    )
+        return super().call_binop(context, operator, left, right)
+
+
+@pass_context
+def _range(context: Context, *args: int) -> range:
+    numbers = range(*args)
+    budget = context.get("_budget")
+    limits: LimitSettings = context.environment.limits  # type: ignore[attr-defined]
+    if len(numbers) > limits.max_range:
+        raise SecurityError(
+            f"range of {len(numbers):,} items is over the limit of {limits.max_range:,}"
+        )
+    if isinstance(budget, list):
+        budget[0] -= len(numbers)
+        if budget[0] < 0:
+            raise SecurityError(
+                f"loops ran over the limit of {limits.max_loop_iterations:,} iterations per email"
+            )
+    return numbers
+
+
+def _named(value: Any, name: str) -> Any:
+    # Inserted before |default by the compiler, so a fallback warning can name its field.
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return StrictUndefined(name=name)
+    return value
+
+
+@dataclass(frozen=True)
+class Environments:
+    """The HTML environment (autoescaped) and the text one (subject, preheader, text part)."""
+
+    html: _Sandbox
+    text: _Sandbox
+
+
+def make_environments(limits: LimitSettings) -> Environments:
+    """Build both sandboxes with personalize's filters and limits."""
+
+    def build(autoescape: bool, finalize: Callable[[Any], Any]) -> _Sandbox:
+        env = _Sandbox(
+            limits,
+            autoescape=autoescape,
+            undefined=StrictUndefined,
+            finalize=finalize,
+            keep_trailing_newline=True,
+        )
+        env.filters.pop("attr", None)  # |attr bypasses attribute checks in SSTI payloads
+        env.filters.update(FILTERS)
+        env.filters["_url"] = validate_url
+        env.filters["_css"] = validate_css_value
+        env.filters["_named"] = _named
+        env.globals["range"] = _range
+        return env
+
+    return Environments(html=build(True, _finalize_html), text=build(False, _finalize_text))
