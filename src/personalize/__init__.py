@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .calibration import Calibration as Calibration
 from .decide import Candidate as Candidate
 from .decide import Decision as Decision
 from .decide import Decisions as Decisions
@@ -13,21 +14,30 @@ from .errors import RecipientError as RecipientError
 from .errors import RegistryError as RegistryError
 from .errors import RenderError as RenderError
 from .errors import RuleError as RuleError
+from .experiments import Assignment as Assignment
+from .lint import Finding as Finding
+from .lint import LintReport as LintReport
 from .profile import Recipient as Recipient
 from .project import Outcome as Outcome
 from .project import Project as Project
 from .render import RenderedEmail as RenderedEmail
+from .segmentgroups import GroupResolution as GroupResolution
 from .segments import Membership as Membership
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Assignment",
+    "Calibration",
     "Candidate",
     "ConfigError",
     "Decision",
     "DecisionError",
     "Decisions",
     "Explanation",
+    "Finding",
+    "GroupResolution",
+    "LintReport",
     "Membership",
     "Outcome",
     "PersonalizeError",
