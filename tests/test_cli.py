@@ -123,3 +123,33 @@ def test_bad_records_in_data_files_exit_1_and_name_the_line(
     assert code == 1
     assert f"error: {data} line 2 (recipient b): email: required field is missing" in err
     assert "weekly — 1 email" in out  # the good record still rendered
+
+
+def test_explain_shows_group_resolution_and_experiment_assignment(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(["explain", "weekly", "-r", "gold-greta"], capsys)
+    assert code == 0
+    assert (
+        "group rfm_segments: loyal (also matched potential_loyalist; loyal comes first in the "
+        "group's order)"
+    ) in out
+    assert "hero → hero/default [experiment hero-story-nov: variant a]" in out
+    code, out, _ = run(["explain", "weekly", "-r", "gold-greta", "--format", "json"], capsys)
+    data = json.loads(out)
+    hero = next(s for s in data["slots"] if s["slot"] == "hero")
+    assert hero["experiments"]
+    assert data["groups"]
+
+
+def test_a_line_that_is_not_json_is_reported_and_the_rest_render(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "audience.jsonl"
+    data.write_text(
+        '{oops\n{"id": "a", "email": "a@example.com", "links": {"unsubscribe": "https://x.example/u"}}\n'
+    )
+    code, out, err = run(["render", "weekly", "--data", str(data), "--all"], capsys)
+    assert code == 1
+    assert f"error: {data} line 1: invalid JSON: Expecting property name enclosed in double" in err
+    assert "weekly — 1 email" in out

@@ -275,8 +275,8 @@ def test_read_audience_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         list(read_audience(tmp_path / "none.jsonl"))
     assert str(info.value) == (
-        f"{tmp_path / 'none.jsonl'}: cannot read the audience file: No such file or directory — "
-        "pass the path of a JSONL file, one recipient object per line"
+        f"{tmp_path / 'none.jsonl'}: cannot read the file: No such file or directory — "
+        "pass the path of a JSONL file, one JSON object per line"
     )
 
 
@@ -371,8 +371,8 @@ def test_cli_table(audience: Path, capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["coverage", "weekly", "missing.jsonl"], 1, "cannot read the audience file"),
-        (["coverage", "weekly", "."], 1, "cannot read the audience file"),
+        (["coverage", "weekly", "missing.jsonl"], 1, "cannot read the file"),
+        (["coverage", "weekly", "."], 1, "cannot read the file"),
         (["coverage", "weeky", "examples/audience.jsonl"], 1, "did you mean 'weekly'?"),
         (["coverage", "weekly", "x.jsonl", "--format", "csv"], 2, "Invalid value for '--format'"),
         (["coverage", "weekly", "x.jsonl", "--render-every", "-1"], 2, "--render-every"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -17,6 +16,7 @@ from .decide import Decisions, RecipientScope, decide
 from .errors import ConfigError, PersonalizeError, RegistryError, did_you_mean
 from .profile import Recipient
 from .project import Project
+from .records import read_jsonl
 from .registry import Slot
 from .segments import Membership
 
@@ -213,37 +213,8 @@ def read_audience(path: str | os.PathLike[str]) -> Iterator[Any]:
     Raises:
         ConfigError: the file cannot be opened.
     """
-    display = os.fspath(path)
-    try:
-        with Path(path).open("rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                if raw.strip():
-                    yield _parse_line(raw, file=display, line=number)
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read the audience file: {exc.strerror or exc}",
-            file=display,
-            hint="pass the path of a JSONL file, one recipient object per line",
-        ) from None
-
-
-def _parse_line(raw: bytes, *, file: str, line: int) -> Any:
-    try:
-        return json.loads(raw.rstrip(b"\r\n").decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        return ConfigError(
-            f"not valid UTF-8 ({exc.reason} at byte {exc.start})",
-            file=file,
-            line=line,
-            hint="save the file as UTF-8",
-        )
-    except json.JSONDecodeError as exc:
-        return ConfigError(
-            f"invalid JSON: {exc.msg} (column {exc.colno})",
-            file=file,
-            line=line,
-            hint="each line must be one JSON object",
-        )
+    for _, value in read_jsonl(Path(path), display=os.fspath(path)):
+        yield value
 
 
 def coverage(

@@ -17,7 +17,7 @@ from rich.text import Text
 from personalize.errors import ConfigError, PersonalizeError, did_you_mean
 from personalize.profile import Recipient
 from personalize.project import Project
-from personalize.records import iter_jsonl
+from personalize.records import read_jsonl
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -93,12 +93,14 @@ def records(
     wanted = set(recipients)
     found: list[Recipient] = []
     seen: set[str] = set()
-    for line, record in iter_jsonl(Path(data).resolve(), display=data):
+    for line, record in read_jsonl(Path(data).resolve(), display=data):
         rid = str(record.get("id")) if isinstance(record, dict) else None
         if not (everyone or rid in wanted):
             continue
         seen.add(str(rid))
         try:
+            if isinstance(record, PersonalizeError):  # a line that is not JSON
+                raise record
             found.append(project.schema.validate(record, source=data, line=line))
         except PersonalizeError as exc:
             if failures is None:

@@ -10,8 +10,8 @@ from rich.table import Table
 from rich.text import Text
 
 from personalize.coverage import CoverageReport, coverage, read_audience
-from personalize.errors import ConfigError
 from personalize.project import Project
+from personalize.records import count_jsonl
 
 from .app import State, cli, out, parse_now, progress_bar
 
@@ -68,15 +68,7 @@ def coverage_command(
 
 def _count_records(path: Path, *, display: str) -> int:
     """Non-blank lines, for the progress bar's total (one quick pass over the file)."""
-    try:
-        with path.open("rb") as handle:
-            return sum(1 for line in handle if line.strip())
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read the audience file: {exc.strerror or exc}",
-            file=display,
-            hint="pass the path of a JSONL file, one recipient object per line",
-        ) from None
+    return count_jsonl(path, display=display)
 
 
 def _pct(part: int, whole: int) -> str:
