@@ -167,7 +167,7 @@ MESSAGES = {
     'footer link such as <a href="{{ links.unsubscribe | url }}">Unsubscribe</a>; recipients '
     "and the law expect one in every marketing email",
     "L403": "modules/extra/js-link.mjml:7: L403 error: href= on <mj-button> is a javascript: URL, "
-    "expected an http(s) or mailto link — use an http:, https:, mailto: or tel: URL",
+    "expected an http(s), mailto or tel link — use an http:, https:, mailto: or tel: URL",
 }
 
 

@@ -124,8 +124,12 @@ def test_update_then_pass_then_exactly_the_receivers_of_a_changed_module_fail(
 
 
 def test_the_whole_diff_summary_follows_a_truncated_assertion(
-    pytester: pytest.Pytester, shop: Path
+    pytester: pytest.Pytester, shop: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # pytest never truncates on CI (the CI or BUILD_NUMBER variables), so clear them to
+    # see what a developer sees locally.
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("BUILD_NUMBER", raising=False)
     run(pytester, "--snapshot-update")
     edit(shop / "modules" / "hero" / "gold.mjml", "segments: [gold]", "segments: [buyer]")
     result = run(pytester, "-k", "bea-news")
@@ -144,6 +148,12 @@ def test_the_whole_diff_summary_follows_a_truncated_assertion(
     )
     result = run(pytester, "-k", "bea-news", "-vv")
     assert "what changed" not in result.stdout.str()  # -vv shows it all in the assertion
+    result.stdout.fnmatch_lines(["E  * hero: hero/gold → hero/default", "E  * --- html (snapshot)"])
+
+    monkeypatch.setenv("CI", "true")
+    result = run(pytester, "-k", "bea-news")
+    assert "what changed" not in result.stdout.str()  # CI shows it all in the assertion too
+    assert "Full output truncated" not in result.stdout.str()
     result.stdout.fnmatch_lines(["E  * hero: hero/gold → hero/default", "E  * --- html (snapshot)"])
 
 

@@ -208,8 +208,8 @@ def _markup(tags: list[_Tag], body: Source) -> Iterator[Finding]:
                     file,
                     line,
                     "L403",
-                    f"{name}= on <{tag.name}> is a {scheme} URL, expected an http(s) or mailto "
-                    "link",
+                    f"{name}= on <{tag.name}> is a {scheme} URL, expected an http(s), mailto "
+                    "or tel link",
                     "use an http:, https:, mailto: or tel: URL",
                 )
         if tag.name in _IMAGES and "alt" not in tag.attrs and not tag.default:
