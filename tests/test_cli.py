@@ -135,6 +135,8 @@ def test_explain_shows_group_resolution_and_experiment_assignment(
         "group's order)"
     ) in out
     assert "hero → hero/default [experiment hero-story-nov: variant a]" in out
+    assert "values: orders_30d=0, orders_365d=2, spend_365d=235.00," in out
+    assert "r_score=4, f_score=3, m_score=4, rfm='434', engagement=0.0, activity=0" in out
     code, out, _ = run(["explain", "weekly", "-r", "gold-greta", "--format", "json"], capsys)
     data = json.loads(out)
     hero = next(s for s in data["slots"] if s["slot"] == "hero")

@@ -392,7 +392,7 @@ def test_str_of_an_explanation(project: Project) -> None:
         """\
         weekly for recipient ann (locale en_US, now 2026-11-20T09:00+01:00)
         segments: vip, unsubscribed_promo
-        metrics: orders_30d=0
+        values: orders_30d=0
 
         hero: hero/vip — priority 50
           ✗ hero/black-friday [priority 80] outside its date window: active 2026-11-27 – 2026-11-30, now is 2026-11-20T09:00+01:00

@@ -359,6 +359,11 @@ class Explanation:
     segment_trace: Mapping[str, tuple[TraceEntry, ...]] = field(default_factory=dict)
     groups: Mapping[str, GroupResolution] = field(default_factory=dict)
 
+    @property
+    def values(self) -> str:
+        """The recipient's metrics, RFM values and scores: ``orders_365d=2, rfm='434', …``."""
+        return ", ".join(f"{k}={_seen(v)}" for k, v in self.metrics.items())
+
     def __str__(self) -> str:
         lines = [
             f"{self.layout} for recipient {self.recipient} "
@@ -369,8 +374,7 @@ class Explanation:
             lines.append("groups:")
             lines.extend(f"  {resolution}" for resolution in self.groups.values())
         if self.metrics:
-            shown = ", ".join(f"{k}={_seen(v)}" for k, v in self.metrics.items())
-            lines.append(f"metrics: {shown}")
+            lines.append(f"values: {self.values}")
         for decision in self.decisions:
             chosen = decision.module or "(empty)"
             arms = "".join(f" [{arm}]" for arm in decision.experiments)

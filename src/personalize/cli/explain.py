@@ -90,6 +90,8 @@ def _print_explanation(e: Explanation) -> None:
     out.print(Text.assemble("segments: ", (", ".join(e.segments) or "none", "cyan")))
     for resolution in e.groups.values():
         out.print(Text.assemble("group ", (resolution.group, "bold"), f": {resolution.describe()}"))
+    if e.metrics:  # the numbers the rules saw: metrics, RFM values, scores
+        out.print(Text.assemble("values: ", (e.values, "dim")))
     for decision in e.decisions:
         table = Table(
             # A Text, not a str: rich would read "[experiment …]" as markup and drop it.
