@@ -106,8 +106,10 @@ def test_check_without_snapshots_reports_every_file_missing(
     assert code == 1
     assert out.count("no snapshot yet") == 8
     assert out.splitlines()[-1] == (
-        "8 missing — review, then run `personalize snapshot --update` to accept"
+        f"8 missing — no snapshots in {project / 'snapshots'} yet; run "
+        "`personalize snapshot --update` to write them"
     )
+    assert " persona" not in out.split("no snapshot yet")[-1]  # no per-segment counts
     assert not (project / "snapshots").exists()
 
 

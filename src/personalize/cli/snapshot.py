@@ -186,6 +186,12 @@ def _print_check(report: SnapshotReport) -> None:
             "\n".join(_fit(_detail(file, SUMMARY_LINES).splitlines(), room)),
         )
     out.print(table, crop=False)
+    if report.count("missing") == len(report.files):  # a first run: counts would say nothing
+        out.print(
+            f"{len(report.files)} missing — no snapshots in {report.folder} yet; run "
+            "`personalize snapshot --update` to write them"
+        )
+        return
     for name, changed, total in report.segments:
         if changed:
             noun = "persona" if total == 1 else "personas"
