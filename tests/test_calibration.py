@@ -75,7 +75,11 @@ def write_audience(path: Path, count: int, seed: int) -> list[dict[str, Any]]:
 def test_calibration_equals_statistics_quantiles(tmp_path: Path) -> None:
     project = Project.load(ROOT)
     records = write_audience(tmp_path / "audience.jsonl", 10_000, seed=11)
-    result = project.calibrate(tmp_path / "audience.jsonl", now=NOW, write=False)
+    seen: list[int] = []
+    result = project.calibrate(
+        tmp_path / "audience.jsonl", now=NOW, write=False, progress=seen.append
+    )
+    assert seen == [*range(1000, 10_001, 1000), 10_000]  # for the command's progress bar
     rows = [v for v in (independent_values(r, NOW) for r in records) if v is not None]
     recency, frequency, monetary = zip(*rows, strict=True)
     assert (result.records, result.used, result.skipped, result.file) == (

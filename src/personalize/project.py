@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -342,6 +342,7 @@ class Project:
         now: datetime | None = None,
         write: bool = True,
         source: str | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> Calibration:
         """RFM cut points from the quintiles of an audience (a JSONL file), streamed.
 
@@ -356,6 +357,7 @@ class Project:
             write: Write the cut points file.
             source: The audience's name in errors and in the file's header (default: the
                 path as given).
+            progress: Called with the number of records read, every thousand and at the end.
 
         Raises:
             ConfigError: no ``rfm:`` section, the file is missing or not JSONL, fewer than 2
@@ -363,13 +365,19 @@ class Project:
         """
         calibrator = self.segments.calibrator(now=self.now(now), tz=self.schema.tz)
         source = source or str(audience)
+        done = 0
         for line, record in iter_jsonl(self.root / audience, display=source):
+            done += 1
+            if progress is not None and done % 1000 == 0:
+                progress(done)
             try:
                 r = self.schema.validate(record, source=source, line=line)
             except PersonalizeError as exc:
                 calibrator.skip(exc)
                 continue
             calibrator.add(r.data, recipient=r.id)
+        if progress is not None:
+            progress(done)
         return calibrator.finish(source=source, write=write)
 
     def render_many(

@@ -112,9 +112,10 @@ def records(
     return found
 
 
-def progress_bar(total: int) -> Progress:
+def progress_bar(total: int, label: str = "rendering") -> Progress:
+    """A bar on stderr for long runs: hidden below PROGRESS_FROM items or off a terminal."""
     return Progress(
-        TextColumn("[bold]rendering"),
+        TextColumn(f"[bold]{label}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),

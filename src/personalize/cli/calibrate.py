@@ -9,9 +9,10 @@ import click
 from rich.table import Table
 from rich.text import Text
 
+from personalize.records import count_jsonl
 from personalize.rfm import format_number
 
-from .app import State, cli, err, out, parse_now
+from .app import State, cli, err, out, parse_now, progress_bar
 
 
 @cli.command()
@@ -34,7 +35,16 @@ def calibrate(state: State, audience: str, now_text: str | None, dry_run: bool, 
     now = parse_now(now_text)
     project = state.project
     path = Path(audience).resolve()
-    result = project.calibrate(path, now=now, write=not dry_run, source=audience)
+    total = count_jsonl(path, display=audience)
+    with progress_bar(total, "calibrating") as bar:
+        task = bar.add_task("calibrate", total=total)
+        result = project.calibrate(
+            path,
+            now=now,
+            write=not dry_run,
+            source=audience,
+            progress=lambda done: bar.update(task, completed=done),
+        )
     cuts = {
         name: [format_number(v) for v in values]
         for name, values in result.cut_points.as_dict().items()

@@ -50,7 +50,7 @@ def coverage_command(
     project = state.project
     project.registry.layout(template)  # fail early, with a did-you-mean hint
     total = _count_records(Path(audience), display=audience)
-    with progress_bar(total) as bar:
+    with progress_bar(total, "coverage") as bar:
         task = bar.add_task("coverage", total=total)
         report = coverage(
             project,
