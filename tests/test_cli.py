@@ -137,11 +137,13 @@ def test_explain_shows_group_resolution_and_experiment_assignment(
     assert "hero → hero/default [experiment hero-story-nov: variant a]" in out
     assert "values: orders_30d=0, orders_365d=2, spend_365d=235.00," in out
     assert "r_score=4, f_score=3, m_score=4, rfm='434', engagement=0.0, activity=0" in out
+    assert "score activity = 0: +10 if days_since_order <= 30: not met; +5 per opens_30d" in out
     code, out, _ = run(["explain", "weekly", "-r", "gold-greta", "--format", "json"], capsys)
     data = json.loads(out)
     hero = next(s for s in data["slots"] if s["slot"] == "hero")
     assert hero["experiments"]
     assert data["groups"]
+    assert data["scores"]["engagement"]["terms"][0] == "opens_30d=0 → 0 × 0.5 = 0"
 
 
 def test_a_line_that_is_not_json_is_reported_and_the_rest_render(

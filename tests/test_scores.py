@@ -451,6 +451,45 @@ def test_a_bundled_persona_explains_its_scores() -> None:
     assert "segments: vip, recent_purchaser, gold, engaged, champions\n" in text
 
 
+def test_terms_show_how_each_input_and_point_line_added_up(tmp_path: Path) -> None:
+    segments = load(tmp_path, EXAMPLE)
+    data = {"opens": 9, "clicks": 4, "orders": orders(40, 95)}
+    values = segments.classify(data, now=NOW, tz=UTC).metrics
+    terms = segments.score_terms(data, values, now=NOW, tz=UTC)
+    assert terms == {
+        "engagement": (
+            "opens=9 → 0.9 × 0.5 = 0.45",
+            "clicks=4 → 0.8 × 0.3 = 0.24",
+            "visits=nothing → 0",
+        ),
+        "activity": (
+            "+10 if days_since_order <= 30: not met",
+            "+5 per opens: opens=9 → +45",
+            "-3 per every 30 days_since_order: days_since_order=40 → -3",
+        ),
+        "blend": (
+            "engagement=0.69 → 0.69 × 2 = 1.38",
+            "activity=42 → 0.52 × 1 = 0.52",
+        ),
+    }
+    assert (values["engagement"], values["activity"], values["blend"]) == (0.69, 42, 1.9)
+    inverted = Score("fresh", "weighted", inputs=(WeightedInput("d", 1, high=100, invert=True),))
+    assert inverted.terms(MappingScope({"d": 25}, now=NOW)) == (
+        "d=25 → 0.75 (inverted) × 1 = 0.75",
+    )
+    flat = Score("p", "points", rules=(PointsRule(-1), PointsRule(2, "x")))
+    assert flat.terms(MappingScope({}, now=NOW)) == ("-1: -1", "+2 per x: x=nothing → 0")
+
+
+def test_the_terms_of_every_bundled_persona_add_up_to_its_scores() -> None:
+    project = Project.load(Path(__file__).resolve().parents[1])
+    for persona in project.personas.values():
+        explanation = project.explain("weekly", persona)
+        for name, terms in explanation.scores.items():
+            added = sum(float(t.rsplit(" ", 1)[1]) for t in terms if not t.endswith("not met"))
+            assert added == pytest.approx(explanation.metrics[name], abs=1e-6), (persona.id, name)
+
+
 def test_templates_and_module_rules_see_scores(tmp_path: Path) -> None:
     settings = SETTINGS.replace('nickname = "str"', 'nickname = "str"\nopens = "int"')
     segments = textwrap.dedent(

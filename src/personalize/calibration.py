@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from array import array
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from decimal import Decimal
@@ -14,6 +14,7 @@ from typing import Any, Final
 from .errors import ConfigError, PersonalizeError, RuleError
 from .metricplan import MetricPlan
 from .metrics import Metric
+from .profile import Recipient
 from .rfm import DIMENSIONS, CutPoints, Number, Rfm, finite, format_number
 from .scope import MISSING, MappingScope
 from .values import TYPE_HINT, described
@@ -216,6 +217,31 @@ class Calibrator:
     def used(self) -> int:
         """The records counted so far."""
         return len(self._columns[0])
+
+    def add_all(
+        self,
+        records: Iterable[tuple[int, Any]],
+        validate: Callable[[Any, int], Recipient],
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Validate and add each ``(line, record)``; one that fails validation is skipped.
+
+        ``progress`` is called with the number of records read, every thousand and at the end.
+        """
+        done = 0
+        for line, record in records:
+            done += 1
+            if progress is not None and done % 1000 == 0:
+                progress(done)
+            try:
+                recipient = validate(record, line)
+            except PersonalizeError as exc:
+                self.skip(exc)
+                continue
+            self.add(recipient.data, recipient=recipient.id)
+        if progress is not None:
+            progress(done)
 
     def finish(self, *, source: str, write: bool = True) -> Calibration:
         """The quintile cut points; with ``write``, also saved to the project's cut points file.

@@ -358,11 +358,19 @@ class Explanation:
     decisions: Decisions
     segment_trace: Mapping[str, tuple[TraceEntry, ...]] = field(default_factory=dict)
     groups: Mapping[str, GroupResolution] = field(default_factory=dict)
+    scores: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def values(self) -> str:
         """The recipient's metrics, RFM values and scores: ``orders_365d=2, rfm='434', …``."""
         return ", ".join(f"{k}={_seen(v)}" for k, v in self.metrics.items())
+
+    def score_lines(self) -> list[str]:
+        """One line per score: its value, then how each input or point line added to it."""
+        return [
+            f"score {name} = {_seen(self.metrics.get(name))}: {'; '.join(terms)}"
+            for name, terms in self.scores.items()
+        ]
 
     def __str__(self) -> str:
         lines = [
@@ -375,6 +383,7 @@ class Explanation:
             lines.extend(f"  {resolution}" for resolution in self.groups.values())
         if self.metrics:
             lines.append(f"values: {self.values}")
+        lines.extend(self.score_lines())
         for decision in self.decisions:
             chosen = decision.module or "(empty)"
             arms = "".join(f" [{arm}]" for arm in decision.experiments)

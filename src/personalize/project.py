@@ -333,6 +333,9 @@ class Project:
             decisions=decisions,
             segment_trace=membership.trace,
             groups=membership.groups,
+            scores=self.segments.score_terms(
+                r.data, membership.metrics, now=moment, tz=self.schema.tz
+            ),
         )
 
     def calibrate(
@@ -364,21 +367,13 @@ class Project:
                 recipients with all three values, inline cut points with ``write``.
         """
         calibrator = self.segments.calibrator(now=self.now(now), tz=self.schema.tz)
-        source = source or str(audience)
-        done = 0
-        for line, record in iter_jsonl(self.root / audience, display=source):
-            done += 1
-            if progress is not None and done % 1000 == 0:
-                progress(done)
-            try:
-                r = self.schema.validate(record, source=source, line=line)
-            except PersonalizeError as exc:
-                calibrator.skip(exc)
-                continue
-            calibrator.add(r.data, recipient=r.id)
-        if progress is not None:
-            progress(done)
-        return calibrator.finish(source=source, write=write)
+        name = source or str(audience)
+        calibrator.add_all(
+            iter_jsonl(self.root / audience, display=name),
+            lambda record, line: self.schema.validate(record, source=name, line=line),
+            progress=progress,
+        )
+        return calibrator.finish(source=name, write=write)
 
     def render_many(
         self,

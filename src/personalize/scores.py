@@ -153,6 +153,45 @@ class Score:
                 hint=TYPE_HINT,
             ) from None
 
+    def terms(self, scope: MappingScope) -> tuple[str, ...]:
+        """How the score came about, one text per input or point line, for ``explain``.
+
+        ``scope`` holds the recipient's data and computed values, as in ``compute``:
+        ``'opens_30d=8 → 0.8 × 0.5 = 0.4'``, ``'+10 if days_since_order <= 30: not met'``.
+        """
+        out: list[str] = []
+        for item in self.inputs:
+            value = scope.lookup(item.ref)
+            if value is MISSING or value is None:
+                out.append(f"{item.ref}=nothing → 0")
+                continue
+            number = _float(value, self, item.path, item.line)
+            share = min(max((number - item.low) / (item.high - item.low), 0.0), 1.0)
+            share = 1.0 - share if item.invert else share
+            flipped = " (inverted)" if item.invert else ""
+            out.append(
+                f"{item.ref}={_number(value)} → {_number(share)}{flipped} × {item.weight:g} "
+                f"= {_number(item.weight * share)}"
+            )
+        for rule in self.rules:
+            text = rule.describe()
+            if rule.when is not None and not rule.when.evaluate(scope):
+                out.append(f"{text}: not met")
+                continue
+            if rule.per is None:
+                out.append(f"{text}: {rule.add:+g}")
+                continue
+            value = scope.lookup(rule.per)
+            if value is MISSING or value is None:
+                out.append(f"{text}: {rule.per}=nothing → 0")
+                continue
+            count = _float(value, self, f"{rule.path}.per", rule.line)
+            times = count if rule.every is None else int(count // rule.every)
+            out.append(
+                f"{text}: {rule.per}={_number(value)} → {_number(rule.add * times, sign=True)}"
+            )
+        return tuple(out)
+
     def _weighted(self, scope: MappingScope, *, checked: bool = False) -> float:
         total = 0.0
         names, data = scope.names, scope.data
@@ -233,3 +272,11 @@ def _float(value: Any, score: Score, path: str, line: int | None) -> float:
         path=path,
         hint=TYPE_HINT,
     )
+
+
+def _number(value: Any, *, sign: bool = False) -> str:
+    """A number for people: whole numbers without a point, others rounded to 6 places."""
+    if isinstance(value, Decimal):
+        return f"{value:+}" if sign else str(value)
+    number = round(float(value), _PLACES) + 0.0
+    return f"{number:+g}" if sign else f"{number:g}"

@@ -143,6 +143,13 @@ class Segments:
             )
         return Calibrator(self.rfm, self.metrics, now=now, tz=tz)
 
+    def score_terms(
+        self, data: Mapping[str, Any], values: Mapping[str, Any], *, now: datetime, tz: tzinfo
+    ) -> dict[str, tuple[str, ...]]:
+        """How each score came about (``Score.terms``), from a recipient's computed values."""
+        scope = MappingScope(data, now=now, tz=tz, names=dict(values))
+        return {name: score.terms(scope) for name, score in self.scores.items()}
+
     def classify(
         self,
         data: Mapping[str, Any],

@@ -46,6 +46,10 @@ def _explanation_json(e: Explanation) -> dict[str, Any]:
         "locale": e.locale,
         "segments": list(e.segments),
         "metrics": dict(e.metrics),
+        "scores": {
+            name: {"value": e.metrics.get(name), "terms": list(terms)}
+            for name, terms in e.scores.items()
+        },
         "groups": {
             name: {"winner": g.winner, "matched": list(g.matched), "order": list(g.order)}
             for name, g in e.groups.items()
@@ -92,6 +96,9 @@ def _print_explanation(e: Explanation) -> None:
         out.print(Text.assemble("group ", (resolution.group, "bold"), f": {resolution.describe()}"))
     if e.metrics:  # the numbers the rules saw: metrics, RFM values, scores
         out.print(Text.assemble("values: ", (e.values, "dim")))
+    for line in e.score_lines():
+        name, _, terms = line.partition(": ")
+        out.print(Text.assemble(name, ": ", (terms, "dim")))
     for decision in e.decisions:
         table = Table(
             # A Text, not a str: rich would read "[experiment …]" as markup and drop it.
