@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import itertools
 import json
 import subprocess
 import sys
@@ -157,3 +158,21 @@ def test_a_line_that_is_not_json_is_reported_and_the_rest_render(
     assert code == 1
     assert f"error: {data} line 1: invalid JSON: Expecting property name enclosed in double" in err
     assert "weekly — 1 email" in out
+
+
+def test_help_examples_name_layouts_and_personas_of_the_bundled_project() -> None:
+    from personalize.cli import cli
+
+    project = Project.load(ROOT)
+    for name, command in cli.commands.items():
+        examples = (command.help or "").partition("Examples:")[2]
+        for line in examples.splitlines():
+            words = line.split()
+            if words[:2] != ["personalize", name]:
+                continue
+            for flag, value in itertools.pairwise(words):
+                if flag in ("-r", "--recipient"):
+                    assert value in project.personas, (name, line)
+            if name in ("render", "explain", "matrix", "coverage"):
+                layouts = [w for w in words[2:] if not w.startswith("-")][:1]
+                assert set(layouts) <= set(project.layouts), (name, line)

@@ -65,7 +65,7 @@ def render(
     \b
     Examples:
       personalize render weekly --all --out out/
-      personalize render weekly welcome -r vip-vera -r german-greta
+      personalize render weekly welcome -r vip-vera -r german-dora
       personalize render weekly --data audience.jsonl --all --now 2026-12-01T08:00:00+01:00
     """
     if not recipients and not everyone:
