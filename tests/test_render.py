@@ -145,3 +145,20 @@ def test_segment_names_are_not_template_variables(tmp_path: Path) -> None:
         "modules/hero/default.mjml line 4: unknown name 'gold' — test segment membership with "
         "{% if 'gold' in segments %}"
     )
+
+
+def test_nested_loops_over_recipient_data_stop_at_the_loop_budget(tmp_path: Path) -> None:
+    body = (
+        "<mj-text>\n  {% for a in orders %}{% for b in orders %}{% for c in orders %}"
+        "{{ c.total }}{% endfor %}{% endfor %}{% endfor %}\n</mj-text>"
+    )
+    hero = module("description: x", body)
+    project = Project.load(make_project(tmp_path, modules={"hero/default": hero}))
+    orders = [{"at": "2026-11-20T10:00:00+01:00", "total": "1.00"}] * 300
+    with pytest.raises(RenderError) as caught:
+        project.render("news", {**ANN, "orders": orders})  # 27 million iterations unchecked
+    assert str(caught.value) == (
+        "modules/hero/default.mjml line 5 (recipient ann): unsafe or too costly: loops ran over "
+        "the limit of 100,000 iterations per email"
+    )
+    assert project.render("news", {**ANN, "orders": orders[:20]}).html.count("1.00") == 8_000

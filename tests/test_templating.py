@@ -187,6 +187,42 @@ def test_costly_or_unsafe_operations_stop_quickly(source: str, fragment: str) ->
     assert time.perf_counter() - started < 5
 
 
+LOOPS = {
+    "sized": "{% for a in items %}{% for b in items %}{% for c in items %}.{% endfor %}"
+    "{% endfor %}{% endfor %}",
+    "generators": "{% for a in items %}{% for b in items | select %}"
+    "{% for c in items | map('abs') %}{% endfor %}{% endfor %}{% endfor %}",
+    "loop-variables": "{% for a in items %}{% for b in items | select %}"
+    "{% for c in items | select %}{{ loop.length }}{% endfor %}{% endfor %}{% endfor %}",
+}
+_ID = {source: name for name, source in LOOPS.items()}
+
+
+@pytest.mark.parametrize("source", list(LOOPS.values()), ids=list(LOOPS))
+def test_loops_over_data_count_towards_the_budget(source: str) -> None:
+    # 300 × 300 × 300 is 27 million iterations: the budget of 100,000 stops it at once.
+    started = time.perf_counter()
+    with pytest.raises(RenderError) as caught:
+        _template(source).render(_context(items=tuple(range(1, 301))))
+    assert "loops ran over the limit of 100,000 iterations per email" in str(caught.value)
+    assert time.perf_counter() - started < 1
+    # Within the budget the loops run as written: 30 + 900 + 27,000 iterations.
+    out = _template(source).render(_context(items=tuple(range(1, 31))))
+    assert (
+        out
+        == {"sized": "." * 27_000, "generators": "", "loop-variables": "30" * 27_000}[_ID[source]]
+    )
+
+
+def test_the_loop_budget_is_shared_by_the_parts_of_one_email() -> None:
+    template = _template("{% for a in items %}{% for b in items %}{% endfor %}{% endfor %}")
+    context = _context(items=tuple(range(200)))  # 200 + 200 × 200 = 40,200 iterations
+    template.render(context)
+    template.render(context)
+    with pytest.raises(RenderError, match="loops ran over the limit"):
+        template.render(context)  # a third part would take it over 100,000
+
+
 def test_render_errors_are_personalize_errors_with_a_fallback_location() -> None:
     with pytest.raises(PersonalizeError) as caught:
         _template("{{ 1 / 0 }}").render(_context())

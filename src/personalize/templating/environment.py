@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from jinja2 import StrictUndefined, pass_context
+from jinja2 import StrictUndefined, nodes, pass_context
 from jinja2.exceptions import (
     SecurityError,
 )
@@ -70,6 +70,14 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         super().__init__(**options)
         self.limits = limits
 
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        # Every {% for %} iterates through the _loop filter, which charges the email's loop
+        # budget: nested loops over recipient data multiply, and only a count can stop them.
+        tree = super()._parse(source, name, filename)
+        for loop in tree.find_all(nodes.For):
+            loop.iter = nodes.Filter(loop.iter, "_loop", [], [], None, None, lineno=loop.lineno)
+        return tree
+
     def getattr(self, obj: Any, attribute: str) -> Any:
         # Recipient data is mappings: look keys up first (fast, and `cart.items` means the key).
         kind = type(obj)
@@ -101,19 +109,41 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 @pass_context
 def _range(context: Context, *args: int) -> range:
     numbers = range(*args)
-    budget = context.get("_budget")
     limits: LimitSettings = context.environment.limits  # type: ignore[attr-defined]
     if len(numbers) > limits.max_range:
         raise SecurityError(
             f"range of {len(numbers):,} items is over the limit of {limits.max_range:,}"
         )
-    if isinstance(budget, list):
-        budget[0] -= len(numbers)
-        if budget[0] < 0:
-            raise SecurityError(
-                f"loops ran over the limit of {limits.max_loop_iterations:,} iterations per email"
-            )
     return numbers
+
+
+@pass_context
+def _loop(context: Context, iterable: Any) -> Any:
+    """Charge a ``{% for %}`` loop's iterations to the email's budget (see ``_Sandbox._parse``)."""
+    budget = context.get("_budget")
+    if not isinstance(budget, list):
+        return iterable
+    if isinstance(iterable, Sized) and not isinstance(iterable, StrictUndefined):
+        budget[0] -= len(iterable)  # the whole loop at once: no per-item cost
+        if budget[0] < 0:
+            _over_budget(context)
+        return iterable
+    return _counted(context, iterable, budget)
+
+
+def _counted(context: Context, iterable: Iterable[Any], budget: list[int]) -> Iterator[Any]:
+    for item in iterable:
+        budget[0] -= 1
+        if budget[0] < 0:
+            _over_budget(context)
+        yield item
+
+
+def _over_budget(context: Context) -> None:
+    limits: LimitSettings = context.environment.limits  # type: ignore[attr-defined]
+    raise SecurityError(
+        f"loops ran over the limit of {limits.max_loop_iterations:,} iterations per email"
+    )
 
 
 def _named(value: Any, name: str) -> Any:
@@ -147,6 +177,7 @@ def make_environments(limits: LimitSettings) -> Environments:
         env.filters["_url"] = validate_url
         env.filters["_css"] = validate_css_value
         env.filters["_named"] = _named
+        env.filters["_loop"] = _loop
         env.globals["range"] = _range
         return env
 
