@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import random
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from personalize import ConfigError, Project, RecipientError, RegistryError
+from personalize import ConfigError, PersonalizeError, Project, RecipientError, RegistryError
 from projects import ANN, make_project
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,6 +93,32 @@ def test_render_many_in_processes_equals_serial(tmp_path: Path) -> None:
         for o in project.render_many("news", records, workers=2, chunk_size=32)
     ]
     assert parallel == serial
+
+
+def test_shuffled_order_gives_each_recipient_the_same_email() -> None:
+    # Caches (variants, regions, memoized decisions, experiment arms) must never carry one
+    # recipient's email into another's, whatever the order.
+    from examples.generate_audience import generate
+
+    records = list(generate(300, seed=5))
+    layouts = Project.load(ROOT).layouts
+
+    def emails(order: list[int]) -> dict[tuple[str, int], tuple[str, ...]]:
+        project = Project.load(ROOT)  # fresh caches
+        out = {}
+        for layout in layouts:
+            for i in order:
+                try:
+                    e = project.render(layout, records[i])
+                    out[layout, i] = (e.subject, e.preheader, e.html, e.text, *e.warnings)
+                except PersonalizeError as exc:
+                    out[layout, i] = (str(exc),)
+        return out
+
+    order = list(range(len(records)))
+    shuffled = order[:]
+    random.Random(3).shuffle(shuffled)
+    assert emails(shuffled) == emails(order)
 
 
 def test_the_bundled_project_renders_every_layout_for_every_persona() -> None:
