@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -98,6 +99,7 @@ def test_render_many_in_processes_equals_serial(tmp_path: Path) -> None:
 def test_shuffled_order_gives_each_recipient_the_same_email() -> None:
     # Caches (variants, regions, memoized decisions, experiment arms) must never carry one
     # recipient's email into another's, whatever the order.
+    sys.path.insert(0, str(ROOT))  # `python -m pytest` puts it there too; plain `pytest` does not
     from examples.generate_audience import generate
 
     records = list(generate(300, seed=5))
