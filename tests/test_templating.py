@@ -61,7 +61,12 @@ def _check(text: str) -> frozenset[str]:
         (
             "{% include 'x.html' %}",
             "modules/hero/a.mjml line 5: {% include %} is not supported — compose emails with "
-            "layouts, slots and mj-include instead",
+            "layouts, slots and mj-include instead; reuse markup with a {% macro %}",
+        ),
+        (
+            "a\n{% block greeting %}Hi{% endblock %}",
+            "modules/hero/a.mjml line 6: {% block %} is not supported — compose emails with "
+            "layouts, slots and mj-include instead; reuse markup with a {% macro %}",
         ),
         (
             "a\n{% raw %}{{ x }}{% endraw %}",
@@ -77,6 +82,7 @@ def _check(text: str) -> frozenset[str]:
         "syntax",
         "unknown-name",
         "include",
+        "block",
         "raw",
     ],
 )

@@ -89,12 +89,13 @@ def check_template(
                 f"unsafe attribute {attr!r}",
                 "names starting with '_' are not reachable from templates",
             )
-    for kind in (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport):
+    for kind in (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport, nodes.Block):
         for found in ast.find_all(kind):
             raise fail(
                 found.lineno,
                 f"{{% {kind.__name__.lower()} %}} is not supported",
-                "compose emails with layouts, slots and mj-include instead",
+                "compose emails with layouts, slots and mj-include instead; reuse markup "
+                "with a {% macro %}",
             )
     used = find_undeclared_variables(ast)
     known = set(names) | GLOBAL_NAMES | set(env.globals)
