@@ -644,3 +644,12 @@ def test_results_are_frozen() -> None:
         decisions.items[0].candidates[0].outcome = "x"  # type: ignore[misc]
     assert isinstance(decisions.items, tuple)
     assert decisions.items[0].candidates == (Candidate("hero/default", 0, WON, "fallback"),)
+
+
+def test_decide_with_a_membership_from_classify_decides_the_same() -> None:
+    bundled = Project.load(Path(__file__).resolve().parents[1])
+    for persona in bundled.personas.values():
+        membership = bundled.classify(persona)
+        assert bundled.decide("weekly", persona, membership=membership) == bundled.decide(
+            "weekly", persona
+        )

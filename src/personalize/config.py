@@ -191,11 +191,11 @@ def load_settings(root: Path) -> Settings:
     prefix: tuple[str, ...] = ()
     data: Any
     if file.is_file():
-        text = _read(file)
+        text = read_text_file(file)
         data = _parse_toml(text, SETTINGS_FILE)
     elif (root / "pyproject.toml").is_file():
         file = root / "pyproject.toml"
-        text = _read(file)
+        text = read_text_file(file)
         tool = _parse_toml(text, "pyproject.toml").get("tool")
         data = tool.get("personalize") if isinstance(tool, dict) else None
         prefix = ("tool", "personalize")
@@ -227,12 +227,15 @@ def load_settings(root: Path) -> Settings:
         raise _config_error(exc, text, file.name, prefix) from None
 
 
-def _read(path: Path) -> str:
+def read_text_file(path: Path, *, file: str | None = None) -> str:
+    """A project file's text, or a ``ConfigError`` naming ``file`` (default: its name)."""
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(
-            f"cannot read the file: {exc}", file=path.name, hint="save it as a UTF-8 text file"
+            f"cannot read the file: {exc}",
+            file=file or path.name,
+            hint="save it as a UTF-8 text file",
         ) from None
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -15,6 +14,7 @@ from .errors import ConfigError, PersonalizeError
 from .experiments import Experiment, load_experiments
 from .prepare import prepare
 from .profile import Recipient, Schema
+from .records import read_jsonl
 from .registry import Registry, load_registry
 from .rfm import NAMES as RFM_NAMES
 from .segmentfile import SegmentFile, read_segments
@@ -278,31 +278,20 @@ def _fronts(root: Path, registry: Registry) -> Mapping[str, Document]:
 def _personas(settings: Settings, schema: Schema, problems: list[Problem]) -> tuple[Recipient, ...]:
     """Every persona that validates; bad lines are problems. No personas file: none."""
     file = settings.project.personas
-    try:
-        lines = settings.path(file).read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        return ()
-    except (OSError, UnicodeDecodeError) as exc:
-        error = ConfigError(f"cannot read the file: {exc}", file=file, hint="save it as UTF-8")
-        problems.append(Problem("personas", error))
+    path = settings.path(file)
+    if not path.exists():
         return ()
     personas: list[Recipient] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            error = ConfigError(
-                f"invalid JSON: {exc.msg} (column {exc.colno})",
-                file=file,
-                line=number,
-                hint="each line must be one JSON object",
-            )
-            problems.append(Problem("personas", error))
-            continue
-        try:
-            personas.append(schema.validate(record, source=file, line=number))
-        except PersonalizeError as err:
-            problems.append(Problem("personas", err))
+    try:
+        for number, record in read_jsonl(path, display=file):
+            if isinstance(record, ConfigError):  # not JSON, or not UTF-8
+                problems.append(Problem("personas", record))
+                continue
+            try:
+                personas.append(schema.validate(record, source=file, line=number))
+            except PersonalizeError as err:
+                problems.append(Problem("personas", err))
+    except ConfigError as error:  # the file cannot be opened
+        problems.append(Problem("personas", error))
+        return ()
     return tuple(personas)

@@ -162,10 +162,23 @@ class Project:
         )
 
     def decide(
-        self, layout: str, recipient: Record, *, now: datetime | None = None, explain: bool = False
+        self,
+        layout: str,
+        recipient: Record,
+        *,
+        now: datetime | None = None,
+        explain: bool = False,
+        membership: Membership | None = None,
     ) -> Decisions:
-        """The module chosen for each slot of ``layout``."""
-        r, membership, moment = self._inputs(recipient, now, trace=explain)
+        """The module chosen for each slot of ``layout``.
+
+        ``membership``, from ``classify`` of the same recipient at the same ``now``, saves
+        classifying again.
+        """
+        if membership is None:
+            r, membership, moment = self._inputs(recipient, now, trace=explain)
+        else:
+            r, moment = self.recipient(recipient), self.now(now)
         return self._decide(layout, r, membership, moment, explain=explain)
 
     def _inputs(

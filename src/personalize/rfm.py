@@ -11,6 +11,7 @@ from itertools import pairwise
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
+from .config import read_text_file
 from .errors import ConfigError, RuleError, did_you_mean, short_repr
 from .scope import MISSING, Scope
 from .values import TYPE_HINT, described, written
@@ -213,13 +214,7 @@ def parse_rfm(spec: Any, *, doc: Document, base: Path) -> Rfm:
     source, target = _cut_points_file(cuts, doc, base)
     found = None
     if target.exists():
-        try:
-            text = target.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(
-                f"cannot read the file: {exc}", file=source, hint="save it as a UTF-8 text file"
-            ) from None
-        cut_doc = load_yaml(text, file=source)
+        cut_doc = load_yaml(read_text_file(target, file=source), file=source)
         found = parse_cut_points(cut_doc.data, doc=cut_doc)
     return Rfm(
         recency, frequency, monetary, found, source=source, target=target, file=doc.file, line=line

@@ -45,13 +45,7 @@ def parse_score(name: str, spec: Any, *, doc: Document, path: tuple[str | int, .
             message = f"score {name!r} has both 'weighted' and 'points'"
         where = path if not kinds else (*path, kinds[1])
         raise doc.error(where, message, hint="one kind per score; split it into two scores")
-    description = spec.get("description", "")
-    if not isinstance(description, str):
-        raise doc.error(
-            (*path, "description"),
-            f"'description' must be text, got {written(description)}",
-            hint="quote it",
-        )
+    description = doc.text(spec, path, "description")
     line = doc.line(path)
     if kinds[0] == "weighted":
         inputs = _weighted(spec, doc, path)

@@ -9,6 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
+from .config import read_text_file
 from .errors import ConfigError, PersonalizeError, did_you_mean, short_repr
 from .metricfile import declared, parse_metric
 from .metrics import Metric
@@ -133,13 +134,7 @@ def _read_segments(draft: _Draft, data: Any) -> None:
             if key not in _SEGMENT_KEYS:
                 hint = did_you_mean(str(key), _SEGMENT_KEYS) or "use 'description' and 'when'"
                 raise doc.error((*path, key), f"unknown key {short_repr(key)}", hint=hint)
-        description = spec.get("description", "")
-        if not isinstance(description, str):
-            raise doc.error(
-                (*path, "description"),
-                f"'description' must be text, got {short_repr(description)}",
-                hint="quote it",
-            )
+        description = doc.text(spec, path, "description")
         rule = parse_rule(spec["when"], doc=doc, path=(*path, "when"))
         draft.segments[name] = Segment(name, description, rule, doc.line(path))
 
@@ -291,13 +286,7 @@ def read_segments(
     """
     if not path.exists():
         return None
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"cannot read the file: {exc}", file=file, hint="save it as a UTF-8 text file"
-        ) from None
-    doc = load_yaml(text, file=file)
+    doc = load_yaml(read_text_file(path, file=file), file=file)
     if doc.data is None:
         return None
     if not isinstance(doc.data, Mapping):

@@ -136,13 +136,7 @@ def parse_group(name: str, spec: Any, *, doc: Document, segments: Mapping[str, S
             f"'exclusive' must be true or false, got {written(exclusive)}",
             hint="write exclusive: true to keep at most one segment of the group",
         )
-    description = spec.get("description", "")
-    if not isinstance(description, str):
-        raise doc.error(
-            (*path, "description"),
-            f"'description' must be text, got {written(description)}",
-            hint="quote it",
-        )
+    description = doc.text(spec, path, "description")
     order = spec["order"]
     if not isinstance(order, list) or len(order) < 2:
         raise doc.error(
