@@ -326,6 +326,28 @@ def test_normalize_text_is_idempotent_and_tidy(text: str) -> None:
     assert all(line.strip(INVISIBLE) for line in once.split("\n") if line)
 
 
+BREAKY = st.text(alphabet=st.sampled_from(" \n\ufdd0\ufdd1ab"), max_size=40)
+
+
+def _breaks_reference(text: str) -> str:
+    """The break rule in one pass: a run of spaces, newlines and soft breaks that holds a break
+    becomes a paragraph break if it holds PARA or two newlines, else a line break."""
+
+    def run(match: re.Match[str]) -> str:
+        found = match.group()
+        return "\n\n" if "\ufdd1" in found or found.count("\n") >= 2 else "\n"
+
+    return re.sub("[ \n\ufdd0\ufdd1]*[\n\ufdd0\ufdd1][ \n\ufdd0\ufdd1]*", run, text)
+
+
+@given(BREAKY)
+@example(" a \ufdd0 b")
+@example("a \ufdd1\n b\ufdd0\ufdd0 \nc")
+def test_breaks_resolve_like_the_one_pass_rule(text: str) -> None:
+    expected = _breaks_reference(re.sub("  +", " ", text)).strip(" \n")
+    assert normalize_text(text) == (f"{expected}\n" if expected else "")
+
+
 # -- locality: converting then filling in equals filling in then converting --------------------
 
 TEMPLATES = [
