@@ -7,6 +7,7 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from personalize.config import LimitSettings
 from personalize.errors import PersonalizeError, RecipientError, RegistryError, RenderError
@@ -233,3 +234,36 @@ def test_render_errors_are_personalize_errors_with_a_fallback_location() -> None
     with pytest.raises(PersonalizeError) as caught:
         _template("{{ 1 / 0 }}").render(_context())
     assert str(caught.value) == "templates/t.mjml line 1: ZeroDivisionError: division by zero"
+
+
+STR_CALLS = (
+    "{{ s.startswith('de') }}|{{ s.upper() }}|{{ s.split('_') | join('+') }}|"
+    "{{ s.strip('_').title() }}|{{ s.count('e', 1) }}|{{ s.partition('_')[2] }}"
+)
+
+
+@pytest.mark.parametrize("text", [False, True], ids=["html", "text"])
+def test_str_methods_called_directly_give_what_the_sandbox_gives(text: bool) -> None:
+    # The fast path for str methods skips the sandbox's checks: same results, in loops too
+    # (where Jinja passes _loop_vars to every call).
+    source = f"{STR_CALLS}\n{{% for s in items %}}{STR_CALLS}{{% endfor %}}"
+    got = _template(source, text=text).render(_context(s="de_DE", items=["en_US", "_x_"]))
+    plain = ImmutableSandboxedEnvironment(autoescape=not text)
+    expected = plain.from_string(source).render(s="de_DE", items=["en_US", "_x_"])
+    assert got == expected
+    assert got.startswith("True|DE_DE|de+DE|De_De|1|DE\n")
+
+
+@pytest.mark.parametrize(
+    ("source", "fragment"),
+    [
+        ("{{ '{x.__class__}'.format_map(v) }}", "unsafe or too costly"),
+        ("{% set m = '{0.__class__}'.format %}{{ m(v) }}", "unsafe or too costly"),
+        ("{{ s.__class__ }}", "access to attribute '__class__' of 'str' object is unsafe."),
+        ("{{ s.__len__() }}", "access to attribute '__len__' of 'str' object is unsafe."),
+    ],
+)
+def test_str_methods_outside_the_fast_path_stay_checked(source: str, fragment: str) -> None:
+    with pytest.raises(RenderError) as caught:
+        _template(source).render(_context(s="x", v={"x": 1}))
+    assert fragment in str(caught.value)
