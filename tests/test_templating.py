@@ -5,14 +5,24 @@ from __future__ import annotations
 import time
 from types import MappingProxyType
 from typing import Any
+from unittest.mock import patch
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup, escape
 
 from personalize.config import LimitSettings
 from personalize.errors import PersonalizeError, RecipientError, RegistryError, RenderError
 from personalize.protect import Token
-from personalize.templating import CompiledTemplate, check_template, make_environments
+from personalize.templating import (
+    CompiledTemplate,
+    Fragment,
+    check_template,
+    environment,
+    make_environments,
+)
 
 ENVS = make_environments(LimitSettings())
 NAMES = {"first_name", "links", "cart", "items", "tier"}
@@ -267,3 +277,26 @@ def test_str_methods_outside_the_fast_path_stay_checked(source: str, fragment: s
     with pytest.raises(RenderError) as caught:
         _template(source).render(_context(s="x", v={"x": 1}))
     assert fragment in str(caught.value)
+
+
+class _Html:
+    def __html__(self) -> str:
+        return "<b>as is</b>"
+
+
+@pytest.mark.parametrize("escape_str", [environment._escape_str, environment._escape_via_markup])
+@given(
+    value=st.one_of(
+        st.text(),
+        st.integers(),
+        st.decimals(allow_nan=False),
+        st.floats(),
+        st.text().map(Markup),
+        st.just(_Html()),
+        st.text().map(Fragment),
+    )
+)
+@example(value="<a title='x'>\"&\"</a>")
+def test_escape_output_gives_what_markupsafe_escape_gives(escape_str: Any, value: Any) -> None:
+    with patch.object(environment, "_escape_str", escape_str):
+        assert environment.escape_output(value) == str(escape(value))

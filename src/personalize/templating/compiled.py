@@ -18,7 +18,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from personalize.errors import PersonalizeError, RenderError
 
-from .environment import Fragment, NoValueError
+from .environment import Fragment, NoValueError, escape_output
 
 
 class Origin(Protocol):
@@ -66,6 +66,9 @@ class CompiledTemplate:
                 hint="this is a bug in personalize's compiler; please report it with the module",
             ) from None
         template = env.template_class.from_code(env, code, env.make_globals(None))
+        # The generated code prints each value of an HTML template with `escape(…)`, a name
+        # it imports into its own namespace: ours gives the same text, faster.
+        template.root_render_func.__globals__["escape"] = escape_output
         return cls(template, filename, origins or {}, fallback, source)
 
     def render(self, context: Mapping[str, Any]) -> str:
