@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
+from types import MappingProxyType
 from typing import Any
 
 from .compile import CompiledVariant
@@ -23,6 +24,7 @@ from .text import html_to_text, normalize_text
 
 __all__ = ["RenderedEmail", "render_email", "render_reference"]
 
+_MAPPINGS = (dict, MappingProxyType)
 _UNSUBSCRIBE = ("unsubscribe", "abmelden", "désinscri", "darse de baja", "afmelden")
 
 
@@ -227,7 +229,9 @@ def _finish(
 def _field(data: Mapping[str, Any], path: str) -> str | None:
     value: Any = data
     for part in path.split("."):
-        value = value.get(part) if isinstance(value, Mapping) else None
+        # Validated data is dicts and mapping proxies: check those before the (slow) ABC.
+        is_mapping = type(value) in _MAPPINGS or isinstance(value, Mapping)
+        value = value.get(part) if is_mapping else None
     return value if isinstance(value, str) else None
 
 

@@ -23,6 +23,7 @@ GLOBAL_NAMES = frozenset(
     {"range", "segments", "now", "lipsum", "dict", "cycler", "joiner", "namespace"}
 )
 _MAPPINGS = (dict, MappingProxyType)
+_SEQUENCES = (tuple, list, range)  # sized for sure: no ABC check (slow) on the hot path
 # ASCII whitespace only: U+00A0 (as in Babel's "1.234,56\xa0€") stays.
 _WS = re.compile(r"[ \t\n\r\f\v]+")
 # The text converter marks line breaks and links with these noncharacters; data may not.
@@ -185,7 +186,9 @@ def _loop(context: Context, iterable: Any) -> Any:
     budget = context.get("_budget")
     if not isinstance(budget, list):
         return iterable
-    if isinstance(iterable, Sized) and not isinstance(iterable, StrictUndefined):
+    if type(iterable) in _SEQUENCES or (
+        isinstance(iterable, Sized) and not isinstance(iterable, StrictUndefined)
+    ):
         budget[0] -= len(iterable)  # the whole loop at once: no per-item cost
         if budget[0] < 0:
             _over_budget(context)
