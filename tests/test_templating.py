@@ -21,6 +21,7 @@ from personalize.templating import (
     Fragment,
     check_template,
     environment,
+    fresh,
     make_environments,
 )
 
@@ -300,3 +301,16 @@ class _Html:
 def test_escape_output_gives_what_markupsafe_escape_gives(escape_str: Any, value: Any) -> None:
     with patch.object(environment, "_escape_str", escape_str):
         assert environment.escape_output(value) == str(escape(value))
+
+
+def test_templates_taking_turns_in_one_context_start_afresh() -> None:
+    # Subject, preheader and text part of an email render in one Jinja context, in turn.
+    counting = _template("{% set total = total + 1 %}{{ total }}", text=True)
+    reading = _template("{{ total }}|{{ greeting | default('none') }}", text=True)
+    setting = _template("{% set greeting = 'hi' %}{{ greeting }}", text=True)
+    shared = counting.new_context(_context(total=1))
+    assert [counting.render_in(fresh(shared)) for _ in range(3)] == ["2", "2", "2"]
+    assert setting.render_in(fresh(shared)) == "hi"
+    assert reading.render_in(fresh(shared)) == "1|none"
+    assert reading.render_in(shared) == "1|none"
+    assert setting.render_in(fresh(shared)) + reading.render_in(shared) == "hi1|hi"

@@ -19,7 +19,7 @@ from .message import build_message, clean_header_text
 from .mjml import compile_mjml
 from .profile import Recipient
 from .segments import Membership
-from .templating import CompiledTemplate
+from .templating import CompiledTemplate, Context, fresh
 from .text import html_to_text, normalize_text
 
 __all__ = ["RenderedEmail", "render_email", "render_reference"]
@@ -153,11 +153,14 @@ def context_for(
 
 def _subject(
     context: dict[str, Any], subject: CompiledTemplate, preheader: CompiledTemplate | None
-) -> tuple[str, str]:
-    text = clean_header_text(subject.render(context))
-    pre = clean_header_text(preheader.render(context)) if preheader else ""
+) -> tuple[str, str, Context]:
+    """Subject and preheader, and the Jinja context they rendered in, emptied for the next
+    template of their (text) environment."""
+    shared = subject.new_context(context)
+    text = clean_header_text(subject.render_in(shared))
+    pre = clean_header_text(preheader.render_in(fresh(shared))) if preheader else ""
     context["_subject"], context["_preheader"] = text, pre
-    return text, pre
+    return text, pre, fresh(shared)
 
 
 def _size_warning(html: str, clip_bytes: int) -> str | None:
@@ -254,8 +257,9 @@ def render_email(
             recipient id and field path.
     """
 
-    def parts(context: dict[str, Any]) -> tuple[str, str]:
-        return variant.html.render(context), normalize_text(variant.text.render(context))
+    def parts(context: dict[str, Any], text_context: Context) -> tuple[str, str]:
+        html = variant.html.render(context)
+        return html, normalize_text(variant.text.render_in(text_context))
 
     return _render(
         variant,
@@ -291,7 +295,7 @@ def render_reference(
     Slow by design; tests use it to prove the compiled path gives the same email.
     """
 
-    def parts(context: dict[str, Any]) -> tuple[str, str]:
+    def parts(context: dict[str, Any], _: Context) -> tuple[str, str]:
         mjml = mjml_template.render(context)
         html = inline_css(compile_mjml(mjml), engine=inliner)  # type: ignore[arg-type]
         return html, normalize_text(html_to_text(html))
@@ -313,7 +317,7 @@ def render_reference(
 
 def _render(
     variant: CompiledVariant,
-    parts: Callable[[dict[str, Any]], tuple[str, str]],
+    parts: Callable[[dict[str, Any], Context], tuple[str, str]],
     *,
     recipient: Recipient,
     membership: Membership,
@@ -336,8 +340,8 @@ def _render(
             warnings=warnings,
             globals=variant.globals,
         )
-        subject, preheader = _subject(context, variant.subject, variant.preheader)
-        html, text = parts(context)
+        subject, preheader, text_context = _subject(context, variant.subject, variant.preheader)
+        html, text = parts(context, text_context)
     except PersonalizeError as exc:
         raise exc.with_context(recipient=recipient.id) from None
     return _finish(

@@ -9,7 +9,9 @@ from .checks import check_template as check_template
 from .checks import scan_template as scan_template
 from .compiled import CompiledTemplate as CompiledTemplate
 from .compiled import Composite as Composite
+from .compiled import Context as Context
 from .compiled import Origin as Origin
+from .compiled import fresh as fresh
 from .environment import GLOBAL_NAMES as GLOBAL_NAMES
 from .environment import Environments as Environments
 from .environment import Fragment as Fragment
@@ -19,6 +21,7 @@ __all__ = [
     "GLOBAL_NAMES",
     "CompiledTemplate",
     "Composite",
+    "Context",
     "Environments",
     "Fragment",
     "Origin",
@@ -26,6 +29,7 @@ __all__ = [
     "TemplateInfo",
     "TemplateScan",
     "check_template",
+    "fresh",
     "make_environments",
     "scan_template",
 ]

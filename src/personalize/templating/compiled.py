@@ -13,7 +13,7 @@ from jinja2.exceptions import (
     TemplateSyntaxError,
     UndefinedError,
 )
-from jinja2.runtime import Context
+from jinja2.runtime import Context as Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from personalize.errors import PersonalizeError, RenderError
@@ -76,8 +76,14 @@ class CompiledTemplate:
 
     def render(self, context: Mapping[str, Any]) -> str:
         """Render with ``context``; any failure becomes a located ``PersonalizeError``."""
+        return self.render_in(self.new_context(context))
+
+    def new_context(self, context: Mapping[str, Any]) -> Context:
+        """A Jinja context over ``context``, which other templates of the same environment
+        may render into in turn (see ``fresh``)."""
         # shared=True: no per-render copy of the context; it already holds the globals.
-        return self.render_in(self.template.new_context(context, shared=True))
+        shared: Context = self.template.new_context(context, shared=True)
+        return shared
 
     def render_in(self, context: Context) -> str:
         """Render into an existing Jinja context (shared by a skeleton and its regions)."""
@@ -153,7 +159,10 @@ class Composite:
 
     def render(self, context: Mapping[str, Any]) -> str:
         """Render every region, then the skeleton with the regions in its holes."""
-        shared = self.skeleton.template.new_context(context, shared=True)
+        return self.render_in(self.skeleton.new_context(context))
+
+    def render_in(self, shared: Context) -> str:
+        """Render into an existing Jinja context of the skeleton's environment."""
         for name, region in self.regions:
             shared.vars[name] = Fragment(region.render_in(shared))
         return self.skeleton.render_in(shared)
@@ -165,6 +174,18 @@ class Composite:
         for name, region in self.regions:
             text = text.replace("{#\n#}{{ " + name + " }}", region.source, 1)
         return text
+
+
+def fresh(context: Context) -> Context:
+    """``context`` without what the last render set in it, ready for the next template.
+
+    A Jinja context costs ~1.5 µs to build; the templates of one email that share an
+    environment (subject, preheader, text part) take turns in one, each starting as in a new
+    one: the names a template sets (``{% set %}``, a composite's holes) are gone.
+    """
+    context.vars.clear()
+    context.exported_vars.clear()
+    return context
 
 
 def _root(expression: str) -> str | None:
