@@ -11,6 +11,7 @@ __all__ = ["LRUCache"]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+_MISSING = object()
 
 
 class LRUCache(Generic[K, V]):
@@ -26,10 +27,11 @@ class LRUCache(Generic[K, V]):
     def get(self, key: K, build: Callable[[], V]) -> V:
         """The cached value for ``key``, or ``build()``'s, which is then kept."""
         with self._lock:
-            if key in self._items:
+            found = self._items.get(key, _MISSING)  # one lookup on a hit, then one to reorder
+            if found is not _MISSING:
                 self._items.move_to_end(key)
                 self.hits += 1
-                return self._items[key]
+                return found  # type: ignore[return-value]
             self.misses += 1
         built = build()
         with self._lock:
