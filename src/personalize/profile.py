@@ -236,10 +236,10 @@ class Schema:
                 file=source,
                 line=line,
             )
-        rid = _shown_id(record.get("id"))
         try:
             data = self._adapter.validate_python(record)
         except ValidationError as exc:
+            rid = _shown_id(record.get("id"))
             raise recipient_error(
                 exc, rid=rid, source=source, line=line, limits=self._limits
             ) from None
