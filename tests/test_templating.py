@@ -85,6 +85,16 @@ def _check(text: str) -> frozenset[str]:
             "modules/hero/a.mjml line 6: {% raw %} is not supported here — print a literal with "
             "{{ '{{' }} instead",
         ),
+        (
+            "a\n{% set _budget = [10**9] %}",
+            "modules/hero/a.mjml line 6: name '_budget' is reserved — names starting with '_' "
+            "belong to personalize; choose another name",
+        ),
+        (
+            "{% for _ in cart %}x{% endfor %}",
+            "modules/hero/a.mjml line 5: name '_' is reserved — names starting with '_' belong "
+            "to personalize; choose another name",
+        ),
     ],
     ids=[
         "dunder-attr",
@@ -96,6 +106,8 @@ def _check(text: str) -> frozenset[str]:
         "include",
         "block",
         "raw",
+        "reserved-set",
+        "reserved-loop-variable",
     ],
 )
 def test_templates_are_checked_before_any_recipient(text: str, message: str) -> None:
@@ -214,6 +226,14 @@ LOOPS = {
     "{% for c in items | select %}{{ loop.length }}{% endfor %}{% endfor %}{% endfor %}",
 }
 _ID = {source: name for name, source in LOOPS.items()}
+
+
+def test_a_template_cannot_lift_its_loop_budget() -> None:
+    # Refused at load (above); and were it compiled anyway, loops read the email's budget.
+    source = "{% set _budget = [10**9] %}" + LOOPS["sized"]
+    with pytest.raises(RenderError) as caught:
+        _template(source).render(_context(items=tuple(range(1, 301))))
+    assert "loops ran over the limit of 100,000 iterations per email" in str(caught.value)
 
 
 @pytest.mark.parametrize("source", list(LOOPS.values()), ids=list(LOOPS))

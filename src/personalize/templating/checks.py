@@ -89,6 +89,15 @@ def check_template(
                 f"unsafe attribute {attr!r}",
                 "names starting with '_' are not reachable from templates",
             )
+    for name_node in ast.find_all(nodes.Name):
+        # personalize keeps its per-email state (_budget, _locale, _warnings…) in the context:
+        # a template's own `{% set _budget = … %}` would shadow it, e.g. to lift loop limits.
+        if name_node.ctx in ("store", "param") and name_node.name.startswith("_"):
+            raise fail(
+                name_node.lineno,
+                f"name {name_node.name!r} is reserved",
+                "names starting with '_' belong to personalize; choose another name",
+            )
     for kind in (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport, nodes.Block):
         for found in ast.find_all(kind):
             raise fail(

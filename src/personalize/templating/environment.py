@@ -183,7 +183,9 @@ def _range(context: Context, *args: int) -> range:
 @pass_context
 def _loop(context: Context, iterable: Any) -> Any:
     """Charge a ``{% for %}`` loop's iterations to the email's budget (see ``_Sandbox._parse``)."""
-    budget = context.get("_budget")
+    # From the email's own context, never a template's variables (reserved names, and a
+    # direct look-up: Context.get costs a few lookups more, once per loop).
+    budget = context.parent.get("_budget")
     if not isinstance(budget, list):
         return iterable
     if type(iterable) in _SEQUENCES or (
