@@ -216,14 +216,20 @@ def _cached(function: _lru_cache_wrapper[str], *args: object) -> str:
         return function.__wrapped__(*args)
 
 
+def _state(context: Context, name: str) -> object:
+    """The email's own ``_locale``, ``_tz``… (set by the render; templates may not set ``_``
+    names): one look-up in the render's context, where ``Context.get`` takes several calls."""
+    return context.parent.get(name)
+
+
 def _locale_of(context: Context) -> object:
-    locale = context.get("_locale")
+    locale = _state(context, "_locale")
     return _DEFAULT_LOCALE if locale is None else locale
 
 
 @pass_context
 def _money(context: Context, value: object, currency: object = None, format: object = None) -> str:
-    code = context.get("_currency") if currency is None else currency
+    code = _state(context, "_currency") if currency is None else currency
     return _cached(_money_text, value, code, _locale_of(context), format)
 
 
@@ -242,7 +248,7 @@ def _when_filter(kind: str, default_format: str) -> Callable[..., str]:
     def when(context: Context, value: object, format: object = default_format) -> str:
         # fold is part of the key: datetimes in one zone compare equal across a DST fold.
         fold = getattr(value, "fold", 0)
-        zone = context.get("_tz")
+        zone = _state(context, "_tz")
         return _cached(_when_text, kind, value, fold, zone, _locale_of(context), format)
 
     return when
@@ -250,8 +256,8 @@ def _when_filter(kind: str, default_format: str) -> Callable[..., str]:
 
 @pass_context
 def _relative(context: Context, value: object) -> str:
-    zone = _zone(context.get("_tz"))
-    now = context.get("_now")
+    zone = _zone(_state(context, "_tz"))
+    now = _state(context, "_now")
     if not isinstance(now, datetime):
         raise RecipientError(
             f"expected the render time '_now' as a datetime for relative, got {_show(now)}",
@@ -285,7 +291,7 @@ def _default(
         name = _field or "a value"
     else:
         return value
-    warnings = context.get("_warnings")
+    warnings = _state(context, "_warnings")
     if isinstance(warnings, list):
         warnings.append(f"{name} fell back to its default {default_value!r}")
     return default_value
