@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from typing import NamedTuple
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from mjml import mjml2html
 
-from personalize.text import html_to_text, normalize_text, settle_static_breaks
+from personalize.text import Event, html_to_text, normalize_text, settle_static_breaks
 
 SENTINEL = re.compile(r"zq\d+qz")
 MARK = "zq1qz"
@@ -437,6 +438,64 @@ def test_html_to_text_accepts_any_text(source: str) -> None:
 def test_html_to_text_accepts_broken_markup(source: str) -> None:
     text = convert(source)
     assert normalize_text(text) == text
+
+
+# -- parsing in pieces: pieces that recur across variants are parsed once ------------------------
+
+FENCE = re.compile(r"<!--zq[be]\d+qz-->")
+FENCES = ["<!--zqb1qz-->", "<!--zqe1qz-->", "<!--zqb2qz-->"]
+# Pieces that leave the parser inside a construct: the cut then falls mid-tag or mid-<style>.
+UNSETTLING = ['<div title="', "<style>", "<!-- open ", "<a href=", "&am"]
+
+
+class _CountingCache:
+    def __init__(self) -> None:
+        self.pieces: dict[str, tuple[Event, ...]] = {}
+        self.built = 0
+
+    def get(self, key: str, build: Callable[[], tuple[Event, ...]]) -> tuple[Event, ...]:
+        if key not in self.pieces:
+            self.pieces[key] = build()
+            self.built += 1
+        return self.pieces[key]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pieces=st.lists(
+        st.one_of(SOUP, st.sampled_from(FENCES), st.sampled_from(UNSETTLING)), max_size=8
+    )
+)
+def test_parsing_in_pieces_gives_the_same_text(pieces: list[str]) -> None:
+    html = "".join(pieces)
+    whole = html_to_text(html, keep_comment=SENTINEL)
+    cache = _CountingCache()
+    assert html_to_text(html, keep_comment=SENTINEL, cut=FENCE, cache=cache) == whole
+    # Again with the same cache: the same text, and no piece parsed twice (a piece that ends
+    # inside a construct is never kept: the document is parsed whole instead).
+    built = cache.built
+    assert html_to_text(html, keep_comment=SENTINEL, cut=FENCE, cache=cache) == whole
+    assert cache.built == built
+
+
+def test_a_piece_shared_by_two_documents_is_parsed_once() -> None:
+    cache = _CountingCache()
+    shared = "<!--zqb1qz--><p>Shared <a href='https://e.com/'>link</a></p><!--zqe1qz-->"
+    first = f"<div>Hi</div>{shared}<p>One</p>"
+    second = f"<div>Hi</div>{shared}<p>Two</p>"
+    for document in (first, second):
+        expected = html_to_text(document, keep_comment=SENTINEL)
+        assert html_to_text(document, keep_comment=SENTINEL, cut=FENCE, cache=cache) == expected
+    # <div>Hi</div> | shared | <!--zqe1qz--><p>One</p> | <!--zqe1qz--><p>Two</p>
+    assert cache.built == 4
+
+
+def test_a_cut_inside_a_tag_parses_the_document_whole() -> None:
+    cache = _CountingCache()
+    html = '<div title="<!--zqb1qz-->">x</div><!--zqe1qz--><p>y</p>'
+    expected = html_to_text(html, keep_comment=SENTINEL)
+    assert html_to_text(html, keep_comment=SENTINEL, cut=FENCE, cache=cache) == expected
+    assert convert(html) == "x\n\ny\n"
 
 
 # -- settling static breaks once per variant --------------------------------------------------

@@ -29,7 +29,7 @@ from .prepare import PREHEADER, SUBJECT, Prepared
 from .protect import Markers, Token, check_structure, choose_markers, protect, restore
 from .registry import Layout, Module, Registry
 from .templating import CompiledTemplate, Composite, Environments
-from .text import html_to_text, settle_static_breaks
+from .text import ParseCache, html_to_text, settle_static_breaks
 
 __all__ = [
     "CompiledVariant",
@@ -80,11 +80,13 @@ def compile_variant(
     envs: Environments,
     settings: Settings,
     fragments: Fragments | None = None,
+    parsed: ParseCache | None = None,
 ) -> CompiledVariant:
     """Compile one variant: MJML and inlining run here, never per recipient.
 
     The output is cut into the layout's skeleton and one region per chosen module; regions and
-    skeletons already compiled for other variants (same bytes) come from ``fragments``.
+    skeletons already compiled for other variants (same bytes) come from ``fragments``, and the
+    pieces of HTML between slot fences that earlier variants parsed come from ``parsed``.
 
     Raises:
         RenderError: MJML failed, a token did not survive compilation — each naming the
@@ -113,7 +115,14 @@ def compile_variant(
     expected = {t.id: t for p in pieces for t in p.protected.tokens}
     expected.update({t.id: t for t in (subject_token, pre_token, *holes)})
     where = f"{layout.file} with {', '.join(m.file for m in chosen) or 'no modules'}"
-    html, text = _compile(source, expected, markers=markers, settings=settings, where=where)
+    html, text = _compile(
+        source,
+        expected,
+        markers=markers,
+        settings=settings,
+        where=where,
+        parsed=parsed if parsed is not None else LRUCache(64),
+    )
     filled = {i: markers.expr(holes[i].id) for i, (_, m) in enumerate(key.modules) if m}
     fallback = (layout.file, 1)
     cache = fragments if fragments is not None else LRUCache(64)
@@ -138,7 +147,13 @@ def compile_variant(
 
 
 def _compile(
-    source: str, expected: Mapping[int, Token], *, markers: Markers, settings: Settings, where: str
+    source: str,
+    expected: Mapping[int, Token],
+    *,
+    markers: Markers,
+    settings: Settings,
+    where: str,
+    parsed: ParseCache,
 ) -> tuple[str, str]:
     """Protected MJML → MJML compiler → inliner → HTML and text, tokens still as markers."""
     check_structure(source, markers=markers, tokens=expected)
@@ -153,11 +168,12 @@ def _compile(
     html = lift_sentinels(html, markers)
     html = rows_inside_tbody(inline_css(html, engine=render.inliner), markers)
     _check_survival(html, expected, markers, source)
-    text = html_to_text(html, keep_comment=markers.comment_pattern)
-    _check_blocks(text, expected, markers)
     p, s = re.escape(markers.prefix), re.escape(markers.suffix)
-    dynamic = re.compile(rf"<!--{p}\d+{s}-->|{p}\d+{s}")
     fences = re.compile(rf"<!--{p}[be]\d+{s}-->")
+    # Parsed piece by piece between the slot fences: most pieces recur across variants.
+    text = html_to_text(html, keep_comment=markers.comment_pattern, cut=fences, cache=parsed)
+    _check_blocks(text, expected, markers)
+    dynamic = re.compile(rf"<!--{p}\d+{s}-->|{p}\d+{s}")
     return html, settle_static_breaks(text, dynamic, fences=fences)
 
 
@@ -282,7 +298,9 @@ def compile_document(
         protected.text, {}, locale=locale, head=[h.text for h in resolved.head], css=resolved.css
     )
     tokens = {t.id: t for t in protected.tokens}
-    html, plain = _compile(source, tokens, markers=markers, settings=settings, where=file)
+    html, plain = _compile(
+        source, tokens, markers=markers, settings=settings, where=file, parsed=LRUCache(64)
+    )
     out = []
     for kind, output in (("html", html), ("text", plain)):
         restored = restore(output, tokens, markers=markers, contexts=kind == "html")

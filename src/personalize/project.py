@@ -34,6 +34,7 @@ from .registry import Module, Registry, load_registry
 from .render import RenderedEmail, render_email, render_reference
 from .segments import Membership, Segments, load_segments
 from .templating import Environments, make_environments
+from .text import ParseCache
 
 __all__ = ["Outcome", "Project"]
 
@@ -74,6 +75,7 @@ class Project:
         self._cache: LRUCache[VariantKey, CompiledVariant] = LRUCache(settings.render.cache_size)
         # Skeletons and module regions shared between variants (keyed by their source).
         self._fragments: Fragments = LRUCache(settings.render.cache_size * 8)
+        self._parsed: ParseCache = LRUCache(settings.render.cache_size * 8)
         self._personas: dict[str, Recipient] | None = None
         self._whens: dict[str, tuple[Module, ...]] = {}
         self._chosen_cache: dict[tuple[Any, ...], _Chosen | ArmMemo[_Chosen]] = {}
@@ -299,6 +301,7 @@ class Project:
             envs=self._envs,
             settings=self.settings,
             fragments=self._fragments,
+            parsed=self._parsed,
         )
 
     def render_reference(

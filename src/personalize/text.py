@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from typing import Protocol
 
 from .textnorm import ALT, END, HREF, LINE, LINK, PARA, normalize_text, settle_static_breaks
 
-__all__ = ["html_to_text", "normalize_text", "settle_static_breaks"]
+__all__ = ["Event", "ParseCache", "html_to_text", "normalize_text", "settle_static_breaks"]
 
 # The marks (see textnorm.py) let every choice that depends on text content wait until data is
 # filled in: `html_to_text` leaves them, `normalize_text` resolves them after each render.
@@ -42,11 +44,92 @@ class _Open:
     link: bool = False
 
 
-class _Converter(HTMLParser):
-    """Streams HTML events into text holding soft-break and link marks."""
+_Attrs = Sequence[tuple[str, str | None]]
+# One parser event: ("start", tag, attrs), ("end", tag, ()), ("data" or "comment", text, ()).
+Event = tuple[str, str, _Attrs]
+
+
+class ParseCache(Protocol):
+    """Parsed pieces of HTML by their text (e.g. an ``LRUCache``): pieces that recur across
+    variants are parsed once."""
+
+    def get(self, key: str, build: Callable[[], tuple[Event, ...]]) -> tuple[Event, ...]: ...
+
+
+class _UnsettledError(Exception):
+    """A piece ended inside a construct: the HTML must be parsed whole."""
+
+
+class _Tokenizer(HTMLParser):
+    """html.parser's events for a piece of HTML, recorded for the converter to replay."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.events: list[Event] = []
+
+    def handle_starttag(self, tag: str, attrs: _Attrs) -> None:
+        self.events.append(("start", tag, attrs))
+
+    def handle_startendtag(self, tag: str, attrs: _Attrs) -> None:
+        # As in HTML, a self-closing slash on a non-void element is ignored.
+        self.events.append(("start", tag, attrs))
+
+    def handle_endtag(self, tag: str) -> None:
+        self.events.append(("end", tag, ()))
+
+    def handle_data(self, data: str) -> None:
+        self.events.append(("data", data, ()))
+
+    def handle_comment(self, data: str) -> None:
+        self.events.append(("comment", data, ()))
+
+    def parse_marked_section(self, i: int, report: bool = True) -> int:
+        try:
+            return super().parse_marked_section(i, report)
+        except AssertionError:  # html.parser gives up on "<![" without a name; browsers skip it
+            end = self.rawdata.find(">", i + 3)
+            return -1 if end < 0 else end + 1
+
+    def settled(self) -> bool:
+        """Whether what was fed ends between constructs, in plain content (not, say, inside a
+        tag or a <style>): then the next piece parses alone as it would after this one."""
+        return self.cdata_elem is None and "<" not in self.rawdata
+
+
+def _parse(html: str) -> tuple[Event, ...]:
+    tokenizer = _Tokenizer()
+    tokenizer.feed(html)
+    tokenizer.close()
+    return tuple(tokenizer.events)
+
+
+def _parse_pieces(html: str, cut: re.Pattern[str], cache: ParseCache) -> tuple[Event, ...]:
+    """The events of ``html``, parsed piece by piece (cut before each match of ``cut``), each
+    piece once per ``cache``; the whole at once if a cut falls inside a construct."""
+    starts = [0, *(m.start() for m in cut.finditer(html) if m.start())]
+    events: list[Event] = []
+    for start, end in zip(starts, [*starts[1:], len(html)], strict=True):
+        piece = html[start:end]
+
+        def parse(piece: str = piece, last: bool = end == len(html)) -> tuple[Event, ...]:
+            tokenizer = _Tokenizer()
+            tokenizer.feed(piece)
+            if not (last or tokenizer.settled()):
+                raise _UnsettledError
+            tokenizer.close()
+            return tuple(tokenizer.events)
+
+        try:
+            events.extend(cache.get(piece, parse))
+        except _UnsettledError:
+            return _parse(html)
+    return tuple(events)
+
+
+class _Converter:
+    """Turns HTML parser events into text holding soft-break and link marks."""
 
     def __init__(self, keep_comment: re.Pattern[str] | None) -> None:
-        super().__init__(convert_charrefs=True)
         self._keep = keep_comment
         self._out: list[str] = []
         self._stack: list[_Open] = []
@@ -59,10 +142,18 @@ class _Converter(HTMLParser):
         self._href = ""
         self._alt: str | None = None
 
-    def text(self) -> str:
-        """Close whatever is still open and return the converted text."""
-        self.close()
-        while self._stack:
+    def convert(self, events: Iterable[Event]) -> str:
+        """The text of the HTML these events come from."""
+        for kind, text, attrs in events:
+            if kind == "data":
+                self.handle_data(text)
+            elif kind == "start":
+                self.handle_starttag(text, attrs)
+            elif kind == "end":
+                self.handle_endtag(text)
+            else:
+                self.handle_comment(text)
+        while self._stack:  # close whatever is still open
             self._pop()
         return "".join(self._out)
 
@@ -183,7 +274,7 @@ class _Converter(HTMLParser):
 
     # -- parser events ----------------------------------------------------------------------
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+    def handle_starttag(self, tag: str, attrs: _Attrs) -> None:
         if tag in _VOID_TAGS:
             self._void(tag, attrs)
             return
@@ -204,17 +295,6 @@ class _Converter(HTMLParser):
         self._hidden += hides
         if link:
             self._open_link(_attr(attrs, "href"))
-
-    def parse_marked_section(self, i: int, report: bool = True) -> int:
-        try:
-            return super().parse_marked_section(i, report)
-        except AssertionError:  # html.parser gives up on "<![" without a name; browsers skip it
-            end = self.rawdata.find(">", i + 3)
-            return -1 if end < 0 else end + 1
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        # As in HTML, a self-closing slash on a non-void element is ignored.
-        self.handle_starttag(tag, attrs)
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "br":  # HTML reads a stray </br> as <br>
@@ -237,7 +317,7 @@ class _Converter(HTMLParser):
                 self._place_break()
             self._out.append(f"<!--{data}-->")
 
-    def _void(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+    def _void(self, tag: str, attrs: _Attrs) -> None:
         if self._hidden or _HIDDEN_STYLE.search(_attr(attrs, "style")):
             return
         if tag == "br":
@@ -251,7 +331,7 @@ class _Converter(HTMLParser):
             self._alt = _HTML_SPACE.sub(" ", _attr(attrs, "alt"))
 
 
-def _attr(attrs: list[tuple[str, str | None]], name: str) -> str:
+def _attr(attrs: _Attrs, name: str) -> str:
     """The first value of attribute ``name`` ("" when absent or valueless), as HTML reads it."""
     for key, value in attrs:
         if key == name:
@@ -259,7 +339,13 @@ def _attr(attrs: list[tuple[str, str | None]], name: str) -> str:
     return ""
 
 
-def html_to_text(html: str, *, keep_comment: re.Pattern[str] | None = None) -> str:
+def html_to_text(
+    html: str,
+    *,
+    keep_comment: re.Pattern[str] | None = None,
+    cut: re.Pattern[str] | None = None,
+    cache: ParseCache | None = None,
+) -> str:
     """Convert an email's HTML into the text of its plain-text part.
 
     The result holds internal marks for block breaks and links; pass it, or the text rendered
@@ -272,9 +358,13 @@ def html_to_text(html: str, *, keep_comment: re.Pattern[str] | None = None) -> s
         keep_comment: Comments whose whole text matches it are kept in place as ``<!--…-->``
             (template sentinels), even inside hidden elements; all other comments are dropped.
 
+        cut: Where the HTML may be parsed in pieces (before each match), e.g. the fences
+            around a layout's slots; the result is the same.
+        cache: Parsed pieces by their text, kept across calls (with ``cut``): a compiled
+            variant parses only the pieces no earlier variant had.
+
     Returns:
         The text, with entities decoded and whitespace collapsed outside ``<pre>``.
     """
-    converter = _Converter(keep_comment)
-    converter.feed(html)
-    return converter.text()
+    events = _parse(html) if cut is None or cache is None else _parse_pieces(html, cut, cache)
+    return _Converter(keep_comment).convert(events)
