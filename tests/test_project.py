@@ -11,7 +11,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from personalize import ConfigError, PersonalizeError, Project, RecipientError, RegistryError
+from personalize import (
+    ConfigError,
+    PersonalizeError,
+    Project,
+    RecipientError,
+    RegistryError,
+    RenderedEmail,
+)
 from projects import ANN, make_project
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,6 +87,41 @@ def test_render_many_loses_nothing_and_keeps_order(tmp_path: Path) -> None:
     assert all(o.error is not None and o.email is None for o in failed)
     assert sum(o.ok for o in outcomes) == 997
     assert str(failed[0].error).startswith("recipient r10: email: expected an email address")
+
+
+def test_render_many_gives_what_render_gives_record_by_record() -> None:
+    # render_many runs each stage over a batch of records; every record must still get what
+    # render gives it: its email, or the error of the stage it failed in, in input order.
+    project = Project.load(ROOT)
+    personas = [
+        dict(p.data) | {"id": f"{p.id}-{i}"} for i, p in enumerate(project.personas.values())
+    ]
+    records: list[object] = []
+    for i in range(75):  # three batches and a part, with failures in every one
+        record = dict(personas[i % len(personas)])
+        if i % 11 == 3:
+            record["email"] = "not an address"  # fails validation
+        if i % 13 == 5:
+            record["locale"] = "xx_XX"  # passes validation, fails rendering
+        records.append(record)
+    records.insert(40, "not a mapping")
+
+    def shown(email: RenderedEmail) -> tuple[str, str, str]:
+        return email.subject, email.html, email.text
+
+    expected = []
+    for record in records:
+        try:
+            expected.append(shown(project.render("weekly", record)))  # type: ignore[arg-type]
+        except PersonalizeError as exc:
+            expected.append(str(exc))
+    outcomes = list(project.render_many("weekly", records))  # type: ignore[arg-type]
+    assert [o.index for o in outcomes] == list(range(len(records)))
+    assert [shown(o.email) if o.email else str(o.error) for o in outcomes] == expected
+    failed = [str(o.error) for o in outcomes if o.error]
+    assert any("email: expected an email address" in e for e in failed)
+    assert any("unknown locale 'xx_XX'" in e for e in failed)
+    assert any("expected a JSON object" in e for e in failed)
 
 
 def test_render_many_in_processes_equals_serial(tmp_path: Path) -> None:

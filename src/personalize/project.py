@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import islice
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -26,7 +24,7 @@ from .decide import Decisions, Explanation, RecipientScope, decide
 from .errors import PersonalizeError
 from .experiments import ArmMemo, Experiment, load_experiments
 from .lint import LintReport, lint_project
-from .parallel import Outcome, init_worker, plain, record_id, render_chunk
+from .parallel import Outcome, iter_outcomes
 from .prepare import Prepared, prepare
 from .profile import Recipient, Schema
 from .records import iter_jsonl
@@ -188,10 +186,12 @@ class Project:
     ) -> tuple[Recipient, Membership, datetime]:
         r = self.recipient(recipient)
         moment = self.now(now)
-        membership = self.segments.classify(
-            r.data, now=moment, tz=self.schema.tz, recipient=r.id, trace=trace
+        return r, self._classify(r, moment, trace=trace), moment
+
+    def _classify(self, r: Recipient, now: datetime, *, trace: bool = False) -> Membership:
+        return self.segments.classify(
+            r.data, now=now, tz=self.schema.tz, recipient=r.id, trace=trace
         )
-        return r, membership, moment
 
     def _decide(
         self, layout: str, r: Recipient, membership: Membership, now: datetime, *, explain: bool
@@ -233,7 +233,13 @@ class Project:
             PersonalizeError: validation, decision or render problems, located.
         """
         r, membership, moment = self._inputs(recipient, now, trace=False)
-        chosen = self._chosen(layout, r, membership, moment)
+        return self._render_classified(layout, r, membership, moment)
+
+    def _render_classified(
+        self, layout: str, r: Recipient, membership: Membership, now: datetime
+    ) -> RenderedEmail:
+        """The rest of ``render`` once the recipient is validated and classified."""
+        chosen = self._chosen(layout, r, membership, now)
         try:
             variant = self._cache.get(chosen.key, lambda: self._compile(chosen.key))
         except PersonalizeError as exc:  # a variant compiles on first use: say who needed it
@@ -243,7 +249,7 @@ class Project:
             recipient=r,
             membership=membership,
             decisions=chosen.decisions,
-            now=moment,
+            now=now,
             limits=self.settings.limits,
             clip_bytes=self.settings.render.clip_bytes,
             message=self.settings.message,
@@ -405,27 +411,9 @@ class Project:
         With ``workers`` > 1, records are rendered in that many processes (each loads the
         project once); results still come back in input order.
         """
-        moment = self.now(now)
-        if workers <= 1:
-            for index, record in enumerate(records):
-                yield self._outcome(layout, index, record, moment)
-            return
-        with ProcessPoolExecutor(
-            max_workers=workers, initializer=init_worker, initargs=(str(self.root),)
-        ) as pool:
-            # Recipients hold read-only mappings, which do not pickle; send plain records.
-            numbered = ((i, plain(r)) for i, r in enumerate(records))
-            while chunk := list(islice(numbered, chunk_size * workers)):
-                parts = [chunk[i : i + chunk_size] for i in range(0, len(chunk), chunk_size)]
-                for outcomes in pool.map(render_chunk, [(layout, p, moment) for p in parts]):
-                    yield from outcomes
-
-    def _outcome(self, layout: str, index: int, record: Record, now: datetime) -> Outcome:
-        rid = record.id if isinstance(record, Recipient) else record_id(record)
-        try:
-            return Outcome(index, rid, email=self.render(layout, record, now=now))
-        except PersonalizeError as exc:
-            return Outcome(index, rid, error=exc)
+        return iter_outcomes(
+            self, layout, records, now=self.now(now), workers=workers, chunk_size=chunk_size
+        )
 
     def lint(self, *, now: datetime | None = None) -> LintReport:
         """Check every file of the project for mistakes and risks (docs/lint.md lists codes).
