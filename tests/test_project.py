@@ -19,9 +19,11 @@ from personalize import (
     RegistryError,
     RenderedEmail,
 )
+from personalize.segments import Segments
 from projects import ANN, make_project
 
 ROOT = Path(__file__).resolve().parents[1]
+LAYOUTS = ("weekly", "welcome", "cart-reminder")
 
 
 def test_load_reports_the_first_problem_with_its_location(tmp_path: Path) -> None:
@@ -122,6 +124,26 @@ def test_render_many_gives_what_render_gives_record_by_record() -> None:
     assert any("email: expected an email address" in e for e in failed)
     assert any("unknown locale 'xx_XX'" in e for e in failed)
     assert any("expected a JSON object" in e for e in failed)
+
+
+def test_render_with_a_membership_from_classify_renders_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    project = Project.load(ROOT)
+    personas = list(project.personas.values())
+    memberships = [project.classify(persona) for persona in personas]
+    expected = [project.render(layout, p) for p in personas for layout in LAYOUTS]
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("classified a second time")
+
+    monkeypatch.setattr(Segments, "classify", refuse)
+    given = [
+        project.render(layout, p, membership=m)
+        for p, m in zip(personas, memberships, strict=True)
+        for layout in LAYOUTS
+    ]
+    assert given == expected
 
 
 def test_render_many_in_processes_equals_serial(tmp_path: Path) -> None:

@@ -301,7 +301,7 @@ class _Tally:
             membership = project.classify(recipient, now=now)
             self._count_segments(membership.segments)
             if render:
-                email = project.render(self.layout, recipient, now=now)
+                email = project.render(self.layout, recipient, now=now, membership=membership)
                 decisions: Mapping[str, str | None] = email.decisions
                 arms: Mapping[str, str] = email.experiments
                 size = len(email.html) if email.html.isascii() else len(email.html.encode())

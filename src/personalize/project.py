@@ -219,7 +219,12 @@ class Project:
     # -- the public jobs ----------------------------------------------------------------------
 
     def render(
-        self, layout: str, recipient: Record, *, now: datetime | None = None
+        self,
+        layout: str,
+        recipient: Record,
+        *,
+        now: datetime | None = None,
+        membership: Membership | None = None,
     ) -> RenderedEmail:
         """Render ``layout`` for one recipient.
 
@@ -228,11 +233,16 @@ class Project:
             recipient: A record (mapping) or a validated ``Recipient``.
             now: The moment to render for (defaults: the project's pinned ``now``, else the
                 current time). Date windows, metrics and relative dates use it.
+            membership: ``classify``'s result for the same recipient and ``now``, which saves
+                classifying again.
 
         Raises:
             PersonalizeError: validation, decision or render problems, located.
         """
-        r, membership, moment = self._inputs(recipient, now, trace=False)
+        if membership is None:
+            r, membership, moment = self._inputs(recipient, now, trace=False)
+        else:
+            r, moment = self.recipient(recipient), self.now(now)
         return self._render_classified(layout, r, membership, moment)
 
     def _render_classified(
