@@ -73,12 +73,12 @@ def render_batch(
     classified = []
     for index, rid, r in validated:
         try:
-            classified.append((index, rid, r, project._classify(r, now)))
+            classified.append((index, rid, r, project.classify(r, now=now)))
         except PersonalizeError as exc:
             outcomes[index] = Outcome(index, rid, error=exc)
     for index, rid, r, membership in classified:
         try:
-            email = project._render_classified(layout, r, membership, now)
+            email = project.render(layout, r, now=now, membership=membership)
             outcomes[index] = Outcome(index, rid, email=email)
         except PersonalizeError as exc:
             outcomes[index] = Outcome(index, rid, error=exc)
