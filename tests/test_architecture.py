@@ -55,6 +55,7 @@ LAYERS: dict[str, int] = {
     "render": 4,
     "message": 4,
     "project": 5,
+    "choices": 5,
     "parallel": 5,
     "records": 1,
     "lint": 4,

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from .cache import LRUCache
 from .calibration import Calibration
+from .choices import Choices
 from .compile import (
     CompiledVariant,
     Fragments,
@@ -22,13 +21,13 @@ from .compile import (
 from .config import Settings, load_settings
 from .decide import Decisions, Explanation, RecipientScope, decide
 from .errors import PersonalizeError
-from .experiments import ArmMemo, Experiment, load_experiments
+from .experiments import Experiment, load_experiments
 from .lint import LintReport, lint_project
 from .parallel import Outcome, iter_outcomes
 from .prepare import Prepared, prepare
 from .profile import Recipient, Schema
 from .records import iter_jsonl
-from .registry import Module, Registry, load_registry
+from .registry import Registry, load_registry
 from .render import RenderedEmail, render_email, render_reference
 from .segments import Membership, Segments, load_segments
 from .templating import Environments, make_environments
@@ -37,13 +36,6 @@ from .text import ParseCache
 __all__ = ["Outcome", "Project"]
 
 Record = Mapping[str, Any] | Recipient
-
-
-@dataclass(frozen=True)
-class _Chosen:
-    key: VariantKey
-    decisions: Mapping[str, str | None]
-    experiments: Mapping[str, str]
 
 
 class Project:
@@ -75,8 +67,7 @@ class Project:
         self._fragments: Fragments = LRUCache(settings.render.cache_size * 8)
         self._parsed: ParseCache = LRUCache(settings.render.cache_size * 8)
         self._personas: dict[str, Recipient] | None = None
-        self._whens: dict[str, tuple[Module, ...]] = {}
-        self._chosen_cache: dict[tuple[Any, ...], _Chosen | ArmMemo[_Chosen]] = {}
+        self._choices = Choices(registry, segments.segments, schema.tz, self.experiments)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] = ".") -> Project:
@@ -249,7 +240,13 @@ class Project:
         self, layout: str, r: Recipient, membership: Membership, now: datetime
     ) -> RenderedEmail:
         """The rest of ``render`` once the recipient is validated and classified."""
-        chosen = self._chosen(layout, r, membership, now)
+        chosen = self._choices.chosen(
+            layout,
+            r,
+            membership,
+            now,
+            lambda: self._decide(layout, r, membership, now, explain=False),
+        )
         try:
             variant = self._cache.get(chosen.key, lambda: self._compile(chosen.key))
         except PersonalizeError as exc:  # a variant compiles on first use: say who needed it
@@ -265,49 +262,6 @@ class Project:
             message=self.settings.message,
             experiments=chosen.experiments,
         )
-
-    def _chosen(self, layout: str, r: Recipient, membership: Membership, now: datetime) -> _Chosen:
-        """Decisions, memoized: without `when` rules they depend only on the key below."""
-        whens = self._whens.get(layout)
-        if whens is None:
-            chosen_layout = self.registry.layout(layout)
-            whens = self._whens[layout] = tuple(
-                m
-                for s in chosen_layout.slots
-                for m in self.registry.by_slot.get(s.name, ())
-                if m.when is not None
-            )
-        scope = None
-        values: tuple[bool, ...] = ()
-        if whens:
-            scope = RecipientScope(
-                r.data, membership, segments=self.segments.segments, now=now, tz=self.schema.tz
-            )
-            try:
-                values = tuple(m.when.evaluate(scope) for m in whens)  # type: ignore[union-attr]
-            except PersonalizeError as exc:
-                raise exc.with_context(recipient=r.id) from None
-        key = (layout, r.locale, membership.segments, now, values)
-        found = self._chosen_cache.get(key)
-        if type(found) is _Chosen:
-            return found
-        # Experiments add the recipient's arms: memoized per key, then per arm (ArmMemo).
-        memo = found if isinstance(found, ArmMemo) else None
-        chosen = memo.get(r.id) if memo else None
-        if chosen is None:
-            decisions = self._decide(layout, r, membership, now, explain=False)
-            chosen = _Chosen(
-                VariantKey(layout, decisions.modules, r.locale),
-                MappingProxyType(decisions.as_dict()),
-                MappingProxyType(decisions.experiments),
-            )
-            if len(self._chosen_cache) >= 4096:  # bounded; a new batch `now` starts afresh
-                self._chosen_cache.clear()
-            if decisions.arms:
-                memo = memo or ArmMemo(self.experiments)
-                memo.put(decisions.arms, chosen)
-            self._chosen_cache[key] = memo or chosen
-        return chosen
 
     def _compile(self, key: VariantKey) -> CompiledVariant:
         return compile_variant(

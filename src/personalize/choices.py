@@ -1,0 +1,99 @@
+"""Memoized decisions: recipients with the same segments, locale and `when` results share them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from types import MappingProxyType
+from typing import Any
+
+from .compile import VariantKey
+from .decide import Decisions, RecipientScope
+from .errors import PersonalizeError
+from .experiments import ArmMemo, Experiment
+from .profile import Recipient
+from .registry import Module, Registry
+from .segments import Membership, Segment
+
+__all__ = ["Choices", "Chosen"]
+
+# Bounded; a new batch `now` starts afresh.
+_MAX_KEYS = 4096
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """What a render needs from the decisions: the variant, and what the email reports."""
+
+    key: VariantKey
+    decisions: Mapping[str, str | None]
+    experiments: Mapping[str, str]
+
+
+class Choices:
+    """The decisions of each recipient, memoized.
+
+    Without `when` rules, decisions depend only on the layout, locale, segments and `now`; with
+    them, also on each rule's result; experiments add the recipient's arms (``ArmMemo``).
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        segments: Mapping[str, Segment],
+        tz: tzinfo,
+        experiments: Mapping[str, Experiment],
+    ) -> None:
+        self._registry = registry
+        self._segments = segments
+        self._tz = tz
+        self._experiments = experiments
+        self._whens: dict[str, tuple[Module, ...]] = {}
+        self._memo: dict[tuple[Any, ...], Chosen | ArmMemo[Chosen]] = {}
+
+    def chosen(
+        self,
+        layout: str,
+        r: Recipient,
+        membership: Membership,
+        now: datetime,
+        decide: Callable[[], Decisions],
+    ) -> Chosen:
+        """The recipient's decisions; ``decide()`` makes them when nothing memoized fits."""
+        whens = self._whens.get(layout)
+        if whens is None:
+            slots = self._registry.layout(layout).slots
+            by_slot = self._registry.by_slot
+            whens = self._whens[layout] = tuple(
+                m for s in slots for m in by_slot.get(s.name, ()) if m.when is not None
+            )
+        values: tuple[bool, ...] = ()
+        if whens:
+            scope = RecipientScope(
+                r.data, membership, segments=self._segments, now=now, tz=self._tz
+            )
+            try:
+                values = tuple(m.when.evaluate(scope) for m in whens)  # type: ignore[union-attr]
+            except PersonalizeError as exc:
+                raise exc.with_context(recipient=r.id) from None
+        key = (layout, r.locale, membership.segments, now, values)
+        found = self._memo.get(key)
+        if type(found) is Chosen:
+            return found
+        memo = found if isinstance(found, ArmMemo) else None
+        chosen = memo.get(r.id) if memo else None
+        if chosen is None:
+            decisions = decide()
+            chosen = Chosen(
+                VariantKey(layout, decisions.modules, r.locale),
+                MappingProxyType(decisions.as_dict()),
+                MappingProxyType(decisions.experiments),
+            )
+            if len(self._memo) >= _MAX_KEYS:
+                self._memo.clear()
+            if decisions.arms:
+                memo = memo or ArmMemo(self._experiments)
+                memo.put(decisions.arms, chosen)
+            self._memo[key] = memo or chosen
+        return chosen
