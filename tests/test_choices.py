@@ -28,7 +28,7 @@ class _Counted:
         r, now = p.recipient(record), p.now()
         membership = p.classify(r, now=now)
 
-        def decide() -> Decisions:
+        def decide(*args: object, **kwargs: object) -> Decisions:
             self.made += 1
             return p.decide(layout, r, now=now, membership=membership)
 

@@ -58,9 +58,10 @@ class Choices:
         r: Recipient,
         membership: Membership,
         now: datetime,
-        decide: Callable[[], Decisions],
+        decide: Callable[..., Decisions],
     ) -> Chosen:
-        """The recipient's decisions; ``decide()`` makes them when nothing memoized fits."""
+        """The recipient's decisions; ``decide(layout, r, membership, now, explain=False)``
+        makes them when nothing memoized fits."""
         whens = self._whens.get(layout)
         if whens is None:
             slots = self._registry.layout(layout).slots
@@ -84,7 +85,7 @@ class Choices:
         memo = found if isinstance(found, ArmMemo) else None
         chosen = memo.get(r.id) if memo else None
         if chosen is None:
-            decisions = decide()
+            decisions = decide(layout, r, membership, now, explain=False)
             chosen = Chosen(
                 VariantKey(layout, decisions.modules, r.locale),
                 MappingProxyType(decisions.as_dict()),

@@ -240,13 +240,7 @@ class Project:
         self, layout: str, r: Recipient, membership: Membership, now: datetime
     ) -> RenderedEmail:
         """The rest of ``render`` once the recipient is validated and classified."""
-        chosen = self._choices.chosen(
-            layout,
-            r,
-            membership,
-            now,
-            lambda: self._decide(layout, r, membership, now, explain=False),
-        )
+        chosen = self._choices.chosen(layout, r, membership, now, self._decide)
         try:
             variant = self._cache.get(chosen.key, lambda: self._compile(chosen.key))
         except PersonalizeError as exc:  # a variant compiles on first use: say who needed it
