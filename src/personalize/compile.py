@@ -121,7 +121,7 @@ def compile_variant(
         markers=markers,
         settings=settings,
         where=where,
-        parsed=parsed if parsed is not None else LRUCache(64),
+        parsed=parsed,
     )
     filled = {i: markers.expr(holes[i].id) for i, (_, m) in enumerate(key.modules) if m}
     fallback = (layout.file, 1)
@@ -153,7 +153,7 @@ def _compile(
     markers: Markers,
     settings: Settings,
     where: str,
-    parsed: ParseCache,
+    parsed: ParseCache | None = None,
 ) -> tuple[str, str]:
     """Protected MJML → MJML compiler → inliner → HTML and text, tokens still as markers."""
     check_structure(source, markers=markers, tokens=expected)
@@ -170,7 +170,8 @@ def _compile(
     _check_survival(html, expected, markers, source)
     p, s = re.escape(markers.prefix), re.escape(markers.suffix)
     fences = re.compile(rf"<!--{p}[be]\d+{s}-->")
-    # Parsed piece by piece between the slot fences: most pieces recur across variants.
+    # With a cache shared by variants, parsed piece by piece between the slot fences: most
+    # pieces recur across variants.
     text = html_to_text(html, keep_comment=markers.comment_pattern, cut=fences, cache=parsed)
     _check_blocks(text, expected, markers)
     dynamic = re.compile(rf"<!--{p}\d+{s}-->|{p}\d+{s}")
@@ -298,9 +299,7 @@ def compile_document(
         protected.text, {}, locale=locale, head=[h.text for h in resolved.head], css=resolved.css
     )
     tokens = {t.id: t for t in protected.tokens}
-    html, plain = _compile(
-        source, tokens, markers=markers, settings=settings, where=file, parsed=LRUCache(64)
-    )
+    html, plain = _compile(source, tokens, markers=markers, settings=settings, where=file)
     out = []
     for kind, output in (("html", html), ("text", plain)):
         restored = restore(output, tokens, markers=markers, contexts=kind == "html")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from html.parser import HTMLParser
 from typing import Protocol
 
@@ -96,9 +97,13 @@ class _Tokenizer(HTMLParser):
         return self.cdata_elem is None and "<" not in self.rawdata
 
 
-def _parse(html: str) -> tuple[Event, ...]:
+def _parse(html: str, *, last: bool = True) -> tuple[Event, ...]:
+    """The parser events of ``html``; raises ``_UnsettledError`` if more HTML is to follow
+    (``last=False``) and this piece does not end in plain content."""
     tokenizer = _Tokenizer()
     tokenizer.feed(html)
+    if not (last or tokenizer.settled()):
+        raise _UnsettledError
     tokenizer.close()
     return tuple(tokenizer.events)
 
@@ -110,17 +115,8 @@ def _parse_pieces(html: str, cut: re.Pattern[str], cache: ParseCache) -> tuple[E
     events: list[Event] = []
     for start, end in zip(starts, [*starts[1:], len(html)], strict=True):
         piece = html[start:end]
-
-        def parse(piece: str = piece, last: bool = end == len(html)) -> tuple[Event, ...]:
-            tokenizer = _Tokenizer()
-            tokenizer.feed(piece)
-            if not (last or tokenizer.settled()):
-                raise _UnsettledError
-            tokenizer.close()
-            return tuple(tokenizer.events)
-
         try:
-            events.extend(cache.get(piece, parse))
+            events.extend(cache.get(piece, partial(_parse, piece, last=end == len(html))))
         except _UnsettledError:
             return _parse(html)
     return tuple(events)
