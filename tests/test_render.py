@@ -7,8 +7,11 @@ import email.policy
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from personalize import Project, RecipientError, RegistryError, RenderError
+from personalize.render import _size_warning, utf8_bound
 from projects import ANN, SETTINGS, make_project, module
 
 
@@ -85,6 +88,21 @@ def test_html_over_the_clipping_budget_is_a_warning(tmp_path: Path) -> None:
     assert warning.endswith(
         "over Gmail's clipping limit of 1 KB; the unsubscribe link falls past the clip point"
     )
+
+
+@given(st.text(st.characters(codec=None)))
+def test_the_utf8_bound_is_never_below_the_encoded_size(text: str) -> None:
+    assert utf8_bound(text) >= len(text.encode("utf-8", "surrogatepass"))
+
+
+@pytest.mark.parametrize("wide", ["·", "−", "😀"])
+def test_the_clipping_warning_counts_utf8_bytes_exactly(wide: str) -> None:
+    html = wide + "a" * 2999
+    size = len(html.encode("utf-8"))
+    assert _size_warning(html, size) is None
+    warning = _size_warning(html, size - 1)
+    assert warning is not None
+    assert warning.startswith(f"HTML is {size / 1000:.1f} KB, over Gmail's clipping limit")
 
 
 def test_to_message_uses_the_rendered_parts_and_defaults(project: Project) -> None:
