@@ -111,8 +111,11 @@ class Schema:
                 annotation = Annotated[annotation, Field(**constraints)]
             if spec.has_default:
                 self._check_default(annotation, spec, (*where, field, "default"))
+                # pydantic deep-copies a default it cannot hash, for every record that lacks
+                # the field; a list default validates to a tuple anyway, so give it one.
+                default = tuple(spec.default) if type(spec.default) is list else spec.default
                 annotation = NotRequired[
-                    Annotated[annotation, Field(default=spec.default, validate_default=True)]
+                    Annotated[annotation, Field(default=default, validate_default=True)]
                 ]
             elif not spec.required:
                 # Every declared field is present, None when absent (nested ones too), so
@@ -243,7 +246,8 @@ class Schema:
             raise recipient_error(
                 exc, rid=rid, source=source, line=line, limits=self._limits
             ) from None
-        defaulted = frozenset(name for name in self.defaults if blank(record.get(name)))
+        get = record.get
+        defaulted = [name for name in self.defaults if blank(get(name))]
         project = self._project
         return Recipient(
             id=data["id"],
@@ -251,8 +255,11 @@ class Schema:
             locale=data.get("locale") or project.locale,
             timezone=data.get("timezone") or project.timezone,
             currency=data.get("currency") or project.currency,
-            defaulted=defaulted,
+            defaulted=frozenset(defaulted) if defaulted else _NONE_DEFAULTED,
         )
+
+
+_NONE_DEFAULTED: frozenset[str] = frozenset()
 
 
 def _shown_id(raw: Any) -> str | None:
