@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -99,3 +100,19 @@ def module(front: str, body: str) -> str:
 
 
 ANN = {"id": "ann", "email": "ann@example.com", "first_name": "Ann", "links": {}}
+
+
+STARTER_KIT = Path(__file__).resolve().parents[1]
+
+
+def starter_kit_copy(target: Path, settings: tuple[str, str]) -> Path:
+    """A copy of the bundled starter kit in ``target``, with ``settings[0]`` replaced by
+    ``settings[1]`` in its personalize.toml (which must contain it)."""
+    for name in ("templates", "modules"):
+        shutil.copytree(STARTER_KIT / name, target / name)
+    for name in ("segments.yaml", "rfm.yaml", "personas.jsonl"):
+        shutil.copy(STARTER_KIT / name, target / name)
+    text = (STARTER_KIT / "personalize.toml").read_text(encoding="utf-8")
+    assert settings[0] in text
+    (target / "personalize.toml").write_text(text.replace(*settings), encoding="utf-8")
+    return target

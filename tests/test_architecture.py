@@ -57,6 +57,7 @@ LAYERS: dict[str, int] = {
     "project": 5,
     "choices": 5,
     "parallel": 5,
+    "variants": 4,
     "records": 1,
     "lint": 4,
     "lintcodes": 4,

@@ -36,7 +36,7 @@ def test_each_variant_compiles_once(tmp_path: Path) -> None:
     for name in ("Ann", "Bo", "Cy"):
         project.render("news", {**ANN, "first_name": name})
     project.render("news", {**ANN, "locale": "de_DE"})
-    assert project.cache_info == {"size": 2, "hits": 2, "misses": 2}
+    assert project.cache_info == {"size": 2, "hits": 2, "misses": 2, "merged": 0}
 
 
 def test_the_cache_is_bounded() -> None:
@@ -54,6 +54,18 @@ def test_the_cache_is_bounded() -> None:
         cache.get(key, build(key))  # type: ignore[arg-type]
     assert built == ["a", "b", "c", "b"]
     assert len(cache) == 2
+
+
+def test_put_replaces_a_value_as_most_recent_and_stays_bounded() -> None:
+    cache: LRUCache[str, str] = LRUCache(2)
+    cache.get("a", lambda: "a1")
+    cache.get("b", lambda: "b1")
+    cache.put("a", "a2")  # now the most recent: "b" goes first
+    assert cache.get("a", lambda: "never") == "a2"
+    cache.put("c", "c1")
+    assert len(cache) == 2
+    assert cache.get("b", lambda: "b2") == "b2"  # evicted, built again
+    assert cache.get("c", lambda: "never") == "c1"
 
 
 def test_subject_preheader_and_title_come_from_the_layout(tmp_path: Path) -> None:

@@ -55,6 +55,7 @@ def test_an_empty_settings_file_gives_the_defaults(tmp_path: Path) -> None:
     assert settings.render.model_dump() == {
         "inliner": "css-inline",
         "cache_size": 256,
+        "merge_after": 1_000,
         "clip_bytes": 102_000,
         "max_depth": 200,
         "max_source_bytes": 1_000_000,
@@ -331,6 +332,12 @@ ERROR_CASES = [
         '[render]\ninliner = "juice"\n',
         "personalize.toml line 2: render.inliner: Input should be 'css-inline' or 'premailer' "
         "(got 'juice')",
+    ),
+    (
+        "a negative merge_after",
+        "[render]\nmerge_after = -1\n",
+        "personalize.toml line 2: render.merge_after: Input should be greater than or equal to 0 "
+        "(got -1)",
     ),
     (
         "a limit out of range",

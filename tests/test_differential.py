@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from personalize import Project
 from personalize.testing import canonical_html
+from projects import starter_kit_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = Project.load(ROOT)
@@ -41,16 +41,9 @@ def test_compiled_path_equals_reference_path(layout: str, persona: str) -> None:
 @pytest.fixture(scope="module")
 def premailer_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     target = tmp_path_factory.mktemp("premailer")
-    for name in ("templates", "modules"):
-        shutil.copytree(ROOT / name, target / name)
-    for name in ("segments.yaml", "rfm.yaml", "personas.jsonl"):
-        shutil.copy(ROOT / name, target / name)
-    settings = (ROOT / "personalize.toml").read_text(encoding="utf-8")
-    assert 'inliner = "css-inline"' in settings
-    (target / "personalize.toml").write_text(
-        settings.replace('inliner = "css-inline"', 'inliner = "premailer"'), encoding="utf-8"
+    return Project.load(
+        starter_kit_copy(target, ('inliner = "css-inline"', 'inliner = "premailer"'))
     )
-    return Project.load(target)
 
 
 @pytest.mark.parametrize("layout", PROJECT.layouts)

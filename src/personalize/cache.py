@@ -41,5 +41,13 @@ class LRUCache(Generic[K, V]):
                 self._items.popitem(last=False)
         return built
 
+    def put(self, key: K, value: V) -> None:
+        """Keep ``value`` for ``key`` (e.g. a better build of the same thing), as most recent."""
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+
     def __len__(self) -> int:
         return len(self._items)

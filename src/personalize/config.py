@@ -84,6 +84,7 @@ class RenderSettings(_Model):
 
     inliner: Literal["css-inline", "premailer"] = "css-inline"
     cache_size: int = Field(default=256, ge=1, le=100_000)
+    merge_after: int = Field(default=1_000, ge=0)
     clip_bytes: int = Field(default=102_000, ge=1_000)
     max_depth: int = Field(default=200, ge=10, le=2_000)
     max_source_bytes: int = Field(default=1_000_000, ge=10_000)

@@ -32,6 +32,7 @@ from .render import RenderedEmail, render_email, render_reference
 from .segments import Membership, Segments, load_segments
 from .templating import Environments, make_environments
 from .text import ParseCache
+from .variants import Variants
 
 __all__ = ["Outcome", "Project"]
 
@@ -62,7 +63,9 @@ class Project:
         self.experiments: Mapping[str, Experiment] = load_experiments(registry)
         self._prepared = prepared
         self._envs = envs
-        self._cache: LRUCache[VariantKey, CompiledVariant] = LRUCache(settings.render.cache_size)
+        self._variants = Variants(
+            settings.render.cache_size, settings.render.merge_after, self._compile
+        )
         # Skeletons and module regions shared between variants (keyed by their source).
         self._fragments: Fragments = LRUCache(settings.render.cache_size * 8)
         self._parsed: ParseCache = LRUCache(settings.render.cache_size * 8)
@@ -204,8 +207,7 @@ class Project:
 
     def variant(self, layout: str, decisions: Decisions, locale: str) -> CompiledVariant:
         """The compiled variant for these decisions and locale (built once, then cached)."""
-        key = VariantKey(layout, decisions.modules, locale)
-        return self._cache.get(key, lambda: self._compile(key))
+        return self._variants.get(VariantKey(layout, decisions.modules, locale))
 
     # -- the public jobs ----------------------------------------------------------------------
 
@@ -242,7 +244,7 @@ class Project:
         """The rest of ``render`` once the recipient is validated and classified."""
         chosen = self._choices.chosen(layout, r, membership, now, self._decide)
         try:
-            variant = self._cache.get(chosen.key, lambda: self._compile(chosen.key))
+            variant = self._variants.for_render(chosen.key)
         except PersonalizeError as exc:  # a variant compiles on first use: say who needed it
             raise exc.with_context(recipient=r.id) from None
         return render_email(
@@ -382,5 +384,6 @@ class Project:
 
     @property
     def cache_info(self) -> dict[str, int]:
-        """Variant cache figures: size, hits, misses."""
-        return {"size": len(self._cache), "hits": self._cache.hits, "misses": self._cache.misses}
+        """Variant cache figures: size, hits, misses, and how many variants were compiled whole
+        after ``[render] merge_after`` renders (merged)."""
+        return self._variants.info()

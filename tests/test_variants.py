@@ -1,0 +1,126 @@
+"""The variant cache: variants built in pieces, and compiled whole once popular."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from personalize import Project, RenderError
+from personalize.compile import CompiledVariant
+from personalize.templating import CompiledTemplate, Composite
+from projects import ANN, SETTINGS, make_project, module, starter_kit_copy
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _settings(merge_after: int) -> str:
+    return SETTINGS.replace("[message]", f"[render]\nmerge_after = {merge_after}\n\n[message]")
+
+
+def _variant(project: Project) -> CompiledVariant:
+    return project.variant("news", project.decide("news", ANN), "en_US")
+
+
+def test_a_variant_renders_in_pieces_until_merge_after_renders(tmp_path: Path) -> None:
+    project = Project.load(make_project(tmp_path, settings=_settings(3)))
+    first = project.render("news", ANN)
+    assert isinstance(_variant(project).html, Composite)
+    project.render("news", ANN)
+    assert project.cache_info["merged"] == 0
+    assert isinstance(_variant(project).html, Composite)
+    third = project.render("news", ANN)
+    assert project.cache_info["merged"] == 1
+    whole = _variant(project)
+    assert isinstance(whole.html, CompiledTemplate)
+    assert isinstance(whole.text, CompiledTemplate)
+    assert whole.output is None
+    assert third == first
+    for _ in range(5):  # merged once, for good
+        assert project.render("news", ANN) == first
+    assert project.cache_info["merged"] == 1
+
+
+def test_merge_after_zero_never_merges(tmp_path: Path) -> None:
+    project = Project.load(make_project(tmp_path, settings=_settings(0)))
+    for _ in range(20):
+        project.render("news", ANN)
+    assert project.cache_info["merged"] == 0
+    assert isinstance(_variant(project).html, Composite)
+
+
+def test_an_error_in_a_merged_variant_names_the_same_module_and_line(tmp_path: Path) -> None:
+    hero = module(
+        "description: fallback",
+        """
+        <mj-section><mj-column>
+          <mj-text>Hi {{ first_name }}</mj-text>
+          <mj-text>{{ nickname }}</mj-text>
+        </mj-column></mj-section>
+        """,
+    )
+    messages = []
+    for merge_after in (0, 1):
+        root = make_project(
+            tmp_path / str(merge_after),
+            settings=_settings(merge_after),
+            modules={"hero/default": hero},
+        )
+        project = Project.load(root)
+        with pytest.raises(RenderError) as caught:
+            project.render("news", ANN)
+        messages.append(str(caught.value))
+        assert isinstance(
+            _variant(project).html, Composite if merge_after == 0 else CompiledTemplate
+        )
+    assert (
+        messages[0]
+        == messages[1]
+        == (
+            "modules/hero/default.mjml line 6 (recipient ann): nickname: {{ nickname }} has no "
+            "value for this recipient — declare a default for the field, or write "
+            "{{ nickname | default('…') }}"
+        )
+    )
+
+
+def test_a_variant_that_fails_to_merge_keeps_rendering_in_pieces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+
+    def refuse(variant: CompiledVariant) -> CompiledVariant:
+        calls.append(variant.key)
+        raise RenderError("compiled template is invalid: too deep")
+
+    monkeypatch.setattr("personalize.variants.merge_variant", refuse)
+    project = Project.load(make_project(tmp_path, settings=_settings(1)))
+    emails = [project.render("news", ANN) for _ in range(3)]
+    assert emails[0] == emails[1] == emails[2]
+    assert len(calls) == 1
+    assert project.cache_info["merged"] == 0
+    assert isinstance(_variant(project).html, Composite)
+
+
+@pytest.fixture(scope="module")
+def merged_kit(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The starter kit, with every variant compiled whole at its first render."""
+    target = tmp_path_factory.mktemp("merged")
+    return Project.load(starter_kit_copy(target, ("\n[render]\n", "\n[render]\nmerge_after = 1\n")))
+
+
+def test_whole_variants_render_the_same_emails_as_pieces(merged_kit: Project) -> None:
+    pieces = Project.load(ROOT)
+    for layout in pieces.layouts:
+        for persona, recipient in pieces.personas.items():
+            expected = pieces.render(layout, recipient)
+            got = merged_kit.render(layout, recipient)
+            assert (got.subject, got.preheader, got.text, got.html) == (
+                expected.subject,
+                expected.preheader,
+                expected.text,
+                expected.html,
+            ), f"{layout} × {persona}"
+            assert got == expected
+    assert pieces.cache_info["merged"] == 0
+    assert merged_kit.cache_info["merged"] == merged_kit.cache_info["size"] > 10
