@@ -10,6 +10,8 @@ Prints, from one run on the same machine:
               validate → segments → decide → subject, preheader, Jinja → MJML → premailer, text)
   ratios      full / floor (time) and naive / full (time), for both naive paths
   cold build  compiling one variant (MJML + inlining + templates), per variant
+  merge build compiling a popular variant whole, which the project does once per variant after
+              [render] merge_after renders (1,000): in a run this long, before the timed turns
 
 Usage: python benchmarks/throughput.py [--layout weekly] [--recipients 20000] [--naive 40]
                                      [--repeats 5]
@@ -35,7 +37,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from personalize import Project  # noqa: E402
-from personalize.compile import compile_reference, compile_variant  # noqa: E402
+from personalize.compile import (  # noqa: E402
+    compile_reference,
+    compile_variant,
+    merge_variant,
+)
 from personalize.filters import FILTERS, validate_css_value, validate_url  # noqa: E402
 from personalize.render import context_for, render_reference  # noqa: E402
 
@@ -221,6 +227,17 @@ def main() -> None:
             )
             alone[i] = min(alone[i], time.perf_counter() - started)
 
+    # 5. merge builds: a variant in pieces compiled whole (what a long send pays once per variant)
+    merged = project.cache_info["merged"]
+    wholes = [float("inf")] * len(firsts)
+    for _ in range(3):
+        fresh = Project.load(ROOT)
+        for i, (recipient, decisions) in enumerate(firsts.values()):
+            pieces = fresh.variant(layout, decisions, recipient.locale)
+            started = time.perf_counter()
+            merge_variant(pieces)
+            wholes[i] = min(wholes[i], time.perf_counter() - started)
+
     per_full, per_floor = full / len(records), floor / len(records)
     per_single = single / len(records)
     rows = [
@@ -245,6 +262,12 @@ def main() -> None:
         ("cold build", f"{statistics.median(builds) * 1e3:.1f} ms median", "(target ≤ 10 ms)"),
         ("first build", f"{builds[0] * 1e3:.1f} ms", "(first variant of the layout)"),
         ("alone", f"{statistics.median(alone) * 1e3:.1f} ms median", "(sharing no regions)"),
+        (
+            "merge build",
+            f"{statistics.median(wholes) * 1e3:.1f} ms median",
+            f"(once per variant after {project.settings.render.merge_after:,} renders; "
+            f"{merged} of {len(variants)} merged in this run)",
+        ),
     ]
     print(f"layout {layout!r}, {len(records):,} recipients, {len(variants)} variants, one core")
     for label, figure, note in rows:
