@@ -18,6 +18,7 @@ from personalize import (
     RecipientError,
     RegistryError,
     RenderedEmail,
+    parallel,
 )
 from personalize.segments import Segments
 from projects import ANN, make_project
@@ -91,9 +92,12 @@ def test_render_many_loses_nothing_and_keeps_order(tmp_path: Path) -> None:
     assert str(failed[0].error).startswith("recipient r10: email: expected an email address")
 
 
-def test_render_many_gives_what_render_gives_record_by_record() -> None:
+def test_render_many_gives_what_render_gives_record_by_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # render_many runs each stage over a batch of records; every record must still get what
     # render gives it: its email, or the error of the stage it failed in, in input order.
+    monkeypatch.setattr(parallel, "BATCH", 32)  # the 76 records span three batches and a part
     project = Project.load(ROOT)
     personas = [
         dict(p.data) | {"id": f"{p.id}-{i}"} for i, p in enumerate(project.personas.values())
