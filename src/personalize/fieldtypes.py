@@ -50,9 +50,9 @@ _EMAIL = re.compile(
     r"^[^@\s<>(),;:\"\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
 )
 _LOCALE = re.compile(r"^[a-z]{2,3}(_[A-Z][a-z]{3})?(_[A-Z]{2}|_\d{3})?$")
+_CONTAINERS = frozenset({list, tuple, dict})
 # No surrounding `\s*` in the pattern: with Unicode spaces allowed inside the URL, that
 # backtracks quadratically on hostile input (10,000 characters took half a second).
-_CONTAINERS = frozenset({list, tuple, dict})
 URL_PATTERN = r"(?i)^(?:https?://|mailto:)[^\x00-\x20\x7f]+$"
 
 
