@@ -172,8 +172,8 @@ def merge_variant(variant: CompiledVariant) -> CompiledVariant:
     """``variant`` with its HTML and text each compiled as one template.
 
     Rendering a skeleton and its regions costs more than rendering one template (each piece
-    looks up its names and filters again): whole, a variant renders ~10–15 µs faster, but takes
-    ~15 ms to compile, so the project does it once a variant has proved popular
+    looks up its names and filters again): whole, a variant renders ~10–25 µs faster, but takes
+    15–25 ms to compile, so the project does it once a variant has proved popular
     (``[render] merge_after``). A variant already whole comes back as it is.
     """
     out = variant.output

@@ -17,7 +17,7 @@ class Variants:
 
     A variant is built in pieces (a skeleton and module regions shared with other variants),
     which is quick; once it has rendered ``merge_after`` times (0: never) it is compiled
-    whole, which takes ~15 ms once and makes each later render faster (``merge_variant``).
+    whole, which takes 15–25 ms once and makes each later render faster (``merge_variant``).
     """
 
     def __init__(
