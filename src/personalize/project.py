@@ -169,18 +169,23 @@ class Project:
         ``membership``, from ``classify`` of the same recipient at the same ``now``, saves
         classifying again.
         """
-        if membership is None:
-            r, membership, moment = self._inputs(recipient, now, trace=explain)
-        else:
-            r, moment = self.recipient(recipient), self.now(now)
+        r, membership, moment = self._inputs(recipient, now, trace=explain, membership=membership)
         return self._decide(layout, r, membership, moment, explain=explain)
 
     def _inputs(
-        self, recipient: Record, now: datetime | None, *, trace: bool
+        self,
+        recipient: Record,
+        now: datetime | None,
+        *,
+        trace: bool,
+        membership: Membership | None = None,
     ) -> tuple[Recipient, Membership, datetime]:
+        """The validated recipient, its membership (``membership`` when given), the moment."""
         r = self.recipient(recipient)
         moment = self.now(now)
-        return r, self._classify(r, moment, trace=trace), moment
+        if membership is None:
+            membership = self._classify(r, moment, trace=trace)
+        return r, membership, moment
 
     def _classify(self, r: Recipient, now: datetime, *, trace: bool = False) -> Membership:
         return self.segments.classify(
@@ -232,10 +237,7 @@ class Project:
         Raises:
             PersonalizeError: validation, decision or render problems, located.
         """
-        if membership is None:
-            r, membership, moment = self._inputs(recipient, now, trace=False)
-        else:
-            r, moment = self.recipient(recipient), self.now(now)
+        r, membership, moment = self._inputs(recipient, now, trace=False, membership=membership)
         return self._render_classified(layout, r, membership, moment)
 
     def _render_classified(

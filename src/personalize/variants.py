@@ -40,7 +40,7 @@ class Variants:
     def for_render(self, key: VariantKey) -> CompiledVariant:
         """``get``, counting a render of a variant still in pieces (and compiling it whole at
         ``merge_after`` renders)."""
-        variant = self._cache.get(key, lambda: self._build(key))
+        variant = self.get(key)
         if variant.output is None or self._merge_after == 0:
             return variant
         uses = self._uses.get(key, 0) + 1
