@@ -87,17 +87,18 @@ def test_a_kept_failed_outcome_keeps_no_email_of_its_batch_alive() -> None:
     # A traceback's frames hold their callers' locals: the whole batch, emails included. A
     # caller keeping the failures of a long send for a report must not keep every batch.
     project = Project.load(ROOT)
-    personas = [dict(p.data) for p in project.personas.values()]
+    personas = [{**p.data, "id": f"kept-{p.id}"} for p in project.personas.values()]
     records: list[object] = [*personas, "not a mapping", {"id": "bad-email", "email": "x"}]
     records += [{**personas[0], "locale": "xx_XX"}]  # passes validation, fails rendering
     failed = [o for o in project.render_many("weekly", records) if not o.ok]  # type: ignore[arg-type]
     gc.collect()
-    assert sum(type(o) is RenderedEmail for o in gc.get_objects()) == 0
+    alive = [o for o in gc.get_objects() if type(o) is RenderedEmail]
+    assert [e.recipient for e in alive if e.recipient.startswith("kept-")] == []
     assert [str(o.error) for o in failed] == [
         "expected a JSON object (mapping of fields), got str",
         "recipient bad-email: email: expected an email address such as 'ann@example.com', "
         "got 'x' (and 1 more problem)",
-        "recipient vip-vera: unknown locale 'xx_XX' — use a locale Babel knows, such as "
+        "recipient kept-vip-vera: unknown locale 'xx_XX' — use a locale Babel knows, such as "
         "'en_US' or 'de_DE'",
     ]
     assert all(o.error is not None and o.error.__traceback__ is None for o in failed)
