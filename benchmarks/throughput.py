@@ -27,6 +27,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import css_inline
 import jinja2
@@ -54,17 +55,6 @@ def _records(count: int) -> list[dict[str, object]]:
         if line.strip()
     ]
     return [{**personas[i % len(personas)], "id": f"r{i}"} for i in range(count)]
-
-
-def _best(run, repeats: int = 3) -> float:  # type: ignore[no-untyped-def]
-    """The best of ``repeats`` timings of ``run()``, in seconds (least disturbed by noise)."""
-    times = []
-    for _ in range(repeats):
-        gc.collect()
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def _plain_env() -> jinja2.Environment:
@@ -110,11 +100,12 @@ def main() -> None:
 
     # 1. full path, from raw records: Project.render_many (the way to render many records),
     #    and Project.render called once per record; 2. the floor: bare jinja2 over the same
-    #    compiled HTML source. A shared machine's speed drifts by tens of percent within
-    #    seconds, so the three are timed in turns on blocks of 1,000 recipients (a few hundred
-    #    ms each), and each block counts with its best turn: a slow spell then hits all alike
-    #    instead of skewing their ratios. Every turn keeps all its results, as a caller
-    #    collecting emails would.
+    #    compiled HTML source; 3. the naive paths (below), on the first --naive records. A
+    #    shared machine's speed drifts by tens of percent within seconds, so all of them are
+    #    timed in turns on blocks of 1,000 recipients (a few hundred ms each; the naive paths on
+    #    a few recipients per block), and each block counts with its best turn: a slow spell
+    #    then hits all alike instead of skewing their ratios. Every turn keeps all its results,
+    #    as a caller collecting emails would.
     env = _plain_env()
     floors = {key: env.from_string(v.html.source) for key, v in variants.items()}
     jobs = [(floors[v.key], c) for _, _, v, c in prepared]
@@ -124,27 +115,8 @@ def main() -> None:
         assert all(o.ok for o in outcomes), "the bundled personas all render"
         return [o.email for o in outcomes]
 
-    turns = {
-        "many": many,
-        "render": lambda chunk: [project.render(layout, r) for r in chunk],
-    }
-    blocks = range(0, len(records), 1_000)
-    best = {name: [float("inf")] * len(blocks) for name in (*turns, "floor")}
-    for _ in range(args.repeats):
-        kept: list[object] = []
-        gc.collect()
-        for i, start in enumerate(blocks):
-            chunk, chunk_jobs = records[start : start + 1_000], jobs[start : start + 1_000]
-            for name, turn in turns.items():
-                started = time.perf_counter()
-                kept.extend(turn(chunk))
-                best[name][i] = min(best[name][i], time.perf_counter() - started)
-            started = time.perf_counter()
-            kept.extend([t.render(c) for t, c in chunk_jobs])
-            best["floor"][i] = min(best["floor"][i], time.perf_counter() - started)
-        del kept
-    full, single, floor = sum(best["many"]), sum(best["render"]), sum(best["floor"])
-    # 3. naive: Jinja on the MJML source, mjml-python, premailer — per recipient
+    # 3. naive: Jinja on the MJML source, mjml-python, premailer — per recipient, for the HTML
+    #    alone, given each recipient's validated context.
     references = {
         key: env.from_string(
             compile_reference(
@@ -155,21 +127,24 @@ def main() -> None:
     }
     naive_jobs = [(references[v.key], c) for _, _, v, c in prepared[: args.naive]]
 
-    def naive_run() -> None:
-        for template, context in naive_jobs:
-            html = mjml.mjml2html(template.render(context))
-            premailer.Premailer(html, allow_network=False, cssutils_logging_level=50).transform()
+    def naive_run(chunk: list[tuple[jinja2.Template, dict[str, object]]]) -> list[object]:
+        return [
+            premailer.Premailer(
+                mjml.mjml2html(template.render(context)),
+                allow_network=False,
+                cssutils_logging_level=50,
+            ).transform()
+            for template, context in chunk
+        ]
 
-    # best of two: the first pass also pays premailer's and cssutils' first-use costs
-    naive = _best(naive_run, repeats=2) / len(naive_jobs)
     # css-inline instead of premailer in the naive path, for reference
     inliner = css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False)
 
-    def naive_css_inline_run() -> None:
-        for template, context in naive_jobs:
-            inliner.inline(mjml.mjml2html(template.render(context)))
+    def naive_css_inline_run(
+        chunk: list[tuple[jinja2.Template, dict[str, object]]],
+    ) -> list[object]:
+        return [inliner.inline(mjml.mjml2html(t.render(c))) for t, c in chunk]
 
-    naive_fast = _best(naive_css_inline_run, repeats=2) / len(naive_jobs)
     # The same email as the full path, from the same raw records: the reference path of the
     # differential tests, with premailer. Templates compile once, as a user's would.
     mjml_templates = {
@@ -180,28 +155,69 @@ def main() -> None:
     }
     settings = project.settings
 
-    def naive_email_run() -> None:
-        for record in records[: args.naive]:
+    def naive_email_run(chunk: list[dict[str, object]]) -> list[object]:
+        emails: list[object] = []
+        for record in chunk:
             recipient = project.recipient(record)
             now = project.now()
             membership = project.classify(recipient, now=now)
             decisions = project.decide(layout, recipient, now=now, membership=membership)
             variant = project.variant(layout, decisions, recipient.locale)
-            render_reference(
-                mjml_templates[variant.key],
-                variant,
-                recipient=recipient,
-                membership=membership,
-                decisions=decisions.as_dict(),
-                now=now,
-                limits=settings.limits,
-                clip_bytes=settings.render.clip_bytes,
-                inliner="premailer",
-                message=settings.message,
-                experiments=decisions.experiments,
+            emails.append(
+                render_reference(
+                    mjml_templates[variant.key],
+                    variant,
+                    recipient=recipient,
+                    membership=membership,
+                    decisions=decisions.as_dict(),
+                    now=now,
+                    limits=settings.limits,
+                    clip_bytes=settings.render.clip_bytes,
+                    inliner="premailer",
+                    message=settings.message,
+                    experiments=decisions.experiments,
+                )
             )
+        return emails
 
-    naive_email = _best(naive_email_run, repeats=2) / min(args.naive, len(records))
+    naive_records = records[: len(naive_jobs)]
+    naive_run(naive_jobs[:1])  # premailer's and cssutils' first-use costs are not per recipient
+    turns = {
+        "many": many,
+        "render": lambda chunk: [project.render(layout, r) for r in chunk],
+    }
+    blocks = range(0, len(records), 1_000)
+    share = -(-len(naive_jobs) // len(blocks))  # naive recipients per block
+    names = (*turns, "floor", "naive", "naive+css", "naive email")
+    best = {name: [float("inf")] * len(blocks) for name in names}
+
+    def timed(name: str, i: int, run: Any, chunk: Any) -> list[object]:
+        started = time.perf_counter()
+        out = run(chunk)
+        best[name][i] = min(best[name][i], time.perf_counter() - started)
+        return out  # type: ignore[no-any-return]
+
+    for _ in range(args.repeats):
+        kept: list[object] = []
+        gc.collect()
+        for i, start in enumerate(blocks):
+            chunk = records[start : start + 1_000]
+            for name, turn in turns.items():
+                kept.extend(timed(name, i, turn, chunk))
+            kept.extend(
+                timed(
+                    "floor", i, lambda c: [t.render(x) for t, x in c], jobs[start : start + 1_000]
+                )
+            )
+            few = slice(i * share, (i + 1) * share)
+            kept.extend(timed("naive", i, naive_run, naive_jobs[few]))
+            kept.extend(timed("naive+css", i, naive_css_inline_run, naive_jobs[few]))
+            kept.extend(timed("naive email", i, naive_email_run, naive_records[few]))
+        del kept
+    full, single, floor = sum(best["many"]), sum(best["render"]), sum(best["floor"])
+    naive = sum(best["naive"]) / len(naive_jobs)
+    naive_fast = sum(best["naive+css"]) / len(naive_jobs)
+    naive_email = sum(best["naive email"]) / len(naive_records)
     # 4. cold variant builds: a fresh project builds each variant in turn (its caches start
     #    empty; later variants reuse the regions and skeletons earlier ones compiled). Three
     #    fresh projects in turn; each variant counts with its best build, as in the turns above.
