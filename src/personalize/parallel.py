@@ -35,9 +35,9 @@ def gc_paused() -> Iterator[None]:
     A batch keeps every record's intermediate results alive until its last stage, so the
     collector's young generations fill with objects that outlive them and get traversed
     again and again, and full collections follow (each ~30 ms with a project loaded). The
-    render path makes no cycles of its own; anything cyclic made in the block is collected
-    after it. Never left off across a yield: callers pause one batch at a time. A collector
-    already off (or turned off by another thread meanwhile) is left as it was found.
+    render path, variant builds included, makes no cycles (tests/test_parallel.py); anything
+    cyclic made in the block would be collected after it. Never left off across a yield:
+    callers pause one batch at a time. A collector that was already off stays off.
     """
     if not gc.isenabled():
         yield
