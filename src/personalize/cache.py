@@ -34,11 +34,7 @@ class LRUCache(Generic[K, V]):
                 return found  # type: ignore[return-value]
             self.misses += 1
         built = build()
-        with self._lock:
-            self._items[key] = built
-            self._items.move_to_end(key)
-            while len(self._items) > self.maxsize:
-                self._items.popitem(last=False)
+        self.put(key, built)
         return built
 
     def put(self, key: K, value: V) -> None:

@@ -353,7 +353,6 @@ def html_to_text(
         html: The HTML, possibly malformed.
         keep_comment: Comments whose whole text matches it are kept in place as ``<!--…-->``
             (template sentinels), even inside hidden elements; all other comments are dropped.
-
         cut: Where the HTML may be parsed in pieces (before each match), e.g. the fences
             around a layout's slots; the result is the same.
         cache: Parsed pieces by their text, kept across calls (with ``cut``): a compiled

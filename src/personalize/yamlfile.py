@@ -35,16 +35,15 @@ class Document:
     def text(self, spec: Mapping[Any, Any], path: Path, key: str) -> str:
         """The optional text under ``key`` of the mapping at ``path`` ("" when absent)."""
         value = spec.get(key, "")
-        if not isinstance(value, str):
-            shown = (
-                "null"
-                if value is None
-                else str(value).lower()
-                if isinstance(value, bool)
-                else short_repr(value)
-            )
-            raise self.error((*path, key), f"{key!r} must be text, got {shown}", hint="quote it")
-        return value
+        if isinstance(value, str):
+            return value
+        if value is None:
+            shown = "null"
+        elif isinstance(value, bool):  # as YAML spells it
+            shown = "true" if value else "false"
+        else:
+            shown = short_repr(value)
+        raise self.error((*path, key), f"{key!r} must be text, got {shown}", hint="quote it")
 
     def error(self, path: Path, message: str, *, hint: str | None = None) -> ConfigError:
         """A ``ConfigError`` located at ``path`` in this document."""
