@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from personalize.errors import ConfigError, RuleError
-from personalize.metrics import Metric
+from personalize.metrics import Metric, MetricPlan
 from personalize.rules import MISSING, Condition, Rule, Scope, TraceEntry
 from personalize.segments import Membership, Segment, Segments, load_segments
 
@@ -362,8 +362,12 @@ def test_every_metric_is_computed_once(tmp_path: Path, monkeypatch: pytest.Monke
         return original(self, scope, cache=cache)
 
     monkeypatch.setattr(Metric, "compute", spy)
-    segments.classify(VIP_DATA, now=NOW, tz=BERLIN)
-    assert computed == list(segments.metrics)
+    fast = segments.classify(VIP_DATA, now=NOW, tz=BERLIN)
+    assert computed == []  # the plan computed every one, and its values are used as they are
+    monkeypatch.setattr(MetricPlan, "prefill", lambda self, scope, cache: None)
+    checked = segments.classify(VIP_DATA, now=NOW, tz=BERLIN)
+    assert computed == list(segments.metrics)  # each once, by the checked path, in file order
+    assert checked == fast
 
 
 def test_segments_built_in_code_reject_cycles() -> None:

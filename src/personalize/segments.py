@@ -34,6 +34,7 @@ __all__ = [
 
 _NO_TRACE: Final[Mapping[str, tuple[TraceEntry, ...]]] = MappingProxyType({})
 _NO_GROUPS: Final[Mapping[str, GroupResolution]] = MappingProxyType({})
+_UNSET: Final = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,7 @@ class Segments:
     _order: tuple[Segment, ...] = field(init=False, repr=False)
     _rules: tuple[tuple[Segment, Predicate, Group | None], ...] = field(init=False, repr=False)
     _metric_plan: MetricPlan = field(init=False, repr=False)
+    _metric_keys: tuple[tuple[str, object, Metric], ...] = field(init=False, repr=False)
     _scores: tuple[tuple[Score, tuple[Predicate | None, ...]], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -104,6 +106,9 @@ class Segments:
         object.__setattr__(self, "_order", order)
         object.__setattr__(self, "_rules", rules)
         object.__setattr__(self, "_metric_plan", MetricPlan(self.metrics.values(), known))
+        # (name, the metric's key in the plan's cache, metric): see classify.
+        keys = tuple((m.name, m._key, m) for m in self.metrics.values())
+        object.__setattr__(self, "_metric_keys", keys)
         object.__setattr__(self, "_scores", scores)
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -184,8 +189,11 @@ class Segments:
                 return self._traced(scope, values)
             cache: dict[Any, Any] = {}
             self._metric_plan.prefill(scope, cache)
-            for metric in self.metrics.values():
-                values[metric.name] = metric.compute(scope, cache=cache)
+            # The plan leaves a value under the metric's key for nearly every metric: read it
+            # here, and call the (checked) compute only for the rest (a call costs ~0.2 µs).
+            for name, key, metric in self._metric_keys:
+                value = cache.get(key, _UNSET)
+                values[name] = metric.compute(scope, cache=cache) if value is _UNSET else value
             if self._scores or self.rfm is not None:
                 self._derive(scope, values, None)
             metrics = MappingProxyType(values.copy())
