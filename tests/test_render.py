@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from personalize import Project, RecipientError, RegistryError, RenderError
+from personalize import Project, RecipientError, RegistryError, RenderedEmail, RenderError
 from personalize.render import _size_warning, utf8_bound
 from projects import ANN, SETTINGS, make_project, module
 
@@ -30,6 +31,15 @@ def test_the_email_has_every_part(project: Project) -> None:
     assert out.now.isoformat() == "2026-11-27T09:00:00+01:00"
     assert out.address == "ann@example.com"
     assert out.unsubscribe == "https://shop.example/unsubscribe"
+
+
+def test_the_email_is_a_whole_rendered_email(project: Project) -> None:
+    # _finish builds it without RenderedEmail.__init__: every field must be set all the same.
+    out = project.render("news", ANN)
+    assert list(vars(out)) == [f.name for f in dataclasses.fields(RenderedEmail)]
+    assert out == RenderedEmail(**vars(out))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        out.subject = "changed"  # type: ignore[misc]
 
 
 def test_fields_that_fell_back_to_their_default_are_reported(project: Project) -> None:
