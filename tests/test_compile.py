@@ -151,3 +151,27 @@ def test_hero_module_default(tmp_path: Path) -> None:
     email = Project.load(make_project(tmp_path, modules={"hero/default": HERO})).render("news", ANN)
     assert "Hi Ann" in email.html
     assert "Hi Ann" in email.text
+
+
+def test_conditions_that_hold_nothing_in_the_text_part_leave_its_template(tmp_path: Path) -> None:
+    # The image is left out of the text part: its condition there would hold nothing.
+    hero = module(
+        "description: x",
+        """
+        <mj-section><mj-column><mj-text>
+          {% if first_name %}{% if nickname %}<img src="https://x.example/a">{% endif %}{% endif %}
+          {%- if first_name %}<img src="https://x.example/b">{% endif -%}
+          {% if first_name %}Hi {{ first_name }}{% endif %}
+        </mj-text></mj-column></mj-section>
+        """,
+    )
+    project = Project.load(make_project(tmp_path, modules={"hero/default": hero}))
+    email = project.render("news", {**ANN, "nickname": "A"})
+    assert email.html.count("https://x.example/") == 2
+    assert email.text == "Hi Ann\n"
+    variant = project.variant("news", project.decide("news", ANN), "en_US")
+    text = variant.text.source
+    assert "nickname" not in text  # both conditions went, the inner one first
+    assert text.count("{%- if first_name %}") == 1  # a whitespace control keeps its tags
+    assert text.count("{% if first_name %}") == 1  # and so does a condition with content
+    assert "nickname" in variant.html.source  # the HTML still evaluates it

@@ -217,6 +217,7 @@ def _compile(
     # pieces recur across variants.
     text = html_to_text(html, keep_comment=markers.comment_pattern, cut=fences, cache=parsed)
     _check_blocks(text, expected, markers)
+    text = _drop_empty_conditions(text, expected, re.compile(rf"<!--{p}(\d+){s}-->"))
     dynamic = re.compile(rf"<!--{p}\d+{s}-->|{p}\d+{s}")
     return html, settle_static_breaks(text, dynamic, fences=fences)
 
@@ -313,6 +314,34 @@ def _check_survival(
                 line=token.line,
                 hint="move the tag into the content of a column (mj-text, mj-raw)",
             )
+
+
+_IF = re.compile(r"\{%(?!-)\s*if\s.*(?<!-)%\}", re.DOTALL)
+_ENDIF = re.compile(r"\{%(?!-)\s*endif\s*(?<!-)%\}")
+
+
+def _drop_empty_conditions(text: str, tokens: Mapping[int, Token], comment: re.Pattern[str]) -> str:
+    """The text without ``{% if … %}{% endif %}`` pairs that hold nothing (and print nothing).
+
+    Content the text part leaves out (an image, a spacer) often sits alone in a condition; the
+    HTML still evaluates it, first, so the text part need not. Whitespace controls keep theirs.
+    """
+
+    def text_of(match: re.Match[str]) -> str:
+        token = tokens.get(int(match[1]))
+        return token.text if token is not None else ""
+
+    while True:  # one pair at a time: an outer condition may hold nothing but an inner one
+        for first, second in itertools.pairwise(comment.finditer(text)):
+            if (
+                first.end() == second.start()
+                and _IF.fullmatch(text_of(first))
+                and _ENDIF.fullmatch(text_of(second))
+            ):
+                text = text[: first.start()] + text[second.end() :]
+                break
+        else:
+            return text
 
 
 def _check_blocks(text: str, expected: Mapping[int, Token], markers: Markers) -> None:
