@@ -5,7 +5,8 @@ preheader → HTML → text render → text normalization → checks and the Ren
 time over blocks of 500 records, each block in several turns, and prints each stage's best
 time per recipient, their sum, and `render_many` over the same blocks in the same turns. A
 stage timed alone keeps its code and data in the CPU caches, so the sum comes out below
-`render_many`; the ratio says by how much. Variants are compiled whole first, as in a long send.
+`render_many`; the ratio says by how much. Variants are compiled whole first, as in a long send,
+and the garbage collector is paused while the stages run, as render_many pauses it per batch.
 
 Usage: python benchmarks/stages.py [--layout weekly] [--recipients 5000] [--repeats 5]
 """
@@ -131,7 +132,11 @@ def main() -> None:
                 best[name][i] = min(best[name][i], time.perf_counter() - started)
                 return out
 
-            stages(chunk, timed)
+            gc.disable()  # as render_many does while it renders a batch
+            try:
+                stages(chunk, timed)
+            finally:
+                gc.enable()
             timed("render_many", lambda chunk=chunk: list(project.render_many(layout, chunk)))
 
     def per(name: str) -> float:
