@@ -217,7 +217,7 @@ def _compile(
     # pieces recur across variants.
     text = html_to_text(html, keep_comment=markers.comment_pattern, cut=fences, cache=parsed)
     _check_blocks(text, expected, markers)
-    text = _drop_empty_conditions(text, expected, re.compile(rf"<!--{p}(\d+){s}-->"))
+    text = _drop_empty_conditions(text, expected, markers)
     dynamic = re.compile(rf"<!--{p}\d+{s}-->|{p}\d+{s}")
     return html, settle_static_breaks(text, dynamic, fences=fences)
 
@@ -320,12 +320,15 @@ _IF = re.compile(r"\{%(?!-)\s*if\s.*(?<!-)%\}", re.DOTALL)
 _ENDIF = re.compile(r"\{%(?!-)\s*endif\s*(?<!-)%\}")
 
 
-def _drop_empty_conditions(text: str, tokens: Mapping[int, Token], comment: re.Pattern[str]) -> str:
+def _drop_empty_conditions(text: str, tokens: Mapping[int, Token], markers: Markers) -> str:
     """The text without ``{% if … %}{% endif %}`` pairs that hold nothing (and print nothing).
 
     Content the text part leaves out (an image, a spacer) often sits alone in a condition; the
     HTML still evaluates it, first, so the text part need not. Whitespace controls keep theirs.
     """
+
+    p, s = re.escape(markers.prefix), re.escape(markers.suffix)
+    comment = re.compile(rf"<!--{p}(\d+){s}-->")
 
     def text_of(match: re.Match[str]) -> str:
         token = tokens.get(int(match[1]))
