@@ -873,6 +873,39 @@ def test_compiled_rules_read_names_from_values_and_the_rest_from_data() -> None:
         run({**data, "links": ["x"]}, {"vip": True}, scope)
 
 
+def test_a_compiled_rule_reads_refs_and_operands_as_values_never_as_source() -> None:
+    # The compiled rule is generated Python: text from a rules file must not become code.
+    odd = "x) or (1"
+    run = Condition(ref=odd, op="eq", operand="y') or ('").compiled(frozenset())
+    scope = MappingScope({}, now=NOW)
+    assert run({odd: "y') or ('"}, {}, scope) is True
+    assert run({odd: "y"}, {}, scope) is False
+    assert run({"x": "y') or ('"}, {}, scope) is False
+
+
+def test_a_rule_nested_too_deeply_for_one_expression_runs_as_evaluate_does() -> None:
+    nested: Rule = Condition(ref="a", op="gt", operand=1)
+    for _ in range(400):  # past the parser's limit of nested parentheses
+        nested = Not(rule=nested)
+    run = nested.compiled(frozenset())
+    for value in (0, 2, None):
+        expected = nested.evaluate(MappingScope({"a": value}, now=NOW))
+        assert run({"a": value}, {}, MappingScope({}, now=NOW)) is expected
+
+
+def test_a_rule_defined_elsewhere_compiles_to_its_evaluate() -> None:
+    class Even(Rule):
+        def evaluate(self, scope: Any, trace: list[TraceEntry] | None = None) -> bool:
+            return bool(scope.lookup("n") % 2 == 0)
+
+    both = All(rules=(Condition(ref="a", op="exists", operand=True), Even()))
+    run = both.compiled(frozenset({"n"}))
+    scope = MappingScope({}, now=NOW)
+    assert run({"a": 1}, {"n": 4}, scope) is True
+    assert run({"a": 1}, {"n": 3}, scope) is False
+    assert run({}, {"n": 4}, scope) is False
+
+
 def outcome(call: Callable[[], Any]) -> Any:
     """The call's result, or the personalize error it raised (any other exception escapes)."""
     try:

@@ -56,13 +56,34 @@ class Rule:
         there, and no others), other refs from ``data``, as ``MappingScope(data, names=values)``
         reads them. The function gives ``evaluate``'s result without a trace, or raises (any
         exception) on values it does not foresee: callers then ask ``evaluate``, which decides.
-        This base version, for rules defined elsewhere, asks ``evaluate`` itself.
+
+        It is generated Python, one expression for the whole rule (see ``_Source``): a call
+        per condition and per all/any/not cost more than the comparisons themselves.
         """
-
-        def run(data: Mapping[str, Any], values: Mapping[str, Any], scope: Scope) -> bool:
-            return self.evaluate(MappingScope(data, now=scope.now, tz=scope.tz, names=values))
-
+        source = _Source(names)
+        try:
+            body = source.expression(self)
+            code = compile(
+                f"def rule(data, values, scope):\n    return {body}\n",
+                f"<rule {self.file}:{self.line}>",
+                "exec",
+            )
+        except (SyntaxError, RecursionError, MemoryError):
+            # Nested too deeply for one expression: run as evaluate does.
+            return _evaluated(self)
+        namespace = dict(source.bound)
+        exec(code, namespace)  # our own source: every value in it is bound by name
+        run: Predicate = namespace["rule"]
         return run
+
+
+def _evaluated(rule: Rule) -> Predicate:
+    """A predicate that asks ``rule.evaluate`` over the same values."""
+
+    def run(data: Mapping[str, Any], values: Mapping[str, Any], scope: Scope) -> bool:
+        return rule.evaluate(MappingScope(data, now=scope.now, tz=scope.tz, names=values))
+
+    return run
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -85,17 +106,6 @@ class All(Rule):
     def describe(self) -> str:
         return f"all({', '.join(rule.describe() for rule in self.rules)})"
 
-    def compiled(self, names: Set[str]) -> Predicate:
-        runs = tuple(rule.compiled(names) for rule in self.rules)
-
-        def run(data: Mapping[str, Any], values: Mapping[str, Any], scope: Scope) -> bool:
-            for each in runs:  # noqa: SIM110
-                if not each(data, values, scope):
-                    return False
-            return True
-
-        return run
-
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class AnyOf(Rule):
@@ -116,17 +126,6 @@ class AnyOf(Rule):
     def describe(self) -> str:
         return f"any({', '.join(rule.describe() for rule in self.rules)})"
 
-    def compiled(self, names: Set[str]) -> Predicate:
-        runs = tuple(rule.compiled(names) for rule in self.rules)
-
-        def run(data: Mapping[str, Any], values: Mapping[str, Any], scope: Scope) -> bool:
-            for each in runs:  # noqa: SIM110
-                if each(data, values, scope):
-                    return True
-            return False
-
-        return run
-
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Not(Rule):
@@ -142,14 +141,6 @@ class Not(Rule):
 
     def describe(self) -> str:
         return f"not({self.rule.describe()})"
-
-    def compiled(self, names: Set[str]) -> Predicate:
-        inner = self.rule.compiled(names)
-
-        def run(data: Mapping[str, Any], values: Mapping[str, Any], scope: Scope) -> bool:
-            return not inner(data, values, scope)
-
-        return run
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -272,27 +263,59 @@ class Condition(Rule):
     def describe(self) -> str:
         return self._text
 
-    def compiled(self, names: Set[str]) -> Predicate:
-        ref, test, absent, quick, fast = self.ref, self._test, self._absent, self._quick, self._fast
-        named = ref in names
-        parts = split_ref(ref) if "." in ref and not named else None
 
-        def run(data: Mapping[str, Any], values: Mapping[str, Any], scope: Scope) -> bool:
-            # The same lookup as MappingScope's, and the same test, minus the trace and the
-            # error locating that `evaluate` adds when the caller falls back to it.
-            if named:
-                value = values[ref]
-            elif parts is None:
-                value = data.get(ref, MISSING)
-            else:
-                value = walk(data, parts, ref)
-            if type(value) in fast:
-                return quick(value)
-            if value is MISSING or value is None:
-                return absent
-            return test(value, scope)
+# `quick(value)` is `operand <symbol> value` for these operators (operators.compile_operand).
+_INLINE = {"eq": "==", "ne": "!=", "gt": "<", "gte": "<=", "lt": ">", "lte": ">="}
 
-        return run
+
+class _Source:
+    """A rule as one Python expression over ``data``, ``values`` and ``scope``.
+
+    Each condition reads its value as ``Condition.compiled`` did — from ``values`` for a name
+    in ``names``, else from ``data`` — and gives ``quick(v)`` for the exact types in ``fast``
+    (inline for comparisons), ``absent`` for a missing or None value, else ``test(v, scope)``.
+    Every object the source uses is bound by name in ``bound``; nothing from a rule's file is
+    ever written into the source.
+    """
+
+    def __init__(self, names: Set[str]) -> None:
+        self.names = names
+        self.bound: dict[str, Any] = {"MISSING": MISSING, "walk": walk}
+
+    def bind(self, value: Any) -> str:
+        name = f"_{len(self.bound)}"
+        self.bound[name] = value
+        return name
+
+    def expression(self, rule: Rule) -> str:
+        if isinstance(rule, All | AnyOf):
+            parts = [self.expression(each) for each in rule.rules]
+            joiner = " and " if isinstance(rule, All) else " or "
+            return f"({joiner.join(parts)})" if parts else str(isinstance(rule, All))
+        if isinstance(rule, Not):
+            return f"(not {self.expression(rule.rule)})"
+        if isinstance(rule, Condition):
+            return self.condition(rule)
+        return f"{self.bind(_evaluated(rule))}(data, values, scope)"  # a rule defined elsewhere
+
+    def condition(self, leaf: Condition) -> str:
+        ref = self.bind(leaf.ref)
+        if leaf.ref in self.names:
+            lookup = f"values[{ref}]"
+        elif "." in leaf.ref:
+            lookup = f"walk(data, {self.bind(split_ref(leaf.ref))}, {ref})"
+        else:
+            lookup = f"data.get({ref}, MISSING)"
+        absent = "True" if leaf._absent else "False"
+        test = f"{self.bind(leaf._test)}(v, scope)"
+        if not leaf._fast:
+            return f"({absent} if (v := {lookup}) is MISSING or v is None else {test})"
+        rest = f"{absent} if v is MISSING or v is None else {test}"
+        symbol = _INLINE.get(leaf.op)
+        quick = (
+            f"{self.bind(leaf.operand)} {symbol} v" if symbol else f"{self.bind(leaf._quick)}(v)"
+        )
+        return f"(({quick}) if type(v := {lookup}) in {self.bind(leaf._fast)} else {rest})"
 
 
 def _condition_from(
