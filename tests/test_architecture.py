@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     "yamlfile": 1,
     "rules": 2,
     "rulenodes": 2,
+    "segmentcode": 2,
     "scope": 2,
     "values": 2,
     "operators": 2,

@@ -11,7 +11,7 @@ from .operators import compile_operand
 from .scope import MISSING, MappingScope, Scope, split_ref, walk
 from .values import TYPE_HINT, described
 
-__all__ = ["All", "AnyOf", "Condition", "Not", "Predicate", "Rule", "TraceEntry"]
+__all__ = ["All", "AnyOf", "Condition", "Not", "Predicate", "Rule", "RuleSource", "TraceEntry"]
 
 Predicate = Callable[[Mapping[str, Any], Mapping[str, Any], Scope], bool]
 
@@ -57,10 +57,10 @@ class Rule:
         reads them. The function gives ``evaluate``'s result without a trace, or raises (any
         exception) on values it does not foresee: callers then ask ``evaluate``, which decides.
 
-        It is generated Python, one expression for the whole rule (see ``_Source``): a call
+        It is generated Python, one expression for the whole rule (see ``RuleSource``): a call
         per condition and per all/any/not cost more than the comparisons themselves.
         """
-        source = _Source(names)
+        source = RuleSource(names)
         try:
             body = source.expression(self)
             code = compile(
@@ -268,7 +268,7 @@ class Condition(Rule):
 _INLINE = {"eq": "==", "ne": "!=", "gt": "<", "gte": "<=", "lt": ">", "lte": ">="}
 
 
-class _Source:
+class RuleSource:
     """A rule as one Python expression over ``data``, ``values`` and ``scope``.
 
     Each condition reads its value as ``Condition.compiled`` did — from ``values`` for a name

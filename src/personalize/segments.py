@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -19,6 +20,7 @@ from .rfm import Rfm
 from .rulenodes import Predicate, TraceEntry
 from .scope import MappingScope
 from .scores import Score
+from .segmentcode import SegmentRun, segment_run
 from .segmentfile import Segment, declared, parse_metric, read_segments
 from .segmentgroups import Group, GroupResolution, check_groups
 
@@ -84,7 +86,8 @@ class Segments:
     rfm: Rfm | None = None
     groups: Mapping[str, Group] = field(default_factory=lambda: MappingProxyType({}))
     _order: tuple[Segment, ...] = field(init=False, repr=False)
-    _rules: tuple[tuple[Segment, Predicate, Group | None], ...] = field(init=False, repr=False)
+    _rules: tuple[tuple[Segment, Group | None], ...] = field(init=False, repr=False)
+    _run: SegmentRun = field(init=False, repr=False)
     _metric_plan: MetricPlan = field(init=False, repr=False)
     _metric_keys: tuple[tuple[str, object, Metric], ...] = field(init=False, repr=False)
     _scores: tuple[tuple[Score, tuple[Predicate | None, ...]], ...] = field(init=False, repr=False)
@@ -98,13 +101,15 @@ class Segments:
         last = {max(names.index(m) for m in group.order): group for group in exclusive}
         computed = frozenset(self.computed)
         known = computed | frozenset(self.segments)
-        rules = tuple((s, s.rule.compiled(known), last.get(i)) for i, s in enumerate(order))
+        rules = tuple((s, last.get(i)) for i, s in enumerate(order))
         scores = tuple(
             (score, tuple(r.when and r.when.compiled(computed) for r in score.rules))
             for score in self.scores.values()
         )
         object.__setattr__(self, "_order", order)
         object.__setattr__(self, "_rules", rules)
+        merged = functools.partial(_merged, segments=self)
+        object.__setattr__(self, "_run", segment_run(rules, known, merged))
         object.__setattr__(self, "_metric_plan", MetricPlan(self.metrics.values(), known))
         # (name, the metric's key in the plan's cache, metric): see classify.
         keys = tuple((m.name, m._key, m) for m in self.metrics.values())
@@ -197,23 +202,7 @@ class Segments:
             if self._scores or self.rfm is not None:
                 self._derive(scope, values, None)
             metrics = MappingProxyType(values.copy())
-            members: list[str] = []
-            groups: Mapping[str, GroupResolution] | None = None
-            for segment, run, group in self._rules:
-                try:
-                    held = run(scope.data, values, scope)
-                except Exception:  # the checked path decides, and locates any error
-                    held = segment.rule.evaluate(scope)
-                values[segment.name] = held
-                if held:
-                    members.append(segment.name)
-                if group is not None:
-                    found = group.resolved(values)
-                    if found is not None:
-                        for name in found[0].dropped:
-                            members.remove(name)
-                        # One group's shared mapping as it is; several merge, in file order.
-                        groups = found[1] if groups is None else _merged(groups, found[1], self)
+            members, groups = self._run(data, values, scope)
         except RuleError as err:
             raise err.with_context(file=self.file, recipient=recipient) from None
         if groups is None:
@@ -246,7 +235,7 @@ class Segments:
         metrics = MappingProxyType(values.copy())
         traces: dict[str, tuple[TraceEntry, ...]] = {}
         resolved: dict[str, GroupResolution] = {}
-        for segment, _, group in self._rules:
+        for segment, group in self._rules:
             entries: list[TraceEntry] = []
             values[segment.name] = segment.rule.evaluate(scope, entries)
             traces[segment.name] = tuple(entries)
@@ -263,8 +252,9 @@ class Segments:
 
 
 def _merged(
-    first: Mapping[str, GroupResolution], more: Mapping[str, GroupResolution], segments: Segments
+    first: Mapping[str, GroupResolution], more: Mapping[str, GroupResolution], *, segments: Segments
 ) -> Mapping[str, GroupResolution]:
+    # One group's shared mapping as it is; several merge, in file order.
     return _in_file_order({**first, **more}, segments.groups)
 
 
