@@ -7,6 +7,7 @@ import random
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,7 +21,10 @@ from personalize import (
     RenderedEmail,
     parallel,
 )
+from personalize.compile import VariantKey
+from personalize.errors import RenderError, RuleError
 from personalize.segments import Segments
+from personalize.variants import Variants
 from projects import ANN, make_project
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,6 +115,22 @@ def test_render_many_gives_what_render_gives_record_by_record(
             record["locale"] = "xx_XX"  # passes validation, fails rendering
         records.append(record)
     records.insert(40, "not a mapping")
+    # Failures in the two middle stages: classifying some records, and choosing the variant
+    # of the German ones.
+    classify, for_render = Segments.classify, Variants.for_render
+
+    def failing_classify(self: Segments, data: Any, **kwargs: Any) -> Any:
+        if str(kwargs.get("recipient", "")).endswith("-7"):
+            raise RuleError("no membership for this one", recipient=kwargs["recipient"])
+        return classify(self, data, **kwargs)
+
+    def failing_variant(self: Variants, key: VariantKey) -> Any:
+        if key.locale == "de_DE":
+            raise RenderError("no German variant today", file="templates/weekly.mjml")
+        return for_render(self, key)
+
+    monkeypatch.setattr(Segments, "classify", failing_classify)
+    monkeypatch.setattr(Variants, "for_render", failing_variant)
 
     def shown(email: RenderedEmail) -> tuple[str, str, str]:
         return email.subject, email.html, email.text
@@ -128,6 +148,8 @@ def test_render_many_gives_what_render_gives_record_by_record(
     assert any("email: expected an email address" in e for e in failed)
     assert any("unknown locale 'xx_XX'" in e for e in failed)
     assert any("expected a JSON object" in e for e in failed)
+    assert any("no membership for this one" in e for e in failed)
+    assert any("no German variant today" in e and "(recipient " in e for e in failed)
 
 
 def test_render_with_a_membership_from_classify_renders_the_same(

@@ -86,7 +86,11 @@ def render_batch(
     project: Project, layout: str, items: Sequence[tuple[int, Record]], now: datetime
 ) -> list[Outcome]:
     """One outcome per ``(index, record)`` item, in order: what ``Project.render`` gives for
-    each record (its email or its ``PersonalizeError``), stage by stage over the batch."""
+    each record (its email or its ``PersonalizeError``), stage by stage over the batch.
+
+    The stages are ``Project.render``'s own steps (validate, classify, choose the variant,
+    render it), called directly: going through ``render`` per record cost ~4 µs more.
+    """
     outcomes: dict[int, Outcome] = {}
     validated: list[tuple[int, str | None, Recipient]] = []
     for index, record in items:
@@ -98,12 +102,18 @@ def render_batch(
     classified = []
     for index, rid, r in validated:
         try:
-            classified.append((index, rid, r, project.classify(r, now=now)))
+            classified.append((index, rid, r, project._classify(r, now)))
         except PersonalizeError as exc:
             outcomes[index] = Outcome(index, rid, error=_detached(exc))
+    chosen = []
     for index, rid, r, membership in classified:
         try:
-            email = project.render(layout, r, now=now, membership=membership)
+            chosen.append((index, rid, r, membership, project._chosen(layout, r, membership, now)))
+        except PersonalizeError as exc:
+            outcomes[index] = Outcome(index, rid, error=_detached(exc))
+    for index, rid, r, membership, (choice, variant) in chosen:
+        try:
+            email = project._render_chosen(choice, variant, r, membership, now)
             outcomes[index] = Outcome(index, rid, email=email)
         except PersonalizeError as exc:
             outcomes[index] = Outcome(index, rid, error=_detached(exc))

@@ -10,7 +10,7 @@ from typing import Any
 
 from .cache import LRUCache
 from .calibration import Calibration
-from .choices import Choices
+from .choices import Choices, Chosen
 from .compile import (
     CompiledVariant,
     Fragments,
@@ -244,11 +244,28 @@ class Project:
         self, layout: str, r: Recipient, membership: Membership, now: datetime
     ) -> RenderedEmail:
         """The rest of ``render`` once the recipient is validated and classified."""
+        chosen, variant = self._chosen(layout, r, membership, now)
+        return self._render_chosen(chosen, variant, r, membership, now)
+
+    def _chosen(
+        self, layout: str, r: Recipient, membership: Membership, now: datetime
+    ) -> tuple[Chosen, CompiledVariant]:
+        """The decisions for a classified recipient, and their compiled variant."""
         chosen = self._choices.chosen(layout, r, membership, now, self._decide)
         try:
-            variant = self._variants.for_render(chosen.key)
+            return chosen, self._variants.for_render(chosen.key)
         except PersonalizeError as exc:  # a variant compiles on first use: say who needed it
             raise exc.with_context(recipient=r.id) from None
+
+    def _render_chosen(
+        self,
+        chosen: Chosen,
+        variant: CompiledVariant,
+        r: Recipient,
+        membership: Membership,
+        now: datetime,
+    ) -> RenderedEmail:
+        """The email of a recipient whose variant is chosen (``_chosen``)."""
         return render_email(
             variant,
             recipient=r,
