@@ -873,6 +873,28 @@ def test_compiled_rules_read_names_from_values_and_the_rest_from_data() -> None:
         run({**data, "links": ["x"]}, {"vip": True}, scope)
 
 
+@pytest.mark.parametrize("op", ["eq", "ne", "gt", "gte", "lt", "lte"])
+@pytest.mark.parametrize(
+    ("operand", "values"),
+    [
+        (5, [4, 5, 6, 4.5, 5.0, Decimal("5"), Decimal("5.5")]),
+        (2.5, [2, 2.5, 3, Decimal("2.5")]),
+        ("m", ["a", "m", "z", ""]),
+        (date(2026, 11, 20), [date(2026, 11, 19), date(2026, 11, 20), date(2026, 11, 21)]),
+    ],
+)
+def test_compiled_comparisons_agree_with_evaluate_below_at_and_above(
+    op: str, operand: Any, values: list[Any]
+) -> None:
+    # The compiled rule writes comparisons inline for exact types; equal values are the edge
+    # that random operands rarely hit.
+    leaf = Condition(ref="v", op=op, operand=operand)
+    run = leaf.compiled(frozenset())
+    for value in values:
+        scope = MappingScope({"v": value}, now=NOW)
+        assert run({"v": value}, {}, scope) is leaf.evaluate(scope), value
+
+
 def test_a_compiled_rule_reads_refs_and_operands_as_values_never_as_source() -> None:
     # The compiled rule is generated Python: text from a rules file must not become code.
     odd = "x) or (1"
