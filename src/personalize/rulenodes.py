@@ -271,9 +271,10 @@ _INLINE = {"eq": "==", "ne": "!=", "gt": "<", "gte": "<=", "lt": ">", "lte": ">=
 class RuleSource:
     """A rule as one Python expression over ``data``, ``values`` and ``scope``.
 
-    Each condition reads its value as ``Condition.compiled`` did — from ``values`` for a name
-    in ``names``, else from ``data`` — and gives ``quick(v)`` for the exact types in ``fast``
-    (inline for comparisons), ``absent`` for a missing or None value, else ``test(v, scope)``.
+    Each condition reads its value as ``MappingScope(data, names=values)`` would — from
+    ``values`` for a name in ``names``, else from ``data`` — and gives ``quick(v)`` for the
+    exact types in ``fast`` (inline for comparisons), ``absent`` for a missing or None value,
+    else ``test(v, scope)``: ``evaluate``'s answer without the trace and error locating.
     Every object the source uses is bound by name in ``bound``; nothing from a rule's file is
     ever written into the source.
     """
