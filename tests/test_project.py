@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 import sys
+import weakref
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -243,3 +245,19 @@ def test_render_many_in_processes_accepts_validated_recipients() -> None:
     assert [(o.email.html, o.email.warnings) for o in parallel] == [  # type: ignore[union-attr]
         (e.html, e.warnings) for e in (project.render("weekly", p) for p in personas)
     ]
+
+
+def test_a_project_is_freed_with_its_last_reference() -> None:
+    # Nothing a project holds refers back to it: dropped, it goes at once, without waiting for
+    # the cyclic collector (which render_many pauses, and callers may turn off).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        project = Project.load(ROOT)
+        list(project.render_many("weekly", list(project.personas.values())[:3]))
+        alive = weakref.ref(project), weakref.ref(project.segments)
+        del project
+        assert [ref() is None for ref in alive] == [True, True]
+    finally:
+        if was_enabled:
+            gc.enable()

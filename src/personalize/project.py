@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -63,12 +64,21 @@ class Project:
         self.experiments: Mapping[str, Experiment] = load_experiments(registry)
         self._prepared = prepared
         self._envs = envs
-        self._variants = Variants(
-            settings.render.cache_size, settings.render.merge_after, self._compile
-        )
         # Skeletons and module regions shared between variants (keyed by their source).
         self._fragments: Fragments = LRUCache(settings.render.cache_size * 8)
         self._parsed: ParseCache = LRUCache(settings.render.cache_size * 8)
+        # The builder holds what compiling needs, not the project: a project that refers to
+        # itself would outlive its last reference until the cyclic collector runs.
+        build = functools.partial(
+            compile_variant,
+            registry=registry,
+            prepared=prepared,
+            envs=envs,
+            settings=settings,
+            fragments=self._fragments,
+            parsed=self._parsed,
+        )
+        self._variants = Variants(settings.render.cache_size, settings.render.merge_after, build)
         self._personas: dict[str, Recipient] | None = None
         self._choices = Choices(registry, segments.segments, schema.tz, self.experiments)
 
@@ -276,17 +286,6 @@ class Project:
             clip_bytes=self.settings.render.clip_bytes,
             message=self.settings.message,
             experiments=chosen.experiments,
-        )
-
-    def _compile(self, key: VariantKey) -> CompiledVariant:
-        return compile_variant(
-            key,
-            registry=self.registry,
-            prepared=self._prepared,
-            envs=self._envs,
-            settings=self.settings,
-            fragments=self._fragments,
-            parsed=self._parsed,
         )
 
     def render_reference(

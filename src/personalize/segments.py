@@ -108,7 +108,7 @@ class Segments:
         )
         object.__setattr__(self, "_order", order)
         object.__setattr__(self, "_rules", rules)
-        merged = functools.partial(_merged, segments=self)
+        merged = functools.partial(_merged, groups=self.groups)  # not self: no cycle
         object.__setattr__(self, "_run", segment_run(rules, known, merged))
         object.__setattr__(self, "_metric_plan", MetricPlan(self.metrics.values(), known))
         # (name, the metric's key in the plan's cache, metric): see classify.
@@ -252,10 +252,13 @@ class Segments:
 
 
 def _merged(
-    first: Mapping[str, GroupResolution], more: Mapping[str, GroupResolution], *, segments: Segments
+    first: Mapping[str, GroupResolution],
+    more: Mapping[str, GroupResolution],
+    *,
+    groups: Mapping[str, Group],
 ) -> Mapping[str, GroupResolution]:
     # One group's shared mapping as it is; several merge, in file order.
-    return _in_file_order({**first, **more}, segments.groups)
+    return _in_file_order({**first, **more}, groups)
 
 
 def _in_file_order(
