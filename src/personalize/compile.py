@@ -257,13 +257,19 @@ def _restored(
     markers: Markers,
     envs: Environments,
     fallback: tuple[str, int],
+    *,
+    label: str | None = None,
 ) -> CompiledTemplate:
-    """Marked output with its tokens put back, compiled (``restore`` maps lines to origins)."""
+    """Marked output with its tokens put back, compiled (``restore`` maps lines to origins).
+
+    ``label`` names the template in tracebacks (``<label.html>``); by default a numbered
+    fragment.
+    """
     restored = restore(text, tokens, markers=markers, contexts=kind == "html")
     return CompiledTemplate.build(
         envs.html if kind == "html" else envs.text,
         restored.source,
-        filename=f"<fragment {next(_NAMES)}.{kind}>",
+        filename=f"<{label or f'fragment {next(_NAMES)}'}.{kind}>",
         origins=restored.lines,
         fallback=fallback,
     )
@@ -385,19 +391,11 @@ def compile_document(
     )
     tokens = {t.id: t for t in protected.tokens}
     html, plain = _compile(source, tokens, markers=markers, settings=settings, where=file)
-    out = []
-    for kind, output in (("html", html), ("text", plain)):
-        restored = restore(output, tokens, markers=markers, contexts=kind == "html")
-        out.append(
-            CompiledTemplate.build(
-                envs.html if kind == "html" else envs.text,
-                restored.source,
-                filename=f"<document {file}.{kind}>",
-                origins=restored.lines,
-                fallback=(file, 1),
-            )
-        )
-    return out[0], out[1]
+    label = f"document {file}"
+    return (
+        _restored("html", html, tokens, markers, envs, (file, 1), label=label),
+        _restored("text", plain, tokens, markers, envs, (file, 1), label=label),
+    )
 
 
 def compile_reference(
