@@ -36,6 +36,8 @@ LAYERS: dict[str, int] = {
     "calibration": 2,
     "metrics": 2,
     "metricplan": 2,
+    "metriccode": 2,
+    "metricdata": 2,
     "registry": 2,
     "frontmatter": 2,
     "includes": 2,

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence, Set
-from datetime import UTC, datetime, timedelta, timezone
-from decimal import Decimal
-from functools import partial
-from itertools import compress, repeat
-from operator import and_, attrgetter, is_not, sub
-from types import MappingProxyType
+from collections.abc import Callable, Iterable, Sequence, Set
+from datetime import UTC, datetime, timedelta
+from itertools import compress
 from typing import TYPE_CHECKING, Any, Final
 
+from .metriccode import MetricSpec, plan_run
+from .metricdata import (
+    DAY,
+    LISTS,
+    NONE,
+    PLAIN_NUMBERS,
+    PRESENT,
+    ZERO,
+    Ages,
+    UnfitError,
+    held,
+    since,
+    stamp_ages,
+    window_span,
+)
 from .rulenodes import Predicate
 from .scope import MISSING, Scope
 
@@ -19,29 +30,13 @@ if TYPE_CHECKING:  # metrics.py imports this module: the plan needs Metric only 
 
 __all__ = ["MetricPlan"]
 
-# The same as in metrics.py: the plan must read lists, presence, days and zones as it does.
-_DAY: Final = timedelta(days=1)
-_LISTS: Final = (list, tuple)
-_PRESENT: Final = partial(is_not, None)
-_TZINFO: Final = attrgetter("tzinfo")
-_MAPPING_TYPES: Final = frozenset({dict, MappingProxyType})
-_PLAIN_NUMBERS: Final = frozenset({int, float, Decimal, type(None)})
-_STAMP_TYPES: Final = frozenset({datetime, type(None)})
-_NONE: Final = type(None)
 _UNTYPED: Final[set[type]] = {object}  # a column whose types no metric reads
-_NO_VALUES: Final[Mapping[str, Any]] = MappingProxyType({})
-_ZERO: Final = timedelta(0)
 
-_Ages = tuple[list[Any], bool]
 # (items, columns, their types, ages by column, windows, scope) -> the metric's value
 _Aggregate = Callable[
-    [Sequence[Any], list[list[Any]], list[set[type]], dict[int, _Ages], list[list[bool]], Scope],
+    [Sequence[Any], list[list[Any]], list[set[type]], dict[int, Ages], list[list[bool]], Scope],
     Any,
 ]
-
-
-class _UnfitError(Exception):
-    """The data is not of the plain kinds the plan handles; the checked path takes over."""
 
 
 class MetricPlan:
@@ -66,7 +61,10 @@ class MetricPlan:
             if len(parts) <= 2 and "." not in metric.at and parts[0] not in names:
                 groups.setdefault(parts[0], _Group(parts[0])).add(metric)
         self._groups = tuple(groups.values())
-        self._clock: tuple[datetime, datetime | None] | None = None  # the last `now`, in UTC
+        self._run = plan_run(self._groups)
+        # The last `now`, in UTC, and each group's window lengths then (None: none to be had).
+        self._clock: tuple[datetime, datetime | None, tuple[list[timedelta] | None, ...]] | None
+        self._clock = None
 
     def prefill(self, scope: Scope, cache: dict[Any, Any]) -> None:
         """Compute what it can for the recipient in ``scope``, into ``cache``. Never raises."""
@@ -74,12 +72,10 @@ class MetricPlan:
         if clock is None or clock[0] is not now:  # a batch renders everyone at the same `now`
             # In UTC, date-times subtract faster; a zone without offsets must not be read so.
             utc = None if now.utcoffset() is None else now.astimezone(UTC)
-            clock = self._clock = now, utc
-        for group in self._groups:
-            try:
-                group.prefill(scope, cache, clock[1] or now)
-            except Exception:  # the group's other metrics go the checked way
-                continue
+            clock = self._clock = now, utc, tuple(_spans(group, now) for group in self._groups)
+        # Each group as generated code, which falls back to the group's `prefill` (below) on
+        # data it does not take, and that to the checked path, metric by metric.
+        self._run(scope, cache, clock[1] or now, clock[2])
 
 
 class _Group:
@@ -93,6 +89,7 @@ class _Group:
         self.typed: list[int] = []  # the columns whose value types some metric reads
         self.windows: list[tuple[int, timedelta]] = []  # (stamp column, length)
         self.metrics: list[tuple[object, Any, bool, _Aggregate]] = []
+        self.specs: list[MetricSpec] = []  # the same, for the generated code
         self.spans: tuple[datetime, list[timedelta]] | None = None  # for the last `now` seen
 
     def add(self, metric: Metric) -> None:
@@ -111,6 +108,9 @@ class _Group:
         scalar = kind == "days_since" and field is None
         aggregate = _aggregator(kind, column, window, where, whole=field is None)
         self.metrics.append((metric._key, empty, scalar, aggregate))
+        self.specs.append(
+            MetricSpec(metric._key, kind, column, window, where, whole=field is None, scalar=scalar)
+        )
 
     def prefill(self, scope: Scope, cache: dict[Any, Any], utc: datetime) -> None:
         items, now = scope.lookup(self.head), scope.now
@@ -118,7 +118,7 @@ class _Group:
         if (
             items is MISSING
             or items is None
-            or (type(items) in _LISTS and not items and not self.windows)
+            or (type(items) in LISTS and not items and not self.windows)
         ):
             for key, empty, _, _ in self.metrics:
                 cache[key] = empty
@@ -126,9 +126,9 @@ class _Group:
         if type(items) is datetime:
             for key, _, scalar, _ in self.metrics:
                 if scalar:  # a naive one cannot be subtracted: the checked path reads it in tz
-                    cache[key] = (_since(now, utc, items)) // _DAY
+                    cache[key] = (since(now, utc, items)) // DAY
             return
-        if type(items) not in _LISTS:
+        if type(items) not in LISTS:
             return
         columns = [items if f is None else [item.get(f) for item in items] for f in self.fields]
         kinds = [_UNTYPED] * len(columns)
@@ -136,22 +136,29 @@ class _Group:
             kinds[i] = set(map(type, columns[i]))
         ages = {}
         for i in self.stamped:
-            ages[i] = _ages(columns[i], kinds[i], now, utc)
+            ages[i] = stamp_ages(columns[i], kinds[i], now, utc)
         keeps = []
         if self.windows:
             spans = self.spans  # a batch renders every recipient at the same `now`
             if spans is None or spans[0] is not now:
-                spans = self.spans = now, [_span(now, within) for _, within in self.windows]
+                spans = self.spans = now, [window_span(now, within) for _, within in self.windows]
             for (i, _), span in zip(self.windows, spans[1], strict=True):
-                if _NONE in kinds[i]:
-                    keeps.append([age is not None and _ZERO <= age <= span for age in ages[i][0]])
+                if NONE in kinds[i]:
+                    keeps.append([age is not None and ZERO <= age <= span for age in ages[i][0]])
                 else:
-                    keeps.append([_ZERO <= age <= span for age in ages[i][0]])
+                    keeps.append([ZERO <= age <= span for age in ages[i][0]])
         for key, _, _, aggregate in self.metrics:
             try:
                 cache[key] = aggregate(items, columns, kinds, ages, keeps, scope)
             except Exception:  # left to the checked path
                 continue
+
+
+def _spans(group: _Group, now: datetime) -> list[timedelta] | None:
+    try:
+        return [window_span(now, within) for _, within in group.windows]
+    except Exception:  # the group's own path raises the same, and the checked path decides
+        return None
 
 
 def _index(values: list[Any], value: Any) -> int:
@@ -169,22 +176,22 @@ def _aggregator(
         items: Sequence[Any],
         columns: list[list[Any]],
         kinds: list[set[type]],
-        ages: dict[int, _Ages],
+        ages: dict[int, Ages],
         keeps: list[list[bool]],
         scope: Scope,
     ) -> Any:
         keep, values = None if window is None else keeps[window], columns[column]
         if where is not None:
-            keep = _held(where, items, keep, scope)
+            keep = held(where, items, keep, scope)
         elif whole and keep is not None:
             return keep.count(True)  # the window read every item: none is None
-        return sum(map(_PRESENT, values if keep is None else compress(values, keep)))
+        return sum(map(PRESENT, values if keep is None else compress(values, keep)))
 
     def aggregate(
         items: Sequence[Any],
         columns: list[list[Any]],
         kinds: list[set[type]],
-        ages: dict[int, _Ages],
+        ages: dict[int, Ages],
         keeps: list[list[bool]],
         scope: Scope,
     ) -> Any:
@@ -194,28 +201,28 @@ def _aggregator(
             kinds[column],
         )
         if where is not None:
-            keep = _held(where, items, keep, scope)
-        if kind != "days_since" and types <= _PLAIN_NUMBERS:
+            keep = held(where, items, keep, scope)
+        if kind != "days_since" and types <= PLAIN_NUMBERS:
             if keep is not None:
                 values = list(compress(values, keep))
-            if _NONE in types:
+            if NONE in types:
                 values = [value for value in values if value is not None]
             if kind in ("sum", "avg"):
                 total = sum(values, 0)  # Decimal with float raises: the checked path adds floats
                 return total if kind == "sum" else total / len(values) if values else None
             return (min(values) if kind == "min" else max(values)) if values else None
         if kind in ("sum", "avg"):
-            raise _UnfitError
+            raise UnfitError
         found = ages.get(column)
-        spans, ordered = _ages(values, types, scope.now, scope.now) if found is None else found
+        spans, ordered = stamp_ages(values, types, scope.now, scope.now) if found is None else found
         if not ordered:
-            raise _UnfitError
+            raise UnfitError
         seen: Sequence[int] = range(len(spans))
         if keep is not None:
             seen = [
                 i for i, (a, k) in enumerate(zip(spans, keep, strict=True)) if k and a is not None
             ]
-        elif _NONE in types:
+        elif NONE in types:
             seen = [i for i, age in enumerate(spans) if age is not None]
         if not seen:
             return None
@@ -223,51 +230,6 @@ def _aggregator(
         if kind == "min":
             return values[max(seen, key=spans.__getitem__)]
         latest = min(seen, key=spans.__getitem__)
-        return values[latest] if kind == "max" else spans[latest] // _DAY
+        return values[latest] if kind == "max" else spans[latest] // DAY
 
     return tally if kind == "count" else aggregate
-
-
-def _held(
-    where: Predicate, items: Sequence[Any], keep: list[bool] | None, scope: Scope
-) -> list[bool]:
-    """``keep`` narrowed to the items ``where`` holds for (all items, when ``keep`` is None)."""
-    if not set(map(type, items)) <= _MAPPING_TYPES:
-        raise _UnfitError
-    held = [where(item, _NO_VALUES, scope) for item in items]
-    return held if keep is None else list(map(and_, keep, held))
-
-
-def _since(now: datetime, utc: datetime, stamp: datetime) -> timedelta:
-    # `now - stamp`: by wall clock when they share a zone object, else in UTC as `utc` is.
-    return (now if stamp.tzinfo is now.tzinfo else utc) - stamp
-
-
-def _ages(stamps: list[Any], types: Set[type], now: datetime, utc: datetime) -> _Ages:
-    """``now - stamp`` per stamp (None where absent), exact in UTC; and whether the stamps
-    order among themselves as in UTC (no two share a zone object of changing offset).
-    ``utc`` is ``now`` in UTC (or ``now`` itself), for the speed of the subtractions."""
-    if not types <= _STAMP_TYPES:
-        raise _UnfitError
-    here, gaps = now.tzinfo, _NONE in types
-    zones = [s.tzinfo for s in stamps if s is not None] if gaps else list(map(_TZINFO, stamps))
-    ids = set(map(id, zones))
-    # Date-times that share a zone object compare and subtract by wall clock, others in UTC:
-    # a stamp in now's zone, if that zone's offset may change, goes the checked way.
-    if id(None) in ids or (id(here) in ids and type(here) is not timezone):
-        raise _UnfitError
-    ordered = len(ids) == len(zones) or set(map(type, zones)) == {timezone}
-    if gaps:
-        return [None if stamp is None else utc - stamp for stamp in stamps], ordered
-    return list(map(sub, repeat(utc), stamps)), ordered
-
-
-def _span(now: datetime, within: timedelta) -> timedelta:
-    """``UTC(now) - UTC(now - within)``: ``within``, unless now's offset changes within it."""
-    start = now - within  # as the checked path does, overflow included
-    if type(now.tzinfo) is timezone:
-        return within
-    before, after = start.utcoffset(), now.utcoffset()
-    if before is None or after is None:
-        raise _UnfitError
-    return within + before - after
