@@ -299,6 +299,44 @@ def test_normalize_text_golden(case: Case) -> None:
     assert normalize_text(case.html) == case.expected
 
 
+# Soft breaks (LINE "\ufdd0", PARA "\ufdd1") and links: runs of marks alone resolve on a quick
+# path, a PARA also next to spaces and newlines; a LINE with a space or newline before it, or a
+# space after it, sends the text down the general path.
+MARKED_CASES = [
+    Case("para-run", "a\ufdd1\ufdd1b", "a\n\nb\n"),
+    Case("para-then-lines", "a\ufdd1\ufdd0\ufdd0b", "a\n\nb\n"),
+    Case("lines-then-para", "a\ufdd0\ufdd0\ufdd1\ufdd1b", "a\n\nb\n"),
+    Case("line-para-line", "a\ufdd0\ufdd1\ufdd0b", "a\n\nb\n"),
+    Case("line-run", "a\ufdd0\ufdd0\ufdd0b", "a\nb\n"),
+    Case("breaks-at-edges", "\ufdd0a\ufdd0b\ufdd1", "a\nb\n"),
+    Case("para-next-to-newlines", "a\n\ufdd1\nb", "a\n\nb\n"),
+    Case("para-next-to-spaces", "a \ufdd1 b", "a\n\nb\n"),
+    Case("line-takes-newline", "a\ufdd0\nb", "a\nb\n"),
+    Case("line-before-blank-line", "a\ufdd0\n\nb", "a\n\nb\n"),
+    Case("line-para-space", "a\ufdd0\ufdd1 b", "a\n\nb\n"),
+    Case("line-after-newline", "a\n\ufdd0b", "a\nb\n"),
+    Case("lines-after-newline", "a\n\ufdd0\ufdd0b", "a\nb\n"),
+    Case("line-after-space", "a \ufdd0b", "a\nb\n"),
+    Case("line-after-newline-space", "a\n \ufdd0b", "a\nb\n"),
+    Case("line-before-space", "a\ufdd0 b", "a\nb\n"),
+    Case("line-space-newline", "a\ufdd0 \nb", "a\nb\n"),
+    Case("lines-around-space", "a\ufdd0 \ufdd0b", "a\nb\n"),
+    Case("lines-around-newline", "a\ufdd0\n\ufdd0b", "a\nb\n"),
+    Case("para-space-line", "a\ufdd1 \ufdd0b", "a\n\nb\n"),
+    Case("invisible-line-between-breaks", "a\ufdd1\xa0\ufdd1b", "a\n\nb\n"),
+    Case("space-before-newline", "a \nb", "a\nb\n"),
+    Case("space-after-newline", "a\n b", "a\nb\n"),
+    Case("invisible-last-line", "a\n\u3000", "a\n"),
+    Case("plain-links", "\ufdd2A\ufdd4u\ufdd5 \ufdd2B\ufdd4v\ufdd5", "A (u) B (v)\n"),
+    Case("stray-end", "\ufdd2a\ufdd4\ufdd5\ufdd5b", "a)b\n"),
+]
+
+
+@pytest.mark.parametrize("case", MARKED_CASES, ids=[case.name for case in MARKED_CASES])
+def test_normalize_text_marks_golden(case: Case) -> None:
+    assert normalize_text(case.html) == case.expected
+
+
 # Spaces, and the non-ASCII whitespace and zero-width characters that make a line look empty.
 INVISIBLE = " \u200b\u200c\u200d\u2060\ufeff" + "".join(
     chr(c) for c in range(0x80, 0x10000) if chr(c).isspace()

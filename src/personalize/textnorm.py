@@ -20,9 +20,8 @@ END = "\ufdd5"
 
 # normalize_text runs once per recipient. Scanning with `re` is fast only for patterns that start
 # with a rare literal character, and `in` is fast only for single characters, so every step below
-# is guarded by such a check and the common case is a few str.replace calls.
+# is guarded by such a check or is such a pattern.
 _EDGES = f" \n{LINE}{PARA}"
-_BREAKS = ("\n", LINE, PARA)
 # A link that is not simply "text (url)": with no text of its own or spaces after it; with no
 # url, a fragment, javascript: or spaces around the url; or whose text may equal its url (their
 # first characters do). Groups: alt, (first characters), text, url.
@@ -36,12 +35,18 @@ _ODD_LINK = re.compile(
 _ALT_PART = re.compile(f"{LINK}[^{ALT}{HREF}]*+{ALT}")
 _SCRIPT_URL = re.compile(r"[\x00-\x20]*j\s*a\s*v\s*a\s*s\s*c\s*r\s*i\s*p\s*t\s*:", re.IGNORECASE)
 _SPACE_RUN = re.compile("   *")
-# A break with a space or another break next to it.
-_CROWDED = {mark: re.compile(f"{mark}(?:[ \n{LINE}{PARA}]|(?<= {mark}))") for mark in _BREAKS}
-# A break with a space next to it. Both patterns start with the break itself: `re` skips to it
+# The converter drops spaces next to breaks, so a run of breaks is usually marks alone: "\n\n"
+# if it holds a PARA, else "\n". Two subs resolve those, and the caller then tidies spaces and
+# blank lines as on any line. A PARA and the marks after it become "\n\n" wherever they stand,
+# since a paragraph break wins anyway. A whole run of LINEs with no space or newline before it
+# and no space after it becomes "\n" and takes in a newline right after it, which its run then
+# holds already (as "\n" or a PARA's "\n\n"). Any other LINE is left for the general path. Both
+# patterns start with a mark, which `re` skips to quickly.
+_PARA_MARKS = re.compile(f"{PARA}[{LINE}{PARA}]*+")
+_LEADING_LINES = re.compile(f"{LINE}(?<![ \n{LINE}]{LINE}){LINE}*+(?:\n|(?! ))")
+# A LINE with a space next to it. The pattern starts with the LINE itself: `re` skips to it
 # quickly, where a two-character `in` or `replace` scans a text with marks at ~1 ns a character.
-_SPACED = {mark: re.compile(f"{mark}(?: |(?<= {mark}))") for mark in _BREAKS}
-_PARA_RUN = re.compile(f"{PARA}[\n{LINE}{PARA}]*")
+_SPACED_LINE = re.compile(f"{LINE}(?: |(?<= {LINE}))")
 _LINE_BEFORE_NEWLINE = re.compile(f"{LINE}{LINE}*\n")
 _LINE_AFTER_NEWLINE = re.compile(f"\n{LINE}{LINE}*")
 _LINE_RUN = re.compile(f"{LINE}{LINE}*")
@@ -53,6 +58,8 @@ _INVISIBLE = (
 )
 _INVISIBLE_LINE = re.compile(f"\n[{_INVISIBLE}]+(?=\n)")
 _ROUGH_LINES = re.compile("\n(?: |\n\n|(?<= \n))")  # a space at a line end, or 3 newlines
+# Either of the two above: one scan tells that a text needs neither, as it usually does.
+_UNTIDY_LINES = re.compile(f"\n(?:[{_INVISIBLE}]+(?=\n)| |\n\n|(?<= \n))")
 
 
 _MARK_RUN = re.compile(f"[ \n{LINE}{PARA}]+")
@@ -162,29 +169,40 @@ def normalize_text(text: str) -> str:
         text = _SPACE_RUN.sub(" ", text)
     if LINE in text or PARA in text:
         text = _resolve_breaks(text)
-    elif _ROUGH_LINES.search(text):
-        text = text.replace(" \n", "\n").replace("\n ", "\n")
-        text = _BLANK_LINES.sub("\n\n", text)
+    if _UNTIDY_LINES.search(text):
+        text = _tidy_lines(text)
     if not text.isascii():
-        text = _drop_invisible_lines(text)
+        text = _drop_invisible_edges(text)
     text = text.strip(" \n")
     return f"{text}\n" if text else ""
 
 
-def _drop_invisible_lines(text: str) -> str:
-    """Empty the lines that hold nothing visible (spacers such as ``&nbsp;`` or ``&#8202;``)."""
-    if _INVISIBLE_LINE.search(text):
+def _tidy_lines(text: str) -> str:
+    """Strip spaces from line ends, empty the lines that hold nothing visible (spacers such as
+    ``&nbsp;`` or ``&#8202;``), and allow one blank line in a row."""
+    if _ROUGH_LINES.search(text):
+        text = text.replace(" \n", "\n").replace("\n ", "\n")
+        text = _BLANK_LINES.sub("\n\n", text)
+    if not text.isascii() and _INVISIBLE_LINE.search(text):
         text = _INVISIBLE_LINE.sub("\n", text)
         if "\n\n\n" in text:
             text = _BLANK_LINES.sub("\n\n", text)
-    # The first and last lines lose only newlines, which the caller strips anyway.
-    end = text.find("\n")
-    first = text if end < 0 else text[:end]
-    if first and not first.strip(_INVISIBLE):
-        text = text[len(first) :]
-    start = text.rfind("\n") + 1
-    if start < len(text) and not text[start:].strip(_INVISIBLE):
-        text = text[:start]
+    return text
+
+
+def _drop_invisible_edges(text: str) -> str:
+    """Empty the first and last lines if they hold nothing visible."""
+    # They lose only newlines, which the caller strips anyway. Such a line starts and ends with
+    # an invisible character, and a newline is none: the common case costs two lookups.
+    if text and text[0] in _INVISIBLE:
+        end = text.find("\n")
+        first = text if end < 0 else text[:end]
+        if not first.strip(_INVISIBLE):
+            text = text[len(first) :]
+    if text and text[-1] in _INVISIBLE:
+        start = text.rfind("\n") + 1
+        if not text[start:].strip(_INVISIBLE):
+            text = text[:start]
     return text
 
 
@@ -194,15 +212,17 @@ def _resolve_links(text: str) -> str:
     # What is left is plain "text (url)", or stray marks from data, which get the same treatment.
     if ALT in text:
         text = _replace(_ALT_PART.sub("", text), ALT, "")
-    for mark, replacement in ((LINK, ""), (HREF, " ("), (END, ")")):
+    for mark, replacement in ((LINK, ""), (HREF, " (")):
         if mark in text:
             text = _replace(text, mark, replacement)
-    return text
+    # Same length: str.replace then copies the text and jumps between hits with memchr.
+    return text.replace(END, ")") if END in text else text
 
 
 def _replace(text: str, mark: str, replacement: str) -> str:
     # For a one-character needle in text with characters beyond Latin-1 (every text with marks),
-    # split and join is markedly faster than str.replace in CPython 3.11.
+    # split and join is markedly faster than str.replace in CPython 3.11, unless the replacement
+    # is one character too.
     return replacement.join(text.split(mark))
 
 
@@ -233,14 +253,20 @@ def _squash(text: str) -> str:
 
 
 def _resolve_breaks(text: str) -> str:
-    """Turn soft breaks into newlines: a run of breaks and newlines keeps only its strongest."""
-    if not any(mark in text and _CROWDED[mark].search(text) for mark in _BREAKS):
-        text = _replace(text, PARA, "\n\n") if PARA in text else text
-        return _replace(text, LINE, "\n") if LINE in text else text
-    for mark in _BREAKS:  # spaces are single by now, so one pass per side is enough
-        if _SPACED[mark].search(text):
-            text = text.replace(f" {mark}", mark).replace(f"{mark} ", mark)
-    text = _PARA_RUN.sub("\n\n", text)
+    """Turn soft breaks into newlines: a run of breaks and newlines keeps only its strongest.
+
+    Spaces and extra newlines next to a resolved break may be left for the caller to tidy.
+    """
+    text = _PARA_MARKS.sub("\n\n", text) if PARA in text else text
+    if LINE in text:
+        text = _LEADING_LINES.sub("\n", text)
+    if LINE not in text:
+        return text
+    # A LINE is left next to a space or a newline. A run resolved so far would resolve the same
+    # again (it keeps its strongest break), so the general path goes on from here. Spaces next
+    # to newlines alone are the caller's.
+    if _SPACED_LINE.search(text):  # spaces are single by now, so one pass per side is enough
+        text = text.replace(f" {LINE}", LINE).replace(f"{LINE} ", LINE)
     # A soft line break next to a newline is already satisfied by it.
     text = _LINE_BEFORE_NEWLINE.sub("\n", text)
     text = _LINE_AFTER_NEWLINE.sub("\n", text)
