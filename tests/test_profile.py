@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
+import json
 import math
+import re
 import tempfile
 import textwrap
 import time
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -17,12 +21,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic_core import SchemaValidator, core_schema
 
+from personalize import Project
 from personalize.config import Settings, load_settings
 from personalize.errors import ConfigError, RecipientError
+from personalize.fieldtypes import SPACES
 from personalize.profile import BUILTIN_TYPES, Recipient, Schema, build_schema
 
 BERLIN = ZoneInfo("Europe/Berlin")
+ROOT = Path(__file__).resolve().parents[1]
 
 # One optional field per builtin type, on a project in Europe/Berlin.
 TYPES_TOML = """\
@@ -989,6 +997,276 @@ def test_recipient_built_directly() -> None:
     assert recipient.defaulted == frozenset()
     with pytest.raises(KeyError):
         recipient["b"]
+
+
+# -- the lean first try: whatever it refuses is validated as ever --------------------------
+# A dict record is first validated with stricter, all-native forms of some types and with its
+# blank fields dropped by `validate`; anything refused there is validated again the usual way.
+# Each case below is refused by the first try and must come out exactly as before.
+
+
+class _Rank(enum.IntEnum):
+    GOLD = 3
+
+
+LEAN_ACCEPT_CASES: list[tuple[str, str, Any, Any]] = [
+    ("an ideographic space is blank", "name", "\u3000", None),
+    ("information separators and NEL are blank", "name", "\x1c\x85", None),
+    ("a zero-width space is text", "name", "\u200b", "\u200b"),
+    ("int from an IntEnum", "points", _Rank.GOLD, 3),
+    ("int from a Decimal", "points", Decimal("12"), 12),
+    ("int from whole-number text", "points", "12.0", 12),
+    (
+        "url ending in an ideographic space",
+        "website",
+        "https://example.com/\u3000",
+        "https://example.com/",
+    ),
+    ("url after a no-break space", "website", "\xa0https://x.example", "https://x.example"),
+    ("url ending in a line separator", "website", "https://x.example\u2028", "https://x.example"),
+    ("email ending in an ideographic space", "email", "ann@example.com\u3000", "ann@example.com"),
+    ("email after an information separator", "email", "\x1cann@example.com", "ann@example.com"),
+    ("email ending in a newline", "email", "ann@example.com\n", "ann@example.com"),
+    ("email of 254 characters", "email", "a" * 242 + "@example.com", "a" * 242 + "@example.com"),
+    ("locale in spaces", "locale", " en_US ", "en_US"),
+    ("locale region in Arabic-Indic digits", "locale", "es_\u0664\u0661\u0669", "es_٤١٩"),
+    ("currency in spaces", "currency", " usd ", "USD"),
+    ("naive datetime", "signup_at", "2026-07-01T09:00", datetime(2026, 7, 1, 9, tzinfo=BERLIN)),
+]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [c[1:] for c in LEAN_ACCEPT_CASES],
+    ids=[c[0] for c in LEAN_ACCEPT_CASES],
+)
+def test_values_the_lean_types_refuse_are_accepted_as_ever(
+    types_schema: Schema, field: str, value: Any, expected: Any
+) -> None:
+    got = types_schema.validate({"id": "x", field: value}).data[field]
+    assert got == expected
+    assert type(got) is type(expected)
+    if isinstance(expected, datetime):
+        assert got.utcoffset() == expected.utcoffset()
+
+
+LEAN_REJECT_CASES: list[tuple[str, str, Any, str]] = [
+    (
+        "url ending in an information separator (not stripped)",
+        "website",
+        "https://x.example\x1c",
+        f"website: {URL}, got 'https://x.example\\x1c'",
+    ),
+    (
+        "email of 255 characters",
+        "email",
+        "a" * 243 + "@example.com",
+        f"email: {EMAIL}, got '" + "a" * 58 + "…",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [c[1:] for c in LEAN_REJECT_CASES],
+    ids=[c[0] for c in LEAN_REJECT_CASES],
+)
+def test_values_the_lean_types_refuse_are_reported_as_ever(
+    types_schema: Schema, field: str, value: Any, expected: str
+) -> None:
+    assert invalid(types_schema, {"id": "x", field: value}) == f"recipient x: {expected}"
+
+
+def test_lists_from_iterators_are_read_once(types_schema: Schema) -> None:
+    # The first try refuses an iterator without reading it: the second gets every item.
+    record = {"id": "x", "tags": (t for t in ["a", "b"]), "nums": iter([1, 2])}
+    recipient = types_schema.validate(record)
+    assert (recipient["tags"], recipient["nums"]) == (("a", "b"), (1, 2))
+    bad = {"id": "x", "tags": (t for t in ["a", 5j])}
+    assert invalid(types_schema, bad) == "recipient x: tags[1]: expected text, got 5j"
+
+
+def test_a_fields_own_max_length_adds_to_the_other_limits(tmp_path: Path) -> None:
+    # Not replaces: the project's limit on text and an address's 254 characters still hold.
+    toml = (
+        "[limits]\nmax_string_length = 4\n\n[recipient.fields]\n"
+        'mail = {type = "email", max_length = 300}\nlang = {type = "locale", max_length = 20}\n'
+    )
+    small, wide = tmp_path / "small", tmp_path / "wide"
+    small.mkdir()
+    wide.mkdir()
+    schema = make_schema(small, toml)
+    over = "longer than the limit of 4 characters, got str of length"
+    assert invalid(schema, {"id": "x", "mail": "a@example.com"}).startswith(
+        f"recipient x: mail: {over} 13"
+    )
+    assert invalid(schema, {"id": "x", "lang": "de_DE"}).startswith(f"recipient x: lang: {over} 5")
+    schema = make_schema(wide, toml.replace("max_string_length = 4", ""))
+    assert invalid(schema, {"id": "x", "mail": "a" * 250 + "@example.com"}) == (
+        f"recipient x: mail: {EMAIL}, got '" + "a" * 58 + "…"
+    )
+
+
+class _NoCompare:
+    """A value that cannot be compared with "" (as a numpy array cannot)."""
+
+    __hash__ = object.__hash__
+
+    def __eq__(self, other: object) -> bool:
+        raise ValueError("cannot compare")
+
+    def __repr__(self) -> str:
+        return "_NoCompare()"
+
+
+def test_a_value_that_cannot_be_compared_fails_as_ever(types_schema: Schema) -> None:
+    # Dropping blank fields compares values with "", inside pydantic as before.
+    assert invalid(types_schema, {"id": "x", "name": _NoCompare()}) == (
+        "recipient x: cannot compare, got {'id': 'x', 'name': _NoCompare()}"
+    )
+    # Comparison stops at the first blank value: the value after it is only validated.
+    record = {"id": "x", "name": None, "prefs": _NoCompare()}
+    assert (
+        invalid(types_schema, record) == "recipient x: prefs: expected an object, got _NoCompare()"
+    )
+
+
+def test_blank_top_level_and_nested_values_take_defaults(shop: Schema) -> None:
+    record = {
+        "id": "x",
+        "email": "a@example.com",
+        "first_name": "\u3000",
+        "points": None,
+        "tier": "",
+        "orders": [{"total": "1", "items": [{"sku": "\u3000", "quantity": None}]}],
+    }
+    recipient = shop.validate(record)
+    assert (recipient["first_name"], recipient["points"], recipient["tier"]) == (
+        "there",
+        0,
+        "Bronze",
+    )
+    assert dict(recipient["orders"][0]["items"][0]) == {"sku": None, "quantity": 1}
+    assert recipient.defaulted == {"first_name", "points", "tier"}
+
+
+def test_other_mappings_validate_like_dicts(shop: Schema) -> None:
+    record = {"id": "x", "email": "a@example.com", "first_name": " ", "orders": [{"total": 1}]}
+    assert shop.validate(MappingProxyType(record)) == shop.validate(record)
+    assert shop.validate(MappingProxyType(record)).defaulted == {"first_name", "points", "tier"}
+
+
+def test_a_validated_recipient_equals_one_built_directly(shop: Schema) -> None:
+    recipient = shop.validate({"id": "x", "email": "a@example.com", "locale": "de-DE"})
+    built = Recipient(
+        id="x",
+        data=recipient.data,
+        locale="de_DE",
+        timezone="Europe/Berlin",
+        currency="USD",
+        defaulted=frozenset({"first_name", "tier", "points", "orders"}),
+    )
+    assert recipient == built
+    assert repr(recipient) == repr(built)
+    assert type(recipient.data) is MappingProxyType
+
+
+def test_realistic_records_are_validated_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Guards the speed of the common case: none of these needs the second validation.
+    schema = Project.load(ROOT).schema
+    monkeypatch.setattr(schema, "_validate_other", _second_validation)
+    personas = [
+        json.loads(line)
+        for line in (ROOT / "personas.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    base = personas[0]
+    variants = [
+        {**base, "first_name": None, "points": None, "orders": None},
+        {**base, "first_name": "", "tier": "", "last_name": ""},
+        {**base, "points": "12", "opens_30d": 12.0, "signup_at": "2026-01-02T03:04:05"},
+        {**base, "locale": "de_DE", "timezone": "Europe/Berlin", "currency": "EUR"},
+    ]
+    for record in [*personas, *variants]:
+        assert schema.validate(record).id == record["id"]
+
+
+def _second_validation(*args: Any, **kwargs: Any) -> Recipient:
+    raise AssertionError("validated a second time")
+
+
+def test_spaces_are_what_python_and_pydantic_core_strip() -> None:
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000]
+    listed = set(re.findall(f"[{SPACES}]", "".join(chars)))
+    assert listed == {c for c in chars if c.isspace()}
+    strip = SchemaValidator(core_schema.str_schema(strip_whitespace=True)).validate_python
+    stripped = {c for c in chars if strip(c + "x") == "x"}
+    assert listed - stripped == {"\x1c", "\x1d", "\x1e", "\x1f"}
+    assert stripped <= listed
+
+
+# -- defaults: validated once, at load -----------------------------------------------------
+
+DEFAULTS_TOML = """\
+[project]
+timezone = "Europe/Berlin"
+
+[recipient.fields]
+orders = {type = "list[order]", default = [{total = "9.50", at = 2026-01-02T03:04:05}, {total = 1}]}
+prefs = {type = "map", default = {color = "red", size = 2}}
+website = {type = "url", default = "  https://example.com/  "}
+since = {type = "datetime", default = 2026-01-02T03:04:05}
+code = {type = "str", default = 5}
+tags = {type = "list[str]", default = ["a"]}
+none = {type = "list[order]", default = []}
+
+[recipient.types.order]
+at = "datetime"
+total = "decimal"
+quantity = {type = "int", default = 1}
+"""
+
+
+def test_defaults_are_given_validated(tmp_path: Path) -> None:
+    schema = make_schema(tmp_path, DEFAULTS_TOML)
+    expected = {
+        "orders": (
+            MappingProxyType(
+                {
+                    "at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=BERLIN),
+                    "total": Decimal("9.50"),
+                    "quantity": 1,
+                }
+            ),
+            MappingProxyType({"at": None, "total": Decimal(1), "quantity": 1}),
+        ),
+        "prefs": MappingProxyType({"color": "red", "size": 2}),
+        "website": "https://example.com/",
+        "since": datetime(2026, 1, 2, 3, 4, 5, tzinfo=BERLIN),
+        "code": "5",
+        "tags": ("a",),
+        "none": (),
+    }
+    for blank in ({}, dict.fromkeys(expected, ""), dict.fromkeys(expected), {"orders": " "}):
+        recipient = schema.validate({"id": "x", **blank})
+        assert recipient.defaulted == set(expected)
+        got = {name: recipient[name] for name in expected}
+        assert got == expected
+        assert _types(got) == _types(expected)
+        assert recipient["since"].tzinfo is BERLIN
+        with pytest.raises(TypeError):
+            recipient["orders"][0]["quantity"] = 2
+        with pytest.raises(TypeError):
+            recipient["prefs"]["size"] = 3
+
+
+def _types(value: Any) -> Any:
+    """``value``'s types, nested: what equality alone does not compare."""
+    if isinstance(value, Mapping):
+        return (type(value), {k: _types(v) for k, v in value.items()})
+    if isinstance(value, tuple):
+        return (tuple, [_types(v) for v in value])
+    return type(value)
 
 
 # -- property: validation is total over JSON-like records -----------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from types import MappingProxyType
@@ -27,6 +29,9 @@ from .fieldtypes import (
     builtin_types,
     choice_check,
     drop_blank,
+    lean_list,
+    lean_text,
+    lean_types,
     length_first,
     message_for,
     recipient_error,
@@ -72,7 +77,7 @@ class Recipient:
 
 
 class Schema:
-    """The declared recipient fields, compiled into one fast pydantic validator."""
+    """The declared recipient fields, compiled into fast pydantic validators."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -82,25 +87,59 @@ class Schema:
         self.types = settings.recipient.types
         self._file = settings.file
         self.tz = zone(self._project.timezone)
-        self._built: dict[str, Any] = {}
-        self._adapter: TypeAdapter[Any] = TypeAdapter(self._record_type())
+        limit = self._limits.max_string_length
+        # The simple types' annotations, built once for all fields; then with the lean forms.
+        builtin = builtin_types(
+            max_string=limit, max_items=self._limits.max_list_length, aware=self._aware
+        )
+        self._simple = {
+            False: builtin,
+            True: builtin | lean_types(max_string=limit, aware=self._aware),
+        }
+        self._built: dict[tuple[str, bool], Any] = {}
+        self._given: dict[tuple[str, ...], Any] = {}
+        where = ("recipient", "fields")
+        # Built first: each default is validated with these types (see `_default`).
+        self._record = self._typed_dict("Recipient", self.fields, where)
+        # A dict record is tried first with the lean types, its blank fields dropped and its
+        # result wrapped by `validate` itself: pydantic calling Python for each costs more,
+        # and the fields left after the drop tell which ones are defaulted.
+        text = lean_text(limit)
+        lean = self._typed_dict("Recipient", self.fields, where, lean=True, text=text)
+        self._lean: Callable[[Any], dict[str, Any]] = TypeAdapter(lean).validator.validate_python
         self.defaults = {
             name: spec.default for name, spec in self.fields.items() if spec.has_default
         }
+        self._default_names = frozenset(self.defaults)
 
     # -- building ---------------------------------------------------------------------------
 
-    def _record_type(self) -> Any:
-        return Annotated[
-            self._typed_dict("Recipient", self.fields, ("recipient", "fields")),
-            BeforeValidator(drop_blank),
-            AfterValidator(MappingProxyType),
-        ]
+    @functools.cached_property
+    def _adapter(self) -> TypeAdapter[Any]:
+        # Validation as it always was, blanks dropped inside pydantic: for other mappings and
+        # for whatever the lean try refused, so that these are accepted or reported exactly as
+        # before. Built on first use: valid JSON records never need it.
+        record: Any = Annotated[self._record, BeforeValidator(drop_blank)]
+        return TypeAdapter(record)
 
-    def _typed_dict(self, name: str, specs: Mapping[str, FieldSpec], where: tuple[str, ...]) -> Any:
+    def _typed_dict(
+        self,
+        name: str,
+        specs: Mapping[str, FieldSpec],
+        where: tuple[str, ...],
+        *,
+        lean: bool = False,
+        text: Any = None,
+    ) -> Any:
         annotations: dict[str, Any] = {}
         for field, spec in specs.items():
-            annotation = self._annotation(spec.type, (*where, field, "type"))
+            if text is not None and spec.type.strip() == "str":
+                annotation = text
+            else:
+                # A field's own max_length would replace a lean type's limits (an address's
+                # 254 characters, the project's) where it adds to the built-in type's checks.
+                own = lean and spec.max_length is None
+                annotation = self._annotation(spec.type, (*where, field, "type"), lean=own)
             constraints: dict[str, Any] = {}
             if spec.max_length is not None:
                 constraints["max_length"] = spec.max_length
@@ -110,13 +149,8 @@ class Schema:
             if constraints:
                 annotation = Annotated[annotation, Field(**constraints)]
             if spec.has_default:
-                self._check_default(annotation, spec, (*where, field, "default"))
-                # pydantic deep-copies a default it cannot hash, for every record that lacks
-                # the field; a list default validates to a tuple anyway, so give it one.
-                default = tuple(spec.default) if type(spec.default) is list else spec.default
-                annotation = NotRequired[
-                    Annotated[annotation, Field(default=default, validate_default=True)]
-                ]
+                default = self._default(annotation, spec, (*where, field, "default"))
+                annotation = NotRequired[Annotated[annotation, default]]
             elif not spec.required:
                 # Every declared field is present, None when absent (nested ones too), so
                 # templates can test `{% if product.image %}` without a StrictUndefined error.
@@ -134,12 +168,20 @@ class Schema:
         )
         return typed
 
-    def _check_default(self, annotation: Any, spec: FieldSpec, where: tuple[str, ...]) -> None:
+    def _default(self, annotation: Any, spec: FieldSpec, where: tuple[str, ...]) -> Any:
+        # Validated once, with the built-in types (the lean ones may refuse a valid default,
+        # such as a URL in spaces): the lean build, second, finds it here.
+        if where not in self._given:
+            self._given[where] = _default_field(self._check_default(annotation, spec, where))
+        return self._given[where]
+
+    def _check_default(self, annotation: Any, spec: FieldSpec, where: tuple[str, ...]) -> Any:
         # A default that does not fit its own type would fail every record that lacks the
-        # field; it is a settings mistake, so it is reported once, at load time.
+        # field; it is a settings mistake, so it is reported once, at load time. The value it
+        # validates to is the one every such record gets: validation gives it each time.
         probe = self._with_config(TypedDict("Default", {"value": annotation}))  # type: ignore[operator]
         try:
-            TypeAdapter(probe).validate_python({"value": spec.default})
+            return TypeAdapter(probe).validate_python({"value": spec.default})["value"]
         except ValidationError as exc:
             err = exc.errors(include_url=False)[0]
             reason = message_for(err)
@@ -149,30 +191,34 @@ class Schema:
                 f"give a default that is a valid {spec.type.strip()}, or remove it",
             ) from None
 
-    def _annotation(self, type_name: str, where: tuple[str, ...]) -> Any:
+    def _annotation(self, type_name: str, where: tuple[str, ...], *, lean: bool = False) -> Any:
         type_name = type_name.strip()
-        limit = self._limits.max_string_length
         items = self._limits.max_list_length
-        simple = builtin_types(max_string=limit, max_items=items, aware=self._aware)
+        simple = self._simple[lean]
         if type_name in simple:
             return simple[type_name]
         match = re.fullmatch(r"list\[(.+)\]", type_name)
         if match:
-            item: Any = self._annotation(match.group(1), where)
+            item: Any = self._annotation(match.group(1), where, lean=lean)
+            if lean:
+                return lean_list(item, items)
             return Annotated[tuple[item, ...], BeforeValidator(length_first(items))]
         if type_name in self.types:
-            if type_name not in self._built:
-                self._built[type_name] = None  # guards against recursive types
+            key = (type_name, lean)
+            if key not in self._built:
+                self._built[key] = None  # guards against recursive types
                 specs = self.types[type_name]
-                typed = self._typed_dict(type_name, specs, ("recipient", "types", type_name))
+                typed = self._typed_dict(
+                    type_name, specs, ("recipient", "types", type_name), lean=lean
+                )
                 # Blank counts as missing so that defaults apply; without defaults, skip the
                 # (per-object, Python-level) pass.
                 if any(spec.has_default for spec in specs.values()):
                     typed = Annotated[typed, BeforeValidator(drop_blank)]
-                self._built[type_name] = Annotated[typed, AfterValidator(MappingProxyType)]
-            if self._built[type_name] is None:
+                self._built[key] = Annotated[typed, AfterValidator(MappingProxyType)]
+            if self._built[key] is None:
                 raise self._error(where, f"type {type_name!r} contains itself", None)
-            return self._built[type_name]
+            return self._built[key]
         known = (*BUILTIN_TYPES, *self.types)
         raise self._error(
             where,
@@ -231,6 +277,27 @@ class Schema:
             RecipientError: names the recipient id, the field path, what was expected and
                 the offending value, plus ``source`` and ``line`` when given.
         """
+        if type(record) is dict:
+            try:
+                values = record.values()
+                # Blank fields count as missing: dropped so that defaults apply. Text of spaces
+                # only is left in (it is rare), for the lean types to refuse.
+                kept = drop_blank(record) if "" in values or None in values else record
+                data = self._lean(kept)
+            except Exception:
+                # Refused by the lean types, or a value that cannot be compared with "": the
+                # record is validated as ever, which accepts or reports it.
+                pass
+            else:
+                # A field with a default is defaulted exactly when its value is missing or
+                # blank, that is when the drop left it out (blanks left in were refused).
+                defaulted = self._default_names.difference(kept) or _NONE_DEFAULTED
+                return self._recipient(data, defaulted)
+        return self._validate_other(record, source=source, line=line)
+
+    def _validate_other(
+        self, record: Mapping[str, Any] | Recipient, *, source: str | None, line: int | None
+    ) -> Recipient:
         if isinstance(record, Recipient):
             return record
         if not isinstance(record, Mapping):
@@ -248,18 +315,66 @@ class Schema:
             ) from None
         get = record.get
         defaulted = [name for name in self.defaults if blank(get(name))]
+        return self._recipient(data, frozenset(defaulted) if defaulted else _NONE_DEFAULTED)
+
+    def _recipient(self, data: dict[str, Any], defaulted: frozenset[str]) -> Recipient:
         project = self._project
-        return Recipient(
-            id=data["id"],
-            data=data,
-            locale=data.get("locale") or project.locale,
-            timezone=data.get("timezone") or project.timezone,
-            currency=data.get("currency") or project.currency,
-            defaulted=frozenset(defaulted) if defaulted else _NONE_DEFAULTED,
+        # Every declared field is in `data`, these three included (see _with_builtin_fields).
+        return _new_recipient(
+            data["id"],
+            MappingProxyType(data),
+            data["locale"] or project.locale,
+            data["timezone"] or project.timezone,
+            data["currency"] or project.currency,
+            defaulted,
         )
 
 
 _NONE_DEFAULTED: frozenset[str] = frozenset()
+
+
+def _recipient_builder() -> Callable[
+    [str, Mapping[str, Any], str, str, str, frozenset[str]], Recipient
+]:
+    # The frozen dataclass's __init__ stores each field through object.__setattr__, by
+    # keyword: on every record, twice the cost of storing straight into the slots.
+    new = object.__new__
+    set_id, set_data, set_locale, set_timezone, set_currency, set_defaulted = (
+        Recipient.__dict__[field.name].__set__ for field in dataclasses.fields(Recipient)
+    )
+
+    def build(
+        id_: str,
+        data: Mapping[str, Any],
+        locale: str,
+        timezone: str,
+        currency: str,
+        defaulted: frozenset[str],
+    ) -> Recipient:
+        recipient = new(Recipient)
+        set_id(recipient, id_)
+        set_data(recipient, data)
+        set_locale(recipient, locale)
+        set_timezone(recipient, timezone)
+        set_currency(recipient, currency)
+        set_defaulted(recipient, defaulted)
+        return recipient
+
+    return build
+
+
+_new_recipient = _recipient_builder()
+
+
+def _default_field(value: Any) -> Any:
+    """The ``Field`` that gives ``value``, a validated default, to every record lacking it."""
+    try:
+        hash(value)
+    except TypeError:
+        # pydantic deep-copies a default it cannot hash (a tuple of objects, a map), which a
+        # read-only mapping does not survive; the value is immutable, so hand out the one.
+        return Field(default_factory=lambda: value)
+    return Field(default=value)
 
 
 def _shown_id(raw: Any) -> str | None:
