@@ -20,6 +20,7 @@ from personalize.metrics import Metric, MetricPlan
 from personalize.rules import MappingScope
 from personalize.segments import parse_metric
 from personalize.yamlfile import load_yaml
+from zones import FixedZone
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -62,28 +63,12 @@ METRICS = [parsed(name, spec) for name, spec in SPECS.items()]
 PLAN = MetricPlan(METRICS, frozenset(SPECS))
 
 
-class Fixed(tzinfo):
-    """A fixed offset that is not a ``datetime.timezone`` (as pydantic's), one per value."""
-
-    def __init__(self, hours: int) -> None:
-        self.offset = timedelta(hours=hours)
-
-    def utcoffset(self, dt: datetime | None) -> timedelta:
-        return self.offset
-
-    def dst(self, dt: datetime | None) -> timedelta:
-        return timedelta(0)
-
-    def tzname(self, dt: datetime | None) -> str | None:
-        return None
-
-
-SHARED = Fixed(2)  # one zone object shared by several stamps
+SHARED = FixedZone(2)  # one zone object shared by several stamps
 ZONES: list[Callable[[], tzinfo | None]] = [
     lambda: UTC,
     lambda: timezone(timedelta(hours=-5)),
     lambda: BERLIN,
-    lambda: Fixed(1),
+    lambda: FixedZone(1),
     lambda: SHARED,
     lambda: None,
 ]
@@ -122,7 +107,7 @@ DATA = st.fixed_dictionaries(
         "logins": st.one_of(st.lists(st.one_of(STAMPS, st.none()), max_size=4), VALUES),
     },
 )
-NOWS = st.sampled_from([NOW, NOW.astimezone(BERLIN), NOW.replace(tzinfo=Fixed(3)), NOW])
+NOWS = st.sampled_from([NOW, NOW.astimezone(BERLIN), NOW.replace(tzinfo=FixedZone(3)), NOW])
 
 
 def by_groups(plan: MetricPlan, scope: MappingScope) -> dict[Any, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
@@ -18,6 +18,7 @@ from personalize.metrics import Metric, MetricPlan
 from personalize.rules import MappingScope
 from personalize.segments import declared, parse_metric
 from personalize.yamlfile import load_yaml
+from zones import FixedZone
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -455,19 +456,6 @@ FOLD_FIRST = datetime(2026, 10, 25, 2, 30, tzinfo=BERLIN)  # CEST: 00:30 UTC
 FOLD_SECOND = datetime(2026, 10, 25, 2, 10, tzinfo=BERLIN, fold=1)  # CET: 01:10 UTC
 
 
-class Fixed(tzinfo):
-    """A fixed offset that is not a ``datetime.timezone`` (as pydantic's), one per value."""
-
-    def __init__(self, hours: int) -> None:
-        self.offset = timedelta(hours=hours)
-
-    def utcoffset(self, dt: datetime | None) -> timedelta:
-        return self.offset
-
-    def dst(self, dt: datetime | None) -> timedelta:
-        return timedelta(0)
-
-
 def stamped(*stamps: Any) -> dict[str, Any]:
     return {"orders": [MappingProxyType({"at": stamp, "total": Decimal(1)}) for stamp in stamps]}
 
@@ -515,7 +503,8 @@ def stamped(*stamps: Any) -> dict[str, Any]:
         pytest.param(
             "{max: orders.at}",
             stamped(
-                datetime(2026, 1, 1, 1, tzinfo=Fixed(1)), datetime(2026, 1, 1, tzinfo=Fixed(0))
+                datetime(2026, 1, 1, 1, tzinfo=FixedZone(1)),
+                datetime(2026, 1, 1, tzinfo=FixedZone(0)),
             ),
             NOW,
             True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
@@ -20,6 +20,7 @@ from personalize.errors import ConfigError, RuleError
 from personalize.metrics import Metric, MetricPlan
 from personalize.rules import MISSING, Condition, Rule, Scope, TraceEntry
 from personalize.segments import Membership, Segment, Segments, load_segments
+from zones import FixedZone
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -496,22 +497,6 @@ segments:
   gold_vip: {when: {all: [{vip: true}, {gold: true}]}}
 """
 BUNDLED_FIELDS = FIELDS | {"last_open_at", "cart", "cart.price", "cart.quantity", "cart.sku"}
-
-
-class FixedZone(tzinfo):
-    """A fixed offset that is not a ``datetime.timezone``, one object per value, as pydantic's."""
-
-    def __init__(self, hours: int) -> None:
-        self.offset = timedelta(hours=hours)
-
-    def utcoffset(self, dt: datetime | None) -> timedelta:
-        return self.offset
-
-    def dst(self, dt: datetime | None) -> timedelta:
-        return timedelta(0)
-
-    def __repr__(self) -> str:
-        return f"FixedZone({self.offset})"
 
 
 SHARED_ZONE = FixedZone(2)

@@ -294,11 +294,6 @@ NORMALIZE_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", NORMALIZE_CASES, ids=[case.name for case in NORMALIZE_CASES])
-def test_normalize_text_golden(case: Case) -> None:
-    assert normalize_text(case.html) == case.expected
-
-
 # Soft breaks (LINE "\ufdd0", PARA "\ufdd1") and links: runs of marks alone resolve on a quick
 # path, a PARA also next to spaces and newlines; a LINE with a space or newline before it, or a
 # space after it, sends the text down the general path.
@@ -332,8 +327,12 @@ MARKED_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", MARKED_CASES, ids=[case.name for case in MARKED_CASES])
-def test_normalize_text_marks_golden(case: Case) -> None:
+@pytest.mark.parametrize(
+    "case",
+    [*NORMALIZE_CASES, *MARKED_CASES],
+    ids=[c.name for c in [*NORMALIZE_CASES, *MARKED_CASES]],
+)
+def test_normalize_text_golden(case: Case) -> None:
     assert normalize_text(case.html) == case.expected
 
 
