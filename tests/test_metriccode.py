@@ -117,7 +117,7 @@ def by_groups(plan: MetricPlan, scope: MappingScope) -> dict[Any, Any]:
     utc = scope.now.astimezone(UTC) if scope.now.utcoffset() is not None else scope.now
     for group in plan._groups:
         try:
-            group.prefill(scope, cache, utc)
+            group.prefill(scope, cache, utc, metricplan._spans(group, scope.now))
         except Exception:
             continue
     return cache

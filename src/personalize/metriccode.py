@@ -8,7 +8,7 @@ from itertools import compress
 from typing import Any, NamedTuple, Protocol
 
 from . import metricdata
-from .rulenodes import Predicate
+from .rulenodes import Bindings, Predicate
 from .scope import MISSING, MappingScope, Scope
 
 __all__ = ["GroupShape", "MetricSpec", "PlanRun", "plan_run"]
@@ -28,6 +28,11 @@ class MetricSpec(NamedTuple):
     whole: bool  # it reads the items themselves, not a field of them
     scalar: bool  # days_since of the head itself, when that is a date-time
 
+    @property
+    def empty(self) -> int | None:
+        """The value over no items (or none at all): what the checked path gives."""
+        return 0 if self.kind in ("count", "sum") else None
+
 
 class GroupShape(Protocol):
     """The metrics over one list, as the plan groups them (``metricplan._Group``)."""
@@ -37,9 +42,17 @@ class GroupShape(Protocol):
     stamped: list[int]  # the columns whose ages some metric needs
     typed: list[int]  # the columns whose value types some metric reads
     windows: list[tuple[int, timedelta]]  # (stamp column, length)
-    specs: list[MetricSpec]
 
-    def prefill(self, scope: Scope, cache: dict[Any, Any], utc: datetime) -> None: ...
+    @property
+    def specs(self) -> Sequence[MetricSpec]: ...
+
+    def prefill(
+        self,
+        scope: Scope,
+        cache: dict[Any, Any],
+        utc: datetime,
+        spans: Sequence[timedelta] | None,
+    ) -> None: ...
 
 
 def plan_run(groups: Sequence[GroupShape]) -> PlanRun:
@@ -52,7 +65,13 @@ def plan_run(groups: Sequence[GroupShape]) -> PlanRun:
     window lengths at ``scope.now`` (None where they cannot be had). Keys, fields and
     predicates are bound by name, never written into the source.
     """
-    code = _Source()
+    code = Bindings(
+        **{name: getattr(metricdata, name) for name in metricdata.__all__},
+        MISSING=MISSING,
+        MappingScope=MappingScope,
+        compress=compress,
+        dt=datetime,
+    )
     lines = [
         "def run(scope, cache, utc, spans):",
         "    now = scope.now",
@@ -63,25 +82,13 @@ def plan_run(groups: Sequence[GroupShape]) -> PlanRun:
     ]
     for index, group in enumerate(groups):
         lines += _group(code, index, group)
-    code.bound.update(vars(metricdata))
-    code.bound.update(MISSING=MISSING, MappingScope=MappingScope, compress=compress, dt=datetime)
     namespace = dict(code.bound)
     exec(compile("\n".join(lines) + "\n", "<metric plan>", "exec"), namespace)  # our own source
     run: PlanRun = namespace["run"]
     return run
 
 
-class _Source:
-    def __init__(self) -> None:
-        self.bound: dict[str, Any] = {}
-
-    def bind(self, value: Any) -> str:
-        name = f"_{len(self.bound)}"
-        self.bound[name] = value
-        return name
-
-
-def _group(code: _Source, index: int, group: GroupShape) -> list[str]:
+def _group(code: Bindings, index: int, group: GroupShape) -> list[str]:
     head = code.bind(group.head)
     keys = [code.bind(spec.key) for spec in group.specs]
     empty = " or (type(items) in LISTS and not items)" if not group.windows else ""
@@ -90,7 +97,7 @@ def _group(code: _Source, index: int, group: GroupShape) -> list[str]:
         f"        items = scope.lookup({head}) if get is None else get({head}, MISSING)",
         f"        if items is MISSING or items is None{empty}:",
         *(
-            f"            cache[{key}] = {0 if spec.kind in ('count', 'sum') else None}"
+            f"            cache[{key}] = {spec.empty}"
             for key, spec in zip(keys, group.specs, strict=True)
         ),
         "        elif type(items) is list or type(items) is tuple:",
@@ -112,14 +119,14 @@ def _group(code: _Source, index: int, group: GroupShape) -> list[str]:
     lines += [
         "    except Exception:  # the group's own path computes what it can, or nothing",
         "        try:",
-        f"            {code.bind(group.prefill)}(scope, cache, utc)",
+        f"            {code.bind(group.prefill)}(scope, cache, utc, spans[{index}])",
         "        except Exception:",
         "            pass",
     ]
     return lines
 
 
-def _columns(code: _Source, index: int, group: GroupShape) -> list[str]:
+def _columns(code: Bindings, index: int, group: GroupShape) -> list[str]:
     lines = []
     for column, field in enumerate(group.fields):
         if field is None:
@@ -138,7 +145,7 @@ def _columns(code: _Source, index: int, group: GroupShape) -> list[str]:
     return lines
 
 
-def _metric(code: _Source, number: int, spec: MetricSpec, group: GroupShape) -> list[str]:
+def _metric(code: Bindings, number: int, spec: MetricSpec, group: GroupShape) -> list[str]:
     """``m{number}``: the metric's value, as ``metricplan._aggregator`` computes it."""
     column, kind, out = spec.column, spec.kind, f"m{number}"
     keep = "None" if spec.window is None else f"w{spec.window}"

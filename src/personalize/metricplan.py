@@ -88,9 +88,7 @@ class _Group:
         self.stamped: list[int] = []  # the columns whose ages some metric needs
         self.typed: list[int] = []  # the columns whose value types some metric reads
         self.windows: list[tuple[int, timedelta]] = []  # (stamp column, length)
-        self.metrics: list[tuple[object, Any, bool, _Aggregate]] = []
-        self.specs: list[MetricSpec] = []  # the same, for the generated code
-        self.spans: tuple[datetime, list[timedelta]] | None = None  # for the last `now` seen
+        self.metrics: list[tuple[MetricSpec, _Aggregate]] = []
 
     def add(self, metric: Metric) -> None:
         kind, field = metric.kind, metric._parts[1] if len(metric._parts) == 2 else None
@@ -104,15 +102,24 @@ class _Group:
         for typed in (*self.stamped, *(() if kind == "count" else (column,))):
             _index(self.typed, typed)
         where = None if metric.where is None else metric.where.compiled(frozenset())
-        empty = 0 if kind in ("count", "sum") else None
-        scalar = kind == "days_since" and field is None
-        aggregate = _aggregator(kind, column, window, where, whole=field is None)
-        self.metrics.append((metric._key, empty, scalar, aggregate))
-        self.specs.append(
-            MetricSpec(metric._key, kind, column, window, where, whole=field is None, scalar=scalar)
-        )
+        whole, scalar = field is None, kind == "days_since" and field is None
+        spec = MetricSpec(metric._key, kind, column, window, where, whole=whole, scalar=scalar)
+        self.metrics.append((spec, _aggregator(kind, column, window, where, whole=whole)))
 
-    def prefill(self, scope: Scope, cache: dict[Any, Any], utc: datetime) -> None:
+    @property
+    def specs(self) -> list[MetricSpec]:
+        """How each metric aggregates the columns, for the generated code."""
+        return [spec for spec, _ in self.metrics]
+
+    def prefill(
+        self,
+        scope: Scope,
+        cache: dict[Any, Any],
+        utc: datetime,
+        spans: Sequence[timedelta] | None,
+    ) -> None:
+        """The group's metrics for the recipient in ``scope``, each as far as it can, into
+        ``cache``; ``spans`` are the windows' lengths at ``scope.now`` (see ``_spans``)."""
         items, now = scope.lookup(self.head), scope.now
         # No items: what the checked path gives, unless a window could overflow first.
         if (
@@ -120,13 +127,13 @@ class _Group:
             or items is None
             or (type(items) in LISTS and not items and not self.windows)
         ):
-            for key, empty, _, _ in self.metrics:
-                cache[key] = empty
+            for spec, _ in self.metrics:
+                cache[spec.key] = spec.empty
             return
         if type(items) is datetime:
-            for key, _, scalar, _ in self.metrics:
-                if scalar:  # a naive one cannot be subtracted: the checked path reads it in tz
-                    cache[key] = (since(now, utc, items)) // DAY
+            for spec, _ in self.metrics:
+                if spec.scalar:  # a naive one cannot be subtracted: the checked path reads it
+                    cache[spec.key] = (since(now, utc, items)) // DAY
             return
         if type(items) not in LISTS:
             return
@@ -139,17 +146,16 @@ class _Group:
             ages[i] = stamp_ages(columns[i], kinds[i], now, utc)
         keeps = []
         if self.windows:
-            spans = self.spans  # a batch renders every recipient at the same `now`
-            if spans is None or spans[0] is not now:
-                spans = self.spans = now, [window_span(now, within) for _, within in self.windows]
-            for (i, _), span in zip(self.windows, spans[1], strict=True):
+            if spans is None:  # a window's start is past the calendar, or now has no offset
+                raise UnfitError
+            for (i, _), span in zip(self.windows, spans, strict=True):
                 if NONE in kinds[i]:
                     keeps.append([age is not None and ZERO <= age <= span for age in ages[i][0]])
                 else:
                     keeps.append([ZERO <= age <= span for age in ages[i][0]])
-        for key, _, _, aggregate in self.metrics:
+        for spec, aggregate in self.metrics:
             try:
-                cache[key] = aggregate(items, columns, kinds, ages, keeps, scope)
+                cache[spec.key] = aggregate(items, columns, kinds, ages, keeps, scope)
             except Exception:  # left to the checked path
                 continue
 
@@ -157,7 +163,7 @@ class _Group:
 def _spans(group: _Group, now: datetime) -> list[timedelta] | None:
     try:
         return [window_span(now, within) for _, within in group.windows]
-    except Exception:  # the group's own path raises the same, and the checked path decides
+    except Exception:  # the group then leaves its metrics to the checked path, which decides
         return None
 
 

@@ -11,7 +11,17 @@ from .operators import compile_operand
 from .scope import MISSING, MappingScope, Scope, split_ref, walk
 from .values import TYPE_HINT, described
 
-__all__ = ["All", "AnyOf", "Condition", "Not", "Predicate", "Rule", "RuleSource", "TraceEntry"]
+__all__ = [
+    "All",
+    "AnyOf",
+    "Bindings",
+    "Condition",
+    "Not",
+    "Predicate",
+    "Rule",
+    "RuleSource",
+    "TraceEntry",
+]
 
 Predicate = Callable[[Mapping[str, Any], Mapping[str, Any], Scope], bool]
 
@@ -268,7 +278,20 @@ class Condition(Rule):
 _INLINE = {"eq": "==", "ne": "!=", "gt": "<", "gte": "<=", "lt": ">", "lte": ">="}
 
 
-class RuleSource:
+class Bindings:
+    """The objects a generated source uses, each bound to a name (``_0``, ``_1``…) in
+    ``bound``, the namespace it runs in: no value is ever written into the source."""
+
+    def __init__(self, **preset: Any) -> None:
+        self.bound: dict[str, Any] = dict(preset)
+
+    def bind(self, value: Any) -> str:
+        name = f"_{len(self.bound)}"
+        self.bound[name] = value
+        return name
+
+
+class RuleSource(Bindings):
     """A rule as one Python expression over ``data``, ``values`` and ``scope``.
 
     Each condition reads its value as ``MappingScope(data, names=values)`` would — from
@@ -280,13 +303,8 @@ class RuleSource:
     """
 
     def __init__(self, names: Set[str]) -> None:
+        super().__init__(MISSING=MISSING, walk=walk)
         self.names = names
-        self.bound: dict[str, Any] = {"MISSING": MISSING, "walk": walk}
-
-    def bind(self, value: Any) -> str:
-        name = f"_{len(self.bound)}"
-        self.bound[name] = value
-        return name
 
     def expression(self, rule: Rule) -> str:
         if isinstance(rule, All | AnyOf):
