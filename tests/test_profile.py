@@ -1167,7 +1167,8 @@ def test_a_validated_recipient_equals_one_built_directly(shop: Schema) -> None:
         defaulted=frozenset({"first_name", "tier", "points", "orders"}),
     )
     assert recipient == built
-    assert repr(recipient) == repr(built)
+    # Equal frozensets may list their items in another order (string hashes vary by process).
+    assert repr(recipient) == repr(dataclasses.replace(built, defaulted=recipient.defaulted))
     assert type(recipient.data) is MappingProxyType
 
 
