@@ -323,6 +323,66 @@ def test_escape_output_gives_what_markupsafe_escape_gives(escape_str: Any, value
         assert environment.escape_output(value) == str(escape(value))
 
 
+_PRINTED = st.one_of(
+    st.none(),
+    st.text(),
+    st.text(alphabet=st.sampled_from(" \t\n\r\xa0\ufdd0\ufdd5ab<&")),
+    st.integers(),
+    st.decimals(allow_nan=False),
+    st.text().map(Markup),
+    st.just(_Html()),
+    st.text().map(Fragment),
+)
+
+
+def _outcome(function: Any, value: Any) -> object:
+    try:
+        return function(value)
+    except environment.NoValueError:
+        return environment.NoValueError
+
+
+@given(value=_PRINTED)
+@example(value=None)
+def test_print_html_is_finalize_then_escape(value: Any) -> None:
+    expected = _outcome(lambda v: environment.escape_output(environment._finalize_html(v)), value)
+    assert _outcome(environment.print_html, value) == expected
+
+
+@given(value=_PRINTED)
+@example(value="a  b\n\tc\ufdd0")
+def test_print_text_is_finalize_then_str(value: Any) -> None:
+    expected = _outcome(lambda v: str(environment._finalize_text(v)), value)
+    got = _outcome(environment.print_text, value)
+    assert got == expected
+    assert got is environment.NoValueError or type(got) is str
+
+
+@pytest.mark.parametrize(
+    ("source", "text", "printer", "printed"),
+    [
+        ("{{ s }}", False, "_print_html(", "&lt;b&gt;  x"),
+        ("{{ s }}", True, "_print_text(", "<b> x"),
+        # Decided at compile time, but not HTML: Jinja's own str(environment.finalize(…)).
+        (
+            "{% autoescape false %}{{ s }}{% endautoescape %}",
+            False,
+            "str(environment.finalize(",
+            "<b>  x",
+        ),
+    ],
+)
+def test_compiled_templates_print_through_one_call(
+    source: str, text: bool, printer: str, printed: str
+) -> None:
+    env = ENVS.text if text else ENVS.html
+    assert printer in env.compile(source, raw=True)
+    template = _template(source, text=text)
+    assert template.render(_context(s="<b>  x")) == printed
+    with pytest.raises(RenderError, match="has no value for this recipient"):
+        template.render(_context(s=None))
+
+
 def test_templates_taking_turns_in_one_context_start_afresh() -> None:
     # Subject, preheader and text part of an email render in one Jinja context, in turn.
     counting = _template("{% set total = total + 1 %}{{ total }}", text=True)

@@ -18,7 +18,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from personalize.errors import PersonalizeError, RenderError
 
-from .environment import Fragment, NoValueError, escape_output
+from .environment import Fragment, NoValueError, escape_output, print_html, print_text
 
 
 class Origin(Protocol):
@@ -71,7 +71,10 @@ class CompiledTemplate:
         template = env.template_class.from_code(env, code, dict(env.globals))
         # The generated code prints each value of an HTML template with `escape(…)`, a name
         # it imports into its own namespace: ours gives the same text, faster.
-        template.root_render_func.__globals__["escape"] = escape_output
+        namespace = template.root_render_func.__globals__
+        namespace["escape"] = escape_output
+        namespace["_print_html"] = print_html  # see environment._Printer
+        namespace["_print_text"] = print_text
         return cls(template, filename, origins or {}, fallback, source)
 
     def render(self, context: Mapping[str, Any]) -> str:

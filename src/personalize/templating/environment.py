@@ -9,6 +9,7 @@ from types import BuiltinMethodType, MappingProxyType
 from typing import Any
 
 from jinja2 import StrictUndefined, nodes, pass_context
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import (
     SecurityError,
 )
@@ -110,10 +111,69 @@ def _finalize_text(value: Any) -> Any:
     return value
 
 
+def print_html(value: Any, /) -> str:
+    """``escape_output(_finalize_html(value))`` in one call: how compiled HTML templates print
+    each ``{{ … }}`` (see ``_Printer``)."""
+    if type(value) is str:
+        return _escape_str(value)
+    if value is None:
+        raise NoValueError
+    if hasattr(value, "__html__"):
+        return value.__html__()  # type: ignore[no-any-return]
+    return _escape_str(str(value))
+
+
+def print_text(value: Any, /) -> str:
+    """``str(_finalize_text(value))`` in one call: how compiled text templates print each
+    ``{{ … }}`` (see ``_Printer``)."""
+    if type(value) is str:
+        if ("  " not in value and value.isprintable()) or not _TEXT_CLEANUP.search(value):
+            return value
+        return _WS.sub(" ", _NONCHARACTERS.sub("", value))
+    return str(_finalize_text(value))
+
+
+class _Printer(CodeGenerator):
+    """Jinja's code generator, printing each value with one call of ours.
+
+    Jinja writes ``escape(environment.finalize(value))`` (HTML) or
+    ``str(environment.finalize(value))`` (text) for every ``{{ … }}``; with our finalizers
+    that is ``_print_html(value)`` or ``_print_text(value)``, one call and two lookups fewer
+    (~2 µs an email). ``CompiledTemplate.build`` binds the two names. Anything else (another
+    finalizer, a ``{% autoescape %}`` decided at run time) is written as Jinja writes it.
+    """
+
+    def _printer(self, frame: Frame, finalize: CodeGenerator._FinalizeInfo) -> str | None:
+        if frame.eval_ctx.volatile or finalize.src != "environment.finalize(":
+            return None
+        own = self.environment.finalize
+        if frame.eval_ctx.autoescape:
+            return "_print_html" if own is _finalize_html else None
+        return "_print_text" if own is _finalize_text else None
+
+    def _output_child_pre(
+        self, node: nodes.Expr, frame: Frame, finalize: CodeGenerator._FinalizeInfo
+    ) -> None:
+        name = self._printer(frame, finalize)
+        if name is None:
+            super()._output_child_pre(node, frame, finalize)
+        else:
+            self.write(f"{name}(")
+
+    def _output_child_post(
+        self, node: nodes.Expr, frame: Frame, finalize: CodeGenerator._FinalizeInfo
+    ) -> None:
+        if self._printer(frame, finalize) is None:
+            super()._output_child_post(node, frame, finalize)
+        else:
+            self.write(")")
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
     """Immutable sandbox with size limits on ``*``/``**`` and a per-render loop budget."""
 
     intercepted_binops = frozenset({"*", "**"})
+    code_generator_class = _Printer
 
     def __init__(self, limits: LimitSettings, **options: Any) -> None:
         super().__init__(**options)
