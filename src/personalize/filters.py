@@ -227,15 +227,28 @@ def _locale_of(context: Context) -> object:
     return _DEFAULT_LOCALE if locale is None else locale
 
 
+# money and number print ~7 values an email: they do what _state, _locale_of and _cached do
+# inline (three calls fewer each, ~0.15 µs).
 @pass_context
 def _money(context: Context, value: object, currency: object = None, format: object = None) -> str:
-    code = _state(context, "_currency") if currency is None else currency
-    return _cached(_money_text, value, code, _locale_of(context), format)
+    state = context.parent
+    code = state.get("_currency") if currency is None else currency
+    locale = state.get("_locale")
+    args = (value, code, _DEFAULT_LOCALE if locale is None else locale, format)
+    try:
+        return _money_text(*args)
+    except TypeError:  # an unhashable argument: see _cached
+        return _money_text.__wrapped__(*args)
 
 
 @pass_context
 def _number(context: Context, value: object, digits: object = None) -> str:
-    return _cached(_number_text, "number", value, digits, _locale_of(context))
+    locale = context.parent.get("_locale")
+    args = ("number", value, digits, _DEFAULT_LOCALE if locale is None else locale)
+    try:
+        return _number_text(*args)
+    except TypeError:  # an unhashable argument: see _cached
+        return _number_text.__wrapped__(*args)
 
 
 @pass_context
@@ -326,6 +339,8 @@ def validate_url(value: object) -> str:
         RecipientError: For non-strings, control characters or whitespace inside, other schemes
             (``javascript:``, ``data:``…), relative URLs and http(s) URLs without a host.
     """
+    if type(value) is str:  # nearly always: one check
+        return _checked_url(value)
     if isinstance(value, Undefined):
         str(value)  # StrictUndefined raises UndefinedError, naming what is missing
     if not isinstance(value, str):
