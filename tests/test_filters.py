@@ -13,7 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from jinja2 import ChainableUndefined, Environment, StrictUndefined, Undefined
+from markupsafe import Markup
 
+from personalize import filters
 from personalize.errors import RecipientError
 from personalize.filters import FILTERS, check_locale, validate_css_value, validate_url
 
@@ -505,3 +507,27 @@ def test_number_filters_are_total(value: object, locale: str) -> None:
             continue
         assert isinstance(result, str)
         assert result
+
+
+def test_accepted_urls_are_remembered_and_rejected_ones_raise_every_time() -> None:
+    good, bad = "https://remembered.example/a", "javascript:remembered()"
+    filters._GOOD_URLS.clear()
+    assert validate_url(f" {good} ") == good
+    assert validate_url(good) == good
+    assert {f" {good} ": good, good: good} == filters._GOOD_URLS
+    for _ in range(2):
+        with pytest.raises(RecipientError, match="URL scheme 'javascript' is not allowed"):
+            validate_url(bad)
+    assert bad not in filters._GOOD_URLS
+    # A Markup is checked, never answered by a plain str's entry.
+    assert type(validate_url(Markup(good))) is Markup
+
+
+def test_remembered_urls_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(filters, "_CACHE", 3)
+    filters._GOOD_URLS.clear()
+    urls = [f"https://bounded.example/{n}" for n in range(7)]
+    for url in urls:
+        assert validate_url(url) == url
+        assert len(filters._GOOD_URLS) <= 3
+    assert urls[-1] in filters._GOOD_URLS
