@@ -248,8 +248,9 @@ def test_filter_errors(source: str, data: dict[str, Any], message: str) -> None:
 
 
 def test_check_locale() -> None:
-    assert check_locale("de_DE") == "de_DE"
-    for name in ("xx_YY", "", "de DE"):
+    for _ in range(2):  # the second time from the names it has accepted
+        assert check_locale("de_DE") == "de_DE"
+    for name in ("xx_YY", "", "de DE", "xx_YY", ["de_DE"]):
         with pytest.raises(RecipientError) as info:
             check_locale(name)
         assert info.value.message == f"unknown locale {name!r}"
@@ -296,6 +297,9 @@ def test_default_falls_back_with_a_warning(
 def test_default_keeps_present_values(value: object, expected: str) -> None:
     warnings: list[str] = []
     assert render("{{ v | default('x') }}", _warnings=warnings, v=value) == expected
+    assert render("{{ v | default('x', true) }}", _warnings=warnings, v=value or 1) == (
+        expected if value else "1"
+    )
     assert warnings == []
 
 

@@ -103,3 +103,12 @@ def test_a_kept_failed_outcome_keeps_no_email_of_its_batch_alive() -> None:
         "'en_US' or 'de_DE'",
     ]
     assert all(o.error is not None and o.error.__traceback__ is None for o in failed)
+
+
+def test_a_rendered_outcome_is_the_one_its_constructor_builds() -> None:
+    project = Project.load(ROOT)
+    email = project.render("weekly", next(iter(project.personas.values())))
+    built = parallel._rendered(3, "r3", email)
+    assert built == parallel.Outcome(3, "r3", email=email)
+    assert vars(built) == vars(parallel.Outcome(3, "r3", email=email))
+    assert built.ok

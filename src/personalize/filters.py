@@ -45,8 +45,15 @@ def check_locale(name: str) -> str:
     Raises:
         RecipientError: ``unknown locale 'xx_YY'``.
     """
+    if type(name) is str and name in _KNOWN_LOCALES:  # every email checks its locale
+        return name
     _babel_locale(name)
+    if type(name) is str and len(_KNOWN_LOCALES) < 1024:
+        _KNOWN_LOCALES.add(name)
     return name
+
+
+_KNOWN_LOCALES: set[str] = set()  # names check_locale accepted (bounded: few exist)
 
 
 def _babel_locale(name: object) -> Locale:
@@ -298,6 +305,8 @@ def _default(
     boolean: bool = False,
     _field: str | None = None,
 ) -> object:
+    if type(value) is str and value.strip():  # the usual case, in two checks
+        return value
     if isinstance(value, Undefined):  # never bool() it: StrictUndefined raises
         name = _field or value._undefined_name or "a value"
     elif value is None or (isinstance(value, str) and not value.strip()) or (boolean and not value):

@@ -114,10 +114,18 @@ def render_batch(
     for index, rid, r, membership, (choice, variant) in chosen:
         try:
             email = project._render_chosen(choice, variant, r, membership, now)
-            outcomes[index] = Outcome(index, rid, email=email)
+            outcomes[index] = _rendered(index, rid, email)
         except PersonalizeError as exc:
             outcomes[index] = Outcome(index, rid, error=_detached(exc))
     return [outcomes[index] for index, _ in items]
+
+
+def _rendered(index: int, rid: str | None, email: RenderedEmail) -> Outcome:
+    """``Outcome(index, rid, email=email)``, ~0.5 µs faster: the frozen dataclass's
+    ``__init__`` sets each field through ``object.__setattr__`` (as ``render._email``)."""
+    outcome: Outcome = object.__new__(Outcome)
+    outcome.__dict__.update(index=index, recipient=rid, email=email, error=None)
+    return outcome
 
 
 def _detached(exc: PersonalizeError) -> PersonalizeError:

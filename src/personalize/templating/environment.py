@@ -275,6 +275,8 @@ def _over_budget(context: Context) -> None:
 
 def _named(value: Any, name: str) -> Any:
     # Inserted before |default by the compiler, so a fallback warning can name its field.
+    if type(value) is str and value.strip():  # the usual case, in two checks
+        return value
     if value is None or (isinstance(value, str) and not value.strip()):
         return StrictUndefined(name=name)
     return value
