@@ -44,6 +44,7 @@ LAYERS: dict[str, int] = {
     "decide": 3,
     "experiments": 3,
     "filters": 4,
+    "safevalues": 4,
     "templating": 4,
     "cache": 4,
     "assemble": 4,

@@ -10,12 +10,14 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
+from babel import Locale, localedata
+from babel import numbers as babel_numbers
 from hypothesis import given
 from hypothesis import strategies as st
 from jinja2 import ChainableUndefined, Environment, StrictUndefined, Undefined
 from markupsafe import Markup
 
-from personalize import filters
+from personalize import filters, safevalues
 from personalize.errors import RecipientError
 from personalize.filters import FILTERS, check_locale, validate_css_value, validate_url
 
@@ -535,3 +537,86 @@ def test_remembered_urls_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         assert validate_url(url) == url
         assert len(filters._GOOD_URLS) <= 3
     assert urls[-1] in filters._GOOD_URLS
+
+
+# --- fast paths, each against the path it stands in for ----------------------------------------
+
+
+@given(url=st.from_regex(safevalues._PLAIN_URL, fullmatch=True))
+def test_a_plain_url_is_one_the_full_check_accepts_unchanged(url: str) -> None:
+    assert safevalues._checked_in_full(url) == url
+
+
+def _outcome(function: Any, *args: Any) -> object:
+    try:
+        return function(*args)
+    except RecipientError as exc:
+        return str(exc)
+
+
+@given(
+    url=st.one_of(
+        st.text(),
+        st.builds(
+            "".join,
+            st.lists(
+                st.sampled_from(
+                    [
+                        "http",
+                        "s",
+                        "://",
+                        ":",
+                        "a",
+                        "-",
+                        ".",
+                        "8",
+                        "/",
+                        "?",
+                        "#",
+                        "[",
+                        "]",
+                        "@",
+                        " ",
+                        "\x00",
+                        "é",
+                        "HTTPS",
+                        "mailto:",
+                    ]
+                )
+            ),
+        ),
+    )
+)
+def test_checked_url_answers_as_the_full_check(url: str) -> None:
+    assert _outcome(safevalues.checked_url.__wrapped__, url) == _outcome(
+        safevalues._checked_in_full, url
+    )
+
+
+_LOCALES = sorted(localedata.locale_identifiers())
+
+
+@given(
+    value=st.integers(min_value=-(10**18) + 1, max_value=10**18 - 1),
+    locale=st.sampled_from(_LOCALES),
+)
+def test_whole_numbers_format_as_babel_formats_them(value: int, locale: str) -> None:
+    expected = babel_numbers.format_decimal(value, locale=Locale.parse(locale))
+    assert filters._number_text.__wrapped__("number", value, None, locale) == expected
+
+
+def test_whole_numbers_take_the_fast_path_where_it_matches_babel() -> None:
+    assert filters._int_format(Locale.parse("hi_IN"))(-12345678) == "-1,23,45,678"
+    assert filters._int_format(Locale.parse("de_CH"))(1234567) == "1’234’567"
+    fitting = [name for name in _LOCALES if filters._int_format(Locale.parse(name))]
+    assert len(fitting) > len(_LOCALES) * 0.9
+
+
+def test_moments_of_one_local_day_share_their_date_text() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    late = datetime(2026, 11, 27, 23, 30, tzinfo=UTC)  # already the 28th in Berlin
+    early = datetime(2026, 11, 28, 5, 0, tzinfo=UTC)
+    for moment in (late, early):
+        assert render("{{ v | date('long') }}", v=moment, _tz=berlin) == "28. November 2026"
+    assert render("{{ v | date('long') }}", v=late, _tz=UTC) == "27. November 2026"
+    assert render("{{ v | date('d.M.y') }}", v=late.date()) == "27.11.2026"

@@ -17,6 +17,7 @@ __all__ = [
     "did_you_mean",
     "format_path",
     "short_repr",
+    "shown",
 ]
 
 
@@ -129,6 +130,14 @@ def short_repr(value: Any, limit: int = 60) -> str:
     """A truncated repr for error messages: control characters escaped, never huge."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def shown(value: Any) -> str:
+    """``short_repr(value)``, or a note for an int too large for repr()."""
+    try:
+        return short_repr(value)
+    except ValueError:  # ints past sys.get_int_max_str_digits() cannot be repr'd
+        return f"<{type(value).__name__} too large to show>"
 
 
 def format_path(path: Iterable[str | int]) -> str:
