@@ -10,7 +10,7 @@ compiled whole in both ([render] merge_after). Prints µs per recipient for each
 and whether the two rendered the same emails.
 
 Usage: python benchmarks/compare.py [--base HEAD~1] [--layout weekly] [--recipients 6000]
-                                    [--block 500] [--repeats 5]
+                                    [--block 500] [--repeats 5] [--audience personas|generated]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from throughput import _records  # noqa: E402
+from throughput import AUDIENCES, _records  # noqa: E402
 
 import personalize  # noqa: E402
 
@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, default=6_000)
     parser.add_argument("--block", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=5, help="timed turns of every block")
+    parser.add_argument("--audience", choices=AUDIENCES, default="personas")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
@@ -85,7 +86,7 @@ def main() -> None:
 
 def run(projects: dict[str, Any], args: argparse.Namespace) -> None:
     """Render with both in turns and print the figures."""
-    layout, records = args.layout, _records(args.recipients)
+    layout, records = args.layout, _records(args.recipients, args.audience)
     emails: dict[str, list[tuple[str, str, str] | str]] = {}
     for name, project in projects.items():
         for _ in range(2):
@@ -105,7 +106,10 @@ def run(projects: dict[str, Any], args: argparse.Namespace) -> None:
                 best[name][i] = min(best[name][i], time.perf_counter() - started)
     per = {name: sum(times) / len(records) * 1e6 for name, times in best.items()}
     differ = sum(a != b for a, b in zip(emails["base"], emails["new"], strict=True))
-    print(f"layout {layout!r}, {len(records):,} recipients, one core, best of {args.repeats} turns")
+    print(
+        f"layout {layout!r}, {len(records):,} recipients ({args.audience}), one core, "
+        f"best of {args.repeats} turns"
+    )
     print(f"  base ({args.base})  {per['base']:7.1f} µs per recipient")
     print(f"  new (this tree)  {per['new']:7.1f} µs per recipient")
     print(f"  new / base       {per['new'] / per['base']:7.3f}")

@@ -9,6 +9,7 @@ stage timed alone keeps its code and data in the CPU caches, so the sum comes ou
 and the garbage collector is paused while the stages run, as render_many pauses it per batch.
 
 Usage: python benchmarks/stages.py [--layout weekly] [--recipients 5000] [--repeats 5]
+                                 [--audience personas|generated]
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from throughput import _records  # noqa: E402
+from throughput import AUDIENCES, _records  # noqa: E402
 
 from personalize import Project  # noqa: E402
 from personalize.render import _finish, _subject, context_for  # noqa: E402
@@ -51,11 +52,12 @@ def main() -> None:
     parser.add_argument("--layout", default="weekly")
     parser.add_argument("--recipients", type=int, default=5_000)
     parser.add_argument("--repeats", type=int, default=5, help="timed turns of every stage")
+    parser.add_argument("--audience", choices=AUDIENCES, default="personas")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
     project = Project.load(ROOT)
-    layout, records = args.layout, _records(args.recipients)
+    layout, records = args.layout, _records(args.recipients, args.audience)
     settings = project.settings
     limits, clip, message = settings.limits, settings.render.clip_bytes, settings.message
     project._variants._merge_after = 1  # every variant whole before the turns, as in a long send
@@ -142,7 +144,10 @@ def main() -> None:
     def per(name: str) -> float:
         return sum(best[name]) / len(records) * 1e6
 
-    print(f"layout {layout!r}, {len(records):,} recipients, one core, µs per recipient")
+    print(
+        f"layout {layout!r}, {len(records):,} recipients ({args.audience}), one core, "
+        "µs per recipient"
+    )
     for name, what in STAGES:
         print(f"  {name:<12} {per(name):7.1f}   {what}")
     total = sum(per(name) for name, _ in STAGES)

@@ -14,7 +14,7 @@ Prints, from one run on the same machine:
               [render] merge_after renders (1,000): in a run this long, before the timed turns
 
 Usage: python benchmarks/throughput.py [--layout weekly] [--recipients 20000] [--naive 40]
-                                     [--repeats 5]
+                                     [--repeats 5] [--audience personas|generated]
 """
 
 from __future__ import annotations
@@ -46,9 +46,19 @@ from personalize.compile import (  # noqa: E402
 from personalize.filters import FILTERS, validate_css_value, validate_url  # noqa: E402
 from personalize.render import context_for, render_reference  # noqa: E402
 
+AUDIENCES = ("personas", "generated")
 
-def _records(count: int) -> list[dict[str, object]]:
-    """The bundled personas, cycled with fresh ids: a realistic mix of variants."""
+
+def _records(count: int, audience: str = "personas") -> list[dict[str, object]]:
+    """The records to render: the bundled personas cycled with fresh ids (the default; their
+    links, numbers and dates repeat, so every formatted value comes from the filters' caches),
+    or a generated audience (examples/generate_audience.py, seed 7: links, points and dates of
+    each recipient's own, and many more variants)."""
+    if audience == "generated":
+        sys.path.insert(0, str(ROOT))
+        from examples.generate_audience import generate
+
+        return list(generate(count, seed=7))
     personas = [
         json.loads(line)
         for line in (ROOT / "personas.jsonl").read_text(encoding="utf-8").splitlines()
@@ -70,11 +80,12 @@ def main() -> None:
     parser.add_argument("--recipients", type=int, default=20_000)
     parser.add_argument("--naive", type=int, default=40, help="recipients for the naive path")
     parser.add_argument("--repeats", type=int, default=5, help="timed turns of every path")
+    parser.add_argument("--audience", choices=AUDIENCES, default="personas")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
     project = Project.load(ROOT)
-    records = _records(args.recipients)
+    records = _records(args.recipients, args.audience)
     layout = args.layout
 
     # Validated inputs, decisions and contexts, for the floor and the naive path.
@@ -279,7 +290,10 @@ def main() -> None:
             f"{merged} of {len(variants)} merged in this run)",
         ),
     ]
-    print(f"layout {layout!r}, {len(records):,} recipients, {len(variants)} variants, one core")
+    print(
+        f"layout {layout!r}, {len(records):,} recipients ({args.audience}), "
+        f"{len(variants)} variants, one core"
+    )
     for label, figure, note in rows:
         print(f"  {label:<18} {figure:>22}   {note}")
 

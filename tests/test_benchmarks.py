@@ -33,6 +33,11 @@ def run(script: str, *args: str) -> str:
             ("full path", "floor", "naive / full", "cold build", "merge build"),
         ),
         (
+            "throughput.py",
+            ("--recipients", "40", "--naive", "2", "--repeats", "1", "--audience", "generated"),
+            ("layout 'weekly', 40 recipients (generated)", "full path", "naive / full"),
+        ),
+        (
             "stages.py",
             ("--recipients", "100", "--repeats", "1"),
             ("validate", "classify", "normalize", "sum", "render_many"),
