@@ -542,7 +542,7 @@ def test_remembered_urls_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- fast paths, each against the path it stands in for ----------------------------------------
 
 
-@given(url=st.from_regex(safevalues._PLAIN_URL, fullmatch=True))
+@given(url=st.from_regex(safevalues.PLAIN_URL, fullmatch=True))
 def test_a_plain_url_is_one_the_full_check_accepts_unchanged(url: str) -> None:
     assert safevalues._checked_in_full(url) == url
 

@@ -20,7 +20,7 @@ from jinja2 import Undefined, pass_context
 from jinja2.runtime import Context
 
 from .errors import RecipientError, short_repr, shown
-from .safevalues import checked_url, validate_css_value
+from .safevalues import PLAIN_URL, checked_url, validate_css_value
 
 __all__ = ["FILTERS", "check_locale", "validate_css_value", "validate_url"]
 
@@ -374,7 +374,8 @@ def validate_url(value: object) -> str:
     if type(value) is str:  # nearly always
         checked = _GOOD_URLS.get(value)
         if checked is None:
-            checked = checked_url(value)
+            # A new plain URL (a recipient's own link) skips checked_url's cache as well.
+            checked = value if PLAIN_URL.fullmatch(value) else checked_url(value)
             if len(_GOOD_URLS) >= _CACHE:
                 _GOOD_URLS.clear()
             _GOOD_URLS[value] = checked
