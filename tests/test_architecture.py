@@ -38,6 +38,7 @@ LAYERS: dict[str, int] = {
     "metricplan": 2,
     "metriccode": 2,
     "metricdata": 2,
+    "scorecode": 2,
     "registry": 2,
     "frontmatter": 2,
     "includes": 2,

@@ -20,6 +20,7 @@ from .yamlfile import Document, load_yaml
 __all__ = [
     "DIMENSIONS",
     "NAMES",
+    "RFM_CODES",
     "CutPoints",
     "Rfm",
     "finite",
@@ -139,11 +140,11 @@ class Rfm:
                 None if m is None else 1 + m,
                 None,
             )
-        return 5 - r, 1 + f, 1 + m, _CODES[r * 25 + f * 5 + m]
+        return 5 - r, 1 + f, 1 + m, RFM_CODES[r * 25 + f * 5 + m]
 
 
 # "rfm" by bins: r_score is 5 - bin, f_score and m_score 1 + bin.
-_CODES: Final = tuple(
+RFM_CODES: Final = tuple(
     f"{5 - r}{1 + f}{1 + m}" for r in range(5) for f in range(5) for m in range(5)
 )
 

@@ -13,11 +13,11 @@ from .rulenodes import Predicate, Rule, TraceEntry
 from .scope import MISSING, MappingScope
 from .values import TYPE_HINT, described
 
-__all__ = ["KINDS", "PointsRule", "Score", "WeightedInput"]
+__all__ = ["BIG", "KINDS", "PLACES", "PointsRule", "Score", "WeightedInput"]
 
 KINDS: Final = ("weighted", "points")
-_BIG: Final = 2.0**1000
-_PLACES: Final = 6  # float scores are rounded, so that 0.5 + 0.1 meets a threshold of 0.6
+BIG: Final = 2.0**1000
+PLACES: Final = 6  # float scores are rounded, so that 0.5 + 0.1 meets a threshold of 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,12 +205,12 @@ class Score:
                 if value is MISSING or value is None:
                     continue
                 value = _float(value, self, item.path, item.line)
-            elif not -_BIG < value < _BIG:  # NaN, infinite, or too big for float arithmetic
+            elif not -BIG < value < BIG:  # NaN, infinite, or too big for float arithmetic
                 return self._weighted(scope, checked=True)
             share = (value - low) / span
             share = 0.0 if share < 0.0 else 1.0 if share > 1.0 else share
             total += weight * (1.0 - share if invert else share)
-        return round(total, _PLACES) + 0.0  # + 0.0 turns -0.0 into 0.0
+        return round(total, PLACES) + 0.0  # + 0.0 turns -0.0 into 0.0
 
     def _points(
         self,
@@ -237,7 +237,7 @@ class Score:
                 value = int(value // rule.every)
             total += rule.add * value
         if isinstance(total, float):
-            return round(total, _PLACES) + 0.0
+            return round(total, PLACES) + 0.0
         return total
 
 
@@ -263,6 +263,8 @@ def _float(value: Any, score: Score, path: str, line: int | None) -> float:
             number = float(value)
         except OverflowError:
             number = math.inf
+        except ValueError:  # Decimal('sNaN'): refused below, as NaN is
+            number = math.nan
         if math.isfinite(number):
             return number
     raise RuleError(
@@ -278,5 +280,5 @@ def _number(value: Any, *, sign: bool = False) -> str:
     """A number for people: whole numbers without a point, others rounded to 6 places."""
     if isinstance(value, Decimal):
         return f"{value:+}" if sign else str(value)
-    number = round(float(value), _PLACES) + 0.0
+    number = round(float(value), PLACES) + 0.0
     return f"{number:+g}" if sign else f"{number:g}"

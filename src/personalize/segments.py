@@ -19,6 +19,7 @@ from .rfm import NAMES as RFM_NAMES
 from .rfm import Rfm
 from .rulenodes import Predicate, TraceEntry
 from .scope import MappingScope
+from .scorecode import DeriveRun, derive_run
 from .scores import Score
 from .segmentcode import SegmentRun, segment_run
 from .segmentfile import Segment, declared, parse_metric, read_segments
@@ -91,6 +92,7 @@ class Segments:
     _metric_plan: MetricPlan = field(init=False, repr=False)
     _metric_keys: tuple[tuple[str, object, Metric], ...] = field(init=False, repr=False)
     _scores: tuple[tuple[Score, tuple[Predicate | None, ...]], ...] = field(init=False, repr=False)
+    _derive_run: DeriveRun = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         check_groups(self.groups, self.segments)
@@ -115,6 +117,8 @@ class Segments:
         keys = tuple((m.name, m._key, m) for m in self.metrics.values())
         object.__setattr__(self, "_metric_keys", keys)
         object.__setattr__(self, "_scores", scores)
+        run = derive_run(self.rfm, tuple(self.scores.values()), computed)
+        object.__setattr__(self, "_derive_run", run)
 
     def __reduce__(self) -> tuple[Any, ...]:
         state = (
@@ -200,7 +204,7 @@ class Segments:
                 value = cache.get(key, _UNSET)
                 values[name] = metric.compute(scope, cache=cache) if value is _UNSET else value
             if self._scores or self.rfm is not None:
-                self._derive(scope, values, None)
+                self._derive_run(scope, values)  # _derive, generated (scorecode.py)
             metrics = MappingProxyType(values.copy())
             members, groups = self._run(data, values, scope)
         except RuleError as err:
