@@ -85,7 +85,7 @@ def _derived(segments: Segments, data: dict[str, Any], *, generated: bool) -> ob
         if generated:
             segments._derive_run(scope, values)
         else:
-            segments._derive(scope, values, None)
+            segments._derive(scope, values, {})  # the checked path (with a trace)
     except RuleError as exc:
         return ("error", str(exc))
     return values

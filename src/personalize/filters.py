@@ -37,6 +37,7 @@ _FORMAT_ERRORS = (ArithmeticError, AttributeError, IndexError, KeyError, TypeErr
 
 _NUMBER_HINT = "give it an int, float, Decimal or a numeric string such as '19.99'"
 _WHEN_HINT = "declare the field as date or datetime in the schema"
+_FORMAT_HINT = "use short, medium, long, full or a CLDR pattern such as 'd MMMM y'"
 
 
 def check_locale(name: str) -> str:
@@ -208,7 +209,7 @@ def _when_text(
         hint = _WHEN_HINT if kind == "date" else f"{_WHEN_HINT}, or use the date filter for dates"
         raise RecipientError(f"expected {wanted} for {kind}, got {shown(value)}", hint=hint)
     loc = _babel_locale(locale)
-    hint = "use short, medium, long, full or a CLDR pattern such as 'd MMMM y'"
+    hint = _FORMAT_HINT
     if not isinstance(fmt, str):
         raise RecipientError(f"expected a format string for {kind}, got {shown(fmt)}", hint=hint)
     call: Callable[[], str]
@@ -223,8 +224,8 @@ def _when_text(
 
 @lru_cache(maxsize=_CACHE, typed=True)
 def _day_text(day: date, fmt: str, loc: Locale) -> str:
-    hint = "use short, medium, long, full or a CLDR pattern such as 'd MMMM y'"
-    return _run("date", fmt, lambda: babel_dates.format_date(day, fmt, locale=loc), hint=hint)
+    call = lambda: babel_dates.format_date(day, fmt, locale=loc)  # noqa: E731
+    return _run("date", fmt, call, hint=_FORMAT_HINT)
 
 
 def _zone(zone: object) -> tzinfo:

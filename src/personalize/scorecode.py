@@ -107,7 +107,7 @@ def _score(code: RuleSource, score: Score) -> list[str]:
         *body,
         f"        values[{name}] = total",
         "    except Exception:  # the checked path decides, and locates any error",
-        f"        values[{name}] = {code.bind(score)}.compute(scope, predicates=())",
+        f"        values[{name}] = {code.bind(score)}.compute(scope)",
     ]
 
 

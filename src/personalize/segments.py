@@ -17,7 +17,7 @@ from .metricplan import MetricPlan
 from .metrics import Metric
 from .rfm import NAMES as RFM_NAMES
 from .rfm import Rfm
-from .rulenodes import Predicate, TraceEntry
+from .rulenodes import TraceEntry
 from .scope import MappingScope
 from .scorecode import DeriveRun, derive_run
 from .scores import Score
@@ -91,7 +91,6 @@ class Segments:
     _run: SegmentRun = field(init=False, repr=False)
     _metric_plan: MetricPlan = field(init=False, repr=False)
     _metric_keys: tuple[tuple[str, object, Metric], ...] = field(init=False, repr=False)
-    _scores: tuple[tuple[Score, tuple[Predicate | None, ...]], ...] = field(init=False, repr=False)
     _derive_run: DeriveRun = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -104,10 +103,6 @@ class Segments:
         computed = frozenset(self.computed)
         known = computed | frozenset(self.segments)
         rules = tuple((s, last.get(i)) for i, s in enumerate(order))
-        scores = tuple(
-            (score, tuple(r.when and r.when.compiled(computed) for r in score.rules))
-            for score in self.scores.values()
-        )
         object.__setattr__(self, "_order", order)
         object.__setattr__(self, "_rules", rules)
         merged = functools.partial(_merged, groups=self.groups)  # not self: no cycle
@@ -116,7 +111,6 @@ class Segments:
         # (name, the metric's key in the plan's cache, metric): see classify.
         keys = tuple((m.name, m._key, m) for m in self.metrics.values())
         object.__setattr__(self, "_metric_keys", keys)
-        object.__setattr__(self, "_scores", scores)
         run = derive_run(self.rfm, tuple(self.scores.values()), computed)
         object.__setattr__(self, "_derive_run", run)
 
@@ -203,8 +197,8 @@ class Segments:
             for name, key, metric in self._metric_keys:
                 value = cache.get(key, _UNSET)
                 values[name] = metric.compute(scope, cache=cache) if value is _UNSET else value
-            if self._scores or self.rfm is not None:
-                self._derive_run(scope, values)  # _derive, generated (scorecode.py)
+            if self.scores or self.rfm is not None:
+                self._derive_run(scope, values)  # what _derive does, as generated code
             metrics = MappingProxyType(values.copy())
             members, groups = self._run(data, values, scope)
         except RuleError as err:
@@ -217,15 +211,13 @@ class Segments:
         self,
         scope: MappingScope,
         values: dict[str, Any],
-        traces: dict[str, tuple[TraceEntry, ...]] | None,
+        traces: dict[str, tuple[TraceEntry, ...]],
     ) -> None:
-        """RFM values, then scores, into ``values`` (``traces`` gets each score's conditions)."""
+        """RFM values, then scores, into ``values`` by the checked path (``traces`` gets each
+        score's conditions); ``classify`` without a trace runs ``scorecode``'s version."""
         if self.rfm is not None:
             values.update(zip(RFM_NAMES, self.rfm.score(scope), strict=True))
-        for score, predicates in self._scores:
-            if traces is None:
-                values[score.name] = score.compute(scope, predicates=predicates)
-                continue
+        for score in self.scores.values():
             entries: list[TraceEntry] = []
             values[score.name] = score.compute(scope, trace=entries)
             traces[score.name] = tuple(entries)
