@@ -78,9 +78,8 @@ def _rfm(code: RuleSource, rfm: Rfm) -> list[str]:
             f"            b{index} = bisect_left({code.bind(for_ints)}, v)",
             "        elif v is MISSING or v is None:",
             f"            b{index} = None",
-            "        elif type(v) is float and isfinite(v):",
-            f"            b{index} = bisect_left({code.bind(exact)}, v)",
-            "        elif type(v) is Decimal and v.is_finite():",
+            "        elif (type(v) is float and isfinite(v))"
+            " or (type(v) is Decimal and v.is_finite()):",
             f"            b{index} = bisect_left({code.bind(exact)}, v)",
             "        else:",
             "            raise _Unfit",
@@ -114,12 +113,13 @@ def _score(code: RuleSource, score: Score) -> list[str]:
 def _weighted(code: RuleSource, score: Score) -> list[str]:
     """``Score._weighted``'s usual case: the same float operations in the same order."""
     lines = ["        total = 0.0"]
+    big = code.bind(BIG)
     for ref, _, weight, low, span, invert, _ in score._plan:
         share = "1.0 - s" if invert else "s"
         lines += _lookup(code, ref, "        ")
         lines += [
             "        if type(v) is int or type(v) is float:",
-            f"            if not -{code.bind(BIG)} < v < {code.bind(BIG)}:",
+            f"            if not -{big} < v < {big}:",
             "                raise _Unfit",
             f"            s = (v - {code.bind(low)}) / {code.bind(span)}",
             "            s = 0.0 if s < 0.0 else 1.0 if s > 1.0 else s",
