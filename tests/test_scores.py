@@ -19,6 +19,7 @@ from personalize import Project
 from personalize.errors import ConfigError, RuleError
 from personalize.rulenodes import Condition
 from personalize.scope import MappingScope
+from personalize.scorecode import derive_run
 from personalize.scores import PointsRule, Score, WeightedInput
 from personalize.segments import Segments, load_segments
 from projects import SETTINGS, make_project, module
@@ -602,9 +603,9 @@ def test_classify_with_scores_is_total_and_the_fast_path_agrees(
 def test_compiled_point_rules_fall_back_to_the_checked_rule() -> None:
     when = Condition(ref="orders_30d", op="gt", operand=0, path="p", file="f", line=1)
     score = Score("s", "points", rules=(PointsRule(3, when=when),))
-
-    def broken(*args: Any) -> bool:
-        raise KeyError("orders_30d")
-
-    scope = MappingScope({}, now=NOW, names={"orders_30d": 2})
-    assert score.compute(scope, predicates=(broken,)) == 3
+    # The generated code reads orders_30d from the computed values, where it is missing here:
+    # its KeyError hands the score to the checked rule, which finds it in the data.
+    run = derive_run(None, (score,), frozenset({"orders_30d"}))
+    values: dict[str, Any] = {}
+    run(MappingScope({"orders_30d": 2}, now=NOW, names=values), values)
+    assert values == {"s": 3}

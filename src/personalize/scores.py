@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
 
 from .errors import RuleError
-from .rulenodes import Predicate, Rule, TraceEntry
+from .rulenodes import Rule, TraceEntry
 from .scope import MISSING, MappingScope
 from .values import TYPE_HINT, described
 
@@ -126,15 +126,12 @@ class Score:
         self,
         scope: MappingScope,
         *,
-        predicates: Sequence[Predicate | None] = (),
         trace: list[TraceEntry] | None = None,
     ) -> int | float:
         """The score of the recipient in ``scope`` (whose ``names`` hold the computed values).
 
         Args:
             scope: The recipient's data and the values computed so far.
-            predicates: The compiled ``when`` rule of each point line (or None), for speed;
-                on an exception the checked rule decides.
             trace: When a list, the conditions of ``when`` rules are appended to it.
 
         Raises:
@@ -143,7 +140,7 @@ class Score:
         if self.kind == "weighted":
             return self._weighted(scope)
         try:
-            return self._points(scope, predicates, trace)
+            return self._points(scope, trace)
         except OverflowError:  # a float line over a huge whole number: keep it total
             raise RuleError(
                 f"score {self.name!r}: the points are too large to add up",
@@ -212,16 +209,11 @@ class Score:
             total += weight * (1.0 - share if invert else share)
         return round(total, PLACES) + 0.0  # + 0.0 turns -0.0 into 0.0
 
-    def _points(
-        self,
-        scope: MappingScope,
-        predicates: Sequence[Predicate | None],
-        trace: list[TraceEntry] | None,
-    ) -> int | float:
+    def _points(self, scope: MappingScope, trace: list[TraceEntry] | None) -> int | float:
         total: int | float = 0
-        for index, rule in enumerate(self.rules):
+        for rule in self.rules:
             when, per = rule.when, rule.per
-            if when is not None and not _holds(when, index, scope, predicates, trace):
+            if when is not None and not when.evaluate(scope, trace):
                 continue
             if per is None:
                 total += rule.add
@@ -239,22 +231,6 @@ class Score:
         if isinstance(total, float):
             return round(total, PLACES) + 0.0
         return total
-
-
-def _holds(
-    rule: Rule,
-    index: int,
-    scope: MappingScope,
-    predicates: Sequence[Predicate | None],
-    trace: list[TraceEntry] | None,
-) -> bool:
-    run = predicates[index] if trace is None and index < len(predicates) else None
-    if run is not None:
-        try:
-            return run(scope.data, scope.names, scope)
-        except Exception:  # the checked rule decides, and locates any error
-            pass
-    return rule.evaluate(scope, trace)
 
 
 def _float(value: Any, score: Score, path: str, line: int | None) -> float:
