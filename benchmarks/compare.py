@@ -11,6 +11,7 @@ and whether the two rendered the same emails.
 
 Usage: python benchmarks/compare.py [--base HEAD~1] [--layout weekly] [--recipients 6000]
                                     [--block 500] [--repeats 5] [--audience personas|generated]
+                                    [--merge-after N]
 """
 
 from __future__ import annotations
@@ -68,6 +69,13 @@ def main() -> None:
     parser.add_argument("--block", type=int, default=500)
     parser.add_argument("--repeats", type=int, default=5, help="timed turns of every block")
     parser.add_argument("--audience", choices=AUDIENCES, default="personas")
+    parser.add_argument(
+        "--merge-after",
+        type=int,
+        default=None,
+        help="renders before a variant is compiled whole, in both (0: never; default: the "
+        "project's [render] merge_after)",
+    )
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
@@ -81,6 +89,9 @@ def main() -> None:
             "base": personalize_base.Project.load(ROOT),
             "new": personalize.Project.load(ROOT),
         }
+        if args.merge_after is not None:
+            for project in projects.values():
+                project._variants._merge_after = args.merge_after
         run(projects, args)
 
 
@@ -106,8 +117,9 @@ def run(projects: dict[str, Any], args: argparse.Namespace) -> None:
                 best[name][i] = min(best[name][i], time.perf_counter() - started)
     per = {name: sum(times) / len(records) * 1e6 for name, times in best.items()}
     differ = sum(a != b for a, b in zip(emails["base"], emails["new"], strict=True))
+    merged = "" if args.merge_after is None else f", merge_after {args.merge_after}"
     print(
-        f"layout {layout!r}, {len(records):,} recipients ({args.audience}), one core, "
+        f"layout {layout!r}, {len(records):,} recipients ({args.audience}{merged}), one core, "
         f"best of {args.repeats} turns"
     )
     print(f"  base ({args.base})  {per['base']:7.1f} µs per recipient")

@@ -44,8 +44,17 @@ def run(script: str, *args: str) -> str:
         ),
         (
             "compare.py",
-            ("--base", "HEAD", "--recipients", "100", "--block", "50", "--repeats", "1"),
-            ("base (HEAD)", "new (this tree)", "new / base", "same emails"),
+            (
+                *("--base", "HEAD", "--recipients", "100", "--block", "50", "--repeats", "1"),
+                *("--merge-after", "0"),
+            ),
+            (
+                "layout 'weekly', 100 recipients (personas, merge_after 0)",
+                "base (HEAD)",
+                "new (this tree)",
+                "new / base",
+                "same emails      yes",
+            ),
         ),
     ],
 )

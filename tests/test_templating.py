@@ -18,7 +18,7 @@ from personalize.errors import PersonalizeError, RecipientError, RegistryError, 
 from personalize.protect import Token
 from personalize.templating import (
     CompiledTemplate,
-    Fragment,
+    Composite,
     check_template,
     environment,
     fresh,
@@ -314,7 +314,6 @@ class _Html:
         st.floats(),
         st.text().map(Markup),
         st.just(_Html()),
-        st.text().map(Fragment),
     )
 )
 @example(value="<a title='x'>\"&\"</a>")
@@ -331,7 +330,6 @@ _PRINTED = st.one_of(
     st.decimals(allow_nan=False),
     st.text().map(Markup),
     st.just(_Html()),
-    st.text().map(Fragment),
 )
 
 
@@ -394,3 +392,68 @@ def test_templates_taking_turns_in_one_context_start_afresh() -> None:
     assert reading.render_in(fresh(shared)) == "1|none"
     assert reading.render_in(shared) == "1|none"
     assert setting.render_in(fresh(shared)) + reading.render_in(shared) == "hi1|hi"
+
+
+def _filename(name: str, source: str) -> CompiledTemplate:
+    return CompiledTemplate.build(ENVS.html, source, filename=f"<{name}>")
+
+
+def test_a_composite_runs_each_region_in_its_hole_in_document_order() -> None:
+    skeleton = _filename(
+        "skeleton",
+        "{% set a = 'A' %}[{{ _slot_0 }}]{% if flag %}[{{ _slot_1 }}]{% endif %}"
+        "{{ b | default('-') }}",
+    )
+    first = _filename("first", "{{ a }}{% set b = 'B' %}{{ b }}")
+    second = _filename("second", "{{ a }}{{ b | default('-') }}")
+    composite = Composite(skeleton, (("_slot_0", first), ("_slot_1", second)))
+    assert composite.render(_context(flag=True)) == "[AB][A-]-"
+    assert composite.render(_context(flag=False)) == "[AB]-"
+    # Undone after the region, and only what it set: the layout's own name is left.
+    shared = skeleton.new_context(_context(flag=True, b="data"))
+    assert composite.render_in(shared) == "[AB][Adata]data"
+    assert shared.vars["a"] == "A"
+    assert "b" not in shared.vars
+
+
+@pytest.mark.parametrize(
+    ("source", "assigned"),
+    [
+        ("{% set a = 1 %}{% set b, c = 1, 2 %}{% set d %}x{% endset %}", {"a", "b", "c", "d"}),
+        (
+            "{% if x %}{% set a = 1 %}{% elif y %}{% macro m() %}{% endmacro %}{% endif %}",
+            {"a", "m"},
+        ),
+        (
+            "{% for i in x %}{% set a = 1 %}{% endfor %}{% with %}{% set b = 1 %}{% endwith %}",
+            set(),
+        ),
+        ("{% set ns = namespace(n=1) %}{% for i in x %}{% set ns.n = i %}{% endfor %}", {"ns"}),
+    ],
+)
+def test_a_template_knows_the_names_it_sets_for_the_templates_after_it(
+    source: str, assigned: set[str]
+) -> None:
+    assert _template(source).assigned == assigned
+
+
+@pytest.mark.parametrize(
+    ("source", "open_"),
+    [
+        ("a{{ _slot_0 }}{% if x %}{{ _slot_1 }}{% else %}{{ _slot_2 }}{% endif %}", True),
+        ("{% for i in x %}{{ _slot_0 }}{% endfor %}", False),
+        ("{% macro m() %}{{ _slot_0 }}{% endmacro %}{{ m() }}", False),
+        ("{% with %}{{ _slot_0 }}{% endwith %}", False),
+        ("{% if x %}{% filter upper %}{{ _slot_0 }}{% endfilter %}{% endif %}", False),
+    ],
+)
+def test_a_skeleton_knows_whether_its_holes_stand_in_the_open(source: str, open_: bool) -> None:
+    assert _template(source).holes_open is open_
+
+
+def test_a_hole_in_a_macro_still_renders_its_region() -> None:
+    # Never cut so (holes_open is false): the code generator's fallback for buffered output.
+    skeleton = _filename("skeleton", "{% macro m() %}({{ _slot_0 }}){% endmacro %}{{ m() }}")
+    region = _filename("region", "<b>{{ name }}</b>")
+    composite = Composite(skeleton, (("_slot_0", region),))
+    assert composite.render(_context(name="<i>")) == "(<b>&lt;i&gt;</b>)"

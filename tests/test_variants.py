@@ -9,6 +9,7 @@ import pytest
 from personalize import Project, RenderError
 from personalize.compile import CompiledVariant
 from personalize.templating import CompiledTemplate, Composite
+from personalize.testing import canonical_html
 from projects import ANN, SETTINGS, make_project, module, starter_kit_copy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,3 +125,115 @@ def test_whole_variants_render_the_same_emails_as_pieces(merged_kit: Project) ->
             assert got == expected
     assert pieces.cache_info["merged"] == 0
     assert merged_kit.cache_info["merged"] == merged_kit.cache_info["size"] > 10
+
+
+def _layout(before: str = "", after: str = "", body: str | None = None) -> str:
+    text = "<mj-section><mj-column><mj-text>{}</mj-text></mj-column></mj-section>"
+    return (
+        '---\nsubject: "Hello {{ first_name }}"\n---\n<mjml>\n  <mj-body>\n'
+        + (text.format(before) if before else "")
+        + (body or '    <slot name="hero"/>\n    <slot name="extra" optional/>\n')
+        + (text.format(after) if after else "")
+        + "  </mj-body>\n</mjml>\n"
+    )
+
+
+def _text_module(text: str) -> str:
+    return module(
+        "description: fallback",
+        f"<mj-section><mj-column><mj-text>{text}</mj-text></mj-column></mj-section>",
+    )
+
+
+def _every_form(
+    root: Path, layouts: dict[str, str], modules: dict[str, str], *, pieces: bool = True
+) -> list[str]:
+    """The email's text in pieces (unless ``pieces`` is false: then it compiles whole at
+    once), whole, and by the reference path, which must agree."""
+    emails = []
+    for merge_after in (0, 1):
+        project = Project.load(
+            make_project(
+                root / str(merge_after),
+                settings=_settings(merge_after),
+                layouts=layouts,
+                modules=modules,
+            )
+        )
+        for _ in range(2):  # the second render is of the merged variant, with merge_after = 1
+            emails.append(project.render("news", ANN))
+        in_pieces = pieces and merge_after == 0
+        assert isinstance(_variant(project).html, Composite if in_pieces else CompiledTemplate)
+        emails.append(project.render_reference("news", ANN))
+    for email in emails[1:]:
+        assert email.text == emails[0].text
+        assert canonical_html(email.html) == canonical_html(emails[0].html)
+    return emails[0].text.strip().split("\n\n")
+
+
+def test_a_module_reads_what_the_layout_set_before_it_in_every_form(tmp_path: Path) -> None:
+    layouts = {
+        "news": _layout(
+            before="{% set tagline = 'Goods' %}{% set mood = 'cold' %}{% if first_name %}"
+            "{% set mood = 'warm' %}"
+            "{% endif %}Top",
+            after="{% set tagline = 'Later' %}{{ tagline }}",
+        )
+    }
+    modules = {
+        "hero/default": _text_module("{{ tagline | default('none') }} {{ mood | default('cold') }}")
+    }
+    assert _every_form(tmp_path, layouts, modules)[:3] == ["Top", "Goods warm", "Later"]
+
+
+def test_a_modules_names_stay_its_own_in_every_form(tmp_path: Path) -> None:
+    layouts = {
+        "news": _layout(
+            before="{% set tagline = 'Goods' %}{{ promo | default('none') }}",
+            after="{{ promo | default('none') }} {{ tagline }} {{ shout | default('no macro') }}",
+        )
+    }
+    modules = {
+        "hero/default": _text_module(
+            "{% macro shout(s) %}{{ s | upper }}!{% endmacro %}{% set promo = 'Sale' %}"
+            "{% set tagline = 'Mine' %}{{ promo }} {{ tagline }} {{ shout('hi') }}"
+        ),
+        "extra/default": _text_module("{{ promo | default('none') }} {{ tagline | default('') }}"),
+    }
+    assert _every_form(tmp_path, layouts, modules)[:4] == [
+        "none",
+        "Sale Mine HI!",
+        "none Goods",
+        "none Goods no macro",
+    ]
+
+
+def test_a_slot_in_a_loop_compiles_whole_and_its_module_sees_the_loop(tmp_path: Path) -> None:
+    # A region compiled apart could not see the loop's names: such a variant is never cut.
+    layouts = {"news": _layout(body='    {% for n in [1, 2] %}<slot name="hero"/>{% endfor %}\n')}
+    modules = {"hero/default": _text_module("Part {{ n | default('none') }}")}
+    assert _every_form(tmp_path, layouts, modules, pieces=False) == ["Part 1", "Part 2"]
+
+
+def test_errors_in_pieces_name_the_template_that_failed(tmp_path: Path) -> None:
+    layouts = {"news": _layout(after="{{ nickname }}")}
+    hero = _text_module(
+        "{% set greeting = 'Hi' %}{{ greeting }} {{ nickname if first_name == 'x' }}"
+    )
+    broken = _text_module(
+        "{% set greeting = 'Hi' %}{{ greeting }} {{ 1 / (first_name | length - 3) }}"
+    )
+    messages = []
+    for name, text in (("layout", hero), ("module", broken)):
+        root = make_project(
+            tmp_path / name, settings=_settings(0), layouts=layouts, modules={"hero/default": text}
+        )
+        with pytest.raises(RenderError) as caught:
+            Project.load(root).render("news", ANN)
+        messages.append(str(caught.value))
+    assert messages == [
+        "templates/news.mjml line 8 (recipient ann): nickname: {{ nickname }} has no value for "
+        "this recipient — declare a default for the field, or write {{ nickname | default('…') }}",
+        "modules/hero/default.mjml line 4 (recipient ann): {{ 1 / (first_name | length - 3) }} "
+        "failed: ZeroDivisionError: division by zero",
+    ]

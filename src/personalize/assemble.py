@@ -16,6 +16,7 @@ __all__ = [
     "lift_sentinels",
     "region_marks",
     "rows_inside_tbody",
+    "scope_regions",
     "split_regions",
 ]
 
@@ -45,12 +46,15 @@ def assemble(
     css: Collection[str],
     fences: Sequence[str] = (),
     markers: Markers | None = None,
+    scoped: bool = False,
 ) -> str:
     """Fill a layout's slots with module bodies and add the per-variant head.
 
     Works on raw sources (reference path) and protected ones (compile path) alike. With
     ``fences`` (slot names) and ``markers``, each filled slot is fenced by region comments so
-    the compiled HTML can be cut into the layout's skeleton and one region per module.
+    the compiled HTML can be cut into the layout's skeleton and one region per module. With
+    ``scoped`` (raw sources), each module body is a ``{% with %}`` block, as the compile path
+    makes its regions (``scope_regions``).
     """
 
     def fill(match: re.Match[str]) -> str:
@@ -59,6 +63,8 @@ def assemble(
         if body and markers is not None and name in fences:
             begin, end = region_marks(markers, list(fences).index(name))
             return begin + body + end
+        if body and scoped:
+            return SCOPE[0] + body + SCOPE[1]
         return body
 
     text = _SLOT_TAG.sub(fill, layout)
@@ -168,6 +174,18 @@ def split_regions(text: str, markers: Markers, holes: Mapping[int, str]) -> Spli
         pos = stop + len(end)
     skeleton.append(text[pos:])
     return Split("".join(skeleton), tuple(regions))
+
+
+# A module's {% set %} and {% macro %} names stay inside it, in every form of a variant: in one
+# template, each module is a {% with %} block; in pieces, its region's names are undone after it
+# (templating.Composite). It still reads what the layout set before it.
+SCOPE = ("{% with %}", "{% endwith %}")
+
+
+def scope_regions(text: str, markers: Markers) -> str:
+    """Template source with each region's fences as the ``{% with %}`` block around it."""
+    p, s = re.escape(markers.prefix), re.escape(markers.suffix)
+    return re.sub(rf"<!--{p}([be])\d+{s}-->", lambda m: SCOPE[m.group(1) == "e"], text)
 
 
 def strip_fences(text: str, markers: Markers) -> str:

@@ -16,6 +16,7 @@ from .assemble import (
     head_for,
     lift_sentinels,
     rows_inside_tbody,
+    scope_regions,
     split_regions,
     strip_fences,
 )
@@ -28,7 +29,7 @@ from .mjml import compile_mjml
 from .prepare import PREHEADER, SUBJECT, Prepared
 from .protect import Markers, Token, check_structure, choose_markers, protect, restore
 from .registry import Layout, Module, Registry
-from .templating import CompiledTemplate, Composite, Environments
+from .templating import CompiledTemplate, Composite, Environments, hole_name
 from .text import ParseCache, html_to_text, settle_static_breaks
 
 __all__ = [
@@ -181,9 +182,7 @@ def merge_variant(variant: CompiledVariant) -> CompiledVariant:
         return variant
     # Not kept in the fragment cache: no other variant has the same whole output.
     html, text = (
-        _restored(
-            kind, strip_fences(output, out.markers), out.tokens, out.markers, out.envs, out.fallback
-        )
+        _whole(kind, output, out.tokens, out.markers, out.envs, out.fallback)
         for kind, output in (("html", out.html), ("text", out.text))
     )
     return replace(variant, html=html, text=text, output=None)
@@ -243,11 +242,33 @@ def _template(
     split: Split | None = split_regions(output, markers, holes) if holes else None
     if split is not None:
         try:
-            regions = tuple((f"_slot_{i}", build(region)) for i, region in split.regions)
-            return Composite(build(split.skeleton), regions)
+            regions = tuple((hole_name(i), build(region)) for i, region in split.regions)
+            skeleton = build(split.skeleton)
+            # A region in a loop or macro would not see the names that block gives its contents.
+            if skeleton.holes_open:
+                return Composite(skeleton, regions)
         except RenderError:
             pass  # a region did not come out self-contained; compile the variant whole
-    return build(strip_fences(output, markers))
+    return cache.get((kind, output), lambda: _whole(kind, output, tokens, markers, envs, fallback))
+
+
+def _whole(
+    kind: str,
+    output: str,
+    tokens: Mapping[int, Token],
+    markers: Markers,
+    envs: Environments,
+    fallback: tuple[str, int],
+) -> CompiledTemplate:
+    """Marked output compiled as one template, each module region a ``{% with %}`` block.
+
+    Where a region's fences cut across the template's blocks (it did not come out
+    self-contained), they are dropped instead, and its names are not its own.
+    """
+    try:
+        return _restored(kind, output, tokens, markers, envs, fallback, scoped=True)
+    except RenderError:
+        return _restored(kind, strip_fences(output, markers), tokens, markers, envs, fallback)
 
 
 def _restored(
@@ -259,16 +280,18 @@ def _restored(
     fallback: tuple[str, int],
     *,
     label: str | None = None,
+    scoped: bool = False,
 ) -> CompiledTemplate:
     """Marked output with its tokens put back, compiled (``restore`` maps lines to origins).
 
     ``label`` names the template in tracebacks (``<label.html>``); by default a numbered
-    fragment.
+    fragment. With ``scoped``, region fences become ``{% with %}`` blocks (``scope_regions``).
     """
     restored = restore(text, tokens, markers=markers, contexts=kind == "html")
+    source = scope_regions(restored.source, markers) if scoped else restored.source
     return CompiledTemplate.build(
         envs.html if kind == "html" else envs.text,
-        restored.source,
+        source,
         filename=f"<{label or f'fragment {next(_NAMES)}'}.{kind}>",
         origins=restored.lines,
         fallback=fallback,
@@ -410,6 +433,7 @@ def compile_reference(
         locale=key.locale,
         head=[*head_for(layout, SUBJECT, PREHEADER), *(h for p in pieces for h in p.head)],
         css=[c for p in pieces for c in p.css],
+        scoped=True,
     )
     return CompiledTemplate.build(
         envs.html, source, filename=f"<reference {key}>", fallback=(layout.file, 1)

@@ -12,7 +12,7 @@ from .includes import Source
 from .mjml import check_markup
 from .protect import Markers, Protected, Token, check_structure, choose_markers, protect
 from .registry import Layout, Module, Registry
-from .templating import CompiledTemplate, Environments, check_template
+from .templating import CompiledTemplate, Environments, check_template, hole_name
 
 __all__ = ["PREHEADER", "SUBJECT", "Piece", "Prepared", "prepare"]
 
@@ -115,7 +115,7 @@ def prepare(
         pre = Token(base + 1, PREHEADER, False, layout.file, layout.preheader_line or 1, False)
         heads[name] = (subject, pre)
         holes[name] = tuple(
-            Token(base + 2 + i, f"{{{{ _slot_{i} }}}}", False, layout.file, slot.line, False)
+            Token(base + 2 + i, f"{{{{ {hole_name(i)} }}}}", False, layout.file, slot.line, False)
             for i, slot in enumerate(layout.slots)
         )
         tokens.update({t.id: t for t in (subject, pre, *holes[name])})

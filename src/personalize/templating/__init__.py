@@ -14,7 +14,7 @@ from .compiled import Origin as Origin
 from .compiled import fresh as fresh
 from .environment import GLOBAL_NAMES as GLOBAL_NAMES
 from .environment import Environments as Environments
-from .environment import Fragment as Fragment
+from .environment import hole_name as hole_name
 from .environment import make_environments as make_environments
 
 __all__ = [
@@ -23,13 +23,13 @@ __all__ = [
     "Composite",
     "Context",
     "Environments",
-    "Fragment",
     "Origin",
     "Printed",
     "TemplateInfo",
     "TemplateScan",
     "check_template",
     "fresh",
+    "hole_name",
     "make_environments",
     "scan_template",
 ]

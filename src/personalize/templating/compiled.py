@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol
 
+from jinja2 import nodes
 from jinja2.exceptions import (
     SecurityError,
     TemplateSyntaxError,
@@ -18,7 +19,27 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from personalize.errors import PersonalizeError, RenderError
 
-from .environment import Fragment, NoValueError, escape_output, print_html, print_text
+from .environment import NoValueError, escape_output, is_hole, print_html, print_text
+
+Run = Callable[[Context], Iterator[str]]
+"""A template's render function: its output in pieces, rendered into a Jinja context."""
+
+# What rendering a template may raise that render_in reports as a located RenderError.
+_FAILURES = (
+    PersonalizeError,
+    NoValueError,
+    UndefinedError,
+    SecurityError,
+    RecursionError,
+    TypeError,
+    ValueError,
+    ArithmeticError,
+    LookupError,
+    AttributeError,
+)
+# Nodes that hold a hole in place: anything else around one (a loop, macro, call, filter or
+# with block) gives its contents names of their own, which a region compiled apart cannot see.
+_OPEN = (nodes.Template, nodes.Output, nodes.If)
 
 
 class Origin(Protocol):
@@ -43,6 +64,10 @@ class CompiledTemplate:
     origins: Mapping[int, Origin] = field(default_factory=dict)
     fallback: tuple[str, int] | None = None
     source: str = field(default="", repr=False)
+    # The names the template may set for the templates after it ({% set %}, {% macro %}).
+    assigned: frozenset[str] = frozenset()
+    # Whether every hole (as a skeleton) stands outside loops, macros and other blocks.
+    holes_open: bool = True
 
     @classmethod
     def build(
@@ -56,7 +81,8 @@ class CompiledTemplate:
     ) -> CompiledTemplate:
         """Compile ``source``; ``filename`` identifies its frames in tracebacks."""
         try:
-            code = env.compile(source, name=filename, filename=filename)
+            tree = env.parse(source, name=filename, filename=filename)
+            code = env.compile(tree, name=filename, filename=filename)
         except TemplateSyntaxError as exc:
             origin = (origins or {}).get(exc.lineno or 0)
             raise RenderError(
@@ -75,7 +101,9 @@ class CompiledTemplate:
         namespace["escape"] = escape_output
         namespace["_print_html"] = print_html  # see environment._Printer
         namespace["_print_text"] = print_text
-        return cls(template, filename, origins or {}, fallback, source)
+        return cls(
+            template, filename, origins or {}, fallback, source, _assigned(tree), _holes_open(tree)
+        )
 
     def render(self, context: Mapping[str, Any]) -> str:
         """Render with ``context``; any failure becomes a located ``PersonalizeError``."""
@@ -92,36 +120,45 @@ class CompiledTemplate:
         """Render into an existing Jinja context (shared by a skeleton and its regions)."""
         try:
             return "".join(self.template.root_render_func(context))
-        except PersonalizeError as exc:
-            origin = self._origin(exc.__traceback__)
-            raise self._located(exc, origin) from None
-        except NoValueError as exc:
-            origin = self._origin(exc.__traceback__)
+        except _FAILURES as exc:
+            raise self.failure(exc) from None
+
+    @property
+    def run(self) -> Run:
+        """The render function a skeleton's hole runs in place (see ``Composite``).
+
+        A module's names stay its own, as in the whole template, where its region is a
+        ``{% with %}`` block (``assemble.scope_regions``): what it sets is undone after it.
+        """
+        run: Run = self.template.root_render_func
+        return _scoped(run, self.assigned) if self.assigned else run
+
+    def failure(self, exc: BaseException) -> Exception:
+        """The located error for ``exc``, raised while rendering this template."""
+        origin = self._origin(exc.__traceback__)
+        if isinstance(exc, PersonalizeError):
+            return self._located(exc, origin)
+        if isinstance(exc, NoValueError):
             expr = origin.expression if origin else ""
-            raise self._error(
+            return self._error(
                 origin,
                 f"{origin.text if origin else 'a value'} has no value for this recipient",
                 f"declare a default for the field, or write {{{{ {expr or 'x'} | default('…') }}}}",
                 path=_root(expr),
-            ) from None
-        except UndefinedError as exc:
-            origin = self._origin(exc.__traceback__)
-            raise self._error(
+            )
+        if isinstance(exc, UndefinedError):
+            return self._error(
                 origin,
                 f"{origin.text + ': ' if origin else ''}{exc.message}",
                 "declare the field in personalize.toml or give a default with |default('…')",
                 path=_root(origin.expression if origin else ""),
-            ) from None
-        except SecurityError as exc:
-            origin = self._origin(exc.__traceback__)
-            raise self._error(origin, f"unsafe or too costly: {exc}", None) from None
-        except RecursionError as exc:
-            origin = self._origin(exc.__traceback__)
-            raise self._error(origin, "recursion went too deep", "check recursive macros") from None
-        except (TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
-            origin = self._origin(exc.__traceback__)
-            where = f"{origin.text} failed: " if origin else ""
-            raise self._error(origin, f"{where}{type(exc).__name__}: {exc}", None) from None
+            )
+        if isinstance(exc, SecurityError):
+            return self._error(origin, f"unsafe or too costly: {exc}", None)
+        if isinstance(exc, RecursionError):
+            return self._error(origin, "recursion went too deep", "check recursive macros")
+        where = f"{origin.text} failed: " if origin else ""
+        return self._error(origin, f"{where}{type(exc).__name__}: {exc}", None)
 
     def _origin(self, tb: TracebackType | None) -> Origin | None:
         line = None
@@ -154,21 +191,37 @@ class Composite:
     """A layout skeleton and the module regions that fill its holes, compiled separately.
 
     Regions are shared by every variant whose compiled output repeats them byte for byte, so
-    a new combination of modules compiles only what is new.
+    a new combination of modules compiles only what is new. It renders what the whole
+    template renders (``compile.merge_variant``): the skeleton runs each region where its
+    hole stands, in one context, so each reads what the layout set before it.
     """
 
     skeleton: CompiledTemplate
     regions: tuple[tuple[str, CompiledTemplate], ...]  # (hole variable, region template)
 
     def render(self, context: Mapping[str, Any]) -> str:
-        """Render every region, then the skeleton with the regions in its holes."""
+        """Render the skeleton, running each region in its hole."""
         return self.render_in(self.skeleton.new_context(context))
 
     def render_in(self, shared: Context) -> str:
         """Render into an existing Jinja context of the skeleton's environment."""
+        holes = shared.vars
         for name, region in self.regions:
-            shared.vars[name] = Fragment(region.render_in(shared))
-        return self.skeleton.render_in(shared)
+            holes[name] = region.run
+        try:
+            return "".join(self.skeleton.template.root_render_func(shared))
+        except _FAILURES as exc:
+            raise self._failed_in(exc.__traceback__).failure(exc) from None
+
+    def _failed_in(self, tb: TracebackType | None) -> CompiledTemplate:
+        """The skeleton or region whose code raised: the last of their frames in ``tb``."""
+        owners = {t.filename: t for _, t in self.regions}
+        owners[self.skeleton.filename] = self.skeleton
+        owner = self.skeleton
+        while tb is not None:
+            owner = owners.get(tb.tb_frame.f_code.co_filename, owner)
+            tb = tb.tb_next
+        return owner
 
     @property
     def source(self) -> str:
@@ -177,6 +230,50 @@ class Composite:
         for name, region in self.regions:
             text = text.replace("{#\n#}{{ " + name + " }}", region.source, 1)
         return text
+
+
+def _scoped(run: Run, names: frozenset[str]) -> Run:
+    """``run``, with the names it sets in the context put back as they were after it."""
+
+    def scoped(context: Context) -> Iterator[str]:
+        values = context.vars
+        saved = {name: values[name] for name in names if name in values}
+        try:
+            yield from run(context)
+        finally:
+            for name in names:
+                if name in saved:
+                    values[name] = saved[name]
+                else:
+                    values.pop(name, None)
+            context.exported_vars.difference_update(names)
+
+    return scoped
+
+
+def _assigned(node: nodes.Node, names: frozenset[str] = frozenset()) -> frozenset[str]:
+    """The names a template sets in its context: ``{% set %}`` and ``{% macro %}`` outside
+    loops and other blocks (whose names are their own), ``{% if %}`` blocks included."""
+    # Recursive module functions, not closures: a closure that calls itself is a reference
+    # cycle, and variants compile while render_many keeps the collector paused.
+    for child in node.iter_child_nodes():
+        if isinstance(child, (nodes.Assign, nodes.AssignBlock)):
+            target = child.target
+            found = [target] if isinstance(target, nodes.Name) else target.find_all(nodes.Name)
+            names = names.union(name.name for name in found)
+        elif isinstance(child, nodes.Macro):
+            names = names.union((child.name,))
+        elif isinstance(child, nodes.If):
+            names = _assigned(child, names)
+    return names
+
+
+def _holes_open(node: nodes.Node, open_: bool = True) -> bool:
+    """Whether every hole in ``node`` stands in the open: only ``{% if %}`` blocks around it."""
+    if is_hole(node):
+        return open_
+    inside = open_ and isinstance(node, _OPEN)
+    return all(_holes_open(child, inside) for child in node.iter_child_nodes())
 
 
 def fresh(context: Context) -> Context:

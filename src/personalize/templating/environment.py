@@ -54,24 +54,6 @@ def _finalize_html(value: Any) -> Any:
     return value
 
 
-class Fragment:
-    """A module region's finished output, pasted into its layout's skeleton as is.
-
-    Not a ``str`` (as ``Markup`` is): building one would copy the region's whole output.
-    """
-
-    __slots__ = ("text",)
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def __html__(self) -> str:
-        return self.text
-
-    def __str__(self) -> str:
-        return self.text
-
-
 def _escape_via_markup(text: str, /) -> str:
     return str(escape(text))
 
@@ -99,8 +81,6 @@ def escape_output(value: Any, /) -> str:
 def _finalize_text(value: Any) -> Any:
     if value is None:
         raise NoValueError
-    if type(value) is Fragment:
-        return value
     # Whitespace in data collapses as HTML would show it, so the text part matches the HTML.
     if isinstance(value, str):
         # Fast paths: printable text with single spaces, or text (e.g. "1.234,56\xa0€") that
@@ -133,14 +113,37 @@ def print_text(value: Any, /) -> str:
     return str(_finalize_text(value))
 
 
+def hole_name(index: int) -> str:
+    """The name of a layout skeleton's hole for the module region of slot ``index``."""
+    return f"_slot_{index}"
+
+
+_HOLE = re.compile(r"_slot_\d+")
+
+
+def is_hole(node: nodes.Node) -> bool:
+    """Whether ``node`` is a skeleton's hole: ``{{ _slot_N }}``, a bare name, printed.
+
+    Templates cannot write one: a name of theirs starting with ``_`` is reserved or unknown
+    (``checks.check_template``).
+    """
+    return isinstance(node, nodes.Name) and _HOLE.fullmatch(node.name) is not None
+
+
 class _Printer(CodeGenerator):
-    """Jinja's code generator, printing each value with one call of ours.
+    """Jinja's code generator, printing each value with one call of ours, and holes in place.
 
     Jinja writes ``escape(environment.finalize(value))`` (HTML) or
     ``str(environment.finalize(value))`` (text) for every ``{{ … }}``; with our finalizers
     that is ``_print_html(value)`` or ``_print_text(value)``, one call and two lookups fewer
     (~2 µs an email). ``CompiledTemplate.build`` binds the two names. Anything else (another
     finalizer, a ``{% autoescape %}`` decided at run time) is written as Jinja writes it.
+
+    A skeleton's hole holds its region's render function (``Composite.render_in``): the
+    skeleton runs it where the hole stands, ``environment.concat(hole(context))``, so that a
+    composite renders in document order, as the whole template would. (``yield from`` passes
+    each of the region's pieces through the skeleton's frame: rendering in pieces took 174 µs
+    a recipient against 142 this way.)
     """
 
     def _printer(self, frame: Frame, finalize: CodeGenerator._FinalizeInfo) -> str | None:
@@ -154,6 +157,9 @@ class _Printer(CodeGenerator):
     def _output_child_pre(
         self, node: nodes.Expr, frame: Frame, finalize: CodeGenerator._FinalizeInfo
     ) -> None:
+        if is_hole(node):
+            self.write("environment.concat((")
+            return
         name = self._printer(frame, finalize)
         if name is None:
             super()._output_child_pre(node, frame, finalize)
@@ -163,6 +169,9 @@ class _Printer(CodeGenerator):
     def _output_child_post(
         self, node: nodes.Expr, frame: Frame, finalize: CodeGenerator._FinalizeInfo
     ) -> None:
+        if is_hole(node):
+            self.write(")(context))")
+            return
         if self._printer(frame, finalize) is None:
             super()._output_child_post(node, frame, finalize)
         else:
