@@ -57,6 +57,7 @@ LAYERS: dict[str, int] = {
     "protect": 4,
     "restore": 4,
     "compile": 4,
+    "survival": 4,
     "render": 4,
     "message": 4,
     "project": 5,

@@ -29,6 +29,7 @@ from .mjml import compile_mjml
 from .prepare import PREHEADER, SUBJECT, Prepared
 from .protect import Markers, Token, check_structure, choose_markers, protect, restore
 from .registry import Layout, Module, Registry
+from .survival import check_blocks, check_survival, drop_empty_conditions
 from .templating import CompiledTemplate, Composite, Environments, hole_name
 from .text import ParseCache, html_to_text, settle_static_breaks
 
@@ -209,14 +210,14 @@ def _compile(
     )
     html = lift_sentinels(html, markers)
     html = rows_inside_tbody(inline_css(html, engine=render.inliner), markers)
-    _check_survival(html, expected, markers, source)
+    check_survival(html, expected, markers, source)
     p, s = re.escape(markers.prefix), re.escape(markers.suffix)
     fences = re.compile(rf"<!--{p}[be]\d+{s}-->")
     # With a cache shared by variants, parsed piece by piece between the slot fences: most
     # pieces recur across variants.
     text = html_to_text(html, keep_comment=markers.comment_pattern, cut=fences, cache=parsed)
-    _check_blocks(text, expected, markers)
-    text = _drop_empty_conditions(text, expected, markers)
+    check_blocks(text, expected, markers)
+    text = drop_empty_conditions(text, expected, markers)
     dynamic = re.compile(rf"<!--{p}\d+{s}-->|{p}\d+{s}")
     return html, settle_static_breaks(text, dynamic, fences=fences)
 
@@ -315,76 +316,6 @@ def _subjects(
     subject = pick("subject")
     assert subject is not None  # the registry requires a subject on every layout
     return subject, pick("preheader")
-
-
-def _check_survival(
-    html: str, expected: Mapping[int, Token], markers: Markers, source: str
-) -> None:
-    seen: dict[int, int] = {}
-    for match in markers.pattern.finditer(html):
-        number = int(match.group(1) or match.group(2))
-        seen[number] = seen.get(number, 0) + 1
-    for number, token in expected.items():
-        if markers.expr(number) not in source and markers.comment(number) not in source:
-            continue  # a hole of an empty slot, or a title the layout writes itself
-        count = seen.get(number, 0)
-        if count == 0:
-            raise RenderError(
-                f"MJML dropped {token.text}",
-                file=token.file,
-                line=token.line,
-                hint="MJML reads some attributes as numbers (width on mj-column/mj-image, "
-                "title on mj-button…); use a literal value there",
-            )
-        if token.block and count != 1:
-            raise RenderError(
-                f"MJML copied {token.text} {count} times",
-                file=token.file,
-                line=token.line,
-                hint="move the tag into the content of a column (mj-text, mj-raw)",
-            )
-
-
-_IF = re.compile(r"\{%(?!-)\s*if\s.*(?<!-)%\}", re.DOTALL)
-_ENDIF = re.compile(r"\{%(?!-)\s*endif\s*(?<!-)%\}")
-
-
-def _drop_empty_conditions(text: str, tokens: Mapping[int, Token], markers: Markers) -> str:
-    """The text without ``{% if … %}{% endif %}`` pairs that hold nothing (and print nothing).
-
-    Content the text part leaves out (an image, a spacer) often sits alone in a condition; the
-    HTML still evaluates it, first, so the text part need not. Whitespace controls keep theirs.
-    """
-
-    p, s = re.escape(markers.prefix), re.escape(markers.suffix)
-    comment = re.compile(rf"<!--{p}(\d+){s}-->")
-
-    def text_of(match: re.Match[str]) -> str:
-        token = tokens.get(int(match[1]))
-        return token.text if token is not None else ""
-
-    while True:  # one pair at a time: an outer condition may hold nothing but an inner one
-        for first, second in itertools.pairwise(comment.finditer(text)):
-            if (
-                first.end() == second.start()
-                and _IF.fullmatch(text_of(first))
-                and _ENDIF.fullmatch(text_of(second))
-            ):
-                text = text[: first.start()] + text[second.end() :]
-                break
-        else:
-            return text
-
-
-def _check_blocks(text: str, expected: Mapping[int, Token], markers: Markers) -> None:
-    for number, token in expected.items():
-        if token.block and not token.in_tag and markers.comment(number) not in text:
-            raise RenderError(
-                f"{token.text} sits in a part of the email the text version leaves out",
-                file=token.file,
-                line=token.line,
-                hint="keep block tags out of hidden elements and the head",
-            )
 
 
 def compile_document(
