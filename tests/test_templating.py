@@ -457,3 +457,63 @@ def test_a_hole_in_a_macro_still_renders_its_region() -> None:
     region = _filename("region", "<b>{{ name }}</b>")
     composite = Composite(skeleton, (("_slot_0", region),))
     assert composite.render(_context(name="<i>")) == "(<b>&lt;i&gt;</b>)"
+
+
+# Statements of a small template language over two names, `a` and `b`, and a macro `m`: set
+# them (also in a condition), print them, define and call the macro.
+_STATEMENT = st.one_of(
+    st.sampled_from(["a", "b"]).flatmap(
+        lambda n: st.sampled_from(
+            [
+                f"{{% set {n} = '{n}1' %}}",
+                f"{{% set {n} = '{n}2' %}}",
+                f"{{% if flag %}}{{% set {n} = '{n}3' %}}{{% endif %}}",
+                f"[{{{{ {n} | default('-') }}}}]",
+            ]
+        )
+    ),
+    st.sampled_from(
+        [
+            "{% macro m() %}M{% endmacro %}",
+            "({{ m() if m is defined else 'no m' }})",
+            "{% for i in [1] %}{% set a = 'loop' %}{{ a }}{% endfor %}",
+            "{% with %}{% set b = 'with' %}{{ b }}{% endwith %}",
+            "text",
+        ]
+    ),
+)
+_SOURCE = st.lists(_STATEMENT, max_size=5).map("".join)
+
+
+@given(
+    skeleton=st.lists(_SOURCE, min_size=3, max_size=3),
+    regions=st.lists(_SOURCE, min_size=2, max_size=2),
+    guarded=st.booleans(),
+    flag=st.booleans(),
+    data=st.dictionaries(st.sampled_from(["a", "b"]), st.just("data")),
+)
+@example(  # a name the layout sets after the module's slot (see compiled._load_first)
+    skeleton=["", "", "{% set a = 'a1' %}"],
+    regions=["", "[{{ a | default('-') }}]"],
+    guarded=False,
+    flag=False,
+    data={"a": "data"},
+)
+def test_a_composite_renders_what_its_whole_template_renders(
+    skeleton: list[str], regions: list[str], guarded: bool, flag: bool, data: dict[str, str]
+) -> None:
+    # The whole template makes each module a {% with %} block (assemble.scope_regions); the
+    # second hole may stand in a condition.
+    holes = [
+        "{{ _slot_0 }}",
+        "{% if flag %}{{ _slot_1 }}{% endif %}" if guarded else "{{ _slot_1 }}",
+    ]
+    pieces = [f"{{% with %}}{r}{{% endwith %}}" for r in regions]
+    whole = skeleton[0] + holes[0].replace("{{ _slot_0 }}", pieces[0]) + skeleton[1]
+    whole += holes[1].replace("{{ _slot_1 }}", pieces[1]) + skeleton[2]
+    composite = Composite(
+        _filename("skeleton", skeleton[0] + holes[0] + skeleton[1] + holes[1] + skeleton[2]),
+        tuple((f"_slot_{i}", _filename(f"region {i}", r)) for i, r in enumerate(regions)),
+    )
+    context = _context(flag=flag, **data)
+    assert composite.render(context) == _filename("whole", whole).render(context)

@@ -177,13 +177,21 @@ def test_a_module_reads_what_the_layout_set_before_it_in_every_form(tmp_path: Pa
             before="{% set tagline = 'Goods' %}{% set mood = 'cold' %}{% if first_name %}"
             "{% set mood = 'warm' %}"
             "{% endif %}Top",
-            after="{% set tagline = 'Later' %}{{ tagline }}",
+            # Set only after the slot: the module reads the recipient's value (Jinja alone
+            # would leave it unset in the module's {% with %} block; see _load_first).
+            after="{% set tagline = 'Later' %}{{ tagline }}{% set email = 'Later' %}",
         )
     }
     modules = {
-        "hero/default": _text_module("{{ tagline | default('none') }} {{ mood | default('cold') }}")
+        "hero/default": _text_module(
+            "{{ tagline | default('none') }} {{ mood | default('cold') }} {{ email }}"
+        )
     }
-    assert _every_form(tmp_path, layouts, modules)[:3] == ["Top", "Goods warm", "Later"]
+    assert _every_form(tmp_path, layouts, modules)[:3] == [
+        "Top",
+        "Goods warm ann@example.com",
+        "Later",
+    ]
 
 
 def test_a_modules_names_stay_its_own_in_every_form(tmp_path: Path) -> None:

@@ -82,6 +82,9 @@ class CompiledTemplate:
         """Compile ``source``; ``filename`` identifies its frames in tracebacks."""
         try:
             tree = env.parse(source, name=filename, filename=filename)
+            assigned = _assigned(tree)
+            if assigned:
+                _load_first(tree, assigned)
             code = env.compile(tree, name=filename, filename=filename)
         except TemplateSyntaxError as exc:
             origin = (origins or {}).get(exc.lineno or 0)
@@ -101,9 +104,7 @@ class CompiledTemplate:
         namespace["escape"] = escape_output
         namespace["_print_html"] = print_html  # see environment._Printer
         namespace["_print_text"] = print_text
-        return cls(
-            template, filename, origins or {}, fallback, source, _assigned(tree), _holes_open(tree)
-        )
+        return cls(template, filename, origins or {}, fallback, source, assigned, _holes_open(tree))
 
     def render(self, context: Mapping[str, Any]) -> str:
         """Render with ``context``; any failure becomes a located ``PersonalizeError``."""
@@ -266,6 +267,19 @@ def _assigned(node: nodes.Node, names: frozenset[str] = frozenset()) -> frozense
         elif isinstance(child, nodes.If):
             names = _assigned(child, names)
     return names
+
+
+def _load_first(tree: nodes.Template, names: frozenset[str]) -> None:
+    """Make ``tree`` read ``names`` from its context at its start, as a dead ``{% if %}`` does.
+
+    Jinja starts a name the template sets at its top level as unset for a ``{% with %}`` block
+    or a loop that reads it before the set, where the top level itself reads it from the
+    context. A module in the whole template is such a block (``assemble.scope_regions``), and
+    in pieces it reads the context: with this, both read what the layout set so far, or the
+    recipient's value.
+    """
+    loads: list[nodes.Expr] = [nodes.Name(name, "load") for name in sorted(names)]
+    tree.body.insert(0, nodes.If(nodes.Const(False), [nodes.Output(loads)], [], []))
 
 
 def _holes_open(node: nodes.Node, open_: bool = True) -> bool:
