@@ -177,15 +177,21 @@ def split_regions(text: str, markers: Markers, holes: Mapping[int, str]) -> Spli
 
 
 # A module's {% set %} and {% macro %} names stay inside it, in every form of a variant: in one
-# template, each module is a {% with %} block; in pieces, its region's names are undone after it
-# (templating.Composite). It still reads what the layout set before it.
+# template, each module that sets names is a {% with %} block (a block costs each render an
+# assignment per name it reads; a module that sets none needs none); in pieces, its region's
+# names are undone after it (templating.Composite). It still reads what the layout set before it.
 SCOPE = ("{% with %}", "{% endwith %}")
 
 
-def scope_regions(text: str, markers: Markers) -> str:
-    """Template source with each region's fences as the ``{% with %}`` block around it."""
+def scope_regions(text: str, markers: Markers, scoped: Collection[int]) -> str:
+    """Template source with the fences of the regions in ``scoped`` (slot indices) as the
+    ``{% with %}`` block around each, and the other fences dropped."""
     p, s = re.escape(markers.prefix), re.escape(markers.suffix)
-    return re.sub(rf"<!--{p}([be])\d+{s}-->", lambda m: SCOPE[m.group(1) == "e"], text)
+
+    def fence(match: re.Match[str]) -> str:
+        return SCOPE[match[1] == "e"] if int(match[2]) in scoped else ""
+
+    return re.sub(rf"<!--{p}([be])(\d+){s}-->", fence, text)
 
 
 def strip_fences(text: str, markers: Markers) -> str:

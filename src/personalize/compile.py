@@ -289,7 +289,9 @@ def _restored(
     fragment. With ``scoped``, region fences become ``{% with %}`` blocks (``scope_regions``).
     """
     restored = restore(text, tokens, markers=markers, contexts=kind == "html")
-    source = scope_regions(restored.source, markers) if scoped else restored.source
+    source = restored.source
+    if scoped:
+        source = scope_regions(source, markers, _setting_regions(text, tokens, markers))
     return CompiledTemplate.build(
         envs.html if kind == "html" else envs.text,
         source,
@@ -297,6 +299,23 @@ def _restored(
         origins=restored.lines,
         fallback=fallback,
     )
+
+
+_SETS = re.compile(r"\{%[-+]?\s*(?:set|macro)\b")
+
+
+def _setting_regions(text: str, tokens: Mapping[int, Token], markers: Markers) -> set[int]:
+    """The slot indices of the regions in marked ``text`` with a ``{% set %}`` or
+    ``{% macro %}`` of their own (anywhere in them: a loop's own set counts too)."""
+    p, s = re.escape(markers.prefix), re.escape(markers.suffix)
+    found = set()
+    for region in re.finditer(rf"<!--{p}b(\d+){s}-->(.*?)<!--{p}e\1{s}-->", text, re.S):
+        for marker in markers.pattern.finditer(region[2]):
+            token = tokens.get(int(marker[1] or marker[2]))
+            if token is not None and _SETS.match(token.text):
+                found.add(int(region[1]))
+                break
+    return found
 
 
 def _subjects(
