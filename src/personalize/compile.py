@@ -261,7 +261,8 @@ def _whole(
     envs: Environments,
     fallback: tuple[str, int],
 ) -> CompiledTemplate:
-    """Marked output compiled as one template, each module region a ``{% with %}`` block.
+    """Marked output compiled as one template, each module region that sets names a
+    ``{% with %}`` block.
 
     Where a region's fences cut across the template's blocks (it did not come out
     self-contained), they are dropped instead, and its names are not its own.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -124,7 +125,7 @@ class CompiledTemplate:
         except _FAILURES as exc:
             raise self.failure(exc) from None
 
-    @property
+    @cached_property  # built once, not at each render (it sits in the instance's __dict__)
     def run(self) -> Run:
         """The render function a skeleton's hole runs in place (see ``Composite``).
 
