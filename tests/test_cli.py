@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from personalize import Project
-from personalize.cli import main
+from personalize.cli import app, main
+from projects import starter_kit_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -176,3 +177,184 @@ def test_help_examples_name_layouts_and_personas_of_the_bundled_project() -> Non
             if name in ("render", "explain", "matrix", "coverage"):
                 layouts = [w for w in words[2:] if not w.startswith("-")][:1]
                 assert set(layouts) <= set(project.layouts), (name, line)
+
+
+# -- files, recipient data in the terminal, and failures of one record -------------------------
+
+
+def _record(rid: str, **fields: object) -> str:
+    record = {
+        "id": rid,
+        "email": "a@example.com",
+        "links": {"unsubscribe": "https://x.example/u"},
+        **fields,
+    }
+    return json.dumps(record)
+
+
+def _data(tmp_path: Path, *records: str) -> str:
+    path = tmp_path / "audience.jsonl"
+    path.write_text("".join(f"{r}\n" for r in records))
+    return str(path)
+
+
+def test_ids_with_dots_get_files_of_their_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _data(
+        tmp_path,
+        _record("ann@example.com", first_name="Ann"),
+        _record("ann@example.org", first_name="Bob"),
+    )
+    out_dir = tmp_path / "out"
+    code, _, _ = run(["render", "weekly", "--data", data, "--all", "--out", str(out_dir)], capsys)
+    assert code == 0
+    assert "Ann" in (out_dir / "weekly--ann@example.com.txt").read_text()
+    assert "Bob" in (out_dir / "weekly--ann@example.org.txt").read_text()
+    assert len(list(out_dir.iterdir())) == 6
+
+
+def test_ids_that_would_share_files_are_an_error_for_the_second(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _data(
+        tmp_path,
+        _record("../../a b", first_name="Ann"),
+        _record("../../a/b", first_name="Bob"),
+        _record("c", first_name="Cy"),
+    )
+    out_dir = tmp_path / "out"
+    code, out, _ = run(
+        ["render", "weekly", "--data", data, "--all", "--out", str(out_dir), "--format", "json"],
+        capsys,
+    )
+    assert code == 1
+    assert json.loads(out)["errors"][0]["text"] == (
+        "recipient ../../a/b: its files would overwrite those of recipient '../../a b' "
+        "(weekly--.._.._a_b.html) — give every record its own id; ids that differ only in "
+        "characters other than letters, digits and ._@+- (written '_'), or after 120 "
+        "characters, clash"
+    )
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "weekly--.._.._a_b.eml",
+        "weekly--.._.._a_b.html",
+        "weekly--.._.._a_b.txt",
+        "weekly--c.eml",
+        "weekly--c.html",
+        "weekly--c.txt",
+    ]
+    assert "Ann, is your" in (out_dir / "weekly--.._.._a_b.txt").read_text()
+
+
+def test_an_email_that_cannot_become_a_message_does_not_stop_the_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _data(
+        tmp_path,
+        _record("a", links={"unsubscribe": "http://x.example/u"}),
+        _record("b"),
+    )
+    out_dir = tmp_path / "out"
+    code, out, err = run(
+        ["render", "weekly", "--data", data, "--all", "--out", str(out_dir)], capsys
+    )
+    assert code == 1
+    assert (
+        "error: recipient a: list_unsubscribe: expected an https: or mailto: URL, got "
+        "'http://x.example/u'"
+    ) in err
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "weekly--b.eml",
+        "weekly--b.html",
+        "weekly--b.txt",
+    ]
+    assert "weekly — 1 email" in out
+
+
+def test_recipient_data_is_printed_as_text_not_as_markup_or_escapes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(app.out, "_width", 400)  # a row on one line
+    data = _data(
+        tmp_path,
+        _record("m\x1b]8;;https://evil.example\x1b\\", first_name="[/oops] [link=https://e.x]x"),
+    )
+    code, out, err = run(["render", "weekly", "--data", data, "--all"], capsys)
+    assert code == 0, err
+    assert "[/oops] [link=https://e.x]x, Black Friday is on" in out
+    assert "m\\x1b]8;;https://evil.example\\x1b\\" in out
+    assert "\x1b" not in out
+
+
+def test_explain_prints_a_value_seen_holding_markup_as_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = starter_kit_copy(tmp_path / "kit", ("[project]", "[project]"))
+    (root / "modules" / "hero" / "outerwear.mjml").write_text(
+        "---\nwhen: {favorite_category: outerwear}\npriority: 10\n---\n"
+        "<mj-section><mj-column><mj-text>Coats</mj-text></mj-column></mj-section>\n"
+    )
+    data = _data(tmp_path, _record("m", favorite_category="[/x]"))
+    monkeypatch.setattr(app.out, "_width", 400)
+    code, out, err = run(
+        ["--project", str(root), "explain", "weekly", "--data", data, "-r", "m"], capsys
+    )
+    assert code == 0, err
+    assert "failed: favorite_category = outerwear (saw '[/x]')" in out
+
+
+def test_explain_refuses_two_records_with_the_wanted_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _data(tmp_path, _record("a"), _record("a"))
+    code, _, err = run(["explain", "weekly", "--data", data, "-r", "a"], capsys)
+    assert code == 1
+    assert (
+        err.strip() == f"error: {data}: two records have the id 'a' — give every record its own id"
+    )
+
+
+def test_a_record_not_found_in_data_suggests_ids_and_names_unreadable_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _data(tmp_path, _record("vip-vera"), "{oops", '{"first_name": "no id"}')
+    code, _, err = run(["render", "weekly", "--data", data, "-r", "vip-verra"], capsys)
+    assert code == 1
+    assert " ".join(err.split()) == (
+        f"error: {data}: no record with id 'vip-verra' — did you mean 'vip-vera'?; 1 line "
+        f"could not be read, the first: {data} line 2: invalid JSON: Expecting property name "
+        "enclosed in double quotes (column 2) — each line must be one JSON object"
+    )
+    code, _, err = run(["render", "weekly", "--data", data, "-r", "None"], capsys)
+    assert code == 1  # a record without an id is not the record with id 'None'
+
+
+@pytest.mark.parametrize(
+    ("out_arg", "message"),
+    [
+        ("file/sub", "cannot write '{tmp}/file/sub': Not a directory"),
+        ("", "Invalid value for --out: expected a folder"),
+    ],
+    ids=["under-a-file", "empty"],
+)
+def test_an_out_folder_that_cannot_be_written(
+    tmp_path: Path, out_arg: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "file").write_text("")
+    target = str(tmp_path / out_arg) if out_arg else ""
+    code, _, err = run(["render", "weekly", "-r", "vip-vera", "--out", target], capsys)
+    assert code == (1 if out_arg else 2)
+    assert message.format(tmp=tmp_path) in " ".join(err.split())
+    assert "internal error" not in err
+
+
+def test_ctrl_c_exits_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Project, "render", interrupted)
+    code, _, err = run(["render", "weekly", "-r", "vip-vera"], capsys)
+    assert code == 130
+    assert err.strip() == "interrupted"

@@ -16,6 +16,7 @@ from personalize.config import (
     RenderSettings,
     Settings,
     load_settings,
+    read_text_file,
     toml_line,
 )
 from personalize.errors import ConfigError
@@ -457,9 +458,24 @@ def test_a_settings_file_that_is_not_utf8(tmp_path: Path) -> None:
     (tmp_path / "personalize.toml").write_bytes(b'[project]\nname = "caf\xe9"\n')
     with pytest.raises(ConfigError) as caught:
         load_settings(tmp_path)
-    assert caught.value.file == "personalize.toml"
-    assert str(caught.value).startswith("personalize.toml: cannot read the file: 'utf-8' codec")
-    assert caught.value.hint == "save it as a UTF-8 text file"
+    assert str(caught.value) == (
+        "personalize.toml line 2: not valid UTF-8 (invalid continuation byte at byte 21) — "
+        "save it as a UTF-8 text file"
+    )
+
+
+def test_a_settings_file_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    (tmp_path / "personalize.toml").write_bytes(b'\xef\xbb\xbf[project]\r\nname = "shop"\r\n')
+    assert load_settings(tmp_path).project.name == "shop"
+
+
+def test_a_folder_named_like_the_settings_file(tmp_path: Path) -> None:
+    (tmp_path / "segments.yaml").mkdir()
+    with pytest.raises(ConfigError) as caught:
+        read_text_file(tmp_path / "segments.yaml")
+    assert str(caught.value) == (
+        "segments.yaml: cannot read the file: Is a directory — pass a file, not a folder"
+    )
 
 
 # -- the models on their own ----------------------------------------------------------------

@@ -170,6 +170,7 @@ DID_YOU_MEAN_CASES = [
         "did you mean 'hero'?",
     ),
     ("exact match", "vip", ["vip"], "did you mean 'vip'?"),
+    ("another case", "WEEKLY", ["cart-reminder", "weekly"], "did you mean 'weekly'?"),
 ]
 
 

@@ -376,6 +376,14 @@ def test_cli_json_parses(capsys: pytest.CaptureFixture[str], bundled: Project) -
     assert data["locale"] == "de_DE"
 
 
+def test_a_locale_written_with_a_hyphen_reads_as_settings_and_records_read_it(
+    bundled: Project,
+) -> None:
+    assert decision_matrix(bundled, "weekly", locale="de-DE") == decision_matrix(
+        bundled, "weekly", locale="de_DE"
+    )
+
+
 def test_cli_csv_has_a_header_and_a_row_per_segment(
     capsys: pytest.CaptureFixture[str], bundled: Project
 ) -> None:

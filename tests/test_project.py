@@ -25,6 +25,7 @@ from personalize import (
 )
 from personalize.compile import VariantKey
 from personalize.errors import RenderError, RuleError
+from personalize.lint import lint_project
 from personalize.segments import Segments
 from personalize.variants import Variants
 from projects import ANN, make_project
@@ -58,6 +59,25 @@ def test_personas_are_validated_with_file_and_line(tmp_path: Path) -> None:
         "personas.jsonl line 2 (recipient bad): email: expected an email address such as "
         "'ann@example.com', got 'nope'"
     )
+
+
+def test_a_persona_id_used_twice_is_an_error_not_a_silent_replacement(tmp_path: Path) -> None:
+    make_project(tmp_path, personas=[ANN, {**ANN, "first_name": "Bob"}])
+    with pytest.raises(ConfigError) as caught:
+        Project.load(tmp_path).personas  # noqa: B018
+    assert str(caught.value) == (
+        "personas.jsonl line 2 (recipient ann): duplicate id — already on line 1 — give every "
+        "persona its own id"
+    )
+    report = lint_project(tmp_path)
+    assert [str(f.message) for f in report.findings if f.location.startswith("personas")] == [
+        "recipient ann: duplicate id — already on line 1"
+    ]
+
+
+def test_a_personas_file_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    make_project(tmp_path, extra={"personas.jsonl": "\ufeff" + json.dumps(ANN) + "\r\n"})
+    assert list(Project.load(tmp_path).personas) == ["ann"]
 
 
 def test_invalid_json_lines_are_located(tmp_path: Path) -> None:

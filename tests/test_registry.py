@@ -22,6 +22,7 @@ from personalize.registry import (
     decision_order,
     load_registry,
     locale_matches,
+    mjml_files,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -542,12 +543,46 @@ def test_a_module_that_is_not_utf8(tmp_path: Path) -> None:
     make_project(tmp_path)
     path = tmp_path / "modules" / "hero" / "a.mjml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"<mj-text>caf\xe9</mj-text>")
+    path.write_bytes(b"---\n---\n<mj-text>caf\xe9</mj-text>")
     with pytest.raises(ConfigError) as caught:
         load_registry(
             tmp_path, templates="templates", modules="modules", names=(), segments=(), tz=UTC
         )
-    assert str(caught.value) == "modules/hero/a.mjml: not valid UTF-8 (invalid continuation byte)"
+    assert str(caught.value) == (
+        "modules/hero/a.mjml line 3: not valid UTF-8 (invalid continuation byte at byte 20) — "
+        "save the file as UTF-8"
+    )
+
+
+def test_hidden_files_links_to_nowhere_and_folders_are_not_templates(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    (tmp_path / "templates" / ".#weekly.mjml").symlink_to("root@host.123:1700000000")  # Emacs
+    (tmp_path / "templates" / "drafts.mjml").mkdir()
+    (tmp_path / "modules" / "hero" / "old.mjml").mkdir(parents=True)
+    (tmp_path / "modules" / ".trash").mkdir()
+    (tmp_path / "modules" / ".trash" / "a.mjml").write_text("{{ broken")
+    registry = load_registry(
+        tmp_path,
+        templates="templates",
+        modules="modules",
+        names=NAMES,
+        segments=SEGMENTS,
+        tz=BERLIN,
+    )
+    assert sorted(registry.layouts) == ["weekly"]
+    files = [m.file for m in registry.modules.values()]
+    assert files
+    assert not [f for f in files if f.startswith(("modules/.trash", "modules/hero/old"))]
+
+
+def test_mjml_files_sorted_and_filtered(tmp_path: Path) -> None:
+    (tmp_path / "b.mjml").write_text("")
+    (tmp_path / "a.mjml").write_text("")
+    (tmp_path / ".a.mjml").write_text("")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "c.mjml").write_text("")
+    assert [p.name for p in mjml_files(tmp_path)] == ["a.mjml", "b.mjml"]
+    assert [p.name for p in mjml_files(tmp_path, recursive=True)] == ["a.mjml", "b.mjml", "c.mjml"]
 
 
 def test_a_project_without_modules(tmp_path: Path) -> None:

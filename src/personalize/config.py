@@ -228,16 +228,39 @@ def load_settings(root: Path) -> Settings:
         raise _config_error(exc, text, file.name, prefix) from None
 
 
-def read_text_file(path: Path, *, file: str | None = None) -> str:
-    """A project file's text, or a ``ConfigError`` naming ``file`` (default: its name)."""
+def setting_line(settings: Settings, path: tuple[str, ...]) -> int | None:
+    """The line of a setting in the project's settings file, for errors found after loading."""
+    prefix = ("tool", "personalize") if settings.file == "pyproject.toml" else ()
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = (settings.root / settings.file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return toml_line(text, (*prefix, *path))
+
+
+def read_text_file(path: Path, *, file: str | None = None) -> str:
+    """A project file's text, or a ``ConfigError`` naming ``file`` (default: its name).
+
+    Newlines are read universally and a leading byte-order mark is dropped, as editors on
+    Windows write one.
+    """
+    name = file or path.name
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        hint = "pass a file, not a folder" if path.is_dir() else "check the path and permissions"
+        message = f"cannot read the file: {exc.strerror or exc}"
+        raise ConfigError(message, file=name, hint=hint) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise ConfigError(
-            f"cannot read the file: {exc}",
-            file=file or path.name,
+            f"not valid UTF-8 ({exc.reason} at byte {exc.start})",
+            file=name,
+            line=data.count(b"\n", 0, exc.start) + 1,
             hint="save it as a UTF-8 text file",
         ) from None
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _parse_toml(text: str, name: str) -> dict[str, Any]:

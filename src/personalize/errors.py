@@ -122,7 +122,12 @@ class RenderError(PersonalizeError):
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A hint naming the closest known choice, or ``None`` when nothing is close."""
-    matches = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=0.6)
+    known = sorted(set(choices))
+    # 'WEEKLY' is far from 'weekly' for difflib, which compares characters as they are.
+    same = [choice for choice in known if choice.casefold() == word.casefold()]
+    if same:
+        return f"did you mean {same[0]!r}?"
+    matches = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
     return f"did you mean {matches[0]!r}?" if matches else None
 
 

@@ -12,10 +12,11 @@ from typing import Literal, TypeVar
 from .config import Settings, load_settings
 from .errors import ConfigError, PersonalizeError
 from .experiments import Experiment, load_experiments
+from .messagecheck import check_message_settings
 from .prepare import prepare
 from .profile import Recipient, Schema
-from .records import read_jsonl
-from .registry import Registry, load_registry
+from .records import duplicate_id, read_jsonl
+from .registry import Registry, load_registry, mjml_files
 from .rfm import NAMES as RFM_NAMES
 from .segmentfile import SegmentFile, read_segments
 from .segmentgroups import Group
@@ -86,6 +87,10 @@ def load_tolerantly(root: Path) -> tuple[Loaded | None, list[Problem]]:
         schema = Schema(settings)
     except PersonalizeError as err:
         return None, [Problem("settings", err)]
+    try:
+        check_message_settings(settings, schema)
+    except PersonalizeError as err:  # the rest loads without these
+        problems.append(Problem("settings", err))
     project = settings.project
     fields = schema.paths()
     text = _text(settings.path(project.segments))
@@ -203,7 +208,7 @@ def _lost_slots(settings: Settings, registry: Registry) -> frozenset[str] | None
         return None
     loaded = {layout.file for layout in registry.layouts.values()}
     lost: set[str] = set()
-    for path in folder.glob("*.mjml"):
+    for path in mjml_files(folder):
         if path.relative_to(settings.root).as_posix() not in loaded:
             lost.update(_SLOT_NAME.findall(_text(path)))
     return frozenset(lost)
@@ -282,15 +287,21 @@ def _personas(settings: Settings, schema: Schema, problems: list[Problem]) -> tu
     if not path.exists():
         return ()
     personas: list[Recipient] = []
+    lines: dict[str, int] = {}
     try:
         for number, record in read_jsonl(path, display=file):
             if isinstance(record, ConfigError):  # not JSON, or not UTF-8
                 problems.append(Problem("personas", record))
                 continue
             try:
-                personas.append(schema.validate(record, source=file, line=number))
+                persona = schema.validate(record, source=file, line=number)
+                if persona.id in lines:
+                    raise duplicate_id(persona.id, file, number, lines[persona.id], "persona")
             except PersonalizeError as err:
                 problems.append(Problem("personas", err))
+            else:
+                lines[persona.id] = number
+                personas.append(persona)
     except ConfigError as error:  # the file cannot be opened
         problems.append(Problem("personas", error))
         return ()

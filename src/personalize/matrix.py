@@ -237,7 +237,8 @@ def decision_matrix(
     """
     chosen = project.registry.layout(layout)
     moment = project.now(now)
-    where = check_locale(locale or project.settings.project.locale)
+    # 'de-DE' as settings and records read it: 'de_DE'.
+    where = check_locale((locale or project.settings.project.locale).strip().replace("-", "_"))
     names = project.segments.names
     rows = tuple(
         Row(

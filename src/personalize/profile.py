@@ -262,6 +262,19 @@ class Schema:
         walk("", self.fields, frozenset())
         return frozenset(out)
 
+    def spec(self, path: str) -> FieldSpec | None:
+        """The declaration of a dotted field path (``links.unsubscribe``), or ``None``."""
+        specs: Mapping[str, FieldSpec] = self.fields
+        spec: FieldSpec | None = None
+        for part in path.split("."):
+            if spec is not None:
+                inner = re.fullmatch(r"(?:list\[)*(\w+)\]*", spec.type.strip())
+                specs = self.types.get(inner.group(1), {}) if inner else {}
+            spec = specs.get(part)
+            if spec is None:
+                return None
+        return spec
+
     # -- validation -------------------------------------------------------------------------
 
     def validate(

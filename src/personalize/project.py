@@ -24,10 +24,11 @@ from .decide import Decisions, Explanation, RecipientScope, decide
 from .errors import PersonalizeError
 from .experiments import Experiment, load_experiments
 from .lint import LintReport, lint_project
+from .messagecheck import check_message_settings
 from .parallel import Outcome, iter_outcomes
 from .prepare import Prepared, prepare
 from .profile import Recipient, Schema
-from .records import iter_jsonl
+from .records import by_id, iter_jsonl
 from .registry import Registry, load_registry
 from .render import RenderedEmail, render_email, render_reference
 from .segments import Membership, Segments, load_segments
@@ -91,6 +92,7 @@ class Project:
         """
         settings = load_settings(Path(path))
         schema = Schema(settings)
+        check_message_settings(settings, schema)
         fields = schema.paths()
         project = settings.project
         segments = load_segments(
@@ -136,7 +138,12 @@ class Project:
     def personas(self) -> Mapping[str, Recipient]:
         """The named sample recipients of ``personas.jsonl``, validated, in file order."""
         if self._personas is None:
-            self._personas = {r.id: r for r in self.read_records(self.settings.project.personas)}
+            file = str(self.settings.project.personas)
+            validated = (
+                (line, self.schema.validate(record, source=file, line=line))
+                for line, record in iter_jsonl(self.root / file, display=file)
+            )
+            self._personas = by_id(validated, file=file, what="persona")
         return self._personas
 
     def read_records(self, path: str | os.PathLike[str]) -> Iterator[Recipient]:

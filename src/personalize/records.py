@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol, TypeVar
 
 from .errors import ConfigError
 
@@ -47,7 +47,9 @@ def read_jsonl(path: Path, *, display: str) -> Iterator[tuple[int, Any]]:
 
 def _parse(raw: bytes, *, file: str, line: int) -> Any:
     try:
-        return json.loads(raw.rstrip(b"\r\n").decode("utf-8"))
+        text = raw.rstrip(b"\r\n").decode("utf-8")
+        # A byte-order mark, as Windows editors write one, only opens the first line.
+        return json.loads(text.removeprefix("\ufeff") if line == 1 else text)
     except UnicodeDecodeError as exc:
         return ConfigError(
             f"not valid UTF-8 ({exc.reason} at byte {exc.start})",
@@ -70,3 +72,37 @@ def iter_jsonl(path: Path, *, display: str) -> Iterator[tuple[int, Any]]:
         if isinstance(value, ConfigError):
             raise value
         yield number, value
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+_R = TypeVar("_R", bound=_HasId)
+
+
+def by_id(items: Iterable[tuple[int, _R]], *, file: str, what: str = "record") -> dict[str, _R]:
+    """``(line, record)`` pairs keyed by id, in file order; a repeated id is an error.
+
+    Raises:
+        ConfigError: two records share an id (the second would silently replace the first).
+    """
+    found: dict[str, _R] = {}
+    lines: dict[str, int] = {}
+    for line, item in items:
+        if item.id in found:
+            raise duplicate_id(item.id, file, line, lines[item.id], what)
+        found[item.id], lines[item.id] = item, line
+    return found
+
+
+def duplicate_id(rid: str, file: str, line: int, first: int, what: str) -> ConfigError:
+    """The error for a record whose id an earlier line of ``file`` already has."""
+    return ConfigError(
+        f"duplicate id — already on line {first}",
+        file=file,
+        line=line,
+        recipient=rid,
+        hint=f"give every {what} its own id",
+    )

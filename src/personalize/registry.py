@@ -177,7 +177,7 @@ def load_registry(
                 "folder",
             )
         )
-    for path in sorted(layout_dir.glob("*.mjml")):
+    for path in mjml_files(layout_dir):
         try:
             layout = _load_layout(root, path, report)
         except PersonalizeError as err:
@@ -189,7 +189,7 @@ def load_registry(
     slots = {slot.name for layout in layouts.values() for slot in layout.slots}
     loaded: dict[str, Module] = {}
     if module_dir.is_dir():
-        for path in sorted(module_dir.rglob("*.mjml")):
+        for path in mjml_files(module_dir, recursive=True):
             if path.name.startswith("_"):
                 continue  # a partial for mj-include, not a module
             try:
@@ -223,6 +223,21 @@ def load_registry(
     return Registry(layouts=layouts, modules=loaded, by_slot=by_slot)
 
 
+def mjml_files(folder: Path, *, recursive: bool = False) -> list[Path]:
+    """The ``*.mjml`` files of ``folder``, sorted: regular files only, hidden ones skipped.
+
+    Editors leave hidden files and links beside the one being edited (Emacs links
+    ``.#weekly.mjml`` to nowhere); a folder named ``*.mjml`` is not a template either.
+    """
+    found = folder.rglob("*.mjml") if recursive else folder.glob("*.mjml")
+    return sorted(
+        path
+        for path in found
+        if path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    )
+
+
 def _reporter(problems: list[PersonalizeError] | None) -> Callable[[PersonalizeError], None]:
     """Raise each problem, or (collecting mode) record it and let loading go on."""
 
@@ -245,9 +260,19 @@ def _relative(root: Path, path: Path) -> str:
 def _read(root: Path, path: Path) -> tuple[Document, Resolved, str]:
     file = _relative(root, path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the file: {exc.strerror or exc}", file=file) from None
+    try:
+        # Universal newlines, as text-mode reading gives: CRLF and CR become LF.
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"not valid UTF-8 ({exc.reason})", file=file) from None
+        raise ConfigError(
+            f"not valid UTF-8 ({exc.reason} at byte {exc.start})",
+            file=file,
+            line=data.count(b"\n", 0, exc.start) + 1,
+            hint="save the file as UTF-8",
+        ) from None
     front, body, first = split_front_matter(text, file=file)
     source = Source.from_text(body, file=file, first_line=first)
     return front, resolve_includes(source, root=root, base=path.parent), file

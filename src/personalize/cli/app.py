@@ -19,9 +19,28 @@ from personalize.profile import Recipient
 from personalize.project import Project
 from personalize.records import read_jsonl
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# markup=False: ids, subjects and explanations hold recipient data, which rich would otherwise
+# read as markup ("[/x]" raises, "[link=…]" makes a hyperlink in the operator's terminal).
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 PROGRESS_FROM = 20  # show a progress bar when rendering at least this many emails
+
+# Control characters (ESC starts terminal sequences) and bidi overrides, written as escapes.
+_CONTROLS = {
+    c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+    for c in (*range(0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+    if c not in (0x09, 0x0A)
+}
+
+
+def plain(text: object) -> str:
+    """``text`` with control characters written as escapes, fit for a terminal."""
+    return str(text).translate(_CONTROLS)
+
+
+def safe(text: object, style: str = "") -> Text:
+    """Text for the terminal from data: no markup, control characters shown as escapes."""
+    return Text(plain(text), style=style)
 
 
 class State:
@@ -93,23 +112,53 @@ def records(
     wanted = set(recipients)
     found: list[Recipient] = []
     seen: set[str] = set()
+    unread: list[PersonalizeError] = []  # lines that are not JSON: one may be the wanted record
     for line, record in read_jsonl(Path(data).resolve(), display=data):
-        rid = str(record.get("id")) if isinstance(record, dict) else None
-        if not (everyone or rid in wanted):
+        if isinstance(record, PersonalizeError):  # a line that is not JSON
+            unread.append(record)
+            if everyone:
+                _collect(record, failures)
             continue
-        seen.add(str(rid))
+        rid = record.get("id") if isinstance(record, dict) else None
+        if rid is not None:
+            seen.add(str(rid))
+        if not (everyone or (rid is not None and str(rid) in wanted)):
+            continue
         try:
-            if isinstance(record, PersonalizeError):  # a line that is not JSON
-                raise record
             found.append(project.schema.validate(record, source=data, line=line))
         except PersonalizeError as exc:
-            if failures is None:
-                raise
-            failures.append(exc)
+            _collect(exc, failures)
     missing = sorted(wanted - seen)
     if missing:
-        raise ConfigError(f"no record with id {missing[0]!r} in {data}", file=data)
+        # difflib is linear in the ids: no suggestion from a file of millions.
+        close = did_you_mean(missing[0], seen) if len(seen) <= 20_000 else None
+        hint = close or "check the id, or pass --all"
+        if unread:
+            hint += (
+                f"; {len(unread)} line{'s' if len(unread) > 1 else ''} could not be read, "
+                f"the first: {unread[0]}"
+            )
+        raise ConfigError(f"no record with id {missing[0]!r}", file=data, hint=hint)
     return found
+
+
+def _collect(exc: PersonalizeError, failures: list[PersonalizeError] | None) -> None:
+    if failures is None:
+        raise exc
+    failures.append(exc)
+
+
+def duplicate_ids(chosen: list[Recipient], data: str | None) -> None:
+    """Refuse two chosen records with the same id: their results could not be told apart."""
+    seen: set[str] = set()
+    for recipient in chosen:
+        if recipient.id in seen:
+            raise ConfigError(
+                f"two records have the id {recipient.id!r}",
+                file=data,
+                hint="give every record its own id",
+            )
+        seen.add(recipient.id)
 
 
 def progress_bar(total: int, label: str = "rendering") -> Progress:
@@ -126,7 +175,7 @@ def progress_bar(total: int, label: str = "rendering") -> Progress:
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    err.print(Text(message, style="red"))
+    err.print(safe(message, style="red"))
     sys.exit(code)
 
 
@@ -137,7 +186,10 @@ def main(argv: list[str] | None = None) -> None:
         cli.main(args=argv, prog_name="personalize", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        # click turns Ctrl-C into Abort; shells expect 130 for an interrupt.
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            _fail("interrupted", 130)
         _fail("aborted", 1)
     except click.ClickException as exc:  # usage errors: exit 2 with click's usual message
         exc.show()

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from personalize.decide import WON, Explanation
 
-from .app import State, cli, out, parse_now, records
+from .app import State, cli, duplicate_ids, out, parse_now, records, safe
 
 
 @cli.command()
@@ -28,7 +28,9 @@ def explain(
     now = parse_now(now_text)
     project = state.project
     project.registry.layout(template)
-    (record,) = records(state, (recipient,), False, data)
+    chosen = records(state, (recipient,), False, data)
+    duplicate_ids(chosen, data)  # explain shows one recipient: which record would be a guess
+    (record,) = chosen
     explanation = project.explain(template, record, now=now)
     if fmt == "json":
         click.echo(
@@ -87,7 +89,7 @@ def _print_explanation(e: Explanation) -> None:
         Text.assemble(
             (f"{e.layout}", "bold"),
             " for ",
-            (e.recipient, "bold"),
+            safe(e.recipient, "bold"),
             f"  locale {e.locale}, now {e.now.isoformat(timespec='minutes')}",
         )
     )
@@ -95,7 +97,7 @@ def _print_explanation(e: Explanation) -> None:
     for resolution in e.groups.values():
         out.print(Text.assemble("group ", (resolution.group, "bold"), f": {resolution.describe()}"))
     if e.metrics:  # the numbers the rules saw: metrics, RFM values, scores
-        out.print(Text.assemble("values: ", (e.values, "dim")))
+        out.print(Text.assemble("values: ", safe(e.values, "dim")))
     for line in e.score_lines():
         name, _, terms = line.partition(": ")
         out.print(Text.assemble(name, ": ", (terms, "dim")))
@@ -122,7 +124,7 @@ def _print_explanation(e: Explanation) -> None:
                 Text(c.module, style="bold" if won else ""),
                 str(c.priority),
                 c.outcome,
-                c.detail,
+                safe(c.detail),
             )
         out.print()
         out.print(table)

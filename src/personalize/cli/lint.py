@@ -11,7 +11,7 @@ from rich.text import Text
 
 from personalize.lint import LintReport, lint_project
 
-from .app import State, cli, out, parse_now
+from .app import State, cli, out, parse_now, safe
 
 _STYLE = {"error": "red", "warning": "yellow"}
 
@@ -48,11 +48,11 @@ def _print_report(report: LintReport) -> None:
         table.add_column("code", no_wrap=True)  # and severity, for output without colours
         table.add_column("finding", overflow="fold")
         for f in report.findings:
-            finding = Text(f.message)
+            finding = safe(f.message)
             if f.hint:
                 finding.append(f"\n{f.hint}", style="dim")
             code = Text.assemble((f.code, f"bold {_STYLE[f.severity]}"), f"\n{f.severity}")
-            table.add_row(f.location, code, finding)
+            table.add_row(safe(f.location), code, finding)
         out.print(table)
     errors, warnings = len(report.errors), len(report.warnings)
     summary = f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"

@@ -62,7 +62,9 @@ def _print_matrix(result: Matrix) -> None:
     console = out
     if not out.is_terminal:
         natural = Measurement.get(out, out.options.update(max_width=1_000), table).maximum
-        console = Console(file=out.file, width=max(natural, out.width), highlight=False)
+        console = Console(
+            file=out.file, width=max(natural, out.width), highlight=False, markup=False
+        )
     console.print(table)
     out.print(
         Text(

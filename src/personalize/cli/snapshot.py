@@ -14,7 +14,7 @@ from rich.text import Text
 from personalize.errors import ConfigError
 from personalize.testing import Scrubber, SnapshotFile, SnapshotReport, check_snapshots
 
-from .app import State, cli, out, parse_now
+from .app import State, cli, out, parse_now, plain, safe
 
 SUMMARY_LINES = 3  # lines of each diff summary shown in the --check table
 CHANGE_WIDTH = 20  # the change column, wrapped, on narrow terminals
@@ -96,8 +96,15 @@ def _update(report: SnapshotReport, fmt: str) -> None:
     for file in report.files:
         target = report.folder / file.path
         if file.status in ("changed", "missing") and file.text is not None:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(file.text.encode("utf-8"))  # "\n" line ends on every platform
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(file.text.encode("utf-8"))  # "\n" line ends everywhere
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot write {str(target)!r}: {exc.strerror or exc}",
+                    path="--dir",
+                    hint="pass --dir a folder you can write to",
+                ) from None
             written.append(file.path)
         elif file.status == "stale":
             target.unlink()
@@ -112,7 +119,7 @@ def _update(report: SnapshotReport, fmt: str) -> None:
         if file.status != "unchanged":
             verb = {"stale": "deleted", "error": "failed"}.get(file.status, "wrote")
             what = f"{file.path}: {file.error}" if file.error else file.path
-            out.print(Text.assemble((f"{verb:>7} ", _STYLE[file.status]), what))
+            out.print(Text.assemble((f"{verb:>7} ", _STYLE[file.status]), plain(what)))
     out.print(
         f"{len(written)} written ({report.count('missing')} new), {len(deleted)} deleted, "
         f"{report.count('unchanged')} unchanged in {report.folder}"
@@ -179,11 +186,12 @@ def _print_check(report: SnapshotReport) -> None:
     table.add_column("change", width=change)
     table.add_column("what changed", no_wrap=True)
     for file in rows:
+        lines = [plain(line) for line in _detail(file, SUMMARY_LINES).splitlines()]
         table.add_row(
-            file.layout or "?",
-            file.recipient or "?",
+            safe(file.layout or "?"),
+            safe(file.recipient or "?"),
             Text(_kind(file), style=_STYLE[file.status]),
-            "\n".join(_fit(_detail(file, SUMMARY_LINES).splitlines(), room)),
+            Text("\n".join(_fit(lines, room))),
         )
     out.print(table, crop=False)
     if report.count("missing") == len(report.files):  # a first run: counts would say nothing
