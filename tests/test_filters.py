@@ -160,6 +160,50 @@ def test_relative_dates_count_from_the_start_of_the_recipients_day(
     assert render("{{ v | relative }}", tz=tz, now=LATE_NOW, v=date(2026, 11, 27)) == expected
 
 
+@pytest.mark.parametrize(
+    ("tz", "now", "value", "expected"),
+    [
+        # 01:30 summer time, then the clocks go back at 03:00: 3 hours pass, 2 on the clock
+        (BERLIN, datetime(2026, 10, 24, 23, 30, tzinfo=UTC), timedelta(hours=3), "in 3 hours"),
+        (BERLIN, datetime(2026, 10, 25, 0, 30, tzinfo=UTC), timedelta(hours=1), "in 1 hour"),
+        (NEW_YORK, datetime(2026, 3, 8, 6, 30, tzinfo=UTC), timedelta(hours=2), "in 2 hours"),
+        (BERLIN, datetime(2026, 3, 29, 3, 30, tzinfo=BERLIN), -timedelta(hours=2), "2 hours ago"),
+    ],
+    ids=["berlin-autumn", "berlin-fold", "new-york-spring", "berlin-spring-ago"],
+)
+def test_relative_datetimes_measure_elapsed_time_across_clock_changes(
+    tz: ZoneInfo, now: datetime, value: timedelta, expected: str
+) -> None:
+    moment = (now.astimezone(UTC) + value).astimezone(tz)  # the same zone as the render's now
+    assert render("{{ v | relative }}", locale="en_US", tz=tz, now=now, v=moment) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "value", "expected"),
+    [
+        ("{{ v | money }}", 0.3 - 0.1 - 0.2, "0,00\xa0€"),
+        ("{{ v | money }}", Decimal("-0.004"), "0,00\xa0€"),
+        ("{{ v | money(format='accounting') }}", Decimal("-0.004"), "0,00\xa0€"),
+        ("{{ v | money }}", Decimal("-0.006"), "-0,01\xa0€"),
+        ("{{ v | number }}", Decimal("-0.0001"), "0"),
+        ("{{ v | number(2) }}", -0.001, "0,00"),
+        ("{{ v | percent }}", -0.001, "0\xa0%"),
+    ],
+)
+def test_an_amount_that_rounds_to_zero_has_no_minus_sign(
+    source: str, value: object, expected: str
+) -> None:
+    assert render(source, v=value) == expected
+
+
+def test_a_float_subclass_formats_as_its_float() -> None:
+    class Float(float):
+        def __repr__(self) -> str:
+            return f"Float({float(self)})"
+
+    assert render("{{ v | number }} {{ v | money }}", v=Float(1.5)) == "1,5 1,50\xa0€"
+
+
 def test_cached_results_keep_types_apart() -> None:
     assert render("{{ v | money }}", v=1) == "1,00\xa0€"
     assert str(render_error("{{ v | money }}", v=True)).startswith("expected a number for money")
@@ -241,6 +285,18 @@ FILTER_ERRORS = [
          f"{PROJECT_HINT} recipient's time zone"),
     case("locale", "{{ v | money }}", {"v": 1, "locale": "xx_YY"},
          "unknown locale 'xx_YY' — use a locale Babel knows, such as 'en_US' or 'de_DE'"),
+    case("money-format-typo", "{{ v | money(format='acounting') }}", {"v": 1},
+         "invalid format for money, got 'acounting' — did you mean 'accounting'?"),
+    case("money-pattern-without-digits", "{{ v | money(format='currency') }}", {"v": 1},
+         f"invalid format for money, got 'currency' — {MONEY_FORMAT_HINT}"),
+    case("never", "{{ v | date }}", {"v": datetime(9999, 12, 31, 23, 59, tzinfo=UTC)},
+         "expected a date-time that exists in the time zone Europe/Berlin, got "
+         "9999-12-31T23:59:00+00:00 — check the recipient's data: a placeholder such as "
+         "9999-12-31 is not a date to print"),
+    case("never-relative", "{{ v | relative }}", {"v": datetime(9999, 12, 31, 23, 59, tzinfo=UTC)},
+         "expected a date-time that exists in the time zone Europe/Berlin, got "
+         "9999-12-31T23:59:00+00:00 — check the recipient's data: a placeholder such as "
+         "9999-12-31 is not a date to print"),
 ]  # fmt: skip
 
 

@@ -484,8 +484,8 @@ def stamped(*stamps: Any) -> dict[str, Any]:
         pytest.param(
             "{days_since: orders.at}", stamped(IN_SUMMER), NOW, True, id="zone-unlike-now"
         ),
-        pytest.param(
-            "{days_since: orders.at}", stamped(IN_SUMMER), NOW_BERLIN, False, id="now-s-zone"
+        pytest.param(  # now is read in UTC: the stamp's zone is no longer now's
+            "{days_since: orders.at}", stamped(IN_SUMMER), NOW_BERLIN, True, id="now-s-zone"
         ),
         pytest.param(
             "{days_since: signup_at}", {"signup_at": IN_SUMMER}, NOW_BERLIN, True, id="scalar"
@@ -563,3 +563,33 @@ def outcome(call: Callable[[], Any]) -> Any:
         return call()
     except RuleError as err:
         return str(err)
+
+
+# -- the same instant, written in any zone, gives the same values ------------------------------
+
+
+@pytest.mark.parametrize(
+    "now",
+    [NOW, NOW_BERLIN, NOW_BERLIN.replace(tzinfo=None), NOW.astimezone(FixedZone(5))],
+    ids=["utc", "berlin", "naive-berlin", "fixed-offset"],
+)
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        # 1,200½ hours have passed; Berlin's clocks, put back an hour on 25 October, say 1,199½
+        ("{days_since: orders.at}", 50),
+        ("{count: orders, within: 50d}", 0),
+        ("{count: orders, within: 1200h}", 0),
+        ("{count: orders, within: 1201h}", 1),
+    ],
+)
+def test_ages_and_windows_are_elapsed_time_whatever_the_zone_of_now(
+    now: datetime, spec: str, expected: int
+) -> None:
+    # IN_SUMMER is 2026-10-01 10:30 CEST (08:30 UTC); NOW is 2026-11-20 09:00 UTC.
+    scope = MappingScope(stamped(IN_SUMMER), now=now, tz=BERLIN)
+    m = metric(spec)
+    assert m.compute(scope) == expected
+    cache: dict[Any, Any] = {}
+    MetricPlan([m], frozenset({"m"})).prefill(scope, cache)
+    assert m.compute(scope, cache=cache) == expected

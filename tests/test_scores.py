@@ -482,6 +482,18 @@ def test_terms_show_how_each_input_and_point_line_added_up(tmp_path: Path) -> No
     assert flat.terms(MappingScope({}, now=NOW)) == ("-1: -1", "+2 per x: x=nothing → 0")
 
 
+def test_terms_count_an_exact_int_as_the_score_does() -> None:
+    points = Score("p", "points", rules=(PointsRule(2, "x", every=3),))
+    scope = MappingScope({"x": 2**60 + 1}, now=NOW)  # a float would lose its last digits
+    assert points.compute(scope) == 768614336404564650
+    assert points.terms(scope) == ("+2 per every 3 x: x=1152921504606846977 → +768614336404564650",)
+    scope = MappingScope({"x": 10**400}, now=NOW)  # no float holds it; the score adds it up
+    assert points.compute(scope) == 2 * (10**400 // 3)
+    assert points.terms(scope) == (
+        "+2 per every 3 x: x=(a whole number of ~401 digits) → +(a whole number of ~401 digits)",
+    )
+
+
 def test_the_terms_of_every_bundled_persona_add_up_to_its_scores() -> None:
     project = Project.load(Path(__file__).resolve().parents[1])
     for persona in project.personas.values():

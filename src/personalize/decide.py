@@ -11,6 +11,7 @@ from .errors import DecisionError, RuleError
 from .experiments import Assignment, Experiment, load_experiments
 from .registry import Layout, Module, Registry, locale_matches
 from .rules import MISSING, TraceEntry, failed_conditions
+from .scope import exact_now
 from .segments import GroupResolution, Membership
 
 __all__ = [
@@ -50,7 +51,7 @@ class RecipientScope:
         self._data = data
         self._membership = membership
         self._segments = segments
-        self.now = now
+        self.now = exact_now(now, tz)
         self.tz = tz
 
     def lookup(self, ref: str) -> Any:

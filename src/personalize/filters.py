@@ -19,7 +19,7 @@ from babel import numbers as babel_numbers
 from jinja2 import Undefined, pass_context
 from jinja2.runtime import Context
 
-from .errors import RecipientError, short_repr, shown
+from .errors import RecipientError, did_you_mean, short_repr, shown
 from .safevalues import PLAIN_URL, checked_url, validate_css_value
 
 __all__ = ["FILTERS", "check_locale", "validate_css_value", "validate_url"]
@@ -32,6 +32,8 @@ _CACHE = 8192
 _MONEY_TYPES: Mapping[str, Literal["standard", "accounting", "name"]] = MappingProxyType(
     {"standard": "standard", "accounting": "accounting", "name": "name"}
 )
+_PLACEHOLDER = re.compile(r"[0#]")  # a number pattern's digits
+_NONZERO_DIGIT = re.compile(r"[1-9]")
 _NUMERIC = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
 _FORMAT_ERRORS = (ArithmeticError, AttributeError, IndexError, KeyError, TypeError, ValueError)
 
@@ -85,7 +87,8 @@ def _to_decimal(value: object, name: str) -> Decimal:
         # A huge int becomes Infinity so that it is reported below without converting it.
         number = Decimal(value) if -_LIMIT < value < _LIMIT else Decimal("Infinity")
     elif isinstance(value, float):
-        number = Decimal(repr(value)) if math.isfinite(value) else Decimal("NaN")
+        # float's own repr: a subclass's may not be a number ('np.float64(1.5)').
+        number = Decimal(float.__repr__(value)) if math.isfinite(value) else Decimal("NaN")
     elif isinstance(value, Decimal):
         number = value
     elif isinstance(value, str) and _NUMERIC.fullmatch(value.strip()):
@@ -132,11 +135,16 @@ def _money_text(value: object, currency: object, locale: object, fmt: object) ->
         raise RecipientError(f"expected a format string for money, got {shown(fmt)}", hint=hint)
     style = _MONEY_TYPES.get(fmt or "", "standard")
     pattern = None if not fmt or fmt in _MONEY_TYPES else fmt
+    if pattern is not None and not _PLACEHOLDER.search(pattern):
+        # Babel prints a pattern without digits as it is: 'acounting' for every recipient.
+        close = did_you_mean(pattern.lower(), _MONEY_TYPES)
+        raise RecipientError(f"invalid format for money, got {shown(fmt)}", hint=close or hint)
+
     # A pattern's own fraction digits win over the currency's ('#,##0 ¤' means no cents).
-    call = partial(
-        babel_numbers.format_currency, number, currency, pattern, loc, pattern is None, style
-    )
-    return _run("money", fmt, call, hint=hint)
+    def text(amount: Decimal) -> str:
+        return babel_numbers.format_currency(amount, currency, pattern, loc, pattern is None, style)
+
+    return _unsigned_zero(_run("money", fmt, partial(text, number), hint=hint), number, text)
 
 
 @lru_cache(maxsize=512)
@@ -189,10 +197,25 @@ def _number_text(kind: str, value: object, digits: object, locale: object) -> st
         whole = _int_format(loc)
         if whole is not None:
             return whole(value)
+    text: Callable[[Decimal], str]
     if kind == "number" and digits is None:
-        return _run(kind, None, partial(babel_numbers.format_decimal, number, locale=loc))
-    pattern = _fixed_pattern(loc, kind, _digits(digits, kind))
-    return _run(kind, None, partial(pattern.apply, number, loc))
+        text = partial(babel_numbers.format_decimal, locale=loc)
+    else:
+        pattern = _fixed_pattern(loc, kind, _digits(digits, kind))
+        text = partial(_apply, pattern, loc)
+    return _unsigned_zero(_run(kind, None, partial(text, number)), number, text)
+
+
+def _apply(pattern: babel_numbers.NumberPattern, loc: Locale, number: Decimal) -> str:
+    text: str = pattern.apply(number, loc)
+    return text
+
+
+def _unsigned_zero(text: str, number: Decimal, again: Callable[[Decimal], str]) -> str:
+    """``text``, or zero's text where a negative amount rounded to zero ('-0,00 €')."""
+    if number < 0 and not _NONZERO_DIGIT.search(text):
+        return _run("number", None, partial(again, Decimal(0)))
+    return text
 
 
 @lru_cache(maxsize=_CACHE, typed=True)
@@ -241,7 +264,14 @@ def _zone(zone: object) -> tzinfo:
 
 def _localize(moment: datetime, zone: tzinfo) -> datetime:
     # A naive datetime is wall-clock time where the recipient lives, as in the profile.
-    return moment.astimezone(zone) if moment.tzinfo else moment.replace(tzinfo=zone)
+    try:
+        return moment.astimezone(zone) if moment.tzinfo else moment.replace(tzinfo=zone)
+    except OverflowError:  # 9999-12-31T23:59Z, a "never" placeholder, east of UTC
+        raise RecipientError(
+            f"expected a date-time that exists in the time zone {zone}, got {moment.isoformat()}",
+            hint="check the recipient's data: a placeholder such as 9999-12-31 is not a date "
+            "to print",
+        ) from None
 
 
 @lru_cache(maxsize=_CACHE, typed=True)
@@ -322,7 +352,10 @@ def _relative(context: Context, value: object) -> str:
         )
     now = _localize(now, zone)
     if isinstance(value, datetime):
-        delta, granularity = _localize(value, zone) - now, "second"
+        # In UTC: two times in one zone subtract by their wall clocks, an hour off across a
+        # change to or from summer time.
+        delta = _localize(_localize(value, zone), UTC) - _localize(now, UTC)
+        granularity = "second"
     elif isinstance(value, date):
         # Whole days from the start of the recipient's day, so 'in 3 days' does not drift with
         # the hour of the render.

@@ -341,7 +341,7 @@ class Project:
             segment_trace=membership.trace,
             groups=membership.groups,
             scores=self.segments.score_terms(
-                r.data, membership.metrics, now=moment, tz=self.schema.tz
+                r.data, membership.metrics, now=moment, tz=self.schema.tz, recipient=r.id
             ),
         )
 

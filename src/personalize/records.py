@@ -9,7 +9,7 @@ from typing import Any, BinaryIO, Protocol, TypeVar
 
 from .errors import ConfigError
 
-__all__ = ["count_jsonl", "iter_jsonl", "read_jsonl"]
+__all__ = ["by_id", "count_jsonl", "duplicate_id", "iter_jsonl", "read_jsonl"]
 
 
 def _open(path: Path, display: str) -> BinaryIO:
@@ -63,6 +63,14 @@ def _parse(raw: bytes, *, file: str, line: int) -> Any:
             file=file,
             line=line,
             hint="each line must be one JSON object",
+        )
+    except (ValueError, RecursionError) as exc:  # a number of 4,300+ digits; deep nesting
+        what = "a number too long" if isinstance(exc, ValueError) else "nesting too deep"
+        return ConfigError(
+            f"unreadable JSON: {what} to be a field's value",
+            file=file,
+            line=line,
+            hint="check how the file was exported",
         )
 
 

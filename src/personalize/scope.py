@@ -11,7 +11,7 @@ from typing import Any, Final, Protocol
 from .errors import RuleError, short_repr
 from .values import TYPE_HINT, described
 
-__all__ = ["MISSING", "MappingScope", "Scope", "split_ref", "walk"]
+__all__ = ["MISSING", "MappingScope", "Scope", "exact_now", "split_ref", "walk"]
 
 
 class Scope(Protocol):
@@ -47,6 +47,31 @@ MISSING: Final = _Missing()
 _UNSET: Final = object()
 _NO_NAMES: Final[Mapping[str, Any]] = MappingProxyType({})
 _PLAIN_MAPPINGS: Final = frozenset({dict, MappingProxyType})
+_last_now: tuple[datetime | None, tzinfo | None, datetime] = (None, None, datetime.min)
+
+
+def exact_now(now: datetime, tz: tzinfo) -> datetime:
+    """``now`` in UTC (a naive one read in ``tz``), so that windows and ages are exact.
+
+    Python subtracts and compares two date-times that share a zone object by their wall
+    clocks: with ``now`` in Europe/Berlin, an order 90 days and 30 minutes before it, across
+    the change to winter time, was 89 days old, and ``within: 30d`` spanned 30 days and an hour.
+    In UTC every difference is elapsed time. A batch passes one ``now`` for every recipient:
+    its conversion (~1 µs with pydantic's zones) is remembered.
+    """
+    global _last_now
+    if now.tzinfo is UTC:
+        return now
+    last, last_tz, utc = _last_now
+    if now is last and tz is last_tz:
+        return utc
+    aware = now if now.tzinfo is not None else now.replace(tzinfo=tz)
+    try:
+        utc = aware.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 east of UTC: left as it is, for the rules to report
+        utc = aware
+    _last_now = (now, tz, utc)
+    return utc
 
 
 class MappingScope:
@@ -82,7 +107,7 @@ class MappingScope:
                 hint="pass e.g. now=datetime.now(UTC), tz=ZoneInfo('Europe/Berlin')",
             )
         self.data = data
-        self.now = now if now.tzinfo is not None else now.replace(tzinfo=tz)
+        self.now = exact_now(now, tz)
         self.tz = tz
         self.names = names
 

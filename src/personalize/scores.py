@@ -182,7 +182,10 @@ class Score:
             if value is MISSING or value is None:
                 out.append(f"{text}: {rule.per}=nothing → 0")
                 continue
-            count = _float(value, self, f"{rule.path}.per", rule.line)
+            # As _points counts: an exact int as it is, anything else as a float.
+            count = (
+                value if type(value) is int else _float(value, self, f"{rule.path}.per", rule.line)
+            )
             times = count if rule.every is None else int(count // rule.every)
             out.append(
                 f"{text}: {rule.per}={_number(value)} → {_number(rule.add * times, sign=True)}"
@@ -252,9 +255,17 @@ def _float(value: Any, score: Score, path: str, line: int | None) -> float:
     )
 
 
+_EXACT = 10**30  # whole numbers up to this are shown digit for digit
+
+
 def _number(value: Any, *, sign: bool = False) -> str:
     """A number for people: whole numbers without a point, others rounded to 6 places."""
     if isinstance(value, Decimal):
+        return f"{value:+}" if sign else str(value)
+    if type(value) is int and not -_EXACT < value < _EXACT:  # as no float could show it
+        digits = int(value.bit_length() * math.log10(2)) + 1
+        return f"{'-' if value < 0 else '+' if sign else ''}(a whole number of ~{digits} digits)"
+    if type(value) is int:
         return f"{value:+}" if sign else str(value)
     number = round(float(value), PLACES) + 0.0
     return f"{number:+g}" if sign else f"{number:g}"

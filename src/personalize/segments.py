@@ -152,11 +152,20 @@ class Segments:
         return Calibrator(self.rfm, self.metrics, now=now, tz=tz)
 
     def score_terms(
-        self, data: Mapping[str, Any], values: Mapping[str, Any], *, now: datetime, tz: tzinfo
+        self,
+        data: Mapping[str, Any],
+        values: Mapping[str, Any],
+        *,
+        now: datetime,
+        tz: tzinfo,
+        recipient: str | None = None,
     ) -> dict[str, tuple[str, ...]]:
         """How each score came about (``Score.terms``), from a recipient's computed values."""
         scope = MappingScope(data, now=now, tz=tz, names=dict(values))
-        return {name: score.terms(scope) for name, score in self.scores.items()}
+        try:
+            return {name: score.terms(scope) for name, score in self.scores.items()}
+        except RuleError as err:
+            raise err.with_context(file=self.file, recipient=recipient) from None
 
     def classify(
         self,
