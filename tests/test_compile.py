@@ -10,6 +10,10 @@ import pytest
 from personalize import Project, RegistryError, RenderError
 from personalize.assemble import assemble
 from personalize.cache import LRUCache
+from personalize.compile import compile_document
+from personalize.config import load_settings
+from personalize.templating import make_environments
+from personalize.text import normalize_text
 from projects import ANN, HERO, make_project, module
 
 
@@ -175,3 +179,68 @@ def test_conditions_that_hold_nothing_in_the_text_part_leave_its_template(tmp_pa
     assert text.count("{%- if first_name %}") == 1  # a whitespace control keeps its tags
     assert text.count("{% if first_name %}") == 1  # and so does a condition with content
     assert "nickname" in variant.html.source  # the HTML still evaluates it
+
+
+# -- compile_document: one document on its own, with the checks a project's layouts get -------
+
+
+def _document(body: str) -> str:
+    return (
+        "<mjml><mj-body><mj-section><mj-column><mj-text>"
+        f"{body}</mj-text></mj-column></mj-section></mj-body></mjml>"
+    )
+
+
+def _compile_document(tmp_path: Path, body: str) -> tuple[str, str]:
+    root = make_project(tmp_path)
+    settings = load_settings(root)
+    html, text = compile_document(
+        _document(body),
+        file="doc.mjml",
+        root=root,
+        envs=make_environments(settings.limits),
+        settings=settings,
+    )
+    data = {"first_name": "Ann", "v": "V"}
+    return html.render(data), normalize_text(text.render(data))
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "{% raw %}{{ x }}{% endraw %}",
+            "doc.mjml line 1: {% raw %} is not supported here — print a literal with "
+            "{{ '{{' }} instead",
+        ),
+        (
+            "{% include 'x.html' %}",
+            "doc.mjml line 1: {% include %} is not supported — compose emails with layouts, "
+            "slots and mj-include instead; reuse markup with a {% macro %}",
+        ),
+        (
+            "{{ v.__class__ }}",
+            "doc.mjml line 1: unsafe attribute '__class__' — names starting with '_' are not "
+            "reachable from templates",
+        ),
+    ],
+    ids=["raw", "include", "underscore"],
+)
+def test_a_document_gets_the_load_checks(tmp_path: Path, body: str, message: str) -> None:
+    with pytest.raises(RegistryError) as caught:
+        _compile_document(tmp_path, body)
+    assert str(caught.value) == message
+
+
+def test_a_document_uses_any_names_its_mapping_holds(tmp_path: Path) -> None:
+    _, text = _compile_document(tmp_path, "Hi {{ first_name }}, {{ v }}")
+    assert text == "Hi Ann, V\n"
+
+
+def test_a_linked_image_with_a_token_in_its_alt_compiles(tmp_path: Path) -> None:
+    _, text = _compile_document(
+        tmp_path,
+        '<a href="https://e.com/shop"><img src="https://e.com/l.png" alt="{{ first_name }}">'
+        " Visit our shop</a>",
+    )
+    assert text == "Visit our shop (https://e.com/shop)\n"

@@ -37,6 +37,13 @@ CASES = [
     # blocks
     Case("paragraphs", "<p>One</p><p>Two</p>", "One\n\nTwo\n"),
     Case("divs", "<div>One</div><div>Two</div>", "One\nTwo\n"),
+    Case(
+        "navbar",  # as MJML writes mj-navbar-link: inline blocks that touch
+        '<div><a href="https://e.com/a" style="display:inline-block;padding:15px">Shop</a>'
+        '<a href="https://e.com/b" style="DISPLAY: inline-block">About</a></div>',
+        "Shop (https://e.com/a) About (https://e.com/b)\n",
+    ),
+    Case("inline-block-in-text", 'x<span style="display:inline-block">A</span>, b', "x A, b\n"),
     Case("nested-divs", "<div><div>A</div></div><div><div>B</div></div>", "A\nB\n"),
     Case(
         "heading-not-uppercased", "<h1>Big Title</h1><h2>Sub</h2>Text", "Big Title\n\nSub\n\nText\n"
@@ -561,6 +568,43 @@ def test_settling_static_breaks_changes_nothing_after_normalizing(
     assert normalize_text(fill(settled)) == normalize_text(fill(template))
 
 
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        (
+            '<p><a href="mailto:help@northwind.example"><img src="i.png" alt="help">'
+            " Contact support</a></p>",
+            "Contact support (mailto:help@northwind.example)\n",
+        ),
+        (
+            '<p><a href="https://northwind.example/"><img src="l.png" '
+            'alt="https://northwind.example"> Visit our shop</a></p>',
+            "Visit our shop (https://northwind.example/)\n",
+        ),
+        (
+            '<p><a href="mailto:help@northwind.example"><img alt="help"></a></p>',
+            "help (mailto:help@northwind.example)\n",
+        ),
+    ],
+    ids=["alt-like-the-address", "alt-like-the-url", "alt-alone"],
+)
+def test_an_images_alt_stands_in_only_for_a_link_without_text(html: str, expected: str) -> None:
+    assert normalize_text(html_to_text(html)) == expected
+
+
+def test_a_link_with_a_static_url_and_an_alt_from_data_settles_on_its_own_text() -> None:
+    template = "\ufdd2zqLqz\ufdd3 Visit our shop\ufdd4https://a.b/\ufdd5"
+    assert (
+        settle_static_breaks(template, re.compile("zq[ULV]qz")) == " Visit our shop (https://a.b/)"
+    )
+
+
+def test_a_url_whose_token_comes_later_is_not_settled() -> None:
+    # The token was not checked as a URL: it may print spaces, and the label may equal the URL.
+    template = "\ufdd2https://a.b/x y/end\ufdd4https://a.b/zqVqz/end\ufdd5"
+    assert settle_static_breaks(template, re.compile("zq[ULV]qz")) == template
+
+
 def test_settling_resolves_breaks_between_static_text() -> None:
     text = "Goods\ufdd1\ufdd1VIP\ufdd0Hi zq1qz\ufdd0Bye"
     assert settle_static_breaks(text, _SETTLE_MARKER) == "Goods\n\nVIP\nHi zq1qz\ufdd0Bye"
@@ -569,7 +613,9 @@ def test_settling_resolves_breaks_between_static_text() -> None:
 _LINK, _ALT, _HREF, _END = "\ufdd2", "\ufdd3", "\ufdd4", "\ufdd5"
 _LABEL = st.one_of(st.text(alphabet="ab \ufdd0", max_size=5), st.just("zqLqz"))
 # Values a checked URL token can take (no spaces), chosen to collide with labels.
-_URL_PART = st.sampled_from(["https://a.b/c", "zqUqz", "https://a.b/?q=zqVqz", "#top", ""])
+_URL_PART = st.sampled_from(
+    ["https://a.b/c", "zqUqz", "https://a.b/?q=zqVqz", "#top", "", "mailto:img", "mailto:ab"]
+)
 
 
 @st.composite
@@ -580,13 +626,14 @@ def _text_with_links(draw: st.DrawFn) -> str:
         if draw(st.booleans()):
             out.append("zqVqz")
         if draw(st.booleans()):
-            alt = draw(st.one_of(st.just(""), st.just(f"img{_ALT}")))
+            alt = draw(st.sampled_from(["", f"img{_ALT}", f"zqVqz{_ALT}", f"a zqLqz{_ALT}"]))
             out.append(f"{_LINK}{alt}{draw(_LABEL)}{_HREF}{draw(_URL_PART)}{_END}")
     return "".join(out)
 
 
 @settings(max_examples=1500)
 @example(template="\ufdd2ab\ufdd4zqUqz\ufdd5", value="", link="mailto:ab")
+@example(template="\ufdd2zqLqz\ufdd3ab cd\ufdd4https://a.b/c\ufdd5", value="x", link="")
 @given(
     template=_text_with_links(), value=_VALUE, link=st.sampled_from(["https://x.y/z", "mailto:ab"])
 )

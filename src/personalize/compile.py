@@ -25,12 +25,12 @@ from .config import Settings
 from .errors import RenderError
 from .includes import Source, resolve_includes
 from .inline import inline_css
-from .mjml import compile_mjml
+from .mjml import check_markup, compile_mjml
 from .prepare import PREHEADER, SUBJECT, Prepared
 from .protect import Markers, Token, check_structure, choose_markers, protect, restore
 from .registry import Layout, Module, Registry
 from .survival import check_blocks, check_survival, drop_empty_conditions
-from .templating import CompiledTemplate, Composite, Environments, hole_name
+from .templating import CompiledTemplate, Composite, Environments, check_template, hole_name
 from .text import ParseCache, html_to_text, settle_static_breaks
 
 __all__ = [
@@ -358,6 +358,10 @@ def compile_document(
     resolved = resolve_includes(
         Source.from_text(text, file=file), root=root, base=(root / file).parent
     )
+    # The checks a project's layouts get at load, but for names: the caller's mapping holds them.
+    render = settings.render
+    check_markup(resolved.source, max_depth=render.max_depth, max_bytes=render.max_source_bytes)
+    check_template(envs.html, resolved.source.text, origin=resolved.source.origin, names=None)
     markers = choose_markers([resolved.source.text])
     protected = protect(resolved.source, markers=markers, start=1)
     source = assemble(

@@ -59,12 +59,13 @@ BUILTIN_TYPES = (
     "map",
 )
 _EMAIL_DOMAIN = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+"
-_EMAIL = re.compile(rf"^[^@\s<>(),;:\"\[\]\\]+@{_EMAIL_DOMAIN}$")
+# Noncharacters (U+FDD0–U+FDEF) are the text part's marks: refused in every kind of text.
+_EMAIL = re.compile(rf"^[^@\s<>(),;:\"\[\]\\\ufdd0-\ufdef]+@{_EMAIL_DOMAIN}$")
 _LOCALE = re.compile(r"^[a-z]{2,3}(_[A-Z][a-z]{3})?(_[A-Z]{2}|_\d{3})?$")
 _CONTAINERS = frozenset({list, tuple, dict})
 # No surrounding `\s*` in the pattern: with Unicode spaces allowed inside the URL, that
 # backtracks quadratically on hostile input (10,000 characters took half a second).
-URL_PATTERN = r"(?i)^(?:https?://|mailto:)[^\x00-\x20\x7f]+$"
+URL_PATTERN = r"(?i)^(?:https?://|mailto:)[^\x00-\x20\x7f\ufdd0-\ufdef]+$"
 
 
 @functools.lru_cache(maxsize=512)
@@ -128,10 +129,15 @@ def _map_value(limit: int) -> Callable[[Any], Any]:
                 raise PydanticCustomError("string_too_long", "too long", {"max_length": limit})
             if not _encodable(value):
                 raise PydanticCustomError("string_unicode", "lone surrogate")
+            if _MARKS.search(value):
+                raise PydanticCustomError("noncharacter", "a noncharacter")
             return value
         raise PydanticCustomError("map_value", "not a scalar")
 
     return check
+
+
+_MARKS = re.compile("[\ufdd0-\ufdef]")
 
 
 def _encodable(text: str) -> bool:
@@ -275,8 +281,13 @@ def lean_types(*, max_string: int, aware: Callable[[datetime], datetime]) -> dic
             AwareDatetime | Annotated[datetime, AfterValidator(aware)],
             Field(union_mode="left_to_right"),
         ],
-        "email": text(rf'^[^@{SPACES}<>(),;:"\[\]\\]+@{_EMAIL_DOMAIN}$', min(254, max_string)),
-        "url": text(rf"(?i)^(?:https?://|mailto:)[^\x00-\x20\x7f]*[^\x00-\x20\x7f{SPACES}]$"),
+        "email": text(
+            rf'^[^@{SPACES}<>(),;:"\[\]\\{_NONCHAR}]+@{_EMAIL_DOMAIN}$', min(254, max_string)
+        ),
+        "url": text(
+            rf"(?i)^(?:https?://|mailto:)[^\x00-\x20\x7f{_NONCHAR}]*"
+            rf"[^\x00-\x20\x7f{SPACES}{_NONCHAR}]$"
+        ),
         "locale": text("^[a-z]{2,3}(?:_[A-Z][a-z]{3})?(?:_[A-Z]{2}|_[0-9]{3})?$"),
         "currency": text("^[A-Z]{3}$"),
     }
@@ -317,6 +328,7 @@ _MESSAGES = {
     "string_type": "expected text",
     "string_unicode": "text holds an invalid character (a lone surrogate)",
     "string_pattern_mismatch": "text holds a Unicode noncharacter (U+FDD0–U+FDEF)",
+    "noncharacter": "text holds a Unicode noncharacter (U+FDD0–U+FDEF)",
     "url_pattern_mismatch": "expected an http(s) or mailto URL",
     "date_parsing": "expected an ISO date such as 2026-11-20",
     "date_from_datetime_parsing": "expected an ISO date such as 2026-11-20",

@@ -33,6 +33,7 @@ _P_SCOPE = frozenset({"table", "td", "th", "caption", "button", "html"})
 _ROW_SCOPE = frozenset({"tr", "table"})
 _HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
 _HIDDEN_STYLE = re.compile(r"(?:^|[;\s])display\s*:\s*none\b", re.IGNORECASE)
+_INLINE_BLOCK = re.compile(r"(?:^|[;\s])display\s*:\s*inline-block\b", re.IGNORECASE)
 _RULE = "-" * 20
 
 
@@ -275,7 +276,8 @@ class _Converter:
             self._void(tag, attrs)
             return
         self._close_implied(tag)
-        hides = tag in _SKIP_TAGS or bool(_HIDDEN_STYLE.search(_attr(attrs, "style")))
+        style = _attr(attrs, "style")
+        hides = tag in _SKIP_TAGS or bool(_HIDDEN_STYLE.search(style))
         link = tag == "a" and not (hides or self._hidden) and any(k == "href" for k, _ in attrs)
         if not (hides or self._hidden):
             if tag in _PARA_TAGS:
@@ -286,6 +288,8 @@ class _Converter:
                 self._emit("- ")
             elif tag == "pre":
                 self._pre += 1
+        if not (hides or self._hidden) and "inline-block" in style and _INLINE_BLOCK.search(style):
+            self._emit(" ")  # inline blocks sit apart: MJML's navbar links touch in its HTML
         self._stack.append(_Open(tag, hides=hides, link=link))
         self._open[tag] = self._open.get(tag, 0) + 1
         self._hidden += hides

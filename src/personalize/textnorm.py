@@ -26,7 +26,8 @@ _EDGES = f" \n{LINE}{PARA}"
 # url, a fragment, javascript: or spaces around the url; or whose text may equal its url (their
 # first characters do). Groups: alt, (first characters), text, url.
 _ODD_LINK = re.compile(
-    f"{LINK}(?:([^{ALT}{HREF}]*+){ALT})?"
+    # Possessive: a backtrack into the label must never read the alt as part of it.
+    f"{LINK}(?:([^{ALT}{HREF}]*+){ALT})?+"
     f"(?=[^{HREF}]*+(?<=[{_EDGES}{LINK}{ALT}]){HREF}"
     f"|[^{HREF}]*+{HREF}(?:[\\x00-\\x20#jJ{END}]|[^{END}]*+(?<=[\\x00-\\x20]){END})"
     f"|[{_EDGES}]*+([^{_EDGES}{HREF}]{{1,4}}+)[^{HREF}]*+{HREF}(?:mailto:)?\\2)"
@@ -123,16 +124,19 @@ def _settle_links(text: str, dynamic: re.Pattern[str]) -> str:
         alt, label, url = match.group(1, 2, 3)
         if dynamic.search(label):
             return match.group()
-        if not dynamic.search(url) and not (alt and dynamic.search(alt)):
-            return _link(alt, label, url)
         core = label.strip(_EDGES)
+        if not dynamic.search(url):
+            if not (alt and dynamic.search(alt)):
+                return _link(alt, label, url)
+            # The alt stands in only for a link with no text: with text, it cannot matter.
+            return _link(None, label, url) if core else match.group()
         if " " not in core:  # a checked URL has no spaces, so such a label never equals it
             return match.group()
         first = dynamic.match(url)
-        last = [m.end() for m in dynamic.finditer(url)][-1]
-        if first is None and (not url or url[0] in " #jJ" or url[0] < " "):
+        if first is None:  # a later token was not checked as a URL: it may print spaces
             return match.group()
-        whole = first is not None and first.end() == len(url)
+        last = [m.end() for m in dynamic.finditer(url)][-1]
+        whole = first.end() == len(url)
         if not whole and (last == len(url) or url[-1] <= " "):
             return match.group()
         start = len(label) - len(label.lstrip(_EDGES))

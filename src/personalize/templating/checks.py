@@ -34,7 +34,7 @@ def check_template(
     text: str,
     *,
     origin: Callable[[int], tuple[str, int]],
-    names: Collection[str],
+    names: Collection[str] | None,
     segments: Collection[str] = (),
 ) -> TemplateInfo:
     """Check a layout, module body, subject or preheader before any recipient is seen.
@@ -43,7 +43,8 @@ def check_template(
         env: The environment the template will render in.
         text: The Jinja source (front matter removed).
         origin: Maps a 1-based line of ``text`` to its (file, line).
-        names: Every name the context will hold (fields, metrics, globals…).
+        names: Every name the context will hold (fields, metrics, globals…); ``None`` when
+            they are not known (a document compiled on its own): names are then not checked.
 
     Raises:
         RegistryError: syntax errors, unknown filters, unsafe attributes, unsupported tags,
@@ -107,6 +108,8 @@ def check_template(
                 "with a {% macro %}",
             )
     used = find_undeclared_variables(ast)
+    if names is None:
+        return TemplateInfo(frozenset(used))
     known = set(names) | GLOBAL_NAMES | set(env.globals)
     for name, line in _unknown(ast, used, known):
         if name in segments:
