@@ -308,49 +308,46 @@ ERROR_CASES = [
     (
         "now that is not a date",
         '[project]\nnow = "tomorrow"\n',
-        "personalize.toml line 2: project.now: Input should be a valid datetime or date, input "
-        "is too short (got 'tomorrow')",
+        "personalize.toml line 2: project.now: expected a date-time such as "
+        "2026-11-27T09:00:00+01:00 (got 'tomorrow')",
     ),
     (
         "wrong type",
         "[project]\ntimezone = 5\n",
-        "personalize.toml line 2: project.timezone: Input should be a valid string (got 5)",
+        "personalize.toml line 2: project.timezone: expected text in double quotes (got 5)",
     ),
     (
         "several problems",
         "[project]\nname = 5\ntimezone = 6\nlocale = 7\n",
-        "personalize.toml line 2: project.name: Input should be a valid string (got 5) (and 2 "
+        "personalize.toml line 2: project.name: expected text in double quotes (got 5) (and 2 "
         "more problems)",
     ),
     (
         "a section that is not a table",
         "project = 5\n",
-        "personalize.toml line 1: project: Input should be a valid dictionary or instance of "
-        "ProjectSettings (got 5)",
+        "personalize.toml line 1: project: expected a table (got 5)",
     ),
     (
         "unknown inliner",
         '[render]\ninliner = "juice"\n',
-        "personalize.toml line 2: render.inliner: Input should be 'css-inline' or 'premailer' "
+        "personalize.toml line 2: render.inliner: expected 'css-inline' or 'premailer' "
         "(got 'juice')",
     ),
     (
         "a negative merge_after",
         "[render]\nmerge_after = -1\n",
-        "personalize.toml line 2: render.merge_after: Input should be greater than or equal to 0 "
-        "(got -1)",
+        "personalize.toml line 2: render.merge_after: expected a number at least 0 (got -1)",
     ),
     (
         "a limit out of range",
         "[limits]\nmax_string_length = 0\n",
-        "personalize.toml line 2: limits.max_string_length: Input should be greater than or "
-        "equal to 1 (got 0)",
+        "personalize.toml line 2: limits.max_string_length: expected a number at least 1 (got 0)",
     ),
     (
         "a field spec that is neither a name nor a table",
         "[recipient.fields]\nx = 5\n",
-        "personalize.toml line 2: recipient.fields.x: Input should be a valid dictionary or "
-        "instance of FieldSpec (got 5)",
+        "personalize.toml line 2: recipient.fields.x: expected a type name or a table such as "
+        '{type = "int", default = 0} (got 5)',
     ),
     (
         "choices that are not scalars",
@@ -367,8 +364,8 @@ ERROR_CASES = [
     (
         "max_length below 1",
         '[recipient.fields]\nx = {type = "str", max_length = 0}\n',
-        "personalize.toml line 2: recipient.fields.x.max_length: Input should be greater than or "
-        "equal to 1 (got 0)",
+        "personalize.toml line 2: recipient.fields.x.max_length: expected a number at least 1 "
+        "(got 0)",
     ),
 ]
 
@@ -540,3 +537,40 @@ TOML_LINE_CASES: list[tuple[str, tuple[str, ...], int | None]] = [
 )
 def test_toml_line(path: tuple[str, ...], line: int | None) -> None:
     assert toml_line(TOML, path) == line
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[render]\ncache_size = "big"\n',
+            "personalize.toml line 2: render.cache_size: expected a whole number (got 'big')",
+        ),
+        (
+            '[render]\ninliner = "premailr"\n',
+            "personalize.toml line 2: render.inliner: expected 'css-inline' or 'premailer' "
+            "(got 'premailr') — did you mean 'premailer'?",
+        ),
+        (
+            '[project]\ntimezone = "Europe/Berln"\n',
+            "personalize.toml line 2: project.timezone: unknown time zone 'Europe/Berln' "
+            "(did you mean 'Europe/Berlin'?)",
+        ),
+        (
+            "[recipient.fields]\ntier = 5\n",
+            "personalize.toml line 2: recipient.fields.tier: expected a type name or a table "
+            'such as {type = "int", default = 0} (got 5)',
+        ),
+        (
+            "[project]\nname = 5\n",
+            "personalize.toml line 2: project.name: expected text in double quotes (got 5)",
+        ),
+    ],
+    ids=["not-a-number", "literal-typo", "zone-typo", "field-not-a-table", "not-text"],
+)
+def test_settings_errors_say_what_was_expected_in_our_words(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(project(tmp_path, text))
+    assert str(caught.value) == message

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from personalize import Project, RenderedEmail, parallel
+from personalize import ConfigError, Project, RenderedEmail, parallel
 from personalize.parallel import gc_paused
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,3 +112,53 @@ def test_a_rendered_outcome_is_the_one_its_constructor_builds() -> None:
     assert built == parallel.Outcome(3, "r3", email=email)
     assert vars(built) == vars(parallel.Outcome(3, "r3", email=email))
     assert built.ok
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Row:
+    """A record type that does not pickle, as a database driver's row."""
+
+    def __reduce__(self) -> str:
+        raise TypeError("cannot pickle 'Row' object")
+
+
+def test_a_record_that_does_not_pickle_gets_its_outcome_with_workers() -> None:
+    project = Project.load(ROOT)
+    personas = list(project.personas.values())
+    records = [personas[0], Row(), personas[2]]
+    serial = [(o.index, o.recipient, str(o.error)) for o in project.render_many("weekly", records)]
+    spread = [
+        (o.index, o.recipient, str(o.error))
+        for o in project.render_many("weekly", records, workers=2, chunk_size=1)
+    ]
+    assert spread == serial
+    assert serial[1][2].startswith("expected a JSON object")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"chunk_size": 0, "workers": 2},
+            "chunk_size: expected a whole number of at least 1, got 0 — the default is 256",
+        ),
+        (
+            {"workers": -1},
+            "workers: expected a whole number of at least 1, got -1 — 1 renders in this process",
+        ),
+        (
+            {"workers": 2.0},
+            "workers: expected a whole number of at least 1, got 2.0 — 1 renders in this process",
+        ),
+    ],
+    ids=["chunk-size-0", "negative-workers", "float-workers"],
+)
+def test_options_that_would_render_nothing_are_refused_at_the_call(
+    options: dict[str, object], message: str
+) -> None:
+    project = Project.load(ROOT)
+    with pytest.raises(ConfigError) as caught:
+        project.render_many("weekly", [], **options)  # type: ignore[arg-type]
+    assert str(caught.value) == message

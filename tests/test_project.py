@@ -28,7 +28,7 @@ from personalize.errors import RenderError, RuleError
 from personalize.lint import lint_project
 from personalize.segments import Segments
 from personalize.variants import Variants
-from projects import ANN, make_project
+from projects import ANN, HERO, make_project, module
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYOUTS = ("weekly", "welcome", "cart-reminder")
@@ -281,3 +281,41 @@ def test_a_project_is_freed_with_its_last_reference() -> None:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def test_a_jinja_runtime_error_from_data_is_located_and_the_batch_goes_on(tmp_path: Path) -> None:
+    hero = module("description: fallback", "<mj-text>{{ nickname | reverse | join }}</mj-text>")
+    root = make_project(tmp_path, modules={"hero/default": hero})
+    project = Project.load(root)
+    records = [
+        {**ANN, "nickname": "Nan"},
+        {**ANN, "id": "bo"},
+        {**ANN, "id": "cy", "nickname": "C"},
+    ]
+    outcomes = list(project.render_many("news", records))
+    assert [o.ok for o in outcomes] == [True, False, True]
+    assert str(outcomes[1].error) == (
+        "modules/hero/default.mjml line 4 (recipient bo): {{ nickname | reverse | join }} "
+        "failed: FilterArgumentError: argument must be iterable"
+    )
+
+
+def test_a_when_rule_of_a_module_that_cannot_win_never_fails_the_email(tmp_path: Path) -> None:
+    # A German-only module's rule fails on this value; an English recipient never reaches it.
+    german = module(
+        "locales: [de]\nwhen: {nickname: {within: 30d}}\npriority: 200",
+        "<mj-text>Willkommen zurück</mj-text>",
+    )
+    root = make_project(tmp_path, modules={"hero/default": HERO, "hero/comeback-de": german})
+    project = Project.load(root)
+    record = {**ANN, "nickname": "yesterday"}
+    assert project.decide("news", record).as_dict()["hero"] == "hero/default"
+    assert "Hi Ann" in project.render("news", record).text
+    (outcome,) = project.render_many("news", [record])
+    assert outcome.ok
+    with pytest.raises(RuleError) as caught:  # where the rule is reached, it still fails
+        project.render("news", {**record, "locale": "de_DE"})
+    assert str(caught.value) == (
+        "modules/hero/comeback-de.mjml line 3 (recipient ann): nickname: expected an ISO date or "
+        "date-time, got 'yesterday' (text) — check the field's type in the recipient schema"
+    )

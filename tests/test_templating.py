@@ -124,6 +124,19 @@ def test_check_reports_the_names_a_template_reads() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{% if tier %}{% set label = 'many' %}{{ label }}{% endif %}",
+        "{% if tier %}{% set label = 'a' %}{% else %}{% set label = 'b' %}{% endif %}{{ label }}",
+        "{% for i in cart %}{% set label %}{{ i }}{% endset %}{{ label }}{% endfor %}",
+    ],
+    ids=["set-in-if", "set-in-both-branches", "block-set-in-loop"],
+)
+def test_a_name_the_template_sets_in_a_block_is_declared(text: str) -> None:
+    assert "label" not in _check(text)
+
+
 def test_undeclared_names_are_fine_under_default() -> None:
     assert "nickname" in _check("Hi {{ nickname | default('there') }}")
 

@@ -14,6 +14,7 @@ from .errors import PersonalizeError
 from .experiments import ArmMemo, Experiment
 from .profile import Recipient
 from .registry import Module, Registry
+from .rules import Rule
 from .segments import Membership, Segment
 
 __all__ = ["Choices", "Chosen"]
@@ -29,6 +30,19 @@ class Chosen:
     key: VariantKey
     decisions: Mapping[str, str | None]
     experiments: Mapping[str, str]
+
+
+_FAILED = object()  # a `when` rule that raised: decide() reports it if it gets that far
+
+
+def _outcome(rule: Rule, scope: RecipientScope) -> object:
+    """A rule's result for the memo key. One that fails stays unreported here: decide() checks
+    a module's locale, window and segments first and stops at the first winner, so a rule of a
+    module that cannot win never fails an email (as in render_reference)."""
+    try:
+        return rule.evaluate(scope)
+    except PersonalizeError:
+        return _FAILED
 
 
 class Choices:
@@ -69,15 +83,12 @@ class Choices:
             whens = self._whens[layout] = tuple(
                 m for s in slots for m in by_slot.get(s.name, ()) if m.when is not None
             )
-        values: tuple[bool, ...] = ()
+        values: tuple[object, ...] = ()
         if whens:
             scope = RecipientScope(
                 r.data, membership, segments=self._segments, now=now, tz=self._tz
             )
-            try:
-                values = tuple(m.when.evaluate(scope) for m in whens)  # type: ignore[union-attr]
-            except PersonalizeError as exc:
-                raise exc.with_context(recipient=r.id) from None
+            values = tuple(_outcome(m.when, scope) for m in whens)  # type: ignore[arg-type]
         key = (layout, r.locale, membership.segments, now, values)
         found = self._memo.get(key)
         if type(found) is Chosen:

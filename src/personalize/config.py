@@ -51,9 +51,9 @@ class ProjectSettings(_Model):
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r} (expected e.g. 'Europe/Berlin')"
-            ) from None
+            close = did_you_mean(value, zoneinfo.available_timezones())
+            expected = close or "expected e.g. 'Europe/Berlin'"
+            raise ValueError(f"unknown time zone {value!r} ({expected})") from None
         return value
 
     @field_validator("locale")
@@ -287,6 +287,20 @@ _KNOWN = {
 _FIELD_SPEC_KEYS = set(FieldSpec.model_fields)
 
 
+# pydantic's words where they name our classes or say less than they could.
+_PLAIN = {
+    "model_type": "expected a table",
+    "dict_type": "expected a table",
+    "datetime_from_date_parsing": "expected a date-time such as 2026-11-27T09:00:00+01:00",
+    "datetime_parsing": "expected a date-time such as 2026-11-27T09:00:00+01:00",
+    "int_parsing": "expected a whole number",
+    "int_type": "expected a whole number",
+    "bool_parsing": "expected true or false",
+    "bool_type": "expected true or false",
+    "string_type": "expected text in double quotes",
+}
+
+
 def _config_error(
     exc: ValidationError, text: str, file: str, prefix: tuple[str, ...]
 ) -> ConfigError:
@@ -304,9 +318,20 @@ def _config_error(
             known = _FIELD_SPEC_KEYS
         hint = did_you_mean(str(loc[-1]), known)
     else:
-        message = err["msg"].removeprefix("Value error, ")
+        message = _PLAIN.get(err["type"]) or err["msg"].removeprefix("Value error, ")
+        if err["type"] == "model_type" and loc[:1] == ("recipient",) and len(loc) > 2:
+            message = 'expected a type name or a table such as {type = "int", default = 0}'
+        elif err["type"] in ("greater_than_equal", "less_than_equal"):
+            bound = (err.get("ctx") or {}).get("ge", (err.get("ctx") or {}).get("le"))
+            word = "at least" if err["type"] == "greater_than_equal" else "at most"
+            message = f"expected a number {word} {bound}"
         if "input" in err and err["type"] not in ("missing", "value_error"):
             message += f" (got {short_repr(err['input'])})"
+        if err["type"] == "literal_error":
+            expected = str((err.get("ctx") or {}).get("expected", ""))
+            message = f"expected {expected} (got {short_repr(err.get('input'))})"
+            if isinstance(err.get("input"), str):
+                hint = did_you_mean(err["input"], re.findall(r"'([^']*)'", expected))
     more = len(exc.errors()) - 1
     if more:
         message += f" (and {more} more problem{'s' if more > 1 else ''})"

@@ -5,13 +5,14 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from .errors import PersonalizeError
+from .errors import ConfigError, PersonalizeError, short_repr
 from .profile import Recipient
 from .render import RenderedEmail
 
@@ -148,6 +149,22 @@ def _detached(exc: PersonalizeError) -> PersonalizeError:
     return exc
 
 
+def check_options(*, workers: int, chunk_size: int) -> None:
+    """Refuse what would render nothing or fail later (``chunk_size=0`` yielded no outcomes).
+
+    Raises:
+        ConfigError: ``workers`` or ``chunk_size`` is not a whole number of at least 1.
+    """
+    for name, value in (("workers", workers), ("chunk_size", chunk_size)):
+        if type(value) is not int or value < 1:
+            hint = "1 renders in this process" if name == "workers" else "the default is 256"
+            raise ConfigError(
+                f"expected a whole number of at least 1, got {short_repr(value)}",
+                path=name,
+                hint=hint,
+            )
+
+
 def iter_outcomes(
     project: Project,
     layout: str,
@@ -172,7 +189,18 @@ def iter_outcomes(
         plain_records = ((i, plain(r)) for i, r in enumerate(records))
         while chunk := list(islice(plain_records, chunk_size * workers)):
             parts = [chunk[i : i + chunk_size] for i in range(0, len(chunk), chunk_size)]
-            for outcomes in pool.map(render_chunk, [(layout, p, now) for p in parts]):
+            futures = [pool.submit(render_chunk, (layout, part, now)) for part in parts]
+            for part, future in zip(parts, futures, strict=True):
+                try:
+                    outcomes = future.result()
+                except BrokenProcessPool:
+                    raise
+                except Exception:
+                    # A record that does not pickle (a database row): the part is rendered here
+                    # instead, so each record gets its outcome as without workers (a bug in
+                    # the worker raises again, here).
+                    with gc_paused():
+                        outcomes = render_batch(project, layout, part, now)
                 yield from outcomes
 
 

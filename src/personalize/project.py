@@ -25,7 +25,7 @@ from .errors import PersonalizeError
 from .experiments import Experiment, load_experiments
 from .lint import LintReport, lint_project
 from .messagecheck import check_message_settings
-from .parallel import Outcome, iter_outcomes
+from .parallel import Outcome, check_options, iter_outcomes
 from .prepare import Prepared, prepare
 from .profile import Recipient, Schema
 from .records import by_id, iter_jsonl
@@ -396,6 +396,7 @@ class Project:
         With ``workers`` > 1, records are rendered in that many processes (each loads the
         project once); results still come back in input order.
         """
+        check_options(workers=workers, chunk_size=chunk_size)
         return iter_outcomes(
             self, layout, records, now=self.now(now), workers=workers, chunk_size=chunk_size
         )

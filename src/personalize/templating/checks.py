@@ -107,7 +107,10 @@ def check_template(
                 "compose emails with layouts, slots and mj-include instead; reuse markup "
                 "with a {% macro %}",
             )
-    used = find_undeclared_variables(ast)
+    # Jinja counts a name set inside an {% if %} as undeclared (the branch may not run): a
+    # template's own {% set %} anywhere declares it; a branch not taken is a render error.
+    own = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "store"}
+    used = find_undeclared_variables(ast) - own
     if names is None:
         return TemplateInfo(frozenset(used))
     known = set(names) | GLOBAL_NAMES | set(env.globals)

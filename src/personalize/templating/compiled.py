@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from jinja2 import nodes
 from jinja2.exceptions import (
     SecurityError,
+    TemplateRuntimeError,
     TemplateSyntaxError,
     UndefinedError,
 )
@@ -31,6 +32,7 @@ _FAILURES = (
     NoValueError,
     UndefinedError,
     SecurityError,
+    TemplateRuntimeError,  # what the others above derive from: FilterArgumentError and kin
     RecursionError,
     TypeError,
     ValueError,
