@@ -390,8 +390,8 @@ def test_missing_file_suggests_a_close_name(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["nothing-like-it.mjml", "nofolder/x.mjml", "partials"],
-    ids=["no-close-name", "no-folder", "folder-not-file"],
+    ["nothing-like-it.mjml", "nofolder/x.mjml"],
+    ids=["no-close-name", "no-folder"],
 )
 def test_missing_file_without_suggestion(tmp_path: Path, path: str) -> None:
     write(
@@ -403,6 +403,24 @@ def test_missing_file_without_suggestion(tmp_path: Path, path: str) -> None:
     assert str(info.value) == (
         f"templates/main.mjml line 1: mj-include: no file {path!r}"
         " — paths are relative to the including file"
+    )
+
+
+def test_a_folder_is_not_a_file_to_include(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "templates/main.mjml": '<mj-include path="partials/"/>',
+            "templates/partials/b.mjml": "",
+            "templates/partials/a.mjml": "",
+            "templates/rfm.yaml": "",
+        },
+    )
+    with pytest.raises(RegistryError) as info:
+        resolve(tmp_path)
+    assert str(info.value) == (
+        "templates/main.mjml line 1: mj-include: 'partials/' is a folder — include one file of "
+        "it, e.g. partials/a.mjml"
     )
 
 

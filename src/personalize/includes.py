@@ -331,6 +331,14 @@ class _Resolver:
             raise leaves from None
         if not path.is_relative_to(self.root):
             raise leaves
+        if path.is_dir():
+            first = next((p.name for p in sorted(path.glob("*.mjml"))), "x.mjml")
+            raise RegistryError(
+                f"mj-include: {short_repr(written)} is a folder",
+                file=file,
+                line=line,
+                hint=f"include one file of it, e.g. {written.rstrip('/')}/{first}",
+            )
         if not path.is_file():
             raise RegistryError(
                 f"mj-include: no file {short_repr(written)}",
