@@ -60,6 +60,7 @@ LAYERS: dict[str, int] = {
     "survival": 4,
     "render": 4,
     "message": 4,
+    "mimeencode": 4,
     "messagecheck": 4,
     "project": 5,
     "choices": 5,

@@ -8,21 +8,12 @@ import types
 from collections.abc import Mapping, Sequence
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import EmailPolicy
-from email.utils import format_datetime, formataddr, localtime, make_msgid
-from typing import Any
+from email.utils import format_datetime, localtime, make_msgid
 
 from .errors import ConfigError, PersonalizeError, RecipientError, RenderError, short_repr
+from .mimeencode import MAX_LINE, POLICY, fitted, text_part
 
 __all__ = ["build_message", "clean_header_text", "parse_address"]
-
-# RFC 5322 §2.1.1: a physical line, without its CRLF, may hold at most 998 characters.
-_MAX_LINE = 998
-
-# Headers written verbatim on one line (see _WirePolicy).
-_VERBATIM = frozenset({"list-unsubscribe", "list-unsubscribe-post", "from", "to", "reply-to"})
-# Long enough for any real name; short enough that an address header never needs folding.
-_MAX_NAME = 120
 
 
 def _translation() -> Mapping[int, str | None]:
@@ -66,47 +57,8 @@ _RESERVED = types.MappingProxyType(
         "sender": "pass the address as sender=",
     }
 )
-
-
-class _WirePolicy(EmailPolicy):
-    """``email.policy.SMTP`` (CRLF, 78-column folding), except for the List-Unsubscribe headers.
-
-    Plain ``policy.SMTP`` folds a long List-Unsubscribe value and, because the URL has no spaces
-    to fold at, RFC 2047-encodes it, which mail clients do not decode for this header: one-click
-    unsubscribe breaks. ``policy.HTTP`` (no folding) would fix that header but leave long subjects
-    on single lines beyond RFC 5322's 998 characters. So this policy keeps SMTP's behaviour and
-    writes only these two headers verbatim, and only while their value is one printable ASCII
-    line that fits; anything else falls back to SMTP folding.
-    """
-
-    def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
-        stored = super().header_store_parse(name, value)
-        # Keep the raw string: the header objects would decode '=?…?=' sequences in a URL.
-        return (name, value) if self._verbatim(name, value) else stored
-
-    def fold(self, name: str, value: Any) -> str:
-        if self._verbatim(name, value):
-            return f"{name}: {value}{self.linesep}"
-        folded: str = super().fold(name, value)
-        return folded
-
-    def fold_binary(self, name: str, value: Any) -> bytes:
-        if self._verbatim(name, value):
-            return f"{name}: {value}{self.linesep}".encode("ascii")
-        return super().fold_binary(name, value)
-
-    @staticmethod
-    def _verbatim(name: str, value: Any) -> bool:
-        return (
-            name.lower() in _VERBATIM
-            and type(value) is str
-            and value.isascii()
-            and value.isprintable()
-            and len(name) + 2 + len(value) <= _MAX_LINE
-        )
-
-
-_POLICY = _WirePolicy(linesep="\r\n")
+# smtplib.send_message takes the envelope from Resent-* headers when there is a Resent-Date.
+_RESENT = "Resent-* headers pass on a received message, and smtplib would send to their addresses"
 
 
 def clean_header_text(value: str) -> str:
@@ -185,10 +137,12 @@ def _address_error(
     example = _EXAMPLES.get(role, "'Shop <shop@example.com>'")
     message = f"expected one email address such as {example}, got {short_repr(value)}"
     if not spec.isascii():
-        hint = (
-            "non-ASCII addresses need SMTPUTF8, which is not supported; "
-            "write the domain in its ASCII form (xn--…)"
-        )
+        local, at, domain = spec.rpartition("@")
+        local, domain = (local, domain) if at else (spec, "")
+        fixes = ["the part before the '@' must be ASCII"] if not local.isascii() else []
+        if not domain.isascii():
+            fixes.append("write the domain in its ASCII form (xn--…)")
+        hint = "non-ASCII addresses need SMTPUTF8, which is not supported; " + " and ".join(fixes)
     elif "," in spec or ";" in spec or spec.count("@") > 1:
         hint = "give a single address; send one message per recipient"
     else:
@@ -215,10 +169,11 @@ def build_message(
 ) -> EmailMessage:
     """Assemble a ``multipart/alternative`` message: text part first, then HTML, both UTF-8.
 
-    Both parts are quoted-printable, so the message is 7-bit clean with short lines; their line
-    endings become CRLF on the wire and a missing final newline is added. The subject and all
-    extra header values pass through :func:`clean_header_text`; addresses are built as
-    ``Address`` objects, so a display name can never add a recipient.
+    Both parts are quoted-printable, so the message is 7-bit clean with lines of at most 76
+    characters; their line endings become CRLF on the wire and a missing final newline is
+    added. The subject and all extra header values pass through :func:`clean_header_text`;
+    addresses are built as ``Address`` objects, so a display name can never add a recipient.
+    The wire form of headers and parts is made by :mod:`personalize.mimeencode`.
 
     Args:
         subject: The rendered subject.
@@ -229,22 +184,25 @@ def build_message(
         to_name: A display name for ``to`` from recipient data; replaces the one in ``to``.
         reply_to: An optional Reply-To address.
         headers: Extra headers such as ``{"X-Campaign": "weekly"}``; names are letters,
-            digits and ``-``, and none of the headers this function sets.
+            digits and ``-``, and none of the headers this function sets, nor ``Resent-*``.
         list_unsubscribe: One or more ``https:`` or ``mailto:`` URLs. An https URL also adds
             ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058).
-        date: An aware datetime for the Date header; the local time now when omitted.
+        date: An aware datetime for the Date header, its UTC offset in whole minutes; the
+            local time now when omitted.
         message_id: A Message-ID (``<id@domain>``); generated in the sender's domain when omitted.
         recipient: The recipient id, only used in error messages.
 
     Returns:
         The message. ``msg.as_bytes()`` and ``smtplib``'s ``send_message`` serialize it with its
         own policy; passing another policy (e.g. ``policy=email.policy.SMTP``) would fold
-        List-Unsubscribe again.
+        List-Unsubscribe and the Subject with the email package's folder again. ``del
+        msg["Reply-To"]`` leaves a message without Reply-To.
 
     Raises:
-        ConfigError: A bad sender, reply_to, extra header, date or message_id.
-        RecipientError: A bad ``to`` address (path ``email``) or unsubscribe URL (path
-            ``list_unsubscribe``).
+        ConfigError: A bad sender, reply_to, headers, date or message_id (including one of
+            the wrong type).
+        RecipientError: A bad ``to`` address (path ``email``), or unsubscribe URL or URLs
+            (path ``list_unsubscribe``).
         RenderError: ``html`` or ``text`` cannot be encoded as UTF-8 (a lone surrogate).
     """
     from_address = parse_address(sender, role="sender")
@@ -260,46 +218,36 @@ def build_message(
         name = clean_header_text(to_name)
         if name:
             to_address = Address(name, to_address.username, to_address.domain)
-    extra = _extra_headers(headers or {})
+    extra = _extra_headers(headers if headers is not None else {})
     unsubscribe = _list_unsubscribe(list_unsubscribe, recipient=recipient)
     for part, body in (("subject", subject), ("text", text), ("html", html)):
         _check_text(body, part=part, recipient=recipient)
 
-    msg = EmailMessage(policy=_POLICY)
-    msg["From"] = _one_line(from_address)
-    msg["To"] = _one_line(to_address)
+    msg = EmailMessage(policy=POLICY)
+    # Address objects, so that msg["To"] reads back the name as given (the policy writes it).
+    msg["From"] = fitted("From", from_address)
+    msg["To"] = fitted("To", to_address)
     if reply_to is not None:
-        msg["Reply-To"] = _one_line(parse_address(reply_to, role="reply_to"))
+        msg["Reply-To"] = fitted("Reply-To", parse_address(reply_to, role="reply_to"))
     msg["Subject"] = clean_header_text(subject)
     msg["Date"] = _date(date)
     msg["Message-ID"] = _message_id(message_id, domain=from_address.domain, recipient=recipient)
     for name, value in (*unsubscribe, *extra):
         msg[name] = value
-    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
-    for alternative in msg.iter_parts():
-        # set_content() stamps MIME-Version on each part; it belongs on the top level only.
-        del alternative["MIME-Version"]
+    msg["MIME-Version"] = "1.0"
+    msg["Content-Type"] = "multipart/alternative"
+    msg.attach(text_part(text, subtype="plain"))
+    msg.attach(text_part(html, subtype="html"))
     return msg
 
 
-def _one_line(address: Address) -> str:
-    """An address header value, display name quoted or RFC 2047-encoded, on one line.
-
-    Python's folder drops the quotes around a long display name when it folds (CPython
-    gh-80222, unfixed in 3.11.7), turning ``"Eve, x@y.z" <a@b.c>`` into two recipients. So
-    address headers are formatted here and written without folding (the policy keeps them
-    verbatim); display names are capped at 120 characters so they always fit on one line.
-    """
-    name = address.display_name[:_MAX_NAME].strip()
-    spec = address.addr_spec
-    if not name:
-        return spec
-    # formataddr quotes ASCII names with specials and encodes the others as encoded words.
-    return formataddr((name, spec), charset="utf-8").replace("\n", "").replace("\r", "")
-
-
 def _extra_headers(headers: Mapping[str, str]) -> list[tuple[str, str]]:
+    if not isinstance(headers, Mapping):
+        raise ConfigError(
+            f"expected a mapping of header names to values, got {short_repr(headers)}",
+            path="headers",
+            hint="pass a dict such as {'X-Campaign': 'weekly'}",
+        )
     extra: list[tuple[str, str]] = []
     for name, value in headers.items():
         if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
@@ -314,6 +262,8 @@ def _extra_headers(headers: Mapping[str, str]) -> list[tuple[str, str]]:
             reason = "it is derived from the text and html parts"
         if reason is None and key.startswith("list-unsubscribe"):
             reason = "pass the URLs as list_unsubscribe="
+        if reason is None and key.startswith("resent-"):
+            reason = _RESENT
         if reason is not None:
             raise ConfigError(
                 f"header {name!r} is set by build_message and cannot be an extra header",
@@ -335,6 +285,13 @@ def _list_unsubscribe(
 ) -> list[tuple[str, str]]:
     if urls is None:
         return []
+    if not isinstance(urls, str | Sequence) or isinstance(urls, bytes | bytearray | memoryview):
+        raise RecipientError(
+            f"expected a URL or a list of URLs, got {short_repr(urls)}",
+            recipient=recipient,
+            path="list_unsubscribe",
+            hint="pass a string such as 'https://example.com/u?t=abc', or a list of them",
+        )
     items: list[str] = []
     for url in [urls] if isinstance(urls, str) else urls:
         if not isinstance(url, str) or not _URL_CHARS.fullmatch(url):
@@ -352,14 +309,24 @@ def _list_unsubscribe(
                 path="list_unsubscribe",
                 hint="one-click unsubscribe (RFC 8058) needs an https:// URL; mailto: also works",
             )
+        # As for addresses: '=?' could start an encoded word, which the email package decodes
+        # when the header is read back (msg[...], items(), a parsed copy), CR/LF included.
+        if "=?" in url:
+            raise RecipientError(
+                f"expected a URL without '=?', got {short_repr(url)}",
+                recipient=recipient,
+                path="list_unsubscribe",
+                hint="percent-encode the '?' (write '=%3F') when building the URL: '=?' starts "
+                "an RFC 2047 encoded word, which mail software decodes",
+            )
         items.append(url)
     if not items:
         return []
     value = ", ".join(f"<{url}>" for url in items)
     length = len("List-Unsubscribe: ") + len(value)
-    if length > _MAX_LINE:
+    if length > MAX_LINE:
         raise RecipientError(
-            f"expected the List-Unsubscribe header to fit on one line of {_MAX_LINE} characters, "
+            f"expected the List-Unsubscribe header to fit on one line of {MAX_LINE} characters, "
             f"got {length}",
             recipient=recipient,
             path="list_unsubscribe",
@@ -394,14 +361,24 @@ def _check_text(value: str, *, part: str, recipient: str | None) -> None:
         ) from None
 
 
-def _date(date: datetime.datetime | None) -> str:
+def _date(date: object) -> str:
     if date is None:
         return format_datetime(localtime())
-    if date.tzinfo is None or date.utcoffset() is None:
+    if not isinstance(date, datetime.datetime) or (offset := date.utcoffset()) is None:
+        hint = "pass e.g. datetime.now(timezone.utc) or the project's now"
+        if isinstance(date, str):
+            hint = "parse the text first, e.g. with datetime.fromisoformat()"
         raise ConfigError(
-            f"expected a timezone-aware datetime, got {short_repr(date)}",
+            f"expected a timezone-aware datetime, got {short_repr(date)}", path="date", hint=hint
+        )
+    # Only local mean time (zoneinfo before ~1900) or a hand-made zone has seconds in its offset:
+    # never a real send time, so an error rather than a silent shift. format_datetime would
+    # write '+053015', which no parser reads: the Date header would arrive empty.
+    if offset % datetime.timedelta(minutes=1):
+        raise ConfigError(
+            f"expected a UTC offset in whole minutes, got {date.isoformat()!r}",
             path="date",
-            hint="pass e.g. datetime.now(timezone.utc) or the project's now",
+            hint="the Date header has no seconds in its offset; pass date.astimezone(timezone.utc)",
         )
     return format_datetime(date)
 

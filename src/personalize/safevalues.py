@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -29,6 +30,8 @@ _CSS_TOKEN = (
 )
 _CSS_VALUE = re.compile(rf"{_CSS_TOKEN}(?:(?: *, *| +){_CSS_TOKEN})*")
 _CSS_HINT = "only colors, lengths and plain keywords may come from data"
+# Beyond float's range (1e-324 to 1e308) a number is no CSS value: left with its exponent.
+_MAX_EXPONENT = 400
 
 
 # An http(s) URL of the usual shape: a host of ASCII letters, digits, dots and hyphens, maybe a
@@ -51,6 +54,13 @@ def _checked_in_full(value: str) -> str:
         raise RecipientError(
             f"expected a URL without whitespace or control characters, got {shown(value)}",
             hint="percent-encode spaces as %20 and remove control characters",
+        )
+    # Bidi controls and zero-width characters (category Cf) make a link read differently from
+    # where it goes: 'https://example.com/\u202egpj.exe' shows as '…exe.jpg'.
+    if not url.isascii() and any(unicodedata.category(char) == "Cf" for char in url):
+        raise RecipientError(
+            f"expected a URL without invisible formatting characters, got {shown(value)}",
+            hint="remove bidi controls and zero-width characters such as U+202E and U+200B",
         )
     try:
         parts = urlsplit(url)
@@ -84,7 +94,8 @@ def validate_css_value(value: object) -> str:
 
     Allowed: hex colors (``#abc``, ``#aabbcc``, ``#aabbccdd``), ``rgb()``/``rgba()``/``hsl()``/
     ``hsla()`` with numeric arguments, numbers with an optional unit (``px em rem pt %``),
-    keywords and font names, separated by spaces or commas. Numbers are accepted as text.
+    keywords and font names, separated by spaces or commas. Numbers are accepted as text, in
+    fixed-point form (``1e-07`` becomes ``0.0000001``).
 
     Args:
         value: A CSS value from recipient or catalog data.
@@ -93,7 +104,12 @@ def validate_css_value(value: object) -> str:
         RecipientError: For anything else (``;``, ``:``, quotes, ``\\``, comments, ``url(``…).
     """
     if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
-        value = str(value)
+        text = str(value)
+        # str() writes tiny and huge floats, and some Decimals, with an exponent, which the
+        # check refuses. Written out in full up to float's range; 'inf' and 'nan' have no 'e'.
+        if ("e" in text or "E" in text) and abs(Decimal(text).adjusted()) <= _MAX_EXPONENT:
+            text = format(Decimal(text), "f")
+        value = text
     if not isinstance(value, str):
         raise RecipientError(f"expected a CSS value as text, got {shown(value)}", hint=_CSS_HINT)
     return _checked_css(value)

@@ -165,7 +165,7 @@ def render(
             err.print(safe(f"error: {failure}", style="red"))
         if files is not None:
             note = "" if sender else " (no .eml: set [message] sender or pass --sender)"
-            err.print(safe(f"wrote {len(files.written)} files to {out.rstrip('/')}/{note}"))
+            err.print(safe(f"wrote {len(files.written)} files to {str(out).rstrip('/')}/{note}"))
     if failures:
         sys.exit(1)
 

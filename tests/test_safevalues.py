@@ -1,0 +1,76 @@
+"""Tests for personalize.safevalues: invisible characters in URLs, numbers as CSS values."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from personalize.errors import RecipientError
+from personalize.filters import validate_url
+from personalize.safevalues import checked_url, validate_css_value
+
+INVISIBLE_HINT = "remove bidi controls and zero-width characters such as U+202E and U+200B"
+CSS_HINT = "only colors, lengths and plain keywords may come from data"
+
+
+@pytest.mark.parametrize(
+    ("url", "got"),
+    [
+        ("https://example.com/\u202egpj.exe", "'https://example.com/\\u202egpj.exe'"),
+        ("https://exa\u200bmple.com/", "'https://exa\\u200bmple.com/'"),
+        ("https://example.com/\u2066x\u2069", "'https://example.com/\\u2066x\\u2069'"),
+        ("https://example.com/\u200fa", "'https://example.com/\\u200fa'"),
+        ("\ufeffhttps://example.com/", "'\\ufeffhttps://example.com/'"),
+        ("https://exam\u00adple.com/", "'https://exam\\xadple.com/'"),
+        ("mailto:ann\u200d@example.com", "'mailto:ann\\u200d@example.com'"),
+    ],
+    ids=["rlo", "zero-width-space", "isolates", "rlm", "bom", "soft-hyphen", "zwj-mailto"],
+)
+def test_a_url_with_invisible_formatting_characters_is_refused(url: str, got: str) -> None:
+    # They make a link read differently from where it goes: '…/\u202egpj.exe' shows '…exe.jpg'.
+    for check in (checked_url.__wrapped__, validate_url):
+        with pytest.raises(RecipientError) as caught:
+            check(url)
+
+        assert str(caught.value) == (
+            f"expected a URL without invisible formatting characters, got {got} — {INVISIBLE_HINT}"
+        )
+
+
+@pytest.mark.parametrize(
+    "url", ["https://exämple.com/straße", "https://例え.jp/パス", "mailto:jörg@example.com"]
+)
+def test_other_non_ascii_urls_still_pass(url: str) -> None:
+    assert checked_url(url) == url
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1e-07, "0.0000001"),
+        (-2.5e-10, "-0.00000000025"),
+        (1e16, "10000000000000000"),
+        (1.5e300, "15" + "0" * 299),
+        (Decimal("1E+2"), "100"),
+        (Decimal("0E-7"), "0.0000000"),
+    ],
+    ids=["tiny-float", "negative", "big-float", "huge-float", "decimal", "zero"],
+)
+def test_numbers_that_str_writes_with_an_exponent_are_written_out(
+    value: float | Decimal, expected: str
+) -> None:
+    assert validate_css_value(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "got"),
+    [(Decimal("1E+401"), "'1E+401'"), (Decimal("-1E-401"), "'-1E-401'")],
+    ids=["huge", "tiny"],
+)
+def test_decimals_beyond_floats_range_are_refused(value: Decimal, got: str) -> None:
+    # Written out they would be arbitrarily long: Decimal('1E+999999999') is a gigabyte.
+    with pytest.raises(RecipientError) as caught:
+        validate_css_value(value)
+
+    assert str(caught.value) == f"unsafe CSS value, got {got} — {CSS_HINT}"
