@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import statistics
 import sys
@@ -21,7 +22,7 @@ from personalize.calibration import Calibrator, quintiles
 from personalize.cli import main
 from personalize.errors import ConfigError, RuleError
 from personalize.rfm import CutPoints, Rfm, format_number
-from projects import make_project
+from projects import SETTINGS, make_project
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `python -m pytest` puts it there too; plain `pytest` does not
@@ -178,6 +179,89 @@ def test_calibrate_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert err.startswith(f"skipped: {audience} line 1 (recipient x): email:")
     assert not (root / "rfm.yaml").exists()
     assert written.splitlines()[-3] == "recency: [2.2, 4.4, 6.6, 8.8]"
+
+
+def test_a_float_on_a_calibrated_cut_point_is_in_the_lower_bin(tmp_path: Path) -> None:
+    settings = SETTINGS.replace('nickname = "str"', 'nickname = "str"\nltv = "float"')
+    segments = FROM_FILE.replace("monetary: spend_365d", "monetary: ltv")
+    root = make_project(tmp_path / "p", settings=settings, segments=segments)
+    audience = tmp_path / "a.jsonl"
+    write_records(audience, [{"id": i, "orders": orders(i), "ltv": 0.1} for i in range(10)])
+    result = Project.load(root).calibrate(audience)
+    again = Project.load(root)
+    assert again.segments.rfm is not None
+    # What calibrate reports is what the project reads back, and scores with.
+    assert result.cut_points == again.segments.rfm.cut_points
+    assert result.cut_points.monetary == (Decimal("0.1"),) * 4
+    record = {"id": "x", "email": "x@example.com", "orders": orders(1), "ltv": 0.1}
+    assert again.classify(record).metrics["m_score"] == 1  # on the cut point: the lower bin
+
+
+def test_calibrated_cut_points_equal_what_the_file_keeps(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", segments=FROM_FILE)
+    audience = tmp_path / "a.jsonl"
+    write_records(audience, [{"id": i, "orders": orders(i, 2 * i)} for i in range(1, 8)])
+    result = Project.load(root).calibrate(audience)
+    again = Project.load(root).segments.rfm
+    assert again is not None
+    assert result.cut_points == again.cut_points
+    # Whole numbers give fractional quintiles, kept as written; Decimals as computed.
+    assert statistics.quantiles(range(1, 8), n=5) == [1.6, 3.2, 4.8, 6.4]
+    assert result.cut_points.recency == tuple(map(Decimal, ("1.6", "3.2", "4.8", "6.4")))
+    assert result.cut_points.monetary == (Decimal("20.00"),) * 4
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o600])
+def test_calibrate_keeps_the_files_permissions(tmp_path: Path, mode: int) -> None:
+    root = make_project(tmp_path / "p", segments=FROM_FILE)
+    audience = tmp_path / "a.jsonl"
+    write_records(audience, [{"id": i, "orders": orders(i)} for i in (1, 2)])
+    Project.load(root).calibrate(audience)  # a new file: as any new file, 0o666 less the umask
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (root / "rfm.yaml").stat().st_mode & 0o777 == 0o666 & ~umask
+    (root / "rfm.yaml").chmod(mode)
+    Project.load(root).calibrate(audience)
+    assert (root / "rfm.yaml").stat().st_mode & 0o777 == mode
+    assert sorted(p.name for p in root.iterdir() if p.name.startswith(".")) == []
+
+
+def test_calibrate_skips_and_counts_lines_that_are_not_json(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", segments=FROM_FILE)
+    audience = tmp_path / "a.jsonl"
+    write_records(audience, [{"id": i, "orders": orders(i)} for i in (1, 2, 3)])
+    with audience.open("a", encoding="utf-8") as out:
+        out.write('{"id": "broken", \n')
+    result = Project.load(root).calibrate(audience, source="a.jsonl", write=False)
+    assert (result.records, result.used, result.skipped) == (4, 3, 1)
+    assert [str(e) for e in result.errors] == [
+        "a.jsonl line 4: invalid JSON: Expecting property name enclosed in double quotes "
+        "(column 18) — each line must be one JSON object"
+    ]
+
+
+def test_a_malformed_cut_points_file_says_to_calibrate_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_project(
+        tmp_path / "p", segments=FROM_FILE, extra={"rfm.yaml": "recency: [1, 2, 3]\n"}
+    )
+    audience = tmp_path / "a.jsonl"
+    write_records(audience, [{"id": i, "orders": orders(i)} for i in (1, 2)])
+    with pytest.raises(SystemExit):
+        main(["--project", str(root), "calibrate", str(audience)])
+    assert capsys.readouterr().err.strip() == (
+        "error: rfm.yaml line 1: recency: expected 4 cut points, got [1, 2, 3] — list the 4 "
+        "boundaries between the scores 1–5, e.g. [14, 30, 90, 180]; or delete rfm.yaml and run "
+        "'personalize calibrate AUDIENCE.jsonl' to write it again"
+    )
+    (root / "rfm.yaml").unlink()
+    main(["--project", str(root), "calibrate", str(audience)])
+    assert (
+        (root / "rfm.yaml")
+        .read_text(encoding="utf-8")
+        .endswith("monetary: [10.00, 10.00, 10.00, 10.00]\n")
+    )
 
 
 # -- memory ---------------------------------------------------------------------------------------

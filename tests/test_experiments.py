@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from personalize import Project
 from personalize.cli import main
 from personalize.decide import HELD_OUT, OTHER_VARIANT, WON, RecipientScope, decide
-from personalize.errors import ConfigError
+from personalize.errors import ConfigError, short_repr
 from personalize.experiments import ArmMemo, Assignment, Experiment, Variant, bucket
 from personalize.testing import canonical_html
 from projects import ANN, make_project, module
@@ -231,6 +231,22 @@ LOAD_ERRORS = [
         "modules/hero/a.mjml line 4: experiment.weight: weight must be a number, got 'heavy'",
     ),
     (
+        "weight beyond any float",
+        {"hero/a": _a(tag="{name: e, variant: a, weight: 1" + "0" * 400 + "}")},
+        "modules/hero/a.mjml line 4: experiment.weight: weight must be a number, got "
+        + short_repr(10**400),
+    ),
+    (
+        "weights too large to add up",
+        {
+            "hero/a": _a(tag="{name: e, variant: a, weight: 1.0e+308}"),
+            "hero/b": _b(tag="{name: e, variant: b, weight: 1.0e+308}"),
+        },
+        "modules/hero/b.mjml line 4: experiment.weight: the weights of experiment 'e' add up "
+        "to more than a number can hold (variant 'b' has weight 1e+308) — weights are "
+        "relative: 1 and 1 split evenly, 3 and 1 give 75% and 25%",
+    ),
+    (
         "holdout of 1",
         {"hero/a": _a(tag="{name: e, variant: a, holdout: 1}")},
         "modules/hero/a.mjml line 4: experiment.holdout: holdout must be a share from 0 up "
@@ -313,6 +329,18 @@ LOAD_ERRORS = [
         "experiment — add a module without targeting in modules/hero/ for the holdout, or "
         "remove the holdout",
     ),
+    (
+        "holdouts that pass on to each other",
+        {
+            "hero/default": hero("experiment: {name: e, variant: a, holdout: 0.1}", "A"),
+            "hero/default-b": hero("experiment: {name: e, variant: b}", "B"),
+            "hero/other": hero("experiment: {name: f, variant: a, holdout: 0.5}", "F"),
+        },
+        "modules/hero/default.mjml line 2: experiment.holdout: the holdout of experiment 'e' would "
+        "leave required slot 'hero' empty: the slot's other fallback modules are in experiment "
+        "f, which holds recipients out too — add a module without targeting in modules/hero/ "
+        "for the holdouts, or remove a holdout",
+    ),
 ]
 
 
@@ -324,6 +352,19 @@ def test_load_errors(tmp_path: Path, modules: dict[str, str], expected: str) -> 
     with pytest.raises(ConfigError) as caught:
         Project.load(root)
     assert str(caught.value) == expected
+
+
+def test_a_holdouts_other_fallback_may_be_limited_to_locales_or_a_window(tmp_path: Path) -> None:
+    # As for any required slot's fallback: which locales it serves (L205) and whether its
+    # window is open when sending (L206) are lint's to check, at --now.
+    modules = {
+        "hero/default": hero("experiment: {name: e, variant: a, holdout: 0.5}", "A"),
+        "hero/default-b": hero("experiment: {name: e, variant: b}", "B"),
+        "hero/german": hero("locales: [de]", "Deutsch"),
+        "hero/winter": hero("active: {from: 2027-01-01}", "Winter"),
+    }
+    project = Project.load(make_project(tmp_path, modules=modules))
+    assert project.experiments["e"].holdout == 0.5
 
 
 def test_an_experiment_loads_with_its_variants_and_shares(promo: Project) -> None:

@@ -39,6 +39,7 @@ EXPECTED = {
     ("L203", "modules/offer/summer.mjml", 3),
     ("L204", "modules/offer/christmas.mjml", 3),
     ("L205", "templates/promo.mjml", 8),
+    ("L206", "templates/promo.mjml", 10),
     ("L301", "modules/extra/unknown-name.mjml", 7),
     ("L302", "modules/extra/optional.mjml", 8),
     ("L303", "segments.yaml", 22),
@@ -113,12 +114,12 @@ def test_the_starter_kit_is_clean_at_its_pinned_now() -> None:
 
 
 def test_report_counts_severities(fixture_report: LintReport) -> None:
-    assert len(fixture_report.errors) == 17
+    assert len(fixture_report.errors) == 18
     assert len(fixture_report.warnings) == 7
     assert fixture_report.exit_code == 1
     data = fixture_report.to_dict()
-    assert (data["errors"], data["warnings"], len(data["findings"])) == (17, 7, 24)
-    assert str(fixture_report).endswith("17 errors, 7 warnings")
+    assert (data["errors"], data["warnings"], len(data["findings"])) == (18, 7, 25)
+    assert str(fixture_report).endswith("18 errors, 7 warnings")
 
 
 def test_a_problem_that_stops_the_load_is_an_error_whatever_its_code(
@@ -146,6 +147,11 @@ MESSAGES = {
     "L205": "templates/promo.mjml:8: L205 warning: required slot 'teaser' has no module for "
     "everyone in locale de_DE (persona dora): such recipients outside every targeted module get "
     "none — add a module without targeting in modules/teaser/, or one with locales: [de]",
+    "L206": "templates/promo.mjml:10: L206 error: required slot 'footer' has no module for "
+    "everyone active at now (2026-11-27T09:00+01:00): footer/new-year is active 2027-01-01 – …, "
+    "so recipients outside every targeted module get none — add a module without targeting or "
+    "window in modules/footer/, or move the window; lint checks windows at --now (default: the "
+    "project's now, else the current time)",
     "L301": "modules/extra/unknown-name.mjml:7: L301 error: unknown name 'nick': not a field, "
     "metric, score or template global — did you mean 'nickname'?",
     "L302": "modules/extra/optional.mjml:8: L302 warning: {{ nickname }} prints optional field "
@@ -342,7 +348,7 @@ def test_cli_exits_1_on_errors_with_a_table(capsys: pytest.CaptureFixture[str]) 
     assert code == 1
     assert "modules/hero/typo.mjml:3" in out
     assert "L503" in out
-    assert out.rstrip().endswith("17 errors, 7 warnings")
+    assert out.rstrip().endswith("18 errors, 7 warnings")
 
 
 def test_cli_json_lists_every_finding(capsys: pytest.CaptureFixture[str]) -> None:
@@ -402,7 +408,12 @@ def test_load_registry_collects_and_goes_on_but_raises_by_default() -> None:
         ("modules/sidebar/news.mjml", 2),
         ("templates/promo.mjml", 7),
     ]
-    assert [s.name for s in registry.layouts["promo"].slots] == ["hero", "banner", "teaser"]
+    assert [s.name for s in registry.layouts["promo"].slots] == [
+        "hero",
+        "banner",
+        "teaser",
+        "footer",
+    ]
     assert "hero/vip" in registry.modules
     assert "hero/ghost" not in registry.modules
 
@@ -482,3 +493,148 @@ def test_project_lint_is_the_same_report() -> None:
     report = Project.load(root).lint()
     assert report.findings == ()
     assert report.exit_code == 0
+
+
+# -- fallbacks at now, holdouts, experiments, content --------------------------------------------
+
+BODY = "<mj-section><mj-column><mj-text>x</mj-text></mj-column></mj-section>"
+HOLDOUT = {
+    "hero/default": module("experiment: {name: story, variant: a, holdout: 0.5}", BODY),
+    "hero/default-b": module("experiment: {name: story, variant: b}", BODY),
+}
+
+
+def test_a_holdout_needs_a_fallback_for_every_locale(tmp_path: Path) -> None:
+    # Held-out recipients pass the experiment by; hero/german serves only German ones.
+    modules = {**HOLDOUT, "hero/german": module("locales: [de]", BODY)}
+    root = _project(tmp_path, modules=modules)
+    assert [str(f) for f in lint_project(root).findings] == [
+        "templates/news.mjml:6: L205 warning: required slot 'hero' has no module for everyone "
+        "in locale en_US (the project's default locale) other than experiment story, which "
+        "holds recipients out: such recipients outside every targeted module get none — add a "
+        "module without targeting in modules/hero/, or one with locales: [en], or remove the "
+        "holdout"
+    ]
+
+
+def test_a_holdout_whose_other_fallback_has_expired(tmp_path: Path) -> None:
+    modules = {**HOLDOUT, "hero/old": module("active: {until: 2026-11-01}", BODY)}
+    root = _project(tmp_path, modules=modules)
+    assert _found(root, "L206") == [
+        "templates/news.mjml:6: L206 error: required slot 'hero' has no module for everyone "
+        "active at now (2026-11-27T09:00+01:00): hero/old is active … – 2026-11-01, so "
+        "recipients outside every targeted module get none — add a module without targeting or "
+        "window in modules/hero/, or move the window; lint checks windows at --now (default: "
+        "the project's now, else the current time)"
+    ]
+
+
+def test_a_required_slots_only_fallback_has_not_started_yet(tmp_path: Path) -> None:
+    modules = {
+        "hero/default": module("active: {from: 2027-01-01}", BODY),
+        "hero/gold": module("segments: [gold]\npriority: 5", BODY),
+    }
+    root = _project(tmp_path, modules=modules)
+    report = lint_project(root)
+    assert [(f.code, f.severity) for f in report.findings] == [("L206", "error")]
+    assert report.exit_code == 1
+    assert str(report.findings[0]).startswith(
+        "templates/news.mjml:6: L206 error: required slot 'hero' has no module for everyone "
+        "active at now (2026-11-27T09:00+01:00): hero/default is active 2027-01-01 – …, so "
+    )
+    assert _found(root, "L206", now=datetime(2027, 1, 2, 9)) == []
+    # A window on one fallback is fine while another serves everyone.
+    root = _project(tmp_path / "2", modules={**modules, "hero/always": HERO})
+    assert lint_project(root).findings == ()
+    # While German recipients have theirs, the others have none.
+    root = _project(
+        tmp_path / "3", modules={**modules, "hero/german": module("locales: [de]", BODY)}
+    )
+    assert _found(root, "L206") == [
+        "templates/news.mjml:6: L206 error: required slot 'hero' has no module for everyone "
+        "active at now (2026-11-27T09:00+01:00) in locale en_US (the project's default locale): "
+        "hero/default is active 2027-01-01 – …, so such recipients outside every targeted module "
+        "get none — add a module without targeting or window in modules/hero/, or move the "
+        "window; lint checks windows at --now (default: the project's now, else the current time)"
+    ]
+
+
+def test_a_sibling_variant_that_does_not_load_is_one_finding(tmp_path: Path) -> None:
+    modules = {
+        "hero/default": module("experiment: {name: story, variant: a}", BODY),
+        "hero/default-b": module("priorty: 0\nexperiment: {name: story, variant: b}", BODY),
+    }
+    root = _project(tmp_path, modules=modules)
+    assert [str(f) for f in lint_project(root).findings] == [
+        "modules/hero/default-b.mjml:2: L001 error: priorty: unknown module key 'priorty' — did "
+        "you mean 'priority'?"
+    ]
+
+
+def test_a_tie_with_an_experiment_is_broken_by_its_name(tmp_path: Path) -> None:
+    modules = {
+        "extra/b": module("segments: [buyer]\npriority: 5", BODY),
+        "extra/y1": module(
+            "segments: [gold]\npriority: 5\nexperiment: {name: aaa, variant: a}", BODY
+        ),
+        "extra/y2": module(
+            "segments: [gold]\npriority: 5\nexperiment: {name: aaa, variant: b}", BODY
+        ),
+    }
+    orders = [{"at": "2026-11-20T10:00:00+01:00", "total": "5"}]
+    both = {**ANN, "tier": "Gold", "orders": orders}
+    root = _project(tmp_path, modules=modules, personas=[both])
+    assert [f.split(" — ")[0] for f in _found(root, "L202")] == [
+        "modules/extra/b.mjml:3: L202 warning: extra/b and extra/y1 have the same priority (5) "
+        "and overlapping audiences (persona ann fits both): extra/y1 wins only because its "
+        "experiment name 'aaa' sorts first"
+    ]
+
+
+ADDRESS = OWN_SETTINGS.replace(
+    'links = {type = "links", default = {}}',
+    'links = {type = "links", default = {}}\naddress = "addr"\n\n[recipient.types.addr]\n'
+    'city = "str"',
+)
+
+
+def test_each_level_of_a_dotted_path_needs_its_own_guard(tmp_path: Path) -> None:
+    body = """<mj-section><mj-column>
+      <mj-text>{% if address %}{{ address.city }}{% endif %}</mj-text>
+      <mj-text>{% if address.city %}{{ address.city }}{% endif %}</mj-text>
+    </mj-column></mj-section>"""
+    modules = {"extra/x": module("when: {tier: Gold}", body)}
+    root = _project(tmp_path, settings=ADDRESS, modules=modules)
+    assert _found(root, "L302") == [
+        "modules/extra/x.mjml:5: L302 warning: {{ address.city }} prints optional field "
+        "'address.city', which has no default: it fails for recipients without it — declare a "
+        "default for 'address.city' in personalize.toml, write {{ address.city | "
+        "default('…') }}, or wrap it in {% if address.city %}…{% endif %}"
+    ]
+
+
+def test_a_loop_variable_is_not_the_optional_field_it_shadows(tmp_path: Path) -> None:
+    body = """<mj-section><mj-column><mj-text>
+      {% for nickname in ["a"] %}{{ nickname }}{% else %}{{ nickname }}{% endfor %}
+      {% macro m(nickname) %}{{ nickname }}{% endmacro %}{{ m("b") }}
+    </mj-text></mj-column></mj-section>"""
+    root = _project(tmp_path, modules={"extra/x": module("when: {tier: Gold}", body)})
+    # Only the else branch prints the field: it runs when the loop has nothing to loop over.
+    assert [f.split(": L302")[0] for f in _found(root, "L302")] == ["modules/extra/x.mjml:5"]
+
+
+def test_a_script_url_in_any_branch_of_an_href(tmp_path: Path) -> None:
+    body = """<mj-section><mj-column>
+      <mj-text><a href="{% if first_name == 'Zed' %}https://a.example/{% else %}javascript:alert(1){% endif %}">x</a></mj-text>
+      <mj-button href="{% if first_name %}https://a.example/{% else %}data:text/html,x{% endif %}">x</mj-button>
+      <mj-button href="https://a.example/?next=javascript:x">fine</mj-button>
+      <mj-button href="{{ links.shop }}?next=javascript:x">fine</mj-button>
+      <mj-image src="{% if first_name %}https://a.example/a.png{% else %}data:image/png;base64,AA{% endif %}" alt="" />
+    </mj-column></mj-section>"""  # noqa: E501
+    root = _project(tmp_path, modules={"extra/x": module("when: {tier: Gold}", body)})
+    assert _found(root, "L403") == [
+        "modules/extra/x.mjml:5: L403 error: href= on <a> is a javascript: URL, expected an "
+        "http(s), mailto or tel link — use an http:, https:, mailto: or tel: URL",
+        "modules/extra/x.mjml:6: L403 error: href= on <mj-button> is a data: URL, expected an "
+        "http(s), mailto or tel link — use an http:, https:, mailto: or tel: URL",
+    ]

@@ -419,6 +419,47 @@ def test_unsafe_markup_is_refused(markup: str, message: str) -> None:
     assert error_of(markup) == f"modules/hero/a.mjml {message}"
 
 
+@pytest.mark.parametrize(
+    ("markup", "message"),
+    [
+        (
+            '<mj-text><a href="{% if a %}https://a.example/{% else %}javascript:x{% endif %}">'
+            "x</a></mj-text>",
+            "line 1: href='{% if a %}https://a.example/{% else %}javascript:x{% endif… on <a> "
+            f"is a script URL — {URL_HINT}",
+        ),
+        (
+            '<mj-button href="{{ base }}vbscript:x">x</mj-button>',
+            f"line 1: href='{{{{ base }}}}vbscript:x' on <mj-button> is a script URL — {URL_HINT}",
+        ),
+        (
+            '<mj-text><a href="{% if a %}/{% elif b %}java{# x #}script:x{% endif %}">x</a>'
+            "</mj-text>",
+            "line 1: href='{% if a %}/{% elif b %}java{# x #}script:x{% endif %}' on <a> is a "
+            f"script URL — {URL_HINT}",
+        ),
+    ],
+    ids=["else-branch", "after-a-value-printed-empty", "split-scheme-in-a-branch"],
+)
+def test_a_script_url_after_any_jinja_token_is_refused(markup: str, message: str) -> None:
+    # A branch not taken, or a value printed empty, drops what comes before the token.
+    assert error_of(markup) == f"modules/hero/a.mjml {message}"
+
+
+@pytest.mark.parametrize(
+    "href",
+    [
+        "https://a.example/?next=javascript:x",
+        "{{ links.shop }}?next=javascript:x",
+        "{% if a %}https://a.example/{% else %}https://b.example/?next=javascript:x{% endif %}",
+        "https://a.example/{{ path }}/javascript:x",
+    ],
+    ids=["query", "query-after-a-value", "query-in-a-branch", "path"],
+)
+def test_javascript_inside_a_url_after_a_token_passes(href: str) -> None:
+    check(f'<mj-section><mj-column><mj-button href="{href}">x</mj-button></mj-column></mj-section>')
+
+
 def test_check_markup_depth_limit() -> None:
     markup = "<mj-text>\n" + "<div>" * 250 + "</div>" * 250 + "</mj-text>"
     assert error_of(markup) == (

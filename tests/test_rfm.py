@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from personalize.errors import ConfigError, RuleError
 from personalize.rfm import CutPoints, Rfm
 from personalize.scope import MappingScope
+from personalize.scorecode import derive_run
 from personalize.segments import Segments, load_segments
 
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
@@ -195,13 +196,15 @@ CUTS = "cut_points: {recency: [1, 2, 3, 4], frequency: [1, 2, 3, 4], monetary: [
             FROM_FILE,
             "# generated\nrecency: [1, 2, 3, 4]\nfrequency: [1, 2, 3, 4]\nmonetary: [1, 2, 3]\n",
             L(4, "rfm.yaml") + "monetary: expected 4 cut points, got [1, 2, 3] — list the 4 "
-            "boundaries between the scores 1–5, e.g. [14, 30, 90, 180]",
+            "boundaries between the scores 1–5, e.g. [14, 30, 90, 180]; or delete rfm.yaml and "
+            "run 'personalize calibrate AUDIENCE.jsonl' to write it again",
             id="error-in-the-cut-points-file",
         ),
         pytest.param(
             FROM_FILE,
             "recency: [1, 2, 3, 4]\nfrequency: [1, 2, 3, 4]\nmonetary: [1, 2, 3, 4]\nm: 1\n",
-            L(4, "rfm.yaml") + "m: unknown key 'm' — use recency, frequency and monetary",
+            L(4, "rfm.yaml") + "m: unknown key 'm' — use recency, frequency and monetary; or "
+            "delete rfm.yaml and run 'personalize calibrate AUDIENCE.jsonl' to write it again",
             id="unknown-key-in-the-cut-points-file",
         ),
         pytest.param(
@@ -353,6 +356,65 @@ def test_ints_score_as_exactly_as_decimals(value: int, cuts: list[Decimal]) -> N
     below = sum(cut < value for cut in cuts)
     assert (r, f, m) == (5 - below, 1 + below, 1 + below)
     assert rfm.score(MappingScope({"v": Decimal(value)}, now=NOW))[:3] == (r, f, m)
+
+
+def both_paths(rfm: Rfm, value: Any) -> tuple[Any, ...]:
+    """The scores from the checked path, after checking the generated code agrees."""
+    data = {rfm.recency: value}  # one value feeds all three
+    checked = rfm.score(MappingScope(data, now=NOW))
+    values: dict[str, Any] = {}
+    derive_run(rfm, (), frozenset())(MappingScope(data, now=NOW), values)
+    assert (values["r_score"], values["f_score"], values["m_score"], values["rfm"]) == checked
+    return checked
+
+
+FLOATS_CUT = (
+    "rfm: {recency: days, frequency: days, monetary: days, cut_points: "
+    "{recency: C, frequency: C, monetary: C}}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "scores"),
+    [
+        (0.1, (5, 1, 1)),  # the float 0.1 is 0.1000000000000000055…: on the cut point 0.1
+        (Decimal("0.1"), (5, 1, 1)),
+        (0.1 + 0.2, (2, 4, 4)),  # 0.30000000000000004: above the cut point 0.3
+        (0.3, (3, 3, 3)),  # 0.299999999999999988…: on it
+        (401.2, (2, 4, 4)),
+        (Decimal("401.20"), (2, 4, 4)),
+        (401.25, (1, 5, 5)),
+        (Decimal("0.10000000000000001"), (4, 2, 2)),
+    ],
+)
+def test_a_float_on_a_cut_point_is_in_the_lower_bin(
+    tmp_path: Path, value: Any, scores: tuple[int, int, int]
+) -> None:
+    # As calibrate writes them: floats become Decimals of their shortest form when read back.
+    text = FLOATS_CUT.replace("C", "[0.1, 0.2, 0.3, 401.2]")
+    rfm = load(tmp_path, text).rfm
+    assert rfm is not None
+    assert rfm.cut_points == CutPoints(*[tuple(map(Decimal, ("0.1", "0.2", "0.3", "401.2")))] * 3)
+    assert both_paths(rfm, value)[:3] == scores
+
+
+@given(
+    cuts=st.lists(
+        st.decimals(min_value=-1000, max_value=1000, places=6), min_size=4, max_size=4
+    ).map(sorted),
+    data=st.data(),
+)
+def test_floats_bin_by_the_nearest_float_and_decimals_exactly(
+    cuts: list[Decimal], data: st.DataObject
+) -> None:
+    nearest = st.sampled_from([float(cut) for cut in cuts])  # often a hair above the cut point
+    value = data.draw(nearest | st.floats(-1000, 1000) | st.decimals(-1000, 1000, places=6))
+    rfm = Rfm("v", "v", "v", CutPoints(tuple(cuts), tuple(cuts), tuple(cuts)))
+    if isinstance(value, float):
+        below = sum(float(cut) < value for cut in cuts)
+    else:
+        below = sum(cut < value for cut in cuts)
+    assert both_paths(rfm, value)[:3] == (5 - below, 1 + below, 1 + below)
 
 
 def test_rfm_survives_pickling(tmp_path: Path) -> None:

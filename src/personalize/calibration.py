@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
+import stat
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Final
 
 from .errors import ConfigError, PersonalizeError, RuleError
 from .metricplan import MetricPlan
 from .metrics import Metric
 from .profile import Recipient
-from .rfm import DIMENSIONS, CutPoints, Number, Rfm, finite, format_number
+from .records import read_jsonl
+from .rfm import DIMENSIONS, CutPoints, Number, Rfm, finite, format_number, parse_cut_points
 from .scope import MISSING, MappingScope
 from .values import TYPE_HINT, described
+from .yamlfile import load_yaml
 
 __all__ = ["Calibration", "Calibrator", "quintiles"]
 
@@ -31,7 +35,9 @@ class Calibration:
     """What ``personalize calibrate`` found and wrote.
 
     Attributes:
-        cut_points: The quintile cut points, as ``statistics.quantiles(values, n=5)`` gives them.
+        cut_points: The quintile cut points, as ``statistics.quantiles(values, n=5)`` gives them,
+            in the form the cut points file keeps and the project loads: whole numbers as
+            ``int``, others as the ``Decimal`` of their shortest form (``31.4``, not the float).
         records: The records read.
         used: The records with a recency, frequency and monetary value (the ones counted).
         skipped: The records that failed validation or a metric.
@@ -225,7 +231,8 @@ class Calibrator:
         *,
         progress: Callable[[int], None] | None = None,
     ) -> None:
-        """Validate and add each ``(line, record)``; one that fails validation is skipped.
+        """Validate and add each ``(line, record)``; one that fails validation is skipped, and
+        so is a line that is not JSON (``read_jsonl`` gives its ``ConfigError`` as the record).
 
         ``progress`` is called with the number of records read, every thousand and at the end.
         """
@@ -234,6 +241,9 @@ class Calibrator:
             done += 1
             if progress is not None and done % 1000 == 0:
                 progress(done)
+            if isinstance(record, PersonalizeError):
+                self.skip(record)
+                continue
             try:
                 recipient = validate(record, line)
             except PersonalizeError as exc:
@@ -242,6 +252,22 @@ class Calibrator:
             self.add(recipient.data, recipient=recipient.id)
         if progress is not None:
             progress(done)
+
+    def add_jsonl(
+        self,
+        path: Path,
+        validate: Callable[[Any, int], Recipient],
+        *,
+        display: str,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """``add_all`` over a JSONL file, streamed; a line that is not JSON is skipped and
+        counted, as coverage does, so one bad line in a large export does not stop it.
+
+        Raises:
+            ConfigError: the file cannot be opened.
+        """
+        self.add_all(read_jsonl(path, display=display), validate, progress=progress)
 
     def finish(self, *, source: str, write: bool = True) -> Calibration:
         """The quintile cut points; with ``write``, also saved to the project's cut points file.
@@ -261,25 +287,30 @@ class Calibrator:
                 file=source,
                 hint="use a larger audience; recipients who never ordered have no recency",
             )
-        recency, frequency, monetary = (column.quintiles() for column in self._columns)
-        cuts = CutPoints(recency, frequency, monetary)
+        found = CutPoints(*(column.quintiles() for column in self._columns))
+        text = self._text(found, source)
+        # The cut points as the file keeps them, read back: what scoring uses after a reload
+        # (a float quintile such as 0.1 becomes Decimal("0.1"), as written). A Decimal the
+        # file keeps stays as computed, trailing zeros and all (40.00).
+        doc = load_yaml(text, file=self.rfm.source or "rfm.yaml")
+        kept = parse_cut_points(doc.data, doc=doc).as_dict()
+        cuts = CutPoints(
+            *(
+                tuple(
+                    mine if not isinstance(mine, float) and mine == back else back
+                    for mine, back in zip(values, kept[name], strict=True)
+                )
+                for name, values in found.as_dict().items()
+            )
+        )
         written = None
         if write:
-            written = self._write(cuts, source)
+            written = self._write(text)
         return Calibration(
             cuts, self.records, self.used, self.skipped, tuple(self.errors), file=written
         )
 
-    def _write(self, cuts: CutPoints, source: str) -> str:
-        rfm = self.rfm
-        if rfm.target is None or rfm.source is None:
-            raise ConfigError(
-                "the cut points are written inline, so calibrate cannot write them",
-                file=rfm.file,
-                line=rfm.line,
-                path="rfm.cut_points",
-                hint="write cut_points: rfm.yaml to let 'personalize calibrate' keep them there",
-            )
+    def _text(self, cuts: CutPoints, source: str) -> str:
         lines = [
             "# RFM cut points, written by `personalize calibrate`: run it again rather than edit.",
             f"# Audience: {source}",
@@ -291,17 +322,37 @@ class Calibrator:
         ]
         for name, values in cuts.as_dict().items():
             lines.append(f"{name}: [{', '.join(format_number(v) for v in values)}]")
-        text = "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n"
+
+    def _write(self, text: str) -> str:
+        rfm = self.rfm
+        if rfm.target is None or rfm.source is None:
+            raise ConfigError(
+                "the cut points are written inline, so calibrate cannot write them",
+                file=rfm.file,
+                line=rfm.line,
+                path="rfm.cut_points",
+                hint="write cut_points: rfm.yaml to let 'personalize calibrate' keep them there",
+            )
         target = rfm.target
-        # Write then rename: a crash never leaves a half-written file behind.
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".rfm-", suffix=".tmp")
+        # Write then rename: a crash never leaves a half-written file behind. The new file
+        # gets the old one's permissions, or a new file's (0o666 less the umask): others
+        # (a sending service under its own user) must still be able to read it.
+        temporary = target.parent / f".rfm-{secrets.token_hex(8)}.tmp"
+        created = False
         try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(text)
+            old = stat.S_IMODE(target.stat().st_mode) if target.exists() else None
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+            handle = os.open(temporary, flags, 0o666)  # the umask applies, as to any new file
+            created = True
+            with os.fdopen(handle, "wb") as out:
+                out.write(text.encode("utf-8"))
+            if old is not None:
+                os.chmod(temporary, old)
             os.replace(temporary, target)
         except OSError as exc:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
+            if created and temporary.exists():
+                temporary.unlink()
             raise ConfigError(
                 f"cannot write the cut points: {exc}", file=rfm.source, hint="check permissions"
             ) from None

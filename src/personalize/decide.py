@@ -204,7 +204,8 @@ def decide(
 
     Eligibility, in order: inside its ``active`` window, one of its ``locales``, in none of its
     ``exclude`` segments, in at least one of its ``segments`` (if any), and its ``when`` rule
-    holds. Ties on priority go to targeted modules over the fallback, then to the smaller id,
+    holds. Ties on priority go to targeted modules over the fallback, then to the smaller id
+    (for a variant of an experiment, the smaller experiment name),
     so the same inputs always give the same decisions. A module that is a variant of an
     experiment is eligible only for recipients whose arm (a hash of experiment name and
     ``recipient`` id) is that variant; the holdout passes to the slot's next eligible module.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
@@ -21,6 +21,7 @@ __all__ = [
     "Experiment",
     "Variant",
     "bucket",
+    "holdout_experiments",
     "load_experiments",
 ]
 
@@ -201,9 +202,9 @@ def load_experiments(registry: Registry) -> Mapping[str, Experiment]:
         ConfigError: located at the module that breaks a rule: variants of one experiment
             must fill one slot, target the same audience (priority, segments, exclude, when,
             active — only locales may differ), agree on the holdout and on each variant's
-            weight, cover the same locales, and not shadow each other; an experiment needs
-            two variants or a holdout, and a holdout in a required slot needs a fallback
-            module outside the experiment.
+            weight (the weights' sum must be finite), cover the same locales, and not shadow
+            each other; an experiment needs two variants or a holdout, and a holdout in a
+            required slot needs a fallback module outside every experiment with a holdout.
     """
     groups: dict[str, list[Module]] = {}
     for module in sorted(registry.modules.values(), key=decision_order):
@@ -257,6 +258,7 @@ def _experiment(name: str, members: list[Module], registry: Registry) -> Experim
                 )
         modules.setdefault(tag.variant, []).append(module)
     share = holdout[1] if holdout else 0.0
+    _check_weights(name, weights)
     _check_arms(name, first, modules, share)
     if share:
         _check_fallback(name, first, registry)
@@ -325,25 +327,57 @@ def _check_arms(name: str, first: Module, modules: dict[str, list[Module]], shar
             )
 
 
+def _check_weights(name: str, weights: dict[str, tuple[Module, float]]) -> None:
+    total = 0.0
+    for variant, (module, weight) in sorted(weights.items()):
+        total += weight  # each weight is finite, but their sum (the arms' divisor) may not be
+        if not math.isfinite(total):
+            raise _error(
+                module,
+                "weight",
+                f"the weights of experiment {name!r} add up to more than a number can hold "
+                f"(variant {variant!r} has weight {weight:g})",
+                hint="weights are relative: 1 and 1 split evenly, 3 and 1 give 75% and 25%",
+            )
+
+
 def _check_fallback(name: str, first: Module, registry: Registry) -> None:
-    others = [
-        m
-        for m in registry.by_slot.get(first.slot, ())
-        if not (m.segments or m.exclude or m.when)
-        and (m.experiment is None or m.experiment.name != name)
-    ]
+    # Held-out recipients need a module for everyone that no holdout passes over in turn. As
+    # for any fallback at load, only targeting counts: locales and windows are lint's (L205/6).
     required = any(
         s.name == first.slot and s.required for lay in registry.layouts.values() for s in lay.slots
     )
-    if required and not others:
-        raise _error(
-            first,
-            "holdout",
-            f"the holdout of experiment {name!r} would leave required slot {first.slot!r} "
-            "empty: the slot has no fallback module outside the experiment",
-            hint=f"add a module without targeting in modules/{first.slot}/ for the holdout, "
-            "or remove the holdout",
-        )
+    modules = registry.by_slot.get(first.slot, ())
+    others = [
+        m
+        for m in modules
+        if not (m.segments or m.exclude or m.when)
+        and (m.experiment is None or m.experiment.name != name)
+    ]
+    holding = holdout_experiments(modules)
+    if not required or any(
+        m.experiment is None or m.experiment.name not in holding for m in others
+    ):
+        return
+    passing = ", ".join(sorted({m.experiment.name for m in others if m.experiment}))
+    raise _error(
+        first,
+        "holdout",
+        f"the holdout of experiment {name!r} would leave required slot {first.slot!r} empty: "
+        + (
+            f"the slot's other fallback modules are in experiment {passing}, which holds "
+            "recipients out too"
+            if passing
+            else "the slot has no fallback module outside the experiment"
+        ),
+        hint=f"add a module without targeting in modules/{first.slot}/ for the "
+        + ("holdouts, or remove a holdout" if passing else "holdout, or remove the holdout"),
+    )
+
+
+def holdout_experiments(modules: Iterable[Module]) -> frozenset[str]:
+    """The names of the experiments among ``modules`` that hold recipients out (any variant)."""
+    return frozenset(m.experiment.name for m in modules if m.experiment and m.experiment.holdout)
 
 
 def _error(module: Module, key: str, message: str, *, hint: str) -> ConfigError:

@@ -312,6 +312,10 @@ def _number(front: Document, value: dict[str, Any], key: str) -> float | None:
     number = value.get(key)
     if number is None:
         return None
-    if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
+    try:  # an int beyond float's range (1 and 400 zeros) overflows in isfinite and float
+        finite = isinstance(number, int | float) and math.isfinite(number)
+    except OverflowError:
+        finite = False
+    if isinstance(number, bool) or not finite:
         raise front.error(("experiment", key), f"{key} must be a number, got {short_repr(number)}")
     return float(number)

@@ -3,23 +3,53 @@
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-from .lintcodes import CODES, Code, Finding, Severity
+from .lintcodes import CODES, Code, Finding, Severity, from_error
 from .lintcontent import content_findings, optional_fields
-from .lintload import Loaded, load_tolerantly
-from .lintrules import (
-    classify_personas,
-    from_problem,
-    is_consequence,
-    membership_findings,
-    targeting_findings,
-)
+from .lintload import Loaded, Problem, Stage, load_tolerantly
+from .lintrules import classify_personas, membership_findings, targeting_findings
 
 __all__ = ["CODES", "Code", "Finding", "LintReport", "Severity", "lint_project"]
+
+# Load errors that a specific code covers, by the stage that raised them (else L001).
+_CODES: Final[Mapping[Stage, tuple[tuple[str, re.Pattern[str]], ...]]] = {
+    "segments": (
+        ("L103", re.compile(r"^unknown segment ")),
+        ("L104", re.compile(r" is listed twice$| is in two exclusive groups")),
+    ),
+    "registry": (
+        ("L101", re.compile(r"^slot .* is not used by any layout$")),
+        ("L102", re.compile(r"^slot .* appears twice$")),
+        ("L103", re.compile(r"^unknown segment ")),
+        ("L105", re.compile(r"^required slot .* has no fallback module")),
+        ("L204", re.compile(r"^active window ends before it starts$")),
+    ),
+    "prepare": (
+        ("L301", re.compile(r"^unknown name '[^']*'$")),
+        ("L403", re.compile(r" is a script URL$")),
+        ("L404", re.compile(r"^<script> elements ")),
+        ("L405", re.compile(r"^event-handler attribute ")),
+    ),
+    "experiments": (
+        ("L501", re.compile(r" has one variant ")),
+        ("L503", re.compile(r"^the holdout of experiment .* would leave required slot ")),
+    ),
+}
+_DEFAULT_CODE: Final[Mapping[Stage, str]] = {"experiments": "L502"}
+_DEFAULT_FILE: Final[Mapping[Stage, str]] = {
+    "settings": "personalize.toml",
+    "segments": "segments.yaml",
+    "registry": "templates/",
+    "prepare": "templates/",
+    "experiments": "modules/",
+    "personas": "personas.jsonl",
+}
 
 
 @dataclass(frozen=True)
@@ -93,9 +123,9 @@ def lint_project(path: str | os.PathLike[str] = ".", *, now: datetime | None = N
     covered = {(f.code, f.file, f.line) for f in own}
     loads = [
         f
-        for f in map(from_problem, problems)
+        for f in map(_from_problem, problems)
         if (f.code, f.file, f.line) not in covered
-        and not (loaded is not None and is_consequence(f, loaded))
+        and not (loaded is not None and _is_consequence(f, loaded))
     ]
     unique = {(f.code, f.file, f.line, f.message): f for f in [*loads, *own]}
     findings = sorted(unique.values(), key=lambda f: f.sort_key)
@@ -125,3 +155,28 @@ def _checks(loaded: Loaded, now: datetime) -> list[Finding]:
         *targeting_findings(loaded, classified, now=now),
         *membership_findings(loaded, classified),
     ]
+
+
+def _from_problem(problem: Problem) -> Finding:
+    """A load error as a finding: the specific code that covers it, else L001."""
+    err, stage = problem.error, problem.stage
+    code = next(
+        (c for c, pattern in _CODES.get(stage, ()) if pattern.search(err.message)),
+        _DEFAULT_CODE.get(stage, "L001"),
+    )
+    # Personas are read only when needed, so a bad one does not stop Project.load.
+    return from_error(code, err, _DEFAULT_FILE[stage], blocking=stage != "personas")
+
+
+_UNKNOWN_SLOT: Final = re.compile(r"slot '([^']*)' is not used by any layout")
+_ONE_VARIANT: Final = re.compile(r"experiment '([^']*)' has one variant ")
+
+
+def _is_consequence(finding: Finding, loaded: Loaded) -> bool:
+    """Whether a finding only repeats another: a module's slot is a layout's that failed, or
+    an experiment has one variant because the others' modules did not load."""
+    if finding.code == "L501":
+        experiment = _ONE_VARIANT.search(finding.message)
+        return experiment is not None and experiment[1] in loaded.lost_experiments
+    found = _UNKNOWN_SLOT.search(finding.message) if finding.code == "L101" else None
+    return found is not None and (loaded.lost_slots is None or found[1] in loaded.lost_slots)

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
-__all__ = ["CODES", "Code", "Finding", "Severity"]
+from .errors import PersonalizeError
+
+__all__ = ["CODES", "Code", "Finding", "Severity", "from_error"]
 
 Severity = Literal["error", "warning"]
 
@@ -37,6 +39,7 @@ CODES: Final[Mapping[str, Code]] = _codes(
     L203=("warning", "date window already expired"),
     L204=("warning", "date window never active"),
     L205=("warning", "locale gap: a required slot has no module for everyone in a locale"),
+    L206=("error", "a required slot has no module for everyone active at now"),
     L301=("error", "template reads a name the recipient schema does not declare"),
     L302=("warning", "optional field printed without a default or an {% if %}"),
     L303=("warning", "two segments of an exclusive group both match a persona"),
@@ -97,3 +100,10 @@ class Finding:
             "message": self.message,
             "hint": self.hint,
         }
+
+
+def from_error(code: str, err: PersonalizeError, file: str, *, blocking: bool) -> Finding:
+    """An error as a finding of ``code``; ``file`` when the error names none."""
+    who = f"recipient {err.recipient}" if err.recipient is not None else None
+    message = ": ".join(part for part in (who, err.path, err.message) if part)
+    return Finding(err.file or file, err.line, code, message, err.hint, blocking)

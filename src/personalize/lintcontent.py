@@ -164,6 +164,7 @@ class _TemplateCheck:
         for printed in scan.printed:
             parts = printed.path.split(".")
             prefixes = [".".join(parts[: i + 1]) for i in range(len(parts))]
+            # Each level on its own: {% if address %} guards address, not address.city.
             for prefix in prefixes:
                 if prefix not in self.optional:
                     continue
@@ -178,7 +179,7 @@ class _TemplateCheck:
                         f"{{{{ {printed.path} | default('…') }}}}, or wrap it in "
                         f"{{% if {prefix} %}}…{{% endif %}}",
                     )
-                break
+                    break  # one finding per print: the first level left unguarded
 
 
 def _markup(tags: list[_Tag], body: Source) -> Iterator[Finding]:
@@ -224,13 +225,26 @@ def _markup(tags: list[_Tag], body: Source) -> Iterator[Finding]:
 
 
 def _script_scheme(name: str, value: str) -> str | None:
-    # Browsers drop whitespace and control characters inside the scheme, and decode entities.
-    url = _CONTROL.sub("", html.unescape(TOKEN.sub("", value))).lower()
-    if _is_url_attr(name) and url.startswith(_SCRIPT_SCHEMES):
-        return url.split(":")[0] + ":"
-    if name == "href" and url.startswith("data:"):
-        return "data:"
+    if not _is_url_attr(name):
+        return None
+    for url in _url_starts(value):
+        if url.startswith(_SCRIPT_SCHEMES):
+            return url.split(":")[0] + ":"
+        if name == "href" and url.startswith("data:"):
+            return "data:"
     return None
+
+
+def _url_starts(value: str) -> Iterator[str]:
+    """Each way the rendered URL may start: the text with every Jinja token left out, and the
+    text after each token (an ``{% else %}`` branch, or what follows a value printed empty).
+
+    Browsers drop whitespace and control characters inside the scheme, and decode entities.
+    """
+    runs = TOKEN.split(value) if "{" in value else [value]
+    for index in range(len(runs)):
+        if index == 0 or runs[index]:
+            yield _CONTROL.sub("", html.unescape("".join(runs[index:]))).lower()
 
 
 def _is_url_attr(name: str) -> bool:

@@ -55,6 +55,8 @@ class Loaded:
         segment_names: The segments declared (loaded or not).
         lost_slots: The slots of layouts that did not load (``None``: no layouts folder),
             so that their modules are not reported as filling unknown slots too.
+        lost_experiments: The experiments named by modules that did not load, so that their
+            siblings are not reported as the only variant too.
         fronts: The front matter of each layout and module file, for key lines.
         segments_doc: The segments file as YAML, for key lines (None when unreadable).
         personas: The personas that validated.
@@ -69,6 +71,7 @@ class Loaded:
     names: frozenset[str]
     segment_names: frozenset[str]
     lost_slots: frozenset[str] | None
+    lost_experiments: frozenset[str]
     fronts: Mapping[str, Document]
     segments_doc: Document | None
     personas: tuple[Recipient, ...]
@@ -145,6 +148,7 @@ def load_tolerantly(root: Path) -> tuple[Loaded | None, list[Problem]]:
         names=names,
         segment_names=segment_names,
         lost_slots=_lost_slots(settings, registry),
+        lost_experiments=_lost_experiments(settings, registry),
         fronts=_fronts(settings.root, registry),
         segments_doc=segments_doc,
         personas=_personas(settings, schema, problems),
@@ -181,6 +185,7 @@ def _yaml(text: str, file: str) -> Document | None:
 
 _TOP_KEY = re.compile(r"([A-Za-z_]\w*)\s*:")
 _INNER_KEY = re.compile(r"([ \t]+)([A-Za-z_][\w-]*)\s*:")
+_EXPERIMENT_NAME = re.compile(r"""\bexperiment\s*:[^\n]*?\bname\s*:\s*["']?([\w-]+)""")
 _SLOT_NAME = re.compile(r"""<slot\b[^>]*?\bname\s*=\s*["']?([\w-]+)""", re.IGNORECASE)
 
 
@@ -211,6 +216,27 @@ def _lost_slots(settings: Settings, registry: Registry) -> frozenset[str] | None
     for path in mjml_files(folder):
         if path.relative_to(settings.root).as_posix() not in loaded:
             lost.update(_SLOT_NAME.findall(_text(path)))
+    return frozenset(lost)
+
+
+def _lost_experiments(settings: Settings, registry: Registry) -> frozenset[str]:
+    folder = settings.path(settings.project.modules)
+    if not folder.is_dir():
+        return frozenset()
+    loaded = {module.file for module in registry.modules.values()}
+    lost: set[str] = set()
+    for path in mjml_files(folder, recursive=True):
+        if path.name.startswith("_") or path.relative_to(settings.root).as_posix() in loaded:
+            continue
+        text = _text(path)
+        try:
+            data = split_front_matter(text, file=path.name)[0].data
+        except PersonalizeError:  # front matter that is not YAML: the name as written
+            lost.update(_EXPERIMENT_NAME.findall(text))
+            continue
+        tag = data.get("experiment") if isinstance(data, Mapping) else None
+        if isinstance(tag, Mapping) and isinstance(tag.get("name"), str):
+            lost.add(tag["name"])
     return frozenset(lost)
 
 

@@ -1,99 +1,38 @@
-"""Lint checks across files: load errors by code, targeting, windows, locales, groups."""
+"""Lint checks across files: targeting, windows, fallbacks and locales, personas, groups."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Final
 
 from .decide import RecipientScope
 from .errors import PersonalizeError
-from .experiments import Experiment
-from .lintcodes import Finding
-from .lintload import Loaded, Problem, Stage
+from .experiments import Experiment, holdout_experiments
+from .lintcodes import Finding, from_error
+from .lintload import Loaded
 from .profile import Recipient
-from .registry import Active, Module, locale_matches
+from .registry import Active, Module, Slot, locale_matches
 from .segments import Membership
 
 __all__ = [
     "Classified",
     "classify_personas",
-    "from_problem",
-    "is_consequence",
     "membership_findings",
     "targeting_findings",
 ]
 
-# Load errors that a specific code covers, by the stage that raised them (else L001).
-_CODES: Final[Mapping[Stage, tuple[tuple[str, re.Pattern[str]], ...]]] = {
-    "segments": (
-        ("L103", re.compile(r"^unknown segment ")),
-        ("L104", re.compile(r" is listed twice$| is in two exclusive groups")),
-    ),
-    "registry": (
-        ("L101", re.compile(r"^slot .* is not used by any layout$")),
-        ("L102", re.compile(r"^slot .* appears twice$")),
-        ("L103", re.compile(r"^unknown segment ")),
-        ("L105", re.compile(r"^required slot .* has no fallback module")),
-        ("L204", re.compile(r"^active window ends before it starts$")),
-    ),
-    "prepare": (
-        ("L301", re.compile(r"^unknown name '[^']*'$")),
-        ("L403", re.compile(r" is a script URL$")),
-        ("L404", re.compile(r"^<script> elements ")),
-        ("L405", re.compile(r"^event-handler attribute ")),
-    ),
-    "experiments": (
-        ("L501", re.compile(r" has one variant ")),
-        ("L503", re.compile(r"^the holdout of experiment .* would leave required slot ")),
-    ),
-}
-_DEFAULT_CODE: Final[Mapping[Stage, str]] = {"experiments": "L502"}
-_DEFAULT_FILE: Final[Mapping[Stage, str]] = {
-    "settings": "personalize.toml",
-    "segments": "segments.yaml",
-    "registry": "templates/",
-    "prepare": "templates/",
-    "experiments": "modules/",
-    "personas": "personas.jsonl",
-}
 # A window outside these years is a typo (2062 for 2026), never meant to be active.
 _EARLIEST: Final = datetime(2000, 1, 1, tzinfo=UTC)
 _LATEST: Final = datetime(2100, 1, 1, tzinfo=UTC)
 Classified = list[tuple[Recipient, Membership]]
-
-
-def from_problem(problem: Problem) -> Finding:
-    """A load error as a finding: the specific code that covers it, else L001."""
-    err, stage = problem.error, problem.stage
-    code = next(
-        (c for c, pattern in _CODES.get(stage, ()) if pattern.search(err.message)),
-        _DEFAULT_CODE.get(stage, "L001"),
-    )
-    # Personas are read only when needed, so a bad one does not stop Project.load.
-    return _from_error(code, err, _DEFAULT_FILE[stage], blocking=stage != "personas")
-
-
-_UNKNOWN_SLOT: Final = re.compile(r"slot '([^']*)' is not used by any layout")
-
-
-def is_consequence(finding: Finding, loaded: Loaded) -> bool:
-    """Whether a finding only repeats another: a module's slot is a layout's that failed."""
-    found = _UNKNOWN_SLOT.search(finding.message) if finding.code == "L101" else None
-    return found is not None and (loaded.lost_slots is None or found[1] in loaded.lost_slots)
-
-
-def _from_error(code: str, err: PersonalizeError, file: str, *, blocking: bool) -> Finding:
-    who = f"recipient {err.recipient}" if err.recipient is not None else None
-    message = ": ".join(part for part in (who, err.path, err.message) if part)
-    return Finding(err.file or file, err.line, code, message, err.hint, blocking)
+Locales = dict[str, str]  # each locale the project uses, with why (a persona's, a module's…)
 
 
 def targeting_findings(
     loaded: Loaded, classified: Classified, *, now: datetime
 ) -> Iterator[Finding]:
-    """L104 (in modules), L201, L202, L203, L204 (range) and L205 over what loaded.
+    """L104 (in modules), L201, L202, L203, L204 (range), L205 and L206 over what loaded.
 
     ``classified`` (the personas with their membership) shows overlaps that targeting alone
     cannot (L202).
@@ -105,7 +44,7 @@ def targeting_findings(
     evidence = _eligible_pairs(loaded, classified, now)
     for modules in registry.by_slot.values():
         yield from _order(loaded, modules, evidence)
-    yield from _locale_gaps(loaded)
+    yield from _fallback_gaps(loaded, now)
 
 
 def _line(loaded: Loaded, module: Module, *keys: str | tuple[str | int, ...]) -> int:
@@ -271,12 +210,18 @@ def _order(
                     _line(loaded, low, "priority", "segments", "slot"),
                     "L202",
                     f"{low.id} and {high.id} have the same priority ({low.priority}) and "
-                    f"overlapping audiences ({why}): {high.id} wins only because its id "
-                    "sorts first",
+                    f"overlapping audiences ({why}): {high.id} wins only because its "
+                    f"{_sort_name(high)} sorts first",
                     f"raise the priority of the one that should win, or make their audiences "
                     f"exclusive (e.g. exclude: [...] on {low.id})",
                 )
                 break
+
+
+def _sort_name(module: Module) -> str:
+    """What breaks a tie on priority: the id, or for a variant its experiment's name."""
+    tag = module.experiment
+    return f"experiment name {tag.name!r}" if tag else "id"
 
 
 def _eligible_pairs(
@@ -318,36 +263,85 @@ def _eligible(
         return False  # the render would fail: not a question of ambiguity
 
 
-def _locale_gaps(loaded: Loaded) -> Iterator[Finding]:
-    """L205: per required slot with fallbacks, locales none of them serves."""
+def _fallback_gaps(loaded: Loaded, now: datetime) -> Iterator[Finding]:
+    """L205 and L206: per required slot, who its modules for everyone leave without one.
+
+    A module for everyone (no segments, exclude or when) in an experiment with a holdout
+    serves only the arms: held-out recipients pass on to the next, so it does not count.
+    """
+    used = _locales_used(loaded)
+    for layout in loaded.registry.layouts.values():
+        for slot in layout.slots:
+            modules = loaded.registry.by_slot.get(slot.name, ())
+            everyone = [m for m in modules if not (m.segments or m.exclude or m.when)]
+            holding = holdout_experiments(everyone)
+            serving = [m for m in everyone if not (m.experiment and m.experiment.name in holding)]
+            if not slot.required or not serving:
+                continue  # an optional slot may stay empty; none at all is L105, or L503
+            active = [m for m in serving if m.active is None or m.active.contains(now)]
+            gaps = [x for x in sorted(used) if not any(_serves(m, x) for m in serving)]
+            closed = [x for x in sorted(used) if x not in gaps]
+            closed = [x for x in closed if not any(_serves(m, x) for m in active)]
+            held = [
+                m
+                for m in everyone
+                if m.experiment
+                and m.experiment.name in holding
+                and any(_serves(m, x) for x in gaps)
+            ]
+            if closed:
+                yield _closed(layout.file, slot, serving, closed, used, now)
+            if gaps:
+                yield _gap(layout.file, slot, held, gaps, used)
+
+
+def _gap(file: str, slot: Slot, held: Sequence[Module], gaps: list[str], used: Locales) -> Finding:
+    passing = ", ".join(sorted({m.experiment.name for m in held if m.experiment}))
+    shown = ", ".join(f"{x} ({used[x]})" for x in gaps)
+    other = f" other than experiment {passing}, which holds recipients out" if passing else ""
+    return Finding(
+        file,
+        slot.line,
+        "L205",
+        f"required slot {slot.name!r} has no module for everyone in locale {shown}{other}: "
+        "such recipients outside every targeted module get none",
+        f"add a module without targeting in modules/{slot.name}/, or one with "
+        f"locales: [{gaps[0].split('_')[0]}]{', or remove the holdout' if passing else ''}",
+    )
+
+
+def _closed(
+    file: str, slot: Slot, serving: list[Module], closed: list[str], used: Locales, now: datetime
+) -> Finding:
+    shut = [m for m in serving if m.active and any(_serves(m, x) for x in closed)]
+    some = len(closed) < len({x for x in used if any(_serves(m, x) for m in serving)})
+    where = f" in locale {', '.join(f'{x} ({used[x]})' for x in closed)}" if some else ""
+    windows = "; ".join(f"{m.id} is active {m.active.text}" for m in shut if m.active)
+    return Finding(
+        file,
+        slot.line,
+        "L206",
+        f"required slot {slot.name!r} has no module for everyone active at now "
+        f"({now.isoformat(timespec='minutes')}){where}: {windows}, so "
+        f"{'such recipients' if some else 'recipients'} outside every targeted module get none",
+        f"add a module without targeting or window in modules/{slot.name}/, or move the window; "
+        "lint checks windows at --now (default: the project's now, else the current time)",
+    )
+
+
+def _locales_used(loaded: Loaded) -> Locales:
+    """Each locale the project uses, with why: its default, a persona's, a module's."""
     used = {loaded.settings.project.locale: "the project's default locale"}
     for persona in loaded.personas:
         used.setdefault(persona.locale, f"persona {persona.id}")
     for module in loaded.registry.modules.values():
         for locale in module.locales:
             used.setdefault(locale, f"module {module.id}")
-    for layout in loaded.registry.layouts.values():
-        for slot in layout.slots:
-            modules = loaded.registry.by_slot.get(slot.name, ())
-            everyone = [m for m in modules if not (m.segments or m.exclude or m.when)]
-            if not slot.required or not everyone:
-                continue  # an optional slot may stay empty; no fallback at all is L105
-            gaps = [
-                x
-                for x in sorted(used)
-                if not any(not m.locales or locale_matches(m.locales, x) for m in everyone)
-            ]
-            if gaps:
-                shown = ", ".join(f"{x} ({used[x]})" for x in gaps)
-                yield Finding(
-                    layout.file,
-                    slot.line,
-                    "L205",
-                    f"required slot {slot.name!r} has no module for everyone in locale "
-                    f"{shown}: such recipients outside every targeted module get none",
-                    f"add a module without targeting in modules/{slot.name}/, or one with "
-                    f"locales: [{gaps[0].split('_')[0]}]",
-                )
+    return used
+
+
+def _serves(module: Module, locale: str) -> bool:
+    return not module.locales or locale_matches(module.locales, locale)
 
 
 def classify_personas(loaded: Loaded, *, now: datetime) -> tuple[Classified, list[Finding]]:
@@ -361,7 +355,7 @@ def classify_personas(loaded: Loaded, *, now: datetime) -> tuple[Classified, lis
                 persona.data, now=now, tz=loaded.schema.tz, recipient=persona.id, trace=True
             )
         except PersonalizeError as err:
-            failed.append(_from_error("L001", err, segments.file, blocking=False))
+            failed.append(from_error("L001", err, segments.file, blocking=False))
             continue
         done.append((persona, membership))
     return done, failed

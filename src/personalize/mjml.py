@@ -242,7 +242,7 @@ def _check_tag(tag: _Tag, scanned: str, original: str, error: _Locator) -> None:
                 f"on <{tag.name}>",
                 "email clients never run scripts; remove the attribute",
             )
-        if _is_url_attr(name) and _is_script_url(value):
+        if _is_url_attr(name) and _is_script_url(shown or value):
             raise error(
                 tag.start,
                 f"{name}={short_repr(shown)} on <{tag.name}> is a script URL",
@@ -336,9 +336,18 @@ def _is_url_attr(name: str) -> bool:
 
 
 def _is_script_url(value: str) -> bool:
-    # Browsers drop whitespace and control characters inside the scheme, and decode entities.
-    normalized = _CONTROL.sub("", html.unescape(value)).lower()
-    return normalized.startswith(_SCRIPT_SCHEMES)
+    """Whether ``value`` (Jinja tokens included) may render as a script URL.
+
+    The URL may start after any token: an ``{% else %}`` branch, or text after a value printed
+    empty. So the text with every token left out is checked, and the text after each token.
+    Browsers drop whitespace and control characters inside the scheme, and decode entities.
+    """
+    runs = _JINJA.split(value) if "{" in value else [value]
+    return any(
+        _CONTROL.sub("", html.unescape("".join(runs[index:]))).lower().startswith(_SCRIPT_SCHEMES)
+        for index in range(len(runs))
+        if index == 0 or runs[index]
+    )
 
 
 def _size(text: str, limit: int) -> int:

@@ -357,8 +357,8 @@ class Project:
         """RFM cut points from the quintiles of an audience (a JSONL file), streamed.
 
         With ``write``, they go to the file named by ``rfm: cut_points:`` in the segments file;
-        load the project again to score with them. Records that do not validate are skipped
-        and counted. See docs/scores-and-rfm.md.
+        load the project again to score with them. Records that do not validate, and lines
+        that are not JSON, are skipped and counted. See docs/scores-and-rfm.md.
 
         Args:
             audience: A JSONL file of recipient records (relative paths are read from the
@@ -370,14 +370,15 @@ class Project:
             progress: Called with the number of records read, every thousand and at the end.
 
         Raises:
-            ConfigError: no ``rfm:`` section, the file is missing or not JSONL, fewer than 2
+            ConfigError: no ``rfm:`` section, the file cannot be read, fewer than 2
                 recipients with all three values, inline cut points with ``write``.
         """
         calibrator = self.segments.calibrator(now=self.now(now), tz=self.schema.tz)
         name = source or str(audience)
-        calibrator.add_all(
-            iter_jsonl(self.root / audience, display=name),
+        calibrator.add_jsonl(
+            self.root / audience,
             lambda record, line: self.schema.validate(record, source=name, line=line),
+            display=name,
             progress=progress,
         )
         return calibrator.finish(source=name, write=write)

@@ -44,7 +44,8 @@ class CutPoints:
 
     A value's bin number (0–4) is the count of cut points below it. Recency scores
     ``5 − bin`` (fewer days since the last order is better); frequency and monetary score
-    ``1 + bin``.
+    ``1 + bin``. A float is on a cut point when it is the float nearest to it: the float
+    ``0.1`` (a hair above one tenth) is on the cut point ``Decimal("0.1")``.
     """
 
     recency: tuple[Number, ...]
@@ -87,8 +88,9 @@ class Rfm:
     def __post_init__(self) -> None:
         cuts = self.cut_points
         found = () if cuts is None else (cuts.recency, cuts.frequency, cuts.monetary)
+        # Per dimension: the ref, the cut points for floats and Decimals, and for ints.
         plan = tuple(
-            (ref, exact, tuple(map(_for_ints, exact)))
+            (ref, tuple(map(_for_floats, exact)), tuple(map(_for_ints, exact)))
             for ref, exact in zip(self.inputs, found, strict=False)
         )
         object.__setattr__(self, "_plan", plan)
@@ -162,6 +164,21 @@ def _for_ints(cut: Number) -> Number:
     return cut
 
 
+def _for_floats(cut: Number) -> Number:
+    """A cut point that compares with floats as their nearest cut point, and with Decimals
+    exactly (up to Decimals of 17 digits or more, which nobody spends).
+
+    A float rounded up from the cut point (the float 0.1 is 0.1000000000000000055…) is on the
+    cut point, so its bin is the lower one; the generated scoring code compares floats and
+    Decimals with the same tuple, so the float's exact value stands in for the cut point.
+    """
+    try:
+        near = float(cut)
+    except OverflowError:  # an int beyond any float: every float compares alike
+        return cut
+    return Decimal(near) if math.isfinite(near) and near > cut else cut
+
+
 def finite(value: Any) -> bool:
     """Whether ``value`` is an int, float or Decimal (not a bool) and neither NaN nor infinite."""
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
@@ -215,8 +232,23 @@ def parse_rfm(spec: Any, *, doc: Document, base: Path) -> Rfm:
     source, target = _cut_points_file(cuts, doc, base)
     found = None
     if target.exists():
-        cut_doc = load_yaml(read_text_file(target, file=source), file=source)
-        found = parse_cut_points(cut_doc.data, doc=cut_doc)
+        try:
+            cut_doc = load_yaml(read_text_file(target, file=source), file=source)
+            found = parse_cut_points(cut_doc.data, doc=cut_doc)
+        except ConfigError as err:
+            # The file is generated: regenerating it is the fix, and calibrate needs the
+            # project loaded, so the file must go first.
+            raise ConfigError(
+                err.message,
+                file=err.file,
+                line=err.line,
+                path=err.path,
+                hint=f"{err.hint}; or delete {source} and run 'personalize calibrate "
+                "AUDIENCE.jsonl' to write it again"
+                if err.hint
+                else f"delete {source} and run 'personalize calibrate AUDIENCE.jsonl' to "
+                "write it again",
+            ) from None
     return Rfm(
         recency, frequency, monetary, found, source=source, target=target, file=doc.file, line=line
     )

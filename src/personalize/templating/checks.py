@@ -194,23 +194,57 @@ def scan_template(
 
 
 def _collect_printed(
-    node: nodes.Node, guards: frozenset[str], context: set[str], out: list[Printed]
+    node: nodes.Node,
+    guards: frozenset[str],
+    context: set[str],
+    out: list[Printed],
+    local: frozenset[str] = frozenset(),
 ) -> None:
+    """The field paths printed without a default, with the paths their ``if``s test.
+
+    ``local`` holds the names a loop, macro or ``with`` block binds around ``node``: a loop
+    variable called like an optional field prints the loop's value, not the field.
+    """
     if isinstance(node, nodes.If):
         # Every branch counts as guarded: `{% if not x %}…{% else %}{{ x }}` is fine too.
         tests = [node.test, *node.test.find_all(nodes.Expr)]
         inner = guards | {p for n in tests if (p := _path(n))}
         for child in (*node.body, *node.elif_, *node.else_):
-            _collect_printed(child, inner, context, out)
+            _collect_printed(child, inner, context, out, local)
         return
     if isinstance(node, nodes.Output):
         for expr in node.nodes:
             path = _printed_path(expr)
-            if path and path.split(".")[0] in context:
+            root = path.split(".")[0] if path else ""
+            if path and root in context and root not in local:
                 out.append(Printed(path, expr.lineno, guards))
         return
+    bound = _bound(node)
+    if bound:
+        inner_local = local | bound
+        if isinstance(node, nodes.For):  # the else branch runs outside the loop's names
+            for child in node.iter_child_nodes(exclude=("else_",)):
+                _collect_printed(child, guards, context, out, inner_local)
+            for child in node.else_:
+                _collect_printed(child, guards, context, out, local)
+            return
+        for child in node.iter_child_nodes():
+            _collect_printed(child, guards, context, out, inner_local)
+        return
     for child in node.iter_child_nodes():
-        _collect_printed(child, guards, context, out)
+        _collect_printed(child, guards, context, out, local)
+
+
+def _bound(node: nodes.Node) -> frozenset[str]:
+    """The names ``node`` binds for its body: loop targets, macro arguments, ``with`` names."""
+    if isinstance(node, nodes.For):
+        names = {n.name for n in node.target.find_all(nodes.Name)}
+        return frozenset({*names, "loop"})
+    if isinstance(node, nodes.Macro | nodes.CallBlock):
+        return frozenset({*(a.name for a in node.args), "caller", "varargs", "kwargs"})
+    if isinstance(node, nodes.With):
+        return frozenset(n.name for t in node.targets for n in t.find_all(nodes.Name))
+    return frozenset()
 
 
 def _printed_path(expr: nodes.Node) -> str | None:
