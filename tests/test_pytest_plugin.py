@@ -7,14 +7,18 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 import syrupy
 
-from personalize.testing import snapshot_text
+from personalize.pytest_plugin import EmailSnapshotExtension, email_extension
+from personalize.testing import Scrubber, snapshot_text
 from projects import ANN, HERO, LAYOUT, make_project, module
 
 pytest_plugins = ["pytester"]
+
+DOCS = (Path(__file__).resolve().parents[1] / "docs" / "testing.md").read_text(encoding="utf-8")
 
 GOLD = module(
     "segments: [gold]\npriority: 10",
@@ -193,12 +197,59 @@ def test_scrubbers_from_the_command_line_and_ini_and_headers(
     assert failed(run(pytester)) == {"bea-news", "bea-promo"}  # without the CLI scrubber
 
 
-def test_a_bad_scrub_pattern_is_a_usage_error(pytester: pytest.Pytester, shop: Path) -> None:
-    result = run(pytester, "--email-scrub", "a(=x")
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            "a(=x",
+            "scrubber 'a(' → 'x': missing ), unterminated subpattern at position 1 — write "
+            "PATTERN=REPLACEMENT with a Python regular expression, e.g. (?<=[?&]t=)\\w+=TOKEN",
+        ),
+        (
+            "(t=)\\w+=\\g<t>TOKEN",
+            "scrubber '(t=)\\\\w+' → '\\\\g<t>TOKEN': unknown group name 't' — the replacement "
+            "may refer to \\1; write \\\\ for a literal backslash",
+        ),
+    ],
+    ids=["bad-pattern", "unknown-group"],
+)
+def test_a_bad_scrub_pattern_is_a_usage_error(
+    pytester: pytest.Pytester, shop: Path, spec: str, message: str
+) -> None:
+    result = run(pytester, "--email-scrub", spec)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        ["ERROR: --email-scrub / email_scrub: scrubber 'a(' → 'x': missing ), unterminated*"]
+    assert f"ERROR: --email-scrub / email_scrub: {message}" in result.stderr.lines
+    assert f"ERROR: --email-scrub / email_scrub: {message}" in DOCS  # as docs/testing.md shows
+
+
+def test_clashing_snapshot_file_names_fail_both_tests(
+    pytester: pytest.Pytester, shop: Path
+) -> None:
+    (shop / "personas.jsonl").write_text(
+        "".join(
+            json.dumps({**ANN, "id": rid}) + "\n" for rid in ("a/b", "ok", "a:b", "Vera", "vera")
+        ),
+        encoding="utf-8",
     )
+    result = run(pytester, "--snapshot-update", "-k", "news")
+    result.assert_outcomes(passed=1, errors=4)
+    reason = (
+        ' — syrupy leaves \\ / ? * : | " < > and control characters out of file names: give the '
+        "parameters ids that differ in other characters, e.g. pytest.param(value, id=...)"
+    )
+    slash = (
+        "email_snapshot: tests test_email[a/b-news] and test_email[a:b-news] share the snapshot "
+        f"file test_emails/test_email[ab-news].email.txt{reason}"
+    )
+    case = (
+        "email_snapshot: tests test_email[Vera-news] and test_email[vera-news] share the "
+        "snapshot file test_emails/test_email[vera-news].email.txt on macOS and Windows, which "
+        f"ignore case{reason}"
+    )
+    assert result.outlines.count(slash) == 2  # each test names the other
+    assert result.outlines.count(case) == 2
+    assert sorted(snapshots(pytester)) == ["test_email[ok-news].email.txt"]
+    assert slash.replace("-news]", "-weekly]") in DOCS  # as docs/testing.md shows
 
 
 def test_comparing_something_else_than_an_email_fails_clearly(
@@ -230,6 +281,43 @@ def test_options_are_grouped_under_personalize(pytester: pytest.Pytester) -> Non
             "*--email-headers*",
         ]
     )
+    # The example is anchored, so that it leaves charset=UTF-8 alone (see test_snapshots).
+    assert "'(?<=[?&]t=)\\w+=TOKEN'" in " ".join(result.stdout.str().split())
+
+
+def test_email_extension_takes_a_list_or_tuple_of_scrubbers() -> None:
+    scrubber = Scrubber(r"order-\d+", "order-N")
+    made = email_extension(scrubbers=[scrubber], headers=True)
+    assert made is email_extension(scrubbers=(scrubber,), headers=True)
+    assert (made.scrubbers, made.headers) == ((scrubber,), True)
+    assert issubclass(made, EmailSnapshotExtension)
+    assert email_extension(scrubbers=[]) is EmailSnapshotExtension
+
+
+@pytest.mark.parametrize(
+    ("scrubbers", "message"),
+    [
+        (
+            "a=b",
+            "email_extension(scrubbers=…) takes a list or tuple of Scrubber, got str 'a=b'",
+        ),
+        (
+            Scrubber("a", "b"),
+            "email_extension(scrubbers=…) takes a list or tuple of Scrubber, got Scrubber "
+            "Scrubber(pattern='a', replacement='b')",
+        ),
+        (
+            ["a=b"],
+            "email_extension(scrubbers=…) takes Scrubber objects, got str 'a=b' — build one with "
+            "Scrubber(pattern, replacement) or Scrubber.parse('PATTERN=REPLACEMENT')",
+        ),
+    ],
+    ids=["string", "one-scrubber", "list-of-strings"],
+)
+def test_email_extension_refuses_anything_else(scrubbers: Any, message: str) -> None:
+    with pytest.raises(TypeError) as info:
+        email_extension(scrubbers=scrubbers)
+    assert str(info.value) == message
 
 
 def test_without_syrupy_pytest_runs_and_only_the_fixture_fails(tmp_path: Path) -> None:

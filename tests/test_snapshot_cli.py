@@ -231,7 +231,12 @@ def test_dir_now_scrub_and_headers(project: Path, capsys: pytest.CaptureFixture[
         (
             ["--scrub", "nope"],
             "Error: Invalid value for --scrub: expected PATTERN=REPLACEMENT, got 'nope' — e.g. "
-            "(?<=t=)\\w+=TOKEN replaces every tracking token t=… by TOKEN",
+            "(?<=[?&]t=)\\w+=TOKEN replaces every tracking token t=… by TOKEN",
+        ),
+        (
+            ["--scrub", "a=\\g<foo>"],
+            "Error: Invalid value for --scrub: scrubber 'a' → '\\\\g<foo>': unknown group name "
+            "'foo' — the pattern has no groups; write \\\\ for a literal backslash",
         ),
         (
             ["--now", "friday"],
@@ -239,7 +244,7 @@ def test_dir_now_scrub_and_headers(project: Path, capsys: pytest.CaptureFixture[
             "2026-11-27T09:00:00+01:00, got 'friday'",
         ),
     ],
-    ids=["scrub", "now"],
+    ids=["scrub", "scrub-group", "now"],
 )
 def test_bad_options_are_usage_errors(
     project: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
@@ -247,6 +252,112 @@ def test_bad_options_are_usage_errors(
     code, _, err = run(project, capsys, *args)
     assert code == 2
     assert err.splitlines()[-1] == message
+
+
+def test_snapshots_of_an_older_format_ask_for_one_update(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(project, capsys, "--update")
+    folder = project / "snapshots"
+    for file in folder.rglob("*.email.txt"):  # as an earlier version wrote them
+        edit(file, "format: 2\n", "")
+    code, out, _ = run(project, capsys)
+    assert (code, out) == (
+        1,
+        f"8 snapshots in {folder} were written in another snapshot format, by another version "
+        "of personalize: run `personalize snapshot --update` once and review that diff\n",
+    )
+    _, out, _ = run(project, capsys, "--format", "json")
+    news_ann = json.loads(out)["files"][0]
+    assert (news_ann["status"], news_ann["parts"]) == ("changed", ["format"])
+    assert news_ann["summary"].startswith("snapshot format 1 → 2: written by another version")
+    edit(project / "modules" / "hero" / "gold.mjml", "Gold news for", "Golden news for")
+    (folder / "news" / "ann.email.txt").unlink()
+    _, out, _ = run(project, capsys)
+    assert out.count("snapshot format changed") == 7
+    assert out.count("no snapshot yet") == 1
+    code, _, _ = run(project, capsys, "--update")
+    assert code == 0
+    assert changes(project, capsys) == set()
+
+
+@pytest.mark.parametrize(
+    ("layouts", "personas", "message"),
+    [
+        (
+            ("promo mail", "promo_mail"),
+            PERSONAS[:1],
+            "error: templates/promo mail.mjml and templates/promo_mail.mjml share the snapshot "
+            "folder promo_mail/ — rename one: in snapshot file names, characters other than "
+            "letters, digits, '.', '_' and '-' become '_', and macOS and Windows ignore case",
+        ),
+        (
+            ("weekly",),
+            [{**ANN, "id": "Vera"}, {**ANN, "id": "vera"}],
+            "error: personas.jsonl: personas 'Vera' and 'vera' share the snapshot file "
+            "weekly/vera.email.txt on macOS and Windows, which ignore case — rename one: in "
+            "snapshot file names, characters other than letters, digits, '.', '_' and '-' "
+            "become '_', and macOS and Windows ignore case",
+        ),
+    ],
+    ids=["layouts", "persona-case"],
+)
+def test_names_that_share_a_file_stop_before_anything_is_written(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    layouts: tuple[str, ...],
+    personas: list[dict[str, Any]],
+    message: str,
+) -> None:
+    shop = make_project(
+        tmp_path / "shop",
+        layouts=dict.fromkeys(layouts, LAYOUT),
+        modules={"hero/default": HERO},
+        personas=personas,
+    )
+    for args in ((), ("--update",)):
+        code, out, err = run(shop, capsys, *args)
+        assert (code, out, err.splitlines()) == (1, "", [message])
+    assert not (shop / "snapshots").exists()
+    docs = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
+    assert message.split(" — rename one")[0] in docs  # as docs/testing.md shows
+
+
+def test_a_persona_id_too_long_for_a_file_name_stops_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shop = make_project(
+        tmp_path / "shop", modules={"hero/default": HERO}, personas=[ANN, {**ANN, "id": "x" * 300}]
+    )
+    code, _, err = run(shop, capsys, "--update")
+    assert (code, err) == (
+        1,
+        f"error: personas.jsonl: persona '{'x' * 58}… gets a snapshot file name of 310 "
+        "characters, more than the 255 file systems allow — use a shorter persona id\n",
+    )
+    assert not (shop / "snapshots").exists()
+
+
+def test_a_folder_path_too_long_to_read_says_so(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = project.joinpath(*["d" * 200] * 21)  # over the 4096 bytes of a path on Linux
+    for mode in ("--check", "--update"):
+        code, _, err = run(project, capsys, mode, "--dir", str(folder))
+        assert (code, err) == (
+            1,
+            f"error: cannot read {str(folder / 'news' / 'ann.email.txt')!r}: File name too long "
+            "— use a snapshot folder with a shorter path\n",
+        )
+
+
+def test_a_folder_named_like_a_snapshot_is_not_one(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(project, capsys, "--update")
+    (project / "snapshots" / "old.email.txt").mkdir()
+    code, out, _ = run(project, capsys)
+    assert (code, out) == (0, f"8 snapshots unchanged in {project / 'snapshots'}\n")
 
 
 def test_snapshots_are_byte_identical_across_processes_and_hash_seeds(tmp_path: Path) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import html
+import random
 import re
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,13 +21,14 @@ from personalize.render import RenderedEmail
 from personalize.testing import (
     Scrubber,
     SnapshotChange,
+    canonical_html,
     check_snapshots,
     compare_snapshots,
     diff_summary,
     snapshot_path,
     snapshot_text,
 )
-from projects import ANN, HERO, SETTINGS, make_project, module
+from projects import ANN, HERO, LAYOUT, SETTINGS, make_project, module
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=ZoneInfo("Europe/Berlin"))
 
@@ -49,6 +53,7 @@ layout: news
 recipient: ann
 locale: en_US
 now: 2026-11-27T09:00:00+01:00
+format: 2
 
 ## decisions
 hero: hero/gold
@@ -153,7 +158,8 @@ def test_scrubber_group_reference_keeps_the_prefix() -> None:
     assert Scrubber.parse(r"(t=)\w+=\1X").apply("a?t=abc&t=d") == "a?t=X&t=X"
 
 
-HINT = r"write PATTERN=REPLACEMENT with a Python regular expression, e.g. (?<=t=)\w+=TOKEN"
+HINT = r"write PATTERN=REPLACEMENT with a Python regular expression, e.g. (?<=[?&]t=)\w+=TOKEN"
+BACKSLASH = r"write \\ for a literal backslash"
 
 
 @pytest.mark.parametrize(
@@ -161,14 +167,28 @@ HINT = r"write PATTERN=REPLACEMENT with a Python regular expression, e.g. (?<=t=
     [
         (
             "token",
-            "expected PATTERN=REPLACEMENT, got 'token' — e.g. (?<=t=)\\w+=TOKEN replaces every "
-            "tracking token t=… by TOKEN",
+            "expected PATTERN=REPLACEMENT, got 'token' — e.g. (?<=[?&]t=)\\w+=TOKEN replaces "
+            "every tracking token t=… by TOKEN",
         ),
         ("=X", f"a scrubber needs a non-empty pattern — {HINT}"),
         ("a(=X", f"scrubber 'a(' → 'X': missing ), unterminated subpattern at position 1 — {HINT}"),
-        ("a=\\2", f"scrubber 'a' → '\\\\2': invalid group reference 2 at position 1 — {HINT}"),
+        (
+            "a=\\2",
+            "scrubber 'a' → '\\\\2': invalid group reference 2 at position 1 — the pattern has no "
+            f"groups; {BACKSLASH}",
+        ),
+        (
+            "a=\\g<foo>",
+            "scrubber 'a' → '\\\\g<foo>': unknown group name 'foo' — the pattern has no groups; "
+            f"{BACKSLASH}",
+        ),
+        (
+            "(t=)(?P<id>\\w+)=\\g<ID>",
+            "scrubber '(t=)(?P<id>\\\\w+)' → '\\\\g<ID>': unknown group name 'ID' — the "
+            f"replacement may refer to \\1, \\2, \\g<id>; {BACKSLASH}",
+        ),
     ],
-    ids=["no-equals", "empty-pattern", "bad-pattern", "bad-group"],
+    ids=["no-equals", "empty-pattern", "bad-pattern", "bad-group", "unknown-name", "named"],
 )
 def test_scrubber_errors(spec: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -231,6 +251,23 @@ def test_compare_snapshots_tells_decisions_from_content() -> None:
     decisions = compare_snapshots(OLD, snapshot_text(replace(EMAIL, decisions={"hero": "h/x"})))
     assert decisions == SnapshotChange(slots=("hero", "extra"))
     assert decisions.decisions_changed
+
+
+FORMAT_CHANGED = (
+    "snapshot format 1 → 2: written by another version of personalize — rewrite it once "
+    "(pytest --snapshot-update, or personalize snapshot --update) and review that diff"
+)
+
+
+def test_a_snapshot_in_another_format_says_so_instead_of_diffing() -> None:
+    assert "\nformat: 2\n\n## decisions\n" in OLD
+    written_before = OLD.replace("format: 2\n", "")  # format 1 had no format line
+    new = snapshot_text(replace(EMAIL, subject="Hi Ann", html="<p>Hi <b>Ann</b></p>"))
+    assert compare_snapshots(written_before, new) == SnapshotChange(parts=("format",))
+    assert diff_summary(written_before, new) == FORMAT_CHANGED
+    later = new.replace("format: 2", "format: 3")
+    assert diff_summary(later, new).startswith("snapshot format 3 → 2: written by another ")
+    assert compare_snapshots(OLD, new) == SnapshotChange(parts=("subject", "html"))
 
 
 def test_diff_summary_of_other_texts_is_a_plain_unified_diff() -> None:
@@ -314,15 +351,87 @@ def test_check_snapshots_needs_a_pinned_now(tmp_path: Path) -> None:
     assert report.count("missing") == 1
 
 
-def test_check_snapshots_refuses_personas_sharing_a_file(tmp_path: Path) -> None:
-    project = _project(tmp_path / "p", [{**ANN, "id": "a b"}, {**ANN, "id": "a_b"}])
+RENAME = (
+    "rename one: in snapshot file names, characters other than letters, digits, '.', '_' and "
+    "'-' become '_', and macOS and Windows ignore case"
+)
+
+
+@pytest.mark.parametrize(
+    ("ids", "message"),
+    [
+        (
+            ("a b", "a_b"),
+            "personas.jsonl: personas 'a b' and 'a_b' share the snapshot file news/a_b.email.txt",
+        ),
+        (
+            ("Vera", "vera"),
+            "personas.jsonl: personas 'Vera' and 'vera' share the snapshot file "
+            "news/vera.email.txt on macOS and Windows, which ignore case",
+        ),
+        (
+            ("con", "Con_"),
+            "personas.jsonl: personas 'con' and 'Con_' share the snapshot file "
+            "news/Con_.email.txt on macOS and Windows, which ignore case",
+        ),
+    ],
+    ids=["unsafe-characters", "case", "reserved"],
+)
+def test_check_snapshots_refuses_personas_sharing_a_file(
+    tmp_path: Path, ids: tuple[str, str], message: str
+) -> None:
+    project = _project(tmp_path / "p", [{**ANN, "id": rid} for rid in ids])
+    with pytest.raises(ConfigError) as info:
+        check_snapshots(project, tmp_path / "snaps")
+    assert str(info.value) == f"{message} — {RENAME}"
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (
+            ("promo mail", "promo_mail"),
+            "templates/promo mail.mjml and templates/promo_mail.mjml share the snapshot folder "
+            "promo_mail/",
+        ),
+        (
+            ("News", "news"),
+            "templates/News.mjml and templates/news.mjml share the snapshot folder news/ on "
+            "macOS and Windows, which ignore case",
+        ),
+    ],
+    ids=["unsafe-characters", "case"],
+)
+def test_check_snapshots_refuses_layouts_sharing_a_folder(
+    tmp_path: Path, names: tuple[str, str], message: str
+) -> None:
+    modules = {"hero/default": HERO}
+    make_project(tmp_path / "p", layouts=dict.fromkeys(names, LAYOUT), modules=modules)
+    project = personalize.Project.load(tmp_path / "p")
+    if len(project.layouts) < 2:
+        pytest.skip("this file system ignores case: the two layouts are one file")
+    with pytest.raises(ConfigError) as info:
+        check_snapshots(project, tmp_path / "snaps")
+    assert str(info.value) == f"{message} — {RENAME}"
+
+
+def test_check_snapshots_refuses_a_persona_id_too_long_for_a_file_name(tmp_path: Path) -> None:
+    project = _project(tmp_path / "p", [ANN, {**ANN, "id": "x" * 246}])
     with pytest.raises(ConfigError) as info:
         check_snapshots(project, tmp_path / "snaps")
     assert str(info.value) == (
-        "personas.jsonl: personas 'a b' and 'a_b' share the snapshot file news/a_b.email.txt "
-        "— rename one: characters other than letters, digits, '.', '_' and '-' become '_' in "
-        "file names"
+        f"personas.jsonl: persona '{'x' * 58}… gets a snapshot file name of 256 characters, "
+        "more than the 255 file systems allow — use a shorter persona id"
     )
+    project = _project(tmp_path / "q", [{**ANN, "id": "x" * 245}])
+    assert check_snapshots(project, tmp_path / "snaps").count("missing") == 1
+
+
+def test_check_snapshots_ignores_a_folder_named_like_a_snapshot(tmp_path: Path) -> None:
+    project = _project(tmp_path / "p", [ANN])
+    (tmp_path / "snaps" / "old.email.txt").mkdir(parents=True)
+    report = check_snapshots(project, tmp_path / "snaps")
+    assert [(f.path, f.status) for f in report.files] == [("news/ann.email.txt", "missing")]
 
 
 @pytest.mark.parametrize(
@@ -331,8 +440,267 @@ def test_check_snapshots_refuses_personas_sharing_a_file(tmp_path: Path) -> None
         ("weekly", "vip-vera", "weekly/vip-vera.email.txt"),
         ("weekly", "a/b c", "weekly/a_b_c.email.txt"),
         ("weekly", "..x", "weekly/x.email.txt"),
+        ("con", "nul", "con_/nul_.email.txt"),
+        ("weekly", "COM1.x", "weekly/COM1_.x.email.txt"),
+        ("weekly", "console", "weekly/console.email.txt"),
     ],
-    ids=["plain", "unsafe", "leading-dots"],
+    ids=["plain", "unsafe", "leading-dots", "reserved", "reserved-with-dot", "not-reserved"],
 )
 def test_snapshot_path(layout: str, recipient: str, path: str) -> None:
     assert snapshot_path(layout, recipient) == path
+
+
+# -- canonical HTML ------------------------------------------------------------------------------
+
+
+def test_canonical_html_puts_blocks_on_lines_and_inline_content_on_one() -> None:
+    html = (
+        '<div><p  style="color:red;font-size: 12px" class=a>Hi <b>Ann</b>,&nbsp;it\'s "5 &lt; 6"'
+        " &amp; more<br>next&#x200b;</p>\n<pre>a\n b</pre><!--[if mso]>x<![endif]-->"
+        "<!--[if mso]>y<![endif]--><![if !mso]><a href='?u=1&amp;t=2&amp;copy=3'>go</a>"
+        "<![endif]></div>"
+    )
+    assert canonical_html(html) == (
+        "<div>\n"
+        '  <p class="a" style="color: red; font-size: 12px">\n'
+        '    Hi <b>Ann</b>,&nbsp;it\'s "5 &lt; 6" & more\n'
+        "    <br>\n"
+        "    next&#x200b;\n"
+        "  </p>\n"
+        "  <pre>a&#xa; b</pre>\n"
+        '  <!--[if mso]>xy<![endif]--><![if !mso]><a href="?u=1&t=2&amp;copy=3">go</a><![endif]>\n'
+        "</div>\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        (
+            '<p  style="color:red;font-size: 12px" class=a>Tom &amp; Jerry<br></p>',
+            "<p class='a' style='color: red ; font-size:12px;'>Tom &#38; Jerry<br/></p>",
+        ),
+        ("<div><p>a</p>\n  <p>b \n c</p></div>", "<div><p>a</p><p>b c</p></div>"),
+        ("<td> <a href=x>x</a> </td>", "<td><a href='x'>x</a></td>"),
+        ("<p>a <b> b</b> </p>", "<p>a <b>b</b></p>"),
+        ("<p>a<br> b</p>", "<p>a <br>b</p>"),
+        ("<td>&nbsp;&lt;&quot;</td>", '<td>&#160;&#x3C;"</td>'),
+        ("<img alt='&quot;&#39;'>", '<img alt="&#34;\'">'),
+        ("<!--[if mso]>a<![endif]-->\n<!--[if mso]>b<![endif]-->", "<!--[if mso]>ab<![endif]-->"),
+    ],
+    ids=[
+        "attributes-and-entities",
+        "between-blocks",
+        "line-edges",
+        "collapsed-across-tags",
+        "around-br",
+        "text-entities",
+        "attribute-entities",
+        "split-conditional",
+    ],
+)
+def test_canonical_html_is_equal_for_spellings_nobody_sees(one: str, other: str) -> None:
+    assert canonical_html(one) == canonical_html(other)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("<p>Hi <b>Ann</b></p>", "<p>Hi<b>Ann</b></p>"),
+        ("<p>a <img src=x> b</p>", "<p>a<img src=x>b</p>"),
+        (
+            "<span style='display:inline-block'>a </span> b",
+            "<span style='display:inline-block'>a </span>b",
+        ),
+        ("<pre>a\n  b</pre>", "<pre>a b</pre>"),
+        ("<p style='white-space: pre'>a  b</p>", "<p style='white-space: pre'>a b</p>"),
+        ("<td>&nbsp;</td>", "<td></td>"),
+        ("<p>4&#x202f;210</p>", "<p>4 210</p>"),
+        ('<a href="x&quot; onclick=&quot;alert(1)">t</a>', '<a href="x" onclick="alert(1)">t</a>'),
+        (
+            "<td>&lt;img onerror=&quot;y&quot; src=&quot;x&quot;&gt;</td>",
+            '<td><img src="x" onerror="y"></td>',
+        ),
+        ("<p>&amp;lt;</p>", "<p>&lt;</p>"),
+        ("<![if !mso]><p>A</p><![endif]>", "<![if mso]><p>A</p><![endif]>"),
+        ("<p>a<![CDATA[b]]></p>", "<p>a</p>"),
+        ("<p>a<?php b ?></p>", "<p>a</p>"),
+        ("<!--[if mso]>a<![endif]-->", "<!-- [if mso]>a<![endif] -->"),
+        ("<a href=x href=y>", "<a href=y href=x>"),
+    ],
+    ids=[
+        "space-next-to-inline-tag",
+        "space-next-to-image",
+        "space-after-inline-block",
+        "pre",
+        "white-space-pre",
+        "nbsp-spacer",
+        "narrow-nbsp",
+        "attribute-breakout",
+        "escaped-tag",
+        "escaped-entity",
+        "downlevel-revealed",
+        "cdata",
+        "processing-instruction",
+        "not-a-conditional-comment",
+        "first-duplicate-attribute-counts",
+    ],
+)
+def test_canonical_html_shows_what_a_reader_sees(one: str, other: str) -> None:
+    assert canonical_html(one) != canonical_html(other)
+
+
+def test_canonical_html_shows_apostrophes_and_backslashes_as_they_are() -> None:
+    assert canonical_html("<p>it's \"a\\b\"</p><p>it's</p>") == (
+        "<p>\n  it's \"a\\b\"\n</p>\n<p>\n  it's\n</p>\n"
+    )
+
+
+TEXT = st.text(alphabet="ab&<>\"'; #\xa0\u202fé", min_size=1, max_size=6)
+ATTRIBUTES = st.dictionaries(st.sampled_from(["alt", "class", "href", "title"]), TEXT, max_size=3)
+STYLES = st.dictionaries(
+    st.sampled_from(["color", "margin", "font-family"]),
+    st.sampled_from(["red", "0 4px", "Arial, sans-serif", "'Open Sans'"]),
+    max_size=3,
+)
+
+
+@st.composite
+def _elements(draw: st.DrawFn, depth: int = 0) -> tuple[Any, ...]:
+    tag = draw(st.sampled_from(["div", "p", "td", "b", "span", "a"]))
+    children: list[object] = []
+    for _ in range(draw(st.integers(0, 3 if depth < 2 else 0))):
+        children.append(draw(TEXT) if draw(st.booleans()) else draw(_elements(depth + 1)))
+    return (tag, draw(ATTRIBUTES), draw(STYLES), children)
+
+
+ELEMENTS = _elements()
+SPELLINGS = {
+    "&": ["&amp;", "&#38;", "&#x26;"],
+    "<": ["&lt;", "&#60;", "&#x3C;"],
+    ">": ["&gt;", "&#62;", ">"],
+    '"': ["&quot;", "&#34;"],
+    "'": ["&#39;", "&#x27;"],
+    "\xa0": ["&nbsp;", "&#160;", "\xa0"],
+}
+
+
+def _write(node: tuple[Any, ...], rng: random.Random | None = None) -> str:
+    """HTML for ``node``; with ``rng``, spelled another way that shows the same."""
+
+    def text(value: str, quote: str = "") -> str:
+        if rng is None:
+            return html.escape(value, quote=bool(quote))
+        return "".join(
+            rng.choice(SPELLINGS[ch])
+            if ch in SPELLINGS and (ch in "&<" or ch == quote or rng.random() < 0.5)
+            else rng.choice([" ", "  ", " \n\t"])
+            if ch == " "
+            else ch
+            for ch in value
+        )
+
+    tag, attributes, styles, children = node
+    items = list(attributes.items())
+    if styles:
+        sep, colon = (" ; ", " :") if rng else (";", ":")
+        items.append(("style", sep.join(f"{k}{colon}{v}" for k, v in styles.items())))
+    quote = '"'
+    if rng:
+        rng.shuffle(items)
+        quote = rng.choice(['"', "'"])
+    shown = "".join(f" {name}={quote}{text(value, quote)}{quote}" for name, value in items)
+    inner = "".join(
+        text(child) if isinstance(child, str) else _write(child, rng) for child in children
+    )
+    around = "\n  " if rng and tag in ("div", "p", "td") else ""  # whitespace next to blocks
+    return f"{around}<{tag}{shown}>{around}{inner}{around}</{tag}>{around}"
+
+
+@given(ELEMENTS, st.randoms(use_true_random=False))
+def test_canonical_html_is_equal_for_every_spelling_of_the_same_email(
+    node: tuple[Any, ...], rng: random.Random
+) -> None:
+    assert canonical_html(_write(node, rng)) == canonical_html(_write(node))
+
+
+def _collapsed(value: str) -> str:
+    return re.sub(" +", " ", value).strip(" ")
+
+
+@given(ELEMENTS, st.data())
+def test_canonical_html_shows_any_changed_text_or_attribute(
+    node: tuple[Any, ...], data: st.DataObject
+) -> None:
+    def texts(node: tuple[Any, ...]) -> list[list[object]]:
+        found = [node[3]] if any(isinstance(child, str) for child in node[3]) else []
+        return found + [t for child in node[3] if isinstance(child, tuple) for t in texts(child)]
+
+    before = canonical_html(_write(node))
+    tag, attributes, styles, children = node
+    name = data.draw(st.sampled_from(["alt", "title", "data-x"]))
+    value = data.draw(TEXT)
+    if _collapsed(attributes.get(name, "")) != _collapsed(value):
+        changed = (tag, {**attributes, name: value}, styles, children)
+        assert canonical_html(_write(changed)) != before
+    runs = texts(node)
+    if runs:
+        run = data.draw(st.sampled_from(runs))
+        at = data.draw(st.sampled_from([i for i, c in enumerate(run) if isinstance(c, str)]))
+        run[at] = f"{run[at]}z"
+        assert canonical_html(_write(node)) != before
+
+
+WORD = st.text(alphabet="ab&<>\"'é;#", min_size=1, max_size=5)
+
+
+@given(WORD, WORD, st.sampled_from(["b", "a", "span", "strong", "img"]))
+def test_canonical_html_shows_a_space_next_to_an_inline_tag(a: str, b: str, tag: str) -> None:
+    inline = f"<{tag}>{html.escape(b)}</{tag}>" if tag != "img" else f"<img alt='{b}'>"
+    spaced = canonical_html(f"<p>{html.escape(a)} {inline}</p>")
+    assert spaced != canonical_html(f"<p>{html.escape(a)}{inline}</p>")
+    assert spaced != canonical_html(f"<p>{html.escape(a)}&nbsp;{inline}</p>")
+
+
+@given(WORD, WORD, st.sampled_from(["\n", "  ", "\t", "\n\n"]))
+def test_canonical_html_keeps_whitespace_in_pre(a: str, b: str, space: str) -> None:
+    one, other = (f"<pre>{html.escape(a)}{ws}{html.escape(b)}</pre>" for ws in (space, " "))
+    assert canonical_html(one) != canonical_html(other)
+
+
+@given(ELEMENTS)
+def test_canonical_html_never_takes_escaped_markup_for_markup(node: tuple[Any, ...]) -> None:
+    markup = _write(node)
+    assert canonical_html(f"<p>{html.escape(markup)}</p>") != canonical_html(f"<p>{markup}</p>")
+
+
+@given(WORD, WORD)
+def test_canonical_html_attribute_values_cannot_forge_attributes(v: str, w: str) -> None:
+    forged = html.escape(f'{v}" title="{w}', quote=True)
+    real = f'<a href="{html.escape(v)}" title="{html.escape(w)}">x</a>'
+    assert canonical_html(f'<a href="{forged}">x</a>') != canonical_html(real)
+
+
+HTMLISH = st.lists(
+    st.sampled_from(
+        [
+            "<", ">", "&", "!", "-", "[", "]", "a", " ", "\n", "=", '"', "'", "/", ";", "#",
+            "\xa0", "\x01", "<p>", "</p>", "<b>", "</b>", "<pre>", "</pre>", "<br>", "<img src=x>",
+            "<td>", "</td>", "<span style='white-space:pre'>", "<i style='display:inline-block'>",
+            "</span>", "<!--", "-->", "<!--[if mso]>", "<![endif]-->", "<![if !mso]>",
+            "<![endif]>", "<![CDATA[", "]]>", "<?xml", "<!doctype html>", "<style>", "</style>",
+            "<textarea>", "</textarea>", "&amp;", "&lt;", "&nbsp;", "&#10;", "&quot;", "&copy",
+            "&#x85;", '<a href="', "\" title='", "'>", "</a>", "<div/>", "</br>", "<x:y>",
+        ]
+    ),
+    max_size=40,
+).map("".join)  # fmt: skip
+
+
+@example("<textarea>")
+@example("<pre><!doctype html>")
+@example("<textarea><style><</style>")
+@given(st.one_of(HTMLISH, ELEMENTS.map(_write), st.text()))
+def test_canonical_html_is_idempotent(markup: str) -> None:
+    once = canonical_html(markup)
+    assert canonical_html(once) == once

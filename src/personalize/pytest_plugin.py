@@ -32,6 +32,7 @@ else:
     _HAVE_SYRUPY = True
 
 _SETTINGS = pytest.StashKey[tuple[tuple["Scrubber", ...], bool]]()
+_CLASHES = pytest.StashKey[dict[str, str]]()  # node id → why its snapshot file is not its own
 _SECTION = "email snapshot {}: what changed"
 
 
@@ -104,17 +105,41 @@ if _HAVE_SYRUPY:
             Path(snapshot_collection.location).write_bytes(text.encode("utf-8"))
 
 
-@functools.lru_cache(maxsize=64)
 def email_extension(
-    *, scrubbers: tuple[Scrubber, ...] = (), headers: bool = False
+    *, scrubbers: Iterable[Scrubber] = (), headers: bool = False
 ) -> type[EmailSnapshotExtension]:
     """An ``EmailSnapshotExtension`` class with these scrubbers (and headers, if asked).
 
     For one test that needs its own scrubbers::
 
-        ext = email_extension(scrubbers=(Scrubber(r"order-\\d+", "order-N"),))
+        ext = email_extension(scrubbers=[Scrubber(r"order-\\d+", "order-N")])
         assert email == email_snapshot(extension_class=ext)
+
+    Raises:
+        TypeError: ``scrubbers`` is not an iterable of ``Scrubber``.
     """
+    from personalize.errors import short_repr
+    from personalize.testing import Scrubber
+
+    if isinstance(scrubbers, (str, Scrubber)) or not isinstance(scrubbers, Iterable):
+        raise TypeError(
+            f"email_extension(scrubbers=…) takes a list or tuple of Scrubber, got "
+            f"{type(scrubbers).__name__} {short_repr(scrubbers)}"
+        )
+    scrubbers = tuple(scrubbers)
+    for scrubber in scrubbers:
+        if not isinstance(scrubber, Scrubber):
+            raise TypeError(
+                f"email_extension(scrubbers=…) takes Scrubber objects, got "
+                f"{type(scrubber).__name__} {short_repr(scrubber)} — build one with "
+                "Scrubber(pattern, replacement) or Scrubber.parse('PATTERN=REPLACEMENT')"
+            )
+    return _extension(scrubbers, bool(headers))
+
+
+@functools.lru_cache(maxsize=64)
+def _extension(scrubbers: tuple[Scrubber, ...], headers: bool) -> type[EmailSnapshotExtension]:
+    # One class per setting, however many tests ask for it.
     if not scrubbers and not headers:
         return EmailSnapshotExtension
     # syrupy instantiates extensions without arguments, so the settings live on a subclass.
@@ -141,7 +166,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         metavar="PATTERN=REPL",
         dest="email_scrub",
-        help="Replace a regular expression in email snapshots, e.g. '(?<=t=)\\w+=TOKEN' "
+        help="Replace a regular expression in email snapshots, e.g. '(?<=[?&]t=)\\w+=TOKEN' "
         "(split at the last '='; repeatable; added to the email_scrub ini lines).",
     )
     group.addoption(
@@ -191,9 +216,38 @@ def email_snapshot(request: pytest.FixtureRequest) -> SnapshotAssertion:
             "(and do not disable it with -p no:syrupy)",
             pytrace=False,
         )
+    if _CLASHES not in request.config.stash:
+        request.config.stash[_CLASHES] = _clashes(request.session.items)
+    clash = request.config.stash[_CLASHES].get(request.node.nodeid)
+    if clash:
+        pytest.fail(clash, pytrace=False)
     scrubbers, headers = request.config.stash[_SETTINGS]
     snapshot: SnapshotAssertion = request.getfixturevalue("snapshot")
     return snapshot.use_extension(email_extension(scrubbers=scrubbers, headers=headers))
+
+
+def _clashes(items: Iterable[pytest.Item]) -> dict[str, str]:
+    """Tests whose snapshot file another test of the session also writes, and why."""
+    from syrupy.location import PyTestLocation
+
+    owners: dict[str, tuple[pytest.Item, str]] = {}
+    clashes: dict[str, str] = {}
+    for item in items:
+        if "email_snapshot" not in getattr(item, "fixturenames", ()):
+            continue
+        location = EmailSnapshotExtension.get_location(test_location=PyTestLocation(item), index=0)
+        other, seen = owners.setdefault(location.lower(), (item, location))
+        if other is item:
+            continue
+        file = Path(location)
+        case = "" if seen == location else " on macOS and Windows, which ignore case"
+        clashes[item.nodeid] = clashes[other.nodeid] = (
+            f"email_snapshot: tests {other.name} and {item.name} share the snapshot file "
+            f'{file.parent.name}/{file.name}{case} — syrupy leaves \\ / ? * : | " < > and '
+            "control characters out of file names: give the parameters ids that differ in "
+            "other characters, e.g. pytest.param(value, id=...)"
+        )
+    return clashes
 
 
 @pytest.hookimpl(wrapper=True)

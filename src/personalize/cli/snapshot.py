@@ -127,6 +127,8 @@ def _update(report: SnapshotReport, fmt: str) -> None:
 
 
 def _kind(file: SnapshotFile) -> str:
+    if file.change.parts == ("format",):
+        return "snapshot format changed"
     if file.status == "changed":
         if file.change.decisions_changed:
             return "decisions changed: " + ", ".join(
@@ -174,10 +176,18 @@ def _print_check(report: SnapshotReport) -> None:
     if report.ok:
         out.print(f"{len(report.files)} snapshots unchanged in {report.folder}")
         return
-    table = Table(title=f"snapshots that differ in {report.folder}", title_justify="left")
     rows = [f for f in report.files if f.status != "unchanged"]
+    if all(f.change.parts == ("format",) for f in rows):  # an upgrade: say so, not 42 times
+        out.print(
+            f"{len(rows)} snapshots in {report.folder} were written in another snapshot format, "
+            "by another version of personalize: run `personalize snapshot --update` once and "
+            "review that diff"
+        )
+        return
+    table = Table(title=f"snapshots that differ in {report.folder}", title_justify="left")
     # Names in full; the diff lines get what is left of the width, cut short rather than wrapped.
-    names = max(len(f.layout or "?") for f in rows) + max(len(f.recipient or "?") for f in rows)
+    names = max(len("layout"), *(len(f.layout or "?") for f in rows))
+    names += max(len("persona"), *(len(f.recipient or "?") for f in rows))
     kinds = max(len(_kind(f)) for f in rows)
     change = kinds if out.width - names - kinds - 13 >= 40 else CHANGE_WIDTH
     room = max(16, out.width - names - change - 13)  # 13: borders and padding

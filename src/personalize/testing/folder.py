@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from collections.abc import Iterable
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from personalize.errors import ConfigError, PersonalizeError
+from personalize.errors import ConfigError, PersonalizeError, short_repr
 from personalize.profile import Recipient
 from personalize.project import Project
 
@@ -29,6 +30,13 @@ __all__ = ["SUFFIX", "SnapshotFile", "SnapshotReport", "check_snapshots", "snaps
 
 SUFFIX = ".email.txt"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+# Windows refuses these as file or folder names, with any extension (`con.email.txt`).
+_RESERVED = re.compile(r"(?i)(?:con|prn|aux|nul|com[0-9]|lpt[0-9])(?:\.|$)")
+_MAX_NAME = 255  # characters in one file name, on every common file system
+_RENAME = (
+    "rename one: in snapshot file names, characters other than letters, digits, '.', '_' and "
+    "'-' become '_', and macOS and Windows ignore case"
+)
 
 
 @dataclass(frozen=True)
@@ -86,9 +94,15 @@ class SnapshotReport:
 def snapshot_path(layout: str, recipient: str) -> str:
     """The file of one layout × persona in a snapshot folder: ``weekly/vip-vera.email.txt``.
 
-    Characters other than letters, digits, ``.``, ``_`` and ``-`` become ``_``.
+    Characters other than letters, digits, ``.``, ``_`` and ``-`` become ``_``, and a name
+    that Windows reserves (``con``, ``nul``, ``com1``, …) gets a ``_`` after it.
     """
-    return f"{_UNSAFE.sub('_', layout)}/{_UNSAFE.sub('_', recipient).lstrip('.')}{SUFFIX}"
+    return f"{_safe(layout)}/{_safe(recipient)}{SUFFIX}"
+
+
+def _safe(name: str) -> str:
+    name = _UNSAFE.sub("_", name).lstrip(".")
+    return re.sub(r"^[^.]*", r"\g<0>_", name, count=1) if _RESERVED.match(name) else name
 
 
 def check_snapshots(
@@ -111,8 +125,9 @@ def check_snapshots(
         headers: Include the message headers in the snapshot texts.
 
     Raises:
-        ConfigError: neither ``now`` nor ``[project] now`` is set, or two personas map to
-            the same file name.
+        ConfigError: neither ``now`` nor ``[project] now`` is set; two layouts or two personas
+            map to the same file name (ignoring case, as macOS and Windows do); or a persona id
+            makes a file name longer than file systems allow.
     """
     if now is None and project.settings.project.now is None:
         raise ConfigError(
@@ -121,26 +136,58 @@ def check_snapshots(
         )
     moment = project.now(now)
     root, scrubbers = Path(folder), tuple(scrubbers)
+    _check_names(project)
     files: list[SnapshotFile] = []
-    owners: dict[str, str] = {}
     for layout in project.layouts:
         for rid, persona in project.personas.items():
             path = snapshot_path(layout, rid)
-            if owners.setdefault(path, rid) != rid:
-                raise ConfigError(
-                    f"personas {owners[path]!r} and {rid!r} share the snapshot file {path}",
-                    file=str(project.settings.project.personas),
-                    hint="rename one: characters other than letters, digits, '.', '_' and '-' "
-                    "become '_' in file names",
-                )
             files.append(_compare(project, layout, persona, root, path, moment, scrubbers, headers))
     expected = {f.path for f in files}
     for found in sorted(root.rglob(f"*{SUFFIX}")) if root.is_dir() else ():
         path = found.relative_to(root).as_posix()
-        if path not in expected:
+        if path not in expected and found.is_file():  # a folder named *.email.txt is not one
             header = parse_header(found.read_bytes().decode("utf-8", "replace"))
             files.append(SnapshotFile(path, header.get("layout"), header.get("recipient"), "stale"))
     return SnapshotReport(root, tuple(files), _segment_counts(project, files, moment))
+
+
+def _check_names(project: Project) -> None:
+    """Each layout and persona gets a file name of its own, on every file system."""
+    folders: dict[str, str] = {}
+    for layout in project.layouts:
+        other = folders.setdefault(_safe(layout).lower(), layout)
+        if other != layout:
+            templates = project.settings.project.templates
+            raise ConfigError(
+                f"{templates}/{other}.mjml and {templates}/{layout}.mjml share the snapshot "
+                f"folder {_safe(layout)}/{_case(other, layout)}",
+                hint=_RENAME,
+            )
+    folder = _safe(project.layouts[0]) if project.layouts else "LAYOUT"
+    personas = str(project.settings.project.personas)
+    names: dict[str, str] = {}
+    for rid in project.personas:
+        name = f"{_safe(rid)}{SUFFIX}"
+        if len(name) > _MAX_NAME:
+            raise ConfigError(
+                f"persona {short_repr(rid)} gets a snapshot file name of {len(name)} characters, "
+                f"more than the {_MAX_NAME} file systems allow",
+                file=personas,
+                hint="use a shorter persona id",
+            )
+        other = names.setdefault(name.lower(), rid)
+        if other != rid:
+            raise ConfigError(
+                f"personas {other!r} and {rid!r} share the snapshot file "
+                f"{folder}/{name}{_case(other, rid)}",
+                file=personas,
+                hint=_RENAME,
+            )
+
+
+def _case(one: str, other: str) -> str:
+    # Names that differ in case only are one file on macOS and Windows, two on Linux.
+    return "" if _safe(one) == _safe(other) else " on macOS and Windows, which ignore case"
 
 
 def _compare(
@@ -159,10 +206,18 @@ def _compare(
     except PersonalizeError as exc:
         return SnapshotFile(path, layout, persona.id, "error", error=exc)
     file = root / path
-    if not file.is_file():
-        return SnapshotFile(path, layout, persona.id, "missing", text)
-    # A checkout may have turned the "\n" line ends into "\r\n"; the text is what counts.
-    old = file.read_bytes().decode("utf-8", "replace").replace("\r\n", "\n")
+    try:
+        if not file.is_file():
+            return SnapshotFile(path, layout, persona.id, "missing", text)
+        # A checkout may have turned the "\n" line ends into "\r\n"; the text is what counts.
+        old = file.read_bytes().decode("utf-8", "replace").replace("\r\n", "\n")
+    except OSError as exc:  # e.g. a folder so deep that the path is too long
+        raise ConfigError(
+            f"cannot read {str(file)!r}: {exc.strerror or exc}",
+            hint="use a snapshot folder with a shorter path"
+            if exc.errno == errno.ENAMETOOLONG
+            else "check that the snapshot folder can be read",
+        ) from None
     if old == text:
         return SnapshotFile(path, layout, persona.id, "unchanged", text)
     change = compare_snapshots(old, text)

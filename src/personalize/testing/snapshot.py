@@ -26,11 +26,17 @@ __all__ = [
 # -- snapshot text ---------------------------------------------------------------------------
 
 EMPTY = "(empty)"  # an optional slot that got no module
+# The snapshot format, written in each file's header. Bump it when the same email would give
+# another text, so that a check says "rewrite once" instead of showing every file's diff.
+# 1 (no `format:` line): canonical HTML with one line per tag and unescaped text; 2: one line
+# per block tag or run of inline content, whitespace next to inline tags and entities kept.
+FORMAT = "2"
 _ABSENT = "(none)"
 _MESSAGE_ID = "<snapshot@personalize.invalid>"
 _BODY_HEADERS = frozenset({"mime-version", "content-type", "content-transfer-encoding"})
 _SECTIONS = ("decisions", "experiments", "subject", "preheader", "warnings", "headers", "text")
 _HTML_MARK = "\n## html\n"
+_HINT = "write PATTERN=REPLACEMENT with a Python regular expression, e.g. (?<=[?&]t=)\\w+=TOKEN"
 
 
 @dataclass(frozen=True)
@@ -39,10 +45,11 @@ class Scrubber:
 
     Use one for values that change between runs or environments, such as tracking tokens:
     ``Scrubber(r"(?<=[?&]t=)\\w+", "TOKEN")``. ``replacement`` may use group references
-    (``\\1``) as in :func:`re.sub`.
+    (``\\1``, ``\\g<name>``) as in :func:`re.sub`.
 
     Raises:
-        ConfigError: the pattern or the replacement is not valid, or the pattern is empty.
+        ConfigError: the pattern or the replacement is not valid (a group it refers to does not
+            exist), or the pattern is empty.
     """
 
     pattern: re.Pattern[str] | str
@@ -51,15 +58,25 @@ class Scrubber:
 
     def __post_init__(self) -> None:
         spec = self.pattern if isinstance(self.pattern, str) else self.pattern.pattern
-        hint = "write PATTERN=REPLACEMENT with a Python regular expression, e.g. (?<=t=)\\w+=TOKEN"
+        what = f"scrubber {short_repr(spec)} → {short_repr(self.replacement)}"
         if not spec:
-            raise ConfigError("a scrubber needs a non-empty pattern", hint=hint)
+            raise ConfigError("a scrubber needs a non-empty pattern", hint=_HINT)
         try:
             compiled = re.compile(spec) if isinstance(self.pattern, str) else self.pattern
-            compiled.sub(self.replacement, "")  # checks the replacement's group references
         except re.error as exc:
+            raise ConfigError(f"{what}: {exc}", hint=_HINT) from None
+        try:
+            compiled.sub(self.replacement, "")  # checks the replacement's group references
+        except (re.error, IndexError) as exc:  # IndexError: an unknown \g<name>
+            groups = [f"\\{n}" for n in range(1, compiled.groups + 1)]
+            groups += [f"\\g<{name}>" for name in compiled.groupindex]
+            refer = (
+                f"the replacement may refer to {', '.join(groups)}"
+                if groups
+                else "the pattern has no groups"
+            )
             raise ConfigError(
-                f"scrubber {short_repr(spec)} → {short_repr(self.replacement)}: {exc}", hint=hint
+                f"{what}: {exc}", hint=f"{refer}; write \\\\ for a literal backslash"
             ) from None
         object.__setattr__(self, "_compiled", compiled)
 
@@ -68,7 +85,8 @@ class Scrubber:
         """``PATTERN=REPLACEMENT`` → a Scrubber, split at the *last* ``=``.
 
         Patterns often hold ``=`` (query strings), replacements rarely do: ``t=\\w+=t=X`` is
-        ambiguous, so write ``(?<=t=)\\w+=X`` or ``(t=)\\w+=\\1X``.
+        ambiguous, so write ``(?<=[?&]t=)\\w+=X`` or ``([?&]t=)\\w+=\\1X`` (anchored, so that
+        ``charset=UTF-8`` stays as it is).
 
         Raises:
             ConfigError: no ``=``, an empty or invalid pattern, or an invalid replacement.
@@ -77,7 +95,7 @@ class Scrubber:
         if not sep:
             raise ConfigError(
                 f"expected PATTERN=REPLACEMENT, got {short_repr(spec)}",
-                hint="e.g. (?<=t=)\\w+=TOKEN replaces every tracking token t=… by TOKEN",
+                hint="e.g. (?<=[?&]t=)\\w+=TOKEN replaces every tracking token t=… by TOKEN",
             )
         return cls(pattern, replacement)
 
@@ -105,18 +123,20 @@ def snapshot_text(
 ) -> str:
     """The readable, deterministic text of one email, for snapshot files and their diffs.
 
-    A header block (layout, recipient, locale, now), then sections: ``## decisions`` (slot →
-    module), ``## experiments`` (when the email has any), ``## subject``, ``## preheader``,
-    ``## warnings``, ``## headers`` (with ``headers=True``: the message headers, Message-ID
-    pinned), ``## text`` and ``## html`` (:func:`canonical_html`). Line endings are ``\\n``;
-    then each scrubber runs over the whole text, in order.
+    A header block (layout, recipient, locale, now, and the snapshot ``format``), then
+    sections: ``## decisions`` (slot → module), ``## experiments`` (when the email has any),
+    ``## subject``, ``## preheader``, ``## warnings``, ``## headers`` (with ``headers=True``:
+    the message headers, Message-ID pinned), ``## text`` and ``## html``
+    (:func:`canonical_html`). Line endings are ``\\n``; then each scrubber runs over the whole
+    text, in order.
 
     Raises:
         RenderError: ``headers=True`` but the email has no sender or recipient address.
     """
     now = email.now.isoformat() if email.now else _ABSENT
     blocks = [
-        f"layout: {email.layout}\nrecipient: {email.recipient}\nlocale: {email.locale}\nnow: {now}",
+        f"layout: {email.layout}\nrecipient: {email.recipient}\nlocale: {email.locale}\n"
+        f"now: {now}\nformat: {FORMAT}",
         _block("decisions", [f"{s}: {m or EMPTY}" for s, m in email.decisions.items()]),
     ]
     if email.experiments:
@@ -199,7 +219,9 @@ class SnapshotChange:
         slots: Slots whose module changed, in layout order.
         experiments: Experiments whose assigned variant changed.
         parts: Other parts that changed: header fields (``now``, ``locale``, …) and sections
-            (``subject``, ``preheader``, ``warnings``, ``headers``, ``text``, ``html``).
+            (``subject``, ``preheader``, ``warnings``, ``headers``, ``text``, ``html``). Just
+            ``("format",)`` when the texts are in different snapshot formats (written by
+            different versions of personalize): nothing else is compared then.
     """
 
     slots: tuple[str, ...] = ()
@@ -226,13 +248,16 @@ def compare_snapshots(old: str, new: str) -> SnapshotChange:
     """Which decisions and parts differ between two snapshot texts (old first).
 
     Texts that differ in a way the sections do not show (or that are not snapshot texts)
-    give ``parts=("snapshot",)``: ``changed`` is true exactly when ``old != new``.
+    give ``parts=("snapshot",)``, texts in different snapshot formats ``parts=("format",)``:
+    ``changed`` is true exactly when ``old != new``.
     """
     if old == new:
         return SnapshotChange()
     a, b = _parse(old), _parse(new)
     if a is None or b is None:
         return _WHOLE
+    if _format(a) != _format(b):
+        return _FORMAT_CHANGE
     names = ("subject", "preheader", "warnings", "headers", "text", "html")
     change = SnapshotChange(
         slots=_changed_keys(a.pairs("decisions"), b.pairs("decisions")),
@@ -246,6 +271,11 @@ def compare_snapshots(old: str, new: str) -> SnapshotChange:
 
 
 _WHOLE = SnapshotChange(parts=("snapshot",))
+_FORMAT_CHANGE = SnapshotChange(parts=("format",))
+
+
+def _format(parsed: _Parsed) -> str:
+    return parsed.header.get("format", "1")  # format 1 had no format line
 
 
 def _unified(name: str, old: str, new: str) -> list[str]:
@@ -263,7 +293,8 @@ def diff_summary(old: str, new: str) -> str:
     whose variant changed), ``subject: old → new`` and the same for the preheader and header
     fields, then unified diffs of the warnings, headers, text part and canonical HTML. ``""``
     exactly when the texts are equal; a unified diff of the whole texts when the sections do
-    not show the difference (or either is not a snapshot text).
+    not show the difference (or either is not a snapshot text); one line saying so when the
+    snapshot was written in another format (by another version of personalize).
     """
     change = compare_snapshots(old, new)
     if not change.changed:
@@ -271,6 +302,12 @@ def diff_summary(old: str, new: str) -> str:
     a, b = _parse(old), _parse(new)
     if a is None or b is None or change == _WHOLE:
         return "\n".join(_unified("snapshot", old, new))
+    if change == _FORMAT_CHANGE:
+        return (
+            f"snapshot format {_format(a)} → {_format(b)}: written by another version of "
+            "personalize — rewrite it once (pytest --snapshot-update, or personalize snapshot "
+            "--update) and review that diff"
+        )
     lines: list[str] = []
     for section, keys in (("decisions", change.slots), ("experiments", change.experiments)):
         was, now = a.pairs(section), b.pairs(section)
