@@ -14,7 +14,7 @@ from personalize.compile import compile_document
 from personalize.config import load_settings
 from personalize.templating import make_environments
 from personalize.text import normalize_text
-from projects import ANN, HERO, make_project, module
+from projects import ANN, HERO, LAYOUT, make_project, module
 
 
 def test_assemble_fills_slots_and_adds_language_and_head() -> None:
@@ -100,9 +100,10 @@ def test_a_token_mjml_drops_is_reported_at_its_line(tmp_path: Path) -> None:
     with pytest.raises(RenderError) as caught:
         project.render("news", ANN)
     assert str(caught.value) == (
-        "modules/hero/default.mjml line 5 (recipient ann): MJML dropped {{ tier }} — MJML reads "
-        "some attributes as numbers (width on mj-column/mj-image, title on mj-button…); use a "
-        "literal value there"
+        "modules/hero/default.mjml line 5 (recipient ann): MJML dropped {{ tier }} from width= "
+        "of <mj-column> — MJML reads some attributes as numbers (width on mj-column/mj-image, "
+        "title on mj-button…) and leaves out those the element does not have; use a literal "
+        "value there, or an attribute <mj-column> has"
     )
 
 
@@ -176,8 +177,9 @@ def test_conditions_that_hold_nothing_in_the_text_part_leave_its_template(tmp_pa
     variant = project.variant("news", project.decide("news", ANN), "en_US")
     text = variant.text.source
     assert "nickname" not in text  # both conditions went, the inner one first
-    assert text.count("{%- if first_name %}") == 1  # a whitespace control keeps its tags
-    assert text.count("{% if first_name %}") == 1  # and so does a condition with content
+    # Whitespace controls were applied to the source, so that condition went too; the one
+    # with content stays.
+    assert text.count("if first_name") == 1
     assert "nickname" in variant.html.source  # the HTML still evaluates it
 
 
@@ -244,3 +246,126 @@ def test_a_linked_image_with_a_token_in_its_alt_compiles(tmp_path: Path) -> None
         " Visit our shop</a>",
     )
     assert text == "Visit our shop (https://e.com/shop)\n"
+
+
+# -- markup a table would lose, included stylesheets and heads --------------------------------
+
+TABLE_HINT = (
+    "HTML parsers move text and elements out of a table, away from the tag, so every recipient "
+    "would get them; in a column or hero, give an mj-raw table rows only (<tr><td>…</td></tr>), "
+    "or put the content in an mj-text"
+)
+VIP_RAW = "<mj-raw>{% if tier == 'Gold' %}<p>VIP code: GOLD50</p>{% endif %}</mj-raw>"
+
+
+def test_a_block_tag_around_content_a_table_would_lose_is_refused_at_load(tmp_path: Path) -> None:
+    hero = module(
+        "description: x",
+        f"""
+        <mj-section><mj-column>
+          <mj-text>Hello</mj-text>
+          {VIP_RAW}
+        </mj-column></mj-section>
+        """,
+    )
+    with pytest.raises(RegistryError) as caught:
+        Project.load(make_project(tmp_path, modules={"hero/default": hero}))
+    assert str(caught.value) == (
+        "modules/hero/default.mjml line 6: {% if tier == 'Gold' %} wraps markup that MJML "
+        f"writes straight into a table (<mj-raw> in <mj-column>) — {TABLE_HINT}"
+    )
+
+
+def test_the_same_content_in_a_layouts_column_is_refused_when_the_variant_compiles(
+    tmp_path: Path,
+) -> None:
+    layout = LAYOUT.replace(
+        '<slot name="hero"/>', '<mj-section><mj-column><slot name="hero"/></mj-column></mj-section>'
+    )
+    hero = module("description: x", VIP_RAW)
+    project = Project.load(
+        make_project(tmp_path, layouts={"news": layout}, modules={"hero/default": hero})
+    )
+    with pytest.raises(RegistryError) as caught:
+        project.render("news", ANN)
+    assert str(caught.value) == (
+        "modules/hero/default.mjml line 4 (recipient ann): {% if tier == 'Gold' %} wraps markup "
+        "that MJML "
+        f"writes straight into a table (<mj-raw> in <mj-column>) — {TABLE_HINT}"
+    )
+
+
+HEAD_HINT = (
+    "the head is compiled once per variant; only <mj-title> and <mj-preview> may hold "
+    "{{ expressions }}"
+)
+
+
+@pytest.mark.parametrize(
+    ("include", "partial", "message"),
+    [
+        (
+            'type="css"',
+            ".a { color: red; }\n.x { color: {{ tier }}; }",
+            f"partials/p line 2: Jinja tag '{{{{ tier }}}}' in <mj-style> inside <mj-head> — "
+            f"{HEAD_HINT}",
+        ),
+        (
+            'type="css" css-inline="inline"',
+            ".a { color: red; }\n{% if tier %}.x { color: red; }{% endif %}",
+            f"partials/p line 2: Jinja tag '{{% if tier %}}' in <mj-style> inside <mj-head> — "
+            f"{HEAD_HINT}",
+        ),
+        (
+            "",
+            "<mjml><mj-head>\n<mj-style>.x { color: {{ tier }} }</mj-style>\n</mj-head>"
+            "<mj-body></mj-body></mjml>",
+            f"partials/p line 2: Jinja tag '{{{{ tier }}}}' in <mj-style> inside <mj-head> — "
+            f"{HEAD_HINT}",
+        ),
+        (
+            "",
+            "<mjml><mj-head>\n<mj-title>Hi {{ first_name }}</mj-title>\n</mj-head>"
+            "<mj-body></mj-body></mjml>",
+            "partials/p line 2: Jinja tag '{{ first_name }}' in <mj-title> inside <mj-head> — an "
+            "included document's head is the same for everyone; write a personal title or "
+            "preview in the layout's own <mj-title> or <mj-preview>",
+        ),
+        (
+            "",
+            "<mjml><mj-head>\n<mj-raw><script>alert(1)</script></mj-raw>\n</mj-head>"
+            "<mj-body></mj-body></mjml>",
+            "partials/p line 2: <script> elements are not allowed: '<script>' — email clients "
+            "never run scripts; remove the element",
+        ),
+    ],
+    ids=["css", "inline-css", "head-style", "head-title", "head-script"],
+)
+def test_included_stylesheets_and_heads_get_the_head_checks(
+    tmp_path: Path, include: str, partial: str, message: str
+) -> None:
+    layout = LAYOUT.replace("<mjml>", f'<mjml><mj-include path="../partials/p" {include}/>')
+    root = make_project(tmp_path, layouts={"news": layout}, extra={"partials/p": partial})
+    with pytest.raises(RegistryError) as caught:
+        Project.load(root)
+    assert str(caught.value) == message
+
+
+def test_a_documents_included_stylesheet_gets_the_head_checks(tmp_path: Path) -> None:
+    (tmp_path / "brand.css").write_text(".x { color: {{ v }}; }", encoding="utf-8")
+    with pytest.raises(RegistryError) as caught:
+        _compile_document(tmp_path, 'x</mj-text><mj-include path="brand.css" type="css"/><mj-text>')
+    assert str(caught.value) == (
+        f"brand.css line 1: Jinja tag '{{{{ v }}}}' in <mj-style> inside <mj-head> — {HEAD_HINT}"
+    )
+
+
+def test_markers_avoid_the_text_of_included_stylesheets(tmp_path: Path) -> None:
+    # "zq1qz" in the stylesheet would otherwise be taken for the first token and replaced.
+    layout = LAYOUT.replace("<mjml>", '<mjml><mj-include path="../partials/p.css" type="css"/>')
+    root = make_project(
+        tmp_path, layouts={"news": layout}, extra={"partials/p.css": ".zq1qz { color: red }"}
+    )
+    email = Project.load(root).render("news", ANN)
+    assert ".zq1qz { color: red }" in email.html
+    assert "Hi Ann" in email.text

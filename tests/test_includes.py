@@ -185,11 +185,17 @@ def test_css_includes_are_collected_in_order_and_removed(tmp_path: Path) -> None
     )
     resolved = resolve(tmp_path)
     assert resolved.source.text == "\n<mj-text/>\n"
-    assert resolved.css == (
+    assert [css.text for css in resolved.css] == [
         ".a { color: red }",
         ".c { margin: 0 }",
         "/* inline */\n.b { color: blue }",
-    )
+    ]
+    # Each line keeps its origin; the inline marker line stands for the file's first.
+    assert [css.origins for css in resolved.css] == [
+        (("templates/a.css", 1),),
+        (("styles/c.css", 1),),
+        (("templates/b.css", 1), ("templates/b.css", 1)),
+    ]
 
 
 def test_html_include_is_wrapped_in_mj_raw(tmp_path: Path) -> None:
@@ -281,7 +287,7 @@ def test_includes_inside_an_included_document_resolve_from_its_folder(tmp_path: 
     )
     resolved = resolve(tmp_path)
     assert resolved.source.text == "<mj-spacer/>"
-    assert resolved.css == ("p{}",)
+    assert [css.text for css in resolved.css] == ["p{}"]
 
 
 def test_unclosed_body_of_included_document(tmp_path: Path) -> None:
@@ -562,7 +568,7 @@ def test_pagopa_templates_resolve_with_true_origins(name: str) -> None:
     root = CORPUS / "pagopa-io"
     resolved = resolve(root, f"{name}/index.mjml")
     assert "<mj-include" not in resolved.source.text
-    assert resolved.css == ((root / "style.css").read_text(encoding="utf-8"),)
+    assert [css.text for css in resolved.css] == [(root / "style.css").read_text(encoding="utf-8")]
     files: dict[str, list[str]] = {}
     for line, (file, number) in lines_with_origins(resolved.source):
         if not line.strip():

@@ -292,6 +292,8 @@ def test_never_closed_points_at_the_opening_file() -> None:
         '<mj-section data-onboarding="x" background-url="https://x.example/bg.png"></mj-section>',
         "<mj-style>.a > .b { color: red } a[href^='javascript:'] { }</mj-style>",
         '<mj-text><a href="mailto:a@example.com">m</a><img src="cid:logo"></mj-text>',
+        """<mj-button href="https://x.example/?q={{ first_name | replace('"', '\\'') }}">x"""
+        "</mj-button>",
     ],
     ids=[
         "unbalanced-html-in-text",
@@ -306,6 +308,7 @@ def test_never_closed_points_at_the_opening_file() -> None:
         "safe-attributes",
         "css",
         "mailto-cid",
+        "jinja-escaped-quote",
     ],
 )
 def test_good_markup_passes(markup: str) -> None:

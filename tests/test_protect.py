@@ -233,3 +233,138 @@ def test_token_expression() -> None:
     token = Token(1, "{{- links.shop | url -}}", False, "f", 1, True)
     assert token.expression == "links.shop | url"
     assert Token(2, "{% if a %}", True, "f", 1, False).expression == ""
+
+
+@pytest.mark.parametrize(
+    ("tag", "message"),
+    [
+        (
+            "<mj-social><!--zq1qz--><mj-social-element name='x' href='/x'>X</mj-social-element>"
+            "<!--zq2qz--></mj-social>",
+            "modules/m.mjml line 11: {% if a %} cannot wrap the children of <mj-social> — MJML "
+            "writes a cell for each child; list the elements without a condition, or put the "
+            "condition around the whole mj-social",
+        ),
+        (
+            "<mj-social><mj-social-element name='x' href='/x'><!--zq1qz-->X<!--zq2qz-->"
+            "</mj-social-element></mj-social>",
+            "modules/m.mjml line 11: {% if a %} cannot wrap the children of <mj-social-element> "
+            "— MJML writes the label's cell only for an element with content; put the condition "
+            "around the whole mj-social, or print the label with an expression",
+        ),
+    ],
+    ids=["around-elements", "label"],
+)
+def test_block_tags_in_social_icons_are_refused(tag: str, message: str) -> None:
+    with pytest.raises(RegistryError) as caught:
+        check_structure(tag, markers=M, tokens=_tokens("{% if a %}", "{% endif %}"))
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "{{ 'here\\'s' }}",
+        '{{ "say \\"hi\\"" | upper }}',
+        "{% if name == 'O\\'Brien' %}",
+        "{{ name | replace('\"', '\\'') | urlencode }}",
+    ],
+)
+def test_strings_with_escaped_quotes_stay_inside_their_token(token: str) -> None:
+    protected = _protect(f'<mj-text>a {token} b</mj-text><mj-image alt="{token}"/>')
+    first = "<!--zq1qz-->" if token.startswith("{%") else "zq1qz"
+    assert protected.text == f'<mj-text>a {first} b</mj-text><mj-image alt="zq2qz"/>'
+    assert [t.text for t in protected.tokens] == [token, token]
+
+
+@pytest.mark.parametrize(
+    ("source", "protected", "tokens"),
+    [
+        ("<p>Hello {{- name }}</p>", "<p>Hellozq1qz</p>", ["{{ name }}"]),
+        ("<p>{{ name -}}\n  <br/>x</p>", "<p>zq1qz<br/>x</p>", ["{{ name }}"]),
+        (
+            '<mj-button css-class="btn {%- if a %}-gold{% endif %}">x</mj-button>',
+            '<mj-button css-class="btnzq1qz-goldzq2qz">x</mj-button>',
+            ["{% if a %}", "{% endif %}"],
+        ),
+        ("<p>a {#- note -#} b</p>", "<p>ab</p>", []),
+        ("<p>a {# note #} {{- b }}</p>", "<p>a zq1qz</p>", ["{{ b }}"]),
+        (
+            "<pre>a\n  {%- if x -%}\n  b{% endif %}</pre>",
+            "<pre>a<!--zq1qz-->b<!--zq2qz--></pre>",
+            ["{% if x %}", "{% endif %}"],
+        ),
+    ],
+    ids=["left", "right-before-br", "attribute", "comment", "comment-between", "pre"],
+)
+def test_whitespace_controls_strip_the_source_and_leave_the_tokens(
+    source: str, protected: str, tokens: list[str]
+) -> None:
+    # Left in the compiled templates, a control would strip what MJML or the text converter
+    # wrote next to the token (a <br>'s line break), not the author's whitespace.
+    result = _protect(source)
+    assert result.text == protected
+    assert [t.text for t in result.tokens] == tokens
+    assert result.reference == source  # Jinja applies them itself on the reference path
+
+
+def test_a_line_break_run_between_an_inline_element_and_a_block_tag_is_kept_from_mjml() -> None:
+    source = (
+        "<mj-text>\n  Dear <b>{{ name }}</b>\n  {% if vip %}(VIP){% endif %}\n"
+        "  <a href='/x'>Shop</a>{% if a %}\n{% endif %}\n</mj-text>"
+    )
+    result = _protect(source)
+    assert result.text == (
+        "<mj-text>\n  Dear <b>zq1qz</b>&#10;  <!--zq2qz-->(VIP)<!--zq3qz-->&#10;"
+        "  <a href='/x'>Shop</a><!--zq4qz-->&#10;<!--zq5qz-->\n</mj-text>"
+    )
+    # The reference path renders the same runs, so both keep them for every recipient.
+    assert result.reference == source.replace("</b>\n", "</b>&#10;").replace(
+        "{% endif %}\n  <a", "{% endif %}&#10;  <a"
+    ).replace("{% if a %}\n{% endif", "{% if a %}&#10;{% endif")
+
+
+def test_the_edges_of_a_buttons_label_are_inline() -> None:
+    # MJML writes the label into a link: whitespace at its end may show.
+    result = _protect("<mj-button>{% for i in items %}{{ i }}{% endfor %}\n</mj-button>")
+    assert result.text == "<mj-button><!--zq1qz-->zq2qz<!--zq3qz-->&#10;</mj-button>"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "<mj-text>a<br/>\n  {% if x %}<a href='/x'>b</a>{% endif %}</mj-text>",  # block-level
+        "<mj-table>{% for r in rs %}\n  <tr><td>x</td></tr>\n{% endfor %}</mj-table>",
+        "<mj-column>\n  {% if x %}<mj-text>a</mj-text>{% endif %}\n</mj-column>",  # not content
+        "<mj-text>a\n  {% if x %}b{% endif %}\n  c</mj-text>",  # text keeps its run in MJML
+        '<mj-text title="a\n  {% if x %}b{% endif %}">c</mj-text>',  # an attribute value
+    ],
+    ids=["br", "rows", "between-components", "text", "attribute"],
+)
+def test_other_whitespace_is_left_to_mjml(source: str) -> None:
+    result = _protect(source)
+    assert "&#10;" not in result.text
+    assert result.reference == source
+
+
+def test_block_tags_inside_html_comments_are_marked_as_such() -> None:
+    result = _protect("<mj-text>Hi<!-- {% if vip %} -->, VIP<!-- {% endif %} {{ x }} --></mj-text>")
+    assert result.text == "<mj-text>Hi<!-- zq1qz -->, VIP<!-- zq2qz zq3qz --></mj-text>"
+    assert [(t.in_tag, t.in_comment) for t in result.tokens] == [(True, True)] * 3
+
+
+def test_block_tags_inside_html_comments_count_for_the_structure_rule() -> None:
+    # Jinja runs them all the same: a loop in a comment would repeat the columns.
+    protected = _protect(
+        "<mj-section><!-- {% for p in ps %} --><mj-column><mj-text>x</mj-text></mj-column>"
+        "<!-- {% endfor %} --></mj-section>"
+    )
+    with pytest.raises(RegistryError) as caught:
+        check_structure(
+            protected.text, markers=M, tokens={t.id: t for t in protected.tokens}, fragment=True
+        )
+    assert str(caught.value) == (
+        "modules/hero/a.mjml line 5: {% for p in ps %} cannot wrap the children of <mj-section> — "
+        "MJML sizes columns by their count per section; repeat whole sections, or loop inside "
+        "one column (rows of an mj-table, or mj-text)"
+    )

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from personalize.errors import RenderError
+from personalize.errors import RegistryError, RenderError
 from personalize.protect import Markers, Token
-from personalize.survival import check_blocks, check_survival, drop_empty_conditions
+from personalize.survival import (
+    check_blocks,
+    check_pairs,
+    check_survival,
+    check_tables,
+    drop_empty_conditions,
+)
 
 M = Markers()
 FILE = "modules/hero/a.mjml"
@@ -36,8 +42,9 @@ def test_output_with_every_token_once_passes() -> None:
         ),
         (
             f"{M.comment(2)}{M.expr(1)}{M.comment(2)}{M.comment(3)}",
-            "modules/hero/a.mjml line 5: MJML copied {% if tier %} 2 times — move the tag into "
-            "the content of a column (mj-text, mj-raw)",
+            "modules/hero/a.mjml line 5: MJML copied {% if tier %} 2 times — choose the value in "
+            "one expression instead ({{ a if tier else b }}), or put the tag around the whole "
+            "section",
         ),
     ],
     ids=["dropped", "block-copied"],
@@ -69,7 +76,8 @@ def test_a_block_tag_the_text_part_leaves_out_is_an_error_at_its_line() -> None:
             "",
         ),
         ({2: "{% if a %}", 3: "{% endif %}"}, "<2>x<3>", "<2>x<3>"),  # it holds something
-        ({2: "{%- if a %}", 3: "{% endif %}"}, "<2><3>", "<2><3>"),  # whitespace control: kept
+        # protect leaves no whitespace controls; if one were left, its tags would stay.
+        ({2: "{%- if a %}", 3: "{% endif %}"}, "<2><3>", "<2><3>"),
         ({2: "{% if a %}", 3: "{% endif -%}"}, "<2><3>", "<2><3>"),
         ({2: "{% for o in x %}", 3: "{% endfor %}"}, "<2><3>", "<2><3>"),  # loops are left
     ],
@@ -85,3 +93,191 @@ def test_conditions_that_hold_nothing_are_dropped_from_the_text(
     for n in tokens:
         got = got.replace(M.comment(n), f"<{n}>")
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            f'<mj-column width="{M.expr(1)}"><mj-text>x</mj-text></mj-column>',
+            "modules/hero/a.mjml line 4: MJML dropped {{ tier }} from width= of <mj-column> — "
+            "MJML reads some attributes as numbers (width on mj-column/mj-image, title on "
+            "mj-button…) and leaves out those the element does not have; use a literal value "
+            "there, or an attribute <mj-column> has",
+        ),
+        (
+            f'<mj-text align="left" mj-class="big {M.expr(1)}">x</mj-text>',
+            "modules/hero/a.mjml line 4: MJML dropped {{ tier }} from mj-class= of <mj-text> — "
+            "MJML resolves mj-class once per variant, against the head's <mj-class> "
+            "definitions; list the classes literally, or put the token in css-class",
+        ),
+        (
+            f"<mj-text>{M.expr(1)}</mj-text>",
+            "modules/hero/a.mjml line 4: MJML dropped {{ tier }} — MJML reads some attributes "
+            "as numbers (width on mj-column/mj-image, title on mj-button…); use a literal value "
+            "there",
+        ),
+    ],
+    ids=["width", "mj-class", "content"],
+)
+def test_a_dropped_token_names_its_attribute_and_element(source: str, message: str) -> None:
+    with pytest.raises(RenderError) as caught:
+        check_survival("<td></td>", {1: VALUE}, M, source)
+    assert str(caught.value) == message
+
+
+def test_a_block_tag_inside_an_html_comment_must_reach_the_text_part() -> None:
+    in_comment = Token(5, "{% if vip %}", True, FILE, 8, True, in_comment=True)
+    check_blocks(M.comment(5), {5: in_comment}, M)
+    with pytest.raises(RenderError) as caught:
+        check_blocks("x", {5: in_comment}, M)
+    assert str(caught.value) == (
+        "modules/hero/a.mjml line 8: {% if vip %} sits in a part of the email the text version "
+        "leaves out — keep block tags out of hidden elements and the head"
+    )
+
+
+RAW_HINT = (
+    "HTML parsers move text and elements out of a table, away from the tag, so every recipient "
+    "would get them; in a column or hero, give an mj-raw table rows only (<tr><td>…</td></tr>), "
+    "or put the content in an mj-text"
+)
+TABLE_HINT = (
+    "HTML parsers move text and elements out of a table, away from the tag, so every recipient "
+    "would get them; put them inside the table's cells (<tr><td>…</td></tr>)"
+)
+TABLE_TOKENS = {
+    t.id: t
+    for t in (
+        VALUE,
+        IF,
+        ENDIF,
+        Token(6, "{% for i in items %}", True, FILE, 10, False),
+        Token(7, "{% endfor %}", True, FILE, 11, False),
+        Token(8, "{% else %}", True, FILE, 12, False),
+    )
+}
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "<mj-column><mj-text>Hi</mj-text><mj-raw><!--zq2qz--><p>VIP</p><!--zq3qz--></mj-raw>"
+            "</mj-column>",
+            "modules/hero/a.mjml line 5: {% if tier %} wraps markup that MJML writes straight "
+            f"into a table (<mj-raw> in <mj-column>) — {RAW_HINT}",
+        ),
+        (
+            "<mj-hero><mj-raw><!--zq6qz-->zq1qz<!--zq7qz--></mj-raw></mj-hero>",
+            "modules/hero/a.mjml line 10: {% for i in items %} wraps markup that MJML writes "
+            f"straight into a table (<mj-raw> in <mj-hero>) — {RAW_HINT}",
+        ),
+        (
+            # The content moves before the column's table, out of the open {% if %}.
+            "<mj-column><!--zq2qz--><mj-text>a</mj-text><!--zq8qz--><mj-raw><b>b</b></mj-raw>"
+            "<!--zq3qz--></mj-column>",
+            "modules/hero/a.mjml line 5: {% if tier %} wraps markup that MJML writes straight "
+            f"into a table (<mj-raw> in <mj-column>) — {RAW_HINT}",
+        ),
+        (
+            "<mj-column><mj-table><!--zq2qz--><tr><td>a</td></tr>b<!--zq3qz--></mj-table>"
+            "</mj-column>",
+            "modules/hero/a.mjml line 5: {% if tier %} wraps markup that MJML writes straight "
+            f"into a table (<mj-table>) — {TABLE_HINT}",
+        ),
+    ],
+    ids=["raw-in-column", "raw-in-hero", "open-around-raw", "table"],
+)
+def test_block_tags_around_markup_a_table_would_lose_are_refused(source: str, message: str) -> None:
+    with pytest.raises(RegistryError) as caught:
+        check_tables(source, markers=M, tokens=TABLE_TOKENS)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # Rows and cells stay where they are.
+        "<mj-column><mj-raw><!--zq6qz--><tr><td><p>zq1qz</p><table><tr><td>x</td></tr></table>"
+        "</td></tr>&#10;<!--zq7qz--></mj-raw></mj-column>",
+        "<mj-column><mj-table><!--zq6qz--><tr><td>zq1qz</td><td>y</tr><!--zq7qz--></mj-table>"
+        "</mj-column>",
+        # Directly in the body, or in a section's cell, mj-raw is no table content.
+        "<mj-body><mj-raw><!--zq2qz--><p>VIP</p><!--zq3qz--></mj-raw></mj-body>",
+        "<mj-section><mj-raw><!--zq2qz--><p>VIP</p><!--zq3qz--></mj-raw></mj-section>",
+        # No block tag is crossed: a pair closed before the raw, or none at all.
+        "<mj-column><!--zq2qz--><mj-text>a</mj-text><!--zq3qz--><mj-raw><p>b</p></mj-raw>"
+        "</mj-column>",
+        "<mj-column><mj-raw><p>zq1qz</p></mj-raw><!--zq2qz--><mj-text>a</mj-text><!--zq3qz-->"
+        "</mj-column>",
+        # Styles, comments and whitespace are no content.
+        "<mj-column><mj-raw><!--zq2qz--><style>p{}</style><!-- x -->\n<!--zq3qz--></mj-raw>"
+        "</mj-column>",
+    ],
+    ids=["rows", "table-rows", "body", "section", "closed-before", "no-blocks", "style"],
+)
+def test_markup_a_table_keeps_in_place_may_sit_in_block_tags(source: str) -> None:
+    check_tables(source, markers=M, tokens=TABLE_TOKENS)
+
+
+PAIRS_HINT = (
+    "open and close a condition or loop inside the same element (around whole sections or "
+    "columns' children, or inside one mj-text): MJML lays out the elements in between once for "
+    "every recipient"
+)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "<mj-section><mj-column><mj-text><!--zq2qz-->x</mj-text></mj-column><mj-column>"
+            "<mj-text>y<!--zq3qz--></mj-text></mj-column></mj-section>",
+            "modules/hero/a.mjml line 5: {% if tier %} and its {% endif %} sit in different "
+            f"elements — {PAIRS_HINT}",
+        ),
+        (
+            "<mj-column><mj-text><!--zq2qz-->x</mj-text><mj-text>y<!--zq8qz-->z</mj-text>"
+            "<!--zq3qz--></mj-column>",
+            "modules/hero/a.mjml line 5: {% if tier %} and its {% else %} sit in different "
+            f"elements — {PAIRS_HINT}",
+        ),
+    ],
+    ids=["columns", "else"],
+)
+def test_a_block_tag_closing_in_another_element_is_refused(source: str, message: str) -> None:
+    with pytest.raises(RegistryError) as caught:
+        check_pairs(source, markers=M, tokens=TABLE_TOKENS)
+    assert str(caught.value) == message
+
+
+def test_block_tags_closing_where_they_opened_pass() -> None:
+    check_pairs(
+        "<mj-body><!--zq6qz--><mj-section><mj-column><mj-social><mj-social-element>"
+        "<!--zq2qz-->x<!--zq8qz-->y<!--zq3qz--></mj-social-element></mj-social><mj-text>"
+        "</mj-text></mj-column></mj-section><!--zq7qz--></mj-body>",
+        markers=M,
+        tokens=TABLE_TOKENS,
+    )
+    # A module checked alone may close elements its layout opened.
+    check_pairs(
+        "<!--zq2qz--><mj-text>x</mj-text><!--zq3qz--></mj-column>", markers=M, tokens=TABLE_TOKENS
+    )
+
+
+def test_block_tags_inside_html_comments_count_for_the_table_rule() -> None:
+    tokens = {
+        5: Token(5, "{% if vip %}", True, FILE, 8, True, in_comment=True),
+        6: Token(6, "{% endif %}", True, FILE, 8, True, in_comment=True),
+    }
+    with pytest.raises(RegistryError) as caught:
+        check_tables(
+            "<mj-column><mj-raw><!-- zq5qz --><p>VIP</p><!-- zq6qz --></mj-raw></mj-column>",
+            markers=M,
+            tokens=tokens,
+        )
+    assert str(caught.value) == (
+        "modules/hero/a.mjml line 8: {% if vip %} wraps markup that MJML writes straight into a "
+        f"table (<mj-raw> in <mj-column>) — {RAW_HINT}"
+    )

@@ -219,6 +219,15 @@ def test_keep_comment_must_match_whole_comment() -> None:
     assert convert("a<!--zq1qz and more-->b") == "ab\n"
 
 
+def test_block_markers_inside_other_comments_are_kept_as_sentinels() -> None:
+    # <!-- {% if vip %} --> runs in the HTML, so its marker must reach the text part too.
+    keep, blocks = re.compile(r"zq\d+qz"), re.compile(r"zq(?:2|5)qz")
+    html = "<p>Hi<!-- zq2qz zq3qz -->, VIP</p><!--[if mso]>zq5qz<![endif]--><!--zq4qz-->"
+    text = html_to_text(html, keep_comment=keep, comment_blocks=blocks)
+    assert text == "Hi<!--zq2qz-->, VIP\ufdd1<!--zq5qz--><!--zq4qz-->"
+    assert html_to_text(html, keep_comment=keep) == "Hi, VIP\ufdd1<!--zq4qz-->"
+
+
 def test_deep_nesting_stays_linear() -> None:
     depth = 20_000  # quadratic work here would take many seconds
     assert convert("<div>" * depth + "x" + "</div>" * depth) == "x\n"

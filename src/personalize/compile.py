@@ -26,10 +26,10 @@ from .errors import RenderError
 from .includes import Source, resolve_includes
 from .inline import inline_css
 from .mjml import check_markup, compile_mjml
-from .prepare import PREHEADER, SUBJECT, Prepared
-from .protect import Markers, Token, check_structure, choose_markers, protect, restore
+from .prepare import PREHEADER, SUBJECT, Prepared, check_included
+from .protect import Markers, Token, choose_markers, protect, restore
 from .registry import Layout, Module, Registry
-from .survival import check_blocks, check_survival, drop_empty_conditions
+from .survival import check_blocks, check_shape, check_survival, drop_empty_conditions
 from .templating import CompiledTemplate, Composite, Environments, check_template, hole_name
 from .text import ParseCache, html_to_text, settle_static_breaks
 
@@ -199,7 +199,7 @@ def _compile(
     parsed: ParseCache | None = None,
 ) -> tuple[str, str]:
     """Protected MJML → MJML compiler → inliner → HTML and text, tokens still as markers."""
-    check_structure(source, markers=markers, tokens=expected)
+    check_shape(source, markers=markers, tokens=expected)
     render = settings.render
     html = compile_mjml(
         source,
@@ -214,8 +214,16 @@ def _compile(
     p, s = re.escape(markers.prefix), re.escape(markers.suffix)
     fences = re.compile(rf"<!--{p}[be]\d+{s}-->")
     # With a cache shared by variants, parsed piece by piece between the slot fences: most
-    # pieces recur across variants.
-    text = html_to_text(html, keep_comment=markers.comment_pattern, cut=fences, cache=parsed)
+    # pieces recur across variants. Block tags inside HTML comments have bare markers there,
+    # which the text part needs as sentinels too.
+    in_comments = "|".join(str(n) for n, t in expected.items() if t.block and t.in_comment)
+    text = html_to_text(
+        html,
+        keep_comment=markers.comment_pattern,
+        comment_blocks=re.compile(rf"{p}(?:{in_comments}){s}") if in_comments else None,
+        cut=fences,
+        cache=parsed,
+    )
     check_blocks(text, expected, markers)
     text = drop_empty_conditions(text, expected, markers)
     dynamic = re.compile(rf"<!--{p}\d+{s}-->|{p}\d+{s}")
@@ -361,12 +369,12 @@ def compile_document(
     # The checks a project's layouts get at load, but for names: the caller's mapping holds them.
     render = settings.render
     check_markup(resolved.source, max_depth=render.max_depth, max_bytes=render.max_source_bytes)
+    check_included(resolved.css, resolved.head, settings=settings)
     check_template(envs.html, resolved.source.text, origin=resolved.source.origin, names=None)
-    markers = choose_markers([resolved.source.text])
+    css, head = ([part.text for part in parts] for parts in (resolved.css, resolved.head))
+    markers = choose_markers([resolved.source.text, *css, *head])
     protected = protect(resolved.source, markers=markers, start=1)
-    source = assemble(
-        protected.text, {}, locale=locale, head=[h.text for h in resolved.head], css=resolved.css
-    )
+    source = assemble(protected.text, {}, locale=locale, head=head, css=css)
     tokens = {t.id: t for t in protected.tokens}
     html, plain = _compile(source, tokens, markers=markers, settings=settings, where=file)
     label = f"document {file}"
@@ -383,8 +391,8 @@ def compile_reference(
     layout = registry.layouts[key.layout]
     pieces = [prepared.layouts[key.layout], *(prepared.modules[m] for _, m in key.modules if m)]
     source = assemble(
-        pieces[0].raw.text,
-        {slot: prepared.modules[m].raw.text for slot, m in key.modules if m},
+        pieces[0].protected.reference,
+        {slot: prepared.modules[m].protected.reference for slot, m in key.modules if m},
         locale=key.locale,
         head=[*head_for(layout, SUBJECT, PREHEADER), *(h for p in pieces for h in p.head)],
         css=[c for p in pieces for c in p.css],

@@ -76,15 +76,15 @@ class Resolved:
 
     Attributes:
         source: The markup with every ``mj-include`` replaced; origins kept for every line.
-        css: The contents of ``type="css"`` includes, in order. Those marked
-            ``css-inline="inline"`` start with the line ``/* inline */`` so that the caller
-            can put them in ``<mj-style inline="inline">``.
+        css: The contents of ``type="css"`` includes, in order, with the file and line of
+            each line. Those marked ``css-inline="inline"`` start with the line
+            ``/* inline */`` so that the caller can put them in ``<mj-style inline="inline">``.
         head: The ``<mj-head>`` children of included whole documents (``<mjml>`` root), in
             order, for the caller to merge into the including document's head.
     """
 
     source: Source
-    css: tuple[str, ...]
+    css: tuple[Source, ...]
     head: tuple[Source, ...]
 
 
@@ -175,7 +175,7 @@ class _Resolver:
         self.root = root
         self.max_depth = max_depth
         self.max_chars = max_chars
-        self.css: list[str] = []
+        self.css: list[Source] = []
         self.head: list[Source] = []
         self._files: dict[Path, str] = {}
         self._located: dict[tuple[Path, str], Path] = {}
@@ -239,8 +239,10 @@ class _Resolver:
         name = path.relative_to(self.root).as_posix()
         content = self._read(path, name, where)
         if kind == "css":
-            inline = attrs.get("css-inline", "").strip().lower() == "inline"
-            self.css.append(f"{INLINE_MARKER}\n{content}" if inline else content)
+            css = Source.from_text(content, file=name)
+            if attrs.get("css-inline", "").strip().lower() == "inline":
+                css = Source(f"{INLINE_MARKER}\n{content}", ((name, 1), *css.origins))
+            self.css.append(css)
             return
         if kind == "html":
             out.add("<mj-raw>", [(name, 1)])

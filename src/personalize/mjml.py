@@ -15,9 +15,10 @@ from .includes import Source
 __all__ = ["check_markup", "compile_mjml", "markup_depth"]
 
 # Jinja tokens may hold quotes, "<" and ">"; strings inside them are matched whole.
+# Strings may hold backslash-escaped quotes, as Jinja's do: 'here\'s'.
 _JINJA = re.compile(
-    r"""\{\{(?:[^}"']|"[^"]*"|'[^']*'|\}(?!\}))*\}\}"""
-    r"""|\{%(?:[^%"']|"[^"]*"|'[^']*'|%(?!\}))*%\}"""
+    r"""\{\{(?:[^}"']|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\}(?!\}))*\}\}"""
+    r"""|\{%(?:[^%"']|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|%(?!\}))*%\}"""
     r"""|\{\#.*?\#\}""",
     re.DOTALL,
 )

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from .config import Settings
 from .errors import PersonalizeError, RegistryError
 from .includes import Source
 from .mjml import check_markup
-from .protect import Markers, Protected, Token, check_structure, choose_markers, protect
+from .protect import MJ_TAG, TOKEN, Markers, Protected, Token, choose_markers, protect
 from .registry import Layout, Module, Registry
+from .survival import check_shape
 from .templating import CompiledTemplate, Environments, check_template, hole_name
 
-__all__ = ["PREHEADER", "SUBJECT", "Piece", "Prepared", "prepare"]
+__all__ = ["PREHEADER", "SUBJECT", "Piece", "Prepared", "check_included", "prepare"]
 
 SUBJECT, PREHEADER = "{{ _subject }}", "{{ _preheader }}"
 _MJML_OPEN = re.compile(r"<mjml\b([^>]*)>")
@@ -69,23 +70,25 @@ def prepare(
     """
     render = settings.render
     owners: list[Layout | Module] = [*registry.layouts.values(), *registry.modules.values()]
-    markers = choose_markers([owner.body.text for owner in owners])
+    markers = choose_markers(
+        [part.text for owner in owners for part in (owner.body, *owner.css, *owner.head)]
+    )
     tokens: dict[int, Token] = {}
     allowed = {*names, "_subject", "_preheader"}
 
     def piece(owner: Layout | Module, id_: str) -> Piece:
         source = owner.body
         check_markup(source, max_depth=render.max_depth, max_bytes=render.max_source_bytes)
+        check_included(owner.css, owner.head, settings=settings)
         info = check_template(
             envs.html, source.text, origin=source.origin, names=allowed, segments=segments
         )
         protected = protect(source, markers=markers, start=len(tokens) + 1)
         own = {t.id: t for t in protected.tokens}
-        check_structure(
-            protected.text, markers=markers, tokens=own, fragment=isinstance(owner, Module)
-        )
+        check_shape(protected.text, markers=markers, tokens=own, fragment=isinstance(owner, Module))
         tokens.update(own)
-        return Piece(id_, owner.file, source, protected, info.names, owner.css, owner.head)
+        css, head = (tuple(part.text for part in parts) for parts in (owner.css, owner.head))
+        return Piece(id_, owner.file, source, protected, info.names, css, head)
 
     def checked(owner: Layout | Module, id_: str) -> Piece | None:
         if problems is None:
@@ -143,6 +146,49 @@ def prepare(
                 )
                 subject_names[f"{owner.file}#{key}"] = info.names
     return Prepared(markers, layouts, modules, tokens, heads, holes, subjects, subject_names)
+
+
+def check_included(css: Iterable[Source], head: Iterable[Source], *, settings: Settings) -> None:
+    """The load checks for included stylesheets and heads of included documents.
+
+    They go into ``<mj-head>`` as they are, on every path: Jinja never runs in them, so a token
+    there is refused (rule 3), and so is markup that must never reach a recipient.
+
+    Raises:
+        RegistryError: at the included file's line.
+    """
+    render = settings.render
+    for part, parent in [*((c, "mj-style") for c in css), *((h, "") for h in head)]:
+        check_markup(part, max_depth=render.max_depth, max_bytes=render.max_source_bytes)
+        found = TOKEN.search(part.text)
+        if found is None:
+            continue
+        file, line = part.origin(part.line_at(found.start()))
+        opened = [m for m in MJ_TAG.finditer(part.text, 0, found.start()) if not m.group(4)]
+        name = parent or _innermost(opened)
+        raise RegistryError(
+            f"Jinja tag {found.group()!r} in <{name}> inside <mj-head>",
+            file=file,
+            line=line,
+            hint="an included document's head is the same for everyone; write a personal "
+            "title or preview in the layout's own <mj-title> or <mj-preview>"
+            if name in ("mj-title", "mj-preview")
+            else "the head is compiled once per variant; only <mj-title> and <mj-preview> "
+            "may hold {{ expressions }}",
+        )
+
+
+def _innermost(tags: list[re.Match[str]]) -> str:
+    """The innermost mj- element still open after ``tags`` (start and end tags, in order)."""
+    stack: list[str] = []
+    for tag in tags:
+        closing, name = tag.group(1), tag.group(2)
+        if not closing:
+            stack.append(name)
+        elif name in stack:
+            while stack.pop() != name:
+                pass
+    return stack[-1] if stack else "mj-head"
 
 
 def _fixed(file: str, line: int) -> Callable[[int], tuple[str, int]]:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from .errors import RegistryError
 from .includes import Source
-from .restore import EXPR, Restored, restore
+from .restore import Markers, Restored, Token, restore
 
 __all__ = [
+    "MJ_TAG",
     "TOKEN",
     "Markers",
     "Protected",
@@ -20,12 +21,14 @@ __all__ = [
     "choose_markers",
     "protect",
     "restore",
+    "sentinels",
 ]
 
-# A Jinja expression, statement or comment; quoted strings inside may hold '}}' or '%}'.
+# A Jinja expression, statement or comment; quoted strings inside may hold '}}' or '%}', and
+# backslash-escaped quotes ('here\'s'), as Jinja's own lexer reads them.
 TOKEN = re.compile(
-    r"""\{\{(?:[^}'"]|'[^']*'|"[^"]*"|\}(?!\}))*\}\}"""
-    r"""|\{%(?:[^%'"]|'[^']*'|"[^"]*"|%(?!\}))*%\}"""
+    r"""\{\{(?:[^}'"]|'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\}(?!\}))*\}\}"""
+    r"""|\{%(?:[^%'"]|'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|%(?!\}))*%\}"""
     r"""|\{\#.*?\#\}""",
     re.S,
 )
@@ -33,42 +36,16 @@ TOKEN = re.compile(
 _DEFAULTED = re.compile(
     r"^(\{\{[-+]?\s*)([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(\s*\|\s*(?:default|d)\b)"
 )
-_MJ_TAG = re.compile(r"<(/?)(mj-[\w-]+|mjml)\b((?:[^>\"']|\"[^\"]*\"|'[^']*')*?)(/?)>")
+MJ_TAG = re.compile(r"<(/?)(mj-[\w-]+|mjml)\b((?:[^>\"']|\"[^\"]*\"|'[^']*')*?)(/?)>")
 _HEAD_TEXT = frozenset({"mj-title", "mj-preview"})
 _COUNTED_PARENTS = frozenset(
     {"mj-section", "mj-group", "mj-carousel", "mjml", "mj-head", "mj-attributes", "mj-navbar"}
+    | {"mj-social", "mj-social-element"}
 )
 
 _TEXT, _TAG, _DQ, _SQ, _COMMENT = range(5)
 _NEXT_IN_TAG = re.compile(r"[\"'>]")
 _NEWLINE_WS = re.compile(r"\s*\n\s*")
-
-
-@dataclass(frozen=True)
-class Markers:
-    """The marker alphabet: ``zq12qz`` for expressions, ``<!--zq13qz-->`` for block tags."""
-
-    prefix: str = "zq"
-    suffix: str = "qz"
-
-    def expr(self, number: int) -> str:
-        """The bare marker for token ``number``."""
-        return f"{self.prefix}{number}{self.suffix}"
-
-    def comment(self, number: int) -> str:
-        """The comment sentinel for block token ``number`` (HTML5 parsers keep it in place)."""
-        return f"<!--{self.prefix}{number}{self.suffix}-->"
-
-    @property
-    def pattern(self) -> re.Pattern[str]:
-        """Matches a comment sentinel (group 1) or a bare marker (group 2)."""
-        p, s = re.escape(self.prefix), re.escape(self.suffix)
-        return re.compile(rf"<!--{p}(\d+){s}-->|{p}(\d+){s}")
-
-    @property
-    def comment_pattern(self) -> re.Pattern[str]:
-        """Matches the text of a sentinel or region-fence comment, for the text converter."""
-        return re.compile(rf"{re.escape(self.prefix)}[be]?\d+{re.escape(self.suffix)}")
 
 
 def choose_markers(texts: Iterable[str]) -> Markers:
@@ -82,29 +59,16 @@ def choose_markers(texts: Iterable[str]) -> Markers:
 
 
 @dataclass(frozen=True)
-class Token:
-    """One Jinja tag of a layout or module, and where it came from."""
-
-    id: int
-    text: str
-    block: bool
-    file: str
-    line: int
-    in_tag: bool
-
-    @property
-    def expression(self) -> str:
-        """The expression inside ``{{ … }}`` (empty for block tags)."""
-        match = EXPR.fullmatch(self.text)
-        return match.group(2).strip() if match and not self.block else ""
-
-
-@dataclass(frozen=True)
 class Protected:
-    """Source text with every Jinja token replaced by a marker."""
+    """Source text with every Jinja token replaced by a marker.
+
+    ``reference`` is the source as written, tokens included, with the same whitespace kept
+    from MJML as in ``text`` (see ``protect``): the reference path renders it with Jinja.
+    """
 
     text: str
     tokens: tuple[Token, ...]
+    reference: str = ""
 
 
 def protect(source: Source, *, markers: Markers, start: int) -> Protected:
@@ -112,8 +76,16 @@ def protect(source: Source, *, markers: Markers, start: int) -> Protected:
 
     Expressions become bare alphanumeric markers (they survive attribute values, URLs and CSS);
     block tags in content become HTML comments (HTML5 parsers would move bare text out of
-    tables), block tags inside attribute values become bare markers. Jinja comments are dropped.
-    Whitespace inside multi-line attribute values is folded to one space, as MJML expects.
+    tables), block tags inside attribute values or HTML comments become bare markers. Jinja
+    comments are dropped. Whitespace inside multi-line attribute values is folded to one space,
+    as MJML expects.
+
+    Whitespace controls (``{{-``, ``-%}``, ``{#-``…) strip the source's whitespace here, as
+    Jinja would, and leave the tokens: in the compiled output they would strip whitespace that
+    MJML or the text converter wrote (a ``<br>``'s line break) instead of the author's. A run of
+    whitespace with a line break between an element and a block tag in content is written
+    ``&#10;`` (here and in ``reference``): MJML drops such a run next to a comment, while on the
+    reference path it may join the text the tag prints.
 
     Raises:
         RegistryError: a token sits inside a tag outside a quoted attribute value, or in the
@@ -121,17 +93,25 @@ def protect(source: Source, *, markers: Markers, start: int) -> Protected:
     """
     text = source.text
     out: list[str] = []
+    reference: list[str] = []
     tokens: list[Token] = []
     scan = _Scanner(out)
     pos = 0
     line = 1
+    after = _Edge(strips=False, sentinel=False)
     for match in TOKEN.finditer(text):
-        scan.feed(text[pos : match.start()])
+        token_text = match.group()
+        before = _Edge(
+            strips=token_text[2:3] == "-",
+            sentinel=token_text.startswith("{%"),  # if it stands in content (checked later)
+        )
+        reference.append(_data(scan, text[pos : match.start()], after, before))
+        reference.append(token_text)
         line += text.count("\n", pos, match.start())
         pos = match.end()
-        token_text = match.group()
         if token_text.startswith("{#"):
             line += token_text.count("\n")
+            after = _Edge(strips=token_text[-3:-2] == "-", sentinel=False)
             continue
         file, file_line = source.origin(line)
         if scan.state == _TAG:
@@ -151,14 +131,113 @@ def protect(source: Source, *, markers: Markers, start: int) -> Protected:
             )
         in_tag = scan.state != _TEXT
         block = token_text.startswith("{%")
+        after = _Edge(strips=token_text[-3:-2] == "-", sentinel=block and not in_tag)
+        line += token_text.count("\n")
+        jinja = _without_controls(token_text)
         if not block:
-            token_text = _DEFAULTED.sub(r"\1\2 | _named('\2')\3", token_text)
+            jinja = _DEFAULTED.sub(r"\1\2 | _named('\2')\3", jinja)
         number = start + len(tokens)
         out.append(markers.comment(number) if block and not in_tag else markers.expr(number))
-        tokens.append(Token(number, token_text, block, file, file_line, in_tag))
-        line += token_text.count("\n")
-    scan.feed(text[pos:])
-    return Protected("".join(out), tuple(tokens))
+        comment = scan.state == _COMMENT
+        tokens.append(Token(number, jinja, block, file, file_line, in_tag, comment))
+    reference.append(_data(scan, text[pos:], after, _Edge(strips=False, sentinel=False)))
+    return Protected("".join(out), tuple(tokens), "".join(reference))
+
+
+@dataclass(frozen=True)
+class _Edge:
+    """The token on one side of a run of text: does it strip whitespace toward the text
+    (``{{-`` before it, ``-}}`` after it), and is it a block tag (a sentinel comment)?"""
+
+    strips: bool
+    sentinel: bool
+
+
+_SPACE = " \t\r\n\f"  # HTML's whitespace, which MJML drops in a run with a line break
+# Elements whose content MJML writes out as HTML: whitespace there is text.
+_HTML_CONTENT = frozenset({
+    "mj-text", "mj-button", "mj-raw", "mj-table", "mj-navbar-link", "mj-social-element",
+    "mj-accordion-title", "mj-accordion-text",
+})  # fmt: skip
+
+
+def _data(scan: _Scanner, data: str, after: _Edge, before: _Edge) -> str:
+    """Feed the text between two tokens to ``scan``; return it as the reference path keeps it.
+
+    Applies the tokens' whitespace controls as Jinja does (``data`` loses its leading
+    whitespace after ``-}}``, its trailing whitespace before ``{{-``), and writes ``&#10;``
+    for the line breaks of a run of whitespace between a block tag in content and an element
+    (or another block tag), which MJML would drop.
+    """
+    kept = data.lstrip() if after.strips else data
+    kept = kept.rstrip() if before.strips else kept
+    middle = kept.strip(_SPACE)
+    lead = kept[: len(kept) - len(kept.lstrip(_SPACE))]
+    trail = kept[len(lead) + len(middle) :]
+    content = scan.state == _TEXT and scan.mj_parent in _HTML_CONTENT
+    fold_lead = (
+        content
+        and after.sentinel
+        and "\n" in lead
+        and (_inline(_FIRST_TAG.match(middle)) if middle else before.sentinel)
+    )
+    scan.feed(_gap(lead) if fold_lead else lead)
+    scan.feed(middle)
+    content = scan.state == _TEXT and scan.mj_parent in _HTML_CONTENT
+    fold_trail = (
+        content
+        and before.sentinel
+        and "\n" in trail
+        and middle.endswith(">")
+        and _inline(_LAST_TAG.search(middle, max(middle.rfind("<"), 0)))
+    )
+    scan.feed(_gap(trail) if fold_trail else trail)
+    # The reference keeps the whitespace Jinja strips itself; only the gaps differ from data.
+    if fold_lead:
+        data = _gap(lead) + data[len(lead) :]
+    if fold_trail:
+        data = data[: len(data) - len(trail)] + _gap(trail)
+    return data
+
+
+# The tag (or comment) that starts or ends a run of text, and its name.
+_FIRST_TAG = re.compile(r"<(?:!--|/?(?P<name>[A-Za-z][\w:-]*))")
+_LAST_TAG = re.compile(r"(?:-->|</?(?P<name>[A-Za-z][\w:-]*)(?:[^<>\"']|\"[^\"]*\"|'[^']*')*>)\Z")
+# Next to these (and at the edges of mj- elements other than _INLINE_CONTENT), whitespace never
+# shows (nor reaches the text part), whether MJML keeps it or not: it is left to MJML, so that
+# such emails keep their bytes.
+_BLOCK_LEVEL = frozenset({
+    "address", "article", "aside", "blockquote", "br", "caption", "center", "col", "colgroup",
+    "dd", "div", "dl", "dt", "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4",
+    "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table",
+    "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
+})  # fmt: skip
+_INLINE_CONTENT = frozenset({"mj-button", "mj-navbar-link", "mj-social-element"})
+
+
+def _inline(tag: re.Match[str] | None) -> bool:
+    """Whether whitespace next to this tag (or comment) may show between words."""
+    if tag is None:
+        return False
+    name = (tag.group("name") or "").lower()
+    if name.startswith("mj-") or name == "mjml":
+        return name in _INLINE_CONTENT  # its content's edges are those of a link
+    return name not in _BLOCK_LEVEL
+
+
+def _without_controls(token: str) -> str:
+    """``token`` without the "-" after its opening or before its closing braces."""
+    if token[2:3] == "-":
+        token = token[:2] + token[3:]
+    if token[-3:-2] == "-":
+        token = token[:-3] + token[-2:]
+    return token
+
+
+def _gap(run: str) -> str:
+    # A character reference is not whitespace to MJML, so it keeps the run; HTML parsers (the
+    # inliner's) read it as the line break it stands for and write that back.
+    return run.replace("\n", "&#10;")
 
 
 class _Scanner:
@@ -248,6 +327,17 @@ class _Scanner:
             self.stack.append(name)
 
 
+def sentinels(
+    text: str, markers: Markers, tokens: Mapping[int, Token]
+) -> Iterator[tuple[re.Match[str], Token]]:
+    """The block tags standing between elements in protected ``text``, in order: comment
+    sentinels, and the bare markers of block tags written inside an HTML comment."""
+    for match in markers.pattern.finditer(text):
+        token = tokens.get(int(match.group(1) or match.group(2)))
+        if token is not None and token.block and (match.group(1) or token.in_comment):
+            yield match, token
+
+
 def check_structure(
     text: str, *, markers: Markers, tokens: Mapping[int, Token], fragment: bool = False
 ) -> None:
@@ -266,14 +356,14 @@ def check_structure(
     """
     stack: list[str] = []
     events = sorted(
-        [(m.start(), 0, m) for m in _MJ_TAG.finditer(text)]
-        + [(m.start(), 1, m) for m in markers.pattern.finditer(text) if m.group(1)]
+        [(m.start(), 0, m) for m in MJ_TAG.finditer(text)]
+        + [(m.start(), 1, m) for m, _ in sentinels(text, markers, tokens)]
     )
     for _, is_block, match in events:
         if is_block:
             parent = stack[-1] if stack else "the document root"
             if parent in _COUNTED_PARENTS or not (stack or fragment):
-                token = tokens[int(match.group(1))]
+                token = tokens[int(match.group(1) or match.group(2))]
                 raise RegistryError(
                     f"{token.text} cannot wrap the children of <{parent}>"
                     if stack
@@ -297,4 +387,8 @@ _STRUCTURE_HINTS = {
     "loop inside one column (rows of an mj-table, or mj-text)",
     "mj-group": "MJML sizes columns by their count per group; loop inside one column instead",
     "mj-carousel": "a carousel numbers its images; list the images without a loop",
+    "mj-social": "MJML writes a cell for each child; list the elements without a condition, or "
+    "put the condition around the whole mj-social",
+    "mj-social-element": "MJML writes the label's cell only for an element with content; put "
+    "the condition around the whole mj-social, or print the label with an expression",
 }

@@ -65,8 +65,8 @@ class Layout:
     preheader: str | None = None
     preheader_line: int | None = None
     description: str = ""
-    css: tuple[str, ...] = ()
-    head: tuple[str, ...] = ()
+    css: tuple[Source, ...] = ()  # included stylesheets and heads, each line's origin kept
+    head: tuple[Source, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,8 +88,8 @@ class Module:
     preheader: str | None = None
     preheader_line: int | None = None
     description: str = ""
-    css: tuple[str, ...] = ()
-    head: tuple[str, ...] = ()
+    css: tuple[Source, ...] = ()  # included stylesheets and heads, each line's origin kept
+    head: tuple[Source, ...] = ()
     experiment: ExperimentTag | None = None
 
     @property
@@ -304,7 +304,7 @@ def _load_layout(
         preheader_line=preheader_line,
         description=str(front.data.get("description") or ""),
         css=resolved.css,
-        head=tuple(h.text for h in resolved.head),
+        head=resolved.head,
     )
 
 
@@ -407,6 +407,6 @@ def _load_module(
         preheader_line=preheader_line,
         description=str(front.data.get("description") or ""),
         css=resolved.css,
-        head=tuple(h.text for h in resolved.head),
+        head=resolved.head,
         experiment=experiment_of(front),
     )

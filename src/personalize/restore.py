@@ -1,4 +1,4 @@
-"""Token restoring: markers in compiled HTML or text back to Jinja, with URL and CSS checks."""
+"""Tokens, their markers, and restoring them in compiled HTML or text, with URL and CSS checks."""
 
 from __future__ import annotations
 
@@ -6,14 +6,10 @@ import html as htmllib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from .errors import RenderError
 
-if TYPE_CHECKING:  # protect.py imports this module: restoring needs its types only as types
-    from .protect import Markers, Token
-
-__all__ = ["EXPR", "Restored", "restore"]
+__all__ = ["EXPR", "Markers", "Restored", "Token", "restore"]
 
 # A Jinja expression: its whitespace controls (groups 1 and 3) and the expression (group 2).
 EXPR = re.compile(r"\{\{([-+]?)(.*?)([-+]?)\}\}", re.S)
@@ -42,6 +38,56 @@ _URL_ATTRS = frozenset(
 _CSS_ATTRS = frozenset({"style", "bgcolor", "color", "fillcolor", "strokecolor"})
 _STYLE_ELEMENT = re.compile(r"<style\b[^>]*>(.*?)</style\s*>", re.S | re.I)
 _SAFE_URL_PREFIX = re.compile(r"^\s*(?:https?:|mailto:|tel:|/|#|\?)", re.I)
+
+
+@dataclass(frozen=True)
+class Markers:
+    """The marker alphabet: ``zq12qz`` for expressions, ``<!--zq13qz-->`` for block tags."""
+
+    prefix: str = "zq"
+    suffix: str = "qz"
+
+    def expr(self, number: int) -> str:
+        """The bare marker for token ``number``."""
+        return f"{self.prefix}{number}{self.suffix}"
+
+    def comment(self, number: int) -> str:
+        """The comment sentinel for block token ``number`` (HTML5 parsers keep it in place)."""
+        return f"<!--{self.prefix}{number}{self.suffix}-->"
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        """Matches a comment sentinel (group 1) or a bare marker (group 2)."""
+        p, s = re.escape(self.prefix), re.escape(self.suffix)
+        return re.compile(rf"<!--{p}(\d+){s}-->|{p}(\d+){s}")
+
+    @property
+    def comment_pattern(self) -> re.Pattern[str]:
+        """Matches the text of a sentinel or region-fence comment, for the text converter."""
+        return re.compile(rf"{re.escape(self.prefix)}[be]?\d+{re.escape(self.suffix)}")
+
+
+@dataclass(frozen=True)
+class Token:
+    """One Jinja tag of a layout or module, and where it came from.
+
+    ``text`` is the tag as the compiled templates run it: without the whitespace controls
+    (``{{-``, ``-%}``), which ``protect`` has already applied to the source around it.
+    """
+
+    id: int
+    text: str
+    block: bool
+    file: str
+    line: int
+    in_tag: bool
+    in_comment: bool = False  # inside an HTML comment (``in_tag`` too): no sentinel there
+
+    @property
+    def expression(self) -> str:
+        """The expression inside ``{{ … }}`` (empty for block tags)."""
+        match = EXPR.fullmatch(self.text)
+        return match.group(2).strip() if match and not self.block else ""
 
 
 @dataclass(frozen=True)

@@ -126,8 +126,11 @@ def _parse_pieces(html: str, cut: re.Pattern[str], cache: ParseCache) -> tuple[E
 class _Converter:
     """Turns HTML parser events into text holding soft-break and link marks."""
 
-    def __init__(self, keep_comment: re.Pattern[str] | None) -> None:
+    def __init__(
+        self, keep_comment: re.Pattern[str] | None, comment_blocks: re.Pattern[str] | None = None
+    ) -> None:
         self._keep = keep_comment
+        self._blocks = comment_blocks
         self._out: list[str] = []
         self._stack: list[_Open] = []
         self._open: dict[str, int] = {}  # how many elements of each tag are open
@@ -313,9 +316,15 @@ class _Converter:
     def handle_comment(self, data: str) -> None:
         # Kept even inside hidden elements: they hold template block tags that must stay paired.
         if self._keep is not None and self._keep.fullmatch(data):
-            if not self._hidden:
-                self._place_break()
-            self._out.append(f"<!--{data}-->")
+            found = [data]
+        elif self._blocks is not None:
+            # Block tags written inside another comment run in the HTML all the same.
+            found = self._blocks.findall(data)
+        else:
+            return
+        if found and not self._hidden:
+            self._place_break()
+        self._out.extend(f"<!--{sentinel}-->" for sentinel in found)
 
     def _void(self, tag: str, attrs: _Attrs) -> None:
         if self._hidden or _HIDDEN_STYLE.search(_attr(attrs, "style")):
@@ -343,6 +352,7 @@ def html_to_text(
     html: str,
     *,
     keep_comment: re.Pattern[str] | None = None,
+    comment_blocks: re.Pattern[str] | None = None,
     cut: re.Pattern[str] | None = None,
     cache: ParseCache | None = None,
 ) -> str:
@@ -357,6 +367,8 @@ def html_to_text(
         html: The HTML, possibly malformed.
         keep_comment: Comments whose whole text matches it are kept in place as ``<!--…-->``
             (template sentinels), even inside hidden elements; all other comments are dropped.
+        comment_blocks: Inside the other comments, text that it matches (the markers of
+            template block tags written in a comment) is kept as ``<!--…-->`` all the same.
         cut: Where the HTML may be parsed in pieces (before each match), e.g. the fences
             around a layout's slots; the result is the same.
         cache: Parsed pieces by their text, kept across calls (with ``cut``): a compiled
@@ -366,4 +378,4 @@ def html_to_text(
         The text, with entities decoded and whitespace collapsed outside ``<pre>``.
     """
     events = _parse(html) if cut is None or cache is None else _parse_pieces(html, cut, cache)
-    return _Converter(keep_comment).convert(events)
+    return _Converter(keep_comment, comment_blocks).convert(events)
