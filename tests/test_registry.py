@@ -550,7 +550,7 @@ def test_a_module_that_is_not_utf8(tmp_path: Path) -> None:
         )
     assert str(caught.value) == (
         "modules/hero/a.mjml line 3: not valid UTF-8 (invalid continuation byte at byte 20) — "
-        "save the file as UTF-8"
+        "save it as a UTF-8 text file"
     )
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
 
+from .config import read_text_file
 from .errors import ConfigError, PersonalizeError, RegistryError, did_you_mean
 from .frontmatter import (
     LAYOUT_KEYS,
@@ -259,20 +260,7 @@ def _relative(root: Path, path: Path) -> str:
 
 def _read(root: Path, path: Path) -> tuple[Document, Resolved, str]:
     file = _relative(root, path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read the file: {exc.strerror or exc}", file=file) from None
-    try:
-        # Universal newlines, as text-mode reading gives: CRLF and CR become LF.
-        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"not valid UTF-8 ({exc.reason} at byte {exc.start})",
-            file=file,
-            line=data.count(b"\n", 0, exc.start) + 1,
-            hint="save the file as UTF-8",
-        ) from None
+    text = read_text_file(path, file=file)
     front, body, first = split_front_matter(text, file=file)
     source = Source.from_text(body, file=file, first_line=first)
     return front, resolve_includes(source, root=root, base=path.parent), file
