@@ -74,3 +74,11 @@ def test_decimals_beyond_floats_range_are_refused(value: Decimal, got: str) -> N
         validate_css_value(value)
 
     assert str(caught.value) == f"unsafe CSS value, got {got} — {CSS_HINT}"
+
+
+def test_an_int_too_long_for_any_length_is_refused_not_a_crash() -> None:
+    with pytest.raises(RecipientError) as caught:
+        validate_css_value(10**5000)
+    assert str(caught.value) == (
+        "unsafe CSS value, got <int too large to show> — check the recipient's data"
+    )

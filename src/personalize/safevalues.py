@@ -104,6 +104,11 @@ def validate_css_value(value: object) -> str:
         RecipientError: For anything else (``;``, ``:``, quotes, ``\\``, comments, ``url(``…).
     """
     if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        if isinstance(value, int) and not -(10**_MAX_EXPONENT) < value < 10**_MAX_EXPONENT:
+            # No CSS length has 400 digits; str() would fail past 4,300 of them anyway.
+            raise RecipientError(
+                f"unsafe CSS value, got {shown(value)}", hint="check the recipient's data"
+            )
         text = str(value)
         # str() writes tiny and huge floats, and some Decimals, with an exponent, which the
         # check refuses. Written out in full up to float's range; 'inf' and 'nan' have no 'e'.
