@@ -27,9 +27,9 @@ from .includes import Source, resolve_includes
 from .inline import inline_css
 from .mjml import check_markup, compile_mjml
 from .prepare import PREHEADER, SUBJECT, Prepared, check_included
-from .protect import Markers, Token, choose_markers, protect, restore
+from .protect import Markers, Token, check_structure, choose_markers, protect, restore
 from .registry import Layout, Module, Registry
-from .survival import check_blocks, check_shape, check_survival, drop_empty_conditions
+from .survival import check_blocks, check_pairs, check_survival, check_tables, drop_empty_conditions
 from .templating import CompiledTemplate, Composite, Environments, check_template, hole_name
 from .text import ParseCache, html_to_text, settle_static_breaks
 
@@ -199,7 +199,10 @@ def _compile(
     parsed: ParseCache | None = None,
 ) -> tuple[str, str]:
     """Protected MJML → MJML compiler → inliner → HTML and text, tokens still as markers."""
-    check_shape(source, markers=markers, tokens=expected)
+    # Over the whole document: a module's block tags may sit in a column of its layout. Pairs
+    # are checked per piece at load (a block tag opens and closes in one template).
+    check_structure(source, markers=markers, tokens=expected)
+    check_tables(source, markers=markers, tokens=expected)
     render = settings.render
     html = compile_mjml(
         source,
@@ -376,6 +379,7 @@ def compile_document(
     protected = protect(resolved.source, markers=markers, start=1)
     source = assemble(protected.text, {}, locale=locale, head=head, css=css)
     tokens = {t.id: t for t in protected.tokens}
+    check_pairs(source, markers=markers, tokens=tokens)  # a document has no load stage
     html, plain = _compile(source, tokens, markers=markers, settings=settings, where=file)
     label = f"document {file}"
     return (
