@@ -60,12 +60,14 @@ BUILTIN_TYPES = (
 )
 _EMAIL_DOMAIN = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+"
 # Noncharacters (U+FDD0–U+FDEF) are the text part's marks: refused in every kind of text.
-_EMAIL = re.compile(rf"^[^@\s<>(),;:\"\[\]\\\ufdd0-\ufdef]+@{_EMAIL_DOMAIN}$")
+_NONCHAR = "\ufdd0-\ufdef"
+_MARKS = re.compile(f"[{_NONCHAR}]")
+_EMAIL = re.compile(rf"^[^@\s<>(),;:\"\[\]\\{_NONCHAR}]+@{_EMAIL_DOMAIN}$")
 _LOCALE = re.compile(r"^[a-z]{2,3}(_[A-Z][a-z]{3})?(_[A-Z]{2}|_\d{3})?$")
 _CONTAINERS = frozenset({list, tuple, dict})
 # No surrounding `\s*` in the pattern: with Unicode spaces allowed inside the URL, that
 # backtracks quadratically on hostile input (10,000 characters took half a second).
-URL_PATTERN = r"(?i)^(?:https?://|mailto:)[^\x00-\x20\x7f\ufdd0-\ufdef]+$"
+URL_PATTERN = rf"(?i)^(?:https?://|mailto:)[^\x00-\x20\x7f{_NONCHAR}]+$"
 
 
 @functools.lru_cache(maxsize=512)
@@ -135,9 +137,6 @@ def _map_value(limit: int) -> Callable[[Any], Any]:
         raise PydanticCustomError("map_value", "not a scalar")
 
     return check
-
-
-_MARKS = re.compile("[\ufdd0-\ufdef]")
 
 
 def _encodable(text: str) -> bool:
@@ -213,7 +212,7 @@ def builtin_types(
         aware: Gives a naive date-time its zone.
     """
     # U+FDD0–U+FDEF are reserved for the text converter's marks (and invalid in text).
-    text = Annotated[str, Field(max_length=max_string, pattern="^[^\ufdd0-\ufdef]*$")]
+    text = Annotated[str, Field(max_length=max_string, pattern=f"^[^{_NONCHAR}]*$")]
     return {
         "str": text,
         "int": Annotated[int, BeforeValidator(_not_bool("int_type"))],
@@ -242,7 +241,6 @@ def builtin_types(
 # What str.isspace counts as whitespace, as a regex class; pydantic-core strips the same but
 # U+001C–U+001F (Unicode White_Space). A test checks it against every character.
 SPACES = "\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-_NONCHAR = "\ufdd0-\ufdef"
 
 
 def _whole(_source: Any, _handler: Any) -> core_schema.CoreSchema:
