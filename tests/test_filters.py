@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from personalize import filters, safevalues
 from personalize.errors import RecipientError
-from personalize.filters import FILTERS, check_locale, validate_css_value, validate_url
+from personalize.filters import FILTERS, check_locale, numbers, validate_css_value, validate_url
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -586,7 +586,7 @@ def test_accepted_urls_are_remembered_and_rejected_ones_raise_every_time() -> No
 
 
 def test_remembered_urls_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(filters, "_CACHE", 3)
+    monkeypatch.setattr(filters, "CACHE", 3)
     filters._GOOD_URLS.clear()
     urls = [f"https://bounded.example/{n}" for n in range(7)]
     for url in urls:
@@ -658,13 +658,13 @@ _LOCALES = sorted(localedata.locale_identifiers())
 )
 def test_whole_numbers_format_as_babel_formats_them(value: int, locale: str) -> None:
     expected = babel_numbers.format_decimal(value, locale=Locale.parse(locale))
-    assert filters._number_text.__wrapped__("number", value, None, locale) == expected
+    assert numbers.number_text.__wrapped__("number", value, None, locale) == expected
 
 
 def test_whole_numbers_take_the_fast_path_where_it_matches_babel() -> None:
-    assert filters._int_format(Locale.parse("hi_IN"))(-12345678) == "-1,23,45,678"
-    assert filters._int_format(Locale.parse("de_CH"))(1234567) == "1’234’567"
-    fitting = [name for name in _LOCALES if filters._int_format(Locale.parse(name))]
+    assert numbers._int_format(Locale.parse("hi_IN"))(-12345678) == "-1,23,45,678"
+    assert numbers._int_format(Locale.parse("de_CH"))(1234567) == "1’234’567"
+    fitting = [name for name in _LOCALES if numbers._int_format(Locale.parse(name))]
     assert len(fitting) > len(_LOCALES) * 0.9
 
 

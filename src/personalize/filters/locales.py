@@ -1,0 +1,67 @@
+"""Babel locales for the filters: checking names, parsing them, and calling Babel safely."""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Callable
+from functools import lru_cache
+
+from babel import Locale, UnknownLocaleError
+from babel import numbers as babel_numbers
+
+from personalize.errors import RecipientError, short_repr, shown
+
+__all__ = ["CACHE", "DEFAULT_LOCALE", "babel_locale", "check_locale", "currencies", "run"]
+
+DEFAULT_LOCALE = "en_US"
+CACHE = 8192  # entries in each formatting cache
+_PRECISION = 60  # Decimal's default 28 digits cannot hold 10**18 with 20 fraction digits
+_FORMAT_ERRORS = (ArithmeticError, AttributeError, IndexError, KeyError, TypeError, ValueError)
+
+
+def check_locale(name: str) -> str:
+    """Return ``name`` if Babel knows the locale.
+
+    Raises:
+        RecipientError: ``unknown locale 'xx_YY'``.
+    """
+    if type(name) is str and name in _KNOWN_LOCALES:  # every email checks its locale
+        return name
+    babel_locale(name)
+    if type(name) is str and len(_KNOWN_LOCALES) < 1024:
+        _KNOWN_LOCALES.add(name)
+    return name
+
+
+_KNOWN_LOCALES: set[str] = set()  # names check_locale accepted (bounded: few exist)
+
+
+def babel_locale(name: object) -> Locale:
+    if isinstance(name, str):
+        try:
+            return _parse_locale(name)
+        except (UnknownLocaleError, ValueError, TypeError):
+            pass
+    raise RecipientError(
+        f"unknown locale {short_repr(name)}",
+        hint="use a locale Babel knows, such as 'en_US' or 'de_DE'",
+    )
+
+
+@lru_cache(maxsize=256)
+def _parse_locale(name: str) -> Locale:
+    return Locale.parse(name)
+
+
+@lru_cache(maxsize=1)
+def currencies() -> frozenset[str]:
+    return frozenset(babel_numbers.list_currencies())
+
+
+def run(name: str, fmt: object, call: Callable[[], str], *, hint: str = "") -> str:
+    """Call Babel; with inputs already validated, a failure can only come from the format."""
+    try:
+        with decimal.localcontext(prec=_PRECISION):
+            return call()
+    except _FORMAT_ERRORS as exc:
+        raise RecipientError(f"invalid format for {name}, got {shown(fmt)}", hint=hint) from exc
