@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import sys
 from collections.abc import Iterator, Sequence
@@ -281,7 +282,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.now.tzinfo is None:
         parser.error("--now needs an offset, e.g. 2026-11-27T09:00:00+01:00")
     if args.out is None:
-        write(sys.stdout, args.count, seed=args.seed, now=args.now)
+        try:
+            write(sys.stdout, args.count, seed=args.seed, now=args.now)
+            sys.stdout.flush()
+        except BrokenPipeError:  # the reader left early, as `| head -1` does: stop quietly
+            # Point stdout at /dev/null so that Python's own flush at exit cannot fail again
+            # (https://docs.python.org/3/library/signal.html#note-on-sigpipe).
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
         return 0
     with args.out.open("w", encoding="utf-8") as out:
         count = write(out, args.count, seed=args.seed, now=args.now)

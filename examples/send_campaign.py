@@ -12,26 +12,38 @@ Exit status: 0 when every record was sent, 1 when any failed, 2 when the run cou
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import smtplib
 import socket
 import sys
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from itertools import count, islice
+from itertools import chain, count, islice
 from pathlib import Path
 from typing import Any
 
 from personalize import PersonalizeError, Project, Recipient
 from personalize.message import parse_address
+from personalize.records import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]  # the bundled starter-kit project
 
 Record = Recipient | Mapping[str, Any]
-Entry = tuple[str, Record | json.JSONDecodeError]  # (label for the report, record)
+# (label for the report, record); a line that could not be read is its error instead.
+Entry = tuple[str, Record | PersonalizeError]
+
+
+class Session(smtplib.SMTP):
+    """An SMTP session that notes whether the current message's content has started to go out."""
+
+    data_begun = False
+
+    def data(self, msg: Any) -> tuple[int, bytes]:  # Any: smtplib takes any buffer
+        self.data_begun = True
+        return super().data(msg)
 
 
 class SmtpTransport:
@@ -41,21 +53,35 @@ class SmtpTransport:
         self.host, self.port = host, port
         self.smtp = self._connect()
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self) -> Session:
         # smtplib's default EHLO name comes from socket.getfqdn(), a DNS lookup: avoid it.
-        return smtplib.SMTP(self.host, self.port, local_hostname=socket.gethostname(), timeout=30)
+        return Session(self.host, self.port, local_hostname=socket.gethostname(), timeout=30)
 
     def deliver(self, message: EmailMessage, *, name: str) -> None:
         """Send one message; a refusal raises and leaves the session usable for the next."""
         if self.smtp.sock is None:  # dropped during an earlier message
             self.smtp = self._connect()
         try:
+            self._send(message)
+        except OSError:
+            if self.smtp.sock is not None or self.smtp.data_begun:
+                raise
+            # The session was found closed (an idle timeout, a server restart) before this
+            # message's content went out, so the server cannot have it: send it once more.
+            self.smtp = self._connect()
+            where = f"{self.host}:{self.port}"
+            print(f"… the server at {where} had closed the session; reconnected", flush=True)
+            self._send(message)
+
+    def _send(self, message: EmailMessage) -> None:
+        self.smtp.data_begun = False
+        try:
             self.smtp.send_message(message)
         except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused):
-            raise  # the server answered and smtplib reset the transaction: carry on
+            raise  # the server answered: smtplib reset the transaction, or closed on a 421
         except OSError:
-            # A timeout or reset leaves the session in an unknown state: start afresh with the
-            # next message. Not with this one: the server may have accepted it already.
+            # A timeout or reset leaves the session in an unknown state: start afresh. Not
+            # with this message if its content went out: the server may have accepted it.
             self.smtp.close()
             raise
 
@@ -88,14 +114,18 @@ Transport = SmtpTransport | EmlFolder
 
 
 def read_audience(path: Path) -> Iterator[Entry]:
-    """``(label, record)`` per non-blank line of a JSONL file, streamed; bad JSON is an entry."""
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                try:
-                    yield f"{path.name} line {number}", json.loads(line.rstrip("\r\n"))
-                except json.JSONDecodeError as exc:
-                    yield f"{path.name} line {number}", exc
+    """``(label, record)`` per non-blank line of a JSONL file, streamed.
+
+    Each line is decoded on its own: one that is not UTF-8 or not JSON comes as its
+    ``ConfigError`` (naming file and line), and the lines around it are still records.
+
+    Raises:
+        ConfigError: the file cannot be opened (now, before anything is sent).
+    """
+    lines = read_jsonl(path, display=path.name)
+    first = next(lines, None)  # read_jsonl opens the file on its first step
+    rest = chain([] if first is None else [first], lines)
+    return ((f"{path.name} line {number}", value) for number, value in rest)
 
 
 def display_name(record: Record) -> str | None:
@@ -122,18 +152,29 @@ def text(reply: bytes | str) -> str:
     return " ".join((reply if isinstance(reply, str) else reply.decode(errors="replace")).split())
 
 
+@dataclass
+class Tally:
+    """What the run has done so far, kept outside `send_all` so that a crash still reports it."""
+
+    sent: int = 0
+    failures: list[str] = field(default_factory=list)
+    last: str | None = None  # the label of the last record that ended as sent or failed
+    finished: bool = False  # every entry was answered for
+
+
 def send_all(
     project: Project,
     layout: str,
     entries: Iterator[Entry],
     transport: Transport,
+    tally: Tally,
     *,
     sender: Address,
     now: datetime,
     progress_every: int,
-) -> tuple[int, list[str]]:
-    """Render and deliver every entry; returns the number delivered and one line per failure."""
-    failures: list[str] = []
+) -> None:
+    """Render and deliver every entry, counting each as sent or failed in ``tally``."""
+    failures = tally.failures
     # Records that render_many has taken but not yet answered for, by its index: memory stays
     # flat however long the audience, and each failure can name its line.
     taken: dict[int, tuple[str, Record]] = {}
@@ -141,13 +182,12 @@ def send_all(
 
     def records() -> Iterator[Record]:
         for label, record in entries:
-            if isinstance(record, json.JSONDecodeError):
-                failures.append(f"{label}: invalid JSON: {record.msg} (column {record.colno})")
+            if isinstance(record, PersonalizeError):  # its message names the file and line
+                failures.append(str(record))
             else:
                 taken[next(numbers)] = (label, record)
                 yield record
 
-    sent = 0
     reply_to = project.settings.message.reply_to
     for outcome in project.render_many(layout, records(), now=now):
         label, record = taken.pop(outcome.index)
@@ -163,14 +203,15 @@ def send_all(
                 )
                 safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", outcome.email.recipient)[:80]
                 transport.deliver(message, name=f"{outcome.index + 1:06d}-{safe_id}")
-                sent += 1
+                tally.sent += 1
             except PersonalizeError as exc:  # e.g. an unsubscribe URL that is http:, not https:
                 failures.append(f"{label}: {exc}")
             except OSError as exc:  # smtplib's errors are OSErrors too
                 failures.append(f"{label}: {smtp_reason(exc)}")
+        tally.last = label
         if (outcome.index + 1) % progress_every == 0:
-            print(f"… {outcome.index + 1}: {sent} sent, {len(failures)} failed", flush=True)
-    return sent, failures
+            print(f"… {outcome.index + 1}: {tally.sent} sent, {len(failures)} failed", flush=True)
+    tally.finished = True
 
 
 def positive(text: str) -> int:
@@ -204,42 +245,67 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         project = Project.load(args.project)
         sender = parse_address(args.sender or project.settings.message.sender or "", role="sender")
-        personas = project.personas if args.data is None else {}
+        if args.layout not in project.layouts:
+            parser.error(f"no layout {args.layout!r}; the project has {', '.join(project.layouts)}")
+        if args.data is not None and not args.data.is_file():
+            parser.error(f"no audience file {str(args.data)!r}")
+        entries = (
+            read_audience(args.data)
+            if args.data
+            else ((f"persona {i}", r) for i, r in project.personas.items())
+        )
     except PersonalizeError as exc:
         parser.error(str(exc))
-    if args.layout not in project.layouts:
-        parser.error(f"no layout {args.layout!r}; the project has {', '.join(project.layouts)}")
-    if args.data is not None and not args.data.is_file():
-        parser.error(f"no audience file {str(args.data)!r}")
-    entries = (
-        read_audience(args.data)
-        if args.data
-        else ((f"persona {i}", r) for i, r in personas.items())
-    )
     # A send renders for the current time; the project's pinned `now` is for previews.
     now = project.now(args.now or datetime.now(UTC))
-    try:
-        transport = EmlFolder(args.dry_run) if args.dry_run else SmtpTransport(args.host, args.port)
-    except OSError as exc:
-        parser.error(f"cannot reach the SMTP server at {args.host}:{args.port}: {exc}")
+    transport = open_transport(parser, args)
     where = f"to {args.dry_run}" if args.dry_run else f"via {args.host}:{args.port}"
     print(f"{args.layout} as of {now.isoformat()}, from {sender}, {where}", flush=True)
+    tally = Tally()
     try:
-        sent, failures = send_all(
+        send_all(
             project,
             args.layout,
             islice(entries, args.limit),
             transport,
+            tally,
             sender=sender,
             now=now,
             progress_every=args.progress_every,
         )
-    finally:
+    finally:  # also after a crash or Ctrl-C: what was sent and what failed must not be lost
         transport.close()
-    print(f"done: {sent} {'written' if args.dry_run else 'sent'}, {len(failures)} failed")
-    for failure in failures:
+        report(tally, done="written" if args.dry_run else "sent")
+    return 1 if tally.failures else 0
+
+
+def report(tally: Tally, *, done: str) -> None:
+    """The summary on stdout, then one line per failure on stderr (and why the run stopped)."""
+    print(f"done: {tally.sent} {done}, {len(tally.failures)} failed", flush=True)
+    for failure in tally.failures:
         print(f"failed: {failure}", file=sys.stderr)
-    return 1 if failures else 0
+    if not tally.finished:
+        after = "before the first record ended: none was"
+        if tally.last:
+            after = f"after {tally.last}: the records after it were"
+        print(f"stopped early, {after} not sent, or not confirmed", file=sys.stderr)
+
+
+def open_transport(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Transport:
+    """The SMTP connection, or the ``--dry-run`` folder; a failure stops the run (exit 2)."""
+    if args.dry_run is None:
+        try:
+            return SmtpTransport(args.host, args.port)
+        except OSError as exc:
+            parser.error(f"cannot reach the SMTP server at {args.host}:{args.port}: {exc}")
+    try:
+        return EmlFolder(args.dry_run)
+    except OSError as exc:
+        reason = "it is a file" if args.dry_run.is_file() else exc.strerror or str(exc)
+        parser.error(
+            f"cannot use {str(args.dry_run)!r} as the --dry-run folder: {reason} — "
+            "pass a folder for the .eml files (it is created if missing)"
+        )
 
 
 if __name__ == "__main__":

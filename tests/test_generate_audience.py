@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -179,3 +180,22 @@ def test_api_errors() -> None:
         next(generate(1, now=datetime(2026, 1, 1)))
     assert list(generate(0)) == []
     assert generate(3, now=datetime(2026, 1, 1, tzinfo=UTC)) is not None
+
+
+@pytest.mark.parametrize("count", [10, 50_000], ids=["buffered", "streaming"])
+def test_a_closed_pipe_ends_quietly(count: int) -> None:
+    # As in `generate_audience.py N | head -1`, but the reader is gone before the first write.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "examples" / "generate_audience.py"), str(count)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (1, "")

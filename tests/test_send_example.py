@@ -9,6 +9,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ from aiosmtpd.controller import Controller  # a missing aiosmtpd must fail, neve
 from personalize import Project
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `python -m pytest` puts it there too; plain `pytest` does not
+from examples import send_campaign  # noqa: E402
+
 SCRIPT = ROOT / "examples" / "send_campaign.py"
 AUDIENCE = ROOT / "examples" / "audience.jsonl"
 LAYOUT = "weekly"
@@ -47,17 +51,26 @@ class Collector:
     """An aiosmtpd handler that keeps every message, refuses some mailboxes, drops on others."""
 
     def __init__(
-        self, *, refuse: frozenset[str] = frozenset(), drop: frozenset[str] = frozenset()
+        self,
+        *,
+        refuse: frozenset[str] = frozenset(),
+        drop: frozenset[str] = frozenset(),
+        hang_up: frozenset[str] = frozenset(),
     ) -> None:
         self.received: list[Received] = []
         self.refuse = refuse
         self.drop = drop
+        self.hang_up = set(hang_up)  # close the session at RCPT, the first time only
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
         if address in self.refuse:
             return "550 5.1.1 No such mailbox"
+        if address in self.hang_up:
+            self.hang_up.remove(address)
+            server.transport.close()  # as after an idle timeout: the client finds it closed
+            return "451 never seen by the client"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -94,9 +107,12 @@ def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
 
 
 def send(
-    *args: str | Path, refuse: frozenset[str] = frozenset(), drop: frozenset[str] = frozenset()
+    *args: str | Path,
+    refuse: frozenset[str] = frozenset(),
+    drop: frozenset[str] = frozenset(),
+    hang_up: frozenset[str] = frozenset(),
 ) -> tuple[subprocess.CompletedProcess[str], list[Received]]:
-    collector = Collector(refuse=refuse, drop=drop)
+    collector = Collector(refuse=refuse, drop=drop, hang_up=hang_up)
     with smtp_server(collector) as port:
         result = run("--host", "127.0.0.1", "--port", str(port), *args)
     return result, collector.received
@@ -249,7 +265,8 @@ def test_unreadable_line_and_unsendable_record_are_failures(tmp_path: Path) -> N
     assert result.returncode == 1
     assert result.stdout.splitlines()[-1] == "done: 2 written, 2 failed"
     assert result.stderr.splitlines() == [
-        "failed: audience.jsonl line 2: invalid JSON: Expecting value (column 29)",
+        "failed: audience.jsonl line 2: invalid JSON: Expecting value (column 29) — each line "
+        "must be one JSON object",
         "failed: audience.jsonl line 3: recipient c-http: list_unsubscribe: expected an https: "
         "or mailto: URL, got 'http://x.example/u' — one-click unsubscribe (RFC 8058) needs an "
         "https:// URL; mailto: also works",
@@ -276,3 +293,165 @@ def test_dropped_connection_fails_that_message_and_the_next_reconnects() -> None
         "failed: persona cart-carla: SMTPServerDisconnected: Connection unexpectedly closed"
     ]
     assert len(received) == len(PERSONAS) - 1
+
+
+def test_lines_that_cannot_be_read_fail_alone_and_the_rest_is_sent(tmp_path: Path) -> None:
+    good = [line.encode() for line in audience_lines()]
+    latin1 = '{"id": "c-latin", "email": "j@example.com", "first_name": "Jürgen"}'
+    huge = '{"id": "c-huge", "email": "h@example.com", "points": ' + "9" * 5000 + "}"
+    deep = "[" * 100_000 + "]" * 100_000
+    data = tmp_path / "audience.jsonl"
+    data.write_bytes(
+        b"\n".join(
+            [
+                good[0],
+                latin1.encode("latin-1"),  # as a spreadsheet export may write it
+                good[1],
+                huge.encode(),
+                good[2],
+                deep.encode(),
+                good[3],
+                good[4],
+            ]
+        )
+        + b"\n"
+    )
+
+    result, received = send("--data", data, refuse=frozenset({"tom.becker@example.com"}))
+
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[-1] == "done: 4 sent, 4 failed"
+    assert result.stderr.splitlines() == [
+        "failed: audience.jsonl line 2: not valid UTF-8 (invalid start byte at byte 60) — save "
+        "the file as UTF-8",
+        "failed: audience.jsonl line 4: unreadable JSON: a number too long to be a field's value "
+        "— check how the file was exported",
+        "failed: audience.jsonl line 6: unreadable JSON: nesting too deep to be a field's value "
+        "— check how the file was exported",
+        "failed: audience.jsonl line 3: tom.becker@example.com refused: 550 5.1.1 No such mailbox",
+    ]
+    expected = [json.loads(line)["email"] for line in good if b"tom.becker" not in line]
+    assert [r.rcpt_tos for r in received] == [(address,) for address in expected]
+
+
+def test_a_byte_order_mark_opens_the_first_record(tmp_path: Path) -> None:
+    data = tmp_path / "audience.jsonl"
+    data.write_text("\n".join(audience_lines()) + "\n", encoding="utf-8-sig")
+    result = run("--data", data, "--dry-run", tmp_path / "eml")
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    assert result.stdout.splitlines()[-1] == "done: 5 written, 0 failed"
+
+
+def test_an_audience_file_that_cannot_be_opened_stops_the_run_before_it_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "audience.jsonl"
+    data.write_text(audience_lines()[0] + "\n", encoding="utf-8")
+    real_open = Path.open
+
+    def refuse(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self == data:  # as for a file without read permission (root can read any)
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refuse)
+    with pytest.raises(SystemExit) as info:
+        send_campaign.main(["--data", str(data), "--dry-run", str(tmp_path / "eml")])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.endswith(
+        "error: audience.jsonl: cannot read the file: Permission denied — pass the path of a "
+        "JSONL file, one JSON object per line\n"
+    )
+    assert not (tmp_path / "eml").exists()
+
+
+@pytest.mark.parametrize(
+    ("crash", "done", "stopped"),
+    [
+        (4, "done: 3 written, 1 failed", "after audience.jsonl line 4: the records after it were"),
+        (1, "done: 0 written, 1 failed", "before the first record ended: none was"),
+    ],
+    ids=["mid-run", "first-record"],
+)
+def test_a_crash_still_reports_what_was_done(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    crash: int,
+    done: str,
+    stopped: str,
+) -> None:
+    real_deliver = send_campaign.EmlFolder.deliver
+
+    def deliver(self: send_campaign.EmlFolder, message: EmailMessage, *, name: str) -> None:
+        if name.startswith(f"{crash:06d}-"):  # the 4th record is line 5: line 2 is no record
+            raise RuntimeError("a bug in an adapted transport")
+        real_deliver(self, message, name=name)
+
+    monkeypatch.setattr(send_campaign.EmlFolder, "deliver", deliver)
+    records = audience_lines()
+    records[1] = '{"id": "c-broken", "email": '
+    data = tmp_path / "audience.jsonl"
+    data.write_text("\n".join(records) + "\n", encoding="utf-8")
+
+    with pytest.raises(RuntimeError, match="a bug in an adapted transport"):
+        send_campaign.main(["--data", str(data), "--dry-run", str(tmp_path / "eml")])
+
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1] == done
+    assert err.splitlines() == [
+        "failed: audience.jsonl line 2: invalid JSON: Expecting value (column 29) — each line "
+        "must be one JSON object",
+        f"stopped early, {stopped} not sent, or not confirmed",
+    ]
+
+
+def test_a_session_the_server_closed_before_a_message_is_reopened_for_it() -> None:
+    result, received = send(hang_up=frozenset({"carla@example.com"}))
+    assert (result.returncode, result.stderr) == (0, ""), result.stderr
+    out = result.stdout.splitlines()
+    note = r"… the server at 127\.0\.0\.1:\d+ had closed the session; reconnected"
+    assert re.fullmatch(note, out[1]), out
+    assert out[2:] == [f"done: {len(PERSONAS)} sent, 0 failed"]
+    assert sorted(r.rcpt_tos for r in received) == sorted((p["email"],) for p in PERSONAS.values())
+
+
+def test_an_idle_session_closed_by_the_server_is_reopened(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    collector = Collector()
+    port = free_port()
+    controller = Controller(collector, hostname="127.0.0.1", port=port, timeout=0.5)
+    controller.start()
+    personas = list(PERSONAS.values())[:3]
+    try:
+        transport = send_campaign.SmtpTransport("127.0.0.1", port)
+        for number, persona in enumerate(personas):
+            if number == 2:
+                time.sleep(1)  # longer than the server's idle timeout
+            message = PROJECT.render(LAYOUT, persona).to_message(sender=SENDER)
+            transport.deliver(message, name=str(number))
+        transport.close()
+    finally:
+        controller.stop()
+    assert capsys.readouterr().out == (
+        f"… the server at 127.0.0.1:{port} had closed the session; reconnected\n"
+    )
+    assert [r.rcpt_tos for r in collector.received] == [(p["email"],) for p in personas]
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [("afile", "it is a file"), ("afile/eml", "Not a directory")],
+    ids=["a-file", "inside-a-file"],
+)
+def test_dry_run_folder_that_cannot_be_made_is_named(
+    tmp_path: Path, target: str, reason: str
+) -> None:
+    (tmp_path / "afile").touch()
+    result = run("--port", str(free_port()), "--dry-run", tmp_path / target)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        f"send_campaign.py: error: cannot use {str(tmp_path / target)!r} as the --dry-run "
+        f"folder: {reason} — pass a folder for the .eml files (it is created if missing)"
+    )
