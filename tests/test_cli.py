@@ -14,6 +14,8 @@ import pytest
 
 from personalize import Project
 from personalize.cli import app, main
+from personalize.cli.explain import _json_value
+from personalize.rules import MISSING
 from projects import starter_kit_copy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -358,3 +360,202 @@ def test_ctrl_c_exits_130(
     code, _, err = run(["render", "weekly", "-r", "vip-vera"], capsys)
     assert code == 130
     assert err.strip() == "interrupted"
+
+
+# -- tables: ids fold, never "…" -------------------------------------------------------------
+
+
+def _terminal(monkeypatch: pytest.MonkeyPatch, width: int) -> None:
+    """stdout as a colourless terminal of ``width`` columns."""
+    monkeypatch.setattr(app.out, "_force_terminal", True)
+    monkeypatch.setattr(app.out, "_width", width)
+    monkeypatch.setattr(app.out, "_color_system", None)
+
+
+def _column(printed: str, index: int) -> str:
+    """Column ``index`` of a printed table, every line's piece joined: what folding kept."""
+    rows = [line.split("│") for line in printed.splitlines() if "│" in line]
+    return "".join(row[index].strip() for row in rows if len(row) > index)
+
+
+def _rows(printed: str) -> dict[str, list[str]]:
+    """The one-line rows of a printed table, by their first cell."""
+    rows = [line.split("│")[1:-1] for line in printed.splitlines() if line.startswith("│")]
+    return {row[0].strip(): [cell.strip() for cell in row[1:]] for row in rows}
+
+
+LONG_OFFER = "offer/black-friday-extended-weekend-free-shipping-for-loyalty-members"
+
+
+@pytest.fixture
+def long_offer(tmp_path: Path) -> Path:
+    """The starter kit with an offer module whose id is 68 characters long."""
+    root = starter_kit_copy(tmp_path / "kit", ("[project]", "[project]"))
+    (root / "modules" / f"{LONG_OFFER}.mjml").write_text(
+        "---\nsegments: [gold]\npriority: 30\n---\n"
+        "<mj-section><mj-column><mj-text>Free shipping</mj-text></mj-column></mj-section>\n"
+    )
+    return root
+
+
+def test_piped_render_table_keeps_ids_whole(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["render", "weekly", "-r", "vip-vera", "-r", "german-dora"], capsys)
+    assert code == 0
+    assert "…" not in out
+    assert _rows(out) == {
+        "vip-vera": [
+            "Hi Vera, your VIP early access is open",
+            "vip-early-access",
+            "complementary",
+            "black-friday",
+            "gold",
+        ],
+        "german-dora": [
+            "Hallo Dora, das ist neu bei Northwind Goods",
+            "german",
+            "picks-de",
+            "black-friday-de",
+            "bronze-de",
+        ],
+    }
+
+
+def test_a_narrow_terminal_folds_recipient_ids_and_subjects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = [f"lapsed-{'la' * 20}-{end}" for end in ("one", "two")]
+    data = _data(tmp_path, *(_record(rid, first_name="Maximiliane") for rid in ids))
+    _terminal(monkeypatch, 60)
+    code, out, err = run(["render", "weekly", "--data", data, "--all"], capsys)
+    assert code == 0, err
+    assert max(len(line) for line in out.splitlines()) <= 60
+    assert "…" not in out
+    assert _column(out, 1) == "".join(ids)
+    subject = "Hi Maximiliane, Black Friday is on: 25% off everything"
+    assert _column(out, 2).replace(" ", "") == subject.replace(" ", "") * 2
+
+
+def test_render_json_has_every_documented_key_and_the_experiment_arms(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(["render", "weekly", "-r", "silver-sam", "--format", "json"], capsys)
+    assert code == 0
+    payload = json.loads(out)
+    assert list(payload) == ["emails", "errors", "files"]
+    (sam,) = payload["emails"]
+    assert list(sam) == [
+        "layout",
+        "recipient",
+        "subject",
+        "preheader",
+        "decisions",
+        "experiments",
+        "warnings",
+        "html_bytes",
+        "text",
+    ]
+    assert sam["experiments"] == {"hero-story-nov": "b"}
+    assert sam["decisions"]["hero"] == "hero/default-b"
+
+
+def test_explain_keeps_long_module_ids_whole_piped_and_on_a_terminal(
+    long_offer: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--project", str(long_offer), "explain", "weekly", "-r", "vip-vera"]
+    code, piped, _ = run(args, capsys)
+    assert code == 0
+    assert "…" not in piped
+    assert f" ✓ │ {LONG_OFFER} │       30 │ won " in piped
+    assert f"eligible, but {LONG_OFFER} (priority 30) ranks first" in piped
+    _terminal(monkeypatch, 60)
+    code, folded, _ = run(args, capsys)
+    assert code == 0
+    assert "…" not in folded
+    assert max(len(line) for line in folded.splitlines() if "│" in line) <= 60
+    offer = folded[folded.index("offer → ") : folded.index("loyalty → ")]
+    first = ("cart-discount", "win-back-coupon", "welcome-discount")  # priorities 60, 50, 40
+    expected = [*(f"offer/{name}" for name in first), LONG_OFFER, "offer/black-friday-de"]
+    expected.append("offer/black-friday")
+    assert _column(offer, 1) == "".join(expected)
+
+
+def test_explain_names_the_zone_and_where_subject_and_preheader_come_from(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(
+        ["explain", "weekly", "-r", "bronze-ben", "--now", "2026-11-30T23:30:00+00:00"], capsys
+    )
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[:2] == [
+        "weekly for bronze-ben  locale en_US, now 2026-12-01T00:30+01:00 (Europe/Berlin)",
+        "segments: potential_loyalist",
+    ]
+    assert lines[lines.index("") - 1] == "subject from the layout, preheader from the layout"
+    assert (
+        " ✗ │ offer/black-friday     │       20 │ outside its date window   │ active 2026-11-27 – "
+        "2026-11-30 (Europe/Berlin), now is 2026-12-01T00:30+01:00" in out
+    )
+    code, out, _ = run(["explain", "weekly", "-r", "vip-vera"], capsys)
+    lines = out.splitlines()
+    assert lines[lines.index("") - 1] == (
+        "subject from hero/vip-early-access, preheader from hero/vip-early-access"
+    )
+
+
+def test_explain_json_writes_date_times_in_iso_8601_and_decimals_as_strings(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(["explain", "weekly", "-r", "vip-vera", "--format", "json"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    assert data["now"] == "2026-11-27T09:00:00+01:00"
+    assert data["metrics"]["last_order_at"] == "2026-11-20T10:00:00+01:00"
+    assert data["metrics"]["spend_365d"] == "663.50"
+    assert data["metrics"]["orders_365d"] == 5
+    assert (data["subject_from"], data["preheader_from"]) == (
+        "hero/vip-early-access",
+        "hero/vip-early-access",
+    )
+    hero = data["slots"][0]["candidates"]
+    welcome = next(c for c in hero if c["module"] == "hero/welcome")
+    assert welcome["failed"][0]["value"] == "2023-03-02T10:00:00+01:00"
+
+
+def test_explain_json_writes_a_missing_value_as_null() -> None:
+    assert json.dumps({"value": MISSING}, default=_json_value) == '{"value": null}'
+
+
+NOW_OUT_OF_RANGE = [
+    (
+        "9999-12-31T23:59:59-05:00",
+        "Error: Invalid value for --now: expected a moment between the years 1 and 9999 in UTC, "
+        "got '9999-12-31T23:59:59-05:00', which is after 9999-12-31 in UTC — pass a date-time "
+        "inside the calendar, such as 2026-11-27T09:00:00+01:00",
+    ),
+    (
+        "0001-01-01",
+        "Error: Invalid value for --now: expected a moment between the years 1 and 9999 in UTC, "
+        "got '0001-01-01' (read in Europe/Berlin), which is before 0001-01-01 in UTC — pass a "
+        "date-time inside the calendar, such as 2026-11-27T09:00:00+01:00",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["render", "weekly", "-r", "vip-vera"],
+        ["explain", "weekly", "-r", "vip-vera"],
+        ["coverage", "weekly", str(ROOT / "examples" / "audience.jsonl")],
+        ["matrix", "weekly"],
+    ],
+    ids=["render", "explain", "coverage", "matrix"],
+)
+@pytest.mark.parametrize(("now", "message"), NOW_OUT_OF_RANGE, ids=["year-10000", "year-0"])
+def test_a_now_without_a_utc_time_is_a_usage_error(
+    command: list[str], now: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run([*command, "--now", now], capsys)
+    assert (code, out) == (2, "")
+    assert err.splitlines()[-1] == message

@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from personalize import Project
-from personalize.cli import main
+from personalize.cli import app, main
 from personalize.coverage import (
     CoverageReport,
     Failure,
@@ -366,6 +366,32 @@ def test_cli_table(audience: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "segments (5 classified)" in out
     assert "HTML sizes: no email rendered (--render-every 0)" in out
     assert "record 6: " in out
+
+
+def _module_column(printed: str) -> str:
+    """The slots table's module column, every line's piece joined: what folding kept."""
+    table = printed[printed.index("slots (") : printed.index("fields that fell back")]
+    rows = [line.split("│") for line in table.splitlines() if line.startswith("│")]
+    return "".join(row[2].strip() for row in rows)
+
+
+def test_cli_table_folds_module_ids_on_a_narrow_terminal_and_keeps_them_whole_piped(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["coverage", "weekly", str(ROOT / "examples" / "audience.jsonl")]
+    code, piped, _ = _run(args, capsys)
+    assert code == 0
+    assert "…" not in piped
+    assert "│                 │ recommendations/complementary    │          1 │ 20.0 % │" in piped
+    monkeypatch.setattr(app.out, "_force_terminal", True)
+    monkeypatch.setattr(app.out, "_width", 60)
+    monkeypatch.setattr(app.out, "_color_system", None)
+    code, narrow, _ = _run(args, capsys)
+    assert code == 0
+    assert "…" not in narrow
+    assert max(len(line) for line in narrow.splitlines() if "│" in line) <= 60
+    assert _module_column(narrow).replace(" ", "") == _module_column(piped).replace(" ", "")
+    assert "recommendations/complementary" in _module_column(piped)
 
 
 @pytest.mark.parametrize(

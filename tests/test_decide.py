@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import random
+import re
 import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -311,7 +313,7 @@ def test_explain_every_losing_reason(project: Project) -> None:
             "hero/black-friday",
             80,
             INACTIVE,
-            "active 2026-11-27 – 2026-11-30, now is 2026-11-20T09:00+01:00",
+            "active 2026-11-27 – 2026-11-30 (Europe/Berlin), now is 2026-11-20T09:00+01:00",
         ),
         ("hero/german", 70, WRONG_LOCALE, "for locales de; recipient is en_US"),
         ("hero/cart", 60, RULE_FAILED, "when: cart_items > 0 — failed: cart_items > 0 (saw 0)"),
@@ -395,7 +397,7 @@ def test_str_of_an_explanation(project: Project) -> None:
         values: orders_30d=0
 
         hero: hero/vip — priority 50
-          ✗ hero/black-friday [priority 80] outside its date window: active 2026-11-27 – 2026-11-30, now is 2026-11-20T09:00+01:00
+          ✗ hero/black-friday [priority 80] outside its date window: active 2026-11-27 – 2026-11-30 (Europe/Berlin), now is 2026-11-20T09:00+01:00
           ✗ hero/german [priority 70] wrong locale: for locales de; recipient is en_US
           ✗ hero/cart [priority 60] excluded: recipient is in excluded segment 'unsubscribed_promo'
           ✓ hero/vip [priority 50] won: eligible with the highest priority (50)
@@ -408,6 +410,90 @@ def test_str_of_an_explanation(project: Project) -> None:
         footer: footer/default — fallback
           ✓ footer/default [priority 0] won: fallback"""  # noqa: E501
     )
+
+
+TIES = {
+    "hero/default": "",
+    "hero/plain": "",
+    "hero/story-a": "experiment: {name: a-story, variant: a}",
+    "hero/story-b": "experiment: {name: a-story, variant: b}",
+    "hero/vip": "segments: [vip]\npriority: 50",
+    "hero/vip2": "segments: [vip]\npriority: 50",
+    "hero/zz-loyal": "segments: [loyal]",
+    "footer/default": "",
+}
+
+
+@pytest.mark.parametrize(
+    ("record", "loser", "detail"),
+    [
+        (
+            {"tier": "Gold"},
+            "hero/vip2",
+            "eligible, but tied at priority 50 with hero/vip, which wins the tie-break: its id "
+            "hero/vip sorts before the id hero/vip2",
+        ),
+        (
+            {"orders": orders(3)},
+            "hero/default",
+            "eligible, but tied at priority 0 with hero/zz-loyal, which wins the tie-break: a "
+            "targeted module ranks before a fallback",
+        ),
+        (
+            {},
+            "hero/default",
+            "eligible, but tied at priority 0 with hero/story-{arm}, which wins the tie-break: its "
+            "experiment name a-story sorts before the id hero/default",
+        ),
+        (
+            {"tier": "Gold"},
+            "hero/default",
+            "eligible, but hero/vip (priority 50) ranks first",
+        ),
+    ],
+    ids=["by-id", "targeted-before-fallback", "by-experiment-name", "by-priority"],
+)
+def test_a_tie_on_priority_says_what_broke_it(
+    tmp_path: Path, record: dict[str, Any], loser: str, detail: str
+) -> None:
+    ties = Project.load(write_project(tmp_path, modules=TIES, layouts={"weekly": WEEKLY}))
+    explanation = ties.explain("weekly", {"id": "ann", **record}, now=NOW)
+    arm = explanation.decisions.experiments.get("a-story", "")
+    found = {c[0]: c[2:] for c in candidates(explanation, "hero")}
+    assert found[loser] == (LOST_PRIORITY, detail.format(arm=arm))
+
+
+def test_a_window_names_the_project_zone_and_shows_now_in_it(project: Project) -> None:
+    """23:30 UTC on the 30th is past the window's last day in Berlin: the reason says so."""
+    now = datetime(2026, 11, 30, 23, 30, tzinfo=UTC)
+    explanation = project.explain("weekly", {"id": "ann"}, now=now)
+    assert candidates(explanation, "hero")[0] == (
+        "hero/black-friday",
+        80,
+        INACTIVE,
+        "active 2026-11-27 – 2026-11-30 (Europe/Berlin), now is 2026-12-01T00:30+01:00",
+    )
+
+
+DAYS_AGO = r"(ordered|order|last|bought \w+|signed up) (\d+) days ago"
+
+
+def test_the_kit_persona_notes_match_what_explain_shows() -> None:
+    """A note's "N days ago" is the metric explain prints (whole days); its segments are real."""
+    root = Path(__file__).resolve().parents[1]
+    kit = Project.load(root)
+    lines = (root / "personas.jsonl").read_text(encoding="utf-8").splitlines()
+    notes = {record["id"]: record["persona"] for record in map(json.loads, lines)}
+    checked = 0
+    for rid, note in notes.items():
+        metrics = kit.explain("weekly", kit.personas[rid]).metrics
+        for verb, days in re.findall(DAYS_AGO, note):
+            metric = "days_since_signup" if verb == "signed up" else "days_since_order"
+            assert (rid, metrics[metric]) == (rid, int(days)), note
+            checked += 1
+    assert checked >= 10
+    assert "potential_loyalist" in notes["bronze-ben"]
+    assert kit.explain("weekly", kit.personas["bronze-ben"]).segments == ("potential_loyalist",)
 
 
 def test_str_of_an_explanation_without_segments_or_metrics() -> None:

@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from personalize import Project
-from personalize.cli import main
+from personalize.cli import app, main
 from personalize.errors import RecipientError, RegistryError
 from personalize.matrix import NO_SEGMENT, Cell, Choice, Matrix, decision_matrix, project_matrix
-from projects import HERO, make_project, module
+from projects import HERO, make_project, module, starter_kit_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -418,3 +418,149 @@ def test_cli_errors(
     assert got == code
     assert message in err
     assert out == ""
+
+
+def _terminal(monkeypatch: pytest.MonkeyPatch, width: int, *, colour: bool = False) -> None:
+    """stdout as a terminal of ``width`` columns, with or without colours."""
+    monkeypatch.setattr(app.out, "_force_terminal", True)
+    monkeypatch.setattr(app.out, "_width", width)
+    coloured = app.Console(force_terminal=True, color_system="standard")._color_system
+    monkeypatch.setattr(app.out, "_color_system", coloured if colour else None)
+
+
+def _cells(printed: str) -> list[list[str]]:
+    """The rows of a printed table with ruled rows: each cell's lines joined, spaces dropped."""
+    rows: list[list[str]] = []
+    current: list[str] = []
+    for line in printed.splitlines():
+        if line.startswith("│"):
+            parts = [part.replace(" ", "") for part in line.split("│")[1:-1]]
+            current = [a + b for a, b in zip(current, parts, strict=True)] if current else parts
+        elif current and line[:1] in ("├", "└"):
+            rows.append(current)
+            current = []
+    return rows
+
+
+LONG_SEGMENT = "high_value_customers_with_recent_activity_in_the_winter_season"
+
+
+@pytest.fixture
+def long_segment(tmp_path: Path) -> Path:
+    """The starter kit with a 62-character segment name."""
+    root = starter_kit_copy(tmp_path / "kit", ("[project]", "[project]"))
+    segments = root / "segments.yaml"
+    text = segments.read_text(encoding="utf-8")
+    long = f"\nsegments:\n  {LONG_SEGMENT}:\n    description: long\n    when: {{tier: Gold}}\n"
+    segments.write_text(text.replace("\nsegments:\n", long, 1), encoding="utf-8")
+    return root
+
+
+def test_piped_table_keeps_its_natural_width_without_a_colour_legend(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = _run(["matrix", "weekly"], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "weekly — locale en_US, now 2026-11-27T09:00+01:00 (Europe/Berlin)"
+    assert lines[-1].startswith("└")  # no legend: piped output has no colours to explain
+    assert _cells(out)[0] == [
+        "vip",
+        "vip-early-access",
+        "picks(fallback)",
+        "black-friday",
+        "bronze(fallback)",
+    ]
+
+
+def test_a_long_segment_name_folds_and_every_cell_keeps_its_text(
+    long_segment: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--project", str(long_segment), "matrix", "weekly"]
+    code, wide, _ = _run(args, capsys)
+    assert code == 0
+    _terminal(monkeypatch, 80)
+    code, narrow, _ = _run(args, capsys)
+    assert code == 0
+    assert max(len(line) for line in narrow.splitlines()) <= 80
+    border = next(line for line in narrow.splitlines() if line.startswith("┏"))
+    assert min(len(column) for column in border[1:-1].split("┳")) >= 2 + 12  # MIN_CELL
+    assert _cells(narrow) == _cells(wide)  # folded, nothing lost
+    assert all(all(cells) for cells in _cells(narrow))  # and no blank cell
+    assert _cells(wide)[0] == [
+        LONG_SEGMENT,
+        "experimenthero-story-nov:a50%:defaultb50%:default-b",
+        "picks(fallback)",
+        "black-friday",
+        "bronze(fallback)",
+    ]
+
+
+def test_a_narrow_terminal_gets_one_line_per_cell(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _terminal(monkeypatch, 34)
+    code, out, _ = _run(["matrix", "weekly"], capsys)
+    assert code == 0
+    assert out.splitlines()[:8] == [
+        "weekly — locale en_US, now 2026-11-27T09:00+01:00 (Europe/Berlin)",
+        "(one line per cell: the table does not fit 34 columns)",
+        "vip",
+        "  hero: vip-early-access",
+        "  recommendations: picks (fallback)",
+        "  offer: black-friday",
+        "  loyalty: bronze (fallback)",
+        "recent_purchaser",
+    ]
+    gold = out.splitlines().index("gold")
+    assert out.splitlines()[gold + 1 : gold + 4] == [
+        "  hero: experiment hero-story-nov:",
+        "     a 50 %: default",
+        "     b 50 %: default-b",
+    ]
+
+
+def test_the_long_segment_at_34_columns_gets_one_line_per_cell(
+    long_segment: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _terminal(monkeypatch, 34)
+    code, out, _ = _run(["--project", str(long_segment), "matrix", "weekly"], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    at = lines.index(LONG_SEGMENT)
+    assert lines[at + 1 : at + 7] == [
+        "  hero: experiment hero-story-nov:",
+        "     a 50 %: default",
+        "     b 50 %: default-b",
+        "  recommendations: picks (fallback)",
+        "  offer: black-friday",
+        "  loyalty: bronze (fallback)",
+    ]
+
+
+def test_the_colour_legend_only_on_a_colour_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    legend = (
+        "dim: the slot's fallback; yellow: depends on a `when` rule (unknown here); "
+        "magenta: an experiment's arms"
+    )
+    _terminal(monkeypatch, 200, colour=True)
+    code, out, _ = _run(["matrix", "weekly"], capsys)
+    assert code == 0
+    assert legend in out
+    monkeypatch.setattr(app.out, "no_color", True)  # NO_COLOR
+    code, out, _ = _run(["matrix", "weekly"], capsys)
+    assert legend not in out
+    _terminal(monkeypatch, 200)
+    code, out, _ = _run(["matrix", "weekly"], capsys)
+    assert legend not in out
+
+
+def test_the_title_shows_now_in_the_project_zone(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(["matrix", "weekly", "--now", "2026-11-30T23:30:00+00:00"], capsys)
+    assert code == 0
+    assert out.splitlines()[0] == (
+        "weekly — locale en_US, now 2026-12-01T00:30+01:00 (Europe/Berlin)"
+    )
+    assert _cells(out)[0][3] == "(empty)"  # Black Friday ended at midnight in Berlin

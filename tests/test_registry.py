@@ -688,6 +688,27 @@ def test_open_windows() -> None:
     assert Active(None, now + timedelta(microseconds=1), "").contains(now)
 
 
+@pytest.mark.parametrize(
+    ("now", "shown"),
+    [
+        (datetime(2026, 11, 30, 23, 30, tzinfo=UTC), "2026-12-01T00:30+01:00"),
+        (
+            datetime(2026, 11, 26, 18, 30, tzinfo=timezone(timedelta(hours=-5))),
+            "2026-11-27T00:30+01:00",
+        ),
+        (datetime(2026, 11, 28, 9), "2026-11-28T09:00+01:00"),  # naive: the project's clock
+        # Berlin's clock is past the calendar's end: shown as given rather than failing.
+        (datetime(9999, 12, 31, 23, 30, tzinfo=UTC), "9999-12-31T23:30+00:00"),
+    ],
+    ids=["utc-after-the-end", "new-york-at-the-start", "naive", "past-the-calendar"],
+)
+def test_a_window_is_described_in_the_project_zone(now: datetime, shown: str) -> None:
+    active = Active(None, None, "2026-11-27 – 2026-11-30")
+    assert active.describe(now, BERLIN) == (
+        f"active 2026-11-27 – 2026-11-30 (Europe/Berlin), now is {shown}"
+    )
+
+
 ACTIVE_ERROR_CASES = [
     (
         "reversed dates",

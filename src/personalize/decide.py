@@ -137,11 +137,7 @@ def _why_not(
 ) -> tuple[str, str, tuple[TraceEntry, ...]] | None:
     """``None`` when the module is eligible, else (outcome, detail, failed conditions)."""
     if module.active is not None and not module.active.contains(now):
-        return (
-            INACTIVE,
-            f"active {module.active.text}, now is {now.isoformat(timespec='minutes')}",
-            (),
-        )
+        return INACTIVE, module.active.describe(now, scope.tz) if explain else "", ()
     if module.locales and not locale_matches(module.locales, locale):
         return WRONG_LOCALE, f"for locales {', '.join(module.locales)}; recipient is {locale}", ()
     segments = membership.segments
@@ -264,7 +260,7 @@ def decide(
                 winner.id if winner else None,
                 slot.required,
                 reason,
-                tuple(_rank(considered, winner)),
+                tuple(_rank(considered, winner, registry.modules)),
                 tuple(shaped),
             )
         )
@@ -322,29 +318,43 @@ class _Arms:
         return OTHER_VARIANT, detail, ()
 
 
-def _rank(considered: list[Candidate], winner: Module | None) -> list[Candidate]:
+def _rank(
+    considered: list[Candidate], winner: Module | None, modules: Mapping[str, Module]
+) -> list[Candidate]:
     if winner is None:
         return considered
+    top = f"eligible with the highest priority ({winner.priority})"
+    best = "fallback" if winner.is_fallback else top
     out: list[Candidate] = []
     for c in considered:
-        if c.outcome == LOST_PRIORITY:
-            c = Candidate(
-                c.module,
-                c.priority,
-                LOST_PRIORITY,
-                f"eligible, but {winner.id} (priority {winner.priority}) ranks first",
-            )
-        elif c.outcome == WON:
-            c = Candidate(
-                c.module,
-                c.priority,
-                WON,
-                "fallback"
-                if winner.is_fallback
-                else f"eligible with the highest priority ({winner.priority})",
-            )
+        if c.outcome == WON:
+            c = Candidate(c.module, c.priority, WON, best)
+        elif c.outcome == LOST_PRIORITY:
+            c = Candidate(c.module, c.priority, LOST_PRIORITY, _lost(winner, modules[c.module]))
         out.append(c)
     return out
+
+
+def _lost(winner: Module, loser: Module) -> str:
+    """Why ``winner`` ranks first: its priority, else the tie-break of ``decision_order``."""
+    if loser.priority != winner.priority:
+        return f"eligible, but {winner.id} (priority {winner.priority}) ranks first"
+    if winner.is_fallback != loser.is_fallback:
+        why = "a targeted module ranks before a fallback"
+    elif _tie_name(winner) != _tie_name(loser):
+        why = f"its {_tie_name(winner)} sorts before the {_tie_name(loser)}"
+    elif bool(winner.locales) != bool(loser.locales):
+        why = "a module for some locales ranks before one for every locale"
+    else:  # two modules of one experiment
+        why = f"its id {winner.id} sorts before {loser.id}"
+    tie = f"tied at priority {winner.priority} with {winner.id}, which wins the tie-break"
+    return f"eligible, but {tie}: {why}"
+
+
+def _tie_name(module: Module) -> str:
+    # An experiment's variants sort by experiment name, so that they stay next to each other.
+    tag = module.experiment
+    return f"experiment name {tag.name}" if tag else f"id {module.id}"
 
 
 @dataclass(frozen=True)

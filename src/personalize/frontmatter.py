@@ -59,6 +59,20 @@ class Active:
         """Whether ``now`` falls inside the window."""
         return (self.start is None or now >= self.start) and (self.end is None or now < self.end)
 
+    def describe(self, now: datetime, tz: tzinfo) -> str:
+        """``active 2026-11-27 – 2026-11-30 (Europe/Berlin), now is 2026-12-01T00:30+01:00``.
+
+        The dates are in the project zone ``tz``: ``now`` in the offset it was given (23:30 UTC
+        on the 30th) would read as inside a window that in Berlin had already ended.
+        """
+        if now.tzinfo is None:  # a naive moment is read in the project zone, as everywhere
+            now = now.replace(tzinfo=tz)
+        try:
+            local = now.astimezone(tz)
+        except OverflowError:  # the zone's wall clock is past the calendar's end: as given
+            local = now
+        return f"active {self.text} ({tz}), now is {local.isoformat(timespec='minutes')}"
+
 
 @dataclass(frozen=True)
 class ExperimentTag:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import NoReturn
 
 import click
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
@@ -24,6 +25,7 @@ from personalize.records import read_jsonl
 out = Console(highlight=False, soft_wrap=True, markup=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 PROGRESS_FROM = 20  # show a progress bar when rendering at least this many emails
+_WIDEST = 10_000  # piped output is measured up to this width; wider cells fold, never truncate
 
 # Control characters (ESC starts terminal sequences) and bidi overrides, written as escapes.
 _CONTROLS = {
@@ -43,6 +45,39 @@ def safe(text: object, style: str = "") -> Text:
     return Text(plain(text), style=style)
 
 
+def show(renderable: RenderableType) -> None:
+    """Print a table to stdout: on a terminal it fits the window; piped, at its natural width.
+
+    Tables fold long module and recipient ids instead of cutting them with "…" (two ids that
+    share a prefix would look the same). A pipe has no window: fitting it to 80 columns would
+    fold them for nothing.
+    """
+    console = out
+    if not out.is_terminal:
+        natural = Measurement.get(out, out.options.update(max_width=_WIDEST), renderable).maximum
+        width = max(natural, out.width)
+        console = Console(file=out.file, width=width, highlight=False, soft_wrap=True, markup=False)
+    console.print(renderable)
+
+
+def colours_shown() -> bool:
+    """Whether stdout shows colours (a terminal without NO_COLOR): else a colour legend is noise."""
+    return out.is_terminal and out.color_system is not None and not out.no_color
+
+
+def zoned(now: datetime, tz: tzinfo) -> str:
+    """``2026-12-01T00:30+01:00 (Europe/Berlin)``: ``now`` in the project's zone, named.
+
+    Date windows are in that zone; ``now`` in the offset it was typed in (23:30 UTC on the
+    30th) would look inside a window that in Berlin already ended.
+    """
+    try:
+        local = now.astimezone(tz)
+    except OverflowError:  # the zone's wall clock is past the calendar's end: keep it as given
+        local = now
+    return f"{local.isoformat(timespec='minutes')} ({tz})"
+
+
 class State:
     def __init__(self, project: str | None, debug: bool) -> None:
         self.project_dir = project or os.environ.get("PERSONALIZE_PROJECT") or "."
@@ -56,16 +91,36 @@ class State:
         return self._project
 
 
-def parse_now(value: str | None) -> datetime | None:
+def parse_now(value: str | None, tz: tzinfo | None = None) -> datetime | None:
+    """The ``--now`` option's moment; a usage error if it is not one, or has no UTC time.
+
+    Every stage works in UTC, so a moment whose UTC time falls outside years 1 to 9999
+    (``9999-12-31T23:59:59-05:00``) is refused here rather than failing deep inside. A
+    moment without an offset is read in ``tz``, the project's zone (unchecked without it).
+    """
     if value is None:
         return None
     try:
-        return datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(
             f"expected an ISO date-time such as 2026-11-27T09:00:00+01:00, got {value!r}",
             param_hint="--now",
         ) from None
+    read = moment if moment.tzinfo is not None or tz is None else moment.replace(tzinfo=tz)
+    try:
+        if read.tzinfo is not None:
+            read.astimezone(UTC)
+    except OverflowError:
+        where = "" if moment.tzinfo is not None else f" (read in {tz})"
+        side = "before 0001-01-01" if moment.year == 1 else "after 9999-12-31"
+        raise click.BadParameter(
+            f"expected a moment between the years 1 and 9999 in UTC, got {value!r}{where}, "
+            f"which is {side} in UTC — pass a date-time inside the calendar, such as "
+            "2026-11-27T09:00:00+01:00",
+            param_hint="--now",
+        ) from None
+    return moment
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -13,7 +13,7 @@ from personalize.coverage import CoverageReport, coverage, read_audience
 from personalize.project import Project
 from personalize.records import count_jsonl
 
-from .app import State, cli, out, parse_now, progress_bar
+from .app import State, cli, out, parse_now, progress_bar, show
 
 
 @cli.command(name="coverage")
@@ -46,8 +46,8 @@ def coverage_command(
       personalize coverage weekly audience.jsonl --now 2026-12-05T09:00:00+01:00 --format json
       personalize coverage weekly big.jsonl --render-every 20
     """
-    now = parse_now(now_text)
     project = state.project
+    now = parse_now(now_text, project.schema.tz)
     project.registry.layout(template)  # fail early, with a did-you-mean hint
     total = _count_records(Path(audience), display=audience)
     with progress_bar(total, "coverage") as bar:
@@ -88,15 +88,17 @@ def _print_report(r: CoverageReport, project: Project) -> None:
         )
     )
     segments = Table(title=f"segments ({r.classified:,} classified)", title_justify="left")
-    segments.add_column("segment")
+    # Fold rather than truncate: ids that share a prefix would look the same cut short.
+    segments.add_column("segment", overflow="fold")
     segments.add_column("recipients", justify="right")
     segments.add_column("share", justify="right")
     for name, count in [*r.segments.items(), ("(no segment)", r.no_segment)]:
         segments.add_row(name, f"{count:,}", _pct(count, r.classified))
-    out.print(segments)
+    show(segments)
     slots = Table(title=f"slots ({r.ok:,} decided)", title_justify="left")
     for column in ("slot", "module", "recipients", "share"):
-        slots.add_column(column, justify="right" if column in ("recipients", "share") else "left")
+        counts = column in ("recipients", "share")
+        slots.add_column(column, justify="right" if counts else "left", overflow="fold")
     for s in r.slots:
         fallback = {m for m in s.modules if project.registry.modules[m].is_fallback}
         rows = [(m, n) for m, n in s.modules.items()] + ([(None, s.empty)] if s.empty else [])
@@ -105,26 +107,26 @@ def _print_report(r: CoverageReport, project: Project) -> None:
             label += " (fallback)" if module in fallback else ""
             slots.add_row(s.slot if number == 0 else "", label, f"{count:,}", _pct(count, s.total))
         slots.add_section()
-    out.print(slots)
+    show(slots)
     if r.unreceived:
         out.print(Text(f"modules nobody gets: {', '.join(r.unreceived)}", style="yellow"))
     if r.defaults:
         defaults = Table(title="fields that fell back to a default", title_justify="left")
-        defaults.add_column("field")
+        defaults.add_column("field", overflow="fold")
         defaults.add_column("recipients", justify="right")
         defaults.add_column("share", justify="right")
         for name, count in r.defaults.items():
             defaults.add_row(name, f"{count:,}", _pct(count, r.ok))
-        out.print(defaults)
+        show(defaults)
     for experiment, arms in r.experiments.items():
         table = Table(title=f"experiment {experiment}", title_justify="left")
-        table.add_column("arm")
+        table.add_column("arm", overflow="fold")
         table.add_column("recipients", justify="right")
         table.add_column("share", justify="right")
         whole = sum(arms.values())
         for arm, count in arms.items():
             table.add_row(arm, f"{count:,}", _pct(count, whole))
-        out.print(table)
+        show(table)
     _print_sizes(r)
     _print_failures(r)
 
@@ -145,11 +147,11 @@ def _print_failures(r: CoverageReport) -> None:
     if not r.failed:
         return
     kinds = Table(title="failures", title_justify="left")
-    kinds.add_column("kind")
+    kinds.add_column("kind", overflow="fold")
     kinds.add_column("recipients", justify="right")
     for kind, count in r.failure_kinds.items():
         kinds.add_row(kind, f"{count:,}")
-    out.print(kinds)
+    show(kinds)
     shown = "" if len(r.failures) == r.failed else f" (first {len(r.failures)})"
     out.print(Text(f"failed records{shown}:", style="bold"))
     for f in r.failures:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, datetime, time, tzinfo
 from typing import Any
 
 import click
@@ -10,8 +11,10 @@ from rich.table import Table
 from rich.text import Text
 
 from personalize.decide import WON, Explanation
+from personalize.registry import Layout, Module, Registry
+from personalize.rules import MISSING
 
-from .app import State, cli, duplicate_ids, out, parse_now, records, safe
+from .app import State, cli, duplicate_ids, out, parse_now, records, safe, show, zoned
 
 
 @cli.command()
@@ -25,27 +28,57 @@ def explain(
     state: State, template: str, recipient: str, data: str | None, now_text: str | None, fmt: str
 ) -> None:
     """Show why each slot of TEMPLATE got its module for one recipient."""
-    now = parse_now(now_text)
     project = state.project
+    now = parse_now(now_text, project.schema.tz)
     project.registry.layout(template)
     chosen = records(state, (recipient,), False, data)
     duplicate_ids(chosen, data)  # explain shows one recipient: which record would be a guess
     (record,) = chosen
     explanation = project.explain(template, record, now=now)
+    lines = _line_sources(explanation, project.registry)
     if fmt == "json":
-        click.echo(
-            json.dumps(_explanation_json(explanation), indent=2, ensure_ascii=False, default=str)
-        )
+        payload = _explanation_json(explanation, lines)
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=_json_value))
         return
-    _print_explanation(explanation)
+    _print_explanation(explanation, lines, project.schema.tz)
 
 
-def _explanation_json(e: Explanation) -> dict[str, Any]:
+def _line_sources(e: Explanation, registry: Registry) -> dict[str, str | None]:
+    """Who supplies the subject and preheader: a module id, ``"layout"``, or ``None`` (none).
+
+    The rule of compile.py: the first chosen module, in slot order, that sets the line.
+    """
+    chosen = [registry.modules[d.module] for d in e.decisions if d.module is not None]
+    layout = registry.layout(e.layout)
+    sources: dict[str, str | None] = {}
+    for key in ("subject", "preheader"):
+        owners: list[tuple[str, Module | Layout]] = [(m.id, m) for m in chosen]
+        owners.append(("layout", layout))
+        sources[key] = next((name for name, o in owners if _sets(o, key)), None)
+    return sources
+
+
+def _sets(owner: Module | Layout, key: str) -> bool:
+    return getattr(owner, key) is not None and getattr(owner, f"{key}_line") is not None
+
+
+def _json_value(value: object) -> object:
+    """Values json cannot write: date-times in ISO 8601 like ``now``; Decimals as strings."""
+    if value is MISSING:  # a field the record does not have, like None
+        return None
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return str(value)  # a Decimal keeps its digits: "663.50", not 663.5
+
+
+def _explanation_json(e: Explanation, lines: dict[str, str | None]) -> dict[str, Any]:
     return {
         "layout": e.layout,
         "recipient": e.recipient,
         "now": e.now.isoformat(),
         "locale": e.locale,
+        "subject_from": lines["subject"],
+        "preheader_from": lines["preheader"],
         "segments": list(e.segments),
         "metrics": dict(e.metrics),
         "scores": {
@@ -84,13 +117,13 @@ def _explanation_json(e: Explanation) -> dict[str, Any]:
     }
 
 
-def _print_explanation(e: Explanation) -> None:
+def _print_explanation(e: Explanation, lines: dict[str, str | None], tz: tzinfo) -> None:
     out.print(
         Text.assemble(
             (f"{e.layout}", "bold"),
             " for ",
             safe(e.recipient, "bold"),
-            f"  locale {e.locale}, now {e.now.isoformat(timespec='minutes')}",
+            f"  locale {e.locale}, now {zoned(e.now, tz)}",
         )
     )
     out.print(Text.assemble("segments: ", (", ".join(e.segments) or "none", "cyan")))
@@ -101,6 +134,7 @@ def _print_explanation(e: Explanation) -> None:
     for line in e.score_lines():
         name, _, terms = line.partition(": ")
         out.print(Text.assemble(name, ": ", (terms, "dim")))
+    out.print(f"{_source('subject', lines['subject'])}, {_source('preheader', lines['preheader'])}")
     for decision in e.decisions:
         table = Table(
             # A Text, not a str: rich would read "[experiment …]" as markup and drop it.
@@ -113,10 +147,11 @@ def _print_explanation(e: Explanation) -> None:
             show_edge=False,
         )
         table.add_column("", width=1)
-        table.add_column("module")
+        # Fold rather than truncate: ids that share a prefix would look the same cut short.
+        table.add_column("module", overflow="fold")
         table.add_column("priority", justify="right")
-        table.add_column("outcome")
-        table.add_column("why")
+        table.add_column("outcome", overflow="fold")
+        table.add_column("why", overflow="fold")
         for c in decision.candidates:
             won = c.outcome == WON
             table.add_row(
@@ -127,4 +162,11 @@ def _print_explanation(e: Explanation) -> None:
                 safe(c.detail),
             )
         out.print()
-        out.print(table)
+        show(table)
+
+
+def _source(line: str, owner: str | None) -> str:
+    """``subject from hero/vip``, ``preheader from the layout``, or ``no preheader``."""
+    if owner is None:
+        return f"no {line}"
+    return f"{line} from {'the layout' if owner == 'layout' else owner}"

@@ -7,14 +7,17 @@ import json
 import sys
 
 import click
-from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from personalize.matrix import Cell, Choice, Matrix, decision_matrix
 
-from .app import State, cli, out, parse_now
+from .app import State, cli, colours_shown, out, parse_now, show, zoned
+
+# A table is drawn only if every column can get this many characters (or its whole text):
+# narrower, a folded cell is a column of fragments, and rich would empty a column it cannot fit.
+MIN_CELL = 12
 
 
 @cli.command()
@@ -28,6 +31,7 @@ def matrix(state: State, template: str, now_text: str | None, locale: str | None
 
     Each row is a recipient in exactly that segment (the last row: in none). A module with a
     `when` rule shows as "module (if when: rule)", then what the recipient gets otherwise.
+    In a window too narrow for the table, each cell gets a line of its own.
 
     \b
     Examples:
@@ -35,44 +39,68 @@ def matrix(state: State, template: str, now_text: str | None, locale: str | None
       personalize matrix weekly --locale de_DE --now 2026-12-05T09:00:00+01:00
       personalize matrix weekly --format csv > matrix.csv
     """
-    result = decision_matrix(state.project, template, now=parse_now(now_text), locale=locale)
+    project = state.project
+    now = parse_now(now_text, project.schema.tz)
+    result = decision_matrix(project, template, now=now, locale=locale)
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     elif fmt == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerows(result.table())
     else:
-        _print_matrix(result)
+        _print_matrix(
+            result,
+            f"{result.layout} — locale {result.locale}, now {zoned(result.now, project.schema.tz)}",
+        )
 
 
-def _print_matrix(result: Matrix) -> None:
-    table = Table(
-        title=f"{result.layout} — locale {result.locale}, "
-        f"now {result.now.isoformat(timespec='minutes')}",
-        show_lines=True,
-    )
-    # Fold rather than truncate: a cut-off module id would be a wrong answer.
-    table.add_column("segment", no_wrap=True)
-    for slot in result.slots:
-        table.add_column(slot, overflow="fold")
-    for row in result.rows:
-        label = Text(row.label, style="dim" if row.segment is None else "bold")
-        table.add_row(label, *(_cell_text(cell) for cell in row.cells))
-    # On a terminal the table fits the window; piped, it keeps its natural width.
-    console = out
-    if not out.is_terminal:
-        natural = Measurement.get(out, out.options.update(max_width=1_000), table).maximum
-        console = Console(
-            file=out.file, width=max(natural, out.width), highlight=False, markup=False
+def _print_matrix(result: Matrix, title: str) -> None:
+    labels = [
+        Text(row.label, style="dim" if row.segment is None else "bold") for row in result.rows
+    ]
+    cells = [[_cell_text(cell) for cell in row.cells] for row in result.rows]
+    if out.is_terminal and not _fits(result, labels, cells):
+        _print_lines(result, title, labels, cells)
+    else:
+        table = Table(title=title, show_lines=True)
+        # Fold rather than truncate: a cut-off module id would be a wrong answer.
+        table.add_column("segment", overflow="fold")
+        for slot in result.slots:
+            table.add_column(slot, overflow="fold")
+        for label, row in zip(labels, cells, strict=True):
+            table.add_row(label, *row)
+        show(table)
+    if colours_shown():
+        out.print(
+            Text(
+                "dim: the slot's fallback; yellow: depends on a `when` rule (unknown here); "
+                "magenta: an experiment's arms",
+                style="dim",
+            )
         )
-    console.print(table)
-    out.print(
-        Text(
-            "dim: the slot's fallback; yellow: depends on a `when` rule (unknown here); "
-            "magenta: an experiment's arms",
-            style="dim",
-        )
+
+
+def _fits(result: Matrix, labels: list[Text], cells: list[list[Text]]) -> bool:
+    """Whether the window gives each column MIN_CELL characters, or all it needs if less."""
+    columns = [[Text("segment"), *labels]]
+    columns += [[Text(slot), *(row[i] for row in cells)] for i, slot in enumerate(result.slots)]
+    options = out.options
+    needed = sum(
+        min(max(Measurement.get(out, options, text).maximum for text in column), MIN_CELL) + 2
+        for column in columns
     )
+    return needed + len(columns) + 1 <= out.width  # + the borders between and around them
+
+
+def _print_lines(result: Matrix, title: str, labels: list[Text], cells: list[list[Text]]) -> None:
+    out.print(Text(title, style="italic"))
+    out.print(Text(f"(one line per cell: the table does not fit {out.width} columns)", style="dim"))
+    for label, row in zip(labels, cells, strict=True):
+        out.print(label)
+        for slot, text in zip(result.slots, row, strict=True):
+            line = Text(f"  {slot}: ")
+            line.append_text(Text("\n    ").join(text.split("\n")))
+            out.print(line)
 
 
 def _cell_text(cell: Cell) -> Text:

@@ -16,7 +16,7 @@ from personalize.message import parse_address
 from personalize.project import Project
 from personalize.render import RenderedEmail
 
-from .app import State, cli, err, out, parse_now, progress_bar, records, safe
+from .app import State, cli, err, parse_now, progress_bar, records, safe, show
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]")
 _MAX_NAME = 120  # characters of the id kept in a file name; ext4 allows 255 bytes
@@ -124,8 +124,8 @@ def render(
     """
     if not recipients and not everyone:
         raise click.UsageError("name recipients with --recipient ID, or pass --all")
-    now = parse_now(now_text)
     project = state.project
+    now = parse_now(now_text, project.schema.tz)
     for template in templates:
         project.registry.layout(template)  # fail early, with a did-you-mean hint
     if out == "":
@@ -177,6 +177,7 @@ def _email_json(email: RenderedEmail) -> dict[str, Any]:
         "subject": email.subject,
         "preheader": email.preheader,
         "decisions": dict(email.decisions),
+        "experiments": dict(email.experiments),
         "warnings": list(email.warnings),
         "html_bytes": len(email.html.encode("utf-8")),
         "text": email.text,
@@ -188,15 +189,16 @@ def _print_emails(rows: list[RenderedEmail], project: Project, template: str) ->
         return
     slots = [slot.name for slot in project.registry.layout(template).slots]
     table = Table(title=f"{template} — {len(rows)} email{'s' if len(rows) != 1 else ''}")
-    table.add_column("recipient", style="bold")
-    table.add_column("subject")
+    # Fold rather than truncate: ids that share a prefix would look the same cut short.
+    table.add_column("recipient", style="bold", overflow="fold")
+    table.add_column("subject", overflow="fold")
     for slot in slots:
-        table.add_column(slot, style="cyan")
+        table.add_column(slot, style="cyan", overflow="fold")
     for email in rows:
         # Module ids start with their slot's folder; the column already says which slot.
         chosen = [(email.decisions.get(s) or "—").removeprefix(f"{s}/") for s in slots]
         table.add_row(safe(email.recipient), safe(email.subject), *chosen)
-    out.print(table)
+    show(table)
     for email in rows:
         for warning in email.warnings:
             err.print(safe(f"warning: {template} {email.recipient}: {warning}", style="yellow"))
