@@ -157,7 +157,11 @@ def test_third_party_libraries_have_one_home(path: Path) -> None:
 
 
 def test_import_personalize_loads_no_cli_server_or_pytest() -> None:
-    code = "import json, sys; import personalize; print(json.dumps(sorted(sys.modules)))"
+    # Every public name is touched: the package loads its names on first use.
+    code = (
+        "import json, sys, personalize; [getattr(personalize, n) for n in personalize.__all__]; "
+        "print(json.dumps(sorted(sys.modules)))"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
@@ -187,3 +191,17 @@ def test_public_api_is_sorted_and_complete() -> None:
         assert hasattr(personalize, name), name
     for required in ("Project", "RenderedEmail", "Recipient", "PersonalizeError", "Explanation"):
         assert required in personalize.__all__
+    assert set(personalize._HOMES) == set(personalize.__all__) - {"__version__"}
+    assert set(dir(personalize)) >= set(personalize.__all__)
+    with pytest.raises(AttributeError, match="module 'personalize' has no attribute 'Projcet'"):
+        personalize.Projcet  # noqa: B018
+
+
+def test_import_personalize_alone_loads_none_of_the_library() -> None:
+    # pytest loads personalize.pytest_plugin in every run where personalize is installed.
+    code = "import json, sys; import personalize; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    loaded = {name for name in json.loads(out) if name.startswith("personalize.")}
+    assert not loaded, loaded

@@ -6,19 +6,32 @@ import json
 import subprocess
 import sys
 import textwrap
+import tomllib
+import types
 from pathlib import Path
 from typing import Any
 
 import pytest
 import syrupy
 
+import personalize
+from personalize import pytest_plugin
 from personalize.pytest_plugin import EmailSnapshotExtension, email_extension
 from personalize.testing import Scrubber, snapshot_text
-from projects import ANN, HERO, LAYOUT, make_project, module
+from projects import ANN, HERO, LAYOUT, make_project, module, starter_kit_copy
 
 pytest_plugins = ["pytester"]
 
-DOCS = (Path(__file__).resolve().parents[1] / "docs" / "testing.md").read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
+HIDE_SYRUPY = """
+class HideSyrupy:  # as if it were not installed
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "syrupy":
+            raise ModuleNotFoundError(f"No module named {name!r}")
+
+sys.meta_path.insert(0, HideSyrupy())
+"""
 
 GOLD = module(
     "segments: [gold]\npriority: 10",
@@ -104,8 +117,6 @@ def test_update_then_pass_then_exactly_the_receivers_of_a_changed_module_fail(
         for who in ("ann", "bea", "cy")
         for layout in ("news", "promo")
     ]
-    import personalize
-
     project = personalize.Project.load(shop)
     assert written["test_email[bea-news].email.txt"].decode() == snapshot_text(
         project.render("news", project.personas["bea"])
@@ -333,20 +344,9 @@ def test_without_syrupy_pytest_runs_and_only_the_fixture_fails(tmp_path: Path) -
         ),
         encoding="utf-8",
     )
-    code = textwrap.dedent(
-        """
-        import sys
-
-        class HideSyrupy:  # as if it were not installed
-            def find_spec(self, name, path=None, target=None):
-                if name.partition(".")[0] == "syrupy":
-                    raise ModuleNotFoundError(f"No module named {name!r}")
-
-        sys.meta_path.insert(0, HideSyrupy())
-        import pytest
-
-        sys.exit(pytest.main(["-p", "no:syrupy", "-p", "no:cacheprovider", "-q", "-rf"]))
-        """
+    code = (
+        f"import sys\n{HIDE_SYRUPY}\nimport pytest\n\n"
+        'sys.exit(pytest.main(["-p", "no:syrupy", "-p", "no:cacheprovider", "-q", "-rf"]))\n'
     )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
@@ -357,3 +357,327 @@ def test_without_syrupy_pytest_runs_and_only_the_fixture_fails(tmp_path: Path) -
         "email_snapshot needs syrupy: pip install 'personalize[snapshots]' (and do not disable "
         "it with -p no:syrupy)" in result.stdout
     )
+
+
+def test_pyproject_asks_for_the_syrupy_the_plugin_needs() -> None:
+    # syrupy 4 names the extension's file_extension and writer differently (files ending in
+    # .raw, \r\n on Windows); syrupy 5 deletes the files of skipped tests on update. syrupy 6
+    # needs pytest 8.
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    extras = pyproject["project"]["optional-dependencies"]
+    assert "syrupy>=6" in extras["snapshots"]
+    assert "syrupy>=6" in extras["test"]
+    assert "pytest>=8" in extras["test"]
+
+
+def test_an_old_syrupy_fails_the_fixture_with_what_to_install(
+    pytester: pytest.Pytester, shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pytest_plugin, "_syrupy_version", lambda: "5.1.0")
+    result = run(pytester, "--snapshot-update", "-k", "ann-news")
+    result.assert_outcomes(errors=1)
+    assert (
+        "email_snapshot needs syrupy 6 or later (which needs pytest 8), found syrupy 5.1.0: "
+        "pip install 'personalize[snapshots]'" in result.outlines
+    )
+    assert (
+        "`email_snapshot needs syrupy 6 or later (which needs pytest 8), found syrupy 5.1.0:"
+        in (" ".join(DOCS.split()))
+    )
+    assert snapshots(pytester) == {}
+
+
+def test_update_keeps_the_snapshots_of_tests_that_fail_before_comparing(
+    pytester: pytest.Pytester, shop: Path
+) -> None:
+    run(pytester, "--snapshot-update").assert_outcomes(passed=6)
+    written = snapshots(pytester)
+    edit(shop / "modules" / "hero" / "gold.mjml", "{{ first_name }}", "{{ orders[3].total }}")
+    result = run(pytester, "--snapshot-update")
+    result.assert_outcomes(passed=2, failed=4)
+    assert failed(result) == {"bea-news", "bea-promo", "cy-news", "cy-promo"}
+    assert "RenderError" in result.stdout.str()
+    assert "Deleted" not in result.stdout.str()
+    assert snapshots(pytester) == written  # as `personalize snapshot --update` keeps them
+
+    pytester.makeconftest(  # a failure in setup, before the test runs at all
+        """
+        import pytest
+
+        @pytest.fixture(autouse=True)
+        def broken(request):
+            if "ann" in request.node.name:
+                raise RuntimeError("no database")
+        """
+    )
+    result = run(pytester, "--snapshot-update")
+    result.assert_outcomes(failed=4, errors=2)
+    assert "Deleted" not in result.stdout.str()
+    assert snapshots(pytester) == written
+
+    edit(pytester.path / "conftest.py", 'raise RuntimeError("no database")', 'pytest.skip("later")')
+    result = run(pytester, "--snapshot-update")
+    result.assert_outcomes(failed=4, skipped=2)
+    assert "Deleted" not in result.stdout.str()
+    assert snapshots(pytester) == written
+
+
+def test_a_tests_own_extension_keeps_the_project_scrubbers(
+    pytester: pytest.Pytester, shop: Path
+) -> None:
+    pytester.makeini(
+        """
+        [pytest]
+        email_scrub =
+            (?<=@)example\\.com=EXAMPLE
+        """
+    )
+    pytester.makepyfile(
+        test_own=TESTS.split("\n\n\n@")[0]
+        + textwrap.dedent(
+            """
+            from personalize.pytest_plugin import email_extension
+            from personalize.testing import Scrubber
+
+            OWN = email_extension(scrubbers=[Scrubber("EXAMPLE", "SHOP")], headers=True)
+
+
+            def test_own(email_snapshot):
+                email = PROJECT.render("news", PROJECT.personas["bea"])
+                assert email == email_snapshot(extension_class=OWN)
+                assert email == email_snapshot.use_extension(OWN)(name="again")
+            """
+        )
+    )
+    run(pytester, "--snapshot-update", "--email-scrub", "Bea=B.", "test_own.py").assert_outcomes(
+        passed=1
+    )
+    folder = pytester.path / "__snapshots__" / "test_own"
+    for name in ("test_own.email.txt", "test_own[again].email.txt"):
+        text = (folder / name).read_text(encoding="utf-8")
+        assert "To: ann@SHOP\n" in text  # the ini scrubber ran first, then the test's own
+        assert "Hello B.\n" in text  # and the --email-scrub one
+        assert "EXAMPLE" not in text
+        assert "Bea" not in text
+    run(pytester, "--email-scrub", "Bea=B.", "test_own.py").assert_outcomes(passed=1)
+
+
+def test_importing_the_plugin_imports_no_other_module_of_personalize() -> None:
+    # pytest imports the plugin in every run; the rest of personalize waits for the fixture.
+    # The package's __init__ is left out here: it is the library's own import.
+    code = textwrap.dedent(
+        f"""
+        import json, sys, types
+
+        package = types.ModuleType("personalize")
+        package.__path__ = [{str(ROOT / "src" / "personalize")!r}]
+        sys.modules["personalize"] = package
+        import personalize.pytest_plugin
+
+        print(json.dumps(sorted(sys.modules)))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    loaded = set(json.loads(out))
+    mine = {name for name in loaded if name.startswith("personalize.")}
+    assert mine == {"personalize.pytest_plugin"}
+    assert not loaded & {"jinja2", "babel", "mjml", "css_inline", "pydantic", "yaml"}
+
+
+def test_loading_the_plugin_entry_point_leaves_the_library_unimported() -> None:
+    code = (
+        "import json, sys; import personalize.pytest_plugin; print(json.dumps(sorted(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    loaded = set(json.loads(out))
+    assert not loaded & {"personalize.project", "jinja2", "babel"}
+
+
+LONG = "customer-" + "a" * 100
+
+
+@pytest.mark.skipif(
+    int(pytest.__version__.split(".")[0]) < 9, reason="pytest 8 keeps long ids whole"
+)
+def test_a_persona_named_by_its_position_fails_instead_of_taking_another_ones_file(
+    pytester: pytest.Pytester, shop: Path
+) -> None:
+    (shop / "personas.jsonl").write_text(
+        "".join(json.dumps({**ANN, "id": rid}) + "\n" for rid in ("ann", LONG)),
+        encoding="utf-8",
+    )
+    result = run(pytester, "--snapshot-update", "-k", "news")
+    result.assert_outcomes(passed=1, errors=1)
+    message = (
+        "email_snapshot: test test_email[persona1-news] is named persona1, after the position "
+        "of its persona, because that value is longer than 100 characters — its snapshot file "
+        "would belong to another persona once the list changes: give the parameters ids, e.g. "
+        '@pytest.mark.parametrize("persona", ..., ids=str)'
+    )
+    assert message in result.outlines
+    assert sorted(snapshots(pytester)) == ["test_email[ann-news].email.txt"]
+    shown = message.replace("persona1", "persona14").replace("-news]", "-weekly]")
+    assert shown in DOCS  # as docs/testing.md shows
+
+    edit(
+        pytester.path / "test_emails.py",
+        "list(PROJECT.personas))",
+        "list(PROJECT.personas), ids=str)",
+    )
+    run(pytester, "--snapshot-update", "-k", "news").assert_outcomes(passed=2)
+    assert f"test_email[{LONG}-news].email.txt" in snapshots(pytester)
+
+
+def test_ids_that_share_the_first_255_characters_share_a_file(
+    pytester: pytest.Pytester, shop: Path
+) -> None:
+    ids = [LONG * 3 + "-one", LONG * 3 + "-two"]
+    (shop / "personas.jsonl").write_text(
+        "".join(json.dumps({**ANN, "id": rid}) + "\n" for rid in ids), encoding="utf-8"
+    )
+    edit(
+        pytester.path / "test_emails.py",
+        "list(PROJECT.personas))",
+        "list(PROJECT.personas), ids=str)",
+    )
+    result = run(pytester, "--snapshot-update", "-k", "news")
+    result.assert_outcomes(errors=2)
+    test = types.SimpleNamespace(snapshot_name=f"test_email[{ids[0]}-news]")
+    name = EmailSnapshotExtension.get_snapshot_name(test_location=test) + ".email.txt"  # cut
+    assert len(name) >= 255
+    message = (
+        f"email_snapshot: tests test_email[{ids[0]}-news] and test_email[{ids[1]}-news] share "
+        f"the snapshot file test_emails/{name} — syrupy cuts file names at 255 characters: give "
+        "the parameters shorter ids, e.g. pytest.param(value, id=...)"
+    )
+    assert result.outlines.count(message) == 2
+
+
+def test_a_failure_names_the_snapshot_file_and_the_command_that_accepts_it(
+    pytester: pytest.Pytester, shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("BUILD_NUMBER", raising=False)
+    result = run(pytester, "-k", "bea-news")
+    result.stdout.fnmatch_lines(
+        [
+            "E  *Snapshot 'test_email[[]bea-news]' does not exist!",
+            "*- email snapshot test_email[[]bea-news] -*",
+            "snapshot file: __snapshots__/test_emails/test_email[[]bea-news].email.txt "
+            "(not written yet)",
+            "write it: pytest --snapshot-update 'test_emails.py::test_email[[]bea-news]'",
+        ]
+    )
+    run(pytester, "--snapshot-update", "--email-scrub", "Bea=B.")
+    edit(shop / "modules" / "hero" / "gold.mjml", "Gold news for", "Golden news for")
+    accept = (
+        "accept the change: pytest --snapshot-update --email-scrub=Bea=B. "
+        "'test_emails.py::test_email[[]bea-news]'"
+    )
+    result = run(pytester, "-k", "bea-news", "--email-scrub", "Bea=B.")
+    result.stdout.fnmatch_lines(
+        [
+            "*Full output truncated*",
+            "*- email snapshot test_email[[]bea-news]: what changed -*",
+            "--- text (snapshot)",
+            "*</td>",
+            "",
+            "snapshot file: __snapshots__/test_emails/test_email[[]bea-news].email.txt",
+            accept,
+        ]
+    )
+    # Where the assertion shows the whole summary, or no diff is wanted, the section does not
+    # repeat it.
+    for options in (["-vv"], ["--snapshot-diff-mode=disabled"]):
+        result = run(pytester, "-k", "bea-news", "--email-scrub", "Bea=B.", *options)
+        assert "what changed" not in result.stdout.str()
+        result.stdout.fnmatch_lines(
+            [
+                "*- email snapshot test_email[[]bea-news] -*",
+                "snapshot file: __snapshots__/test_emails/test_email[[]bea-news].email.txt",
+                accept,
+            ]
+        )
+    # Run from another folder, the paths start there.
+    sub = pytester.mkdir("sub")
+    monkeypatch.chdir(sub)
+    result = run(pytester, "--rootdir", str(pytester.path), str(pytester.path), "-k", "bea-news")
+    result.stdout.fnmatch_lines(
+        [
+            "snapshot file: ../__snapshots__/test_emails/test_email[[]bea-news].email.txt",
+            "accept the change: pytest --snapshot-update "
+            "'../test_emails.py::test_email[[]bea-news]'",
+        ]
+    )
+
+
+def test_an_empty_snapshot_file_says_so(pytester: pytest.Pytester, shop: Path) -> None:
+    run(pytester, "--snapshot-update")
+    (pytester.path / "__snapshots__" / "test_emails" / "test_email[bea-news].email.txt").write_text(
+        "", encoding="utf-8"
+    )
+    result = run(pytester, "-k", "bea-news")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E  * [[]+ received] == [[]- snapshot]",
+            "E  * Snapshot 'test_email[[]bea-news]' is an empty file: write it again with pytest "
+            "--snapshot-update",
+            "*- email snapshot test_email[[]bea-news] -*",
+        ]
+    )
+    assert "what changed" not in result.stdout.str()
+
+
+def test_without_syrupy_email_extension_says_what_to_install() -> None:
+    code = f"import sys\n{HIDE_SYRUPY}\n" + textwrap.dedent(
+        """
+        from personalize.pytest_plugin import email_extension
+
+        try:
+            email_extension()
+        except ImportError as exc:
+            print(exc)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout == "email_extension needs syrupy: pip install 'personalize[snapshots]'\n"
+
+
+def _docs_block(after: str) -> str:
+    start = DOCS.index("```python\n", DOCS.index(after)) + len("```python\n")
+    return DOCS[start : DOCS.index("```", start)]
+
+
+def test_the_docs_tests_run_on_the_starter_kit_as_shown(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("BUILD_NUMBER", raising=False)
+    starter_kit_copy(pytester.path, ("[project]", "[project]"))
+    tests = pytester.mkdir("tests")
+    main = _docs_block("Then one test covers every persona and layout")
+    own = _docs_block("For one test with settings of its own")
+    (tests / "test_emails.py").write_text(main + "\n\n" + own, encoding="utf-8")
+    kit = personalize.Project.load(pytester.path)
+    emails = len(kit.layouts) * len(kit.personas)  # 42
+    result = run(pytester)
+    result.assert_outcomes(failed=emails + 1)
+    first_run = DOCS[DOCS.index("The first run has nothing to compare with") :]
+    shown = first_run[first_run.index("```\n") + 4 : first_run.index("\n...\n")].splitlines()
+    out = result.outlines
+    assert any(out[i : i + len(shown)] == shown for i in range(len(out)))  # as the page shows
+
+    result = run(pytester, "--snapshot-update", "--email-scrub", "(?<=[?&]t=)\\w+=TOKEN")
+    result.assert_outcomes(passed=emails + 1)
+    folder = tests / "__snapshots__" / "test_emails"
+    assert len(list(folder.glob("test_email[[]*].email.txt"))) == emails
+    text = (folder / "test_weekly_with_headers.email.txt").read_text(encoding="utf-8")
+    assert "## headers\n" in text
+    assert "unsubscribe?u=USER&t=TOKEN" in text  # the project's scrubber ran too

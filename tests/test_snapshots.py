@@ -18,7 +18,7 @@ SNAPSHOTS = sorted((ROOT / "tests" / "__snapshots__" / "test_snapshots").glob("*
 
 
 @pytest.mark.parametrize("layout", PROJECT.layouts)
-@pytest.mark.parametrize("persona", list(PROJECT.personas))
+@pytest.mark.parametrize("persona", list(PROJECT.personas), ids=str)  # as the docs
 def test_email(layout: str, persona: str, email_snapshot: SnapshotAssertion) -> None:
     assert PROJECT.render(layout, PROJECT.personas[persona]) == email_snapshot
 

@@ -1,14 +1,16 @@
-"""The pytest plugin: an ``email_snapshot`` fixture that keeps rendered emails as syrupy snapshots.
+"""The pytest plugin: an ``email_snapshot`` fixture keeping rendered emails as syrupy snapshots."""
 
-Registered with the ``pytest11`` entry point ``personalize``; nothing in the library imports it.
-It stays cheap when unused: personalize itself is imported on first use of the fixture (or of
-a scrub option), and without syrupy installed pytest still runs; only the fixture fails.
-"""
+# pytest loads it in every run (entry point pytest11 personalize), so it imports no other module
+# of personalize until a test uses the fixture or a scrub option is given, and it loads with
+# pytest 7 too, and without syrupy 6: then only the tests that use the fixture fail.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
+import re
+import shlex
 from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -16,8 +18,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pytest
 
 if TYPE_CHECKING:
-    from syrupy.assertion import SnapshotAssertion
+    from pluggy import Result
+    from syrupy.assertion import AssertionResult
     from syrupy.data import SnapshotCollection
+    from syrupy.extensions.base import AbstractSyrupyExtension
     from syrupy.types import PropertyFilter, PropertyMatcher, SerializableData, SerializedData
 
     from personalize.testing import Scrubber
@@ -25,15 +29,18 @@ if TYPE_CHECKING:
 __all__ = ["EmailSnapshotExtension", "email_extension", "email_snapshot"]
 
 try:
+    from syrupy.assertion import DiffMode, SnapshotAssertion
     from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 except ImportError:  # syrupy is optional: pip install 'personalize[snapshots]'
     _HAVE_SYRUPY = False
 else:
     _HAVE_SYRUPY = True
 
+_NEEDS_SYRUPY = "needs syrupy: pip install 'personalize[snapshots]'"
 _SETTINGS = pytest.StashKey[tuple[tuple["Scrubber", ...], bool]]()
 _CLASHES = pytest.StashKey[dict[str, str]]()  # node id → why its snapshot file is not its own
-_SECTION = "email snapshot {}: what changed"
+_FAILED = pytest.StashKey[bool]()  # the test failed in setup or call
+_LONG_ID = 100  # pytest 9 names a test by position for a str parameter longer than this
 
 
 if _HAVE_SYRUPY:
@@ -84,7 +91,7 @@ if _HAVE_SYRUPY:
             """The lines of ``diff_summary(snapshot, rendered)``: decisions first."""
             from personalize.testing import diff_summary
 
-            if not snapshot_data:  # syrupy already says it does not exist; no 500-line dump
+            if not snapshot_data:  # missing or empty: EmailSnapshotAssertion says which
                 return
             yield from diff_summary(str(snapshot_data), str(serialized_data)).splitlines()
 
@@ -104,20 +111,66 @@ if _HAVE_SYRUPY:
             text = data if isinstance(data, str) else str(data)
             Path(snapshot_collection.location).write_bytes(text.encode("utf-8"))
 
+    class EmailSnapshotAssertion(SnapshotAssertion):
+        """syrupy's assertion; a test's own ``email_extension`` keeps the project's settings.
+
+        The ini and ``--email-scrub`` scrubbers run first, then the extension's; headers if
+        either asks for them.
+        """
+
+        def __call__(
+            self,
+            *,
+            extension_class: type[AbstractSyrupyExtension] | None = None,
+            **options: Any,
+        ) -> SnapshotAssertion:
+            return super().__call__(extension_class=self._with_project(extension_class), **options)
+
+        def with_defaults(
+            self,
+            *,
+            extension_class: type[AbstractSyrupyExtension] | None = None,
+            **options: Any,
+        ) -> SnapshotAssertion:
+            extension_class = self._with_project(extension_class)
+            return super().with_defaults(extension_class=extension_class, **options)
+
+        def get_assert_diff(self, *, diff_mode: DiffMode = DiffMode.DETAILED) -> list[str]:
+            """syrupy's lines, or one saying that the snapshot file is empty."""
+            result = self.executions.get(self.num_executions - 1)
+            if result is not None and result.exception is None and result.recalled_data == "":
+                return [
+                    f"Snapshot '{result.snapshot_name}' is an empty file: write it again with "
+                    "pytest --snapshot-update"
+                ]
+            return super().get_assert_diff(diff_mode=diff_mode)
+
+        def _with_project(
+            self, extension_class: type[AbstractSyrupyExtension] | None
+        ) -> type[AbstractSyrupyExtension] | None:
+            if extension_class is None or not issubclass(extension_class, EmailSnapshotExtension):
+                return extension_class
+            scrubbers, headers = self.test_location.item.config.stash[_SETTINGS]
+            own = tuple(s for s in extension_class.scrubbers if s not in scrubbers)
+            return _extension((*scrubbers, *own), headers or extension_class.headers)
+
 
 def email_extension(
     *, scrubbers: Iterable[Scrubber] = (), headers: bool = False
 ) -> type[EmailSnapshotExtension]:
     """An ``EmailSnapshotExtension`` class with these scrubbers (and headers, if asked).
 
-    For one test that needs its own scrubbers::
+    For one test that needs more scrubbers than the project's (which still run first)::
 
         ext = email_extension(scrubbers=[Scrubber(r"order-\\d+", "order-N")])
         assert email == email_snapshot(extension_class=ext)
 
     Raises:
         TypeError: ``scrubbers`` is not an iterable of ``Scrubber``.
+        ImportError: syrupy is not installed.
     """
+    if not _HAVE_SYRUPY:
+        raise ImportError(f"email_extension {_NEEDS_SYRUPY}")
     from personalize.errors import short_repr
     from personalize.testing import Scrubber
 
@@ -145,15 +198,10 @@ def _extension(scrubbers: tuple[Scrubber, ...], headers: bool) -> type[EmailSnap
     # syrupy instantiates extensions without arguments, so the settings live on a subclass.
     # Under pytest-xdist it re-imports extensions by module and qualified name; the base class
     # found that way reads and deletes the same files.
+    name = "EmailSnapshotExtension"
+    settings = {"scrubbers": scrubbers, "headers": headers}
     return type(
-        "EmailSnapshotExtension",
-        (EmailSnapshotExtension,),
-        {
-            "scrubbers": scrubbers,
-            "headers": headers,
-            "__module__": __name__,
-            "__qualname__": "EmailSnapshotExtension",
-        },
+        name, (EmailSnapshotExtension,), {**settings, "__module__": __name__, "__qualname__": name}
     )
 
 
@@ -210,12 +258,9 @@ def email_snapshot(request: pytest.FixtureRequest) -> SnapshotAssertion:
     ``assert project.render("weekly", persona, now=NOW) == email_snapshot``; write or refresh
     the files with ``pytest --snapshot-update``.
     """
-    if not (_HAVE_SYRUPY and request.config.pluginmanager.hasplugin("syrupy")):
-        pytest.fail(
-            "email_snapshot needs syrupy: pip install 'personalize[snapshots]' "
-            "(and do not disable it with -p no:syrupy)",
-            pytrace=False,
-        )
+    problem = _syrupy_problem(request.config)
+    if problem:
+        pytest.fail(problem, pytrace=False)
     if _CLASHES not in request.config.stash:
         request.config.stash[_CLASHES] = _clashes(request.session.items)
     clash = request.config.stash[_CLASHES].get(request.node.nodeid)
@@ -223,11 +268,39 @@ def email_snapshot(request: pytest.FixtureRequest) -> SnapshotAssertion:
         pytest.fail(clash, pytrace=False)
     scrubbers, headers = request.config.stash[_SETTINGS]
     snapshot: SnapshotAssertion = request.getfixturevalue("snapshot")
-    return snapshot.use_extension(email_extension(scrubbers=scrubbers, headers=headers))
+    # syrupy's snapshot with the email extension, as use_extension() makes it, in our subclass.
+    options = {f.name: getattr(snapshot, f.name) for f in dataclasses.fields(snapshot) if f.init}
+    options["extension_class"] = _extension(scrubbers, headers)
+    return EmailSnapshotAssertion(**options)
+
+
+def _syrupy_problem(config: pytest.Config) -> str | None:
+    """Why the fixture cannot run with the syrupy at hand, if it cannot."""
+    found = _syrupy_version() or ""
+    major = found.split(".")[0]
+    # syrupy 4 names the files *.raw; 5 deletes those of skipped or failed tests on update.
+    if major.isdigit() and int(major) < 6:
+        return (
+            f"email_snapshot needs syrupy 6 or later (which needs pytest 8), found syrupy "
+            f"{found}: pip install 'personalize[snapshots]'"
+        )
+    if not (_HAVE_SYRUPY and config.pluginmanager.hasplugin("syrupy")):
+        return f"email_snapshot {_NEEDS_SYRUPY} (and do not disable it with -p no:syrupy)"
+    return None
+
+
+@functools.cache
+def _syrupy_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("syrupy")
+    except PackageNotFoundError:
+        return None
 
 
 def _clashes(items: Iterable[pytest.Item]) -> dict[str, str]:
-    """Tests whose snapshot file another test of the session also writes, and why."""
+    """Tests whose snapshot file is not theirs alone, and why."""
     from syrupy.location import PyTestLocation
 
     owners: dict[str, tuple[pytest.Item, str]] = {}
@@ -235,43 +308,111 @@ def _clashes(items: Iterable[pytest.Item]) -> dict[str, str]:
     for item in items:
         if "email_snapshot" not in getattr(item, "fixturenames", ()):
             continue
+        positional = _positional_id(item)
+        if positional:
+            clashes[item.nodeid] = positional
+            continue
         location = EmailSnapshotExtension.get_location(test_location=PyTestLocation(item), index=0)
         other, seen = owners.setdefault(location.lower(), (item, location))
         if other is item:
             continue
         file = Path(location)
         case = "" if seen == location else " on macOS and Windows, which ignore case"
+        why = (
+            "syrupy cuts file names at 255 characters: give the parameters shorter ids"
+            if len(file.name) >= 255
+            else 'syrupy leaves \\ / ? * : | " < > and control characters out of file names: '
+            "give the parameters ids that differ in other characters"
+        )
         clashes[item.nodeid] = clashes[other.nodeid] = (
             f"email_snapshot: tests {other.name} and {item.name} share the snapshot file "
-            f'{file.parent.name}/{file.name}{case} — syrupy leaves \\ / ? * : | " < > and '
-            "control characters out of file names: give the parameters ids that differ in "
-            "other characters, e.g. pytest.param(value, id=...)"
+            f"{file.parent.name}/{file.name}{case} — {why}, e.g. pytest.param(value, id=...)"
         )
     return clashes
 
 
-@pytest.hookimpl(wrapper=True)
+def _positional_id(item: pytest.Item) -> str | None:
+    """Why the test's id names a parameter by its position, if it does."""
+    # pytest 9 ids a str value over 100 characters as argname + index: the snapshot file would
+    # then belong to another value once the list changes.
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return None
+    for name, value in callspec.params.items():
+        if not (isinstance(value, str | bytes) and len(value) > _LONG_ID):
+            continue
+        index = next(
+            (p for p in callspec.id.split("-") if re.fullmatch(rf"{re.escape(name)}\d+", p)), ""
+        )
+        if index:
+            return (
+                f"email_snapshot: test {item.name} is named {index}, after the position of its "
+                f"{name}, because that value is longer than {_LONG_ID} characters — its "
+                f"snapshot file would belong to another {name} once the list changes: give the "
+                f'parameters ids, e.g. @pytest.mark.parametrize("{name}", ..., ids=str)'
+            )
+    return None
+
+
+@pytest.hookimpl(hookwrapper=True)  # not wrapper=True: pytest 7 may come with pluggy < 1.1
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Add the whole diff summary to a failed report when pytest cuts the assertion short."""
-    report = yield
-    funcargs: dict[str, Any] = getattr(item, "funcargs", {})
-    assertion = funcargs.get("email_snapshot")
-    if call.when != "call" or not report.failed or assertion is None or _untruncated(item):
-        return report
+) -> Generator[None, Result[pytest.TestReport], None]:
+    """Name the snapshot file and the command to accept it, with the whole diff if cut short."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.failed or "email_snapshot" not in getattr(item, "fixturenames", ()):
+        return
+    if call.when in ("setup", "call"):
+        item.stash[_FAILED] = True
+    assertion = getattr(item, "funcargs", {}).get("email_snapshot")
+    if call.when != "call" or assertion is None:
+        return
+    message = str(call.excinfo.value) if call.excinfo else ""
+    for result in assertion.executions.values():
+        if not result.success and result.exception is None and result.asserted_data is not None:
+            report.sections.append(_section(item, result, message))
+
+
+def _section(item: pytest.Item, result: AssertionResult, message: str) -> tuple[str, str]:
+    """The report section of one failed snapshot: what changed, its file, how to accept it."""
     from personalize.testing import diff_summary
 
-    for result in assertion.executions.values():
-        if result.success or result.recalled_data is None or result.asserted_data is None:
-            continue
+    config = item.config
+    file = _relative(result.snapshot_location, config)
+    words = ["pytest", "--snapshot-update"]
+    words += [f"--email-scrub={spec}" for spec in config.getoption("email_scrub")]
+    words += ["--email-headers"] if config.getoption("email_headers") else []
+    test_file, sep, test = item.nodeid.partition("::")  # a parameter may hold "/" or ".."
+    node = _relative(str(config.rootpath / test_file), config) + sep + test
+    command = shlex.join([*words, node])
+    title = f"email snapshot {result.snapshot_name}"
+    if result.recalled_data is None:
+        return title, f"snapshot file: {file} (not written yet)\nwrite it: {command}"
+    lines = [f"snapshot file: {file}", f"accept the change: {command}"]
+    # The assertion message shows the summary, unless pytest cut it short (it does not with
+    # -vv or on CI) or has none (--assert=plain); the user may have turned diffs off.
+    cut = "Full output truncated" in message or "[+ received]" not in message
+    if result.recalled_data and cut and str(config.getoption("diff_mode", "")) != "disabled":
         summary = diff_summary(str(result.recalled_data), str(result.asserted_data))
-        report.sections.append((_SECTION.format(result.snapshot_name), summary))
-    return report
+        return f"{title}: what changed", "\n".join([summary, "", *lines])
+    return title, "\n".join(lines)
 
 
-def _untruncated(item: pytest.Item) -> bool:
-    # pytest shows assertion explanations whole with -vv or on CI (the CI or BUILD_NUMBER
-    # variables); elsewhere it keeps ~8 lines, so the section carries the rest.
-    verbose = item.config.get_verbosity(pytest.Config.VERBOSITY_ASSERTIONS)
-    return verbose >= 2 or any(os.environ.get(name) for name in ("CI", "BUILD_NUMBER"))
+def _relative(path: str, config: pytest.Config) -> str:
+    """``path`` from where pytest was started, as pytest prints node ids."""
+    try:
+        return os.path.relpath(path, config.invocation_params.dir)
+    except ValueError:  # another drive on Windows
+        return path
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """Keep the snapshots of a failed test, which syrupy would delete on update as unused."""
+    # A test that fails before its assertion (a render error) uses no snapshot; syrupy keeps
+    # a skipped test's snapshots, and the failure is already reported, so call it skipped.
+    if not item.stash.get(_FAILED, False) or _syrupy_problem(item.config):
+        return
+    syrupy_session = getattr(item.config, "_syrupy", None)  # syrupy 6 and 7 keep it there
+    if syrupy_session is not None:
+        syrupy_session.ran_item(item.nodeid, "skipped")
