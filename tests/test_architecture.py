@@ -65,6 +65,7 @@ LAYERS: dict[str, int] = {
     "project": 5,
     "choices": 5,
     "parallel": 5,
+    "projectsnapshot": 5,
     "variants": 4,
     "records": 1,
     "lint": 4,

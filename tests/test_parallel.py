@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from datetime import timedelta
+from itertools import islice
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from personalize import ConfigError, Project, RenderedEmail, parallel
+from personalize import ConfigError, PersonalizeError, Project, RenderedEmail, parallel
+from personalize.errors import RenderError
 from personalize.parallel import gc_paused
+from projects import ANN, HERO, SEGMENTS, SETTINGS, make_project, module
+from test_projectsnapshot import HINT
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -162,3 +178,318 @@ def test_options_that_would_render_nothing_are_refused_at_the_call(
     with pytest.raises(ConfigError) as caught:
         project.render_many("weekly", [], **options)  # type: ignore[arg-type]
     assert str(caught.value) == message
+
+
+# -- workers: the same outcome as without them, and a run that stops cleanly ----------------
+
+FORK = multiprocessing.get_start_method() == "fork"
+only_forked = pytest.mark.skipif(not FORK, reason="workers inherit the caller's state by fork")
+
+FIELDS = """\
+prefs = {type = "map", default = {}}
+tags = "list[str]"
+points = "int"
+home = "address"
+
+[recipient.types.address]
+city = "str"
+zip = "str"
+"""
+SHOWS = module(
+    "description: fallback",
+    "<mj-text>prefs {{ prefs | length }}:{% for k in prefs | sort %} {{ k }}="
+    "{{ 'null' if prefs[k] is none else prefs[k] }}{% endfor %} "
+    "tags {{ tags | join(',') if tags else '-' }} points {{ points | default('-') }} "
+    "city {{ home.city if home else '-' }}</mj-text>",
+)
+
+
+def shows_fields(root: Path) -> Path:
+    """A small project whose email shows a map, a list, a number and a nested object."""
+    settings = SETTINGS.replace('links = "links"\n', 'links = "links"\n' + FIELDS)
+    return make_project(root, settings=settings, modules={"hero/default": SHOWS})
+
+
+def facts(outcomes: Iterable[parallel.Outcome]) -> list[tuple[object, ...]]:
+    """What a caller can see of each outcome, types of the email's mappings included."""
+    seen: list[tuple[object, ...]] = []
+    for o in outcomes:
+        if o.email is not None:
+            kinds = type(o.email.decisions), type(o.email.experiments)
+            seen.append((o.index, o.recipient, kinds, vars(o.email)))
+        else:
+            assert o.error is not None
+            seen.append((o.index, o.recipient, type(o.error), str(o.error), o.error.to_dict()))
+    return seen
+
+
+def both_ways(project: Project, layout: str, records: list[Any]) -> tuple[list[Any], list[Any]]:
+    """The outcomes' facts without workers, and with two workers taking two records a part."""
+    serial = facts(project.render_many(layout, records))
+    spread = facts(project.render_many(layout, records, workers=2, chunk_size=2))
+    return serial, spread
+
+
+@pytest.fixture(scope="module")
+def showing(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    return Project.load(shows_fields(tmp_path_factory.mktemp("showing")))
+
+
+def test_map_values_that_are_null_reach_the_template_with_workers(showing: Project) -> None:
+    records: list[Any] = [{**ANN, "prefs": {"size": None, "color": "red"}}, {**ANN, "id": "bo"}]
+    records.append(showing.recipient({**ANN, "id": "cy", "prefs": {"vip": None}}))
+    serial, spread = both_ways(showing, "news", records)
+    assert spread == serial
+    texts = [o[3]["text"].split("prefs ")[1].rstrip() for o in serial]
+    assert texts == [
+        "2: color=red size=null tags - points - city -",
+        "0: tags - points - city -",
+        "1: vip=null tags - points - city -",
+    ]
+
+
+def test_errors_quote_tuples_and_nulls_as_given_with_workers(showing: Project) -> None:
+    records = [{**ANN, "points": (1, 2)}, {**ANN, "id": "bo", "first_name": {"a": None}}]
+    serial, spread = both_ways(showing, "news", records)
+    assert spread == serial
+    assert [o[3] for o in serial] == [
+        "recipient ann: points: expected a whole number, got (1, 2)",
+        "recipient bo: first_name: expected text, got {'a': None}",
+    ]
+
+
+def test_a_cyclic_or_deep_record_gets_its_outcome_with_workers(showing: Project) -> None:
+    cyclic: dict[str, Any] = {**ANN, "id": "cyclic"}
+    cyclic["meta"] = {"record": cyclic}  # unknown keys are ignored, whatever they hold
+    deep: dict[str, Any] = {**ANN, "id": "deep"}
+    nested = deep
+    for _ in range(5_000):
+        nested["child"] = nested = {}
+    records = [ANN, cyclic, ANN, deep, ANN]
+    serial, spread = both_ways(showing, "news", records)
+    assert spread == serial
+    assert [o[1] for o in serial] == ["ann", "cyclic", "ann", "deep", "ann"]
+    assert all(len(o) == 4 for o in serial)  # all rendered
+
+
+def test_emails_keep_read_only_decisions_with_workers() -> None:
+    project = Project.load(ROOT)
+    personas = list(project.personas.values())[:4]
+    for outcome in project.render_many("weekly", personas, workers=2, chunk_size=1):
+        assert outcome.email is not None
+        assert type(outcome.email.decisions) is MappingProxyType
+        assert type(outcome.email.experiments) is MappingProxyType
+
+
+values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.floats() | st.text(max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+keys = st.sampled_from(["prefs", "tags", "points", "home", "first_name", "email", "links", "x"])
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    changes=st.lists(st.dictionaries(keys, values, max_size=3), min_size=1, max_size=5),
+    validated=st.lists(st.booleans(), min_size=5, max_size=5),
+)
+def test_any_record_gets_the_same_outcome_with_workers(
+    showing: Project, changes: list[dict[str, Any]], validated: list[bool]
+) -> None:
+    records: list[Any] = []
+    for n, (change, as_recipient) in enumerate(zip(changes, validated, strict=False)):
+        record = {**ANN, "id": f"r{n}", **change}
+        try:  # a validated Recipient goes to the workers as it is, read-only mappings and all
+            records.append(showing.recipient(record) if as_recipient else record)
+        except PersonalizeError:
+            records.append(record)
+    serial, spread = both_ways(showing, "news", records)
+    assert spread == serial
+
+
+class DiesInWorker:
+    """A value that ends the process that unpickles it (a worker), as the OOM killer would."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return os._exit, (70,)
+
+
+def test_a_worker_that_dies_names_the_first_record_without_an_outcome(showing: Project) -> None:
+    records: list[dict[str, Any]] = [{**ANN, "id": f"r{n}"} for n in range(6)]
+    records[4]["note"] = DiesInWorker()
+    outcomes = showing.render_many("news", records, workers=2, chunk_size=2)
+    assert [(o.index, o.ok) for o in islice(outcomes, 4)] == [(n, True) for n in range(4)]
+    with pytest.raises(RenderError) as caught:
+        next(outcomes)
+    assert str(caught.value) == (
+        "a worker process ended abruptly (killed, or out of memory?): the records from index 4 "
+        "on have no outcome — every record before index 4 has its outcome; render the rest "
+        "again, e.g. with fewer workers or a smaller chunk_size"
+    )
+
+
+def refuse() -> None:
+    raise ValueError("cannot be rebuilt here")
+
+
+class FailsInWorker:
+    """A value that pickles, but raises where it is unpickled (in a worker)."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return refuse, ()
+
+
+def test_a_record_a_worker_cannot_unpickle_gets_its_outcome(showing: Project) -> None:
+    records = [ANN, {**ANN, "id": "bo", "note": FailsInWorker()}, {**ANN, "id": "cy"}]
+    serial, spread = both_ways(showing, "news", records)
+    assert spread == serial
+    assert [o[1] for o in serial if len(o) == 4] == ["ann", "bo", "cy"]
+
+
+class NeedsTwoError(Exception):
+    """A bug's exception that pickles but cannot be rebuilt from its args."""
+
+    def __init__(self, a: str, b: str) -> None:
+        super().__init__(f"{a}/{b}")
+
+
+@only_forked
+def test_a_bug_raises_in_the_caller_with_workers_as_without(
+    showing: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    render_chosen = Project._render_chosen
+
+    def buggy(self: Project, chosen: Any, variant: Any, r: Any, *args: Any) -> RenderedEmail:
+        if r.id == "r3":
+            raise NeedsTwoError("x", "y")
+        return render_chosen(self, chosen, variant, r, *args)
+
+    monkeypatch.setattr(Project, "_render_chosen", buggy)  # forked workers have it too
+    records = [{**ANN, "id": f"r{n}"} for n in range(6)]
+    for options in ({}, {"workers": 2, "chunk_size": 2}):
+        with pytest.raises(NeedsTwoError, match=r"^x/y$"):
+            list(showing.render_many("news", records, **options))  # type: ignore[arg-type]
+
+
+@only_forked
+def test_forked_workers_render_the_project_as_loaded_not_as_on_disk(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    project = Project.load(root)
+    (root / "modules/hero/default.mjml").write_text(HERO.replace("Hi", "Edited"))
+    serial, spread = both_ways(project, "news", [ANN, {**ANN, "id": "bo", "first_name": None}, ANN])
+    assert spread == serial
+    assert [o[3]["text"].splitlines()[0] for o in serial] == ["Hi Ann", "Hi there", "Hi Ann"]
+
+
+CALIBRATED = """\
+metrics:
+  orders_365d: {count: orders, within: 365d}
+  spend_365d: {sum: orders.total, within: 365d}
+  days_since_order: {days_since: orders.at}
+rfm: {recency: days_since_order, frequency: orders_365d, monetary: spend_365d, cut_points: rfm.yaml}
+"""
+CUTS = "recency: [10, 20, 30, 40]\nfrequency: [1, 2, 3, 4]\nmonetary: [10, 20, 30, 40]\n"
+
+
+@only_forked
+def test_forked_workers_score_with_the_cut_points_loaded_as_without(tmp_path: Path) -> None:
+    hero = module("description: fallback", "<mj-text>RFM {{ rfm }}</mj-text>")
+    extra = {"rfm.yaml": CUTS}
+    root = make_project(tmp_path, segments=CALIBRATED, modules={"hero/default": hero}, extra=extra)
+    project = Project.load(root)
+    now = project.now()
+    audience = [
+        {**ANN, "id": f"a{n}", "orders": [{"at": str(now - timedelta(days=n)), "total": n * 100}]}
+        for n in range(1, 30)
+    ]
+    (root / "audience.jsonl").write_text("".join(json.dumps(r) + "\n" for r in audience))
+    record = audience[4]
+    before = project.render("news", record).text
+    project.calibrate("audience.jsonl")  # rewrites rfm.yaml; the project keeps its cut points
+    assert (before, Project.load(root).render("news", record).text) == ("RFM 515\n", "RFM 511\n")
+    serial, spread = both_ways(project, "news", [record, record, record])
+    assert spread == serial
+    assert all(o[3]["text"] == before for o in serial)
+
+
+def test_spawned_workers_report_a_changed_project_to_the_caller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_project(tmp_path)
+    project = Project.load(root)
+    (root / "segments.yaml").write_text(SEGMENTS + "  silver: {when: {tier: Silver}}\n")
+    monkeypatch.setattr(parallel, "start_context", lambda: multiprocessing.get_context("spawn"))
+    with pytest.raises(ConfigError) as caught:
+        list(project.render_many("news", [ANN, ANN], workers=2, chunk_size=1))
+    assert str(caught.value) == (
+        "project files changed since the Project was loaded: segments.yaml (changed)" + HINT
+    )
+
+
+CTRL_C = """
+import itertools, os, signal, sys, threading
+from personalize import Project
+
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+
+def ctrl_c():
+    os.killpg(os.getpgid(0), signal.SIGINT)  # what Ctrl-C does: the whole process group
+
+if __name__ == "__main__":
+    project = Project.load(sys.argv[1])
+    personas = [dict(p.data) for p in project.personas.values()]
+    # Interrupt while the caller handles an outcome, or (after a delay) wherever it is.
+    for trial, when in enumerate([1, 120, 0.2, 0.5]):
+        records = ({**personas[n % 14], "id": f"r{n}"} for n in itertools.count())
+        timer = threading.Timer(when, ctrl_c) if isinstance(when, float) else None
+        try:
+            for n, _ in enumerate(project.render_many("weekly", records, workers=2, chunk_size=40)):
+                if n == 0 and timer:
+                    timer.start()  # once the workers are forked: never fork with a thread
+                elif n == when:
+                    ctrl_c()
+        except KeyboardInterrupt:
+            print("interrupted", trial, flush=True)
+        if timer:
+            timer.join()
+"""
+
+
+def test_ctrl_c_stops_a_run_with_workers_promptly_and_quietly(tmp_path: Path) -> None:
+    # Ctrl-C reaches the workers too: one interrupted while sending a result used to leave the
+    # caller waiting forever. Now workers ignore it and the caller stops the pool.
+    (tmp_path / "ctrl_c.py").write_text(CTRL_C)
+    run = subprocess.Popen(
+        [sys.executable, str(tmp_path / "ctrl_c.py"), str(ROOT)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    try:
+        out, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+    assert (out, err, run.returncode) == ("".join(f"interrupted {t}\n" for t in range(4)), "", 0)
+
+
+def test_a_worker_killed_while_idle_names_the_first_record_without_an_outcome(
+    showing: Project,
+) -> None:
+    records = [{**ANN, "id": f"r{n}"} for n in range(6)]
+    outcomes = showing.render_many("news", records, workers=2, chunk_size=1)
+    assert [(o.index, o.ok) for o in islice(outcomes, 2)] == [(0, True), (1, True)]
+    os.kill(multiprocessing.active_children()[0].pid, signal.SIGKILL)
+    time.sleep(0.5)  # the pool notices, and refuses the next parts
+    with pytest.raises(RenderError) as caught:
+        next(outcomes)
+    assert str(caught.value).startswith(
+        "a worker process ended abruptly (killed, or out of memory?): the records from index 2 on "
+        "have no outcome — every record before index 2 has its outcome;"
+    )

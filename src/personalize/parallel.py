@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import copyreg
 import gc
+import io
+import multiprocessing
+import pickle
+import signal
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
+from multiprocessing.context import BaseContext
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, PersonalizeError, short_repr
+from .errors import ConfigError, PersonalizeError, RenderError, short_repr
 from .profile import Recipient
+from .projectsnapshot import Snapshot, load_unchanged
 from .render import RenderedEmail
 
 if TYPE_CHECKING:
@@ -63,19 +71,6 @@ class Outcome:
     def ok(self) -> bool:
         """Whether the record rendered."""
         return self.email is not None
-
-
-def plain(value: Any) -> Any:
-    """A Recipient (or any nested read-only mapping) as plain dicts and lists."""
-    if isinstance(value, Recipient):  # leave defaulted fields out: the worker defaults them again
-        return {
-            k: plain(v) for k, v in value.data.items() if v is not None and k not in value.defaulted
-        }
-    if isinstance(value, Mapping):
-        return {k: plain(v) for k, v in value.items() if v is not None}
-    if isinstance(value, tuple):
-        return [plain(v) for v in value]
-    return value
 
 
 def record_id(record: Mapping[str, Any]) -> str | None:
@@ -182,55 +177,150 @@ def iter_outcomes(
                 outcomes = render_batch(project, layout, batch, now)
             yield from outcomes
         return
-    with ProcessPoolExecutor(
-        max_workers=workers, initializer=init_worker, initargs=(str(project.root),)
-    ) as pool:
-        # Recipients hold read-only mappings, which do not pickle; send plain records.
-        plain_records = ((i, plain(r)) for i, r in enumerate(records))
-        while chunk := list(islice(plain_records, chunk_size * workers)):
+    yield from _in_workers(project, layout, records, now, workers=workers, chunk_size=chunk_size)
+
+
+def _in_workers(
+    project: Project,
+    layout: str,
+    records: Iterable[Record],
+    now: datetime,
+    *,
+    workers: int,
+    chunk_size: int,
+) -> Iterator[Outcome]:
+    """Parts of ``chunk_size`` records rendered by ``workers`` processes, yielded in order.
+
+    A part that cannot go to a worker or come back (it does not pickle, or a bug raised) is
+    rendered here instead, so every record gets the outcome it gets without workers.
+
+    Raises:
+        RenderError: a worker process died; names the first record without an outcome.
+        ConfigError: a worker could not load the project as the caller loaded it.
+    """
+    context = start_context()
+    # Forked workers start with the caller's project as it is in memory; others load it from
+    # disk and check that its files are still those it was loaded from.
+    source = project if context.get_start_method() == "fork" else project._snapshot
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=start_worker, initargs=(source,)
+    )
+    numbered = enumerate(records)
+    try:
+        while chunk := list(islice(numbered, chunk_size * workers)):
             parts = [chunk[i : i + chunk_size] for i in range(0, len(chunk), chunk_size)]
-            futures = [pool.submit(render_chunk, (layout, part, now)) for part in parts]
-            for part, future in zip(parts, futures, strict=True):
-                try:
-                    outcomes = future.result()
-                except BrokenProcessPool:
-                    raise
-                except Exception:
-                    # A record that does not pickle (a database row): the part is rendered here
-                    # instead, so each record gets its outcome as without workers (a bug in
-                    # the worker raises again, here).
+            jobs = [_submitted(pool, (layout, part, now)) for part in parts]
+            for part, job in zip(parts, jobs, strict=True):
+                outcomes = _received(job, first=part[0][0])
+                if outcomes is None:
                     with gc_paused():
                         outcomes = render_batch(project, layout, part, now)
                 yield from outcomes
+    finally:
+        # Also on Ctrl-C or an early break: parts not started are dropped, and the workers
+        # (which ignore SIGINT) finish the ones they hold and exit.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
-_WORKER: Project | None = None
+def start_context() -> BaseContext:
+    """How worker processes start: the platform's default (tests choose others)."""
+    return multiprocessing.get_context()
 
 
-def init_worker(root: str) -> None:
-    """Load the project once in a worker process."""
-    from .project import Project
+def _submitted(pool: ProcessPoolExecutor, job: Job) -> Future[bytes | None] | None:
+    """The job sent to a worker, or None when it does not pickle (a database row)."""
+    try:
+        payload = dumps(job)
+    except Exception:  # whatever a record's own __reduce__ raises, RecursionError included
+        return None
+    try:
+        return pool.submit(render_chunk, payload)
+    except BrokenProcessPool as exc:  # a worker died while idle: reported in turn, as any
+        broken: Future[bytes | None] = Future()
+        broken.set_exception(exc)
+        return broken
 
-    global _WORKER  # one project per worker process, loaded once
-    _WORKER = Project.load(root)
+
+def _received(job: Future[bytes | None] | None, *, first: int) -> list[Outcome] | None:
+    """A part's outcomes from its worker, or None to render the part here."""
+    if job is None:
+        return None
+    try:
+        result = job.result()
+    except BrokenProcessPool as exc:
+        raise RenderError(
+            f"a worker process ended abruptly (killed, or out of memory?): the records from "
+            f"index {first} on have no outcome",
+            hint=f"every record before index {first} has its outcome; render the rest again, "
+            "e.g. with fewer workers or a smaller chunk_size",
+        ) from exc
+    except PersonalizeError as exc:  # the worker could not load the project
+        raise exc.with_context() from None
+    if result is None:
+        return None
+    try:
+        outcomes: list[Outcome] = pickle.loads(result)
+    except Exception:  # e.g. a value of a record's error that cannot be rebuilt here
+        return None
+    return outcomes
 
 
-def render_chunk(job: tuple[str, list[tuple[int, Record]], datetime]) -> list[Outcome]:
-    layout, items, now = job
+Job = tuple[str, Sequence[tuple[int, Any]], datetime]
+
+
+def _proxy(mapping: dict[Any, Any]) -> MappingProxyType[Any, Any]:
+    return MappingProxyType(mapping)
+
+
+# Recipients, their nested objects and emails' decisions are read-only mappings, which pickle
+# does not handle: they travel as dicts and arrive read-only again.
+_REDUCERS = MappingProxyType(
+    {**copyreg.dispatch_table, MappingProxyType: lambda proxy: (_proxy, (dict(proxy),))}
+)
+
+
+def dumps(value: object) -> bytes:
+    """``value`` pickled, read-only mappings included."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = _REDUCERS
+    pickler.dump(value)
+    return buffer.getvalue()
+
+
+# The worker process's project, or the error that kept it from loading.
+_WORKER: Project | Exception | None = None
+
+
+def start_worker(source: Project | Snapshot) -> None:
+    """A worker process's initializer: ignore Ctrl-C, and take or load the project once.
+
+    Ctrl-C reaches every process of the terminal's group; a worker interrupted while it sends
+    a result left the caller's pool waiting for the rest forever. The caller stops the pool.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    global _WORKER  # one project per worker process
+    try:
+        _WORKER = source if not isinstance(source, Snapshot) else load_unchanged(source)
+    except Exception as exc:  # raised at each part, so the caller sees it, not a dead worker
+        _WORKER = exc
+
+
+def render_chunk(payload: bytes) -> bytes | None:
+    """A worker's part: its outcomes, pickled; None to have the caller render the part.
+
+    Raises:
+        Exception: what kept the worker from loading the project (a ``PersonalizeError``).
+    """
+    if isinstance(_WORKER, Exception):
+        raise _WORKER
     assert _WORKER is not None
-    with gc_paused():
-        outcomes = render_batch(_WORKER, layout, items, now)
-    # Emails share read-only decision mappings, which do not pickle; send plain dicts back.
-    return [
-        replace(
-            o,
-            email=replace(
-                o.email,
-                decisions=dict(o.email.decisions),
-                experiments=dict(o.email.experiments),
-            ),
-        )
-        if o.email
-        else o
-        for o in outcomes
-    ]
+    try:
+        layout, items, now = pickle.loads(payload)
+        with gc_paused():
+            outcomes = render_batch(_WORKER, layout, items, now)
+        return dumps(outcomes)
+    except Exception:
+        # The part does not unpickle here, an outcome does not pickle, or a bug raised: the
+        # caller renders the part as without workers, and a bug raises there, in its process.
+        return None

@@ -28,6 +28,7 @@ from .messagecheck import check_message_settings
 from .parallel import Outcome, check_options, iter_outcomes
 from .prepare import Prepared, prepare
 from .profile import Recipient, Schema
+from .projectsnapshot import Snapshot
 from .records import by_id, iter_jsonl
 from .registry import Registry, load_registry
 from .render import RenderedEmail, render_email, render_reference
@@ -82,6 +83,8 @@ class Project:
         self._variants = Variants(settings.render.cache_size, settings.render.merge_after, build)
         self._personas: dict[str, Recipient] | None = None
         self._choices = Choices(registry, segments.segments, schema.tz, self.experiments)
+        # What workers that load the project from disk must find there (render_many).
+        self._snapshot = Snapshot.of(settings, segments, registry)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] = ".") -> Project:
@@ -394,8 +397,13 @@ class Project:
     ) -> Iterator[Outcome]:
         """Render many records in input order; each yields an email or an error, none dropped.
 
-        With ``workers`` > 1, records are rendered in that many processes (each loads the
-        project once); results still come back in input order.
+        With ``workers`` > 1, records are rendered in that many processes, with the project as
+        it was loaded; results still come back in input order, each as without workers.
+
+        Raises:
+            ConfigError: bad ``workers`` or ``chunk_size``; workers that load the project from
+                disk (not forked) found its files changed since it was loaded.
+            RenderError: a worker process died; names the first record without an outcome.
         """
         check_options(workers=workers, chunk_size=chunk_size)
         return iter_outcomes(
