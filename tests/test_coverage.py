@@ -107,6 +107,7 @@ def test_totals_and_failures_are_exact(report: CoverageReport) -> None:
     )
     assert report.failures[1].message == (
         "recipient fay: email: expected an email address such as 'ann@example.com', got 'nope'"
+        " — an address has a user, an '@' and a domain, as in 'user@example.com'"
     )
     assert report.failures[3] == Failure(
         7,

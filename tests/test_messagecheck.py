@@ -30,8 +30,8 @@ KIT = 'unsubscribe = "links.unsubscribe"'
         (
             ('sender = "Northwind Goods <hello@northwind.example>"', 'sender = "nobody"'),
             "personalize.toml line 16: message.sender: expected one email address such as "
-            "'Shop <shop@example.com>', got 'nobody' — write 'Name <user@example.com>' or "
-            "'user@example.com'",
+            "'Shop <shop@example.com>', got 'nobody' — an address has a user, an '@' and a "
+            "domain, as in 'user@example.com'",
         ),
         (
             (

@@ -215,3 +215,17 @@ def test_field_names_stay_data() -> None:
     plan = MetricPlan([m], frozenset({"m"}))
     plan.prefill(MappingScope({"orders": [{name: 2}, {name: 3}]}, now=NOW, tz=BERLIN), cache)
     assert cache == {m._key: 5}
+
+
+def test_null_items_are_skipped_the_same_on_every_path() -> None:
+    # Only unvalidated data holds null items: the plan leaves such a group to the checked
+    # path, which skips them as the docs say, never raising.
+    data = {"orders": [None, order(1, category="shoes"), None], "logins": [None, NOW]}
+    scope = MappingScope(data, now=NOW, tz=BERLIN)
+    cache: dict[Any, Any] = {}
+    PLAN.prefill(scope, cache)
+    assert described(cache) == described(by_groups(PLAN, scope))
+    values = {m.name: m.compute(scope, cache=cache) for m in METRICS}
+    assert values == {m.name: m.compute(scope) for m in METRICS}
+    assert (values["n"], values["n30"], values["totals"], values["shoes"]) == (1, 1, 1, 1)
+    assert (values["spend"], values["since"], values["visits"]) == (Decimal("10.00"), 1, 1)

@@ -145,6 +145,51 @@ ORDERS = [order(10, 1), order(20, 10, "bags"), order(30, 40), order(40, 400, "ba
             1,
             id="window-skips-missing-stamp",
         ),
+        # null items (only in data that was not validated) are skipped by every metric
+        pytest.param("{count: orders}", {"orders": [None, order(5, 1)]}, 1, id="null-item"),
+        pytest.param(
+            "{count: orders, within: 30d}",
+            {"orders": [None, order(5, 1)]},
+            1,
+            id="null-item-window",
+        ),
+        pytest.param(
+            "{count: orders, where: {category: shoes}}",
+            {"orders": [order(5, 1), None]},
+            1,
+            id="null-item-where",
+        ),
+        pytest.param(
+            "{count: orders, where: {category: {exists: false}}}",
+            {"orders": [None, {"total": 1}]},
+            1,
+            id="null-item-where-absent",
+        ),
+        pytest.param(
+            "{count: orders, where: {any: [{category: bags}, {total: {gt: 3}}]}}",
+            {"orders": [None, order(5, 1)]},
+            1,
+            id="null-item-compound-where",
+        ),
+        pytest.param(
+            "{count: orders.total}", {"orders": [None, order(5, 1)]}, 1, id="null-item-count"
+        ),
+        pytest.param("{sum: orders.total}", {"orders": [order(5, 1), None]}, 5, id="null-item-sum"),
+        pytest.param(
+            "{max: orders.at}",
+            {"orders": [None, order(5, 1)]},
+            NOW - timedelta(days=1),
+            id="null-item-max",
+        ),
+        pytest.param(
+            "{days_since: orders.at}", {"orders": [None, order(5, 2)]}, 2, id="null-item-since"
+        ),
+        pytest.param(
+            "{count: profile.visits, within: 7d}",
+            {"profile": {"visits": [None, {"at": NOW}]}},
+            1,
+            id="null-item-nested-list",
+        ),
         # empty or absent lists
         pytest.param("{count: orders}", {"orders": []}, 0, id="count-empty"),
         pytest.param("{count: orders}", {}, 0, id="count-absent"),

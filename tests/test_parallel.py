@@ -114,7 +114,8 @@ def test_a_kept_failed_outcome_keeps_no_email_of_its_batch_alive() -> None:
     assert [str(o.error) for o in failed] == [
         "expected a JSON object (mapping of fields), got str",
         "recipient bad-email: email: expected an email address such as 'ann@example.com', "
-        "got 'x' (and 1 more problem)",
+        "got 'x' (and 1 more problem) — an address has a user, an '@' and a domain, as in "
+        "'user@example.com'",
         "recipient kept-vip-vera: unknown locale 'xx_XX' — use a locale Babel knows, such as "
         "'en_US' or 'de_DE'",
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import math
 import re
@@ -24,10 +25,14 @@ from hypothesis import strategies as st
 from pydantic_core import SchemaValidator, core_schema
 
 from personalize import Project
-from personalize.config import Settings, load_settings
-from personalize.errors import ConfigError, RecipientError
+from personalize.config import LimitSettings, Settings, load_settings
+from personalize.errors import ConfigError, RecipientError, short_repr
 from personalize.fieldtypes import SPACES
-from personalize.profile import BUILTIN_TYPES, Recipient, Schema, build_schema
+from personalize.message import parse_address
+from personalize.profile import BUILTIN_TYPES, RESERVED_NAMES, Recipient, Schema, build_schema
+from personalize.render import context_for
+from personalize.segments import Membership
+from personalize.templating import GLOBAL_NAMES, make_environments
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ROOT = Path(__file__).resolve().parents[1]
@@ -245,11 +250,129 @@ def test_builtin_types_are_listed() -> None:
     )
 
 
+# -- the email type refuses what to_message would refuse, and says which rule failed -------
+
+EMAIL_CASES: list[tuple[str, str, str]] = [
+    ("NUL", "a\x00b@example.com", "it holds an invisible or control character (U+0000)"),
+    ("BEL", "a\x07b@example.com", "it holds an invisible or control character (U+0007)"),
+    ("ESC", "a\x1bb@example.com", "it holds an invisible or control character (U+001B)"),
+    ("DEL", "a\x7fb@example.com", "it holds an invisible or control character (U+007F)"),
+    (
+        "bidi override",
+        "\u202eab@example.com",
+        "it holds an invisible or control character (U+202E)",
+    ),
+    ("BOM", "a\ufeffb@example.com", "it holds an invisible or control character (U+FEFF)"),
+    (
+        "zero-width space",
+        "a\u200bb@example.com",
+        "it holds an invisible or control character (U+200B)",
+    ),
+    (
+        "non-ASCII local part",
+        "anné@example.com",
+        "non-ASCII addresses need SMTPUTF8, which is not supported; the part before the '@' "
+        "must be ASCII",
+    ),
+    (
+        "non-ASCII domain",
+        "a@müller.de",
+        "non-ASCII addresses need SMTPUTF8, which is not supported; write the domain in its "
+        "ASCII form (xn--…)",
+    ),
+    (
+        "two dots in a row",
+        "jo..doe@example.com",
+        "the part before the '@' starts or ends with a dot, or has two in a row",
+    ),
+    (
+        "a leading dot",
+        ".ann@example.com",
+        "the part before the '@' starts or ends with a dot, or has two in a row",
+    ),
+    (
+        "a trailing dot",
+        "ann.@example.com",
+        "the part before the '@' starts or ends with a dot, or has two in a row",
+    ),
+    (
+        "a quoted local part",
+        '"a b"@example.com',
+        "the part before the '@' holds '\"', which needs quoting (not supported)",
+    ),
+    (
+        "a local part over 64 characters",
+        "a" * 65 + "@example.com",
+        "the part before the '@' has 65 characters; at most 64 are allowed",
+    ),
+    ("an encoded word", "ann=?x@example.com", "it holds '=?', which could start an encoded word"),
+    (
+        "a label starting with '-'",
+        "a@b.-c",
+        "the domain part '-c' is not a host name: 1 to 63 letters, digits or '-', with no '-' "
+        "at either end",
+    ),
+    (
+        "a label ending with '-'",
+        "a@b.c-",
+        "the domain part 'c-' is not a host name: 1 to 63 letters, digits or '-', with no '-' "
+        "at either end",
+    ),
+    (
+        "a label of 64 characters",
+        "a@" + "b" * 64 + ".com",
+        "the domain part '" + "b" * 38 + "… is not a host name: 1 to 63 letters, digits or "
+        "'-', with no '-' at either end",
+    ),
+    (
+        "an empty label",
+        "a@example..com",
+        "the domain has an empty part: a dot at either end, or two in a row",
+    ),
+    (
+        "an address literal",
+        "a@[127.0.0.1]",
+        "the domain part '[127' is not a host name: 1 to 63 letters, digits or '-', with no "
+        "'-' at either end",
+    ),
+    (
+        "a list",
+        "a@example.com, b@example.com",
+        "give a single address; send one message per recipient",
+    ),
+    ("a name", "Ann <ann@example.com>", "give the address alone, without a name or '<>'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("value", "hint"), [c[1:] for c in EMAIL_CASES], ids=[c[0] for c in EMAIL_CASES]
+)
+def test_the_email_type_names_the_rule_an_address_breaks(
+    types_schema: Schema, value: str, hint: str
+) -> None:
+    for record in ({"id": "x", "email": value}, MappingProxyType({"id": "x", "email": value})):
+        assert invalid(types_schema, record) == (
+            f"recipient x: email: {EMAIL}, got {short_repr(value)} — {hint}"
+        )
+    if "<" not in value:  # to_message takes a name and address: it refuses the rest alike
+        with pytest.raises(RecipientError) as caught:
+            parse_address(value, role="to", recipient="x")
+        assert caught.value.hint == hint
+
+
+def test_the_email_type_accepts_what_to_message_sends(types_schema: Schema) -> None:
+    for value in ("first.o'neil+tag@mail-1.example.co.uk", "a!#$%&'*+/=^?_`{|}~-z@x.example"):
+        assert types_schema.validate({"id": "x", "email": value})["email"] == value
+        assert parse_address(value, role="to").addr_spec == value
+
+
 # -- every builtin type: what it rejects --------------------------------------------------
 
 DATE = "expected an ISO date such as 2026-11-20"
 DATETIME = "expected an ISO date-time such as 2026-11-20T09:00:00+01:00"
 EMAIL = "expected an email address such as 'ann@example.com'"
+NO_AT = "an address has a user, an '@' and a domain, as in 'user@example.com'"
+CONTROL = "it holds an invisible or control character"
 URL = "expected an http(s) or mailto URL"
 LOCALE = "expected a locale such as 'en_US' or 'de_DE'"
 SCALAR = "expected text, a number, true/false or null"
@@ -311,31 +434,38 @@ REJECT_CASES: list[tuple[str, str, Any, str]] = [
         f"signup_at: {DATETIME}, got '2026-11-20T25:00'",
     ),
     ("datetime from true", "signup_at", True, f"signup_at: {DATETIME}, got True"),
-    ("email without a domain", "email", "ann", f"email: {EMAIL}, got 'ann'"),
-    ("email without a dot", "email", "ann@localhost", f"email: {EMAIL}, got 'ann@localhost'"),
+    ("email without a domain", "email", "ann", f"email: {EMAIL}, got 'ann' — {NO_AT}"),
+    (
+        "email without a dot",
+        "email",
+        "ann@localhost",
+        f"email: {EMAIL}, got 'ann@localhost' — the domain needs a dot, as in 'example.com'",
+    ),
     (
         "email with two at signs",
         "email",
         "a@b@example.com",
-        f"email: {EMAIL}, got 'a@b@example.com'",
+        f"email: {EMAIL}, got 'a@b@example.com' — give a single address; send one message per "
+        "recipient",
     ),
     (
         "email in angle brackets",
         "email",
         "<ann@example.com>",
-        f"email: {EMAIL}, got '<ann@example.com>'",
+        f"email: {EMAIL}, got '<ann@example.com>' — give the address alone, without a name or '<>'",
     ),
     (
         "email with a header injection",
         "email",
         "ann@example.com\nBcc: eve@example.com",
-        f"email: {EMAIL}, got 'ann@example.com\\nBcc: eve@example.com'",
+        f"email: {EMAIL}, got 'ann@example.com\\nBcc: eve@example.com' — {CONTROL} (U+000A)",
     ),
     (
         "email over 254 characters",
         "email",
         "a" * 250 + "@example.com",
-        f"email: {EMAIL}, got '" + "a" * 58 + "…",
+        f"email: {EMAIL}, got '" + "a" * 58 + "… — the part before the '@' has 250 characters; "
+        "at most 64 are allowed",
     ),
     (
         "javascript url",
@@ -371,7 +501,7 @@ REJECT_CASES: list[tuple[str, str, Any, str]] = [
         "email with a noncharacter",
         "email",
         "ve\ufdd0ra@example.com",
-        f"email: {EMAIL}, got 've\\ufdd0ra@example.com'",
+        f"email: {EMAIL}, got 've\\ufdd0ra@example.com' — {CONTROL} (U+FDD0)",
     ),
     (
         "map holding a noncharacter",
@@ -400,6 +530,18 @@ REJECT_CASES: list[tuple[str, str, Any, str]] = [
         "timezone",
         "../../etc/passwd",
         "timezone: expected an IANA time zone such as 'Europe/Berlin', got '../../etc/passwd'",
+    ),
+    (
+        "host's own time zone",
+        "timezone",
+        "localtime",
+        "timezone: expected an IANA time zone such as 'Europe/Berlin', got 'localtime'",
+    ),
+    (
+        "time zone of the posix folder",
+        "timezone",
+        "posix/Europe/Berlin",
+        "timezone: expected an IANA time zone such as 'Europe/Berlin', got 'posix/Europe/Berlin'",
     ),
     (
         "currency of four letters",
@@ -518,17 +660,17 @@ MESSAGE_CASES: list[tuple[str, dict[str, Any], str]] = [
     (
         "a numeric id is named",
         {"id": 17, "email": "nope"},
-        f"p.jsonl line 3 (recipient 17): email: {EMAIL}, got 'nope'",
+        f"p.jsonl line 3 (recipient 17): email: {EMAIL}, got 'nope' — {NO_AT}",
     ),
     (
         "an id with a newline is escaped",
         {"id": "a\nb", "email": "nope"},
-        f"p.jsonl line 3 (recipient 'a\\nb'): email: {EMAIL}, got 'nope'",
+        f"p.jsonl line 3 (recipient 'a\\nb'): email: {EMAIL}, got 'nope' — {NO_AT}",
     ),
     (
         "a huge id is truncated",
         {"id": "r" * 1000, "email": "nope"},
-        f"p.jsonl line 3 (recipient '{'r' * 62}…): email: {EMAIL}, got 'nope'",
+        f"p.jsonl line 3 (recipient '{'r' * 62}…): email: {EMAIL}, got 'nope' — {NO_AT}",
     ),
     (
         "not among the choices",
@@ -551,12 +693,13 @@ MESSAGE_CASES: list[tuple[str, dict[str, Any], str]] = [
     (
         "several problems are counted",
         {"id": "x", "email": "nope", "points": "many", "tier": "Platinum"},
-        f"p.jsonl line 3 (recipient x): email: {EMAIL}, got 'nope' (and 2 more problems)",
+        f"p.jsonl line 3 (recipient x): email: {EMAIL}, got 'nope' (and 2 more problems) — "
+        + NO_AT,
     ),
     (
         "one more problem",
         {"id": "x", "email": "nope", "points": "many"},
-        f"p.jsonl line 3 (recipient x): email: {EMAIL}, got 'nope' (and 1 more problem)",
+        f"p.jsonl line 3 (recipient x): email: {EMAIL}, got 'nope' (and 1 more problem) — " + NO_AT,
     ),
     (
         "nested object of the wrong type",
@@ -604,7 +747,9 @@ def test_wrong_top_level_type(shop: Schema, record: Any, expected: str) -> None:
 
 
 def test_without_a_source_only_the_recipient_is_named(shop: Schema) -> None:
-    assert invalid(shop, {"id": "x", "email": "nope"}) == f"recipient x: email: {EMAIL}, got 'nope'"
+    assert invalid(shop, {"id": "x", "email": "nope"}) == (
+        f"recipient x: email: {EMAIL}, got 'nope' — {NO_AT}"
+    )
     assert invalid(shop, [1]) == "expected a JSON object (mapping of fields), got list"
 
 
@@ -678,7 +823,7 @@ def test_a_numeric_id_becomes_text(shop: Schema) -> None:
 
 
 def test_id_is_always_required_text(tmp_path: Path) -> None:
-    schema = make_schema(tmp_path, '[recipient.fields]\nid = {type = "int", description = "Key"}\n')
+    schema = make_schema(tmp_path, '[recipient.fields]\nid = {type = "str", description = "Key"}\n')
     assert schema.fields["id"].type == "str"
     assert schema.fields["id"].required
     assert schema.fields["id"].description == "Key"
@@ -928,6 +1073,78 @@ SCHEMA_ERROR_CASES = [
         "not fit: expected an http(s) or mailto URL — give a default that is a valid url, or "
         "remove it",
     ),
+    (
+        "a default over the field's max_length",
+        '[recipient.fields]\nx = {type = "str", max_length = 3, default = "there"}\n',
+        "personalize.toml line 2: recipient.fields.x.default: default 'there' does not fit: "
+        "longer than the limit of 3 characters — give a default that is a valid str, or remove it",
+    ),
+    (
+        "a choice the type refuses",
+        '[recipient.fields]\nx = {type = "int", choices = [1, "a"]}\n',
+        "personalize.toml line 2: recipient.fields.x.choices: choice 'a' does not fit: expected "
+        "a whole number — give choices that are valid int values",
+    ),
+    (
+        "a choice the type changes",
+        '[recipient.fields]\nx = {type = "str", choices = [1, 2]}\n',
+        "personalize.toml line 2: recipient.fields.x.choices: choice 1 can never match: a str "
+        "field holds it as '1' — write the choice as '1'",
+    ),
+    (
+        "a choice the type normalizes",
+        '[recipient.fields]\nt = "t"\n[recipient.types.t]\n'
+        'lang = {type = "locale", choices = ["de-DE"]}\n',
+        "personalize.toml line 4: recipient.types.t.lang.choices: choice 'de-DE' can never "
+        "match: a locale field holds it as 'de_DE' — write the choice as 'de_DE'",
+    ),
+    (
+        "a host time zone as default",
+        '[recipient.fields]\ntimezone = {type = "timezone", default = "localtime"}\n',
+        "personalize.toml line 2: recipient.fields.timezone.default: default 'localtime' does "
+        "not fit: expected an IANA time zone such as 'Europe/Berlin' — give a default that is a "
+        "valid timezone, or remove it",
+    ),
+    *(
+        (
+            f"{name} redeclared as {kind}",
+            f'[recipient.fields]\nname = "str"\n{name} = "{kind}"\n',
+            f"personalize.toml line 3: recipient.fields.{name}.type: field {name!r} is built in, "
+            f"of type {own}; it cannot be redeclared as {kind!r} — declare it with type = "
+            f'"{own}", or give your own field another name',
+        )
+        for name, own, kind in [
+            ("id", "str", "int"),
+            ("locale", "locale", "str"),
+            ("timezone", "timezone", "str"),
+            ("currency", "currency", "str"),
+        ]
+    ),
+    (
+        "a currency default that is no currency",
+        '[recipient.fields]\ncurrency = {type = "currency", default = "euro"}\n',
+        "personalize.toml line 2: recipient.fields.currency.default: default 'euro' does not "
+        "fit: expected an ISO 4217 currency code such as 'EUR' — give a default that is a valid "
+        "currency, or remove it",
+    ),
+    (
+        "an id with a default",
+        '[recipient.fields]\nid = {type = "str", default = "x"}\n',
+        "personalize.toml line 2: recipient.fields.id.default: field 'id' cannot have a "
+        "default: every record needs an id of its own — remove the default",
+    ),
+    *(
+        (
+            f"a field named {name}",
+            f'[recipient.fields]\nname = "str"\n{name} = "str"\n',
+            f"personalize.toml line 3: recipient.fields.{name}: field name {name!r} is reserved: "
+            "templates use it for something else — rename the field; reserved are the names "
+            "that start with '_', and False, None, True, caller, cycler, dict, false, joiner, "
+            "kwargs, lipsum, loop, namespace, none, now, range, segments, self, super, true, "
+            "varargs",
+        )
+        for name in ("now", "segments", "range", "_tz", "loop", "true")
+    ),
 ]
 
 
@@ -951,6 +1168,65 @@ def test_schema_errors_in_pyproject_have_the_right_line(tmp_path: Path) -> None:
         "pyproject.toml line 5: recipient.fields.tier.type: unknown field type 'strr' — did you "
         "mean 'str'?"
     )
+
+
+def test_built_in_fields_may_be_redeclared_with_their_own_type(tmp_path: Path) -> None:
+    schema = make_schema(
+        tmp_path,
+        '[recipient.fields]\nid = {type = "str", description = "Key"}\n'
+        'timezone = {type = "timezone", default = "Europe/Vienna"}\n'
+        'currency = {type = "currency", choices = ["EUR", "USD"]}\n',
+    )
+    recipient = schema.validate({"id": 7, "currency": "usd"})
+    assert (recipient.id, recipient.timezone, recipient.currency) == ("7", "Europe/Vienna", "USD")
+    assert schema.fields["id"].required
+
+
+def test_the_reserved_names_cover_the_render_context() -> None:
+    envs = make_environments(LimitSettings())
+    for env in (envs.html, envs.text):
+        assert set(env.globals) <= RESERVED_NAMES
+    assert GLOBAL_NAMES <= RESERVED_NAMES
+    recipient = Recipient(
+        id="x", data=MappingProxyType({}), locale="en_US", timezone="UTC", currency="USD"
+    )
+    membership = Membership(frozenset(), MappingProxyType({}), MappingProxyType({}))
+    context = context_for(
+        recipient,
+        membership,
+        now=datetime(2026, 1, 1, tzinfo=UTC),
+        limits=LimitSettings(),
+        warnings=[],
+        globals=envs.html.globals,
+    )
+    # The built-in fields are written as their effective values: they may be redeclared.
+    others = set(context) - RESERVED_NAMES - {"locale", "timezone", "currency"}
+    assert {name for name in others if not name.startswith("_")} == set()
+
+
+def test_named_types_may_have_any_name(tmp_path: Path) -> None:
+    schema = make_schema(
+        tmp_path,
+        '[recipient.fields]\ncart = "list[ cart-item ]"\naddr = "home address"\n\n'
+        '[recipient.types.cart-item]\nprice = "decimal"\n\n'
+        '[recipient.types."home address"]\ncity = "str"\n',
+    )
+    assert {"cart.price", "addr.city"} <= schema.paths()
+    assert schema.spec("cart.price") == schema.types["cart-item"]["price"]
+    assert schema.spec("addr.city") == schema.types["home address"]["city"]
+    recipient = schema.validate({"id": "x", "cart": [{"price": "1.5"}], "addr": {"city": "Ulm"}})
+    assert recipient["cart"][0]["price"] == Decimal("1.5")
+
+
+def test_a_lists_own_max_length_is_checked_before_its_items(tmp_path: Path) -> None:
+    toml = '[recipient.fields]\nnums = {type = "list[int]", max_length = 2}\n'
+    schema = make_schema(tmp_path, toml)
+    assert invalid(schema, {"id": "x", "nums": ["bad"] * 900}) == (
+        "recipient x: nums: longer than the limit of 2 items, got list of length 900 — "
+        "shorten it, or raise the field's max_length in personalize.toml"
+    )
+    # An iterator has no size to check first, and the lean try must not use it up.
+    assert schema.validate({"id": "x", "nums": iter([1, "2"])})["nums"] == (1, 2)
 
 
 def test_build_schema_without_a_settings_file(tmp_path: Path) -> None:
@@ -1006,17 +1282,6 @@ def test_recipients_compare_by_value(shop: Schema) -> None:
     assert shop.validate(record) == shop.validate(record)
 
 
-def test_recipient_built_directly() -> None:
-    recipient = Recipient(
-        id="x", data=MappingProxyType({"a": None}), locale="en", timezone="UTC", currency="USD"
-    )
-    assert recipient.get("a", 1) == 1
-    assert recipient.tz == ZoneInfo("UTC")
-    assert recipient.defaulted == frozenset()
-    with pytest.raises(KeyError):
-        recipient["b"]
-
-
 # -- the lean first try: whatever it refuses is validated as ever --------------------------
 # A dict record is first validated with stricter, all-native forms of some types and with its
 # blank fields dropped by `validate`; anything refused there is validated again the usual way.
@@ -1027,6 +1292,10 @@ class _Rank(enum.IntEnum):
     GOLD = 3
 
 
+# 64 characters before the '@' and labels of 63 after it: 254 in all.
+LONGEST_EMAIL = "a" * 64 + "@" + ".".join(["b" * 63, "c" * 63, "d" * 57, "com"])
+TOO_LONG_EMAIL = LONGEST_EMAIL.replace("com", "comm")
+TOO_LONG = "— it has 255 characters; at most 254 are allowed"
 LEAN_ACCEPT_CASES: list[tuple[str, str, Any, Any]] = [
     ("an ideographic space is blank", "name", "\u3000", None),
     ("information separators and NEL are blank", "name", "\x1c\x85", None),
@@ -1045,7 +1314,7 @@ LEAN_ACCEPT_CASES: list[tuple[str, str, Any, Any]] = [
     ("email ending in an ideographic space", "email", "ann@example.com\u3000", "ann@example.com"),
     ("email after an information separator", "email", "\x1cann@example.com", "ann@example.com"),
     ("email ending in a newline", "email", "ann@example.com\n", "ann@example.com"),
-    ("email of 254 characters", "email", "a" * 242 + "@example.com", "a" * 242 + "@example.com"),
+    ("email of 254 characters", "email", LONGEST_EMAIL, LONGEST_EMAIL),
     ("locale in spaces", "locale", " en_US ", "en_US"),
     ("locale region in Arabic-Indic digits", "locale", "es_\u0664\u0661\u0669", "es_٤١٩"),
     ("currency in spaces", "currency", " usd ", "USD"),
@@ -1078,8 +1347,8 @@ LEAN_REJECT_CASES: list[tuple[str, str, Any, str]] = [
     (
         "email of 255 characters",
         "email",
-        "a" * 243 + "@example.com",
-        f"email: {EMAIL}, got '" + "a" * 58 + "…",
+        TOO_LONG_EMAIL,
+        f"email: {EMAIL}, got '" + "a" * 58 + f"… {TOO_LONG}",
     ),
 ]
 
@@ -1120,8 +1389,8 @@ def test_a_fields_own_max_length_adds_to_the_other_limits(tmp_path: Path) -> Non
     )
     assert invalid(schema, {"id": "x", "lang": "de_DE"}).startswith(f"recipient x: lang: {over} 5")
     schema = make_schema(wide, toml.replace("max_string_length = 4", ""))
-    assert invalid(schema, {"id": "x", "mail": "a" * 250 + "@example.com"}) == (
-        f"recipient x: mail: {EMAIL}, got '" + "a" * 58 + "…"
+    assert invalid(schema, {"id": "x", "mail": TOO_LONG_EMAIL}) == (
+        f"recipient x: mail: {EMAIL}, got '" + "a" * 58 + f"… {TOO_LONG}"
     )
 
 
@@ -1166,6 +1435,47 @@ def test_blank_top_level_and_nested_values_take_defaults(shop: Schema) -> None:
     )
     assert dict(recipient["orders"][0]["items"][0]) == {"sku": None, "quantity": 1}
     assert recipient.defaulted == {"first_name", "points", "tier"}
+
+
+@pytest.mark.parametrize("blank_value", ["", "  ", "\u3000", None])
+def test_blank_is_missing_in_a_type_without_defaults(shop: Schema, blank_value: Any) -> None:
+    # `order` and `address` declare no default: blank still counts as missing there.
+    record = {
+        "id": "x",
+        "email": "a@example.com",
+        "orders": [{"total": "1", "at": blank_value, "items": [{"sku": blank_value}]}],
+        "address": {"city": blank_value, "zip": "10115"},
+    }
+    for validate in (shop.validate, _full(shop)):
+        recipient = validate(record)
+        order = recipient["orders"][0]
+        assert (order["at"], order["items"][0]["sku"], recipient["address"]["city"]) == (
+            None,
+            None,
+            None,
+        )
+        missing = {**record, "address": {"zip": blank_value}}
+        with pytest.raises(RecipientError) as caught:
+            validate(missing)
+        assert str(caught.value) == (
+            "recipient x: address.zip: required field is missing"
+            " — fix the record, or declare a default for the field"
+        )
+
+
+def test_a_blank_nested_url_is_missing_not_wrong(tmp_path: Path) -> None:
+    schema = make_schema(
+        tmp_path,
+        '[recipient.fields]\nproducts = "list[product]"\n\n'
+        '[recipient.types.product]\nimage = "url"\nname = "str"\n',
+    )
+    recipient = schema.validate({"id": "x", "products": [{"image": "", "name": "Tea"}]})
+    assert dict(recipient["products"][0]) == {"image": None, "name": "Tea"}
+
+
+def _full(schema: Schema) -> Any:
+    # The full validation alone, as for a mapping that is not a dict.
+    return lambda record: schema.validate(MappingProxyType(record))
 
 
 def test_other_mappings_validate_like_dicts(shop: Schema) -> None:
@@ -1237,7 +1547,7 @@ website = {type = "url", default = "  https://example.com/  "}
 since = {type = "datetime", default = 2026-01-02T03:04:05}
 code = {type = "str", default = 5}
 tags = {type = "list[str]", default = ["a"]}
-none = {type = "list[order]", default = []}
+empty = {type = "list[order]", default = []}
 
 [recipient.types.order]
 at = "datetime"
@@ -1264,7 +1574,7 @@ def test_defaults_are_given_validated(tmp_path: Path) -> None:
         "since": datetime(2026, 1, 2, 3, 4, 5, tzinfo=BERLIN),
         "code": "5",
         "tags": ("a",),
-        "none": (),
+        "empty": (),
     }
     for blank in ({}, dict.fromkeys(expected, ""), dict.fromkeys(expected), {"orders": " "}):
         recipient = schema.validate({"id": "x", **blank})
@@ -1402,3 +1712,33 @@ def test_aware_datetimes_keep_their_instant(types_schema: Schema) -> None:
     value = datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(hours=-5)))
     got = types_schema.validate({"id": "x", "signup_at": value})["signup_at"]
     assert got == value
+
+
+ADDRESS_PARTS = st.sampled_from(
+    [
+        *("a", "Z", "0", ".", "..", "-", "=", "?", "=?", "+", "'", " ", '"', "é", "\x00"),
+        *("\u200b", "a" * 31, "a" * 64, "b" * 63, "@", "@", "example", ".com", ".-x", "<", ","),
+    ]
+)
+ADDRESSES = st.lists(ADDRESS_PARTS, max_size=8).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=ADDRESSES)
+def test_the_lean_email_type_takes_only_what_the_full_one_takes(value: str) -> None:
+    schema = _email_schema()
+    record = {"id": "x", "email": value}
+    lean = _outcome(lambda: schema.validate(record))
+    assert lean == _outcome(lambda: schema.validate(MappingProxyType(record)))
+
+
+def _outcome(call: Any) -> str:
+    try:
+        return repr(call())
+    except RecipientError as err:
+        return str(err)
+
+
+@functools.cache
+def _email_schema() -> Schema:
+    return make_schema(Path(tempfile.mkdtemp()), '[recipient.fields]\nemail = "email"\n')

@@ -7,7 +7,7 @@ import json
 import random
 import sys
 import weakref
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -57,7 +57,8 @@ def test_personas_are_validated_with_file_and_line(tmp_path: Path) -> None:
         Project.load(tmp_path).personas  # noqa: B018 - the property loads lazily
     assert str(caught.value) == (
         "personas.jsonl line 2 (recipient bad): email: expected an email address such as "
-        "'ann@example.com', got 'nope'"
+        "'ann@example.com', got 'nope' — an address has a user, an '@' and a domain, as in "
+        "'user@example.com'"
     )
 
 
@@ -318,4 +319,50 @@ def test_a_when_rule_of_a_module_that_cannot_win_never_fails_the_email(tmp_path:
     assert str(caught.value) == (
         "modules/hero/comeback-de.mjml line 3 (recipient ann): nickname: expected an ISO date or "
         "date-time, got 'yesterday' (text) — check the field's type in the recipient schema"
+    )
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (
+            datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-5))),
+            "now: the render time 9999-12-31T23:59:59-05:00 is out of range: in UTC it falls "
+            "after the end of year 9999",
+        ),
+        (
+            datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=2))),
+            "now: the render time 0001-01-01T00:00:00+02:00 is out of range: in UTC it falls "
+            "before the start of year 1",
+        ),
+    ],
+    ids=["after-9999", "before-1"],
+)
+def test_a_render_time_out_of_range_is_a_located_error(now: datetime, expected: str) -> None:
+    project = Project.load(ROOT)
+    vera = project.personas["vip-vera"]
+    # The metrics are the first to read `now`: their file is named, not blamed.
+    prefix = "segments.yaml (recipient vip-vera): "
+    hint = " — render at a time between years 1 and 9999 in UTC, e.g. now=datetime.now(UTC)"
+    for call in (
+        lambda: project.classify(vera, now=now),
+        lambda: project.render("weekly", vera, now=now),
+        lambda: project.explain("weekly", vera, now=now),
+    ):
+        with pytest.raises(RuleError) as caught:
+            call()
+        assert str(caught.value) == prefix + expected + hint
+        assert caught.value.path == "now"
+    (outcome,) = project.render_many("weekly", [vera], now=now)
+    assert str(outcome.error) == prefix + expected + hint
+
+
+def test_a_window_before_year_one_names_the_render_time() -> None:
+    project = Project.load(ROOT)
+    with pytest.raises(RuleError) as caught:
+        project.classify(project.personas["vip-vera"], now=datetime(1, 1, 1, tzinfo=UTC))
+    assert str(caught.value) == (
+        "segments.yaml line 3 (recipient vip-vera): orders: metric 'orders_30d': the render "
+        "time 0001-01-01T00:00:00+00:00 is too early for a window of 30d: the window would "
+        "start before year 1 — render at a later time, or shorten the window"
     )

@@ -243,7 +243,8 @@ def test_invalid_record_fails_alone(tmp_path: Path) -> None:
     assert result.stdout.splitlines()[-1] == "done: 5 sent, 1 failed"
     assert result.stderr.splitlines() == [
         "failed: audience.jsonl line 3: recipient c-bad: email: expected an email address "
-        "such as 'ann@example.com', got 'not-an-address'"
+        "such as 'ann@example.com', got 'not-an-address' — an address has a user, an '@' and a "
+        "domain, as in 'user@example.com'"
     ]
     expected = [json.loads(line)["email"] for line in audience_lines()]
     assert [r.rcpt_tos for r in received] == [(address,) for address in expected]

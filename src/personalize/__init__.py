@@ -21,9 +21,9 @@ if TYPE_CHECKING:
     from .experiments import Assignment as Assignment
     from .lint import Finding as Finding
     from .lint import LintReport as LintReport
-    from .profile import Recipient as Recipient
     from .project import Outcome as Outcome
     from .project import Project as Project
+    from .recipient import Recipient as Recipient
     from .render import RenderedEmail as RenderedEmail
     from .segmentgroups import GroupResolution as GroupResolution
     from .segments import Membership as Membership
@@ -48,7 +48,7 @@ _HOMES = {
     "Outcome": "project",
     "PersonalizeError": "errors",
     "Project": "project",
-    "Recipient": "profile",
+    "Recipient": "recipient",
     "RecipientError": "errors",
     "RegistryError": "errors",
     "RenderError": "errors",

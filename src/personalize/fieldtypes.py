@@ -1,4 +1,4 @@
-"""Recipient field types: each built-in type's pydantic annotation and checks, and messages."""
+"""Recipient field types: each built-in type's pydantic annotation and checks."""
 
 from __future__ import annotations
 
@@ -19,27 +19,27 @@ from pydantic import (
     Field,
     GetPydanticSchema,
     StringConstraints,
-    ValidationError,
 )
 from pydantic_core import PydanticCustomError, core_schema
 
-from .config import LimitSettings
-from .errors import RecipientError, format_path, short_repr
+from .addresses import LABEL, LEAN_ATEXT, address_problem
+from .errors import short_repr
 
 __all__ = [
     "BUILTIN_TYPES",
+    "EMAIL_EXPECTED",
+    "RESERVED_NAMES",
     "SPACES",
     "URL_PATTERN",
     "blank",
     "builtin_types",
     "choice_check",
     "drop_blank",
+    "formatting_problem",
     "lean_list",
     "lean_text",
     "lean_types",
     "length_first",
-    "message_for",
-    "recipient_error",
     "zone",
 ]
 
@@ -58,11 +58,17 @@ BUILTIN_TYPES = (
     "currency",
     "map",
 )
-_EMAIL_DOMAIN = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+"
+# Names that templates read as something other than a field: set by render.context_for after
+# the fields, the environments' globals, Jinja's own names and literals (a test checks them).
+RESERVED_NAMES = frozenset(
+    {"now", "segments", "range", "dict", "lipsum", "cycler", "joiner", "namespace"}
+    | {"loop", "self", "caller", "varargs", "kwargs", "super"}
+    | {"true", "false", "none", "True", "False", "None"}
+)
 # Noncharacters (U+FDD0–U+FDEF) are the text part's marks: refused in every kind of text.
 _NONCHAR = "\ufdd0-\ufdef"
 _MARKS = re.compile(f"[{_NONCHAR}]")
-_EMAIL = re.compile(rf"^[^@\s<>(),;:\"\[\]\\{_NONCHAR}]+@{_EMAIL_DOMAIN}$")
+EMAIL_EXPECTED = "expected an email address such as 'ann@example.com'"
 _LOCALE = re.compile(r"^[a-z]{2,3}(_[A-Z][a-z]{3})?(_[A-Z]{2}|_\d{3})?$")
 _CONTAINERS = frozenset({list, tuple, dict})
 # No surrounding `\s*` in the pattern: with Unicode spaces allowed inside the URL, that
@@ -83,8 +89,9 @@ def zone(name: str) -> tzinfo:
 
 def _check_email(value: str) -> str:
     value = value.strip()
-    if len(value) > 254 or not _EMAIL.match(value):
-        raise ValueError("expected an email address such as 'ann@example.com'")
+    problem = address_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("email_address", EMAIL_EXPECTED, {"hint": problem})
     return value
 
 
@@ -155,17 +162,43 @@ def _check_locale(value: str) -> str:
 
 
 def _check_timezone(value: str) -> str:
+    name = value.strip()
     try:
-        zone(value.strip())
+        # Files of the host's zone database, not IANA zones: they differ between machines.
+        if name in ("localtime", "posixrules") or name.startswith(("posix/", "right/")):
+            raise ValueError(name)
+        zone(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ValueError("expected an IANA time zone such as 'Europe/Berlin'") from None
-    return value.strip()
+    return name
 
 
 def _check_currency(value: str) -> str:
     if not re.fullmatch(r"[A-Za-z]{3}", value.strip()):
         raise ValueError("expected an ISO 4217 currency code such as 'EUR'")
     return value.strip().upper()
+
+
+_FORMATTING: Mapping[str, Callable[[str], str]] = MappingProxyType(
+    {"locale": _check_locale, "timezone": _check_timezone, "currency": _check_currency}
+)
+
+
+def formatting_problem(field: str, value: Any) -> str | None:
+    """What is wrong with a recipient's ``id``, ``locale``, ``timezone`` or ``currency``.
+
+    ``None`` when nothing is: each is text, the last three as validation leaves them
+    (``de_DE``, not ``de-DE``).
+    """
+    if not isinstance(value, str):
+        return f"expected text, got {short_repr(value)}"
+    check = _FORMATTING.get(field)
+    try:
+        if check is None or check(value) == value:
+            return None
+        return f"expected {check(value)!r}, as validation writes it, got {value!r}"
+    except ValueError as exc:
+        return f"{exc}, got {short_repr(value)}"
 
 
 def blank(value: Any) -> bool:
@@ -279,8 +312,12 @@ def lean_types(*, max_string: int, aware: Callable[[datetime], datetime]) -> dic
             AwareDatetime | Annotated[datetime, AfterValidator(aware)],
             Field(union_mode="left_to_right"),
         ],
+        # A dot-atom without '=' (so without '=?'), at most 64 characters (a dotted one 63),
+        # and a domain with a dot; `address_problem` decides on anything else.
         "email": text(
-            rf'^[^@{SPACES}<>(),;:"\[\]\\{_NONCHAR}]+@{_EMAIL_DOMAIN}$', min(254, max_string)
+            rf"^(?:[{LEAN_ATEXT}]{{1,64}}|[{LEAN_ATEXT}](?:\.?[{LEAN_ATEXT}]){{0,31}})"
+            rf"@(?:{LABEL}\.)+{LABEL}$",
+            min(254, max_string),
         ),
         "url": text(
             rf"(?i)^(?:https?://|mailto:)[^\x00-\x20\x7f{_NONCHAR}]*"
@@ -308,102 +345,3 @@ def lean_list(item: Any, max_items: int) -> Any:
             )
         ),
     ]
-
-
-_MESSAGES = {
-    "missing": "required field is missing",
-    "int_parsing": "expected a whole number",
-    "int_type": "expected a whole number",
-    "int_from_float": "expected a whole number",
-    "int_parsing_size": "expected a whole number",
-    "float_parsing": "expected a number",
-    "float_type": "expected a number",
-    "decimal_parsing": "expected a number",
-    "decimal_type": "expected a number",
-    "finite_number": "expected a finite number",
-    "bool_parsing": "expected true or false",
-    "bool_type": "expected true or false",
-    "string_type": "expected text",
-    "string_unicode": "text holds an invalid character (a lone surrogate)",
-    "string_pattern_mismatch": "text holds a Unicode noncharacter (U+FDD0–U+FDEF)",
-    "noncharacter": "text holds a Unicode noncharacter (U+FDD0–U+FDEF)",
-    "url_pattern_mismatch": "expected an http(s) or mailto URL",
-    "date_parsing": "expected an ISO date such as 2026-11-20",
-    "date_from_datetime_parsing": "expected an ISO date such as 2026-11-20",
-    "date_from_datetime_inexact": "expected an ISO date such as 2026-11-20 (without a time)",
-    "date_type": "expected an ISO date such as 2026-11-20",
-    "datetime_parsing": "expected an ISO date-time such as 2026-11-20T09:00:00+01:00",
-    "datetime_from_date_parsing": "expected an ISO date-time such as 2026-11-20T09:00:00+01:00",
-    "datetime_type": "expected an ISO date-time such as 2026-11-20T09:00:00+01:00",
-    "tuple_type": "expected a list",
-    "list_type": "expected a list",
-    "dict_type": "expected an object",
-    "model_type": "expected an object",
-    "typed_dict_type": "expected an object",
-    "map_value": "expected text, a number, true/false or null",
-}
-_SIZE_ERRORS = ("string_too_long", "too_long")
-
-
-def message_for(err: Any) -> str:
-    """What was expected, in our words, for one pydantic error."""
-    kind = err["type"]
-    if kind == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == URL_PATTERN:
-        kind = "url_pattern_mismatch"  # the two patterns we set mean different things
-    return _MESSAGES.get(kind) or str(err["msg"]).removeprefix("Value error, ")
-
-
-def recipient_error(
-    exc: ValidationError,
-    *,
-    rid: str | None,
-    source: str | None,
-    line: int | None,
-    limits: LimitSettings,
-) -> RecipientError:
-    """One ``RecipientError`` for a failed validation: its first problem, in our words.
-
-    Args:
-        exc: The validation error.
-        rid: The recipient's id, as shown in messages.
-        source: The file the record comes from.
-        line: The record's line in that file.
-        limits: The size limits, to tell a project limit from a field's own.
-    """
-    errors = exc.errors(include_url=False)
-    # A size limit is the most useful thing to report: the rest of such a value is noise.
-    err = next((e for e in errors if e["type"] in _SIZE_ERRORS), errors[0])
-    loc = [
-        # Keys of a map come from the data: show them escaped, like any other value.
-        p if isinstance(p, int) or (p.isprintable() and len(p) <= 64) else short_repr(p, 64)
-        for p in err["loc"]
-        if not (isinstance(p, str) and p.startswith("function-"))
-    ]
-    kind = err["type"]
-    if kind in _SIZE_ERRORS:
-        limit = (err.get("ctx") or {}).get("max_length")
-        unit = "characters" if kind == "string_too_long" else "items"
-        message = f"longer than the limit of {limit} {unit}"
-        hint: str | None = (
-            "raise [limits] in personalize.toml if this size is intended"
-            if limit in (limits.max_string_length, limits.max_list_length)
-            else "shorten it, or raise the field's max_length in personalize.toml"
-        )
-        value = err["input"]
-        # A number checked as text (coerced) has a length only once converted.
-        shown = (
-            f"{type(value).__name__} of length {len(value)}"
-            if isinstance(value, Sized)
-            else short_repr(value)
-        )
-    else:
-        message = message_for(err)
-        hint = "fix the record, or declare a default for the field" if kind == "missing" else None
-        shown = short_repr(err["input"]) if kind != "missing" else ""
-    if shown:
-        message += f", got {shown}"
-    if len(errors) > 1:
-        message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
-    return RecipientError(
-        message, file=source, line=line, recipient=rid, path=format_path(loc), hint=hint
-    )

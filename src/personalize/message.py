@@ -10,6 +10,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, localtime, make_msgid
 
+from .addresses import NAMED_ADDRESS, address_problem
 from .errors import ConfigError, PersonalizeError, RecipientError, RenderError, short_repr
 from .mimeencode import MAX_LINE, POLICY, fitted, text_part
 
@@ -33,8 +34,6 @@ _HEADER_TRANSLATION = _translation()
 _WHITESPACE_RUN = re.compile(r"\s{2,}")
 
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_ADDR_SPEC = re.compile(rf"(?P<local>{_ATEXT}(?:\.{_ATEXT})*)@(?P<domain>{_LABEL}(?:\.{_LABEL})*)")
 _NAME_ADDR = re.compile(r'(?P<name>"(?:[^"\\]|\\.)*"\s*|[^<>]*)<(?P<addr>[^<>]*)>', re.DOTALL)
 _MSG_ID = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@{_ATEXT}(?:\.{_ATEXT})*")
 _HEADER_NAME = re.compile(r"[A-Za-z0-9-]+")
@@ -122,31 +121,22 @@ def parse_address(value: str | Address, *, role: str, recipient: str | None = No
         name, spec = (pair["name"].strip(), pair["addr"].strip()) if pair else ("", text)
         if len(name) >= 2 and name[0] == name[-1] == '"':
             name = re.sub(r"\\(.)", r"\1", name[1:-1], flags=re.DOTALL)
-    match = _ADDR_SPEC.fullmatch(spec)
-    # '=?' could start an RFC 2047 encoded word, which the email package would decode.
-    if match is None or "=?" in spec or len(match["local"]) > 64 or len(spec) > 254:
-        raise _address_error(value, spec, role=role, recipient=recipient)
-    return Address(
-        display_name=clean_header_text(name), username=match["local"], domain=match["domain"]
-    )
+    # The same rules as the `email` field type's, but for a domain without a dot.
+    problem = address_problem(spec, dotted=False)
+    if problem is not None:
+        raise _address_error(value, spec, problem, role=role, recipient=recipient)
+    local, _, domain = spec.rpartition("@")
+    return Address(display_name=clean_header_text(name), username=local, domain=domain)
 
 
 def _address_error(
-    value: object, spec: str, *, role: str, recipient: str | None
+    value: object, spec: str, problem: str, *, role: str, recipient: str | None
 ) -> PersonalizeError:
     example = _EXAMPLES.get(role, "'Shop <shop@example.com>'")
     message = f"expected one email address such as {example}, got {short_repr(value)}"
-    if not spec.isascii():
-        local, at, domain = spec.rpartition("@")
-        local, domain = (local, domain) if at else (spec, "")
-        fixes = ["the part before the '@' must be ASCII"] if not local.isascii() else []
-        if not domain.isascii():
-            fixes.append("write the domain in its ASCII form (xn--…)")
-        hint = "non-ASCII addresses need SMTPUTF8, which is not supported; " + " and ".join(fixes)
-    elif "," in spec or ";" in spec or spec.count("@") > 1:
-        hint = "give a single address; send one message per recipient"
-    else:
-        hint = "write 'Name <user@example.com>' or 'user@example.com'"
+    # A name and an address that did not parse as such: say which forms do.
+    unread = not spec or problem == NAMED_ADDRESS
+    hint = "write 'Name <user@example.com>' or 'user@example.com'" if unread else problem
     if role == "to":
         return RecipientError(message, recipient=recipient, path="email", hint=hint)
     return ConfigError(message, path=role, hint=hint)

@@ -172,7 +172,7 @@ def _column(
         except (AttributeError, TypeError):
             # Checking each item only on failure keeps the common case one comprehension.
             _require_mappings(items, name)
-            raise
+            column = [None if item is None else item.get(field_name) for item in items]
     else:
         _require_mappings(items, name)
         ref = ".".join(rest)
@@ -188,8 +188,9 @@ def _column(
 
 
 def _require_mappings(items: Sequence[Any], name: str) -> None:
+    # A null item is skipped like an absent value: its column values are None.
     for index, item in enumerate(items):
-        if not isinstance(item, Mapping):
+        if item is not None and not isinstance(item, Mapping):
             raise RuleError(
                 f"expected each item of {name!r} to be a mapping, got {described(item)}",
                 path=f"{name}[{index}]",
@@ -209,7 +210,10 @@ def _window(
     if mask is None:
         stamps = _column(items, name, at, _moments, scope.tz, cache)
         now = _now(scope)
-        start = now - within
+        try:
+            start = now - within
+        except OverflowError:
+            raise _early(now, within) from None
         mask = [stamp is not None and start <= stamp <= now for stamp in stamps]
         cache[key] = mask
     return mask
@@ -236,6 +240,9 @@ def _where(
         _require_mappings(items, name)
         mask = []
         for index, item in enumerate(items):
+            if item is None:  # skipped by every metric: its values are None
+                mask.append(False)
+                continue
             # One scope re-pointed at each item: no allocation per item.
             item_scope.data = item
             try:
@@ -244,6 +251,16 @@ def _where(
                 raise _at_item(err, name, index) from None
     cache[key] = mask
     return mask
+
+
+def _early(now: datetime, within: timedelta) -> RuleError:
+    # The render time is to blame here, not the data: say so, not "check the field's type".
+    span = f"{within.days}d" if within == timedelta(days=within.days) else str(within)
+    return RuleError(
+        f"the render time {now.isoformat()} is too early for a window of {span}: "
+        "the window would start before year 1",
+        hint="render at a later time, or shorten the window",
+    )
 
 
 def _passes(rule: Condition, value: Any, scope: Scope) -> bool:

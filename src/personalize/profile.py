@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime
 from types import MappingProxyType
 from typing import Annotated, Any, NotRequired
 
@@ -25,6 +23,7 @@ from .config import FieldSpec, Settings, toml_line
 from .errors import ConfigError, RecipientError, did_you_mean, short_repr
 from .fieldtypes import (
     BUILTIN_TYPES,
+    RESERVED_NAMES,
     blank,
     builtin_types,
     choice_check,
@@ -33,47 +32,13 @@ from .fieldtypes import (
     lean_text,
     lean_types,
     length_first,
-    message_for,
-    recipient_error,
     zone,
 )
 from .fieldtypes import URL_PATTERN as URL_PATTERN
+from .recipient import Recipient as Recipient
+from .recipient import message_for, new_recipient, recipient_error, shown_id
 
-__all__ = ["BUILTIN_TYPES", "Recipient", "Schema", "build_schema"]
-
-
-@dataclass(frozen=True, slots=True)
-class Recipient:
-    """A validated, immutable recipient.
-
-    Attributes:
-        id: The recipient's id (always a string).
-        data: Every declared field (``None`` where an optional field is absent).
-        locale: The recipient's locale, e.g. ``de_DE`` (project default when absent).
-        timezone: An IANA time zone name (project default when absent).
-        currency: An ISO 4217 code (project default when absent).
-        defaulted: Fields whose value came from their declared default.
-    """
-
-    id: str
-    data: Mapping[str, Any]
-    locale: str
-    timezone: str
-    currency: str
-    defaulted: frozenset[str] = frozenset()
-
-    def __getitem__(self, name: str) -> Any:
-        return self.data[name]
-
-    def get(self, name: str, default: Any = None) -> Any:
-        """A field's value, or ``default`` when it is absent or ``None``."""
-        value = self.data.get(name)
-        return default if value is None else value
-
-    @property
-    def tz(self) -> tzinfo:
-        """The recipient's time zone as a ``tzinfo``."""
-        return zone(self.timezone)
+__all__ = ["BUILTIN_TYPES", "RESERVED_NAMES", "Recipient", "Schema", "build_schema"]
 
 
 class Schema:
@@ -83,9 +48,9 @@ class Schema:
         self._settings = settings
         self._project = settings.project
         self._limits = settings.limits
-        self.fields: dict[str, FieldSpec] = _with_builtin_fields(settings)
-        self.types = settings.recipient.types
         self._file = settings.file
+        self.fields: dict[str, FieldSpec] = self._with_builtin_fields(settings)
+        self.types = settings.recipient.types
         self.tz = zone(self._project.timezone)
         limit = self._limits.max_string_length
         # The simple types' annotations, built once for all fields; then with the lean forms.
@@ -98,14 +63,14 @@ class Schema:
         }
         self._built: dict[tuple[str, bool], Any] = {}
         self._given: dict[tuple[str, ...], Any] = {}
+        self._text = lean_text(limit)
         where = ("recipient", "fields")
         # Built first: each default is validated with these types (see `_default`).
         self._record = self._typed_dict("Recipient", self.fields, where)
         # A dict record is tried first with the lean types, its blank fields dropped and its
         # result wrapped by `validate` itself: pydantic calling Python for each costs more,
         # and the fields left after the drop tell which ones are defaulted.
-        text = lean_text(limit)
-        lean = self._typed_dict("Recipient", self.fields, where, lean=True, text=text)
+        lean = self._typed_dict("Recipient", self.fields, where, lean=True)
         self._lean: Callable[[Any], dict[str, Any]] = TypeAdapter(lean).validator.validate_python
         self.defaults = {
             name: spec.default for name, spec in self.fields.items() if spec.has_default
@@ -129,21 +94,35 @@ class Schema:
         where: tuple[str, ...],
         *,
         lean: bool = False,
-        text: Any = None,
     ) -> Any:
         annotations: dict[str, Any] = {}
         for field, spec in specs.items():
-            if text is not None and spec.type.strip() == "str":
-                annotation = text
+            kind = spec.type.strip()
+            listed = _named_type(kind) != kind
+            if lean and kind == "str":
+                # Blank text is refused, not kept: the full validation drops it as missing.
+                annotation = self._text
             else:
                 # A field's own max_length would replace a lean type's limits (an address's
                 # 254 characters, the project's) where it adds to the built-in type's checks.
-                own = lean and spec.max_length is None
+                # A lean list keeps its form, which refuses iterators (the try must not use
+                # them up), and gets the tighter limit below.
+                own = lean and (spec.max_length is None or listed)
                 annotation = self._annotation(spec.type, (*where, field, "type"), lean=own)
             constraints: dict[str, Any] = {}
             if spec.max_length is not None:
-                constraints["max_length"] = spec.max_length
+                if lean and listed:
+                    limit = min(spec.max_length, self._limits.max_list_length)
+                    constraints["max_length"] = limit
+                elif listed or kind == "map":
+                    # A list's (or map's) own limit, like the project's, before its items.
+                    check = BeforeValidator(length_first(spec.max_length))
+                    annotation = Annotated[annotation, check]
+                else:
+                    constraints["max_length"] = spec.max_length
             if spec.choices is not None:
+                if not lean:
+                    self._check_choices(annotation, spec, (*where, field, "choices"))
                 choices = frozenset(spec.choices)
                 annotation = Annotated[annotation, AfterValidator(choice_check(choices))]
             if constraints:
@@ -179,17 +158,33 @@ class Schema:
         # A default that does not fit its own type would fail every record that lacks the
         # field; it is a settings mistake, so it is reported once, at load time. The value it
         # validates to is the one every such record gets: validation gives it each time.
-        probe = self._with_config(TypedDict("Default", {"value": annotation}))  # type: ignore[operator]
+        hint = f"give a default that is a valid {spec.type.strip()}, or remove it"
+        return self._probe(annotation, spec.default, where, "default", hint)
+
+    def _check_choices(self, annotation: Any, spec: FieldSpec, where: tuple[str, ...]) -> None:
+        # A choice that the field's type refuses, or changes (1 for a str field holds '1'),
+        # can never equal a record's value.
+        for choice in spec.choices or ():
+            hint = f"give choices that are valid {spec.type.strip()} values"
+            value = self._probe(annotation, choice, where, "choice", hint)
+            if value != choice:
+                raise self._error(
+                    where,
+                    f"choice {short_repr(choice)} can never match: a {spec.type.strip()} field "
+                    f"holds it as {short_repr(value)}",
+                    f"write the choice as {short_repr(value)}",
+                )
+
+    def _probe(
+        self, annotation: Any, value: Any, where: tuple[str, ...], what: str, hint: str
+    ) -> Any:
+        probe = self._with_config(TypedDict("Probe", {"value": annotation}))  # type: ignore[operator]
         try:
-            return TypeAdapter(probe).validate_python({"value": spec.default})["value"]
+            return TypeAdapter(probe).validate_python({"value": value})["value"]
         except ValidationError as exc:
-            err = exc.errors(include_url=False)[0]
-            reason = message_for(err)
-            raise self._error(
-                where,
-                f"default {short_repr(spec.default)} does not fit: {reason}",
-                f"give a default that is a valid {spec.type.strip()}, or remove it",
-            ) from None
+            reason = message_for(exc.errors(include_url=False)[0])
+            message = f"{what} {short_repr(value)} does not fit: {reason}"
+            raise self._error(where, message, hint) from None
 
     def _annotation(self, type_name: str, where: tuple[str, ...], *, lean: bool = False) -> Any:
         type_name = type_name.strip()
@@ -211,9 +206,10 @@ class Schema:
                 typed = self._typed_dict(
                     type_name, specs, ("recipient", "types", type_name), lean=lean
                 )
-                # Blank counts as missing so that defaults apply; without defaults, skip the
-                # (per-object, Python-level) pass.
-                if any(spec.has_default for spec in specs.values()):
+                # Blank counts as missing at every depth. The lean types refuse every blank
+                # value but an optional field's null (which is missing anyway), so only the
+                # full validation needs the (per-object, Python-level) pass.
+                if not lean:
                     typed = Annotated[typed, BeforeValidator(drop_blank)]
                 self._built[key] = Annotated[typed, AfterValidator(MappingProxyType)]
             if self._built[key] is None:
@@ -241,6 +237,39 @@ class Schema:
             hint=hint,
         )
 
+    def _with_builtin_fields(self, settings: Settings) -> dict[str, FieldSpec]:
+        fields = dict(settings.recipient.fields)
+        for name in fields:
+            if name in RESERVED_NAMES or name.startswith("_"):
+                raise self._error(
+                    ("recipient", "fields", name),
+                    f"field name {name!r} is reserved: templates use it for something else",
+                    "rename the field; reserved are the names that start with '_', and "
+                    + ", ".join(sorted(RESERVED_NAMES)),
+                )
+        for name, kind in _BUILTIN_FIELDS.items():
+            spec = fields.get(name)
+            if spec is None:
+                fields[name] = FieldSpec(type=kind, required=name == "id")
+            elif spec.type.strip() != kind:
+                # Rules, formatting and messages read these as their own types.
+                raise self._error(
+                    ("recipient", "fields", name, "type"),
+                    f"field {name!r} is built in, of type {kind}; it cannot be redeclared "
+                    f"as {spec.type.strip()!r}",
+                    f'declare it with type = "{kind}", or give your own field another name',
+                )
+            elif name == "id" and (spec.has_default or not spec.required):
+                # Every record needs an id of its own, whatever the declaration says.
+                if spec.has_default:
+                    raise self._error(
+                        ("recipient", "fields", "id", "default"),
+                        "field 'id' cannot have a default: every record needs an id of its own",
+                        "remove the default",
+                    )
+                fields[name] = spec.model_copy(update={"required": True})
+        return fields
+
     def _aware(self, value: datetime) -> datetime:
         # Naive datetimes are read in the project's time zone (documented in file-format.md).
         return value.replace(tzinfo=self.tz) if value.tzinfo is None else value
@@ -255,9 +284,9 @@ class Schema:
             for name, spec in specs.items():
                 path = f"{prefix}{name}"
                 out.add(path)
-                inner = re.fullmatch(r"(?:list\[)*(\w+)\]*", spec.type.strip())
-                if inner and inner.group(1) in self.types and inner.group(1) not in seen:
-                    walk(f"{path}.", self.types[inner.group(1)], seen | {inner.group(1)})
+                inner = _named_type(spec.type)
+                if inner in self.types and inner not in seen:
+                    walk(f"{path}.", self.types[inner], seen | {inner})
 
         walk("", self.fields, frozenset())
         return frozenset(out)
@@ -268,8 +297,7 @@ class Schema:
         spec: FieldSpec | None = None
         for part in path.split("."):
             if spec is not None:
-                inner = re.fullmatch(r"(?:list\[)*(\w+)\]*", spec.type.strip())
-                specs = self.types.get(inner.group(1), {}) if inner else {}
+                specs = self.types.get(_named_type(spec.type), {})
             spec = specs.get(part)
             if spec is None:
                 return None
@@ -322,7 +350,7 @@ class Schema:
         try:
             data = self._adapter.validate_python(record)
         except ValidationError as exc:
-            rid = _shown_id(record.get("id"))
+            rid = shown_id(record.get("id"))
             raise recipient_error(
                 exc, rid=rid, source=source, line=line, limits=self._limits
             ) from None
@@ -333,7 +361,7 @@ class Schema:
     def _recipient(self, data: dict[str, Any], defaulted: frozenset[str]) -> Recipient:
         project = self._project
         # Every declared field is in `data`, these three included (see _with_builtin_fields).
-        return _new_recipient(
+        return new_recipient(
             data["id"],
             MappingProxyType(data),
             data["locale"] or project.locale,
@@ -344,39 +372,8 @@ class Schema:
 
 
 _NONE_DEFAULTED: frozenset[str] = frozenset()
-
-
-def _recipient_builder() -> Callable[
-    [str, Mapping[str, Any], str, str, str, frozenset[str]], Recipient
-]:
-    # The frozen dataclass's __init__ stores each field through object.__setattr__, by
-    # keyword: on every record, twice the cost of storing straight into the slots.
-    new = object.__new__
-    set_id, set_data, set_locale, set_timezone, set_currency, set_defaulted = (
-        Recipient.__dict__[field.name].__set__ for field in dataclasses.fields(Recipient)
-    )
-
-    def build(
-        id_: str,
-        data: Mapping[str, Any],
-        locale: str,
-        timezone: str,
-        currency: str,
-        defaulted: frozenset[str],
-    ) -> Recipient:
-        recipient = new(Recipient)
-        set_id(recipient, id_)
-        set_data(recipient, data)
-        set_locale(recipient, locale)
-        set_timezone(recipient, timezone)
-        set_currency(recipient, currency)
-        set_defaulted(recipient, defaulted)
-        return recipient
-
-    return build
-
-
-_new_recipient = _recipient_builder()
+# The fields every schema has, with their types (see `_with_builtin_fields`).
+_BUILTIN_FIELDS = {"id": "str", "locale": "locale", "timezone": "timezone", "currency": "currency"}
 
 
 def _default_field(value: Any) -> Any:
@@ -390,23 +387,12 @@ def _default_field(value: Any) -> Any:
     return Field(default=value)
 
 
-def _shown_id(raw: Any) -> str | None:
-    # The id goes into every error message: keep it short and free of control characters.
-    if not isinstance(raw, str | int) or not str(raw).strip():
-        return None
-    text = str(raw)
-    return text if len(text) <= 64 and text.isprintable() else short_repr(text, 64)
-
-
-def _with_builtin_fields(settings: Settings) -> dict[str, FieldSpec]:
-    fields = dict(settings.recipient.fields)
-    fields.setdefault("id", FieldSpec(type="str", required=True))
-    if fields["id"].type != "str" or not fields["id"].required:
-        fields["id"] = FieldSpec(type="str", required=True, description=fields["id"].description)
-    fields.setdefault("locale", FieldSpec(type="locale"))
-    fields.setdefault("timezone", FieldSpec(type="timezone"))
-    fields.setdefault("currency", FieldSpec(type="currency"))
-    return fields
+def _named_type(type_name: str) -> str:
+    """The type inside ``list[...]`` (at any depth), as `_annotation` reads it: ``cart-item``."""
+    name = type_name.strip()
+    while name.startswith("list[") and name.endswith("]"):
+        name = name[5:-1].strip()
+    return name
 
 
 def build_schema(settings: Settings) -> Schema:

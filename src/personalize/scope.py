@@ -58,6 +58,10 @@ def exact_now(now: datetime, tz: tzinfo) -> datetime:
     the change to winter time, was 89 days old, and ``within: 30d`` spanned 30 days and an hour.
     In UTC every difference is elapsed time. A batch passes one ``now`` for every recipient:
     its conversion (~1 µs with pydantic's zones) is remembered.
+
+    Raises:
+        RuleError: ``now`` is out of range in UTC (0001-01-01 east of UTC, 9999-12-31
+            west of it).
     """
     global _last_now
     if now.tzinfo is UTC:
@@ -68,8 +72,13 @@ def exact_now(now: datetime, tz: tzinfo) -> datetime:
     aware = now if now.tzinfo is not None else now.replace(tzinfo=tz)
     try:
         utc = aware.astimezone(UTC)
-    except OverflowError:  # 0001-01-01 east of UTC: left as it is, for the rules to report
-        utc = aware
+    except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
+        edge = "before the start of year 1" if aware.year == 1 else "after the end of year 9999"
+        raise RuleError(
+            f"the render time {aware.isoformat()} is out of range: in UTC it falls {edge}",
+            path="now",
+            hint="render at a time between years 1 and 9999 in UTC, e.g. now=datetime.now(UTC)",
+        ) from None
     _last_now = (now, tz, utc)
     return utc
 
