@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -219,6 +220,42 @@ ERROR_CASES = [
         "[project\n",
         f"personalize.toml line 1: invalid TOML: Expected ']' at the end of a table declaration "
         f"(at line 1, column 9) — {TOML_HINT}",
+    ),
+    (
+        "a file that stops short",
+        '[project]\nname = "x"\ninl',
+        "personalize.toml line 3: invalid TOML: Expected '=' after a key in a key/value pair "
+        f"(at end of document) — {TOML_HINT}",
+    ),
+    (
+        "an unterminated multi-line string, blank lines after it",
+        '[project]\nname = """x\n\n\n',
+        "personalize.toml line 2: invalid TOML: Unterminated string (at end of document) — "
+        f"{TOML_HINT}",
+    ),
+    (
+        "an unterminated string on the last line",
+        '[project]\nname = "x',
+        "personalize.toml line 2: invalid TOML: Unterminated string (at end of document) — "
+        f"{TOML_HINT}",
+    ),
+    (
+        "nesting too deep for the parser",
+        "[render]\nweb_fonts = false\ncache_size = " + "[" * 5_000 + "]" * 5_000 + "\n",
+        "personalize.toml line 3: the TOML is nested too deeply — flatten the structure; "
+        "settings need only a few levels",
+    ),
+    (
+        "an empty path",
+        '[project]\nname = "x"\nsegments = ""\n',
+        "personalize.toml line 3: project.segments: expected a path relative to the project "
+        "folder, such as 'segments.yaml', got ''",
+    ),
+    (
+        "a blank folder path",
+        '[project]\ntemplates = " "\n',
+        "personalize.toml line 2: project.templates: expected a path relative to the project "
+        "folder, such as 'templates', got ' '",
     ),
     (
         "unknown setting in a table",
@@ -475,6 +512,27 @@ def test_a_folder_named_like_the_settings_file(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_named_pipe_is_refused_rather_than_read(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "segments.yaml")  # reading it would wait for a writer forever
+    with pytest.raises(ConfigError) as caught:
+        read_text_file(tmp_path / "segments.yaml")
+    assert str(caught.value) == (
+        "segments.yaml: cannot read the file: it is a named pipe, not a regular file — point "
+        "the setting at a regular text file"
+    )
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero here")
+def test_a_device_is_refused_rather_than_read() -> None:
+    with pytest.raises(ConfigError) as caught:
+        read_text_file(Path("/dev/zero"), file="personas.jsonl")
+    assert str(caught.value) == (
+        "personas.jsonl: cannot read the file: it is a device, not a regular file — point the "
+        "setting at a regular text file"
+    )
+
+
 # -- the models on their own ----------------------------------------------------------------
 
 
@@ -530,6 +588,12 @@ TOML_LINE_CASES: list[tuple[str, tuple[str, ...], int | None]] = [
     ("unknown key falls back to its table", ("project", "nope"), 4),
     ("nothing matches", ("nope",), None),
 ]
+
+
+def test_toml_lines_are_counted_at_newlines_only() -> None:
+    # str.splitlines() also breaks at U+2028 and other separators a string may hold.
+    text = '[project]\nname = "a\u2028b\x1cc\x85d"\nlocale = "de_DE"\n'
+    assert toml_line(text, ("project", "locale")) == 3
 
 
 @pytest.mark.parametrize(

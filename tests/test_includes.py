@@ -272,6 +272,53 @@ def test_whole_document_without_head_or_with_empty_body(tmp_path: Path) -> None:
     assert [head.text for head in resolved.head] == ["<mj-preview>p</mj-preview>"]
 
 
+def test_a_partial_opening_with_many_comment_lines_is_read_in_linear_time(
+    tmp_path: Path,
+) -> None:
+    # Telling a fragment from a whole document once took 2^n steps for n leading comments.
+    header = "".join(f"<!-- licence, line {i} -->\n" for i in range(2_000))
+    write(
+        tmp_path,
+        {
+            "templates/main.mjml": '<mj-include path="part.mjml"/>|<mj-include path="doc.mjml"/>',
+            "templates/part.mjml": header + "<mj-spacer/>",
+            "templates/doc.mjml": header + "<mjml><mj-body><mj-text>a</mj-text></mj-body></mjml>",
+        },
+    )
+    assert resolve(tmp_path).source.text == header + "<mj-spacer/>|<mj-text>a</mj-text>"
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        '<?xml version="1.0"?>\n<!-- a -- b -->\n',
+        "\n  <!-- one --><!-- two -->\n",
+        "",
+    ],
+    ids=["xml-declaration-and-comment", "two-comments", "nothing"],
+)
+def test_a_whole_document_may_open_with_a_declaration_and_comments(
+    tmp_path: Path, opening: str
+) -> None:
+    write(
+        tmp_path,
+        {
+            "templates/main.mjml": '<mj-include path="doc.mjml"/>',
+            "templates/doc.mjml": opening + "<mjml><mj-body><mj-spacer/></mj-body></mjml>",
+        },
+    )
+    assert resolve(tmp_path).source.text == "<mj-spacer/>"
+
+
+def test_text_between_leading_comments_makes_a_fragment(tmp_path: Path) -> None:
+    partial = "<!-- a --> <mj-spacer/> <!-- b --><mjml></mjml>"
+    write(
+        tmp_path,
+        {"templates/main.mjml": '<mj-include path="p.mjml"/>', "templates/p.mjml": partial},
+    )
+    assert resolve(tmp_path).source.text == partial
+
+
 def test_includes_inside_an_included_document_resolve_from_its_folder(tmp_path: Path) -> None:
     write(
         tmp_path,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -637,4 +638,72 @@ def test_a_script_url_in_any_branch_of_an_href(tmp_path: Path) -> None:
         "http(s), mailto or tel link — use an http:, https:, mailto: or tel: URL",
         "modules/extra/x.mjml:6: L403 error: href= on <mj-button> is a data: URL, expected an "
         "http(s), mailto or tel link — use an http:, https:, mailto: or tel: URL",
+    ]
+
+
+# -- files that once stopped lint with no report ----------------------------------------------
+
+
+def test_a_window_until_the_calendars_last_day_is_open_ended(tmp_path: Path) -> None:
+    front = "segments: [gold]\nactive: {from: 0001-01-01, until: 9999-12-31}"
+    root = _project(tmp_path, modules={"hero/x": module(front, "<mj-section></mj-section>")})
+    assert lint_project(root).findings == ()
+
+
+def test_a_template_too_deep_to_compile_is_one_finding_among_the_others(tmp_path: Path) -> None:
+    loops = "".join(f"{{% for a{i} in [1] %}}" for i in range(21)) + "{% endfor %}" * 21
+    deep = module(
+        "when: {tier: Gold}", f"<mj-section><mj-column>\n{loops}\n</mj-column></mj-section>"
+    )
+    subject = "{% if first_name %}" * 99 + "x" + "{% endif %}" * 99
+    typo = module("descripton: typo", "<mj-section></mj-section>")
+    root = _project(
+        tmp_path,
+        modules={
+            "extra/deep": deep,
+            "extra/deep-subject": module(f'subject: "{subject}"', ""),
+            "extra/typo": typo,
+        },
+    )
+    hint = (
+        "nest fewer {% for %} and {% if %} blocks, and chain fewer filters, brackets or "
+        "attributes in one expression"
+    )
+    assert [str(f) for f in lint_project(root).findings] == [
+        "modules/extra/deep-subject.mjml:2: L001 error: template nests too deeply to compile — "
+        + hint,
+        f"modules/extra/deep.mjml:4: L001 error: template nests too deeply to compile — {hint}",
+        "modules/extra/typo.mjml:2: L001 error: descripton: unknown module key 'descripton' — "
+        "did you mean 'description'?",
+    ]
+
+
+def test_a_control_character_in_front_matter_is_located(tmp_path: Path) -> None:
+    broken = module("when: {tier: Gold}\ndescription: x\x1b", "<mj-section></mj-section>")
+    root = _project(tmp_path, modules={"extra/x": broken})
+    assert [str(f) for f in lint_project(root).findings] == [
+        "modules/extra/x.mjml:3: L001 error: invalid YAML: control character U+001B is not "
+        "allowed — delete it: most editors do not show it (it often comes with copied text)"
+    ]
+
+
+def test_a_module_in_a_folder_that_is_no_slot_is_located(tmp_path: Path) -> None:
+    root = _project(tmp_path, modules={"banner/x": "<mj-section></mj-section>\n"})
+    assert [str(f) for f in lint_project(root).findings] == [
+        "modules/banner/x.mjml:1: L101 error: slot 'banner' is not used by any layout — slots: "
+        "extra, hero"
+    ]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_named_pipes_are_findings_not_a_hang(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    for name in ("segments.yaml", "personas.jsonl"):
+        (root / name).unlink()
+        os.mkfifo(root / name)  # reading either would wait for a writer forever
+    assert [str(f) for f in lint_project(root).findings] == [
+        "personas.jsonl: L001 error: cannot read the file: it is a named pipe, not a regular "
+        "file — point the setting at a regular text file",
+        "segments.yaml: L001 error: cannot read the file: it is a named pipe, not a regular file "
+        "— point the setting at a regular text file",
     ]

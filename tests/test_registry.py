@@ -380,7 +380,8 @@ MODULE_ERROR_CASES: list[tuple[str, str, str, str]] = [
         "unknown slot from the folder",
         "banner/a",
         "",
-        "modules/banner/a.mjml: slot: slot 'banner' is not used by any layout — slots: hero, offer",
+        "modules/banner/a.mjml line 1: slot 'banner' is not used by any layout — slots: hero, "
+        "offer",
     ),
     (
         "slot that is not text",
@@ -644,6 +645,20 @@ WINDOW_CASES: list[tuple[str, str, datetime | None, datetime | None]] = [
         None,
         datetime(2026, 10, 26, tzinfo=BERLIN),
     ),
+    # The calendar's last day has no next day to end at: 'until' it means no end at all.
+    ("until the calendar's last day", "{until: 9999-12-31}", None, None),
+    (
+        "the calendar's first and last days",
+        "{from: 0001-01-01, until: 9999-12-31}",
+        datetime(1, 1, 1, tzinfo=BERLIN),
+        None,
+    ),
+    (
+        "a day starting at the calendar's last day",
+        "{from: 9999-12-31}",
+        datetime(9999, 12, 31, tzinfo=BERLIN),
+        None,
+    ),
 ]
 
 
@@ -678,6 +693,14 @@ def test_date_bounds_include_the_whole_last_day(tmp_path: Path) -> None:
     ]
     assert [active.contains(now) for now in inside] == [True] * 4
     assert [active.contains(now) for now in outside] == [False] * 4
+
+
+def test_a_window_until_the_calendars_last_day_never_ends(tmp_path: Path) -> None:
+    active = window(tmp_path, "{from: 2026-11-20, until: 9999-12-31}")
+    assert active.text == "2026-11-20 – 9999-12-31"
+    assert active.contains(datetime(9999, 12, 31, 23, 59, tzinfo=BERLIN))
+    assert active.contains(datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=14))))
+    assert not active.contains(datetime(2026, 11, 19, 23, tzinfo=UTC) - timedelta(seconds=1))
 
 
 def test_open_windows() -> None:

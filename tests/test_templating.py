@@ -23,6 +23,7 @@ from personalize.templating import (
     environment,
     fresh,
     make_environments,
+    scan_template,
 )
 
 ENVS = make_environments(LimitSettings())
@@ -114,6 +115,47 @@ def test_templates_are_checked_before_any_recipient(text: str, message: str) -> 
     with pytest.raises(RegistryError) as caught:
         _check(text)
     assert str(caught.value) == message
+
+
+# Python compiles a template into a function: it allows 20 nested loops, 100 indents and 200
+# brackets (a chain of 198 filters or attributes), and Jinja's parser recurses at each bracket.
+# (A chain of filters takes seconds to compile, in Jinja's optimizer: attributes stand in.)
+TOO_DEEP_CASES = {
+    "21-nested-for": "".join(f"{{% for a{i} in cart %}}" for i in range(21)) + "{% endfor %}" * 21,
+    "99-nested-if": "{% if tier %}" * 99 + "x" + "{% endif %}" * 99,
+    "198-chained-attributes": "{{ links" + ".shop" * 198 + " }}",
+    "100-nested-parentheses": "{{ " + "(" * 100 + "first_name" + ")" * 100 + " }}",
+    "2000-nested-lists": "{{ " + "[" * 2000 + "first_name" + "]" * 2000 + " }}",
+}
+
+
+@pytest.mark.parametrize("text", TOO_DEEP_CASES.values(), ids=TOO_DEEP_CASES.keys())
+def test_a_template_that_nests_too_deeply_is_a_located_error(text: str) -> None:
+    with pytest.raises(RegistryError) as caught:
+        _check("\n\n" + text)
+    assert str(caught.value) == (
+        "modules/hero/a.mjml line 5: template nests too deeply to compile — nest fewer "
+        "{% for %} and {% if %} blocks, and chain fewer filters, brackets or attributes in one "
+        "expression"
+    )
+
+
+def test_lint_skips_the_names_of_a_template_too_deep_to_parse() -> None:
+    text = TOO_DEEP_CASES["2000-nested-lists"]
+    assert scan_template(ENVS.html, text, names=NAMES) is None
+
+
+def test_a_compiled_template_that_nests_too_deeply_is_a_located_render_error() -> None:
+    source = "{% if tier %}" * 99 + "x" + "{% endif %}" * 99
+    with pytest.raises(RenderError) as caught:
+        CompiledTemplate.build(
+            ENVS.html, source, filename="<deep>", fallback=("templates/news.mjml", 7)
+        )
+    assert str(caught.value) == (
+        "templates/news.mjml line 7: template nests too deeply to compile — nest fewer "
+        "{% for %} and {% if %} blocks, and chain fewer filters, brackets or attributes in one "
+        "expression"
+    )
 
 
 def test_check_reports_the_names_a_template_reads() -> None:

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from personalize.errors import ConfigError
-from personalize.yamlfile import MAX_VALUES, Document, load_yaml, split_front_matter
+from personalize.yamlfile import MAX_DEPTH, MAX_VALUES, Document, load_yaml, split_front_matter
 
 NESTED = """\
 metrics:
@@ -147,6 +147,7 @@ def test_a_top_level_list() -> None:
 TAG_HINT = "only plain YAML values are allowed (no !!python or custom tags)"
 QUOTE_HINT = "check indentation and quoting; strings with ': ' or '#' need quotes"
 VALUE_HINT = "fix the value, or quote it to keep it as text"
+CHAR_HINT = "delete it: most editors do not show it (it often comes with copied text)"
 
 ERROR_CASES = [
     (
@@ -249,6 +250,39 @@ ERROR_CASES = [
         f"f.yaml line 2: invalid YAML: but found another document — {QUOTE_HINT}",
     ),
     (
+        "a control character",
+        "a: 1\nb: x\x1b[0m\n",
+        f"f.yaml line 2: invalid YAML: control character U+001B is not allowed — {CHAR_HINT}",
+    ),
+    (
+        "a noncharacter",
+        "a: 1\n\nb: '\ufffe'\n",
+        f"f.yaml line 3: invalid YAML: character U+FFFE is not allowed — {CHAR_HINT}",
+    ),
+    (
+        "a control character after a line separator",
+        "a: 'x\u2028y'\nb: \x00\n",
+        f"f.yaml line 2: invalid YAML: control character U+0000 is not allowed — {CHAR_HINT}",
+    ),
+    (
+        "a line separator that breaks a value",
+        "seg:\n  vip:\n    description: High\u2028value\n    when: {tier: Gold}\n",
+        "f.yaml line 4: invalid YAML: could not find expected ':' — line 3 holds an invisible "
+        "line separator (U+2028), which YAML reads as a line break: delete it, or quote the text",
+    ),
+    (
+        "a paragraph separator that breaks a value",
+        "a: 1\nb: x\u2029y: z: w\n",
+        "f.yaml line 2: invalid YAML: mapping values are not allowed here — line 2 holds an "
+        "invisible paragraph separator (U+2029), which YAML reads as a line break: delete it, or "
+        "quote the text",
+    ),
+    (
+        "a line separator far above an error",
+        "a: 'x\u2028y'\n\n\n\n\nb: c: d\n",
+        f"f.yaml line 6: invalid YAML: mapping values are not allowed here — {QUOTE_HINT}",
+    ),
+    (
         "alias inside its own anchor (list)",
         "a: &x [*x]\n",
         "f.yaml line 1: a[0]: an alias refers to a value that contains it — an anchor (&name) "
@@ -278,6 +312,22 @@ def test_errors_are_offset_by_first_line() -> None:
     assert load_error("a: b: c\n", first_line=5).startswith("f.yaml line 5: invalid YAML")
 
 
+@pytest.mark.parametrize("separator", ["\x85", "\u2028", "\u2029"], ids=["nel", "ls", "ps"])
+def test_lines_are_counted_at_newlines_only(separator: str) -> None:
+    # PyYAML also breaks lines at these; editors do not, and neither do the lines we report.
+    text = f"a: 'x{separator}y'\nb: \"{separator}\"\nc:\n  d: [1,\n{separator}  2]\n  e: 3\n"
+    doc = load_yaml(text, file="f.yaml", first_line=10)
+    kept = " " if separator == "\x85" else separator  # YAML folds NEL in a quoted text
+    assert doc.data == {"a": f"x{kept}y", "b": kept, "c": {"d": [1, 2], "e": 3}}
+    assert [doc.line(path) for path in [("a",), ("b",), ("c",), ("c", "d"), ("c", "e")]] == [
+        10,
+        11,
+        12,
+        13,
+        15,
+    ]
+
+
 def test_a_yaml_bomb_is_stopped() -> None:
     levels = ["a: &a [x, x, x, x, x, x, x, x, x]"]
     for index, name in enumerate("bcdefg", start=1):
@@ -290,10 +340,22 @@ def test_a_yaml_bomb_is_stopped() -> None:
 
 def test_deep_nesting_is_an_error_not_a_crash() -> None:
     depth = 2_000
-    assert load_error("[" * depth + "]" * depth) == (
-        "f.yaml: the YAML is nested too deeply — flatten the structure; settings and rules "
-        "need only a few levels"
+    assert load_error("a: 1\nb: " + "[" * depth + "]" * depth) == (
+        "f.yaml line 2: the YAML is nested too deeply — flatten the structure; settings and "
+        "rules need only a few levels"
     )
+
+
+def test_nesting_past_max_depth_is_a_located_error() -> None:
+    # Deep enough for PyYAML but not for what reads a rule: a located error, not a crash.
+    rule = "{not: " * 400 + "{tier: Gold}" + "}" * 400
+    assert load_error(f"vip:\n  description: x\n  when: {rule}\n", first_line=3) == (
+        "f.yaml line 5: the YAML is nested too deeply — flatten the structure; settings and "
+        "rules need only a few levels"
+    )
+    deepest = "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)  # a value at a path of MAX_DEPTH
+    assert load_yaml(deepest, file="f.yaml").line((0,) * MAX_DEPTH) == 1
+    assert load_error("[" + deepest + "]").startswith("f.yaml line 1: the YAML is nested too")
 
 
 @given(st.text(max_size=80))
@@ -430,6 +492,18 @@ FRONT_ERROR_CASES = [
         "---\nslot: hero\n\nwhen: !!python/object/apply:os.system [ls]\n---\n",
         f"modules/hero/a.mjml line 4: unsupported YAML tag "
         f"'tag:yaml.org,2002:python/object/apply:os.system' — {TAG_HINT}",
+    ),
+    (
+        "a control character reports the file line",
+        "---\nslot: hero\n\ndescription: x\x00\n---\nbody\n",
+        f"modules/hero/a.mjml line 4: invalid YAML: control character U+0000 is not allowed — "
+        f"{CHAR_HINT}",
+    ),
+    (
+        "a key after a line separator reports the file line",
+        "---\ndescription: 'Everyone,\u2028and more'\nslot: hero\npriority: 1\npriority: 2\n---\n",
+        "modules/hero/a.mjml line 5: duplicate key 'priority' — 'priority' is already set on "
+        "line 4; keep one",
     ),
     (
         "bad date reports the file line",

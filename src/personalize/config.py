@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+import stat
 import tomllib
 import zoneinfo
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from .errors import ConfigError, did_you_mean, format_path, short_repr
 
@@ -70,6 +71,18 @@ class ProjectSettings(_Model):
         if not re.fullmatch(r"[A-Za-z]{3}", value):
             raise ValueError(f"expected an ISO 4217 code such as 'EUR', got {value!r}")
         return value.upper()
+
+    @field_validator("templates", "modules", "segments", "personas")
+    @classmethod
+    def _path(cls, value: str, info: ValidationInfo) -> str:
+        # An empty path is the project folder itself, which no file can be read from.
+        if not value.strip():
+            default = cls.model_fields[str(info.field_name)].default
+            raise ValueError(
+                f"expected a path relative to the project folder, such as {default!r}, "
+                f"got {value!r}"
+            )
+        return value
 
     @field_validator("now")
     @classmethod
@@ -245,6 +258,7 @@ def read_text_file(path: Path, *, file: str | None = None) -> str:
     Windows write one.
     """
     name = file or path.name
+    refuse_special_file(path, file=name)
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -263,17 +277,65 @@ def read_text_file(path: Path, *, file: str | None = None) -> str:
     return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
 
 
+def refuse_special_file(path: Path, *, file: str) -> None:
+    """Refuse a named pipe, device or socket, which reading would block on or never finish.
+
+    Raises:
+        ConfigError: naming ``file`` and what ``path`` is instead of a regular file.
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # reading it will say why
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return  # a folder: reading it says so
+    kind = (
+        "a named pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    )
+    raise ConfigError(
+        f"cannot read the file: it is {kind}, not a regular file",
+        file=file,
+        hint="point the setting at a regular text file",
+    )
+
+
 def _parse_toml(text: str, name: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
+        # "(at end of document)": the last line, where the file stopped short.
+        last = text.count("\n", 0, len(text.rstrip("\n"))) + 1
         raise ConfigError(
             f"invalid TOML: {exc}",
             file=name,
-            line=int(match.group(1)) if match else None,
+            line=int(match.group(1)) if match else last,
             hint="check quoting and brackets; strings need double quotes",
         ) from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ConfigError(
+            "the TOML is nested too deeply",
+            file=name,
+            line=_deepest_line(text),
+            hint="flatten the structure; settings need only a few levels",
+        ) from None
+
+
+def _deepest_line(text: str) -> int:
+    """The line where brackets nest deepest: a guess (brackets in strings count too), but the
+    line of a structure deep enough to stop the parser stands out."""
+    depth = deepest = 0
+    line = found = 1
+    for char in text:
+        if char == "\n":
+            line += 1
+        elif char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest, found = depth, line
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+    return found
 
 
 _KNOWN = {
@@ -345,7 +407,9 @@ def toml_line(text: str, path: tuple[str, ...]) -> int | None:
 
     Looks for the deepest part of ``path`` that appears as a table header or a key.
     """
-    lines = [raw.strip() for raw in text.splitlines()]
+    # Split at '\n' only, as editors and tomllib count lines: splitlines() also breaks at
+    # U+2028 and other separators that a string value may hold.
+    lines = [raw.strip() for raw in text.split("\n")]
     for depth in range(len(path), 0, -1):
         table, key = ".".join(path[: depth - 1]), path[depth - 1]
         in_table = table == ""

@@ -245,6 +245,8 @@ def _bound(front: Document, value: Any, key: str, tz: tzinfo, *, end: bool) -> d
     if isinstance(value, date):
         # A date bound covers the whole day: 'until: 2026-12-01' includes December 1st.
         day = datetime.combine(value, time.min, tzinfo=tz)
+        if end and value == date.max:  # no later day to end at: the window is open-ended
+            return None
         return day + timedelta(days=1) if end else day
     raise front.error(
         ("active", key), f"expected a date such as 2026-11-20, got {short_repr(value)}"

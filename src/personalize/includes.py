@@ -25,7 +25,11 @@ _SCAN = re.compile(
 _END_TAG = re.compile(r"\s*</mj-include\s*>")
 _ATTR = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
-_DOCUMENT = re.compile(r"\A\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<mjml[\s>/]", re.DOTALL)
+# Possessive and atomic: a comment ends at its first '-->' and is never taken apart again, so
+# a partial opening with many comment lines (a licence header) is matched in linear time.
+_DOCUMENT = re.compile(
+    r"\A\s*+(?:<\?xml[^>]*\?>\s*+)?+(?:<!--(?>.*?-->)\s*+)*+<mjml[\s>/]", re.DOTALL
+)
 _TAG_REST = r"""(?:[^>"']|"[^"]*"|'[^']*')*?(?P<empty>/?)>"""
 _BODY_OPEN = re.compile(r"<mj-body\b" + _TAG_REST)
 _HEAD_OPEN = re.compile(r"<mj-head\b" + _TAG_REST)

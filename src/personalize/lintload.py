@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal, TypeVar
 
-from .config import Settings, load_settings
+from .config import Settings, load_settings, refuse_special_file
 from .errors import ConfigError, PersonalizeError
 from .experiments import Experiment, load_experiments
 from .messagecheck import check_message_settings
@@ -170,6 +170,8 @@ def _collect(
 
 
 def _text(path: Path) -> str:
+    if not path.is_file():  # a named pipe would block: read_segments reports it
+        return ""
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
@@ -315,6 +317,7 @@ def _personas(settings: Settings, schema: Schema, problems: list[Problem]) -> tu
     personas: list[Recipient] = []
     lines: dict[str, int] = {}
     try:
+        refuse_special_file(path, file=file)  # a named pipe or /dev/zero would never end
         for number, record in read_jsonl(path, display=file):
             if isinstance(record, ConfigError):  # not JSON, or not UTF-8
                 problems.append(Problem("personas", record))

@@ -368,11 +368,11 @@ def _load_module(
                 line=1,
                 hint="put it in modules/<slot>/ or add 'slot: hero' to its front matter",
             )
-        raise front.error(
-            ("slot",),
-            f"slot {slot!r} is not used by any layout",
-            hint=did_you_mean(str(slot), slots) or f"slots: {', '.join(sorted(slots))}",
-        )
+        message = f"slot {slot!r} is not used by any layout"
+        hint = did_you_mean(str(slot), slots) or f"slots: {', '.join(sorted(slots))}"
+        if "slot" not in front.data:  # the folder names the slot: there is no key to point at
+            raise ConfigError(message, file=file, line=1, hint=hint)
+        raise front.error(("slot",), message, hint=hint)
     priority = priority_of(front)
     rule = when_of(front, names=names)
     locales = locales_of(front)

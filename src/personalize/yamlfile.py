@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,31 +67,49 @@ def load_yaml(text: str, *, file: str, first_line: int = 1) -> Document:
         file: The file name used in error messages (relative to the project).
         first_line: The file line on which ``text`` starts (for front matter).
 
+    Lines are counted at '\n' only, as editors count them (PyYAML also breaks at U+2028 and
+    kin, which a quoted text may hold).
+
     Raises:
-        ConfigError: invalid YAML, duplicate keys, non-standard tags (also on lists and
-            mappings), impossible typed values such as ``2026-13-01``, an alias inside its own
-            anchor, more than ``MAX_VALUES`` values, or nesting deeper than Python's recursion
-            limit. Nothing else escapes.
+        ConfigError: invalid YAML (a control character too), duplicate keys, non-standard tags
+            (also on lists and mappings), impossible typed values such as ``2026-13-01``, an
+            alias inside its own anchor, more than ``MAX_VALUES`` values, or more than
+            ``MAX_DEPTH`` levels of nesting. Nothing else escapes.
     """
-    offset = first_line - 1
+    lines = _Lines(text, first_line)
+    loader = None  # yaml.compose, keeping the loader to say where it stopped
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        loader = _Loader(text)  # refuses a control character at once
+        node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 + offset if mark else None
         raise ConfigError(
             f"invalid YAML: {exc.problem or exc.context}",
             file=file,
-            line=line,
-            hint="check indentation and quoting; strings with ': ' or '#' need quotes",
+            line=lines.of(mark.index) if mark else None,
+            hint=lines.separator_before(mark.index if mark else len(text))
+            or "check indentation and quoting; strings with ': ' or '#' need quotes",
+        ) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, e.g. NUL or ESC
+        kind = (
+            "control character" if unicodedata.category(chr(exc.character)) == "Cc" else "character"
+        )
+        raise ConfigError(
+            f"invalid YAML: {kind} U+{exc.character:04X} is not allowed",
+            file=file,
+            line=lines.of(exc.position),
+            hint="delete it: most editors do not show it (it often comes with copied text)",
         ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", file=file) from None
     except RecursionError:
-        raise _too_deep(file) from None
+        raise _too_deep(file, lines.of(loader.get_mark().index) if loader else None) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
     if node is None:
         return Document(None, file, {})
-    builder = _Builder(file, offset)
+    builder = _Builder(file, lines)
     try:
         data = builder.build(node, ())
     except RecursionError:
@@ -105,27 +126,67 @@ _PLAIN_TAGS: dict[type[yaml.Node], str] = {
 }
 
 
-def _too_deep(file: str) -> ConfigError:
+# Far more than any settings or rule need; what reads the data (rules nest once per level)
+# must not meet Python's recursion limit before the YAML parser does.
+MAX_DEPTH = 100
+
+
+def _too_deep(file: str, line: int | None = None) -> ConfigError:
     return ConfigError(
         "the YAML is nested too deeply",
         file=file,
+        line=line,
         hint="flatten the structure; settings and rules need only a few levels",
     )
+
+
+# Besides '\n', PyYAML breaks lines at these; editors do not, so its line numbers drift.
+_SEPARATORS = {
+    "\x85": "next-line character (U+0085)",
+    "\u2028": "line separator (U+2028)",
+    "\u2029": "paragraph separator (U+2029)",
+}
+
+
+class _Lines:
+    """File lines, counted at '\n' as editors count them, of positions in a YAML text."""
+
+    def __init__(self, text: str, first_line: int) -> None:
+        self.text = text
+        self.first_line = first_line
+        self.breaks: list[int] | None = None  # the positions of '\n', found on first use
+
+    def of(self, index: int) -> int:
+        """The file line of the character at ``index``."""
+        if self.breaks is None:
+            self.breaks = [m.start() for m in re.finditer("\n", self.text)]
+        return bisect_left(self.breaks, index) + self.first_line
+
+    def separator_before(self, index: int) -> str | None:
+        """A hint naming a separator on the lines just above ``index``, which PyYAML took for
+        a line break: as in 'description: High<U+2028>value', pasted from a web page."""
+        at = max(self.text.rfind(char, 0, index) for char in _SEPARATORS)
+        if at < 0 or self.of(index) - self.of(at) > 3:
+            return None
+        return (
+            f"line {self.of(at)} holds an invisible {_SEPARATORS[self.text[at]]}, "
+            "which YAML reads as a line break: delete it, or quote the text"
+        )
 
 
 class _Builder:
     """Turns a composed node tree into plain data, recording the line of every key path."""
 
-    def __init__(self, file: str, offset: int) -> None:
+    def __init__(self, file: str, lines: _Lines) -> None:
         self.file = file
-        self.offset = offset
+        self.lines_of = lines
         self.lines: dict[Path, int] = {}
         self.constructor = _Loader("")
         self.count = 0
         self.open: set[int] = set()  # ids of the collections being built (alias loops)
 
     def line_of(self, node: yaml.Node) -> int:
-        return int(node.start_mark.line) + 1 + self.offset
+        return self.lines_of.of(int(node.start_mark.index))
 
     def build(self, node: yaml.Node, path: Path) -> Any:
         self.count += 1
@@ -137,6 +198,8 @@ class _Builder:
                 path=format_path(path),
                 hint="aliases (*name) repeat their anchor's value; use fewer of them",
             )
+        if len(path) > MAX_DEPTH:
+            raise _too_deep(self.file, self.line_of(node))
         self.lines.setdefault(path, self.line_of(node))
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node)

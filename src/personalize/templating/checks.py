@@ -20,6 +20,19 @@ from personalize.errors import RegistryError, did_you_mean
 from .environment import GLOBAL_NAMES
 
 _RAW = re.compile(r"\{%-?\s*raw\s*-?%\}")
+TOO_DEEP = "template nests too deeply to compile"
+TOO_DEEP_HINT = (
+    "nest fewer {% for %} and {% if %} blocks, and chain fewer filters, brackets or "
+    "attributes in one expression"
+)
+
+
+def nests_too_deeply(exc: BaseException) -> bool:
+    """Whether compiling a template failed on a nesting limit: Jinja's parser and code
+    generator recurse, and Python's compiler allows 20 nested loops, 100 indents, 200 brackets."""
+    if isinstance(exc, RecursionError | IndentationError):
+        return True
+    return isinstance(exc, SyntaxError) and str(exc.msg).startswith("too many ")
 
 
 @dataclass(frozen=True)
@@ -78,6 +91,10 @@ def check_template(
         raise fail(exc.lineno, f"template error: {exc.message}", hint) from None
     except TemplateSyntaxError as exc:
         raise fail(exc.lineno, f"template syntax error: {exc.message}") from None
+    except (SyntaxError, RecursionError) as exc:
+        if not nests_too_deeply(exc):
+            raise
+        raise fail(1, TOO_DEEP, TOO_DEEP_HINT) from None
     for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
         attr: Any = None
         if isinstance(node, nodes.Getattr):
@@ -175,9 +192,14 @@ def scan_template(
     ``check_template`` stops at the first problem; this reports them all, for lint.
     """
     try:
-        ast = env.parse(text)
-    except TemplateSyntaxError:
+        return _scan(env, env.parse(text), names)
+    except (TemplateSyntaxError, RecursionError):
         return None  # check_template reports why
+
+
+def _scan(
+    env: ImmutableSandboxedEnvironment, ast: nodes.Template, names: Collection[str]
+) -> TemplateScan:
     used = find_undeclared_variables(ast)
     unknown = tuple(_unknown(ast, used, set(names) | GLOBAL_NAMES | set(env.globals)))
     safe = tuple(n.lineno for n in ast.find_all(nodes.Filter) if n.name == "safe")

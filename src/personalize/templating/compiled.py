@@ -21,6 +21,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from personalize.errors import PersonalizeError, RenderError
 
+from .checks import TOO_DEEP, TOO_DEEP_HINT, nests_too_deeply
 from .environment import NoValueError, escape_output, is_hole, print_html, print_text
 
 Run = Callable[[Context], Iterator[str]]
@@ -97,6 +98,14 @@ class CompiledTemplate:
                 line=origin.line if origin else (fallback or (None, None))[1],
                 hint="this is a bug in personalize's compiler; please report it with the module",
             ) from None
+        except (SyntaxError, RecursionError) as exc:
+            if not nests_too_deeply(exc):
+                raise
+            # Each part passed check_template on its own; only what they make together is
+            # too deep, and that has no one line: name where the template starts.
+            origin = (origins or {}).get(1)
+            file, line = (origin.file, origin.line) if origin else fallback or (None, None)
+            raise RenderError(TOO_DEEP, file=file, line=line, hint=TOO_DEEP_HINT) from None
         # A plain copy of the globals, not make_globals' ChainMap: each render's Context makes
         # a set of the template's globals, and iterating a ChainMap costs ~1.5 µs a context.
         # The environments' globals never change after make_environments.
