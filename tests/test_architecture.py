@@ -208,3 +208,15 @@ def test_import_personalize_alone_loads_none_of_the_library() -> None:
     ).stdout
     loaded = {name for name in json.loads(out) if name.startswith("personalize.")}
     assert not loaded, loaded
+
+
+def test_submodules_are_attributes_after_a_plain_import() -> None:
+    # The documented spellings: personalize.lint.lint_project, personalize.errors.RenderError…
+    code = (
+        "import personalize; print(personalize.lint.lint_project.__name__, "
+        "personalize.errors.RenderError.__name__, personalize.experiments.bucket.__name__)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split() == ["lint_project", "RenderError", "bucket"]

@@ -183,6 +183,22 @@ def L(line: int) -> str:
             id="segment-clashes-with-metric",
         ),
         pytest.param(
+            "metrics:\n  range: {count: orders}\n",
+            L(2) + "metrics.range: metric name 'range' is reserved: templates use it for "
+            "something else — rename it; reserved are False, None, True, caller, cycler, dict, "
+            "false, joiner, kwargs, lipsum, loop, namespace, none, now, range, segments, self, "
+            "super, true, varargs",
+            id="metric-with-a-reserved-name",
+        ),
+        pytest.param(
+            "metrics:\n  n: {count: orders}\nscores:\n  now: {weighted: {n: 1}}\n",
+            L(4) + "scores.now: score name 'now' is reserved: templates use it for something "
+            "else — rename it; reserved are False, None, True, caller, cycler, dict, false, "
+            "joiner, kwargs, lipsum, loop, namespace, none, now, range, segments, self, super, "
+            "true, varargs",
+            id="score-with-a-reserved-name",
+        ),
+        pytest.param(
             "segments:\n  email: {when: {tier: Gold}}\n",
             L(2) + "segments.email: segment 'email' has the same name as a recipient field — "
             "rename it: rules could not tell the two apart",

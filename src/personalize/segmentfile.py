@@ -11,6 +11,7 @@ from typing import Any, Final
 
 from .config import read_text_file
 from .errors import ConfigError, PersonalizeError, did_you_mean, short_repr
+from .fieldtypes import RESERVED_NAMES
 from .metricfile import declared, parse_metric
 from .metrics import Metric
 from .rfm import NAMES as RFM_NAMES
@@ -95,6 +96,12 @@ def _entries(draft: _Draft, data: Any, section: str) -> list[tuple[str, Any]]:
             raise doc.error((section, name), f"invalid name {short_repr(name)}", hint=hint)
         if section == "groups":
             continue  # group names are not read by rules: they have a namespace of their own
+        if section != "segments" and name in RESERVED_NAMES:  # metrics and scores reach templates
+            raise doc.error(
+                (section, name),
+                f"{section[:-1]} name {name!r} is reserved: templates use it for something else",
+                hint="rename it; reserved are " + ", ".join(sorted(RESERVED_NAMES)),
+            )
         if name in draft.fields:
             raise doc.error(
                 (section, name),
