@@ -159,15 +159,20 @@ def test_third_party_libraries_have_one_home(path: Path) -> None:
             assert me in HOMES[root], f"{path.name} line {line}: {root} belongs in {HOMES[root]}"
 
 
+def _python(code: str) -> str:
+    """What ``code`` prints in a fresh interpreter (nothing of this process is loaded there)."""
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+
+
 def test_import_personalize_loads_no_cli_server_or_pytest() -> None:
     # Every public name is touched: the package loads its names on first use.
     code = (
         "import json, sys, personalize; [getattr(personalize, n) for n in personalize.__all__]; "
         "print(json.dumps(sorted(sys.modules)))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
+    out = _python(code)
     loaded = set(json.loads(out))
     forbidden = {
         "personalize.cli",
@@ -203,9 +208,7 @@ def test_public_api_is_sorted_and_complete() -> None:
 def test_import_personalize_alone_loads_none_of_the_library() -> None:
     # pytest loads personalize.pytest_plugin in every run where personalize is installed.
     code = "import json, sys; import personalize; print(json.dumps(sorted(sys.modules)))"
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
+    out = _python(code)
     loaded = {name for name in json.loads(out) if name.startswith("personalize.")}
     assert not loaded, loaded
 
@@ -216,7 +219,5 @@ def test_submodules_are_attributes_after_a_plain_import() -> None:
         "import personalize; print(personalize.lint.lint_project.__name__, "
         "personalize.errors.RenderError.__name__, personalize.experiments.bucket.__name__)"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
+    out = _python(code)
     assert out.split() == ["lint_project", "RenderError", "bucket"]
