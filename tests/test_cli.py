@@ -549,8 +549,10 @@ NOW_OUT_OF_RANGE = [
         ["explain", "weekly", "-r", "vip-vera"],
         ["coverage", "weekly", str(ROOT / "examples" / "audience.jsonl")],
         ["matrix", "weekly"],
+        ["calibrate", str(ROOT / "examples" / "audience.jsonl"), "--dry-run"],
+        ["snapshot", "--check"],
     ],
-    ids=["render", "explain", "coverage", "matrix"],
+    ids=["render", "explain", "coverage", "matrix", "calibrate", "snapshot"],
 )
 @pytest.mark.parametrize(("now", "message"), NOW_OUT_OF_RANGE, ids=["year-10000", "year-0"])
 def test_a_now_without_a_utc_time_is_a_usage_error(
@@ -559,3 +561,16 @@ def test_a_now_without_a_utc_time_is_a_usage_error(
     code, out, err = run([*command, "--now", now], capsys)
     assert (code, out) == (2, "")
     assert err.splitlines()[-1] == message
+
+
+def test_lint_names_a_now_out_of_range_read_in_the_project_zone(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # lint loads the project itself, after the options are parsed: the zone is known only then.
+    code, out, err = run(["lint", "--now", "0001-01-01"], capsys)
+    assert (code, out) == (1, "")
+    assert err == (
+        "error: now: the render time 0001-01-01T00:00:00+00:53:28 is out of range: in UTC it falls "
+        "before the start of year 1 — render at a time between years 1 and 9999 in UTC, e.g. "
+        "now=datetime.now(UTC)\n"
+    )

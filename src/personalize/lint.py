@@ -14,6 +14,7 @@ from .lintcodes import CODES, Code, Finding, Severity, from_error
 from .lintcontent import content_findings, optional_fields
 from .lintload import Loaded, Problem, Stage, load_tolerantly
 from .lintrules import classify_personas, membership_findings, targeting_findings
+from .scope import exact_now
 
 __all__ = ["CODES", "Code", "Finding", "LintReport", "Severity", "lint_project"]
 
@@ -135,7 +136,9 @@ def lint_project(path: str | os.PathLike[str] = ".", *, now: datetime | None = N
 def _moment(loaded: Loaded, now: datetime | None) -> datetime:
     if now is None:
         return loaded.settings.project.now or datetime.now(UTC)
-    return now if now.tzinfo else now.replace(tzinfo=loaded.schema.tz)
+    aware = now if now.tzinfo else now.replace(tzinfo=loaded.schema.tz)
+    exact_now(aware, loaded.schema.tz)  # out of range: a RuleError naming `now`, not a file
+    return aware
 
 
 def _checks(loaded: Loaded, now: datetime) -> list[Finding]:

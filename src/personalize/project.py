@@ -32,6 +32,7 @@ from .projectsnapshot import Snapshot
 from .records import by_id, iter_jsonl
 from .registry import Registry, load_registry
 from .render import RenderedEmail, render_email, render_reference
+from .scope import exact_now
 from .segments import Membership, Segments, load_segments
 from .templating import Environments, make_environments
 from .text import ParseCache
@@ -159,10 +160,17 @@ class Project:
         return self.schema.validate(record)
 
     def now(self, now: datetime | None = None) -> datetime:
-        """``now`` made aware, else the project's pinned ``now``, else the current time."""
+        """``now`` made aware, else the project's pinned ``now``, else the current time.
+
+        Raises:
+            RuleError: ``now`` falls outside years 1 to 9999 in UTC (path ``now``). It is the
+                caller's argument, so no file or recipient is blamed for it.
+        """
         if now is None:
             return self.settings.project.now or datetime.now(UTC)
-        return now if now.tzinfo else now.replace(tzinfo=self.schema.tz)
+        aware = now if now.tzinfo else now.replace(tzinfo=self.schema.tz)
+        exact_now(aware, self.schema.tz)  # checks the range once; remembered for the batch
+        return aware
 
     # -- stages -----------------------------------------------------------------------------
 

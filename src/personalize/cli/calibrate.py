@@ -32,8 +32,8 @@ def calibrate(state: State, audience: str, now_text: str | None, dry_run: bool, 
       personalize calibrate audience.jsonl
       personalize calibrate audience.jsonl --now 2026-11-27T09:00:00+01:00 --dry-run
     """
-    now = parse_now(now_text)
     project = state.project
+    now = parse_now(now_text, project.schema.tz)
     path = Path(audience).resolve()
     total = count_jsonl(path, display=audience)
     with progress_bar(total, "calibrating") as bar:

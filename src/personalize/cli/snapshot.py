@@ -72,12 +72,12 @@ def snapshot(
       personalize snapshot --update
       personalize snapshot --check --scrub '(?<=[?&]t=)\\w+=TOKEN'
     """
-    now = parse_now(now_text)
     try:
         scrubbers = tuple(Scrubber.parse(spec) for spec in scrub)
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--scrub") from None
     project = state.project
+    now = parse_now(now_text, project.schema.tz)
     root = Path(folder) if folder else project.root / "snapshots"
     report = check_snapshots(project, root, now=now, scrubbers=scrubbers, headers=headers)
     if mode == "update":
