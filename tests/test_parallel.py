@@ -494,3 +494,37 @@ def test_a_worker_killed_while_idle_names_the_first_record_without_an_outcome(
         "a worker process ended abruptly (killed, or out of memory?): the records from index 2 on "
         "have no outcome — every record before index 2 has its outcome;"
     )
+
+
+UNGUARDED = """
+import multiprocessing, sys
+from personalize import PersonalizeError, Project
+
+multiprocessing.set_start_method("spawn")
+project = Project.load(sys.argv[1])
+try:
+    for outcome in project.render_many("weekly", list(project.personas.values()), workers=2):
+        pass
+except PersonalizeError as exc:
+    print(exc, flush=True)
+"""
+
+
+def test_an_unguarded_script_with_spawned_workers_is_told_to_guard_its_work(
+    tmp_path: Path,
+) -> None:
+    # Each spawned worker imports the script again and dies starting workers of its own;
+    # "killed, or out of memory?" sent users looking for the wrong cause.
+    (tmp_path / "unguarded.py").write_text(UNGUARDED)
+    run = subprocess.run(
+        [sys.executable, str(tmp_path / "unguarded.py"), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.stdout == (
+        "no worker process started: each one ended while importing the main script again, as "
+        "the 'spawn' start method does — the script starts its work when imported — put the "
+        'script\'s work under `if __name__ == "__main__":`, or pass workers=1\n'
+    )

@@ -25,6 +25,8 @@ from .projectsnapshot import Snapshot, load_unchanged
 from .render import RenderedEmail
 
 if TYPE_CHECKING:
+    from multiprocessing.synchronize import Event as EventType
+
     from .project import Project, Record
 
 __all__ = ["BATCH", "Outcome", "gc_paused", "iter_outcomes", "render_batch"]
@@ -201,9 +203,13 @@ def _in_workers(
     context = start_context()
     # Forked workers start with the caller's project as it is in memory; others load it from
     # disk and check that its files are still those it was loaded from.
-    source = project if context.get_start_method() == "fork" else project._snapshot
+    forked = context.get_start_method() == "fork"
+    source = project if forked else project._snapshot
+    # Set by the first worker that gets as far as its initializer: a pool that breaks before
+    # that, when not forked, failed to import the main script again (see _received).
+    started = context.Event()
     pool = ProcessPoolExecutor(
-        workers, mp_context=context, initializer=start_worker, initargs=(source,)
+        workers, mp_context=context, initializer=start_worker, initargs=(source, started)
     )
     numbered = enumerate(records)
     try:
@@ -211,7 +217,8 @@ def _in_workers(
             parts = [chunk[i : i + chunk_size] for i in range(0, len(chunk), chunk_size)]
             jobs = [_submitted(pool, (layout, part, now)) for part in parts]
             for part, job in zip(parts, jobs, strict=True):
-                outcomes = _received(job, first=part[0][0])
+                unstarted = None if forked or started.is_set() else context.get_start_method()
+                outcomes = _received(job, first=part[0][0], unstarted=unstarted)
                 if outcomes is None:
                     with gc_paused():
                         outcomes = render_batch(project, layout, part, now)
@@ -241,13 +248,29 @@ def _submitted(pool: ProcessPoolExecutor, job: Job) -> Future[bytes | None] | No
         return broken
 
 
-def _received(job: Future[bytes | None] | None, *, first: int) -> list[Outcome] | None:
-    """A part's outcomes from its worker, or None to render the part here."""
+def _received(
+    job: Future[bytes | None] | None, *, first: int, unstarted: str | None = None
+) -> list[Outcome] | None:
+    """A part's outcomes from its worker, or None to render the part here.
+
+    ``unstarted``: the start method, while no worker has reached its initializer (a forked
+    one always has: it imports nothing).
+    """
     if job is None:
         return None
     try:
         result = job.result()
     except BrokenProcessPool as exc:
+        if unstarted is not None:
+            # A spawned worker imports the main script again before its initializer; a script
+            # that renders at its top level then starts workers of its own, which Python
+            # refuses, and the worker dies (its traceback is printed above ours).
+            raise RenderError(
+                "no worker process started: each one ended while importing the main script "
+                f"again, as the {unstarted!r} start method does — "
+                "the script starts its work when imported",
+                hint='put the script\'s work under `if __name__ == "__main__":`, or pass workers=1',
+            ) from exc
         raise RenderError(
             f"a worker process ended abruptly (killed, or out of memory?): the records from "
             f"index {first} on have no outcome",
@@ -292,12 +315,13 @@ def dumps(value: object) -> bytes:
 _WORKER: Project | Exception | None = None
 
 
-def start_worker(source: Project | Snapshot) -> None:
+def start_worker(source: Project | Snapshot, started: EventType) -> None:
     """A worker process's initializer: ignore Ctrl-C, and take or load the project once.
 
     Ctrl-C reaches every process of the terminal's group; a worker interrupted while it sends
     a result left the caller's pool waiting for the rest forever. The caller stops the pool.
     """
+    started.set()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     global _WORKER  # one project per worker process
     try:
