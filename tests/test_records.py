@@ -93,3 +93,23 @@ def test_by_id_keeps_file_order_and_refuses_a_repeated_id() -> None:
         "p.jsonl line 5 (recipient a): duplicate id — already on line 1 — give every persona "
         "its own id"
     )
+
+
+def test_a_path_given_as_text_names_itself_in_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The documented call for send scripts: read_jsonl("audience.jsonl"), no display name.
+    monkeypatch.chdir(tmp_path)
+    Path("audience.jsonl").write_bytes(b'{"id": "a"}\n{oops\n')
+    read = list(read_jsonl("audience.jsonl"))
+    assert read[0] == (1, {"id": "a"})
+    assert str(read[1][1]) == (
+        "audience.jsonl line 2: invalid JSON: Expecting property name enclosed in double quotes "
+        "(column 2) — each line must be one JSON object"
+    )
+    with pytest.raises(ConfigError) as caught:
+        next(read_jsonl(Path("nope.jsonl")))
+    assert str(caught.value) == (
+        "nope.jsonl: cannot read the file: No such file or directory — pass the path of a JSONL "
+        "file, one JSON object per line"
+    )

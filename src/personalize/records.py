@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TypeVar
@@ -29,17 +30,24 @@ def count_jsonl(path: Path, *, display: str) -> int:
         return sum(1 for raw in handle if raw.strip())
 
 
-def read_jsonl(path: Path, *, display: str) -> Iterator[tuple[int, Any]]:
+def read_jsonl(
+    path: str | os.PathLike[str], *, display: str | None = None
+) -> Iterator[tuple[int, Any]]:
     """``(line number, value)`` for each non-blank line; a bad line's value is a ConfigError.
 
     Streams (one line in memory at a time). A line that is not UTF-8 or not JSON yields a
     ``ConfigError`` naming file and line instead of a value, so callers can count it as failed
-    and carry on.
+    and carry on. Part of the public API (docs/api.md), for send scripts.
+
+    Args:
+        path: The JSONL file.
+        display: The file's name in errors (default: ``path`` as given).
 
     Raises:
-        ConfigError: the file cannot be opened.
+        ConfigError: the file cannot be opened (on the first step).
     """
-    with _open(path, display) as handle:
+    display = os.fspath(path) if display is None else display
+    with _open(Path(path), display) as handle:
         for number, raw in enumerate(handle, start=1):
             if raw.strip():
                 yield number, _parse(raw, file=display, line=number)
