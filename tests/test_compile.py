@@ -9,7 +9,6 @@ import pytest
 
 from personalize import Project, RegistryError, RenderError
 from personalize.assemble import assemble
-from personalize.cache import LRUCache
 from personalize.compile import compile_document
 from personalize.config import load_settings
 from personalize.templating import make_environments
@@ -41,35 +40,6 @@ def test_each_variant_compiles_once(tmp_path: Path) -> None:
         project.render("news", {**ANN, "first_name": name})
     project.render("news", {**ANN, "locale": "de_DE"})
     assert project.cache_info == {"size": 2, "hits": 2, "misses": 2, "merged": 0}
-
-
-def test_the_cache_is_bounded() -> None:
-    cache: LRUCache[str, str] = LRUCache(2)
-    built: list[str] = []
-
-    def build(name: str):  # type: ignore[no-untyped-def]
-        def make():  # type: ignore[no-untyped-def]
-            built.append(name)
-            return name
-
-        return make
-
-    for key in ("a", "b", "a", "c", "b"):
-        cache.get(key, build(key))  # type: ignore[arg-type]
-    assert built == ["a", "b", "c", "b"]
-    assert len(cache) == 2
-
-
-def test_put_replaces_a_value_as_most_recent_and_stays_bounded() -> None:
-    cache: LRUCache[str, str] = LRUCache(2)
-    cache.get("a", lambda: "a1")
-    cache.get("b", lambda: "b1")
-    cache.put("a", "a2")  # now the most recent: "b" goes first
-    assert cache.get("a", lambda: "never") == "a2"
-    cache.put("c", "c1")
-    assert len(cache) == 2
-    assert cache.get("b", lambda: "b2") == "b2"  # evicted, built again
-    assert cache.get("c", lambda: "never") == "c1"
 
 
 def test_subject_preheader_and_title_come_from_the_layout(tmp_path: Path) -> None:

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 __all__ = ["LRUCache"]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 _MISSING = object()
+_CACHES: weakref.WeakSet[LRUCache[Any, Any]] = weakref.WeakSet()
+
+
+def _unlock_after_fork() -> None:
+    # A forked child has only the forking thread: a lock another thread held at the fork stays
+    # held forever, and the child's first cache lookup (a render_many worker's) waits on it.
+    # The child's caches are its own copies, consistent between operations, so fresh locks do.
+    for cache in list(_CACHES):
+        cache._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which cannot fork
+    os.register_at_fork(after_in_child=_unlock_after_fork)
 
 
 class LRUCache(Generic[K, V]):
@@ -23,6 +38,7 @@ class LRUCache(Generic[K, V]):
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        _CACHES.add(self)
 
     def get(self, key: K, build: Callable[[], V]) -> V:
         """The cached value for ``key``, or ``build()``'s, which is then kept."""
