@@ -17,6 +17,9 @@ PACKAGE = Path(personalize.__file__).parent
 LAYERS: dict[str, int] = {
     "errors": 0,
     "config": 1,
+    "tomllines": 1,
+    "textfiles": 1,
+    "declarations": 1,
     "profile": 1,
     "fieldtypes": 1,
     "addresses": 1,
@@ -63,6 +66,7 @@ LAYERS: dict[str, int] = {
     "message": 4,
     "mimeencode": 4,
     "messagecheck": 4,
+    "settingscheck": 4,
     "project": 5,
     "choices": 5,
     "parallel": 5,

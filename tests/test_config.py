@@ -18,9 +18,11 @@ from personalize.config import (
     Settings,
     load_settings,
     read_text_file,
-    toml_line,
+    setting_error,
+    setting_line,
 )
 from personalize.errors import ConfigError
+from personalize.tomllines import toml_line
 
 
 def project(tmp_path: Path, text: str, *, name: str = "personalize.toml") -> Path:
@@ -638,3 +640,184 @@ def test_settings_errors_say_what_was_expected_in_our_words(
     with pytest.raises(ConfigError) as caught:
         load_settings(project(tmp_path, text))
     assert str(caught.value) == message
+
+
+# -- values taken as written, and checked where they are written ----------------------------
+
+NOW_HINT = "pin a time between years 1 and 9999 in UTC, e.g. 2026-11-27T09:00:00+01:00"
+UNIX_HINT = "write the date-time with its UTC offset, not a Unix time"
+HOST_ZONE_HINT = (
+    "name the zone, e.g. 'Europe/Berlin': these files differ between machines, and so would "
+    "the emails"
+)
+
+STRICT_CASES = [
+    (
+        "true as a number",
+        "[render]\ncache_size = true\n",
+        "render.cache_size: expected a whole number (got True)",
+    ),
+    (
+        "text as a number",
+        '[render]\ncache_size = "256"\n',
+        "render.cache_size: expected a whole number (got '256')",
+    ),
+    (
+        "a float as a number",
+        "[render]\ncache_size = 1e3\n",
+        "render.cache_size: expected a whole number (got 1000.0)",
+    ),
+    (
+        "false as 0",
+        "[render]\nmerge_after = false\n",
+        "render.merge_after: expected a whole number (got False)",
+    ),
+    (
+        "a fraction",
+        "[limits]\nmax_output_bytes = 2_000_000.5\n",
+        "limits.max_output_bytes: expected a whole number (got 2000000.5)",
+    ),
+    (
+        "text as a bool",
+        '[render]\nweb_fonts = "yes"\n',
+        "render.web_fonts: expected true or false (got 'yes')",
+    ),
+    (
+        "1 as a bool",
+        "[render]\nweb_fonts = 1\n",
+        "render.web_fonts: expected true or false (got 1)",
+    ),
+    (
+        "text as required",
+        '[recipient.fields]\nx = {type = "str", required = "yes"}\n',
+        "recipient.fields.x.required: expected true or false (got 'yes')",
+    ),
+    (
+        "a float as max_length",
+        '[recipient.fields]\nx = {type = "str", max_length = 2.0}\n',
+        "recipient.fields.x.max_length: expected a whole number (got 2.0)",
+    ),
+    (
+        "now as a number",
+        "[project]\nnow = 1764230400\n",
+        "project.now: expected a date-time such as 2026-11-27T09:00:00+01:00 (got 1764230400) "
+        f"— {UNIX_HINT}",
+    ),
+    (
+        "now as text of digits",
+        '[project]\nnow = "1764230400"\n',
+        "project.now: expected a date-time such as 2026-11-27T09:00:00+01:00 (got '1764230400') "
+        f"— {UNIX_HINT}",
+    ),
+    (
+        "now before year 1 in UTC",
+        "[project]\nnow = 0001-01-01T00:30:00+01:00\n",
+        "project.now: the render time 0001-01-01T00:30:00+01:00 is out of range: in UTC it "
+        f"falls before the start of year 1 — {NOW_HINT}",
+    ),
+    (
+        "now after year 9999 in UTC",
+        '[project]\nnow = "9999-12-31T23:30:00-01:00"\n',
+        "project.now: the render time 9999-12-31T23:30:00-01:00 is out of range: in UTC it "
+        f"falls after the end of year 9999 — {NOW_HINT}",
+    ),
+    (
+        "the host's zone",
+        '[project]\ntimezone = "localtime"\n',
+        "project.timezone: time zone 'localtime' is a file of this machine's zone database, "
+        f"not an IANA zone — {HOST_ZONE_HINT}",
+    ),
+    (
+        "a leap-second zone file",
+        '[project]\ntimezone = "right/UTC"\n',
+        "project.timezone: time zone 'right/UTC' is a file of this machine's zone database, "
+        f"not an IANA zone — {HOST_ZONE_HINT}",
+    ),
+    (
+        "a posix zone file",
+        '[project]\ntimezone = "posix/Europe/Berlin"\n',
+        "project.timezone: time zone 'posix/Europe/Berlin' is a file of this machine's zone "
+        f"database, not an IANA zone — {HOST_ZONE_HINT}",
+    ),
+    (
+        "posixrules",
+        '[project]\ntimezone = "posixrules"\n',
+        "project.timezone: time zone 'posixrules' is a file of this machine's zone database, "
+        f"not an IANA zone — {HOST_ZONE_HINT}",
+    ),
+    (
+        "no choices",
+        '[recipient.fields]\nx = {type = "str", choices = []}\n',
+        "recipient.fields.x.choices: no choices given: no value could ever match — list the "
+        'allowed values, e.g. choices = ["Bronze", "Gold"], or remove choices',
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [c[1:] for c in STRICT_CASES], ids=[c[0] for c in STRICT_CASES]
+)
+def test_settings_are_taken_as_written_and_checked_at_their_line(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    assert settings_error(tmp_path, text) == f"personalize.toml line 2: {expected}"
+
+
+def test_a_zone_name_is_read_without_surrounding_spaces(tmp_path: Path) -> None:
+    settings = load_settings(project(tmp_path, '[project]\ntimezone = " Europe/Berlin "\n'))
+    assert settings.project.timezone == "Europe/Berlin"
+
+
+def test_a_misspelt_zone_is_not_offered_a_host_file(tmp_path: Path) -> None:
+    assert settings_error(tmp_path, '[project]\ntimezone = "localtim"\n') == (
+        "personalize.toml line 2: project.timezone: unknown time zone 'localtim' "
+        "(expected e.g. 'Europe/Berlin')"
+    )
+
+
+def test_now_at_the_edges_of_the_range_loads(tmp_path: Path) -> None:
+    text = "[project]\nnow = 0001-01-01T00:30:00-01:00\n"
+    assert load_settings(project(tmp_path, text)).project.now == datetime(
+        1, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=-1))
+    )
+
+
+def test_a_header_with_a_comment_after_it_is_found() -> None:
+    text = '[project]\nname = "x"\n\n[render]   # how variants are built\ninliner = "x"\n'
+    assert toml_line(text, ("render", "inliner")) == 5
+    assert toml_line(text, ("render",)) == 4
+
+
+def test_a_quoted_header_part_may_hold_brackets_spaces_and_dots() -> None:
+    text = (
+        '[recipient.types."list[int]"]  # never usable\nx = "int"\n'
+        '[recipient.types."home address"]\ncity = "str"\n'
+        '[recipient . types . "a.b"]\nc = "str"\n'
+    )
+    assert toml_line(text, ("recipient", "types", "list[int]", "x")) == 2
+    assert toml_line(text, ("recipient", "types", "home address", "city")) == 4
+    assert toml_line(text, ("recipient", "types", "a.b", "c")) == 6
+
+
+def test_a_byte_order_mark_hides_no_line() -> None:
+    assert toml_line('\ufeff[message]\nsender = "x"\n', ("message", "sender")) == 2
+    assert toml_line('\ufeffname = "x"\n', ("name",)) == 1
+
+
+def test_an_error_under_a_commented_header_names_its_line(tmp_path: Path) -> None:
+    text = '[render]   # how variants are built\ninliner = "cssinline"\n'
+    assert settings_error(tmp_path, text) == (
+        "personalize.toml line 2: render.inliner: expected 'css-inline' or 'premailer' "
+        "(got 'cssinline') — did you mean 'css-inline'?"
+    )
+
+
+def test_a_setting_found_wrong_after_loading_is_located_in_a_file_with_a_bom(
+    tmp_path: Path,
+) -> None:
+    path = project(tmp_path, "")
+    (path / "personalize.toml").write_bytes(b'\xef\xbb\xbf[message]\nsender = "x"\n')
+    settings = load_settings(path)
+    assert setting_line(settings, ("message", "sender")) == 2
+    error = setting_error(settings, ("message", "sender"), "bad", "fix it")
+    assert str(error) == "personalize.toml line 2: message.sender: bad — fix it"

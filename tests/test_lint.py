@@ -707,3 +707,26 @@ def test_named_pipes_are_findings_not_a_hang(tmp_path: Path) -> None:
         "segments.yaml: L001 error: cannot read the file: it is a named pipe, not a regular file "
         "— point the setting at a regular text file",
     ]
+
+
+def test_an_unknown_project_locale_is_one_finding_at_its_setting(tmp_path: Path) -> None:
+    settings = OWN_SETTINGS.replace(
+        'timezone = "Europe/Berlin"', 'timezone = "Europe/Berlin"\nlocale = "zz"'
+    )
+    root = _project(tmp_path, settings=settings)
+    assert [str(f) for f in lint_project(root).findings] == [
+        "personalize.toml:4: L001 error: project.locale: unknown locale 'zz' — use a locale "
+        "Babel knows, such as 'en_US' or 'de_DE'"
+    ]
+
+
+def test_max_length_on_a_number_is_a_finding_not_an_internal_error(tmp_path: Path) -> None:
+    settings = OWN_SETTINGS.replace(
+        'nickname = "str"', 'nickname = "str"\npoints = {type = "int", max_length = 5}'
+    )
+    root = _project(tmp_path, settings=settings)
+    assert [str(f) for f in lint_project(root).findings] == [
+        "personalize.toml:14: L001 error: recipient.fields.points.max_length: max_length does not "
+        "apply to a field of type 'int' — remove it: max_length limits text (characters), "
+        "list[…] and map (items)"
+    ]

@@ -42,8 +42,20 @@ KIT = 'unsubscribe = "links.unsubscribe"'
             "'Shop <shop@example.com>', got 'a@example.com, b@example.com' — give a single "
             "address; send one message per recipient",
         ),
+        (
+            ('unsubscribe = "links.unsubscribe"', 'unsubscribe = "recommendations.url"'),
+            "personalize.toml line 18: message.unsubscribe: field 'recommendations.url' is "
+            "inside the list 'recommendations': a recipient has one per item, but a message "
+            "takes one URL — name a field outside lists, e.g. 'links.unsubscribe'",
+        ),
+        (
+            ('unsubscribe = "links.unsubscribe"', 'unsubscribe = "orders.category"'),
+            "personalize.toml line 18: message.unsubscribe: field 'orders.category' is inside "
+            "the list 'orders': a recipient has one per item, but a message takes one URL — "
+            "name a field outside lists, e.g. 'links.unsubscribe'",
+        ),
     ],
-    ids=["unknown-field", "not-a-url", "bad-sender", "two-reply-to"],
+    ids=["unknown-field", "not-a-url", "bad-sender", "two-reply-to", "in-a-list", "str-in-a-list"],
 )
 def test_message_settings_that_would_fail_at_send_time_stop_the_load(
     tmp_path: Path, replace: tuple[str, str], message: str
@@ -70,3 +82,16 @@ def test_a_nested_field_path_resolves_through_named_types(tmp_path: Path) -> Non
     assert project.schema.spec("links") is not None
     assert project.schema.spec("links.nope") is None
     assert project.schema.spec("email.domain") is None
+
+
+def test_a_message_setting_is_located_in_a_file_with_a_byte_order_mark(tmp_path: Path) -> None:
+    root = starter_kit_copy(tmp_path, (KIT, KIT))
+    # The mark hid the first line's table header, and so the line of every key under it.
+    (root / "personalize.toml").write_bytes(b'\xef\xbb\xbf[message]\nsender = "nobody"\n')
+    with pytest.raises(ConfigError) as caught:
+        Project.load(root)
+    assert str(caught.value) == (
+        "personalize.toml line 2: message.sender: expected one email address such as "
+        "'Shop <shop@example.com>', got 'nobody' — an address has a user, an '@' and a "
+        "domain, as in 'user@example.com'"
+    )

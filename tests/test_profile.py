@@ -1742,3 +1742,189 @@ def _outcome(call: Any) -> str:
 @functools.cache
 def _email_schema() -> Schema:
     return make_schema(Path(tempfile.mkdtemp()), '[recipient.fields]\nemail = "email"\n')
+
+
+# -- declarations that could never work are load errors ------------------------------------
+
+MAX_LENGTH_HINT = "remove it: max_length limits text (characters), list[…] and map (items)"
+
+
+@pytest.mark.parametrize("kind", ["int", "float", "decimal", "bool", "date", "datetime", "where"])
+@pytest.mark.parametrize("default", ["", ", default = 0"], ids=["no-default", "default"])
+def test_max_length_on_a_type_without_a_length_is_a_load_error(
+    tmp_path: Path, kind: str, default: str
+) -> None:
+    toml = (
+        f'[recipient.fields]\nx = {{type = "{kind}", max_length = 5{default}}}\n\n'
+        '[recipient.types.where]\ncity = "str"\n'
+    )
+    assert schema_error(tmp_path, toml) == (
+        "personalize.toml line 2: recipient.fields.x.max_length: max_length does not apply "
+        f"to a field of type '{kind}' — {MAX_LENGTH_HINT}"
+    )
+
+
+def test_max_length_on_a_named_types_field_is_checked_too(tmp_path: Path) -> None:
+    toml = '[recipient.types.where]\ncity = "str"\nzip = {type = "int", max_length = 5}\n'
+    assert schema_error(tmp_path, toml) == (
+        "personalize.toml line 3: recipient.types.where.zip.max_length: max_length does not "
+        f"apply to a field of type 'int' — {MAX_LENGTH_HINT}"
+    )
+
+
+@pytest.mark.parametrize("kind", ["email", "locale", "timezone"])
+def test_a_text_types_own_max_length_counts_characters(tmp_path: Path, kind: str) -> None:
+    schema = make_schema(tmp_path, f'[recipient.fields]\nx = {{type = "{kind}", max_length = 5}}\n')
+    value = {"email": "ann@example.com", "locale": "sr_Latn_RS", "timezone": "Europe/Berlin"}
+    assert invalid(schema, {"id": "r1", "x": value[kind]}) == (
+        f"recipient r1: x: longer than the limit of 5 characters, got str of length "
+        f"{len(value[kind])} — shorten it, or raise the field's max_length in personalize.toml"
+    )
+
+
+UNUSED_TYPE_CASES = [
+    (
+        "an unknown type",
+        '[recipient.types.unused]\nx = "strr"\n',
+        "personalize.toml line 2: recipient.types.unused.x.type: unknown field type 'strr' — "
+        "did you mean 'str'?",
+    ),
+    (
+        "a default that does not fit",
+        '[recipient.types.unused]\ny = {type = "int", default = "abc"}\n',
+        "personalize.toml line 2: recipient.types.unused.y.default: default 'abc' does not "
+        "fit: expected a whole number — give a default that is a valid int, or remove it",
+    ),
+    (
+        "a type that contains itself",
+        '[recipient.types.node]\nchild = "node"\n',
+        "personalize.toml line 2: recipient.types.node.child.type: type 'node' contains itself",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [c[1:] for c in UNUSED_TYPE_CASES],
+    ids=[c[0] for c in UNUSED_TYPE_CASES],
+)
+def test_a_type_no_field_uses_is_checked_at_load(tmp_path: Path, toml: str, message: str) -> None:
+    assert schema_error(tmp_path, toml) == message
+
+
+NAME_CASES = [
+    (
+        "a built-in type's name",
+        '[recipient.types.str]\nx = "int"\n',
+        "personalize.toml line 1: recipient.types.str: type name 'str' is a built-in type: a "
+        "field of type 'str' gets the built-in, never this type — give the type another name",
+    ),
+    (
+        "a type named like a list",
+        '[recipient.types."list[int]"]\nx = "int"\n',
+        "personalize.toml line 1: recipient.types.list[int]: type name 'list[int]' can never "
+        "be used as a field's type — give the type a name without surrounding spaces or "
+        "list[…], e.g. 'cart_item'",
+    ),
+    (
+        "a type name in spaces",
+        '[recipient.types." padded "]\nx = "int"\n',
+        "personalize.toml line 1: recipient.types. padded : type name ' padded ' can never be "
+        "used as a field's type — give the type a name without surrounding spaces or list[…], "
+        "e.g. 'cart_item'",
+    ),
+    *(
+        (
+            f"field name {name!r}",
+            f'[recipient.fields]\n"{name}" = "str"\n',
+            f"personalize.toml line 2: recipient.fields.{name}: field name {name!r} cannot be "
+            "written in templates — use letters, digits and '_', not starting with a digit, "
+            "e.g. 'last_name'",
+        )
+        for name in ("last-name", "last name", "last.name", "", "1st")
+    ),
+    (
+        "field name 'not'",
+        '[recipient.fields]\n"not" = "str"\n',
+        "personalize.toml line 2: recipient.fields.not: field name 'not' cannot be written in "
+        "templates: Jinja reads it as an operator — rename the field",
+    ),
+    *(
+        (
+            f"nested field name {name!r}",
+            f'[recipient.types.where]\n"{name}" = "str"\n',
+            f"personalize.toml line 2: recipient.types.where.{name}: field name {name!r} cannot "
+            "be part of a field path such as 'address.city' — use a name that is not blank and "
+            "holds no '.', e.g. 'zip_code'",
+        )
+        for name in ("zip.code", "", " ")
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"), [c[1:] for c in NAME_CASES], ids=[c[0] for c in NAME_CASES]
+)
+def test_names_that_nothing_could_use_are_load_errors(
+    tmp_path: Path, toml: str, message: str
+) -> None:
+    assert schema_error(tmp_path, toml) == message
+
+
+def test_names_templates_can_write_load(tmp_path: Path) -> None:
+    # Jinja reads `for` and `and` as names where a value is expected; nested keys may be
+    # any text without a dot (templates write `where["zip-code"]`).
+    toml = (
+        '[recipient.fields]\n"prénom" = "str"\n"for" = "str"\nwhere = "where"\n\n'
+        '[recipient.types.where]\n"zip-code" = "str"\n"home town" = "str"\n'
+    )
+    schema = make_schema(tmp_path, toml)
+    record = {"id": "x", "prénom": "Zoë", "for": "y", "where": {"zip-code": "1"}}
+    assert schema.validate(record)["where"]["zip-code"] == "1"
+
+
+def test_a_schema_error_is_located_in_a_file_with_a_byte_order_mark(tmp_path: Path) -> None:
+    (tmp_path / "personalize.toml").write_bytes(b'\xef\xbb\xbf[recipient.fields]\nx = "strr"\n')
+    with pytest.raises(ConfigError) as caught:
+        Schema(load_settings(tmp_path))
+    assert str(caught.value) == (
+        "personalize.toml line 2: recipient.fields.x.type: unknown field type 'strr' — did you "
+        "mean 'str'?"
+    )
+
+
+class _CountingItem(Mapping[str, Any]):
+    """An order that counts how often validation reads it."""
+
+    reads = 0
+
+    def __getitem__(self, key: str) -> Any:
+        _CountingItem.reads += 1
+        return {"total": "x"}[key]
+
+    def __iter__(self) -> Any:
+        _CountingItem.reads += 1
+        return iter(["total"])
+
+    def __len__(self) -> int:
+        return 1
+
+
+def test_a_long_list_is_refused_before_any_item_is_read_on_the_fast_path_too(
+    tmp_path: Path,
+) -> None:
+    toml = (
+        '[limits]\nmax_list_length = 10\n\n[recipient.fields]\norders = "list[order]"\n'
+        'mine = {type = "list[order]", max_length = 3}\n\n[recipient.types.order]\ntotal = "int"\n'
+    )
+    schema = make_schema(tmp_path, toml)
+    _CountingItem.reads = 0
+    assert invalid(schema, {"id": "x", "orders": [_CountingItem()] * 50}) == (
+        "recipient x: orders: longer than the limit of 10 items, got list of length 50 — raise "
+        "[limits] in personalize.toml if this size is intended"
+    )
+    assert invalid(schema, {"id": "x", "mine": [_CountingItem()] * 5}) == (
+        "recipient x: mine: longer than the limit of 3 items, got list of length 5 — shorten "
+        "it, or raise the field's max_length in personalize.toml"
+    )
+    assert _CountingItem.reads == 0

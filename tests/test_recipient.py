@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from personalize.errors import RecipientError
-from personalize.recipient import Recipient
+from personalize.recipient import Recipient, message_for
 
 HANDBUILT_CASES = [
     (
@@ -60,3 +60,14 @@ def test_recipient_built_directly() -> None:
     assert recipient.defaulted == frozenset()
     with pytest.raises(KeyError):
         recipient["b"]
+
+
+@pytest.mark.parametrize(
+    ("value", "unit"),
+    [("ann@example.com", "characters"), (["a"] * 9, "items")],
+    ids=["text", "list"],
+)
+def test_a_size_error_counts_characters_in_text_and_items_in_lists(value: Any, unit: str) -> None:
+    # A text type with a check of its own (email, locale…) fails its max_length as `too_long`.
+    err = {"type": "too_long", "ctx": {"max_length": 5}, "input": value, "msg": "too long"}
+    assert message_for(err) == f"longer than the limit of 5 {unit}"

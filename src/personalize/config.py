@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import re
-import stat
-import tomllib
 import zoneinfo
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from .errors import ConfigError, did_you_mean, format_path, short_repr
+from .fieldtypes import check_timezone, host_zone_file
+from .textfiles import read_text_file as read_text_file
+from .textfiles import refuse_special_file as refuse_special_file
+from .tomllines import parse_toml, toml_line
 
 __all__ = [
     "FieldSpec",
@@ -33,6 +35,23 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class _SettingError(ValueError):
+    """A setting's value refused with a hint, which the ``ConfigError`` carries."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+# Whole numbers and true/false as written: pydantic would read true as 1, "256" and 1e3 as
+# 256 and 1000, and "yes" or 1 as true.
+def _int(default: int, *, ge: int, le: int | None = None) -> Any:
+    return Field(default=default, strict=True, ge=ge, le=le)
+
+
+_EXAMPLE_NOW = "2026-11-27T09:00:00+01:00"
+
+
 class ProjectSettings(_Model):
     """``[project]``: names, defaults for recipients, where the files are."""
 
@@ -50,12 +69,19 @@ class ProjectSettings(_Model):
     @classmethod
     def _timezone(cls, value: str) -> str:
         try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            close = did_you_mean(value, zoneinfo.available_timezones())
-            expected = close or "expected e.g. 'Europe/Berlin'"
-            raise ValueError(f"unknown time zone {value!r} ({expected})") from None
-        return value
+            return check_timezone(value)
+        except ValueError:
+            pass
+        if host_zone_file(value.strip()):
+            raise _SettingError(
+                f"time zone {value.strip()!r} is a file of this machine's zone database, "
+                "not an IANA zone",
+                hint="name the zone, e.g. 'Europe/Berlin': these files differ between "
+                "machines, and so would the emails",
+            )
+        zones = [name for name in zoneinfo.available_timezones() if not host_zone_file(name)]
+        expected = did_you_mean(value, zones) or "expected e.g. 'Europe/Berlin'"
+        raise ValueError(f"unknown time zone {value!r} ({expected})")
 
     @field_validator("locale")
     @classmethod
@@ -84,11 +110,34 @@ class ProjectSettings(_Model):
             )
         return value
 
+    @field_validator("now", mode="before")
+    @classmethod
+    def _not_a_number(cls, value: Any) -> Any:
+        # pydantic reads a number (or text of digits) as seconds since 1970 in UTC.
+        if isinstance(value, int | float) or (
+            isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+(\.\d*)?\s*", value)
+        ):
+            raise _SettingError(
+                f"expected a date-time such as {_EXAMPLE_NOW} (got {short_repr(value)})",
+                hint="write the date-time with its UTC offset, not a Unix time",
+            )
+        return value
+
     @field_validator("now")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("'now' needs a UTC offset, e.g. 2026-11-27T09:00:00+01:00")
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"'now' needs a UTC offset, e.g. {_EXAMPLE_NOW}")
+        try:
+            value.astimezone(UTC)
+        except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
+            edge = "before the start of year 1" if value.year == 1 else "after the end of year 9999"
+            raise _SettingError(
+                f"the render time {value.isoformat()} is out of range: in UTC it falls {edge}",
+                hint="pin a time between years 1 and 9999 in UTC, e.g. " + _EXAMPLE_NOW,
+            ) from None
         return value
 
 
@@ -96,22 +145,22 @@ class RenderSettings(_Model):
     """``[render]``: how variants are compiled and cached."""
 
     inliner: Literal["css-inline", "premailer"] = "css-inline"
-    cache_size: int = Field(default=256, ge=1, le=100_000)
-    merge_after: int = Field(default=1_000, ge=0)
-    clip_bytes: int = Field(default=102_000, ge=1_000)
-    max_depth: int = Field(default=200, ge=10, le=2_000)
-    max_source_bytes: int = Field(default=1_000_000, ge=10_000)
-    web_fonts: bool = False
+    cache_size: int = _int(256, ge=1, le=100_000)
+    merge_after: int = _int(1_000, ge=0)
+    clip_bytes: int = _int(102_000, ge=1_000)
+    max_depth: int = _int(200, ge=10, le=2_000)
+    max_source_bytes: int = _int(1_000_000, ge=10_000)
+    web_fonts: bool = Field(default=False, strict=True)
 
 
 class LimitSettings(_Model):
     """``[limits]``: per-recipient resource limits that keep one bad record from hurting a send."""
 
-    max_string_length: int = Field(default=10_000, ge=1)
-    max_list_length: int = Field(default=1_000, ge=1)
-    max_output_bytes: int = Field(default=2_000_000, ge=10_000)
-    max_range: int = Field(default=1_000, ge=1)
-    max_loop_iterations: int = Field(default=100_000, ge=1)
+    max_string_length: int = _int(10_000, ge=1)
+    max_list_length: int = _int(1_000, ge=1)
+    max_output_bytes: int = _int(2_000_000, ge=10_000)
+    max_range: int = _int(1_000, ge=1)
+    max_loop_iterations: int = _int(100_000, ge=1)
 
 
 class MessageSettings(_Model):
@@ -127,14 +176,20 @@ class FieldSpec(_Model):
 
     type: str
     default: Any = None
-    required: bool = False
+    required: bool = Field(default=False, strict=True)
     description: str = ""
     choices: tuple[Any, ...] | None = None
-    max_length: int | None = Field(default=None, ge=1)
+    max_length: int | None = Field(default=None, ge=1, strict=True)
 
     @field_validator("choices")
     @classmethod
     def _scalar_choices(cls, value: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
+        if value == ():
+            raise _SettingError(
+                "no choices given: no value could ever match",
+                hint='list the allowed values, e.g. choices = ["Bronze", "Gold"], or remove '
+                "choices",
+            )
         # Choices are compared with recipient values and kept in a set: only scalars fit.
         for item in value or ():
             if not isinstance(item, str | int | float | bool):
@@ -206,11 +261,11 @@ def load_settings(root: Path) -> Settings:
     data: Any
     if file.is_file():
         text = read_text_file(file)
-        data = _parse_toml(text, SETTINGS_FILE)
+        data = parse_toml(text, SETTINGS_FILE)
     elif (root / "pyproject.toml").is_file():
         file = root / "pyproject.toml"
         text = read_text_file(file)
-        tool = _parse_toml(text, "pyproject.toml").get("tool")
+        tool = parse_toml(text, "pyproject.toml").get("tool")
         data = tool.get("personalize") if isinstance(tool, dict) else None
         prefix = ("tool", "personalize")
         if not isinstance(data, dict):
@@ -251,91 +306,17 @@ def setting_line(settings: Settings, path: tuple[str, ...]) -> int | None:
     return toml_line(text, (*prefix, *path))
 
 
-def read_text_file(path: Path, *, file: str | None = None) -> str:
-    """A project file's text, or a ``ConfigError`` naming ``file`` (default: its name).
-
-    Newlines are read universally and a leading byte-order mark is dropped, as editors on
-    Windows write one.
-    """
-    name = file or path.name
-    refuse_special_file(path, file=name)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        hint = "pass a file, not a folder" if path.is_dir() else "check the path and permissions"
-        message = f"cannot read the file: {exc.strerror or exc}"
-        raise ConfigError(message, file=name, hint=hint) from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"not valid UTF-8 ({exc.reason} at byte {exc.start})",
-            file=name,
-            line=data.count(b"\n", 0, exc.start) + 1,
-            hint="save it as a UTF-8 text file",
-        ) from None
-    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-
-
-def refuse_special_file(path: Path, *, file: str) -> None:
-    """Refuse a named pipe, device or socket, which reading would block on or never finish.
-
-    Raises:
-        ConfigError: naming ``file`` and what ``path`` is instead of a regular file.
-    """
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return  # reading it will say why
-    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
-        return  # a folder: reading it says so
-    kind = (
-        "a named pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+def setting_error(
+    settings: Settings, path: tuple[str, ...], message: str, hint: str | None
+) -> ConfigError:
+    """A ``ConfigError`` for a setting found wrong after loading, at its line and key path."""
+    return ConfigError(
+        message,
+        file=settings.file,
+        line=setting_line(settings, path),
+        path=".".join(path),
+        hint=hint,
     )
-    raise ConfigError(
-        f"cannot read the file: it is {kind}, not a regular file",
-        file=file,
-        hint="point the setting at a regular text file",
-    )
-
-
-def _parse_toml(text: str, name: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        match = re.search(r"line (\d+)", str(exc))
-        # "(at end of document)": the last line, where the file stopped short.
-        last = text.count("\n", 0, len(text.rstrip("\n"))) + 1
-        raise ConfigError(
-            f"invalid TOML: {exc}",
-            file=name,
-            line=int(match.group(1)) if match else last,
-            hint="check quoting and brackets; strings need double quotes",
-        ) from None
-    except RecursionError:  # tomllib recurses once per nested array or inline table
-        raise ConfigError(
-            "the TOML is nested too deeply",
-            file=name,
-            line=_deepest_line(text),
-            hint="flatten the structure; settings need only a few levels",
-        ) from None
-
-
-def _deepest_line(text: str) -> int:
-    """The line where brackets nest deepest: a guess (brackets in strings count too), but the
-    line of a structure deep enough to stop the parser stands out."""
-    depth = deepest = 0
-    line = found = 1
-    for char in text:
-        if char == "\n":
-            line += 1
-        elif char in "[{":
-            depth += 1
-            if depth > deepest:
-                deepest, found = depth, line
-        elif char in "]}":
-            depth = max(depth - 1, 0)
-    return found
 
 
 _KNOWN = {
@@ -371,7 +352,8 @@ def _config_error(
     err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = tuple(part for part in err["loc"] if part not in ("function-after", "str"))
     path = format_path(loc)
-    hint: str | None = None
+    cause = (err.get("ctx") or {}).get("error")
+    hint = cause.hint if isinstance(cause, _SettingError) else None
     if err["type"] == "extra_forbidden":
         message = f"unknown setting {str(loc[-1])!r}"
         parent = tuple(map(str, loc[:-1]))
@@ -400,26 +382,3 @@ def _config_error(
     return ConfigError(
         message, file=file, line=toml_line(text, (*prefix, *map(str, loc))), path=path, hint=hint
     )
-
-
-def toml_line(text: str, path: tuple[str, ...]) -> int | None:
-    """Best-effort line of a dotted key path in TOML source (tomllib keeps no positions).
-
-    Looks for the deepest part of ``path`` that appears as a table header or a key.
-    """
-    # Split at '\n' only, as editors and tomllib count lines: splitlines() also breaks at
-    # U+2028 and other separators that a string value may hold.
-    lines = [raw.strip() for raw in text.split("\n")]
-    for depth in range(len(path), 0, -1):
-        table, key = ".".join(path[: depth - 1]), path[depth - 1]
-        in_table = table == ""
-        for number, line in enumerate(lines, start=1):
-            header = re.fullmatch(r"\[+\s*([^\]]+?)\s*\]+", line)
-            if header:
-                name = header.group(1).replace('"', "").replace(" ", "")
-                if name == ".".join(path[:depth]):
-                    return number
-                in_table = name == table
-            elif in_table and re.match(rf'"?{re.escape(key)}"?\s*=', line):
-                return number
-    return None

@@ -33,9 +33,11 @@ __all__ = [
     "URL_PATTERN",
     "blank",
     "builtin_types",
+    "check_timezone",
     "choice_check",
     "drop_blank",
     "formatting_problem",
+    "host_zone_file",
     "lean_list",
     "lean_text",
     "lean_types",
@@ -161,11 +163,21 @@ def _check_locale(value: str) -> str:
     return value
 
 
-def _check_timezone(value: str) -> str:
+def host_zone_file(name: str) -> bool:
+    """Whether ``name`` is a file of the host's zone database (``localtime``, ``right/…``),
+    which differ between machines, rather than an IANA zone."""
+    return name in ("localtime", "posixrules") or name.startswith(("posix/", "right/"))
+
+
+def check_timezone(value: str) -> str:
+    """``value`` without surrounding whitespace, if it names an IANA zone.
+
+    Raises:
+        ValueError: it names none, or a file of the host's zone database.
+    """
     name = value.strip()
     try:
-        # Files of the host's zone database, not IANA zones: they differ between machines.
-        if name in ("localtime", "posixrules") or name.startswith(("posix/", "right/")):
+        if host_zone_file(name):
             raise ValueError(name)
         zone(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -180,7 +192,7 @@ def _check_currency(value: str) -> str:
 
 
 _FORMATTING: Mapping[str, Callable[[str], str]] = MappingProxyType(
-    {"locale": _check_locale, "timezone": _check_timezone, "currency": _check_currency}
+    {"locale": _check_locale, "timezone": check_timezone, "currency": _check_currency}
 )
 
 
@@ -261,7 +273,7 @@ def builtin_types(
             StringConstraints(strip_whitespace=True, max_length=max_string, pattern=URL_PATTERN),
         ],
         "locale": Annotated[str, AfterValidator(_check_locale)],
-        "timezone": Annotated[str, AfterValidator(_check_timezone)],
+        "timezone": Annotated[str, AfterValidator(check_timezone)],
         "currency": Annotated[str, AfterValidator(_check_currency)],
         "map": Annotated[
             dict[str, Annotated[Any, AfterValidator(_map_value(max_string))]],
@@ -335,13 +347,17 @@ def lean_text(max_string: int) -> Any:
 
 
 def lean_list(item: Any, max_items: int) -> Any:
-    """``list[T]`` of a list or tuple only (the lean try must not use up an iterator)."""
-    return Annotated[
-        tuple[item, ...],
-        Field(max_length=max_items),
-        GetPydanticSchema(
-            lambda source, handler: core_schema.chain_schema(
-                [core_schema.is_instance_schema((list, tuple)), handler(source)]
-            )
-        ),
-    ]
+    """``list[T]`` of a list or tuple only (the lean try must not use up an iterator), of at
+    most ``max_items`` items, counted before any item is read."""
+    # pydantic-core checks a max_length while reading the items, and reads them all when one
+    # fails: a million bad items took two seconds to refuse.
+    check = length_first(max_items)
+
+    def schema(source: Any, handler: Any) -> core_schema.CoreSchema:
+        # A fresh schema for each field: pydantic may alter the schemas it is handed.
+        size = core_schema.no_info_plain_validator_function(check)
+        return core_schema.chain_schema(
+            [core_schema.is_instance_schema((list, tuple)), size, handler(source)]
+        )
+
+    return Annotated[tuple[item, ...], GetPydanticSchema(schema)]

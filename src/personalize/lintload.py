@@ -21,7 +21,9 @@ from .rfm import NAMES as RFM_NAMES
 from .segmentfile import SegmentFile, read_segments
 from .segmentgroups import Group
 from .segments import Segment, Segments
+from .settingscheck import project_setting_problems
 from .templating import Environments, make_environments
+from .textfiles import display_path
 from .yamlfile import Document, load_yaml, split_front_matter
 
 __all__ = ["Loaded", "Problem", "Stage", "load_tolerantly"]
@@ -94,6 +96,8 @@ def load_tolerantly(root: Path) -> tuple[Loaded | None, list[Problem]]:
         check_message_settings(settings, schema)
     except PersonalizeError as err:  # the rest loads without these
         problems.append(Problem("settings", err))
+    located = project_setting_problems(settings)
+    problems.extend(Problem("settings", err) for err in located)
     project = settings.project
     fields = schema.paths()
     text = _text(settings.path(project.segments))
@@ -124,6 +128,10 @@ def load_tolerantly(root: Path) -> tuple[Loaded | None, list[Problem]]:
             problems=into,
         ),
     ) or Registry(layouts={}, modules={})
+    if any(err.path == "project.templates" for err in located):
+        # Reported at its setting above: the registry's unlocated report would repeat it.
+        missing = f"no {project.templates}/ folder"
+        problems[:] = [p for p in problems if p.stage != "registry" or p.error.message != missing]
     envs = make_environments(settings.limits)
     names = frozenset({*schema.fields, *computed})
     _collect(
@@ -216,7 +224,7 @@ def _lost_slots(settings: Settings, registry: Registry) -> frozenset[str] | None
     loaded = {layout.file for layout in registry.layouts.values()}
     lost: set[str] = set()
     for path in mjml_files(folder):
-        if path.relative_to(settings.root).as_posix() not in loaded:
+        if display_path(path, settings.root) not in loaded:
             lost.update(_SLOT_NAME.findall(_text(path)))
     return frozenset(lost)
 
@@ -228,7 +236,7 @@ def _lost_experiments(settings: Settings, registry: Registry) -> frozenset[str]:
     loaded = {module.file for module in registry.modules.values()}
     lost: set[str] = set()
     for path in mjml_files(folder, recursive=True):
-        if path.name.startswith("_") or path.relative_to(settings.root).as_posix() in loaded:
+        if path.name.startswith("_") or display_path(path, settings.root) in loaded:
             continue
         text = _text(path)
         try:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .config import Settings, setting_line
+from .config import Settings, setting_error
+from .declarations import named_type
 from .errors import ConfigError, PersonalizeError, did_you_mean
 from .message import parse_address
 from .profile import Schema
@@ -16,7 +17,8 @@ def check_message_settings(settings: Settings, schema: Schema) -> None:
 
     Raises:
         ConfigError: ``sender`` or ``reply_to`` is not one address, or ``unsubscribe`` names
-            no declared field of type ``url`` (or ``str``). Names the settings file and line.
+            no declared field of type ``url`` (or ``str``), or one inside a list. Names the
+            settings file and line.
     """
     message = settings.message
     for role in ("sender", "reply_to"):
@@ -40,6 +42,18 @@ def check_message_settings(settings: Settings, schema: Schema) -> None:
             or "name the declared field that holds each recipient's unsubscribe URL, "
             "e.g. 'links.unsubscribe'",
         )
+    parts = path.split(".")
+    for end in range(1, len(parts)):
+        # A list holds one value per item, and a message can have only one header.
+        outer = schema.spec(".".join(parts[:end]))
+        if outer is not None and named_type(outer.type) != outer.type.strip():
+            raise _error(
+                settings,
+                "unsubscribe",
+                f"field {path!r} is inside the list {'.'.join(parts[:end])!r}: a recipient "
+                "has one per item, but a message takes one URL",
+                "name a field outside lists, e.g. 'links.unsubscribe'",
+            )
     if spec.type.strip() not in _URL_TYPES:
         raise _error(
             settings,
@@ -50,10 +64,4 @@ def check_message_settings(settings: Settings, schema: Schema) -> None:
 
 
 def _error(settings: Settings, key: str, message: str, hint: str | None) -> ConfigError:
-    return ConfigError(
-        message,
-        file=settings.file,
-        line=setting_line(settings, ("message", key)),
-        path=f"message.{key}",
-        hint=hint,
-    )
+    return setting_error(settings, ("message", key), message, hint)

@@ -19,7 +19,8 @@ from pydantic import (
 )
 from typing_extensions import TypedDict
 
-from .config import FieldSpec, Settings, toml_line
+from .config import FieldSpec, Settings, setting_error
+from .declarations import declared_fields, named_type
 from .errors import ConfigError, RecipientError, did_you_mean, short_repr
 from .fieldtypes import (
     BUILTIN_TYPES,
@@ -48,8 +49,7 @@ class Schema:
         self._settings = settings
         self._project = settings.project
         self._limits = settings.limits
-        self._file = settings.file
-        self.fields: dict[str, FieldSpec] = self._with_builtin_fields(settings)
+        self.fields: dict[str, FieldSpec] = declared_fields(settings)
         self.types = settings.recipient.types
         self.tz = zone(self._project.timezone)
         limit = self._limits.max_string_length
@@ -76,6 +76,9 @@ class Schema:
             name: spec.default for name, spec in self.fields.items() if spec.has_default
         }
         self._default_names = frozenset(self.defaults)
+        for name in self.types:
+            # Types no field uses yet are checked too: their mistakes are settings mistakes.
+            self._annotation(name, ("recipient", "types", name))
 
     # -- building ---------------------------------------------------------------------------
 
@@ -98,7 +101,14 @@ class Schema:
         annotations: dict[str, Any] = {}
         for field, spec in specs.items():
             kind = spec.type.strip()
-            listed = _named_type(kind) != kind
+            listed = named_type(kind) != kind
+            if spec.max_length is not None and not listed and kind not in _SIZED:
+                # pydantic would fail every record (or the default) with a TypeError.
+                raise self._error(
+                    (*where, field, "max_length"),
+                    f"max_length does not apply to a field of type {kind!r}",
+                    "remove it: max_length limits text (characters), list[…] and map (items)",
+                )
             if lean and kind == "str":
                 # Blank text is refused, not kept: the full validation drops it as missing.
                 annotation = self._text
@@ -106,15 +116,14 @@ class Schema:
                 # A field's own max_length would replace a lean type's limits (an address's
                 # 254 characters, the project's) where it adds to the built-in type's checks.
                 # A lean list keeps its form, which refuses iterators (the try must not use
-                # them up), and gets the tighter limit below.
+                # them up), and checks the tighter limit itself, before its items.
                 own = lean and (spec.max_length is None or listed)
-                annotation = self._annotation(spec.type, (*where, field, "type"), lean=own)
+                annotation = self._annotation(
+                    spec.type, (*where, field, "type"), lean=own, max_items=spec.max_length
+                )
             constraints: dict[str, Any] = {}
-            if spec.max_length is not None:
-                if lean and listed:
-                    limit = min(spec.max_length, self._limits.max_list_length)
-                    constraints["max_length"] = limit
-                elif listed or kind == "map":
+            if spec.max_length is not None and not (lean and listed):
+                if listed or kind == "map":
                     # A list's (or map's) own limit, like the project's, before its items.
                     check = BeforeValidator(length_first(spec.max_length))
                     annotation = Annotated[annotation, check]
@@ -186,7 +195,15 @@ class Schema:
             message = f"{what} {short_repr(value)} does not fit: {reason}"
             raise self._error(where, message, hint) from None
 
-    def _annotation(self, type_name: str, where: tuple[str, ...], *, lean: bool = False) -> Any:
+    def _annotation(
+        self,
+        type_name: str,
+        where: tuple[str, ...],
+        *,
+        lean: bool = False,
+        max_items: int | None = None,
+    ) -> Any:
+        # `max_items`: a field's own limit, for a lean list (not for the lists inside it).
         type_name = type_name.strip()
         items = self._limits.max_list_length
         simple = self._simple[lean]
@@ -196,7 +213,7 @@ class Schema:
         if match:
             item: Any = self._annotation(match.group(1), where, lean=lean)
             if lean:
-                return lean_list(item, items)
+                return lean_list(item, min(items, max_items or items))
             return Annotated[tuple[item, ...], BeforeValidator(length_first(items))]
         if type_name in self.types:
             key = (type_name, lean)
@@ -225,50 +242,7 @@ class Schema:
         )
 
     def _error(self, where: tuple[str, ...], message: str, hint: str | None) -> ConfigError:
-        root = self._settings.root / self._file
-        text = root.read_text(encoding="utf-8") if root.is_file() else ""
-        # In pyproject.toml the settings live under [tool.personalize].
-        prefix = ("tool", "personalize") if self._file == "pyproject.toml" else ()
-        return ConfigError(
-            message,
-            file=self._file,
-            line=toml_line(text, (*prefix, *where)),
-            path=".".join(where),
-            hint=hint,
-        )
-
-    def _with_builtin_fields(self, settings: Settings) -> dict[str, FieldSpec]:
-        fields = dict(settings.recipient.fields)
-        for name in fields:
-            if name in RESERVED_NAMES or name.startswith("_"):
-                raise self._error(
-                    ("recipient", "fields", name),
-                    f"field name {name!r} is reserved: templates use it for something else",
-                    "rename the field; reserved are the names that start with '_', and "
-                    + ", ".join(sorted(RESERVED_NAMES)),
-                )
-        for name, kind in _BUILTIN_FIELDS.items():
-            spec = fields.get(name)
-            if spec is None:
-                fields[name] = FieldSpec(type=kind, required=name == "id")
-            elif spec.type.strip() != kind:
-                # Rules, formatting and messages read these as their own types.
-                raise self._error(
-                    ("recipient", "fields", name, "type"),
-                    f"field {name!r} is built in, of type {kind}; it cannot be redeclared "
-                    f"as {spec.type.strip()!r}",
-                    f'declare it with type = "{kind}", or give your own field another name',
-                )
-            elif name == "id" and (spec.has_default or not spec.required):
-                # Every record needs an id of its own, whatever the declaration says.
-                if spec.has_default:
-                    raise self._error(
-                        ("recipient", "fields", "id", "default"),
-                        "field 'id' cannot have a default: every record needs an id of its own",
-                        "remove the default",
-                    )
-                fields[name] = spec.model_copy(update={"required": True})
-        return fields
+        return setting_error(self._settings, where, message, hint)
 
     def _aware(self, value: datetime) -> datetime:
         # Naive datetimes are read in the project's time zone (documented in file-format.md).
@@ -284,7 +258,7 @@ class Schema:
             for name, spec in specs.items():
                 path = f"{prefix}{name}"
                 out.add(path)
-                inner = _named_type(spec.type)
+                inner = named_type(spec.type)
                 if inner in self.types and inner not in seen:
                     walk(f"{path}.", self.types[inner], seen | {inner})
 
@@ -297,7 +271,7 @@ class Schema:
         spec: FieldSpec | None = None
         for part in path.split("."):
             if spec is not None:
-                specs = self.types.get(_named_type(spec.type), {})
+                specs = self.types.get(named_type(spec.type), {})
             spec = specs.get(part)
             if spec is None:
                 return None
@@ -372,8 +346,8 @@ class Schema:
 
 
 _NONE_DEFAULTED: frozenset[str] = frozenset()
-# The fields every schema has, with their types (see `_with_builtin_fields`).
-_BUILTIN_FIELDS = {"id": "str", "locale": "locale", "timezone": "timezone", "currency": "currency"}
+# The types a max_length applies to (besides list[T]): text, and map (entries).
+_SIZED = frozenset({"str", "email", "url", "locale", "timezone", "currency", "map"})
 
 
 def _default_field(value: Any) -> Any:
@@ -385,14 +359,6 @@ def _default_field(value: Any) -> Any:
         # read-only mapping does not survive; the value is immutable, so hand out the one.
         return Field(default_factory=lambda: value)
     return Field(default=value)
-
-
-def _named_type(type_name: str) -> str:
-    """The type inside ``list[...]`` (at any depth), as `_annotation` reads it: ``cart-item``."""
-    name = type_name.strip()
-    while name.startswith("list[") and name.endswith("]"):
-        name = name[5:-1].strip()
-    return name
 
 
 def build_schema(settings: Settings) -> Schema:

@@ -34,6 +34,7 @@ from .registry import Registry, load_registry
 from .render import RenderedEmail, render_email, render_reference
 from .scope import exact_now
 from .segments import Membership, Segments, load_segments
+from .settingscheck import check_project_settings
 from .templating import Environments, make_environments
 from .text import ParseCache
 from .variants import Variants
@@ -97,6 +98,7 @@ class Project:
         settings = load_settings(Path(path))
         schema = Schema(settings)
         check_message_settings(settings, schema)
+        check_project_settings(settings)
         fields = schema.paths()
         project = settings.project
         segments = load_segments(

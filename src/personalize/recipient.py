@@ -150,7 +150,9 @@ def message_for(err: Any) -> str:
     if kind == "string_pattern_mismatch" and ctx.get("pattern") == URL_PATTERN:
         kind = "url_pattern_mismatch"  # the two patterns we set mean different things
     if kind in _SIZE_ERRORS:
-        unit = "characters" if kind == "string_too_long" else "items"
+        # A text type with a check of its own (email, locale…) fails as `too_long`, like a list.
+        text = kind == "string_too_long" or isinstance(err.get("input"), str)
+        unit = "characters" if text else "items"
         return f"longer than the limit of {ctx.get('max_length')} {unit}"
     return _MESSAGES.get(kind) or str(err["msg"]).removeprefix("Value error, ")
 

@@ -1,0 +1,64 @@
+"""Reading a project's text files: regular files only, UTF-8, one kind of newline."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from .errors import ConfigError
+
+__all__ = ["display_path", "read_text_file", "refuse_special_file"]
+
+
+def display_path(path: Path, root: Path) -> str:
+    """How messages name a project file: relative to the project folder when inside it, else
+    as found (``[project] templates`` and ``modules`` may name folders outside it)."""
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else path.as_posix()
+
+
+def read_text_file(path: Path, *, file: str | None = None) -> str:
+    """A project file's text, or a ``ConfigError`` naming ``file`` (default: its name).
+
+    Newlines are read universally and a leading byte-order mark is dropped, as editors on
+    Windows write one.
+    """
+    name = file or path.name
+    refuse_special_file(path, file=name)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        hint = "pass a file, not a folder" if path.is_dir() else "check the path and permissions"
+        message = f"cannot read the file: {exc.strerror or exc}"
+        raise ConfigError(message, file=name, hint=hint) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"not valid UTF-8 ({exc.reason} at byte {exc.start})",
+            file=name,
+            line=data.count(b"\n", 0, exc.start) + 1,
+            hint="save it as a UTF-8 text file",
+        ) from None
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def refuse_special_file(path: Path, *, file: str) -> None:
+    """Refuse a named pipe, device or socket, which reading would block on or never finish.
+
+    Raises:
+        ConfigError: naming ``file`` and what ``path`` is instead of a regular file.
+    """
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # reading it will say why
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return  # a folder: reading it says so
+    kind = (
+        "a named pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    )
+    raise ConfigError(
+        f"cannot read the file: it is {kind}, not a regular file",
+        file=file,
+        hint="point the setting at a regular text file",
+    )
