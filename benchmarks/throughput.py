@@ -159,6 +159,7 @@ def main() -> None:
     # The same email as the full path, from the same raw records: the reference path of the
     # differential tests, with premailer.
     settings = project.settings
+    with_premailer = settings.render.model_copy(update={"inliner": "premailer"})
 
     def naive_email_run(chunk: list[dict[str, object]]) -> list[object]:
         emails: list[object] = []
@@ -178,7 +179,7 @@ def main() -> None:
                     now=now,
                     limits=settings.limits,
                     clip_bytes=settings.render.clip_bytes,
-                    inliner="premailer",
+                    render=with_premailer,
                     message=settings.message,
                     experiments=decisions.experiments,
                 )

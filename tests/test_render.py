@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from personalize import Project, RecipientError, RegistryError, RenderedEmail, RenderError
 from personalize.render import _size_warning, utf8_bound
-from projects import ANN, SETTINGS, make_project, module
+from personalize.testing import canonical_html
+from projects import ANN, SETTINGS, make_project, module, starter_kit_copy
 
 
 @pytest.fixture
@@ -190,3 +191,24 @@ def test_nested_loops_over_recipient_data_stop_at_the_loop_budget(tmp_path: Path
         "the limit of 100,000 iterations per email"
     )
     assert project.render("news", {**ANN, "orders": orders[:20]}).html.count("1.00") == 8_000
+
+
+def _web_fonts_project(root: Path) -> Project:
+    """The starter kit with [render] web_fonts = true and a weekly layout set in Ubuntu, one of
+    the fonts MJML links from Google Fonts."""
+    starter_kit_copy(root, ("cache_size = 256", "web_fonts = true"))
+    weekly = root / "templates" / "weekly.mjml"
+    text = weekly.read_text(encoding="utf-8")
+    ubuntu = 'font-family="Ubuntu, Helvetica, Arial, sans-serif"'
+    weekly.write_text(text.replace('font-family="Helvetica, Arial, sans-serif"', ubuntu))
+    return Project.load(root)
+
+
+def test_render_reference_compiles_mjml_with_the_render_settings(tmp_path: Path) -> None:
+    # It compiled with MJML's defaults: with web_fonts = true the oracle reported a difference.
+    project = _web_fonts_project(tmp_path)
+    vera = project.personas["vip-vera"]
+    fast, reference = project.render("weekly", vera), project.render_reference("weekly", vera)
+    assert "fonts.googleapis.com/css?family=Ubuntu" in fast.html
+    assert canonical_html(reference.html) == canonical_html(fast.html)
+    assert reference.text == fast.text

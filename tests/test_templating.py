@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 from unittest.mock import patch
@@ -10,6 +11,7 @@ from unittest.mock import patch
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+from jinja2.filters import do_indent, do_wordwrap
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
@@ -24,6 +26,7 @@ from personalize.templating import (
     fresh,
     make_environments,
     scan_template,
+    sizes,
 )
 
 ENVS = make_environments(LimitSettings())
@@ -572,3 +575,243 @@ def test_a_composite_renders_what_its_whole_template_renders(
     )
     context = _context(flag=flag, **data)
     assert composite.render(context) == _filename("whole", whole).render(context)
+
+
+# Values a template builds by an argument (a width, a count, a separator) are checked before
+# they are built: per value, and all of an email's together, against max_output_bytes.
+SMALL = make_environments(LimitSettings(max_output_bytes=10_000))
+TOO_LARGE = {
+    "center": ("{{ 'x' | center(20000) }}", "|center would build 20,000 characters"),
+    "indent": ("{{ 'a\nb' | indent(20000) }}", "|indent could build up to 60,004 characters"),
+    "wordwrap": (
+        "{{ 'a b' | wordwrap(1, wrapstring=w) }}",
+        "|wordwrap could build up to 45,003 characters",
+    ),
+    "format": ("{{ '%020000d' | format(1) }}", "|format could build up to 20,009 characters"),
+    "percent": ("{{ '%020000d' % 1 }}", "'%' formatting could build up to 20,009 characters"),
+    "percent-star": (
+        "{{ '%*d' % (20000, 1) }}",
+        "'%' formatting could build up to 20,008 characters",
+    ),
+    "str.format": ("{{ '{:>20000}'.format(1) }}", ".format() could build up to 20,010 characters"),
+    "str.format_map": (
+        "{{ '{x:>20000}'.format_map(v) }}",
+        ".format() could build up to 20,011 characters",
+    ),
+    "ljust": ("{{ 'x'.ljust(20000) }}", ".ljust() would build 20,000 characters"),
+    "rjust": ("{{ 'x'.rjust(20000) }}", ".rjust() would build 20,000 characters"),
+    "zfill": ("{{ '1'.zfill(20000) }}", ".zfill() would build 20,000 characters"),
+    "str.center": ("{{ 'x'.center(20000) }}", ".center() would build 20,000 characters"),
+    "markup.center": ("{{ m.center(20000) }}", ".center() would build 20,000 characters"),
+    "expandtabs": (
+        "{{ ('\t' * 10).expandtabs(2000) }}",
+        ".expandtabs() could build up to 20,000 characters",
+    ),
+    "str.replace": (
+        "{{ 'aaaa'.replace('a', 'b' * 5000) }}",
+        ".replace() would build 20,000 characters",
+    ),
+    "replace": (
+        "{{ 'aaaa' | replace('a', 'b' * 5000) }}",
+        "|replace would build 20,000 characters",
+    ),
+    "str.join": (
+        "{{ ('b' * 5000).join(['1', '2', '3']) }}",
+        ".join() would build 10,003 characters",
+    ),
+    "join": ("{{ ['1', '2', '3'] | join('b' * 5000) }}", "|join would build 10,003 characters"),
+    "batch": ("{{ [1] | batch(20000, 0) | list | length }}", "|batch would build 20,000 items"),
+    "slice": ("{{ [1] | slice(20000) | list | length }}", "|slice would build 20,001 items"),
+    "tojson": ("{{ 1 | tojson(20000) }}", "|tojson could build up to 20,001 characters"),
+    "lipsum": ("{{ lipsum(100) }}", "lipsum() could build up to 140,900 characters"),
+    "repeat": ("{{ 'x' * 20000 }}", "repeating a value 20000 times would build 20,000 characters"),
+    "repeat-list": (
+        "{{ ['ab'] * 5000 }}",
+        "repeating a value 5000 times would build 15,000 characters",
+    ),
+}
+_SIZE_HINT = "build smaller values, or raise [limits] max_output_bytes if this size is intended"
+
+
+def _small(source: str, context: dict[str, Any] | None = None, text: bool = False) -> str:
+    env = SMALL.text if text else SMALL.html
+    template = CompiledTemplate.build(
+        env, source, filename="<test>", fallback=("templates/t.mjml", 1)
+    )
+    return template.render(context if context is not None else _context())
+
+
+@pytest.mark.parametrize(("source", "message"), TOO_LARGE.values(), ids=TOO_LARGE.keys())
+def test_a_value_built_by_an_argument_is_checked_before_it_is_built(
+    source: str, message: str
+) -> None:
+    context = _context(w="x" * 5000, v={"x": 1}, m=Markup("<b>"))
+    with pytest.raises(RenderError) as caught:
+        _small(source, context)
+    assert str(caught.value) == (
+        f"templates/t.mjml line 1: unsafe or too costly: {message}, over the limit of 10,000 "
+        f"— {_SIZE_HINT}"
+    )
+
+
+def test_a_power_is_checked_by_the_digits_it_would_have() -> None:
+    with pytest.raises(RenderError) as caught:
+        _small("{{ (10 ** 100) ** 100 }}")
+    assert str(caught.value) == (
+        "templates/t.mjml line 1: unsafe or too costly: raising to the power 100 would build a "
+        f"number of about 10,024 digits, over the limit of 10,000 — {_SIZE_HINT}"
+    )
+    assert _small("{{ (10 ** 10) ** 100 }}") == str(10**1000)
+
+
+def test_what_an_email_builds_counts_against_one_budget() -> None:
+    context = _context()
+    with pytest.raises(RenderError) as caught:
+        _small("{% for i in range(3) %}{{ 'x' * 4000 }}{% endfor %}", context)
+    assert str(caught.value) == (
+        "templates/t.mjml line 1: unsafe or too costly: repeating a value 4000 times would take "
+        "the text this email builds with *, join, replace, formatting and padding past the "
+        f"limit of 10,000 characters (8,000 so far) — {_SIZE_HINT}"
+    )
+
+
+def test_the_budget_is_shared_by_the_parts_of_one_email_and_counts_what_is_added() -> None:
+    context = _context(items=["y" * 100] * 50)
+    # A join of data adds only its separators: 49 × 2 characters of 10,000.
+    for _ in range(3):
+        assert len(_small("{{ items | join(', ') }}", context, text=True)) == 5_098
+    assert len(_small("{{ 'x' | center(9000) }}", context)) == 9_000
+    with pytest.raises(RenderError) as caught:
+        _small("{{ '{:>1000}'.format(1) }}", context, text=True)  # another part, same email
+    assert str(caught.value) == (
+        "templates/t.mjml line 1: unsafe or too costly: .format() would take the text this "
+        "email builds with *, join, replace, formatting and padding past the limit of 10,000 "
+        f"characters (9,293 so far) — {_SIZE_HINT}"
+    )
+    assert len(_small("{{ '{:>1000}'.format(1) }}", _context())) == 1_000  # a new email
+
+
+def test_a_loop_of_large_values_stops_at_the_email_budget_quickly() -> None:
+    # Each value is within the limit of 2,000,000; 40 of them are not (t33 of review r17).
+    started = time.perf_counter()
+    with pytest.raises(RenderError) as caught:
+        _template("{% for i in range(40) %}{{ 'Q' * 1000000 }}{% endfor %}").render(_context())
+    assert "past the limit of 2,000,000 characters (2,000,000 so far)" in str(caught.value)
+    assert time.perf_counter() - started < 1
+
+
+_M = Markup("<b>{}</b>")
+SAME_AS_JINJA = [
+    "{{ s | center(19) }}|{{ s | center }}|{{ 5 | center(3) }}",
+    "{{ s | indent(2) }}|{{ s | indent('> ', first=True, blank=True) }}|{{ m | indent }}",
+    "{{ s | wordwrap(5) }}|{{ s | wordwrap(3, wrapstring='<br>') }}|{{ s | wordwrap(2, false) }}",
+    "{{ '%s-%05.1f' | format(s, 3.14159) }}|{{ '%(a)s!' | format(a=s) }}",
+    "{{ (m ~ '%s') | format(s) }}|{{ '%s' | format(m) }}",
+    "{{ '%s/%d' % (s, 7) }}|{{ '%-6s|' % s }}|{{ '%(a)r' % {'a': s} }}|{{ '%d%%' % 5 }}",
+    "{{ 7 % 3 }}|{{ 7.5 % 2 }}|{{ '%*d' % (4, 1) }}|{{ '%.*f' % (2, 1.5) }}",
+    "{{ '{0:>8}|{1:.2f}'.format(s, 2.5) }}|{{ '{a}'.format_map({'a': s}) }}|{{ m.format(s) }}",
+    "{{ s | replace('a', '&') }}|{{ s | replace('a', m) }}|{{ m | replace('b', s) }}",
+    "{{ s | replace('a', 'xyz', 1) }}|{{ s | replace('', '.') }}|{{ 12 | replace(1, 3) }}",
+    "{{ items | join(', ') }}|{{ items | join(m) }}|{{ [m, s] | join('&') }}|{{ [1, 2] | join }}",
+    "{{ rows | join('; ', attribute='n') }}|{{ (items | map('upper')) | join('-') }}",
+    "{{ items | batch(2, '-') | list }}|{{ items | batch(2) | list }}",
+    "{{ items | slice(2) | list }}|{{ [] | batch(3, 0) | list }}",
+    "{{ items | slice(4, 0) | list }}|{{ rows | tojson(2) }}|{{ rows | tojson('  ') }}",
+    "{{ rows | tojson }}|{{ s | tojson(1) }}",
+    "{{ s.ljust(19, '.') }}|{{ s.rjust(19) }}|{{ '-4'.zfill(9) }}|{{ s.center(19, '*') }}",
+    "{{ (s ~ '\t' ~ s).expandtabs(4) }}|{{ 'a\tb'.expandtabs() }}|{{ s.replace('a', 'bb') }}",
+    "{{ ', '.join(items) }}|{{ m.join(items) }}|{{ m.center(12) }}|{{ m.replace('b', '<i>') }}",
+    "{{ m.ljust(12, '.') }}|{{ m.zfill(12) }}|{{ s.replace('a', 'bb', 1) }}|{{ ''.join([]) }}",
+]
+
+
+@pytest.mark.parametrize("text", [False, True], ids=["html", "text"])
+@pytest.mark.parametrize("source", SAME_AS_JINJA)
+def test_checked_filters_and_methods_give_what_jinja_gives(source: str, text: bool) -> None:
+    values = {
+        "s": "a & <a>-tag\nsecond  line a",
+        "items": ["x", "<y>", "z"],
+        "rows": [{"n": "a<'"}, {"n": 2}],
+        "m": _M,
+    }
+    plain = ImmutableSandboxedEnvironment(
+        autoescape=not text,
+        finalize=environment._finalize_text if text else environment._finalize_html,
+    )
+    expected = plain.from_string(source).render(values)
+    assert _template(source, text=text).render(_context(**values)) == expected
+
+
+def test_lipsum_within_the_limit_gives_jinja_s_text() -> None:
+    paragraphs = _template("{{ lipsum(3, false, 2, 4) }}").render(_context()).split("\n\n")
+    assert len(paragraphs) == 3
+    assert all(2 <= len(p.split()) <= 3 and p.endswith(".") for p in paragraphs)
+
+
+_WRAPPED = st.text(alphabet=" \n\r\t-ab—\x0b\u2028\xa0", max_size=40)
+
+
+@given(
+    text=_WRAPPED,
+    width=st.integers(1, 8),
+    wrap=st.text(alphabet="<br>\n", max_size=4),
+    long_words=st.booleans(),
+    hyphens=st.booleans(),
+)
+def test_the_wordwrap_bound_holds(
+    text: str, width: int, wrap: str, long_words: bool, hyphens: bool
+) -> None:
+    wrapped = do_wordwrap(ENVS.html, text, width, long_words, wrap, hyphens)
+    assert len(wrapped) <= sizes.wordwrap_size(text, width, wrap)
+
+
+@given(
+    text=_WRAPPED,
+    width=st.one_of(st.integers(1, 5), st.text(min_size=1, max_size=3)),
+    first=st.booleans(),
+    blank=st.booleans(),
+)
+def test_the_indent_bound_holds(text: str, width: int | str, first: bool, blank: bool) -> None:
+    step = len(width) if isinstance(width, str) else width
+    assert len(do_indent(text, width, first, blank)) <= sizes.indent_size(text, step)
+
+
+@given(
+    text=st.text(alphabet="ab&", max_size=12),
+    old=st.text(alphabet="ab&", max_size=2),
+    new=st.text(alphabet="ab&", max_size=4),
+    count=st.integers(-1, 3),
+)
+def test_the_replace_size_holds(text: str, old: str, new: str, count: int) -> None:
+    size = len(text.replace(old, new, count))
+    assert sizes.replaced_size(text, old, new, count) == max(size, len(text))
+
+
+@pytest.mark.parametrize(
+    ("fmt", "args"),
+    [
+        ("%s", ("abc",)),
+        ("%5s|%-5s", ("a", "b")),
+        ("%r|%a", ("a\x00\U000e0000", "é")),
+        ("%.3f", (1e308,)),
+        ("%d", (1e308,)),
+        ("%(a)s%(a)s%(a)r", {"a": "xyz"}),
+        ("%s", {"a": 1}),
+        ("%*d|%.*f", (7, 1, 5, 2.5)),
+        ("%x %e %c %%", (255, 1.5, 65)),
+        ("%f|%d", (Decimal("1e50"), Decimal("1e50"))),
+        ("%s", ([1, "two"],)),
+        (Markup("%s|%s"), ("<&>", "'")),
+        ("%(a(b))0300d|%(c)-20s", {"a(b)": 1, "c": "x"}),
+    ],
+)
+def test_the_percent_bound_holds(fmt: str, args: Any) -> None:
+    assert len(fmt % args) <= sizes.percent_size(fmt, args)
+
+
+def test_sizing_a_format_takes_linear_time() -> None:
+    # Unclosed keys: a regular expression looking for each one's ')' took quadratic time.
+    started = time.perf_counter()
+    assert sizes.percent_size("%(" + "%(x" * 300_000, {}) == 900_002
+    assert sizes.percent_size("%" + "0" * 300_000 + "5d", 1) == 300_009
+    assert time.perf_counter() - started < 1

@@ -328,7 +328,7 @@ class Project:
             now=moment,
             limits=self.settings.limits,
             clip_bytes=self.settings.render.clip_bytes,
-            inliner=self.settings.render.inliner,
+            render=self.settings.render,
             message=self.settings.message,
             experiments=decisions.experiments,
         )

@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .compile import CompiledVariant
-from .config import LimitSettings, MessageSettings
+from .config import LimitSettings, MessageSettings, RenderSettings
 from .errors import PersonalizeError, RenderError
 from .filters import check_locale
 from .inline import inline_css
@@ -326,18 +326,26 @@ def render_reference(
     now: datetime,
     limits: LimitSettings,
     clip_bytes: int,
-    inliner: str = "css-inline",
+    render: RenderSettings,
     message: MessageSettings | None = None,
     experiments: Mapping[str, str] | None = None,
 ) -> RenderedEmail:
     """The reference path a user would write: Jinja, then MJML, then inlining, per recipient.
 
-    Slow by design; tests use it to prove the compiled path gives the same email.
+    Slow by design; tests use it to prove the compiled path gives the same email. ``render``
+    (the project's ``[render]``) sets the MJML compiler's options and the inliner, as on the
+    compiled path.
     """
 
     def parts(context: dict[str, Any], _: Context) -> tuple[str, str]:
         mjml = mjml_template.render(context)
-        html = inline_css(compile_mjml(mjml), engine=inliner)  # type: ignore[arg-type]
+        html = compile_mjml(
+            mjml,
+            web_fonts=render.web_fonts,
+            max_depth=render.max_depth,
+            max_bytes=render.max_source_bytes * 4,  # what compile_variant allows
+        )
+        html = inline_css(html, engine=render.inliner)
         return html, normalize_text(html_to_text(html))
 
     return _render(

@@ -23,6 +23,7 @@ from personalize.errors import PersonalizeError, RenderError
 
 from .checks import TOO_DEEP, TOO_DEEP_HINT, nests_too_deeply
 from .environment import NoValueError, escape_output, is_hole, print_html, print_text
+from .sizes import SIZE_HINT, SizeLimitError
 
 Run = Callable[[Context], Iterator[str]]
 """A template's render function: its output in pieces, rendered into a Jinja context."""
@@ -167,7 +168,8 @@ class CompiledTemplate:
                 path=_root(origin.expression if origin else ""),
             )
         if isinstance(exc, SecurityError):
-            return self._error(origin, f"unsafe or too costly: {exc}", None)
+            hint = SIZE_HINT if isinstance(exc, SizeLimitError) else None
+            return self._error(origin, f"unsafe or too costly: {exc}", hint)
         if isinstance(exc, RecursionError):
             return self._error(origin, "recursion went too deep", "check recursive macros")
         where = f"{origin.text} failed: " if origin else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass
-from types import BuiltinMethodType, MappingProxyType
+from types import BuiltinMethodType, MappingProxyType, MethodType
 from typing import Any
 
 from jinja2 import StrictUndefined, nodes, pass_context
@@ -15,10 +15,14 @@ from jinja2.exceptions import (
 )
 from jinja2.runtime import Context, LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from markupsafe import escape
+from markupsafe import Markup, escape
 
 from personalize.config import LimitSettings
 from personalize.filters import FILTERS, validate_css_value, validate_url
+
+from . import growth
+from .growth import GROWING_METHODS, method_args, percent, str_format
+from .sizes import SizeLimitError, check_size, spend, text_size
 
 GLOBAL_NAMES = frozenset(
     {"range", "segments", "now", "lipsum", "dict", "cycler", "joiner", "namespace"}
@@ -179,9 +183,10 @@ class _Printer(CodeGenerator):
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
-    """Immutable sandbox with size limits on ``*``/``**`` and a per-render loop budget."""
+    """Immutable sandbox with size limits on what templates build (``*``, ``**``, ``%``,
+    padding, formatting, joining: ``growth``) and a per-render loop budget."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "%"})
     code_generator_class = _Printer
 
     def __init__(self, limits: LimitSettings, **options: Any) -> None:
@@ -212,29 +217,66 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return super().getattr(obj, attribute)
 
     def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
-        if (
-            type(obj) is BuiltinMethodType
-            and type(obj.__self__) is str
-            and obj.__name__ in _STR_METHODS
+        kind = type(obj)
+        if kind is BuiltinMethodType and type(obj.__self__) is str:
+            name = obj.__name__
+            if name in _STR_METHODS:
+                # What Context.call does for a plain callable, minus the checks a str method
+                # passes.
+                kwargs.pop("_loop_vars", None)
+                kwargs.pop("_block_vars", None)
+                return obj(*args, **kwargs)
+            if name in GROWING_METHODS:
+                return self._grow(context, obj, args, kwargs)
+        elif (
+            kind is MethodType
+            and isinstance(obj.__self__, Markup)
+            and obj.__name__ in GROWING_METHODS
         ):
-            # What Context.call does for a plain callable, minus the checks a str method passes.
-            kwargs.pop("_loop_vars", None)
-            kwargs.pop("_block_vars", None)
-            return obj(*args, **kwargs)
+            return self._grow(context, obj, args, kwargs)
         return super().call(context, obj, *args, **kwargs)
+
+    def _grow(
+        self, context: Context, method: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """Call a str method that may build a much larger string, checked and counted."""
+        args, before = method_args(context, method, args, kwargs)
+        result = super().call(context, method, *args, **kwargs)
+        if isinstance(result, str):
+            spend(context, len(result) - before)
+        return result
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        # A string's format and format_map, sandboxed as Jinja does, with sizes checked.
+        if not isinstance(value, MethodType | BuiltinMethodType) or value.__name__ not in (
+            "format",
+            "format_map",
+        ):
+            return None
+        return str_format(self, value) if isinstance(value.__self__, str) else None
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         limit = self.limits.max_output_bytes
-        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 100:
-            raise SecurityError(f"exponent {right} is over the limit of 100")
+        if operator == "%" and isinstance(left, str):
+            return percent(context, left, right)
+        if operator == "**" and isinstance(right, (int, float)):
+            if abs(right) > 100:
+                raise SecurityError(f"exponent {right} is over the limit of 100")
+            if type(left) is int and type(right) is int and right > 1:
+                # An int of n bits has about 0.30103 × n decimal digits.
+                digits = int(abs(left).bit_length() * right * 0.30103)
+                if digits > limit:
+                    raise SizeLimitError(
+                        f"raising to the power {right} would build a number of about "
+                        f"{digits:,} digits, over the limit of {limit:,}"
+                    )
         if operator == "*":
             for seq, times in ((left, right), (right, left)):
-                sized = isinstance(seq, (str, list, tuple)) and isinstance(times, int)
-                if sized and len(seq) * times > limit:
-                    raise SecurityError(
-                        f"repeating a value {times} times would build {len(seq) * times:,} "
-                        f"items, over the limit of {limit:,}"
-                    )
+                if isinstance(seq, (str, list, tuple)) and isinstance(times, int) and times > 0:
+                    size = text_size(seq, limit // times + 1) * times
+                    what = f"repeating a value {times} times"
+                    check_size(context, what, size, added=size, estimate=False)
+                    spend(context, size)
         return super().call_binop(context, operator, left, right)
 
 
@@ -311,12 +353,14 @@ def make_environments(limits: LimitSettings) -> Environments:
             keep_trailing_newline=True,
         )
         env.filters.pop("attr", None)  # |attr bypasses attribute checks in SSTI payloads
+        env.filters.update(growth.FILTERS)
         env.filters.update(FILTERS)
         env.filters["_url"] = validate_url
         env.filters["_css"] = validate_css_value
         env.filters["_named"] = _named
         env.filters["_loop"] = _loop
         env.globals["range"] = _range
+        env.globals["lipsum"] = growth.lipsum
         return env
 
     return Environments(html=build(True, _finalize_html), text=build(False, _finalize_text))
