@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import gc
 import itertools
-import os
 import sys
 import tempfile
 import time
@@ -29,9 +28,10 @@ from pathlib import Path
 from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT), str(ROOT / "benchmarks")]
 
 from examples.generate_audience import write as write_audience  # noqa: E402
+from throughput import check_layout, pin_one_core  # noqa: E402
 
 from personalize import Project  # noqa: E402
 from personalize.coverage import coverage, read_audience  # noqa: E402
@@ -76,22 +76,22 @@ def _drain(records: Iterable[object]) -> None:
         pass
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="audience.py", description=__doc__.splitlines()[0])
     parser.add_argument("--layout", default="weekly")
     parser.add_argument("--recipients", type=int, default=100_000)
     parser.add_argument("--render", type=int, default=10_000, help="records rendered in full")
     parser.add_argument("--memory", type=int, default=20_000, help="records traced for memory")
     parser.add_argument("--repeats", type=int, default=2, help="timings per figure (best kept)")
     parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if min(args.recipients, args.memory) < 100 or min(args.render, args.repeats) < 1:
         parser.error("--recipients and --memory need 100 or more, --render and --repeats 1")
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+    project = Project.load(ROOT)
+    check_layout(parser, project, args.layout)
+    pinned = pin_one_core()
     layout, count, repeats = args.layout, args.recipients, args.repeats
     sample, memory = min(args.render, count), min(args.memory, count)
-    project = Project.load(ROOT)
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "audience.jsonl"
@@ -158,7 +158,7 @@ def main() -> None:
         )
     print(
         f"layout {layout!r}, {count:,} recipients ({size / 1e6:.0f} MB, generated in "
-        f"{generated:.1f} s), render sample {sample:,}, best of {repeats}, one core"
+        f"{generated:.1f} s), render sample {sample:,}, best of {repeats}, {pinned}"
     )
     for label, figure, note in rows:
         print(f"  {label:<13} {figure:>22}   {note}")

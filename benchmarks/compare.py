@@ -5,9 +5,10 @@ throughput.py cannot tell a 3 % change from noise. Here both versions run in the
 the revision's `src/personalize` is extracted (`git archive`) as a package named
 `personalize_base`, both load this tree's project, and `render_many` of each takes turns on the
 same blocks of records, alternating which goes first; each block counts with its best turn.
-Before the turns, each renders every record twice; by the best turns, popular variants are
-compiled whole in both ([render] merge_after). Prints µs per recipient for each, their ratio,
-and whether the two rendered the same emails.
+Before the turns, each renders every record twice (if a record fails in either, it stops there
+and says so); by the best turns, popular variants are compiled whole in both ([render]
+merge_after). Prints µs per recipient for each, their ratio, and whether the two rendered the
+same emails (every field both versions' RenderedEmail has).
 
 Usage: python benchmarks/compare.py [--base HEAD~1] [--layout weekly] [--recipients 6000]
                                     [--block 500] [--repeats 5] [--audience personas|generated]
@@ -17,8 +18,8 @@ Usage: python benchmarks/compare.py [--base HEAD~1] [--layout weekly] [--recipie
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
-import os
 import re
 import subprocess
 import sys
@@ -32,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from throughput import AUDIENCES, _records  # noqa: E402
+from throughput import AUDIENCES, _records, at_least, check_layout, pin_one_core  # noqa: E402
 
 import personalize  # noqa: E402
 
@@ -52,7 +53,10 @@ def extract(revision: str, into: Path) -> Path:
         message = found.stderr.decode(errors="replace").strip()
         sys.exit(f"compare.py: cannot read src/personalize at {revision!r}: {message}")
     with tarfile.open(fileobj=io.BytesIO(found.stdout)) as tar:
-        tar.extractall(into, filter="data")
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(into, filter="data")
+        else:  # Python before 3.11.4 has no filters; git archive wrote this tar itself
+            tar.extractall(into)
     package = into / "personalize_base"
     (into / "src" / "personalize").rename(package)
     for path in package.rglob("*.py"):
@@ -61,51 +65,67 @@ def extract(revision: str, into: Path) -> Path:
     return package
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="compare.py", description=__doc__.splitlines()[0])
     parser.add_argument("--base", default="HEAD~1", help="git revision to compare against")
     parser.add_argument("--layout", default="weekly")
-    parser.add_argument("--recipients", type=int, default=6_000)
-    parser.add_argument("--block", type=int, default=500)
-    parser.add_argument("--repeats", type=int, default=5, help="timed turns of every block")
+    parser.add_argument("--recipients", type=at_least(1), default=6_000)
+    parser.add_argument("--block", type=at_least(1), default=500)
+    parser.add_argument("--repeats", type=at_least(1), default=5, help="timed turns of every block")
     parser.add_argument("--audience", choices=AUDIENCES, default="personas")
     parser.add_argument(
         "--merge-after",
-        type=int,
+        type=at_least(0),
         default=None,
         help="renders before a variant is compiled whole, in both (0: never; default: the "
         "project's [render] merge_after)",
     )
-    args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+    args = parser.parse_args(argv)
+    new = personalize.Project.load(ROOT)
+    check_layout(parser, new, args.layout)
+    pinned = pin_one_core()
     # The revision's files stay on disk while it runs: a module may import another late.
     with tempfile.TemporaryDirectory() as tmp:
         extract(args.base, Path(tmp))
         sys.path.insert(0, tmp)
         import personalize_base  # type: ignore[import-not-found]
 
-        projects: dict[str, Any] = {
-            "base": personalize_base.Project.load(ROOT),
-            "new": personalize.Project.load(ROOT),
-        }
+        projects: dict[str, Any] = {"base": personalize_base.Project.load(ROOT), "new": new}
         if args.merge_after is not None:
             for project in projects.values():
                 project._variants._merge_after = args.merge_after
-        run(projects, args)
+        run(projects, args, pinned=pinned)
 
 
-def run(projects: dict[str, Any], args: argparse.Namespace) -> None:
-    """Render with both in turns and print the figures."""
+def _fields(email: Any) -> dict[str, object]:
+    return {field.name: getattr(email, field.name) for field in dataclasses.fields(email)}
+
+
+def _failed(failed: dict[str, list[Any]], total: int, base: str) -> str:
+    """The message when records failed to render: how many in each, and the first error."""
+    names = {"base": f"base ({base})", "new": "new (this tree)"}
+    counts = ", ".join(f"{names[name]} {len(outs):,} of {total:,}" for name, outs in failed.items())
+    name, outs = next((name, outs) for name, outs in failed.items() if outs)
+    return (
+        f"compare.py: records failed to render, so nothing was timed: {counts}\n"
+        f"  the first, in {names[name]}: {outs[0].error}\n"
+        "  hint: both versions must render every record; check --layout and --audience"
+    )
+
+
+def run(projects: dict[str, Any], args: argparse.Namespace, *, pinned: str) -> None:
+    """Render with both in turns and print the figures (exits if a record fails to render)."""
     layout, records = args.layout, _records(args.recipients, args.audience)
-    emails: dict[str, list[tuple[str, str, str] | str]] = {}
+    emails: dict[str, list[dict[str, object]]] = {}
+    failed: dict[str, list[Any]] = {}
     for name, project in projects.items():
-        for _ in range(2):
-            outcomes = list(project.render_many(layout, records))
-        emails[name] = [
-            (o.email.subject, o.email.html, o.email.text) if o.email else str(o.error)
-            for o in outcomes
-        ]
+        outcomes = list(project.render_many(layout, records))
+        failed[name] = [o for o in outcomes if not o.ok]
+        emails[name] = [_fields(o.email) for o in outcomes if o.ok]
+    if any(failed.values()):
+        sys.exit(_failed(failed, len(records), args.base))
+    for project in projects.values():
+        list(project.render_many(layout, records))
     blocks = [records[i : i + args.block] for i in range(0, len(records), args.block)]
     best = {name: [float("inf")] * len(blocks) for name in projects}
     for turn in range(args.repeats):
@@ -116,16 +136,21 @@ def run(projects: dict[str, Any], args: argparse.Namespace) -> None:
                 list(projects[name].render_many(layout, block))
                 best[name][i] = min(best[name][i], time.perf_counter() - started)
     per = {name: sum(times) / len(records) * 1e6 for name, times in best.items()}
-    differ = sum(a != b for a, b in zip(emails["base"], emails["new"], strict=True))
+    differ, fields = 0, set[str]()
+    for base, new in zip(emails["base"], emails["new"], strict=True):
+        unlike = {key for key in base.keys() & new.keys() if base[key] != new[key]}
+        differ += bool(unlike)
+        fields |= unlike
     merged = "" if args.merge_after is None else f", merge_after {args.merge_after}"
     print(
-        f"layout {layout!r}, {len(records):,} recipients ({args.audience}{merged}), one core, "
+        f"layout {layout!r}, {len(records):,} recipients ({args.audience}{merged}), {pinned}, "
         f"best of {args.repeats} turns"
     )
     print(f"  base ({args.base})  {per['base']:7.1f} µs per recipient")
     print(f"  new (this tree)  {per['new']:7.1f} µs per recipient")
     print(f"  new / base       {per['new'] / per['base']:7.3f}")
-    same = "yes" if not differ else f"no: {differ:,} of {len(records):,} differ"
+    named = ", ".join(sorted(fields))
+    same = "yes" if not differ else f"no: {differ:,} of {len(records):,} differ ({named})"
     print(f"  same emails      {same}")
 
 

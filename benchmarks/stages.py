@@ -7,6 +7,8 @@ time per recipient, their sum, and `render_many` over the same blocks in the sam
 stage timed alone keeps its code and data in the CPU caches, so the sum comes out below
 `render_many`; the ratio says by how much. Variants are compiled whole first, as in a long send,
 and the garbage collector is paused while the stages run, as render_many pauses it per batch.
+Before each block's stages and its render_many, the filters' value caches hold other recipients'
+values only (throughput.fresh_values), as in a send, where each recipient is new.
 
 Usage: python benchmarks/stages.py [--layout weekly] [--recipients 5000] [--repeats 5]
                                  [--audience personas|generated]
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -27,7 +28,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from throughput import AUDIENCES, _records  # noqa: E402
+from throughput import (  # noqa: E402
+    AUDIENCES,
+    at_least,
+    audience,
+    check_layout,
+    fresh_values,
+    pin_one_core,
+    render_whole,
+)
 
 from personalize import Project  # noqa: E402
 from personalize.render import _finish, _subject, context_for  # noqa: E402
@@ -47,22 +56,20 @@ STAGES = (
 )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="stages.py", description=__doc__.splitlines()[0])
     parser.add_argument("--layout", default="weekly")
-    parser.add_argument("--recipients", type=int, default=5_000)
-    parser.add_argument("--repeats", type=int, default=5, help="timed turns of every stage")
+    parser.add_argument("--recipients", type=at_least(1), default=5_000)
+    parser.add_argument("--repeats", type=at_least(1), default=5, help="timed turns of every stage")
     parser.add_argument("--audience", choices=AUDIENCES, default="personas")
-    args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+    args = parser.parse_args(argv)
     project = Project.load(ROOT)
-    layout, records = args.layout, _records(args.recipients, args.audience)
+    check_layout(parser, project, args.layout)
+    pinned = pin_one_core()
+    layout, (records, warm) = args.layout, audience(args.recipients, args.audience)
     settings = project.settings
     limits, clip, message = settings.limits, settings.render.clip_bytes, settings.message
-    project._variants._merge_after = 1  # every variant whole before the turns, as in a long send
-    for record in records:
-        project.render(layout, record)
+    render_whole(project, layout, records + warm)  # every variant whole first, as in a send
     now, tz = project.now(), project.schema.tz
 
     def stages(chunk: list[dict[str, Any]], timed: Callable[[str, Callable[[], Any]], Any]) -> None:
@@ -134,18 +141,24 @@ def main() -> None:
                 best[name][i] = min(best[name][i], time.perf_counter() - started)
                 return out
 
+            fresh_values(project, layout, warm)
             gc.disable()  # as render_many does while it renders a batch
             try:
                 stages(chunk, timed)
             finally:
                 gc.enable()
-            timed("render_many", lambda chunk=chunk: list(project.render_many(layout, chunk)))
+            fresh_values(project, layout, warm)
+
+            def render_all(chunk: list[dict[str, Any]] = chunk) -> list[Any]:
+                return list(project.render_many(layout, chunk))
+
+            timed("render_many", render_all)
 
     def per(name: str) -> float:
         return sum(best[name]) / len(records) * 1e6
 
     print(
-        f"layout {layout!r}, {len(records):,} recipients ({args.audience}), one core, "
+        f"layout {layout!r}, {len(records):,} recipients ({args.audience}), {pinned}, "
         "µs per recipient"
     )
     for name, what in STAGES:
