@@ -38,6 +38,7 @@ LAYERS: dict[str, int] = {
     "scorefile": 2,
     "rfm": 2,
     "calibration": 2,
+    "rfmfile": 2,
     "metrics": 2,
     "metricplan": 2,
     "metriccode": 2,

@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from personalize import Project
+from personalize import Project, calibration
 from personalize.calibration import Calibrator, quintiles
 from personalize.cli import main
 from personalize.errors import ConfigError, RuleError
-from personalize.rfm import CutPoints, Rfm, format_number
+from personalize.rfm import HEADER, CutPoints, Rfm, format_number
 from projects import SETTINGS, make_project
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -134,8 +136,8 @@ def test_calibrate_errors(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p", segments=INLINE)
     audience = tmp_path / "a.jsonl"
     audience.write_text('{"id": "a", "email": "a@example.com"}\n')
-    with pytest.raises(ConfigError) as info:
-        Project.load(root).calibrate(audience, source="a.jsonl")
+    with pytest.raises(ConfigError) as info:  # (writing, the inline cut points stop it first)
+        Project.load(root).calibrate(audience, source="a.jsonl", write=False)
     assert str(info.value) == (
         "a.jsonl: calibration needs at least 2 recipients with recency, frequency and monetary "
         "values, found 0 in 1 records — use a larger audience; recipients who never ordered "
@@ -244,14 +246,14 @@ def test_a_malformed_cut_points_file_says_to_calibrate_again(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = make_project(
-        tmp_path / "p", segments=FROM_FILE, extra={"rfm.yaml": "recency: [1, 2, 3]\n"}
+        tmp_path / "p", segments=FROM_FILE, extra={"rfm.yaml": f"{HEADER}\nrecency: [1, 2, 3]\n"}
     )
     audience = tmp_path / "a.jsonl"
     write_records(audience, [{"id": i, "orders": orders(i)} for i in (1, 2)])
     with pytest.raises(SystemExit):
         main(["--project", str(root), "calibrate", str(audience)])
     assert capsys.readouterr().err.strip() == (
-        "error: rfm.yaml line 1: recency: expected 4 cut points, got [1, 2, 3] — list the 4 "
+        "error: rfm.yaml line 2: recency: expected 4 cut points, got [1, 2, 3] — list the 4 "
         "boundaries between the scores 1–5, e.g. [14, 30, 90, 180]; or delete rfm.yaml and run "
         "'personalize calibrate AUDIENCE.jsonl' to write it again"
     )
@@ -315,3 +317,228 @@ def test_format_number_round_trips_through_yaml() -> None:
     ]
     assert format_number(Decimal("1E+3")) == "1000.0"
     assert format_number(1e-7) == "0.0000001"
+
+
+# -- float inputs, skipped records, what is written ----------------------------------------------
+
+
+def price_project(root: Path, kind: str) -> Path:
+    settings = SETTINGS.replace('nickname = "str"', f'nickname = "str"\nprice = "{kind}"')
+    segments = FROM_FILE.replace("monetary: spend_365d", "monetary: price")
+    return make_project(root, settings=settings, segments=segments)
+
+
+def price_audience(path: Path, price: Any, count: int = 1000) -> list[dict[str, Any]]:
+    records = [
+        {"id": f"s{i}", "orders": orders(1 + i % 300), "price": price(i)} for i in range(count)
+    ]
+    write_records(path, records)
+    return records
+
+
+@pytest.mark.parametrize("kind", ["float", "decimal"])
+def test_a_tie_of_floats_is_cut_at_the_tied_value_as_decimals_are(
+    tmp_path: Path, kind: str
+) -> None:
+    # The reviewer's audience: 300 pay 10, 300 pay 39.99, 400 pay 99.99. In float arithmetic
+    # the tie's quintile was 39.989999999999995, and the 300 at 39.99 scored 3, not 2.
+    def price(i: int) -> Any:
+        value = 10.0 if i < 300 else 39.99 if i < 600 else 99.99
+        return value if kind == "float" else Decimal(repr(value)).quantize(Decimal("0.01"))
+
+    root = price_project(tmp_path / kind, kind)
+    records = price_audience(tmp_path / "a.jsonl", price)
+    result = Project.load(root).calibrate(tmp_path / "a.jsonl")
+    assert result.cut_points.monetary == tuple(map(Decimal, ("10", "39.99", "75.99", "99.99")))
+    project = Project.load(root)
+    scores: dict[Any, set[int]] = {}
+    for record in records:
+        m_score = project.classify({"email": "a@example.com", **record}).metrics["m_score"]
+        scores.setdefault(record["price"], set()).add(m_score)
+    # A value on a cut point is in the lower bin, for floats as for Decimals.
+    assert sorted((float(p), s) for p, s in scores.items()) == [
+        (10.0, {1}),
+        (39.99, {2}),
+        (99.99, {4}),
+    ]
+
+
+def test_a_large_tie_of_floats_calibrates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 70 % pay 39.99: float arithmetic gave decreasing cut points, and calibrate refused them,
+    # blaming a line of an rfm.yaml it had not written.
+    root = price_project(tmp_path / "p", "float")
+    price_audience(tmp_path / "a.jsonl", lambda i: 39.99 if i % 10 < 7 else 99.99)
+    command = ["--project", str(root), "calibrate", str(tmp_path / "a.jsonl"), "--format", "json"]
+    main([*command, "--dry-run"])
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["cut_points"]["monetary"] == ["39.99", "39.99", "39.99", "99.99"]
+    assert (payload["file"], (root / "rfm.yaml").exists()) == (None, False)
+    main(command)
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["cut_points"]["monetary"] == ["39.99", "39.99", "39.99", "99.99"]
+    assert (
+        (root / "rfm.yaml")
+        .read_text(encoding="utf-8")
+        .endswith("monetary: [39.99, 39.99, 39.99, 99.99]\n")
+    )
+
+
+def calibrate_values(values: list[Any]) -> CutPoints:
+    calibrator = Calibrator(Rfm("v", "v", "v", None, source="rfm.yaml"), {}, now=NOW, tz=UTC)
+    for value in values:
+        calibrator.add({"v": value})
+    return calibrator.finish(source="test", write=False).cut_points
+
+
+PRICES = st.integers(-10_000, 100_000).map(lambda cents: round(cents / 100, 2))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([39.99, 0.1, 0.3]) | PRICES, min_size=2, max_size=60))
+def test_floats_calibrate_as_the_decimals_they_print_as(prices: list[float]) -> None:
+    decimals = [Decimal(repr(p)) for p in prices]
+    found = calibrate_values(prices)
+    assert found == calibrate_values(decimals)
+    assert list(found.monetary) == statistics.quantiles(decimals, n=5)
+    if len(set(decimals)) == 1:  # a tie of all: its value, never a hair below it
+        assert set(found.monetary) == set(decimals)
+
+
+def test_when_every_record_is_skipped_the_error_says_why(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", segments=FROM_FILE)
+    audience = tmp_path / "a.jsonl"
+    records = [{"id": f"r{i}", "orders": orders(i)} for i in range(1, 4)]
+    audience.write_text("".join(json.dumps(r, default=str) + "\n" for r in records))  # no email
+    with pytest.raises(ConfigError) as info:
+        Project.load(root).calibrate(audience, source="a.jsonl", write=False)
+    assert str(info.value) == (
+        "a.jsonl: calibration needs at least 2 recipients with recency, frequency and monetary "
+        "values, found 0 in 3 records; 3 skipped, the first: a.jsonl line 1 (recipient r1): "
+        "email: required field is missing — fix the record, or declare a default for the "
+        "field; then calibrate again"
+    )
+    # An RFM input that is not a number fails every recipient with orders: text under a `map`
+    # field (a field of another type is refused at load).
+    settings = SETTINGS.replace('links = "links"', 'links = "links"\nprefs = "map"')
+    text = FROM_FILE.replace("frequency: orders_365d", "frequency: prefs.orders")
+    root = make_project(tmp_path / "q", settings=settings, segments=text)
+    write_records(
+        audience, [*({**r, "prefs": {"orders": "many"}} for r in records), {"id": "none"}]
+    )
+    with pytest.raises(ConfigError) as info:
+        Project.load(root).calibrate(audience, source="a.jsonl", write=False)
+    assert str(info.value) == (
+        "a.jsonl: calibration needs at least 2 recipients with recency, frequency and monetary "
+        "values, found 0 in 4 records; 3 skipped, the first: segments.yaml line 5 (recipient "
+        "r1): prefs.orders: rfm: frequency value 'prefs.orders' must be a finite number, got "
+        "'many' (text) — check the field's type in the recipient schema; then calibrate again"
+    )
+
+
+def test_cut_points_that_do_not_read_back_blame_no_unwritten_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_project(tmp_path / "p", segments=FROM_FILE)
+    audience = tmp_path / "a.jsonl"
+    write_records(audience, [{"id": i, "orders": orders(i)} for i in (1, 2)])
+    monkeypatch.setattr(
+        calibration, "cut_points_text", lambda *_, **__: "# header\nrecency: [2, 1, 3, 4]\n"
+    )
+    for write in (True, False):
+        with pytest.raises(ConfigError) as info:
+            Project.load(root).calibrate(audience, source="a.jsonl", write=write)
+        assert str(info.value) == (
+            "a.jsonl: the cut points calibrated from this audience do not read back as written "
+            "(recency: cut points must not decrease, got [2, 1, 3, 4]); nothing was written — "
+            "this is a bug in personalize: please report it"
+        )
+    assert not (root / "rfm.yaml").exists()
+
+
+def test_line_breaks_in_the_audience_name_stay_in_the_header_comment(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", segments=FROM_FILE)
+    audience = tmp_path / "a.jsonl"
+    write_records(audience, [{"id": i, "orders": orders(i)} for i in (1, 2)])
+    source = "x\r\nrecency: [9, 9, 9, 9]\u2028\x00"
+    result = Project.load(root).calibrate(audience, source=source)
+    lines = (root / "rfm.yaml").read_text(encoding="utf-8").splitlines()
+    assert lines[:2] == [HEADER, "# Audience: x\\r\\nrecency: [9, 9, 9, 9]\\u2028\\x00"]
+    assert Project.load(root).segments.rfm.cut_points == result.cut_points  # type: ignore[union-attr]
+
+
+def test_a_cut_points_folder_that_does_not_exist_stops_calibrate_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    segments = FROM_FILE.replace("cut_points: rfm.yaml", "cut_points: data/rfm.yaml")
+    root = make_project(tmp_path / "p", segments=segments)
+    missing = str(tmp_path / "not-read.jsonl")  # the folder is checked before the audience
+    with pytest.raises(SystemExit):
+        main(["--project", str(root), "calibrate", missing])
+    assert capsys.readouterr().err.strip() == (
+        "error: segments.yaml line 5: rfm.cut_points: cannot write the cut points: the folder "
+        "'data' does not exist — create it, or name a file next to the segments file"
+    )
+    inline = make_project(tmp_path / "q", segments=INLINE)
+    with pytest.raises(SystemExit):
+        main(["--project", str(inline), "calibrate", missing])
+    assert capsys.readouterr().err.strip() == (
+        "error: segments.yaml line 5: rfm.cut_points: the cut points are written inline, so "
+        "calibrate cannot write them — write cut_points: rfm.yaml to let 'personalize "
+        "calibrate' keep them there"
+    )
+    audience = tmp_path / "a.jsonl"
+    write_records(audience, [{"id": i, "orders": orders(i)} for i in (1, 2)])
+    with pytest.raises(ConfigError) as info:  # from Python, when writing
+        Project.load(root).calibrate(audience)
+    assert str(info.value).startswith("segments.yaml line 5: rfm.cut_points: cannot write")
+
+
+def test_a_failed_write_names_the_cut_points_file_not_the_temporary_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_project(tmp_path / "p", segments=FROM_FILE)
+    audience = tmp_path / "a.jsonl"
+    write_records(audience, [{"id": i, "orders": orders(i)} for i in (1, 2)])
+
+    def refuse(source: Any, target: Any) -> None:
+        raise PermissionError(13, "Permission denied", str(source))
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(ConfigError) as info:
+        Project.load(root).calibrate(audience)
+    assert str(info.value) == (
+        "rfm.yaml: cannot write the cut points: Permission denied — check the folder's "
+        "permissions and free space"
+    )
+    assert sorted(p.name for p in root.iterdir() if p.name.startswith(".")) == []
+
+
+def test_project_calibrate_checks_it_can_write_before_reading_the_audience(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "not-read.jsonl"  # reading it would fail: the write check comes first
+    segments = FROM_FILE.replace("cut_points: rfm.yaml", "cut_points: data/rfm.yaml")
+    no_folder = Project.load(make_project(tmp_path / "p", segments=segments))
+    inline = Project.load(make_project(tmp_path / "q", segments=INLINE))
+    with pytest.raises(ConfigError) as info:
+        no_folder.calibrate(missing)
+    assert str(info.value) == (
+        "segments.yaml line 5: rfm.cut_points: cannot write the cut points: the folder 'data' "
+        "does not exist — create it, or name a file next to the segments file"
+    )
+    with pytest.raises(ConfigError) as info:
+        inline.calibrate(missing)
+    assert str(info.value) == (
+        "segments.yaml line 5: rfm.cut_points: the cut points are written inline, so calibrate "
+        "cannot write them — write cut_points: rfm.yaml to let 'personalize calibrate' keep "
+        "them there"
+    )
+    for project in (no_folder, inline):  # a dry run writes nothing: it reads the audience
+        with pytest.raises(ConfigError) as info:
+            project.calibrate(missing, write=False, source="not-read.jsonl")
+        assert str(info.value) == (
+            "not-read.jsonl: cannot read the file: No such file or directory — pass the path "
+            "of a JSONL file, one JSON object per line"
+        )

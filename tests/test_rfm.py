@@ -12,11 +12,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from personalize.errors import ConfigError, RuleError
-from personalize.rfm import CutPoints, Rfm
+from personalize import Project
+from personalize.config import load_settings
+from personalize.errors import ConfigError, PersonalizeError, RuleError
+from personalize.lint import lint_project
+from personalize.profile import Schema
+from personalize.rfm import HEADER, CutPoints, Rfm
 from personalize.scope import MappingScope
 from personalize.scorecode import derive_run
+from personalize.segmentfile import SegmentFile, read_segments
 from personalize.segments import Segments, load_segments
+from projects import SETTINGS, make_project
 
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 FIELDS = frozenset({"id", "tier", "days", "orders", "orders.at", "orders.total"})
@@ -194,7 +200,7 @@ CUTS = "cut_points: {recency: [1, 2, 3, 4], frequency: [1, 2, 3, 4], monetary: [
         ),
         pytest.param(
             FROM_FILE,
-            "# generated\nrecency: [1, 2, 3, 4]\nfrequency: [1, 2, 3, 4]\nmonetary: [1, 2, 3]\n",
+            f"{HEADER}\nrecency: [1, 2, 3, 4]\nfrequency: [1, 2, 3, 4]\nmonetary: [1, 2, 3]\n",
             L(4, "rfm.yaml") + "monetary: expected 4 cut points, got [1, 2, 3] — list the 4 "
             "boundaries between the scores 1–5, e.g. [14, 30, 90, 180]; or delete rfm.yaml and "
             "run 'personalize calibrate AUDIENCE.jsonl' to write it again",
@@ -202,10 +208,35 @@ CUTS = "cut_points: {recency: [1, 2, 3, 4], frequency: [1, 2, 3, 4], monetary: [
         ),
         pytest.param(
             FROM_FILE,
-            "recency: [1, 2, 3, 4]\nfrequency: [1, 2, 3, 4]\nmonetary: [1, 2, 3, 4]\nm: 1\n",
-            L(4, "rfm.yaml") + "m: unknown key 'm' — use recency, frequency and monetary; or "
+            f"{HEADER}\nrecency: [1, 2, 3, 4]\nfrequency: [1, 2, 3, 4]\nmonetary: [1, 2, 3, 4]\n"
+            "m: 1\n",
+            L(5, "rfm.yaml") + "m: unknown key 'm' — use recency, frequency and monetary; or "
             "delete rfm.yaml and run 'personalize calibrate AUDIENCE.jsonl' to write it again",
             id="unknown-key-in-the-cut-points-file",
+        ),
+        pytest.param(
+            FROM_FILE,
+            "recency: [1, 2, 3, 4]\nfrequency: [1, 2, 3, 4]\nmonetary: [1, 2, 3, 4]\nm: 1\n",
+            L(4, "rfm.yaml") + "m: unknown key 'm' — use recency, frequency and monetary; "
+            "rfm.yaml was not written by 'personalize calibrate' (its header is missing): fix it, "
+            "or check that rfm.cut_points in segments.yaml names the cut points file",
+            id="a-cut-points-file-calibrate-did-not-write-is-not-to-be-deleted",
+        ),
+        pytest.param(
+            f"{RFM}, cut_points: segments.yaml}}\n",
+            None,
+            L(1) + "rfm.cut_points: 'cut_points' names the segments file itself, got "
+            "'segments.yaml' — name the file 'personalize calibrate' writes the cut points to, "
+            "e.g. cut_points: rfm.yaml",
+            id="cut-points-naming-the-segments-file",
+        ),
+        pytest.param(
+            METRICS + RFM + ", cut_points: ./segments.yaml}\n",
+            None,
+            L(5) + "rfm.cut_points: 'cut_points' names the segments file itself, got "
+            "'./segments.yaml' — name the file 'personalize calibrate' writes the cut points to, "
+            "e.g. cut_points: rfm.yaml",
+            id="cut-points-naming-the-segments-file-another-way",
         ),
         pytest.param(
             FROM_FILE + "segments:\n  rfm: {when: {tier: Gold}}\n",
@@ -424,3 +455,128 @@ def test_rfm_survives_pickling(tmp_path: Path) -> None:
     data = {"orders": orders(5, 15, 25, total="100")}
     assert copy.rfm == segments.rfm
     assert copy.classify(data, now=NOW, tz=UTC) == segments.classify(data, now=NOW, tz=UTC)
+
+
+# -- the inputs' declared types ------------------------------------------------------------------
+
+TYPED = SETTINGS.replace(
+    "[recipient.types.order]",
+    'signup_at = "date"\npoints = "int"\nrate = "float"\nscores = "list[int]"\n'
+    'flags = "list[bool]"\nprefs = "map"\n\n[recipient.types.order]',
+)
+TYPED_METRICS = METRICS + (
+    "  last_order_at: {max: orders.at}\n  score_sum: {sum: scores}\n  flag_sum: {sum: flags}\n"
+)
+NUMBER_HINT = "or an int, float or decimal field"
+
+
+def read_typed(tmp_path: Path, inputs: str) -> SegmentFile | None:
+    """Read segments.yaml with the schema's field types, as Project.load does."""
+    text = f"{TYPED_METRICS}rfm: {{{inputs}, cut_points: rfm.yaml}}\n"
+    root = make_project(tmp_path, settings=TYPED, segments=text)
+    schema = Schema(load_settings(root))
+    return read_segments(
+        root / "segments.yaml", file="segments.yaml", fields=schema.paths(), field_spec=schema.spec
+    )
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        "recency: days_since_order, frequency: orders_365d, monetary: spend_365d",
+        "recency: points, frequency: rate, monetary: score_sum",  # int, float, sum of ints
+        "recency: prefs.days, frequency: prefs.orders, monetary: prefs.spend",  # any type
+    ],
+)
+def test_rfm_inputs_of_number_types_load(tmp_path: Path, inputs: str) -> None:
+    found = read_typed(tmp_path, inputs)
+    assert found is not None
+    assert found.rfm is not None
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        pytest.param(
+            "recency: days_since_order, frequency: first_name, monetary: spend_365d",
+            "rfm.frequency: 'frequency' needs a number, but 'first_name' is a field of type str "
+            f"— name a metric such as {{count: orders, within: 365d}}, {NUMBER_HINT}",
+            id="text-field",
+        ),
+        pytest.param(
+            "recency: signup_at, frequency: orders_365d, monetary: spend_365d",
+            "rfm.recency: 'recency' needs a number, but 'signup_at' is a field of type date — "
+            "count the days since it with a metric such as {days_since: signup_at}",
+            id="date-field",
+        ),
+        pytest.param(
+            "recency: last_order_at, frequency: orders_365d, monetary: spend_365d",
+            "rfm.recency: 'recency' needs a number, but metric 'last_order_at' is the max of "
+            "'orders.at', of type datetime — count the days since it with a metric such as "
+            "{days_since: orders.at}",
+            id="datetime-metric",
+        ),
+        pytest.param(
+            "recency: days_since_order, frequency: orders, monetary: spend_365d",
+            "rfm.frequency: 'frequency' needs a number, but 'orders' is a field of type "
+            f"list[order] — name a metric such as {{count: orders, within: 365d}}, {NUMBER_HINT}",
+            id="list-field",
+        ),
+        pytest.param(
+            "recency: days_since_order, frequency: orders_365d, monetary: links",
+            "rfm.monetary: 'monetary' needs a number, but 'links' is a field of type links — "
+            f"name a metric such as {{sum: orders.total, within: 365d}}, {NUMBER_HINT}",
+            id="object-field",
+        ),
+        pytest.param(
+            "recency: days_since_order, frequency: orders_365d, monetary: flag_sum",
+            "rfm.monetary: 'monetary' needs a number, but metric 'flag_sum' is the sum of "
+            "'flags', of type bool — name a metric such as {sum: orders.total, within: 365d}, "
+            f"{NUMBER_HINT}",
+            id="metric-over-bools",
+        ),
+    ],
+)
+def test_rfm_inputs_that_are_not_numbers_are_refused_at_load(
+    tmp_path: Path, inputs: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        read_typed(tmp_path, inputs)
+    assert str(info.value) == L(8) + message
+
+
+def test_rfm_input_types_are_checked_once_per_entry_in_lint_mode(tmp_path: Path) -> None:
+    problems: list[PersonalizeError] = []
+    text = f"{TYPED_METRICS}rfm: {{recency: signup_at, frequency: first_name, monetary: links, "
+    root = make_project(tmp_path, settings=TYPED, segments=text + "cut_points: rfm.yaml}\n")
+    schema = Schema(load_settings(root))
+    found = read_segments(
+        root / "segments.yaml",
+        file="segments.yaml",
+        fields=schema.paths(),
+        field_spec=schema.spec,
+        problems=problems,
+    )
+    assert found is not None
+    assert found.rfm is None  # left out: the first problem says why
+    assert [str(p) for p in problems] == [
+        L(8) + "rfm.recency: 'recency' needs a number, but 'signup_at' is a field of type date — "
+        "count the days since it with a metric such as {days_since: signup_at}"
+    ]
+
+
+def test_project_load_and_lint_refuse_an_rfm_input_that_is_not_a_number(tmp_path: Path) -> None:
+    text = f"{TYPED_METRICS}rfm: {{recency: days_since_order, frequency: first_name, "
+    root = make_project(
+        tmp_path, settings=TYPED, segments=text + "monetary: spend_365d, cut_points: rfm.yaml}\n"
+    )
+    message = (
+        "rfm.frequency: 'frequency' needs a number, but 'first_name' is a field of type str — "
+        f"name a metric such as {{count: orders, within: 365d}}, {NUMBER_HINT}"
+    )
+    with pytest.raises(ConfigError) as info:
+        Project.load(root)
+    assert str(info.value) == L(8) + message
+    assert [str(f) for f in lint_project(root).findings if f.code == "L001"] == [
+        f"segments.yaml:8: L001 error: {message}"
+    ]

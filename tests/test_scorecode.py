@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -14,7 +16,8 @@ from hypothesis import strategies as st
 
 from personalize.errors import RuleError
 from personalize.scope import MappingScope
-from personalize.scores import Score
+from personalize.scorecode import derive_run
+from personalize.scores import PointsRule, Score
 from personalize.segments import Segments, load_segments
 
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
@@ -153,3 +156,30 @@ def test_field_names_stay_data(tmp_path: Path) -> None:
     segments = load_segments(path, file="segments.yaml", fields=fields)
     data = {"days": 12, "freq": 3, "o) #": 4, "clicks": 2}
     assert _derived(segments, data, generated=True) == _derived(segments, data, generated=False)
+
+
+EVERY = st.one_of(
+    st.integers(1, 100),
+    st.decimals(min_value="0.001", max_value=100, places=3).map(float),
+    st.sampled_from([0.1, 0.3, 2.5, 1e-3]),
+)
+FINITE = st.one_of(
+    st.integers(-(10**30), 10**30),
+    st.floats(-1e12, 1e12),
+    st.decimals(min_value=-(10**9), max_value=10**9, places=4),
+    st.decimals(min_value=-10, max_value=10, places=1),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(every=EVERY, value=FINITE)
+def test_every_counts_exactly_on_both_paths(every: int | float, value: Any) -> None:
+    score = Score("s", "points", rules=(PointsRule(1, "v", every=every),))
+    run = derive_run(None, (score,), frozenset())
+    values: dict[str, Any] = {}
+    run(MappingScope({"v": value}, now=NOW, names=values), values)
+    checked = score.compute(MappingScope({"v": value}, now=NOW), trace=[])
+    # Floats count as the decimals they print as, as a written 'every' does.
+    exact = [Fraction(repr(x)) if isinstance(x, float) else Fraction(x) for x in (value, every)]
+    assert values["s"] == checked == math.floor(exact[0] / exact[1])
+    assert type(values["s"]) is type(checked) is int

@@ -257,8 +257,8 @@ def test_load_parses_both_kinds(tmp_path: Path) -> None:
         ),
         pytest.param(
             "scores:\n  a: {points: [{per: a, add: 1}]}\n",
-            L(2) + "scores.a.points[0].per: score 'a' reads score 'a', which comes after it — "
-            "declare 'a' above 'a'",
+            L(2) + "scores.a.points[0].per: score 'a' reads itself — its value is not known "
+            "while it is computed: read what it is built from",
             id="reads-itself",
         ),
         pytest.param(
@@ -621,3 +621,131 @@ def test_compiled_point_rules_fall_back_to_the_checked_rule() -> None:
     values: dict[str, Any] = {}
     run(MappingScope({"orders_30d": 2}, now=NOW, names=values), values)
     assert values == {"s": 3}
+
+
+# -- numbers too large, and 'every' counted exactly ----------------------------------------------
+
+HUGE = "1" + "0" * 310
+SHOWN = "1" + "0" * 58 + "…"
+MINUS = "-1" + "0" * 57 + "…"  # as shown, cut to the same length
+SIZE = " — write a number between -1e308 and 1e308"
+WEIGHTED = "scores:\n  s:\n    weighted: {opens: 1}\n    normalize: {opens: "
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(
+            f"scores:\n  s:\n    points:\n      - {{per: opens, add: {HUGE}}}\n",
+            L(4) + f"scores.s.points[0].add: 'add' is too large, got {SHOWN}{SIZE}",
+            id="add",
+        ),
+        pytest.param(
+            f"scores:\n  s:\n    points:\n      - {{per: opens, every: {HUGE}, add: 1}}\n",
+            L(4) + f"scores.s.points[0].every: 'every' is too large, got {SHOWN}{SIZE}",
+            id="every",
+        ),
+        pytest.param(
+            f"scores:\n  s:\n    weighted: {{opens: -{HUGE}}}\n",
+            L(3)
+            + f"scores.s.weighted.opens: the weight of 'opens' is too large, got {MINUS}{SIZE}",
+            id="weight",
+        ),
+        pytest.param(
+            f"{WEIGHTED}{{max: {HUGE}}}}}\n",
+            L(4) + f"scores.s.normalize.opens.max: 'max' is too large, got {SHOWN}{SIZE}",
+            id="max",
+        ),
+        pytest.param(
+            f"{WEIGHTED}{{min: -{HUGE}}}}}\n",
+            L(4) + f"scores.s.normalize.opens.min: 'min' is too large, got {MINUS}{SIZE}",
+            id="min",
+        ),
+    ],
+)
+def test_numbers_too_large_for_a_score_are_located_errors(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:  # was a bare OverflowError
+        load(tmp_path, text)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("value", "count"),
+    [
+        (Decimal("0.3"), 3),  # float division: 0.3 // 0.1 is 2.0
+        (Decimal("0.7"), 7),  # and 0.7 // 0.1 is 6.0
+        (0.3, 3),  # a float counts as the decimal it prints as
+        (0.7, 7),
+        (3, 30),  # 3 // 0.1 is 29.0
+        (Decimal("0.29"), 2),
+        (Decimal("-0.3"), -3),
+        (Decimal("-0.25"), -3),  # floored, as // floors
+        (-0.05, -1),
+        (Decimal("1E+2"), 1000),
+    ],
+)
+def test_every_counts_whole_multiples_exactly(tmp_path: Path, value: Any, count: int) -> None:
+    text = "scores:\n  tenths:\n    points:\n      - {per: rate, every: 0.1, add: 2}\n"
+    segments = load(tmp_path, text)
+    for trace in (False, True):  # generated code and the checked path
+        values = segments.classify({"rate": value}, now=NOW, tz=UTC, trace=trace).metrics
+        assert values["tenths"] == 2 * count
+        assert type(values["tenths"]) is int
+    score = segments.scores["tenths"]
+    assert score.terms(MappingScope({"rate": value}, now=NOW)) == (
+        f"+2 per every 0.1 rate: rate={value if isinstance(value, Decimal) else f'{value:g}'} "
+        f"→ {2 * count:+}",
+    )
+
+
+RFM_INLINE = (
+    "rfm:\n  recency: days_since_order\n  frequency: orders_30d\n  monetary: days_since_order\n"
+    "  cut_points: {recency: [1, 2, 3, 4], frequency: [1, 2, 3, 4], monetary: [1, 2, 3, 4]}\n"
+)
+ITSELF = "its value is not known while it is computed: read what it is built from"
+RFM_CODE = "read r_score, f_score or m_score, the scores as numbers"
+
+
+@pytest.mark.parametrize(
+    ("scores", "message"),
+    [
+        pytest.param(
+            "  s: {weighted: {opens: 1, s: 1}}\n",
+            L(5) + f"scores.s.weighted.s: score 's' reads itself — {ITSELF}",
+            id="weighted-input",
+        ),
+        pytest.param(
+            "  s:\n    points:\n      - {when: {s: {gt: 1}}, add: 1}\n",
+            L(7) + f"scores.s.points[0].when: score 's' reads itself — {ITSELF}",
+            id="when-rule",
+        ),
+        pytest.param(
+            "  s: {weighted: {rfm: 1}}\n",
+            L(5) + "scores.s.weighted.rfm: score 's' reads 'rfm', the RFM code as text (such as "
+            f"'545') — {RFM_CODE}",
+            id="weighted-rfm-code",
+        ),
+        pytest.param(
+            "  s:\n    points:\n      - {per: rfm, add: 1}\n",
+            L(7) + "scores.s.points[0].per: score 's' reads 'rfm', the RFM code as text (such as "
+            f"'545') — {RFM_CODE}",
+            id="per-rfm-code",
+        ),
+    ],
+)
+def test_a_score_cannot_add_up_itself_or_the_rfm_code(
+    tmp_path: Path, scores: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, METRICS + "scores:\n" + scores + RFM_INLINE)
+    assert str(info.value) == message
+
+
+def test_a_score_rule_may_compare_the_rfm_code(tmp_path: Path) -> None:
+    scores = "scores:\n  s:\n    points:\n      - {when: {rfm: '551'}, add: 1}\n"
+    segments = load(tmp_path, METRICS + scores + RFM_INLINE)
+    for count, points in ((5, 1), (4, 0)):  # codes 551 and 541
+        data = {"orders": orders(*[0] * count)}
+        assert segments.classify(data, now=NOW, tz=UTC).metrics["s"] == points

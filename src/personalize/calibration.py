@@ -1,10 +1,7 @@
-"""RFM calibration: quintile cut points over a streamed audience, and the file that keeps them."""
+"""RFM calibration: quintile cut points over a streamed audience (rfmfile.py writes them)."""
 
 from __future__ import annotations
 
-import os
-import secrets
-import stat
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,12 +15,12 @@ from .metricplan import MetricPlan
 from .metrics import Metric
 from .profile import Recipient
 from .records import read_jsonl
-from .rfm import DIMENSIONS, CutPoints, Number, Rfm, finite, format_number, parse_cut_points
+from .rfm import DIMENSIONS, CutPoints, Number, Rfm, finite
+from .rfmfile import check_writable, cut_points_text, read_back, write_cut_points
 from .scope import MISSING, MappingScope
 from .values import TYPE_HINT, described
-from .yamlfile import load_yaml
 
-__all__ = ["Calibration", "Calibrator", "quintiles"]
+__all__ = ["Calibration", "Calibrator", "check_writable", "quintiles"]
 
 _KEPT_ERRORS: Final = 5
 _INT64: Final = 2**63
@@ -35,9 +32,10 @@ class Calibration:
     """What ``personalize calibrate`` found and wrote.
 
     Attributes:
-        cut_points: The quintile cut points, as ``statistics.quantiles(values, n=5)`` gives them,
-            in the form the cut points file keeps and the project loads: whole numbers as
-            ``int``, others as the ``Decimal`` of their shortest form (``31.4``, not the float).
+        cut_points: The quintile cut points, as ``statistics.quantiles(values, n=5)`` gives them
+            (floats interpolated as the decimals they print as), in the form the cut points file
+            keeps and the project loads: a ``Decimal`` each, ``Decimal("21.0")``,
+            ``Decimal("31.4")``, ``Decimal("40.00")``.
         records: The records read.
         used: The records with a recency, frequency and monetary value (the ones counted).
         skipped: The records that failed validation or a metric.
@@ -117,9 +115,15 @@ class _Column:
         return [Decimal(k).scaleb(self.exponent) for k in self.ints]
 
     def quintiles(self) -> tuple[Number, ...]:
-        """The 4 cut points of ``statistics.quantiles(values, n=5)`` (method 'exclusive')."""
+        """The 4 cut points of ``statistics.quantiles(values, n=5)`` (method 'exclusive').
+
+        Floats are interpolated as the decimals they print as (``39.99``, not the binary
+        fraction a hair below it): a tie then gives the tied value, and a float column the
+        cut points of the same values in a Decimal column. Float arithmetic would not:
+        ``(39.99 * 3 + 39.99 * 2) / 5`` is ``39.989999999999995``.
+        """
         if self.kind == "float":
-            return quintiles(sorted(self.floats))
+            return quintiles(sorted(self.floats), exact=lambda x: Decimal(repr(x)))
         ordered = sorted(self.ints)  # Python ints, 28 bytes each, for the sort only
         if self.kind == "int":
             return quintiles(ordered)
@@ -147,6 +151,8 @@ def quintiles(
         low, high = ordered[j - 1], ordered[j]
         if exact is not None:
             low, high = exact(low), exact(high)
+        # Decimals of a column (19 digits) or floats' shortest forms (17): exact in 28 digits,
+        # unless the two lie 10 orders of magnitude apart (then rounded far below a float's).
         result.append((low * (n - delta) + high * delta) / n)
     return tuple(result)
 
@@ -277,23 +283,18 @@ class Calibrator:
             write: Write the cut points file named by ``rfm: cut_points:``.
 
         Raises:
-            ConfigError: fewer than 2 records had all three values, or the cut points are
-                written inline in the segments file (``write`` then has nowhere to go).
+            ConfigError: fewer than 2 records had all three values (naming the first skipped
+                record's error, when records were skipped); with ``write``, the cut points
+                file cannot be written (see ``rfmfile.write_cut_points``).
         """
         if self.used < 2:
-            raise ConfigError(
-                f"calibration needs at least 2 recipients with recency, frequency and monetary "
-                f"values, found {self.used} in {self.records} records",
-                file=source,
-                hint="use a larger audience; recipients who never ordered have no recency",
-            )
+            raise self._too_few(source)
         found = CutPoints(*(column.quintiles() for column in self._columns))
-        text = self._text(found, source)
-        # The cut points as the file keeps them, read back: what scoring uses after a reload
-        # (a float quintile such as 0.1 becomes Decimal("0.1"), as written). A Decimal the
-        # file keeps stays as computed, trailing zeros and all (40.00).
-        doc = load_yaml(text, file=self.rfm.source or "rfm.yaml")
-        kept = parse_cut_points(doc.data, doc=doc).as_dict()
+        text = cut_points_text(
+            found, source=source, now=self.now, records=self.records, used=self.used
+        )
+        kept = read_back(text, source)
+        # A Decimal the file keeps stays as computed, trailing zeros and all (40.00).
         cuts = CutPoints(
             *(
                 tuple(
@@ -305,55 +306,30 @@ class Calibrator:
         )
         written = None
         if write:
-            written = self._write(text)
+            written = write_cut_points(self.rfm, text)
         return Calibration(
             cuts, self.records, self.used, self.skipped, tuple(self.errors), file=written
         )
 
-    def _text(self, cuts: CutPoints, source: str) -> str:
-        lines = [
-            "# RFM cut points, written by `personalize calibrate`: run it again rather than edit.",
-            f"# Audience: {source}",
-            f"# As of {self.now.isoformat()}: {self.records:,} records, {self.used:,} with "
-            "recency, frequency and monetary values.",
-            "# Quintiles as statistics.quantiles(values, n=5); a score counts the cut points "
-            "below a value",
-            "# (recency scores 5 - count, frequency and monetary 1 + count).",
-        ]
-        for name, values in cuts.as_dict().items():
-            lines.append(f"{name}: [{', '.join(format_number(v) for v in values)}]")
-        return "\n".join(lines) + "\n"
-
-    def _write(self, text: str) -> str:
-        rfm = self.rfm
-        if rfm.target is None or rfm.source is None:
-            raise ConfigError(
-                "the cut points are written inline, so calibrate cannot write them",
-                file=rfm.file,
-                line=rfm.line,
-                path="rfm.cut_points",
-                hint="write cut_points: rfm.yaml to let 'personalize calibrate' keep them there",
+    def _too_few(self, source: str) -> ConfigError:
+        found = (
+            f"calibration needs at least 2 recipients with recency, frequency and monetary "
+            f"values, found {self.used} in {self.records} records"
+        )
+        if not self.errors:
+            return ConfigError(
+                found,
+                file=source,
+                hint="use a larger audience; recipients who never ordered have no recency",
             )
-        target = rfm.target
-        # Write then rename: a crash never leaves a half-written file behind. The new file
-        # gets the old one's permissions, or a new file's (0o666 less the umask): others
-        # (a sending service under its own user) must still be able to read it.
-        temporary = target.parent / f".rfm-{secrets.token_hex(8)}.tmp"
-        created = False
-        try:
-            old = stat.S_IMODE(target.stat().st_mode) if target.exists() else None
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-            handle = os.open(temporary, flags, 0o666)  # the umask applies, as to any new file
-            created = True
-            with os.fdopen(handle, "wb") as out:
-                out.write(text.encode("utf-8"))
-            if old is not None:
-                os.chmod(temporary, old)
-            os.replace(temporary, target)
-        except OSError as exc:
-            if created and temporary.exists():
-                temporary.unlink()
-            raise ConfigError(
-                f"cannot write the cut points: {exc}", file=rfm.source, hint="check permissions"
-            ) from None
-        return rfm.source
+        # Often every record failed for one reason (a field the export lacks, an RFM input
+        # that is not a number): the first of them says what to fix.
+        first = self.errors[0]
+        where = ": ".join(part for part in (first.location, first.path, first.message) if part)
+        return ConfigError(
+            f"{found}; {self.skipped} skipped, the first: {where}",
+            file=source,
+            hint=f"{first.hint}; then calibrate again"
+            if first.hint
+            else "fix the skipped records, then calibrate again",
+        )

@@ -107,7 +107,11 @@ def load_tolerantly(root: Path) -> tuple[Loaded | None, list[Problem]]:
         problems,
         "segments",
         lambda into: read_segments(
-            settings.path(project.segments), file=project.segments, fields=fields, problems=into
+            settings.path(project.segments),
+            file=project.segments,
+            fields=fields,
+            field_spec=schema.spec,
+            problems=into,
         ),
     )
     segments = _segments(found, project.segments, problems)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .cache import LRUCache
-from .calibration import Calibration
+from .calibration import Calibration, check_writable
 from .choices import Choices, Chosen
 from .compile import (
     CompiledVariant,
@@ -102,7 +102,10 @@ class Project:
         fields = schema.paths()
         project = settings.project
         segments = load_segments(
-            settings.path(project.segments), file=project.segments, fields=fields
+            settings.path(project.segments),
+            file=project.segments,
+            fields=fields,
+            field_spec=schema.spec,
         )
         # Templates see fields, metrics (with RFM values and scores) and `segments` (a set):
         # `{% if 'vip' in segments %}`.
@@ -384,9 +387,12 @@ class Project:
 
         Raises:
             ConfigError: no ``rfm:`` section, the file cannot be read, fewer than 2
-                recipients with all three values, inline cut points with ``write``.
+                recipients with all three values; with ``write``, inline cut points or a
+                cut points folder that does not exist (both found before reading).
         """
         calibrator = self.segments.calibrator(now=self.now(now), tz=self.schema.tz)
+        if write:
+            check_writable(calibrator.rfm)  # before a long read, not after it
         name = source or str(audience)
         calibrator.add_jsonl(
             self.root / audience,

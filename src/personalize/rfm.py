@@ -19,6 +19,7 @@ from .yamlfile import Document, load_yaml
 
 __all__ = [
     "DIMENSIONS",
+    "HEADER",
     "NAMES",
     "RFM_CODES",
     "CutPoints",
@@ -34,6 +35,10 @@ NAMES: Final = ("r_score", "f_score", "m_score", "rfm")
 _KEYS: Final = (*DIMENSIONS, "cut_points")
 _CUTS: Final = 4  # four boundaries between the scores 1–5
 _CUTS_HINT: Final = "list the 4 boundaries between the scores 1–5, e.g. [14, 30, 90, 180]"
+HEADER: Final = (
+    "# RFM cut points, written by `personalize calibrate`: run it again rather than edit."
+)
+"""The first line of a cut points file that ``personalize calibrate`` wrote."""
 
 Number = int | float | Decimal
 
@@ -236,18 +241,12 @@ def parse_rfm(spec: Any, *, doc: Document, base: Path) -> Rfm:
             cut_doc = load_yaml(read_text_file(target, file=source), file=source)
             found = parse_cut_points(cut_doc.data, doc=cut_doc)
         except ConfigError as err:
-            # The file is generated: regenerating it is the fix, and calibrate needs the
-            # project loaded, so the file must go first.
             raise ConfigError(
                 err.message,
                 file=err.file,
                 line=err.line,
                 path=err.path,
-                hint=f"{err.hint}; or delete {source} and run 'personalize calibrate "
-                "AUDIENCE.jsonl' to write it again"
-                if err.hint
-                else f"delete {source} and run 'personalize calibrate AUDIENCE.jsonl' to "
-                "write it again",
+                hint="; ".join(filter(None, (err.hint, _remedy(source, target, doc.file)))),
             ) from None
     return Rfm(
         recency, frequency, monetary, found, source=source, target=target, file=doc.file, line=line
@@ -258,6 +257,31 @@ _RFM_HINT: Final = (
     "write rfm: {recency: days_since_order, frequency: orders_365d, monetary: spend_365d, "
     "cut_points: rfm.yaml}"
 )
+
+
+def _remedy(source: str, target: Path, segments: str) -> str:
+    """How to get past a cut points file that does not load."""
+    if _generated(target):
+        # Regenerating it is the fix, and calibrate needs the project loaded, so the file
+        # must go first.
+        return (
+            f"or delete {source} and run 'personalize calibrate AUDIENCE.jsonl' to write it again"
+        )
+    # Not calibrate's file: deleting it could lose someone's work.
+    return (
+        f"{source} was not written by 'personalize calibrate' (its header is missing): fix it, "
+        f"or check that rfm.cut_points in {segments} names the cut points file"
+    )
+
+
+def _generated(target: Path) -> bool:
+    """Whether the file starts with the header calibrate writes."""
+    try:
+        with target.open("rb") as handle:
+            start = handle.read(len(HEADER.encode()) + 3)
+    except OSError:
+        return False
+    return start.removeprefix(b"\xef\xbb\xbf").startswith(HEADER.encode())
 
 
 def _cut_points_file(name: Any, doc: Document, base: Path) -> tuple[str, Path]:
@@ -276,7 +300,22 @@ def _cut_points_file(name: Any, doc: Document, base: Path) -> tuple[str, Path]:
             hint="write e.g. cut_points: rfm.yaml (next to the segments file)",
         )
     folder = PurePosixPath(doc.file).parent
-    return (folder / relative).as_posix(), base.joinpath(*relative.parts)
+    target = base.joinpath(*relative.parts)
+    if _same_file(target, base / PurePosixPath(doc.file).name):
+        raise doc.error(
+            where,
+            f"'cut_points' names the segments file itself, got {short_repr(name)}",
+            hint="name the file 'personalize calibrate' writes the cut points to, "
+            "e.g. cut_points: rfm.yaml",
+        )
+    return (folder / relative).as_posix(), target
+
+
+def _same_file(one: Path, other: Path) -> bool:
+    try:
+        return one.samefile(other)
+    except OSError:  # either does not exist (a segments file read from memory, say)
+        return False
 
 
 def parse_cut_points(data: Any, *, doc: Document, path: tuple[str | int, ...] = ()) -> CutPoints:

@@ -13,7 +13,7 @@ from .rfm import NAMES as RFM_NAMES
 from .rfm import RFM_CODES, Rfm
 from .rulenodes import RuleSource
 from .scope import MappingScope
-from .scores import BIG, PLACES, Score
+from .scores import BIG, PLACES, Score, multiples
 
 __all__ = ["DeriveRun", "derive_run"]
 
@@ -142,7 +142,11 @@ def _points(code: RuleSource, score: Score) -> list[str]:
             lines.append(f"{indent}total += {code.bind(rule.add)}")
             continue
         lines += _lookup(code, rule.per, indent)
-        times = "v" if rule.every is None else f"int(v // {code.bind(rule.every)})"
+        times = "v"
+        if type(rule.every) is int:
+            times = f"(v // {code.bind(rule.every)})"
+        elif rule.every is not None:  # exactly, as the checked path counts: 3 // 0.1 is 29.0
+            times = f"{code.bind(multiples)}(v, {code.bind(rule.every)})"
         lines += [
             f"{indent}if type(v) is int:",
             f"{indent}    total += {code.bind(rule.add)} * {times}",

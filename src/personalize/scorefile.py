@@ -61,12 +61,21 @@ def parse_score(name: str, spec: Any, *, doc: Document, path: tuple[str | int, .
 
 
 def _number(value: Any, doc: Document, path: tuple[str | int, ...], what: str) -> int | float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise doc.error(path, f"{what} must be a number, got {written(value)}", hint=_NUMBER_HINT)
+    try:
+        number = float(value)  # scores add up in floats: a whole number must fit one too
+    except OverflowError:
+        raise doc.error(
+            path, f"{what} is too large, got {written(value)}", hint=_SIZE_HINT
+        ) from None
+    if not math.isfinite(number):
         raise doc.error(path, f"{what} must be a number, got {written(value)}", hint=_NUMBER_HINT)
     return value
 
 
 _NUMBER_HINT: Final = "write a number such as 5, -3 or 0.25"
+_SIZE_HINT: Final = "write a number between -1e308 and 1e308"
 
 
 def _weighted(

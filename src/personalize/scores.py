@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, Final
 
 from .errors import RuleError
@@ -13,7 +14,7 @@ from .rulenodes import Rule, TraceEntry
 from .scope import MISSING, MappingScope
 from .values import TYPE_HINT, described
 
-__all__ = ["BIG", "KINDS", "PLACES", "PointsRule", "Score", "WeightedInput"]
+__all__ = ["BIG", "KINDS", "PLACES", "PointsRule", "Score", "WeightedInput", "multiples"]
 
 KINDS: Final = ("weighted", "points")
 BIG: Final = 2.0**1000
@@ -182,11 +183,12 @@ class Score:
             if value is MISSING or value is None:
                 out.append(f"{text}: {rule.per}=nothing → 0")
                 continue
-            # As _points counts: an exact int as it is, anything else as a float.
+            # As _points counts: an exact int as it is, anything else as a float; multiples of
+            # 'every' exactly, from the value itself.
             count = (
                 value if type(value) is int else _float(value, self, f"{rule.path}.per", rule.line)
             )
-            times = count if rule.every is None else int(count // rule.every)
+            times = count if rule.every is None else multiples(value, rule.every)
             out.append(
                 f"{text}: {rule.per}={_number(value)} → {_number(rule.add * times, sign=True)}"
             )
@@ -227,13 +229,31 @@ class Score:
             if type(value) is not int:
                 if value is MISSING or value is None:
                     continue
-                value = _float(value, self, f"{rule.path}.per", rule.line)
+                # Checked; a float from here on, unless 'every' counts it exactly.
+                number = _float(value, self, f"{rule.path}.per", rule.line)
+                if rule.every is None:
+                    value = number
             if rule.every is not None:
-                value = int(value // rule.every)
+                value = multiples(value, rule.every)
             total += rule.add * value
         if isinstance(total, float):
             return round(total, PLACES) + 0.0
         return total
+
+
+def multiples(value: int | float | Decimal, every: int | float) -> int:
+    """The whole multiples of ``every`` in ``value``, floored (``value // every``), exactly.
+
+    A float counts as the decimal it prints as, as a written ``every`` does: 0.3 holds three
+    of 0.1 (float division says two), and so does ``Decimal("0.3")``. ``value`` is finite.
+    """
+    if type(value) is int and type(every) is int:
+        return value // every
+    return math.floor(_fraction(value) / _fraction(every))
+
+
+def _fraction(value: int | float | Decimal) -> Fraction:
+    return Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
 
 
 def _float(value: Any, score: Score, path: str, line: int | None) -> float:

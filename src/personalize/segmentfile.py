@@ -9,13 +9,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
-from .config import read_text_file
+from .config import FieldSpec, read_text_file
+from .declarations import named_type
 from .errors import ConfigError, PersonalizeError, did_you_mean, short_repr
 from .fieldtypes import RESERVED_NAMES
 from .metricfile import declared, parse_metric
 from .metrics import Metric
+from .rfm import DIMENSIONS, Rfm, parse_rfm
 from .rfm import NAMES as RFM_NAMES
-from .rfm import Rfm, parse_rfm
 from .rules import Rule, parse_rule
 from .scorefile import parse_score
 from .scores import Score
@@ -27,6 +28,14 @@ __all__ = ["Segment", "SegmentFile", "declared", "parse_metric", "read_segments"
 _NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _RESERVED: Final = frozenset({"all", "any", "not"})
 _SEGMENT_KEYS: Final = ("description", "when")
+_NUMBER_TYPES: Final = ("int", "float", "decimal")
+_RFM_EXAMPLES: Final = MappingProxyType(
+    {
+        "recency": "{days_since: orders.at}",
+        "frequency": "{count: orders, within: 365d}",
+        "monetary": "{sum: orders.total, within: 365d}",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +66,7 @@ class _Draft:
     doc: Document
     fields: Set[str]
     base: Path
+    field_spec: Callable[[str], FieldSpec | None] | None = None
     metrics: dict[str, Metric] = field(default_factory=dict)
     segments: dict[str, Segment] = field(default_factory=dict)
     scores: dict[str, Score] = field(default_factory=dict)
@@ -205,27 +215,56 @@ def _check_rfm(draft: _Draft) -> None:
                     f"{section[:-1]} {name!r} has the same name as an RFM value",
                     hint="rename it: rules could not tell the two apart",
                 )
-    for key, ref in zip(("recency", "frequency", "monetary"), rfm.inputs, strict=True):
-        if ref in draft.metrics or declared(ref, draft.fields):
-            continue
-        raise draft.doc.error(
-            ("rfm", key),
-            f"unknown metric or field {ref!r}",
-            hint=did_you_mean(ref, (*draft.metrics, *draft.fields))
-            or "name a metric such as {days_since: orders.at}, or a number field",
-        )
+    for key, ref in zip(DIMENSIONS, rfm.inputs, strict=True):
+        if ref not in draft.metrics and not declared(ref, draft.fields):
+            raise draft.doc.error(
+                ("rfm", key),
+                f"unknown metric or field {ref!r}",
+                hint=did_you_mean(ref, (*draft.metrics, *draft.fields))
+                or "name a metric such as {days_since: orders.at}, or a number field",
+            )
+        _check_rfm_type(draft, key, ref)
+
+
+def _check_rfm_type(draft: _Draft, key: str, ref: str) -> None:
+    """Refuse an RFM input whose declared type is not a number: it would fail every recipient."""
+    metric, spec_of = draft.metrics.get(ref), draft.field_spec
+    if spec_of is None or (metric is not None and metric.kind in ("count", "days_since")):
+        return  # no types to check, or whole numbers
+    source = ref if metric is None else metric.source
+    spec = spec_of(source)
+    if spec is None:
+        return  # a key inside a `map` field: any type
+    # A metric's value has the type of its source's items (sum, avg, min, max of numbers).
+    type_name = spec.type if metric is None else named_type(spec.type)
+    if type_name in _NUMBER_TYPES:
+        return
+    what = f"{ref!r} is a field of type {type_name}"
+    if metric is not None:
+        what = f"metric {ref!r} is the {metric.kind} of {source!r}, of type {type_name}"
+    hint = f"name a metric such as {_RFM_EXAMPLES[key]}, or an int, float or decimal field"
+    if type_name in ("date", "datetime"):
+        hint = f"count the days since it with a metric such as {{days_since: {source}}}"
+    raise draft.doc.error(("rfm", key), f"{key!r} needs a number, but {what}", hint=hint)
 
 
 def _check_scores(draft: _Draft) -> None:
     doc, seen = draft.doc, list[str]()  # the scores declared so far
     for score in draft.scores.values():
+        # Weighted inputs and 'per' values are added up; a 'when' rule may compare anything.
+        summed = {item.path for item in score.inputs} | {f"{r.path}.per" for r in score.rules}
         for ref, path, line in score.refs():
             kind = draft.kind_of(ref)
-            if kind in ("metric", "RFM value") or ref in seen:
+            readable = kind in ("metric", "RFM value") or ref in seen
+            if ref == "rfm" and kind == "RFM value" and path in summed:
+                message = f"score {score.name!r} reads 'rfm', the RFM code as text (such as '545')"
+                hint = "read r_score, f_score or m_score, the scores as numbers"
+            elif readable or (kind is None and declared(ref, draft.fields)):
                 continue
-            if kind is None and declared(ref, draft.fields):
-                continue
-            if kind == "segment":
+            elif ref == score.name:
+                message = f"score {score.name!r} reads itself"
+                hint = "its value is not known while it is computed: read what it is built from"
+            elif kind == "segment":
                 message = f"score {score.name!r} reads segment {ref!r}"
                 hint = "scores are computed before segments: read the segment's metrics instead"
             elif kind == "score":
@@ -272,6 +311,7 @@ def read_segments(
     *,
     file: str,
     fields: frozenset[str],
+    field_spec: Callable[[str], FieldSpec | None] | None = None,
     problems: list[PersonalizeError] | None = None,
 ) -> SegmentFile | None:
     """The metrics, scores, RFM section, segments and groups of ``segments.yaml``.
@@ -280,6 +320,8 @@ def read_segments(
         path: The file to read.
         file: Its name in error messages (relative to the project).
         fields: The declared recipient field paths, dotted (``orders``, ``orders.total``).
+        field_spec: The declaration of a field path (``Schema.spec``); with it, an RFM input
+            whose declared type is not a number is refused.
         problems: Collecting mode (for lint): an entry that fails is recorded here and
             left out, and reading goes on; only a file that cannot be read at all raises.
 
@@ -289,7 +331,7 @@ def read_segments(
     Raises:
         ConfigError: with file, line and key path: invalid YAML, unknown sections or keys,
             unknown names in rules (with a did-you-mean hint), names that clash, malformed
-            metrics, scores, RFM cut points, groups or rules.
+            metrics, scores, RFM cut points, groups or rules, RFM inputs that are not numbers.
     """
     if not path.exists():
         return None
@@ -302,7 +344,7 @@ def read_segments(
             f"expected a mapping with 'metrics:' and 'segments:', got {short_repr(doc.data)}",
             hint="start the file with 'metrics:' or 'segments:'",
         )
-    draft = _Draft(doc, fields, path.parent)
+    draft = _Draft(doc, fields, path.parent, field_spec)
     dropped: set[str] = set()  # collecting mode: names of the entries left out
     for key, value in doc.data.items():
         reader = _SECTIONS.get(key)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from itertools import pairwise
@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from .calibration import Calibrator
+from .config import FieldSpec
 from .errors import ConfigError, RuleError
 from .metricplan import MetricPlan
 from .metrics import Metric
@@ -350,21 +351,30 @@ def _evaluation_order(
     return order
 
 
-def load_segments(path: Path, *, file: str, fields: frozenset[str]) -> Segments:
+def load_segments(
+    path: Path,
+    *,
+    file: str,
+    fields: frozenset[str],
+    field_spec: Callable[[str], FieldSpec | None] | None = None,
+) -> Segments:
     """Load ``segments.yaml`` and its RFM cut points; a missing file means no segments.
 
     Args:
         path: The file to read.
         file: Its name in error messages (relative to the project).
         fields: The declared recipient field paths, dotted (``orders``, ``orders.total``).
+        field_spec: The declaration of a field path (``Schema.spec``); with it, an RFM input
+            whose declared type is not a number is refused.
 
     Raises:
         ConfigError: with file, line and key path: invalid YAML, unknown sections or keys,
             unknown names in rules (with a did-you-mean hint), names that clash, segment
-            loops, malformed metrics, scores, RFM cut points, groups or rules. A missing cut
-            points file is not an error here: classifying then is (run calibrate first).
+            loops, malformed metrics, scores, RFM cut points, groups or rules, RFM inputs that
+            are not numbers. A missing cut points file is not an error here: classifying then
+            is (run calibrate first).
     """
-    found = read_segments(path, file=file, fields=fields)
+    found = read_segments(path, file=file, fields=fields, field_spec=field_spec)
     if found is None:
         return Segments(file=file, metrics={}, segments={})
     return Segments(

@@ -9,6 +9,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
+from personalize.calibration import check_writable
 from personalize.records import count_jsonl
 from personalize.rfm import format_number
 
@@ -34,6 +35,9 @@ def calibrate(state: State, audience: str, now_text: str | None, dry_run: bool, 
     """
     project = state.project
     now = parse_now(now_text, project.schema.tz)
+    rfm = project.segments.rfm
+    if rfm is not None and not dry_run:
+        check_writable(rfm)  # before reading a large audience, not after
     path = Path(audience).resolve()
     total = count_jsonl(path, display=audience)
     with progress_bar(total, "calibrating") as bar:
