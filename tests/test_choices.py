@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from personalize import Project
 from personalize.choices import Choices
@@ -23,9 +25,11 @@ class _Counted:
             project.registry, project.segments.segments, project.schema.tz, project.experiments
         )
 
-    def chosen(self, layout: str, record: dict[str, object]) -> dict[str, str | None]:
+    def chosen(
+        self, layout: str, record: dict[str, object], now: datetime | None = None
+    ) -> dict[str, str | None]:
         p = self.project
-        r, now = p.recipient(record), p.now()
+        r, now = p.recipient(record), p.now(now)
         membership = p.classify(r, now=now)
 
         def decide(*args: object, **kwargs: object) -> Decisions:
@@ -67,3 +71,24 @@ def test_experiment_arms_are_decided_once_per_arm() -> None:
     heroes = {counted.chosen("weekly", {**persona, "id": f"r{i}"})["hero"] for i in range(200)}
     assert heroes == {"hero/default", "hero/default-b"}
     assert counted.made == 2  # one decision per arm; the holdout, if any, would be a third
+
+
+def test_the_memo_keys_on_the_moment_in_utc(tmp_path: Path) -> None:
+    # The window ends at 02:30 summer time (00:30 UTC) on the night the clocks go back.
+    night = module('active: {until: "2026-10-25T02:30:00"}\npriority: 9', BODY.format("Night"))
+    counted = _Counted(
+        Project.load(make_project(tmp_path, modules={"hero/default": HERO, "hero/night": night}))
+    )
+    first = datetime(2026, 10, 25, 2, 10, tzinfo=ZoneInfo("Europe/Berlin"))  # 00:10 UTC
+    second = first.replace(fold=1)  # 01:10 UTC: equal to `first` as a date-time, and hashed alike
+    assert counted.chosen("news", ANN, first)["hero"] == "hero/night"
+    assert counted.chosen("news", ANN, second)["hero"] == "hero/default"
+    assert counted.made == 2
+    # The same moments spelled in UTC share their entries.
+    assert counted.chosen("news", ANN, datetime(2026, 10, 25, 0, 10, tzinfo=UTC))["hero"] == (
+        "hero/night"
+    )
+    assert counted.chosen("news", ANN, datetime(2026, 10, 25, 1, 10, tzinfo=UTC))["hero"] == (
+        "hero/default"
+    )
+    assert counted.made == 2

@@ -574,3 +574,39 @@ def test_lint_names_a_now_out_of_range_read_in_the_project_zone(
         "before the start of year 1 — render at a time between years 1 and 9999 in UTC, e.g. "
         "now=datetime.now(UTC)\n"
     )
+
+
+def test_explain_shows_an_unfillable_required_slot_then_fails_as_render_would(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = starter_kit_copy(tmp_path / "kit", ("[project]", "[project]"))
+    for name in ("default", "default-b"):  # the fallbacks exist, but only in German
+        path = root / "modules" / "hero" / f"{name}.mjml"
+        path.write_text(path.read_text().replace("---\n", "---\nlocales: [de]\n", 1))
+    data = _data(tmp_path, _record("ed"))
+    args = ["--project", str(root), "explain", "weekly", "--data", data, "-r", "ed"]
+    error = (
+        "error: templates/weekly.mjml line 32 (recipient ed): no module can fill required slot "
+        "'hero' (candidates: hero/vip-early-access: not in a targeted segment, "
+        "hero/abandoned-cart: not in a targeted segment, hero/recent-purchase: not in a targeted "
+        "segment, hero/win-back: not in a targeted segment, hero/welcome: not in a targeted "
+        "segment, hero/german: wrong locale, hero/default: wrong locale, hero/default-b: wrong "
+        "locale) — no module without targeting serves this recipient (hero/german is for "
+        "locales de, not en_US; hero/default is for locales de, not en_US; hero/default-b is for "
+        "locales de, not en_US): add one without locales or active in modules/hero/, or mark "
+        'the slot optional: <slot name="hero" optional/>'
+    )
+    code, out, err = run(args, capsys)
+    assert code == 1
+    assert "hero → (empty)  (required slot, no eligible module: rendering raises a " in out
+    assert "│ hero/default-b        │        0 │ wrong locale" in out
+    assert err == error + "\n"
+    code, out, err = run([*args, "--format", "json"], capsys)
+    assert code == 1
+    hero = json.loads(out)["slots"][0]
+    assert (hero["module"], hero["reason"]) == (
+        None,
+        "required slot, no eligible module: rendering raises a DecisionError",
+    )
+    assert [c["outcome"] for c in hero["candidates"]][-3:] == ["wrong locale"] * 3
+    assert err == error + "\n"

@@ -6,7 +6,7 @@ import json
 import random
 import re
 import textwrap
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -241,12 +241,16 @@ def test_a_required_slot_without_an_eligible_module(project: Project) -> None:
     with pytest.raises(DecisionError) as caught:
         project.decide("promo", {"id": "ann"}, now=NOW)
     message = (
-        "no module can fill required slot 'banner' (candidates: banner/german, banner/vip-only)"
+        "no module can fill required slot 'banner' (candidates: banner/german: wrong locale, "
+        "banner/vip-only: not in a targeted segment)"
     )
-    assert str(caught.value) == (
-        f"templates/promo.mjml line 5 (recipient ann): {message} — "
-        + REQUIRED_HINT.format(slot="banner")
+    # The module without targeting exists, limited to German: "add a fallback" would mislead.
+    hint = (
+        "no module without targeting serves this recipient (banner/german is for locales de, "
+        "not en_US): add one without locales or active in modules/banner/, or mark the slot "
+        'optional: <slot name="banner" optional/>'
     )
+    assert str(caught.value) == (f"templates/promo.mjml line 5 (recipient ann): {message} — {hint}")
     assert caught.value.to_dict() == {
         "type": "DecisionError",
         "message": message,
@@ -254,18 +258,13 @@ def test_a_required_slot_without_an_eligible_module(project: Project) -> None:
         "line": 5,
         "recipient": "ann",
         "path": None,
-        "hint": REQUIRED_HINT.format(slot="banner"),
+        "hint": hint,
     }
 
 
 def test_the_same_slot_is_filled_where_its_locale_module_applies(project: Project) -> None:
     decisions = project.decide("promo", {"id": "jan", "locale": "de_DE"}, now=NOW)
     assert decisions.as_dict() == {"banner": "banner/german"}
-
-
-def test_explain_also_raises_for_a_required_slot(project: Project) -> None:
-    with pytest.raises(DecisionError, match="required slot 'banner'"):
-        project.explain("promo", {"id": "ann"}, now=NOW)
 
 
 def test_decisions_are_deterministic(tmp_path: Path, project: Project) -> None:
@@ -718,7 +717,8 @@ def test_the_decision_error_lists_every_candidate() -> None:
         run(registry)
     assert str(caught.value) == (
         "templates/weekly.mjml line 5 (recipient r1): no module can fill required slot 'hero' "
-        "(candidates: hero/a, hero/b) — " + REQUIRED_HINT.format(slot="hero")
+        "(candidates: hero/a: not in a targeted segment, hero/b: not in a targeted segment) — "
+        + REQUIRED_HINT.format(slot="hero")
     )
 
 
@@ -739,3 +739,180 @@ def test_decide_with_a_membership_from_classify_decides_the_same() -> None:
         assert bundled.decide("weekly", persona, membership=membership) == bundled.decide(
             "weekly", persona
         )
+
+
+# -- windows across the changes of daylight saving time ----------------------------------------
+
+NIGHT = "priority: 500\nactive: {}"
+# Berlin, 2026: the clocks go back at 03:00 summer time on October 25 (02:00-03:00 happens
+# twice) and forward at 02:00 winter time on March 29 (02:00-03:00 does not happen).
+DST_CASES: list[tuple[str, str, datetime, bool]] = [
+    # 02:30 summer time is 00:30 UTC; the first 02:10 (summer time) is inside.
+    ("fall back, first 02:10", "{until: 2026-10-25T02:30:00}", datetime(2026, 10, 25, 0, 10), True),
+    # The second 02:10 (winter time) is 01:10 UTC: 40 minutes after the window ended.
+    (
+        "fall back, second 02:10",
+        "{until: 2026-10-25T02:30:00}",
+        datetime(2026, 10, 25, 1, 10),
+        False,
+    ),
+    # 02:30 never happens: read with the offset before the change, it is 01:30 UTC.
+    ("spring forward, 03:15", "{from: 2026-03-29T02:30:00}", datetime(2026, 3, 29, 1, 15), False),
+    ("spring forward, 03:45", "{from: 2026-03-29T02:30:00}", datetime(2026, 3, 29, 1, 45), True),
+]
+
+
+def spellings(utc: datetime) -> list[datetime]:
+    """One moment as UTC, Berlin time, naive Berlin time (fold kept) and a fixed offset."""
+    berlin = utc.astimezone(BERLIN)
+    offset = berlin.utcoffset()
+    assert offset is not None
+    return [utc, berlin, berlin.replace(tzinfo=None), utc.astimezone(timezone(offset))]
+
+
+@pytest.mark.parametrize(
+    ("window", "moment", "inside"), [c[1:] for c in DST_CASES], ids=[c[0] for c in DST_CASES]
+)
+def test_windows_compare_moments_across_daylight_saving_changes(
+    tmp_path: Path, window: str, moment: datetime, inside: bool
+) -> None:
+    modules = {**MODULES, "hero/night": NIGHT.replace("{}", window)}
+    root = write_project(tmp_path, modules=modules)
+    expected = "hero/night" if inside else "hero/default"
+    record = {"id": "ann"}
+    nows = spellings(moment.replace(tzinfo=UTC))
+    for order in (nows, nows[::-1]):  # the memo must give each the same, whoever came first
+        project = Project.load(root)
+        for now in order:
+            assert project.decide("weekly", record, now=now).as_dict()["hero"] == expected
+            assert project.render("weekly", record, now=now).decisions["hero"] == expected
+            night = candidates(project.explain("weekly", record, now=now), "hero")[0]
+            assert night[:3] == ("hero/night", 500, WON if inside else INACTIVE)
+    reference = project.render_reference("weekly", record, now=nows[1])
+    assert reference.decisions["hero"] == expected
+
+
+def test_the_two_0210s_of_the_night_clocks_go_back_are_told_apart(tmp_path: Path) -> None:
+    # Equal as date-times in one zone (only `fold` differs), they are an hour apart.
+    modules = {**MODULES, "hero/night": NIGHT.replace("{}", "{until: 2026-10-25T02:30:00}")}
+    project = Project.load(write_project(tmp_path, modules=modules))
+    first = datetime(2026, 10, 25, 2, 10, tzinfo=BERLIN)
+    second = first.replace(fold=1)
+    assert first == second
+    heroes = [
+        project.render("weekly", {"id": "ann"}, now=now).decisions["hero"]
+        for now in (first, second)
+    ]
+    assert heroes == ["hero/night", "hero/default"]
+    night = candidates(project.explain("weekly", {"id": "ann"}, now=second), "hero")[0]
+    assert night == (
+        "hero/night",
+        500,
+        INACTIVE,
+        "active … – 2026-10-25 02:30:00 (Europe/Berlin), now is 2026-10-25T02:10+01:00",
+    )
+
+
+# -- explain shows what render would do, and never fails where render does not -------------------
+
+
+def test_explain_shows_a_required_slot_no_module_can_fill(project: Project) -> None:
+    explanation = project.explain("promo", {"id": "ann"}, now=NOW)
+    assert str(explanation) == textwrap.dedent(
+        """\
+        promo for recipient ann (locale en_US, now 2026-11-20T09:00+01:00)
+        segments: none
+        values: orders_30d=0
+
+        banner: (empty) — required slot, no eligible module: rendering raises a DecisionError
+          ✗ banner/german [priority 0] wrong locale: for locales de; recipient is en_US
+          ✗ banner/vip-only [priority 0] not in a targeted segment: targets vip; recipient is in none of them — failed: tier = Gold (saw 'Bronze')"""  # noqa: E501
+    )
+    assert explanation.unfilled == ("banner",)
+    assert explanation.decisions.items[0] == Decision(
+        "banner",
+        None,
+        True,
+        "required slot, no eligible module: rendering raises a DecisionError",
+        explanation.decisions.items[0].candidates,
+    )
+    # What explain shows empty, render refuses.
+    with pytest.raises(DecisionError):
+        project.render("promo", {"id": "ann"}, now=NOW)
+    assert project.explain("weekly", {"id": "ann"}, now=NOW).unfilled == ()
+
+
+def test_explain_notes_a_rule_after_the_winner_that_render_never_runs(tmp_path: Path) -> None:
+    # `tier` is text: comparing it with a number raises, but only if the rule runs.
+    modules = {**MODULES, "hero/zz": "when: {tier: {gt: 5}}\npriority: -5"}
+    project = Project.load(write_project(tmp_path, modules=modules))
+    record = {"id": "ann"}
+    assert project.render("weekly", record, now=NOW).decisions["hero"] == "hero/default"
+    assert project.decide("weekly", record, now=NOW).as_dict()["hero"] == "hero/default"
+    explanation = project.explain("weekly", record, now=NOW)
+    assert candidates(explanation, "hero")[-2:] == [
+        ("hero/default", 0, WON, "fallback"),
+        (
+            "hero/zz",
+            -5,
+            LOST_PRIORITY,
+            "hero/default ranks first, so its when rule never runs; for this recipient it "
+            "would raise a RuleError at line 2: tier: cannot compare 'Bronze' (text) with 5 "
+            "(number)",
+        ),
+    ]
+
+
+def test_a_rule_that_raises_before_the_winner_fails_explain_as_it_fails_render(
+    tmp_path: Path,
+) -> None:
+    modules = {**MODULES, "hero/zz": "when: {tier: {gt: 5}}\npriority: 5"}
+    project = Project.load(write_project(tmp_path, modules=modules))
+    expected = (
+        "modules/hero/zz.mjml line 2 (recipient ann): tier: cannot compare 'Bronze' (text) with "
+        "5 (number) — check the field's type in the recipient schema"
+    )
+    for call in (project.render, project.explain):
+        with pytest.raises(RuleError) as caught:
+            call("weekly", {"id": "ann"}, now=NOW)
+        assert str(caught.value) == expected
+
+
+def test_explain_shows_the_condition_a_not_rule_failed_on(tmp_path: Path) -> None:
+    modules = {**MODULES, "hero/not-bronze": "when: {not: {tier: Bronze}}\npriority: 1"}
+    project = Project.load(write_project(tmp_path, modules=modules))
+    explanation = project.explain("weekly", {"id": "ann"}, now=NOW)
+    hero = next(c for c in explanation.decisions.items[0].candidates if c.module.endswith("bronze"))
+    assert hero.detail == "when: not(tier = Bronze) — failed: not(tier = Bronze) (saw 'Bronze')"
+    assert hero.failed == (TraceEntry("when.not", "not(tier = Bronze)", "Bronze", False),)
+
+
+def test_the_decision_error_names_a_fallback_outside_its_window() -> None:
+    window = Active(
+        datetime(2026, 11, 27, tzinfo=UTC).astimezone(UTC),
+        datetime(2026, 11, 30, 23, tzinfo=UTC),
+        "2026-11-27 – 2026-11-30",
+    )
+    registry = registry_of(mod("hero/sale", active=window), mod("hero/vip", segments=("vip",)))
+    with pytest.raises(DecisionError) as caught:
+        run(registry)
+    assert str(caught.value) == (
+        "templates/weekly.mjml line 5 (recipient r1): no module can fill required slot 'hero' "
+        "(candidates: hero/sale: outside its date window, hero/vip: not in a targeted segment) "
+        "— no module without targeting serves this recipient (hero/sale is active 2026-11-27 – "
+        "2026-11-30 (Europe/Berlin), now is 2026-11-20T09:00+01:00): add one without locales or "
+        'active in modules/hero/, or mark the slot optional: <slot name="hero" optional/>'
+    )
+
+
+def test_decide_with_explain_leaves_a_required_slot_empty_instead_of_raising() -> None:
+    registry = registry_of(mod("hero/de", locales=("de",)))
+    decision = run(registry, explain=True).items[0]
+    assert (decision.module, decision.required, decision.reason) == (
+        None,
+        True,
+        "required slot, no eligible module: rendering raises a DecisionError",
+    )
+    assert decision.candidates == (
+        Candidate("hero/de", 0, WRONG_LOCALE, "for locales de; recipient is en_US"),
+    )

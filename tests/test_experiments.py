@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from personalize import Project
 from personalize.cli import main
 from personalize.decide import HELD_OUT, OTHER_VARIANT, WON, RecipientScope, decide
-from personalize.errors import ConfigError, short_repr
+from personalize.errors import ConfigError, RecipientError, short_repr
 from personalize.experiments import ArmMemo, Assignment, Experiment, Variant, bucket
 from personalize.testing import canonical_html
 from projects import ANN, make_project, module
@@ -106,6 +106,41 @@ def test_bucket_is_a_stable_fraction(name: str, recipient: str) -> None:
     place = bucket(name, recipient)
     assert 0.0 <= place < 1.0
     assert bucket(name, recipient) == place
+
+
+def test_a_number_id_is_hashed_as_its_text_as_records_ids_are() -> None:
+    split = kit().experiments[KIT_EXPERIMENT]
+    for number, text in ((42, "42"), (-7, "-7"), (10**30, "1" + "0" * 30), (42.0, "42.0")):
+        assert bucket(KIT_EXPERIMENT, number) == bucket(KIT_EXPERIMENT, text)
+        assert split.assign(number) == split.assign(text)
+        assert split.variant_of(number) == split.variant_of(text)
+    # The project hashes a record's number id the same way: as the text it becomes.
+    persona = dict(kit().personas["silver-sam"].data)
+    for number in (42, 43, 44, 45):
+        arm = kit().decide("weekly", {**persona, "id": number}).experiments[KIT_EXPERIMENT]
+        assert arm == split.variant_of(number)
+
+
+@pytest.mark.parametrize(
+    ("recipient", "shown"),
+    [(True, "True"), (None, "None"), (b"r-1", "b'r-1'"), (10**5000, "<int too large to show>")],
+    ids=["bool", "none", "bytes", "huge-int"],
+)
+def test_an_id_that_is_neither_text_nor_a_number_is_a_recipient_error(
+    recipient: Any, shown: str
+) -> None:
+    expected = (
+        f"id: expected text or a number, got {shown} — pass the recipient's id as its record "
+        "holds it, e.g. 'r-17' or 42"
+    )
+    for call in (
+        lambda: bucket(KIT_EXPERIMENT, recipient),
+        lambda: kit().experiments[KIT_EXPERIMENT].assign(recipient),
+        lambda: kit().experiments[KIT_EXPERIMENT].variant_of(recipient),
+    ):
+        with pytest.raises(RecipientError) as caught:
+            call()
+        assert str(caught.value) == expected
 
 
 SPLITS = [
@@ -211,6 +246,18 @@ LOAD_ERRORS = [
         {"hero/a": _a(tag="{name: 'Hero Copy', variant: a}")},
         "modules/hero/a.mjml line 4: experiment.name: experiment name must be lowercase "
         "letters, digits, '-' or '_' (at most 64), got 'Hero Copy' — e.g. hero-copy-nov",
+    ),
+    (
+        "name with a trailing newline",
+        {"hero/a": _a(tag='{name: "e\\n", variant: a}')},
+        "modules/hero/a.mjml line 4: experiment.name: experiment name must be lowercase "
+        "letters, digits, '-' or '_' (at most 64), got 'e\\n' — e.g. hero-copy-nov",
+    ),
+    (
+        "variant holdout with a trailing newline",
+        {"hero/a": _a(tag='{name: e, variant: "holdout\\n"}')},
+        "modules/hero/a.mjml line 4: experiment.variant: experiment variant must be lowercase "
+        "letters, digits, '-' or '_' (at most 64), got 'holdout\\n' — e.g. hero-copy-nov",
     ),
     (
         "variant named holdout",

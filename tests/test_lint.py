@@ -41,6 +41,7 @@ EXPECTED = {
     ("L204", "modules/offer/christmas.mjml", 3),
     ("L205", "templates/promo.mjml", 8),
     ("L206", "templates/promo.mjml", 10),
+    ("L207", "templates/promo.mjml", 8),
     ("L301", "modules/extra/unknown-name.mjml", 7),
     ("L302", "modules/extra/optional.mjml", 8),
     ("L303", "segments.yaml", 22),
@@ -116,11 +117,11 @@ def test_the_starter_kit_is_clean_at_its_pinned_now() -> None:
 
 def test_report_counts_severities(fixture_report: LintReport) -> None:
     assert len(fixture_report.errors) == 18
-    assert len(fixture_report.warnings) == 7
+    assert len(fixture_report.warnings) == 8
     assert fixture_report.exit_code == 1
     data = fixture_report.to_dict()
-    assert (data["errors"], data["warnings"], len(data["findings"])) == (18, 7, 25)
-    assert str(fixture_report).endswith("18 errors, 7 warnings")
+    assert (data["errors"], data["warnings"], len(data["findings"])) == (18, 8, 26)
+    assert str(fixture_report).endswith("18 errors, 8 warnings")
 
 
 def test_a_problem_that_stops_the_load_is_an_error_whatever_its_code(
@@ -153,6 +154,12 @@ MESSAGES = {
     "so recipients outside every targeted module get none — add a module without targeting or "
     "window in modules/footer/, or move the window; lint checks windows at --now (default: the "
     "project's now, else the current time)",
+    "L207": "templates/promo.mjml:8: L207 warning: layout 'promo': the variants of experiment "
+    "'teaser-subject' in slot 'teaser' differ in subject, but modules of earlier slot 'hero' "
+    "(hero/vip) set a subject too, and the first chosen module in slot order that sets one wins: "
+    "recipients who get one of them are recorded in their arm but never see its subject — move "
+    "the test to slot 'hero', the first slot that sets a subject, or set the subject on the "
+    "layout instead of on those modules",
     "L301": "modules/extra/unknown-name.mjml:7: L301 error: unknown name 'nick': not a field, "
     "metric, score or template global — did you mean 'nickname'?",
     "L302": "modules/extra/optional.mjml:8: L302 warning: {{ nickname }} prints optional field "
@@ -349,7 +356,7 @@ def test_cli_exits_1_on_errors_with_a_table(capsys: pytest.CaptureFixture[str]) 
     assert code == 1
     assert "modules/hero/typo.mjml:3" in out
     assert "L503" in out
-    assert out.rstrip().endswith("18 errors, 7 warnings")
+    assert out.rstrip().endswith("18 errors, 8 warnings")
 
 
 def test_cli_json_lists_every_finding(capsys: pytest.CaptureFixture[str]) -> None:
@@ -729,4 +736,89 @@ def test_max_length_on_a_number_is_a_finding_not_an_internal_error(tmp_path: Pat
         "personalize.toml:14: L001 error: recipient.fields.points.max_length: max_length does not "
         "apply to a field of type 'int' — remove it: max_length limits text (characters), "
         "list[…] and map (items)"
+    ]
+
+
+def test_a_window_ends_at_its_moment_on_the_night_the_clocks_go_back(tmp_path: Path) -> None:
+    # 02:30 summer time is 00:30 UTC; the second 02:10 (winter time, 01:10 UTC) comes after it.
+    front = "segments: [gold]\nactive: {until: 2026-10-25T02:30:00}"
+    root = _project(tmp_path, modules={"hero/x": module(front, "<mj-section></mj-section>")})
+    first = datetime(2026, 10, 25, 2, 10, tzinfo=ZoneInfo("Europe/Berlin"))
+    assert _found(root, "L203", now=first) == []
+    assert _found(root, "L203", now=first.replace(fold=1)) == [
+        "modules/hero/x.mjml:3: L203 warning: active: window … – 2026-10-25 02:30:00 ended "
+        "before now (2026-10-25T02:10+01:00), so the module is never chosen — move the window, "
+        "or delete the module; lint checks windows at --now (default: the project's now, else "
+        "the current time)"
+    ]
+
+
+def test_a_module_locale_written_unlike_a_locale_is_an_error(tmp_path: Path) -> None:
+    front = "segments: [gold]\nlocales: [de_de]"
+    root = _project(tmp_path, modules={"hero/x": module(front, "<mj-section></mj-section>")})
+    assert _found(root, "L001") == [
+        "modules/hero/x.mjml:3: L001 error: locales[0]: expected a language such as 'de' or a "
+        "locale such as 'de_AT', got 'de_de' — did you mean 'de_DE'? As written it would match "
+        "no recipient"
+    ]
+
+
+def test_lint_reads_layout_and_module_folders_outside_the_project(tmp_path: Path) -> None:
+    # Project.load supports them; lint named their files relative to the project and crashed.
+    inside = lint_project(make_project(tmp_path / "inside"))
+    root = make_project(tmp_path / "project")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (root / "templates").rename(shared / "templates")
+    (root / "modules").rename(shared / "modules")
+    toml = root / "personalize.toml"
+    folders = f'[project]\ntemplates = "{shared / "templates"}"\nmodules = "../shared/modules"\n'
+    toml.write_text(toml.read_text().replace("[project]\n", folders))
+    outside = lint_project(root)
+    assert [(f.code, f.line) for f in outside.findings] == [
+        (f.code, f.line) for f in inside.findings
+    ]
+    assert outside.findings[0].file == (shared / "templates" / "news.mjml").as_posix()
+
+
+def test_a_subject_or_preheader_test_that_an_earlier_slot_can_override(tmp_path: Path) -> None:
+    def variant(front: str) -> str:
+        return module(f"segments: [gold]\n{front}", "<mj-section></mj-section>")
+
+    layout = LAYOUT.replace(
+        '<slot name="extra" optional/>',
+        '<slot name="extra" optional/>\n    <slot name="offer" optional/>',
+    )
+    modules = {
+        "hero/vip": variant('preheader: "For our VIPs"'),
+        "extra/note": variant('subject: "A note"\npreheader: "Read on"'),
+        "offer/a": variant('subject: "A"\npreheader: "pa"\nexperiment: {name: lines, variant: a}'),
+        "offer/b": variant('subject: "B"\npreheader: "pb"\nexperiment: {name: lines, variant: b}'),
+        # Not overridden: a test in the first slot (which does override 'lines'), and
+        # variants whose lines differ only between their locale versions.
+        "hero/t-a": variant('priority: 3\nsubject: "T"\nexperiment: {name: first, variant: a}'),
+        "hero/t-b": variant('priority: 3\nsubject: "U"\nexperiment: {name: first, variant: b}'),
+        "offer/c": variant('priority: 2\nsubject: "C"\nexperiment: {name: same, variant: c}'),
+        "offer/c-de": variant(
+            'priority: 2\nlocales: [de]\nsubject: "D"\nexperiment: {name: same, variant: c}'
+        ),
+        "offer/d": variant('priority: 2\nsubject: "C"\nexperiment: {name: same, variant: d}'),
+        "offer/d-de": variant(
+            'priority: 2\nlocales: [de]\nsubject: "D"\nexperiment: {name: same, variant: d}'
+        ),
+    }
+    root = _project(tmp_path, modules=modules, layouts={"news": layout})
+    assert _found(root, "L207") == [
+        "templates/news.mjml:8: L207 warning: layout 'news': the variants of experiment 'lines' "
+        "in slot 'offer' differ in preheader, but modules of earlier slots 'hero' (hero/vip), "
+        "'extra' (extra/note) set a preheader too, and the first chosen module in slot order that "
+        "sets one wins: recipients who get one of them are recorded in their arm but never see "
+        "its preheader — move the test to slot 'hero', the first slot that sets a preheader, or "
+        "set the preheader on the layout instead of on those modules",
+        "templates/news.mjml:8: L207 warning: layout 'news': the variants of experiment 'lines' "
+        "in slot 'offer' differ in subject, but modules of earlier slots 'hero' (hero/t-a, "
+        "hero/t-b), 'extra' (extra/note) set a subject too, and the first chosen module in slot "
+        "order that sets one wins: recipients who get one of them are recorded in their arm but "
+        "never see its subject — move the test to slot 'hero', the first slot that sets a "
+        "subject, or set the subject on the layout instead of on those modules",
     ]

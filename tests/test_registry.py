@@ -12,6 +12,7 @@ import pytest
 
 from personalize.errors import ConfigError, PersonalizeError, RegistryError
 from personalize.includes import Source
+from personalize.project import Project
 from personalize.registry import (
     Active,
     ExperimentTag,
@@ -24,6 +25,8 @@ from personalize.registry import (
     locale_matches,
     mjml_files,
 )
+from projects import HERO, LAYOUT
+from projects import make_project as make_full_project
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SEGMENTS = frozenset({"vip", "lapsed", "unsubscribed_promo"})
@@ -671,9 +674,9 @@ def test_active_windows(
     found = window(tmp_path, active)
     assert found.start == start
     assert found.end == end
-    for bound, expected in ((found.start, start), (found.end, end)):
-        if bound is not None and expected is not None:
-            assert bound.utcoffset() == expected.utcoffset()
+    for bound in (found.start, found.end):
+        # In UTC, where comparing is exact; only a bound UTC cannot hold keeps its own zone.
+        assert bound is None or bound.tzinfo is UTC or bound.year == 1
 
 
 def test_date_bounds_include_the_whole_last_day(tmp_path: Path) -> None:
@@ -767,6 +770,20 @@ ACTIVE_ERROR_CASES = [
         "active: {}",
         "modules/hero/a.mjml line 2: active: active must be {from: DATE, until: DATE}, got {} — "
         "either bound may be left out; dates are in the project time zone",
+    ),
+    # No bound at all is `{}`: not a window that would make a fallback count as targeted.
+    (
+        "both bounds null",
+        "active: {from: null, until: null}",
+        "modules/hero/a.mjml line 2: active: active must be {from: DATE, until: DATE}, got "
+        "{'from': None, 'until': None} — either bound may be left out; dates are in the "
+        "project time zone",
+    ),
+    (
+        "the only bound null",
+        "active: {from: null}",
+        "modules/hero/a.mjml line 2: active: active must be {from: DATE, until: DATE}, got "
+        "{'from': None} — either bound may be left out; dates are in the project time zone",
     ),
     (
         "a single date",
@@ -888,8 +905,8 @@ def test_timezone_offsets_in_windows_use_the_given_zone(tmp_path: Path) -> None:
     assert active is not None
     assert active.start == datetime(2026, 6, 30, 15, tzinfo=UTC)
     assert active.start is not None
-    assert active.start.utcoffset() == timedelta(hours=9)
-    assert date(2026, 7, 1) == active.start.date()
+    assert active.start.tzinfo is UTC
+    assert date(2026, 7, 1) == active.start.astimezone(ZoneInfo("Asia/Tokyo")).date()
 
 
 def test_a_required_slot_needs_a_module_for_everyone(tmp_path: Path) -> None:
@@ -917,3 +934,187 @@ def test_a_locale_limited_module_counts_as_a_fallback_at_load(tmp_path: Path) ->
 def test_files_starting_with_an_underscore_are_partials_not_modules(tmp_path: Path) -> None:
     registry = load(tmp_path, modules={"hero/default": BODY, "hero/_shared": BODY})
     assert sorted(registry.modules) == ["hero/default"]
+
+
+def test_a_null_bound_beside_a_real_one_is_left_out(tmp_path: Path) -> None:
+    active = window(tmp_path, "{from: null, until: 2026-12-01}")
+    assert (active.start, active.end) == (None, datetime(2026, 12, 1, 23, tzinfo=UTC))
+    assert active.text == "… – 2026-12-01"
+
+
+# -- module locales are written like recipients' ----------------------------------------------
+
+_LOCALE_EXPECTED = "expected a language such as 'de' or a locale such as 'de_AT', got"
+_NO_MATCH = "As written it would match no recipient"
+LOCALE_ERROR_CASES = [
+    (
+        "lowercase country",
+        "locales: [de_de]",
+        f"2: locales[0]: {_LOCALE_EXPECTED} 'de_de' — did you mean 'de_DE'? {_NO_MATCH}",
+    ),
+    (
+        "uppercase language",
+        "locales: [DE]",
+        f"2: locales[0]: {_LOCALE_EXPECTED} 'DE' — did you mean 'de'? {_NO_MATCH}",
+    ),
+    (
+        "dash and lowercase",
+        "locales: [de-at]",
+        f"2: locales[0]: {_LOCALE_EXPECTED} 'de-at' — did you mean 'de_AT'? {_NO_MATCH}",
+    ),
+    (
+        "script",
+        "locales: [sr-latn]",
+        f"2: locales[0]: {_LOCALE_EXPECTED} 'sr-latn' — did you mean 'sr_Latn'? {_NO_MATCH}",
+    ),
+    (
+        "a word",
+        "locales: [deutsch]",
+        f"2: locales[0]: {_LOCALE_EXPECTED} 'deutsch' — write a "
+        "language code, optionally with a country: de, de_AT, pt_BR",
+    ),
+    (
+        "at its own line",
+        "locales:\n  - en\n  - en_us",
+        f"4: locales[1]: {_LOCALE_EXPECTED} 'en_us' — did you mean 'en_US'? {_NO_MATCH}",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("front", "expected"),
+    [c[1:] for c in LOCALE_ERROR_CASES],
+    ids=[c[0] for c in LOCALE_ERROR_CASES],
+)
+def test_module_locales_are_checked_at_load(tmp_path: Path, front: str, expected: str) -> None:
+    error = load_error(tmp_path, modules={"hero/a": module(front)})
+    assert isinstance(error, ConfigError)
+    assert str(error) == f"modules/hero/a.mjml line {expected}"
+
+
+def test_module_locales_are_normalized(tmp_path: Path) -> None:
+    front = 'locales: [de-DE, sr_Latn, sr-Latn-RS, es_419, " fr "]'
+    assert one(tmp_path, front).locales == ("de_DE", "sr_Latn", "sr_Latn_RS", "es_419", "fr")
+
+
+# -- slots inside comments ----------------------------------------------------------------------
+
+COMMENTED = """\
+---
+subject: Hi
+---
+<mjml><mj-body>
+  <slot name="hero"/>
+  <!-- paused: <slot name="promo" optional/> -->
+  <!-- old hero:
+  <slot
+    name="hero"/> -->
+  {# <slot name="jinja" optional/> #}
+  <slot name="offer" optional/>
+</mj-body></mjml>
+"""
+
+
+def test_a_slot_inside_a_comment_is_no_slot(tmp_path: Path) -> None:
+    layout = load(tmp_path, layouts={"weekly": COMMENTED}).layout("weekly")
+    # The hero in the comment is neither a second hero nor filled when the real one is.
+    assert layout.slots == (Slot("hero", True, 5), Slot("offer", False, 11))
+    # The tags in comments are gone, their lines kept: every line keeps its origin.
+    assert layout.body.text.splitlines()[1:8] == [
+        '  <slot name="hero"/>',
+        "  <!-- paused:  -->",
+        "  <!-- old hero:",
+        "  ",
+        " -->",
+        "  {#  #}",
+        '  <slot name="offer" optional/>',
+    ]
+    assert layout.body.origin(8) == ("templates/weekly.mjml", 11)
+
+
+def test_a_module_for_a_commented_out_slot_has_no_slot(tmp_path: Path) -> None:
+    error = load_error(
+        tmp_path, layouts={"weekly": COMMENTED}, modules={"promo/sale": module(body=BODY)}
+    )
+    assert str(error) == (
+        "modules/promo/sale.mjml line 1: slot 'promo' is not used by any layout — slots: hero, "
+        "offer"
+    )
+
+
+def test_a_layout_whose_slots_are_all_commented_out(tmp_path: Path) -> None:
+    layout = "---\nsubject: Hi\n---\n<mjml><mj-body><!-- <slot name='hero'/> --></mj-body></mjml>"
+    assert str(load_error(tmp_path, layouts={"weekly": layout})) == (
+        "templates/weekly.mjml: layout has no slots — mark places for modules with "
+        '<slot name="hero"/>'
+    )
+
+
+def test_a_commented_out_slot_renders_as_its_comment(tmp_path: Path) -> None:
+    paused = LAYOUT.replace(
+        '<slot name="extra" optional/>', '<!-- paused: <slot name="extra" optional/> -->'
+    )
+    root = make_full_project(tmp_path, layouts={"news": paused}, modules={"hero/default": HERO})
+    project = Project.load(root)
+    record = {"id": "x", "email": "x@example.com"}
+    email = project.render("news", record)
+    assert email.decisions == {"hero": "hero/default"}
+    assert email.html == project.render_reference("news", record).html
+
+
+# -- templates and modules folders outside the project ------------------------------------------
+
+
+def test_folders_outside_the_project(tmp_path: Path) -> None:
+    (tmp_path / "shared").mkdir()
+    shared = make_project(tmp_path / "shared")
+    root = tmp_path / "project"
+    root.mkdir()
+    registry = load_registry(
+        root,
+        templates=str(shared / "templates"),
+        modules="../shared/modules",
+        names=NAMES,
+        segments=SEGMENTS,
+        tz=BERLIN,
+    )
+    # Named as found: a folder outside the project has no path relative to it.
+    assert registry.layout("weekly").file == (shared / "templates" / "weekly.mjml").as_posix()
+    assert registry.modules["hero/zz-fallback"].file == "../shared/modules/hero/zz-fallback.mjml"
+
+
+def test_an_absolute_folder_inside_the_project_is_named_relative_to_it(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    registry = load_registry(
+        root,
+        templates=str(root / "templates"),
+        modules=str(root / "modules"),
+        names=NAMES,
+        segments=SEGMENTS,
+        tz=BERLIN,
+    )
+    assert registry.layout("weekly").file == "templates/weekly.mjml"
+    assert registry.modules["hero/zz-fallback"].file == "modules/hero/zz-fallback.mjml"
+
+
+def test_a_module_outside_the_project_includes_only_files_inside_it(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    (shared / "hero").mkdir(parents=True)
+    (shared / "hero" / "_sign.mjml").write_text(BODY, encoding="utf-8")
+    (tmp_path / "project").mkdir()
+    root = make_project(tmp_path / "project")
+    (root / "partials").mkdir()
+    (root / "partials" / "sign.mjml").write_text(BODY, encoding="utf-8")
+    inside = '<mj-include path="../../project/partials/sign.mjml"/>'
+    (shared / "hero" / "ok.mjml").write_text(inside, encoding="utf-8")
+    kwargs = {"names": NAMES, "segments": SEGMENTS, "tz": BERLIN}
+    registry = load_registry(root, templates="templates", modules=str(shared), **kwargs)
+    assert registry.modules["hero/ok"].body.origin(1) == ("partials/sign.mjml", 1)
+    # The include rule stays: no file outside the project, not even beside such a module.
+    (shared / "hero" / "next.mjml").write_text('<mj-include path="_sign.mjml"/>', encoding="utf-8")
+    with pytest.raises(RegistryError) as caught:
+        load_registry(root, templates="templates", modules=str(shared), **kwargs)
+    assert str(caught.value) == (
+        f"{shared.as_posix()}/hero/next.mjml line 1: mj-include path '_sign.mjml' leaves the "
+        "project — include files from inside the project folder"
+    )

@@ -713,7 +713,8 @@ def test_trace_records_path_condition_value_and_result() -> None:
         TraceEntry("segments.vip.when.all[1].tier", "tier in [Gold, Silver]", "Gold", True),
         TraceEntry("segments.vip.when.all[1].spend.gte", "spend >= 100", 200, True),
         TraceEntry("segments.vip.when.all[1].spend.lt", "spend < 500", 200, True),
-        TraceEntry("segments.vip.when.all[2].not", "email does not exist", "a@b.c", False),
+        # Under `not`, the condition is negated: it held here, so its negation is false.
+        TraceEntry("segments.vip.when.all[2].not", "not(email does not exist)", "a@b.c", True),
     ]
 
 
@@ -741,6 +742,30 @@ def test_failed_conditions() -> None:
         TraceEntry("when.any[1]", "b = 2", 3, False),
     ]
     assert failed_conditions([]) == []
+
+
+def test_a_not_negates_the_trace_of_its_rule() -> None:
+    # The condition that held is what failed the rule: shown negated, with the value seen.
+    trace: list[TraceEntry] = []
+    assert not evaluate(rule("{not: {tier: Bronze}}"), {"tier": "Bronze"}, now=NOW, trace=trace)
+    assert trace == [TraceEntry("when.not", "not(tier = Bronze)", "Bronze", False)]
+    assert failed_conditions(trace) == trace
+
+
+def test_failed_conditions_under_a_not_inside_all_and_any() -> None:
+    trace: list[TraceEntry] = []
+    negated = rule("{all: [{c: 1}, {not: {any: [{a: 1}, {b: 2}]}}]}")
+    assert not evaluate(negated, {"a": 0, "b": 2, "c": 1}, now=NOW, trace=trace)
+    assert failed_conditions(trace) == [
+        TraceEntry("when.all[1].not.any[1]", "not(b = 2)", 2, False)
+    ]
+
+
+def test_a_double_not_restores_the_result() -> None:
+    trace: list[TraceEntry] = []
+    assert evaluate(rule("{not: {not: {a: 1}}}"), {"a": 1}, now=NOW, trace=trace)
+    assert trace == [TraceEntry("when.not.not", "not(not(a = 1))", 1, True)]
+    assert failed_conditions(trace) == []
 
 
 # -- totality ------------------------------------------------------------------------------

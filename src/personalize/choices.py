@@ -15,6 +15,7 @@ from .experiments import ArmMemo, Experiment
 from .profile import Recipient
 from .registry import Module, Registry
 from .rules import Rule
+from .scope import exact_now
 from .segments import Membership, Segment
 
 __all__ = ["Choices", "Chosen"]
@@ -48,8 +49,9 @@ def _outcome(rule: Rule, scope: RecipientScope) -> object:
 class Choices:
     """The decisions of each recipient, memoized.
 
-    Without `when` rules, decisions depend only on the layout, locale, segments and `now`; with
-    them, also on each rule's result; experiments add the recipient's arms (``ArmMemo``).
+    Without `when` rules, decisions depend only on the layout, locale, segments and `now` (the
+    moment, in UTC); with them, also on each rule's result; experiments add the recipient's
+    arms (``ArmMemo``).
     """
 
     def __init__(
@@ -84,12 +86,16 @@ class Choices:
                 m for s in slots for m in by_slot.get(s.name, ()) if m.when is not None
             )
         values: tuple[object, ...] = ()
+        # The key holds `now` in UTC: two spellings of one moment (UTC and Berlin time) must
+        # share an entry, and two moments must not (Berlin's 02:10 before and after the clocks
+        # go back are equal as date-times in one zone). A batch's `now` converts once.
+        moment = exact_now(now, self._tz)
         if whens:
             scope = RecipientScope(
-                r.data, membership, segments=self._segments, now=now, tz=self._tz
+                r.data, membership, segments=self._segments, now=moment, tz=self._tz
             )
             values = tuple(_outcome(m.when, scope) for m in whens)  # type: ignore[arg-type]
-        key = (layout, r.locale, membership.segments, now, values)
+        key = (layout, r.locale, membership.segments, moment, values)
         found = self._memo.get(key)
         if type(found) is Chosen:
             return found

@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
-from .errors import DecisionError, RuleError
+from .decisions import (
+    EXCLUDED,
+    HELD_OUT,
+    INACTIVE,
+    LOST_PRIORITY,
+    NOT_TARGETED,
+    OTHER_VARIANT,
+    RULE_FAILED,
+    UNFILLED,
+    WON,
+    WRONG_LOCALE,
+    Candidate,
+    Decision,
+    Decisions,
+    Explanation,
+    failures,
+)
+from .errors import DecisionError, PersonalizeError, RuleError
 from .experiments import Assignment, Experiment, load_experiments
-from .registry import Layout, Module, Registry, locale_matches
+from .registry import Layout, Module, Registry, Slot, locale_matches
 from .rules import MISSING, TraceEntry, failed_conditions
 from .scope import exact_now
-from .segments import GroupResolution, Membership
+from .segments import Membership
 
+# The result types live in decisions.py; callers import them from here, beside decide().
 __all__ = [
     "Candidate",
     "Decision",
@@ -23,15 +40,7 @@ __all__ = [
     "decide",
 ]
 
-WON = "won"
-LOST_PRIORITY = "lost on priority"
-NOT_TARGETED = "not in a targeted segment"
-EXCLUDED = "excluded"
-RULE_FAILED = "when rule failed"
-INACTIVE = "outside its date window"
-WRONG_LOCALE = "wrong locale"
-OTHER_VARIANT = "other variant"
-HELD_OUT = "held out"
+Why = tuple[str, str, tuple[TraceEntry, ...]]  # (outcome, detail, failed conditions)
 
 
 class RecipientScope:
@@ -70,74 +79,14 @@ class RecipientScope:
         return value
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """One module considered for a slot, and what happened to it."""
-
-    module: str
-    priority: int
-    outcome: str
-    detail: str
-    failed: tuple[TraceEntry, ...] = ()
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The module chosen for one slot (``None``: an optional slot left empty).
-
-    ``experiments`` holds the experiment arms that shaped the choice: the holdout of an
-    experiment passed over, and the variant that won (empty when no experiment was involved).
-    """
-
-    slot: str
-    module: str | None
-    required: bool
-    reason: str
-    candidates: tuple[Candidate, ...] = ()
-    experiments: tuple[Assignment, ...] = ()
-
-
-@dataclass(frozen=True)
-class Decisions:
-    """Every slot's decision for one recipient and layout, in layout order.
-
-    ``arms`` lists every experiment arm the decision looked up, in order: all that the
-    decision depends on of the recipient's id (what ``Project`` memoizes on).
-    """
-
-    layout: str
-    items: tuple[Decision, ...]
-    arms: tuple[Assignment, ...] = ()
-
-    def as_dict(self) -> dict[str, str | None]:
-        """``{"hero": "hero/vip", "offer": None, …}``."""
-        return {d.slot: d.module for d in self.items}
-
-    def __iter__(self) -> Iterator[Decision]:
-        return iter(self.items)
-
-    @property
-    def modules(self) -> tuple[tuple[str, str | None], ...]:
-        """``(slot, module id)`` pairs: with the locale, this is the variant key."""
-        return tuple((d.slot, d.module) for d in self.items)
-
-    @property
-    def experiments(self) -> dict[str, str]:
-        """Experiment → the recipient's variant or ``"holdout"``, for the slots they shaped."""
-        return {a.experiment: a.variant for d in self.items for a in d.experiments}
-
-
 def _why_not(
-    module: Module,
-    membership: Membership,
-    scope: RecipientScope,
-    locale: str,
-    now: datetime,
-    explain: bool,
-) -> tuple[str, str, tuple[TraceEntry, ...]] | None:
+    module: Module, membership: Membership, scope: RecipientScope, locale: str, explain: bool
+) -> Why | None:
     """``None`` when the module is eligible, else (outcome, detail, failed conditions)."""
-    if module.active is not None and not module.active.contains(now):
-        return INACTIVE, module.active.describe(now, scope.tz) if explain else "", ()
+    # Windows compare at scope.now, the exact moment in UTC: two date-times in one zone
+    # compare by their wall clocks, and so put 02:10 after 02:30 on the night clocks go back.
+    if module.active is not None and not module.active.contains(scope.now):
+        return INACTIVE, module.active.describe(scope.now, scope.tz) if explain else "", ()
     if module.locales and not locale_matches(module.locales, locale):
         return WRONG_LOCALE, f"for locales {', '.join(module.locales)}; recipient is {locale}", ()
     segments = membership.segments
@@ -159,29 +108,17 @@ def _why_not(
             if name in module.segments
         ]
         detail += f" ({'; '.join(lost)})" if lost else ""
-        return NOT_TARGETED, detail + _failures(failed), tuple(failed)
+        return NOT_TARGETED, detail + failures(failed), tuple(failed)
     if module.when is not None:
         trace: list[TraceEntry] | None = [] if explain else None
         if not module.when.evaluate(scope, trace):
             failed_when = tuple(failed_conditions(trace or ()))
             return (
                 RULE_FAILED,
-                "when: " + module.when.describe() + _failures(failed_when),
+                "when: " + module.when.describe() + failures(failed_when),
                 failed_when,
             )
     return None
-
-
-def _failures(failed: Any) -> str:
-    shown = [f"{e.condition} (saw {_seen(e.value)})" for e in failed][:3]
-    return f" — failed: {'; '.join(shown)}" if shown else ""
-
-
-def _seen(value: Any) -> str:
-    if value is MISSING or value is None:
-        return "nothing"
-    text = repr(value) if isinstance(value, str) else str(value)
-    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def decide(
@@ -207,13 +144,16 @@ def decide(
     ``recipient`` id) is that variant; the holdout passes to the slot's next eligible module.
     ``experiments`` are the project's (``load_experiments(registry)`` when not given).
 
+    ``now`` is the moment ``scope`` was made for: windows compare at ``scope.now``, the same
+    moment in UTC. With ``explain``, every candidate gets its outcome, a ``when`` rule that
+    cannot be evaluated after the winner (which render never runs) is noted on its candidate,
+    and a required slot that no module can fill is left empty with the reason ``UNFILLED``.
+
     Raises:
-        DecisionError: a required slot has no eligible module (names recipient, slot and
-            candidates).
+        DecisionError: a required slot has no eligible module (not with ``explain``); names
+            recipient, slot and each candidate's outcome.
+        RuleError: a ``when`` rule cannot be evaluated on the recipient's data.
     """
-    if now.tzinfo is None:
-        # Active windows are aware; a naive moment is read in the project time zone.
-        now = now.replace(tzinfo=scope.tz)
     items: list[Decision] = []
     arms = _Arms(registry, experiments, recipient)
     for slot in layout.slots:
@@ -223,10 +163,14 @@ def decide(
         shaped: list[Assignment] = []
         for module in candidates:
             try:
-                why = _why_not(module, membership, scope, locale, now, explain)
+                why = _why_not(module, membership, scope, locale, explain)
             except RuleError as err:
                 # The rule knows its file and line; only the caller knows whose data it saw.
-                raise err.with_context(file=module.file, recipient=recipient) from None
+                located = err.with_context(file=module.file, recipient=recipient)
+                if winner is None:
+                    raise located from None
+                # Only explain gets past the winner; render never runs this rule.
+                why = LOST_PRIORITY, _unevaluated(located), ()
             if why is None and _in_experiment(module, winner):
                 why = arms.check(module, None if winner else shaped)
             if why is None and winner is None:
@@ -237,21 +181,15 @@ def decide(
             elif explain:
                 outcome, detail, failed = why or (LOST_PRIORITY, "", ())
                 considered.append(Candidate(module.id, module.priority, outcome, detail, failed))
-        if winner is None and slot.required:
-            names = ", ".join(m.id for m in candidates) or "none"
-            raise DecisionError(
-                f"no module can fill required slot {slot.name!r} (candidates: {names})",
-                file=layout.file,
-                line=slot.line,
-                recipient=recipient,
-                hint=f"add a fallback module without targeting in modules/{slot.name}/, "
-                f'or mark the slot optional: <slot name="{slot.name}" optional/>',
-            )
+        if winner is None and slot.required and not explain:
+            raise _unfilled(layout, slot, candidates, membership, scope, locale, arms)
         reason = (
             "fallback"
             if winner is not None and winner.is_fallback
             else f"priority {winner.priority}"
             if winner is not None
+            else UNFILLED
+            if slot.required
             else "optional slot, no eligible module"
         )
         items.append(
@@ -267,6 +205,65 @@ def decide(
     return Decisions(layout.name, tuple(items), tuple(arms.asked))
 
 
+def _unevaluated(err: PersonalizeError) -> str:
+    """The note on a candidate after the winner whose ``when`` rule raised."""
+    where = f" at line {err.line}" if err.line else ""
+    what = ": ".join(part for part in (err.path, err.message) if part)
+    return f"for this recipient it would raise a RuleError{where}: {what}"
+
+
+def _unfilled(
+    layout: Layout,
+    slot: Slot,
+    candidates: Sequence[Module],
+    membership: Membership,
+    scope: RecipientScope,
+    locale: str,
+    arms: _Arms,
+) -> DecisionError:
+    """The error of a required slot no candidate can fill, with each candidate's outcome.
+
+    Checked again here, off the hot path: decide() keeps no outcomes when not explaining.
+    """
+    outcomes: list[tuple[Module, str]] = []
+    for module in candidates:
+        why = _why_not(module, membership, scope, locale, False)
+        if why is None and module.experiment is not None:
+            why = arms.check(module, None)
+        outcomes.append((module, why[0] if why else LOST_PRIORITY))
+    names = ", ".join(f"{m.id}: {outcome}" for m, outcome in outcomes) or "none"
+    optional = f'mark the slot optional: <slot name="{slot.name}" optional/>'
+    # Load checks that a module without segments, exclude or when exists; only its locales,
+    # window or experiment arm can leave a recipient out, which "add a fallback" does not fix.
+    limits = [
+        _limit(m, outcome, scope, locale)
+        for m, outcome in outcomes
+        if not (m.segments or m.exclude or m.when)
+    ]
+    hint = (
+        f"no module without targeting serves this recipient ({'; '.join(limits)}): add one "
+        f"without locales or active in modules/{slot.name}/, or {optional}"
+        if limits
+        else f"add a fallback module without targeting in modules/{slot.name}/, or {optional}"
+    )
+    return DecisionError(
+        f"no module can fill required slot {slot.name!r} (candidates: {names})",
+        file=layout.file,
+        line=slot.line,
+        recipient=arms.recipient,
+        hint=hint,
+    )
+
+
+def _limit(module: Module, outcome: str, scope: RecipientScope, locale: str) -> str:
+    """Why a module without targeting leaves the recipient out: ``hero/x is for locales de…``."""
+    if outcome == WRONG_LOCALE:
+        return f"{module.id} is for locales {', '.join(module.locales)}, not {locale}"
+    if outcome == INACTIVE and module.active is not None:
+        return f"{module.id} is {module.active.describe(scope.now, scope.tz)}"
+    return f"{module.id}: {outcome}"
+
+
 def _in_experiment(module: Module, winner: Module | None) -> bool:
     """Whether the module's arm matters: before the winner, or in the winner's experiment."""
     tag = module.experiment
@@ -279,19 +276,17 @@ def _in_experiment(module: Module, winner: Module | None) -> bool:
 class _Arms:
     """One recipient's experiment arms, looked up on first need, in the order asked."""
 
-    __slots__ = ("_experiments", "_recipient", "_registry", "asked")
+    __slots__ = ("_experiments", "_registry", "asked", "recipient")
 
     def __init__(
         self, registry: Registry, experiments: Mapping[str, Experiment] | None, recipient: str
     ) -> None:
         self._registry = registry
         self._experiments = experiments
-        self._recipient = recipient
+        self.recipient = recipient
         self.asked: list[Assignment] = []
 
-    def check(
-        self, module: Module, shaped: list[Assignment] | None
-    ) -> tuple[str, str, tuple[TraceEntry, ...]] | None:
+    def check(self, module: Module, shaped: list[Assignment] | None) -> Why | None:
         """``None`` when the recipient's arm is the module's variant, else why not.
 
         ``shaped`` (``None`` once the slot has a winner) collects the arms that decide the
@@ -304,7 +299,7 @@ class _Arms:
             if self._experiments is None:
                 self._experiments = load_experiments(self._registry)
             experiment = self._experiments[tag.name]
-            arm = experiment.assign(self._recipient)
+            arm = experiment.assign(self.recipient)
             self.asked.append(arm)
         won = arm.variant == tag.variant
         if shaped is not None and (won or arm.held_out) and arm not in shaped:
@@ -329,6 +324,9 @@ def _rank(
     for c in considered:
         if c.outcome == WON:
             c = Candidate(c.module, c.priority, WON, best)
+        elif c.outcome == LOST_PRIORITY and c.detail:  # its rule raised (`_unevaluated`)
+            detail = f"{winner.id} ranks first, so its when rule never runs; {c.detail}"
+            c = Candidate(c.module, c.priority, LOST_PRIORITY, detail)
         elif c.outcome == LOST_PRIORITY:
             c = Candidate(c.module, c.priority, LOST_PRIORITY, _lost(winner, modules[c.module]))
         out.append(c)
@@ -355,53 +353,3 @@ def _tie_name(module: Module) -> str:
     # An experiment's variants sort by experiment name, so that they stay next to each other.
     tag = module.experiment
     return f"experiment name {tag.name}" if tag else f"id {module.id}"
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """Why each module was chosen or not, for one recipient, layout and moment."""
-
-    layout: str
-    recipient: str
-    now: datetime
-    locale: str
-    segments: tuple[str, ...]
-    metrics: Mapping[str, Any]
-    decisions: Decisions
-    segment_trace: Mapping[str, tuple[TraceEntry, ...]] = field(default_factory=dict)
-    groups: Mapping[str, GroupResolution] = field(default_factory=dict)
-    scores: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-
-    @property
-    def values(self) -> str:
-        """The recipient's metrics, RFM values and scores: ``orders_365d=2, rfm='434', …``."""
-        return ", ".join(f"{k}={_seen(v)}" for k, v in self.metrics.items())
-
-    def score_lines(self) -> list[str]:
-        """One line per score: its value, then how each input or point line added to it."""
-        return [
-            f"score {name} = {_seen(self.metrics.get(name))}: {'; '.join(terms)}"
-            for name, terms in self.scores.items()
-        ]
-
-    def __str__(self) -> str:
-        lines = [
-            f"{self.layout} for recipient {self.recipient} "
-            f"(locale {self.locale}, now {self.now.isoformat(timespec='minutes')})",
-            f"segments: {', '.join(self.segments) or 'none'}",
-        ]
-        if self.groups:
-            lines.append("groups:")
-            lines.extend(f"  {resolution}" for resolution in self.groups.values())
-        if self.metrics:
-            lines.append(f"values: {self.values}")
-        lines.extend(self.score_lines())
-        for decision in self.decisions:
-            chosen = decision.module or "(empty)"
-            arms = "".join(f" [{arm}]" for arm in decision.experiments)
-            lines.append(f"\n{decision.slot}: {chosen}{arms} — {decision.reason}")
-            for c in decision.candidates:
-                mark = "✓" if c.outcome == WON else "✗"
-                detail = f": {c.detail}" if c.detail else ""
-                lines.append(f"  {mark} {c.module} [priority {c.priority}] {c.outcome}{detail}")
-        return "\n".join(lines)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
-from .errors import ConfigError
+from .errors import ConfigError, RecipientError, shown
 from .frontmatter import HOLDOUT
 from .registry import Module, Registry, decision_order, locale_matches
 
@@ -26,18 +26,22 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+RecipientId = str | int | float  # a record's number id becomes text: 42 is hashed as "42"
 _BITS = 53  # a float holds 53 bits exactly, so the bucket as a fraction loses nothing
 _SCALE = 2.0**-_BITS
 _FIRST_8 = struct.Struct(">Q").unpack_from
 
 
-def bucket(experiment: str, recipient: str) -> float:
+def bucket(experiment: str, recipient: RecipientId) -> float:
     """The recipient's place in ``[0, 1)`` for an experiment: the same everywhere, always.
 
     The first 53 bits of ``sha256("<experiment>:<recipient id>")`` (UTF-8), as a fraction. The
     experiment name is the salt: another experiment splits the same audience independently.
     Nothing depends on the process, machine or ``PYTHONHASHSEED``, so a data warehouse can
-    recompute it.
+    recompute it. A number id is hashed as its text, as records' ids are (42 as ``"42"``).
+
+    Raises:
+        RecipientError: the id is neither text nor a number.
     """
     return _place(_salt(experiment), recipient) * _SCALE
 
@@ -46,11 +50,25 @@ def _salt(experiment: str) -> Any:
     return hashlib.sha256(f"{experiment}:".encode("utf-8", "surrogatepass"))
 
 
-def _place(salt: Any, recipient: str) -> int:
+def _place(salt: Any, recipient: RecipientId) -> int:
     """The bucket as a whole number in ``[0, 2**53)``: the salted hash's first 53 bits."""
+    text = recipient if isinstance(recipient, str) else _id_text(recipient)
     digest = salt.copy()  # the salt is hashed once per experiment, not once per recipient
-    digest.update(recipient.encode("utf-8", "surrogatepass"))
+    digest.update(text.encode("utf-8", "surrogatepass"))
     return int(_FIRST_8(digest.digest())[0] >> (64 - _BITS))
+
+
+def _id_text(recipient: object) -> str:
+    if isinstance(recipient, int | float) and not isinstance(recipient, bool):
+        try:  # as records' ids: str(), which refuses an int of more than 4,300 digits
+            return str(recipient)
+        except ValueError:
+            pass
+    raise RecipientError(
+        f"expected text or a number, got {shown(recipient)}",
+        path="id",
+        hint="pass the recipient's id as its record holds it, e.g. 'r-17' or 42",
+    )
 
 
 @dataclass(frozen=True)
@@ -124,12 +142,16 @@ class Experiment:
         out.update({v.name: (1 - self.holdout) * v.weight / total for v in self.variants})
         return out
 
-    def variant_of(self, recipient: str) -> str:
-        """The recipient's arm: a variant name, or ``"holdout"``."""
+    def variant_of(self, recipient: RecipientId) -> str:
+        """The recipient's arm: a variant name, or ``"holdout"`` (a number id as in ``bucket``)."""
         return self._arm(_place(self._salt, recipient))
 
-    def assign(self, recipient: str) -> Assignment:
-        """The recipient's arm with its bucket; stable across runs, processes and machines."""
+    def assign(self, recipient: RecipientId) -> Assignment:
+        """The recipient's arm with its bucket; stable across runs, processes and machines.
+
+        Raises:
+            RecipientError: the id is neither text nor a number (see ``bucket``).
+        """
         place = _place(self._salt, recipient)
         return Assignment(self.name, self._arm(place), place * _SCALE)
 

@@ -6,7 +6,7 @@ import math
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from .errors import did_you_mean, short_repr
@@ -44,12 +44,21 @@ MODULE_KEYS = (
 LAYOUT_KEYS = ("subject", "preheader", "description")
 EXPERIMENT_KEYS = ("name", "variant", "weight", "holdout")
 HOLDOUT = "holdout"
-_EXPERIMENT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+# Matched whole (fullmatch): `$` would also match before a final newline, and "holdout\n" pass.
+_EXPERIMENT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+# A language, then optionally a script and a country or UN M.49 region: the form recipients'
+# and the project's locales are checked against, as a prefix (`de`, `sr_Latn`) too.
+_LOCALE = re.compile(r"[a-z]{2,3}(_[A-Z][a-z]{3})?(_[A-Z]{2}|_[0-9]{3})?\Z")
 
 
 @dataclass(frozen=True)
 class Active:
-    """A module's active window; ``start`` inclusive, ``end`` exclusive, both aware."""
+    """A module's active window; ``start`` inclusive, ``end`` exclusive, both in UTC.
+
+    In UTC, comparing with a moment is exact: two date-times in one zone compare by their wall
+    clocks, which on the night clocks go back put 02:10 (winter time) before 02:30 (summer
+    time). Only a bound at the calendar's edge that UTC cannot hold keeps its own zone.
+    """
 
     start: datetime | None
     end: datetime | None
@@ -186,17 +195,46 @@ def when_of(front: Document, *, names: Collection[str]) -> Rule | None:
 def locales_of(front: Document) -> tuple[str, ...]:
     """The module's ``locales``, with ``-`` written as ``_``; empty when absent.
 
+    Each is a language (``de``), optionally with a script and a country or region (``de_AT``,
+    ``sr_Latn_RS``), spelled as recipients' locales are: matching is exact, so ``de_de``
+    would match no one.
+
     Raises:
-        ConfigError: not a list of non-empty texts.
+        ConfigError: not a list of texts, or an item not written like a locale (at the item,
+            with the spelling it likely means).
     """
     locales = front.data.get("locales")
-    if locales is not None and (
-        not isinstance(locales, list) or not all(isinstance(x, str) and x for x in locales)
-    ):
+    if locales is None:
+        return ()
+    if not isinstance(locales, list) or not all(isinstance(x, str) and x for x in locales):
         raise front.error(
             ("locales",), f"locales must be a list such as [en, de_AT], got {short_repr(locales)}"
         )
-    return tuple(x.replace("-", "_") for x in locales or ())
+    found: list[str] = []
+    for index, item in enumerate(locales):
+        locale = item.strip().replace("-", "_")
+        if not _LOCALE.match(locale):
+            spelled = _spelled(locale)
+            raise front.error(
+                ("locales", index),
+                f"expected a language such as 'de' or a locale such as 'de_AT', "
+                f"got {short_repr(item)}",
+                hint=f"did you mean {spelled!r}? As written it would match no recipient"
+                if spelled
+                else "write a language code, optionally with a country: de, de_AT, pt_BR",
+            )
+        found.append(locale)
+    return tuple(found)
+
+
+def _spelled(locale: str) -> str | None:
+    """``de_de`` → ``de_DE``, ``DE`` → ``de``: the locale a miscased one means, if any."""
+    parts = locale.split("_")
+    cased = [parts[0].lower()]
+    for part in parts[1:]:
+        cased.append(part.title() if len(part) == 4 else part.upper())
+    fixed = "_".join(cased)
+    return fixed if _LOCALE.match(fixed) else None
 
 
 def active_of(front: Document, *, tz: tzinfo) -> Active | None:
@@ -208,7 +246,13 @@ def active_of(front: Document, *, tz: tzinfo) -> Active | None:
     value = front.data.get("active")
     if value is None:
         return None
-    if not isinstance(value, dict) or not value or set(value) - {"from", "until"}:
+    # `{from: null, until: null}` is `{}`: a window without bounds would make a fallback
+    # count as targeted, ranking it before the other fallbacks of its priority.
+    if (
+        not isinstance(value, dict)
+        or set(value) - {"from", "until"}
+        or (value.get("from") is None and value.get("until") is None)
+    ):
         raise front.error(
             ("active",),
             f"active must be {{from: DATE, until: DATE}}, got {short_repr(value)}",
@@ -222,7 +266,9 @@ def active_of(front: Document, *, tz: tzinfo) -> Active | None:
             "active window ends before it starts",
             hint="'until' must be later than 'from'; a date covers its whole day",
         )
-    text = f"{value.get('from', '…')} – {value.get('until', '…')}"
+    text = " – ".join(
+        "…" if value.get(key) is None else str(value[key]) for key in ("from", "until")
+    )
     return Active(start=start, end=end, text=text)
 
 
@@ -241,16 +287,23 @@ def _bound(front: Document, value: Any, key: str, tz: tzinfo, *, end: bool) -> d
                 ("active", key), f"expected a date such as 2026-11-20, got {short_repr(value)}"
             ) from None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=tz)
+        return _utc(value if value.tzinfo else value.replace(tzinfo=tz))
     if isinstance(value, date):
         # A date bound covers the whole day: 'until: 2026-12-01' includes December 1st.
         day = datetime.combine(value, time.min, tzinfo=tz)
         if end and value == date.max:  # no later day to end at: the window is open-ended
             return None
-        return day + timedelta(days=1) if end else day
+        return _utc(day + timedelta(days=1) if end else day)
     raise front.error(
         ("active", key), f"expected a date such as 2026-11-20, got {short_repr(value)}"
     )
+
+
+def _utc(moment: datetime) -> datetime:
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # at the calendar's edges (0001-01-01 east of UTC, 9999-12-31 west
+        return moment  # of it) the bound keeps its zone: comparing across zones is exact too
 
 
 def experiment_of(front: Document) -> ExperimentTag | None:
@@ -314,7 +367,7 @@ def _experiment_name(front: Document, value: dict[str, Any], key: str) -> str:
             hint="write experiment: {name: hero-copy, variant: b}; modules with the same name "
             "are the variants of one experiment",
         )
-    if not isinstance(text, str) or not _EXPERIMENT_NAME.match(text):
+    if not isinstance(text, str) or not _EXPERIMENT_NAME.fullmatch(text):
         raise front.error(
             ("experiment", key),
             f"experiment {key} must be lowercase letters, digits, '-' or '_' "

@@ -40,6 +40,7 @@ CODES: Final[Mapping[str, Code]] = _codes(
     L204=("warning", "date window never active"),
     L205=("warning", "locale gap: a required slot has no module for everyone in a locale"),
     L206=("error", "a required slot has no module for everyone active at now"),
+    L207=("warning", "a subject or preheader test that an earlier slot's module can override"),
     L301=("error", "template reads a name the recipient schema does not declare"),
     L302=("warning", "optional field printed without a default or an {% if %}"),
     L303=("warning", "two segments of an exclusive group both match a persona"),

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from .errors import ConfigError, PersonalizeError
 from .registry import mjml_files
+from .textfiles import display_path
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -42,7 +43,7 @@ class Snapshot:
         files = {settings.file, settings.project.segments}
         rfm = segments.rfm
         if rfm is not None and rfm.target is not None:
-            files.add(_relative(rfm.target, settings.root))
+            files.add(display_path(rfm.target, settings.root))
         items: list[Layout | Module] = [*registry.layouts.values(), *registry.modules.values()]
         for item in items:
             for source in (item.body, *item.css, *item.head):
@@ -54,7 +55,7 @@ class Snapshot:
     def _take(cls, root: Path, files: Iterable[str], folders: tuple[str, str]) -> Snapshot:
         layouts, modules = (root / folder for folder in folders)
         listed = [*mjml_files(layouts), *mjml_files(modules, recursive=True)]
-        names = {*files, *(_relative(p, root) for p in listed if not p.name.startswith("_"))}
+        names = {*files, *(display_path(p, root) for p in listed if not p.name.startswith("_"))}
         return cls(root, folders, {name: _digest(root / name) for name in sorted(names)})
 
     def changes(self) -> list[str]:
@@ -67,10 +68,6 @@ class Snapshot:
                 state = "added" if before is None else "removed" if after is None else "changed"
                 found.append(f"{name} ({state})")
         return found
-
-
-def _relative(path: Path, root: Path) -> str:
-    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
 
 
 def _digest(path: Path) -> str | None:

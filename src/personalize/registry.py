@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
@@ -26,6 +25,8 @@ from .frontmatter import (
 )
 from .includes import Resolved, Source, resolve_includes
 from .rules import Rule
+from .slots import Slot, find_slots, uncomment_slots
+from .textfiles import display_path
 from .yamlfile import Document, split_front_matter
 
 __all__ = [
@@ -38,19 +39,6 @@ __all__ = [
     "load_registry",
     "locale_matches",
 ]
-
-_SLOT_TAG = re.compile(r"<slot\b([^>]*?)/?>(?:\s*</slot>)?", re.IGNORECASE)
-_ATTR = re.compile(r'([A-Za-z_:][-\w:.]*)(?:\s*=\s*(?:"([^"]*)"|\'([^\']*)\'|([^\s"\'>/]+)))?')
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-
-
-@dataclass(frozen=True)
-class Slot:
-    """A named place in a layout that one module fills."""
-
-    name: str
-    required: bool
-    line: int
 
 
 @dataclass(frozen=True)
@@ -154,8 +142,9 @@ def load_registry(
 
     Args:
         root: The project folder.
-        templates: The layouts folder, relative to ``root``.
-        modules: The modules folder, relative to ``root``.
+        templates: The layouts folder, relative to ``root`` or absolute. Files outside
+            ``root`` are named as found (their includes must still stay inside ``root``).
+        modules: The modules folder, likewise.
         names: Every name a ``when`` rule may use (fields, metrics, segments).
         segments: The segment names modules may target.
         tz: The project time zone (for ``active`` windows given as dates).
@@ -254,12 +243,8 @@ def _for_everyone(module: Module) -> bool:
     return not (module.segments or module.exclude or module.when)
 
 
-def _relative(root: Path, path: Path) -> str:
-    return path.relative_to(root).as_posix()
-
-
 def _read(root: Path, path: Path) -> tuple[Document, Resolved, str]:
-    file = _relative(root, path)
+    file = display_path(path, root)
     text = read_text_file(path, file=file)
     front, body, first = split_front_matter(text, file=file)
     source = Source.from_text(body, file=file, first_line=first)
@@ -270,7 +255,7 @@ def _load_layout(
     root: Path, path: Path, report: Callable[[PersonalizeError], None] | None = None
 ) -> Layout:
     front, resolved, file = _read(root, path)
-    body = resolved.source
+    body = uncomment_slots(resolved.source)
     check_keys(front, LAYOUT_KEYS, what="layout")
     subject, subject_line = text_of(front, "subject")
     if subject is None or subject_line is None:
@@ -285,7 +270,7 @@ def _load_layout(
         name=path.stem,
         file=file,
         body=body,
-        slots=_slots(body, file, report),
+        slots=find_slots(body, file, report or _reporter(None)),
         subject=subject,
         subject_line=subject_line,
         preheader=preheader,
@@ -294,54 +279,6 @@ def _load_layout(
         css=resolved.css,
         head=resolved.head,
     )
-
-
-def _slots(
-    body: Source, file: str, report: Callable[[PersonalizeError], None] | None = None
-) -> tuple[Slot, ...]:
-    report = report or _reporter(None)
-    slots: list[Slot] = []
-    for match in _SLOT_TAG.finditer(body.text):
-        line = body.text.count("\n", 0, match.start()) + 1
-        where = body.origin(line)
-        attrs = {
-            m.group(1).lower(): next((g for g in m.groups()[1:] if g is not None), "")
-            for m in _ATTR.finditer(match.group(1))
-        }
-        name = attrs.get("name", "")
-        if not _NAME.match(name):
-            report(
-                RegistryError(
-                    f"slot needs a name of lowercase letters, digits, '-' or '_', got {name!r}",
-                    file=where[0],
-                    line=where[1],
-                    hint='write <slot name="hero"/>',
-                )
-            )
-            continue
-        if any(slot.name == name for slot in slots):
-            report(
-                RegistryError(
-                    f"slot {name!r} appears twice",
-                    file=where[0],
-                    line=where[1],
-                    hint="give each slot its own name; one module fills one slot",
-                )
-            )
-            continue
-        optional = (
-            attrs.get("optional") in ("", "true", "optional") or attrs.get("required") == "false"
-        )
-        slots.append(Slot(name=name, required=not optional, line=where[1]))
-    if not slots:
-        report(
-            RegistryError(
-                "layout has no slots",
-                file=file,
-                hint='mark places for modules with <slot name="hero"/>',
-            )
-        )
-    return tuple(slots)
 
 
 def _load_module(

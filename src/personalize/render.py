@@ -54,7 +54,7 @@ class RenderedEmail:
         sender: ``[message] sender``, the default From of ``to_message``.
         reply_to: ``[message] reply_to``, the default Reply-To of ``to_message``.
         experiments: Experiment → the recipient's variant, or ``"holdout"``, for each
-            experiment that shaped one of the decisions (empty when none did).
+            experiment whose arm decided one of the slots (empty when none did).
     """
 
     layout: str

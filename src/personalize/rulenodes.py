@@ -139,12 +139,20 @@ class AnyOf(Rule):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Not(Rule):
-    """Holds when its rule does not. Adds no trace entry of its own."""
+    """Holds when its rule does not. Its rule's trace entries are negated: ``not(tier = Gold)``
+    seen ``'Gold'`` is false, so that the condition that held is the one that failed."""
 
     rule: Rule
 
     def evaluate(self, scope: Scope, trace: list[TraceEntry] | None = None) -> bool:
-        return not self.rule.evaluate(scope, trace)
+        if trace is None:
+            return not self.rule.evaluate(scope)
+        start = len(trace)
+        result = not self.rule.evaluate(scope, trace)
+        trace[start:] = [
+            TraceEntry(e.path, f"not({e.condition})", e.value, not e.result) for e in trace[start:]
+        ]
+        return result
 
     def conditions(self) -> Iterator[Condition]:
         return self.rule.conditions()

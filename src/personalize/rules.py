@@ -165,6 +165,7 @@ def evaluate(
 def failed_conditions(trace: Sequence[TraceEntry]) -> list[TraceEntry]:
     """The trace entries whose condition was false, in evaluation order.
 
-    Under a ``not``, a condition that held is what made the rule fail; it is not listed here.
+    Under a ``not`` the entries are negated (``not(tier = Bronze)``), so a condition that held
+    there, and so made the rule fail, is listed with the value it saw.
     """
     return [entry for entry in trace if not entry.result]

@@ -10,7 +10,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from personalize.decide import WON, Explanation
+from personalize.decisions import WON, Explanation
 from personalize.registry import Layout, Module, Registry
 from personalize.rules import MISSING
 
@@ -27,7 +27,11 @@ from .app import State, cli, duplicate_ids, out, parse_now, records, safe, show,
 def explain(
     state: State, template: str, recipient: str, data: str | None, now_text: str | None, fmt: str
 ) -> None:
-    """Show why each slot of TEMPLATE got its module for one recipient."""
+    """Show why each slot of TEMPLATE got its module for one recipient.
+
+    Exits with 1 after the explanation when a required slot has no eligible module, with the
+    error render would give.
+    """
     project = state.project
     now = parse_now(now_text, project.schema.tz)
     project.registry.layout(template)
@@ -39,8 +43,12 @@ def explain(
     if fmt == "json":
         payload = _explanation_json(explanation, lines)
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=_json_value))
-        return
-    _print_explanation(explanation, lines, project.schema.tz)
+    else:
+        _print_explanation(explanation, lines, project.schema.tz)
+    if explanation.unfilled:
+        # The recipient cannot be rendered: end as render would, with its DecisionError (exit 1)
+        # after the explanation of why.
+        project.decide(template, record, now=now)
 
 
 def _line_sources(e: Explanation, registry: Registry) -> dict[str, str | None]:
