@@ -82,6 +82,7 @@ LAYERS: dict[str, int] = {
     "lintcontent": 4,
     "lintload": 4,
     "lintrules": 4,
+    "lintsubjects": 4,
     "coverage": 6,
     "matrix": 6,
     "batch": 6,
