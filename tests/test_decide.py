@@ -559,7 +559,6 @@ def run(
         membership=membership,
         scope=scope,
         locale=locale,
-        now=now,
         recipient="r1",
         explain=explain,
     )

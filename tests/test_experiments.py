@@ -503,7 +503,6 @@ def test_decide_without_experiments_groups_them_itself(promo: Project) -> None:
         membership=membership,
         scope=scope,
         locale=r.locale,
-        now=promo.now(),
         recipient=r.id,
     )
     assert decisions == promo.decide("news", r)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from .errors import ConfigError, did_you_mean, format_path, short_repr
+from .errors import ConfigError, did_you_mean, format_path, render_time_problem, short_repr
 from .fieldtypes import check_timezone, host_zone_file
 from .textfiles import read_text_file as read_text_file
 from .textfiles import refuse_special_file as refuse_special_file
@@ -130,14 +130,11 @@ class ProjectSettings(_Model):
             return None
         if value.tzinfo is None:
             raise ValueError(f"'now' needs a UTC offset, e.g. {_EXAMPLE_NOW}")
-        try:
-            value.astimezone(UTC)
-        except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
-            edge = "before the start of year 1" if value.year == 1 else "after the end of year 9999"
+        problem = render_time_problem(value)
+        if problem:
             raise _SettingError(
-                f"the render time {value.isoformat()} is out of range: in UTC it falls {edge}",
-                hint="pin a time between years 1 and 9999 in UTC, e.g. " + _EXAMPLE_NOW,
-            ) from None
+                problem, hint="pin a time between years 1 and 9999 in UTC, e.g. " + _EXAMPLE_NOW
+            )
         return value
 
 

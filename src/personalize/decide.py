@@ -128,7 +128,6 @@ def decide(
     membership: Membership,
     scope: RecipientScope,
     locale: str,
-    now: datetime,
     recipient: str,
     explain: bool = False,
     experiments: Mapping[str, Experiment] | None = None,
@@ -144,10 +143,10 @@ def decide(
     ``recipient`` id) is that variant; the holdout passes to the slot's next eligible module.
     ``experiments`` are the project's (``load_experiments(registry)`` when not given).
 
-    ``now`` is the moment ``scope`` was made for: windows compare at ``scope.now``, the same
-    moment in UTC. With ``explain``, every candidate gets its outcome, a ``when`` rule that
-    cannot be evaluated after the winner (which render never runs) is noted on its candidate,
-    and a required slot that no module can fill is left empty with the reason ``UNFILLED``.
+    Windows compare at ``scope.now``, the render time in UTC. With ``explain``, every candidate
+    gets its outcome, a ``when`` rule that cannot be evaluated after the winner (which render
+    never runs) is noted on its candidate, and a required slot that no module can fill is left
+    empty with the reason ``UNFILLED``.
 
     Raises:
         DecisionError: a required slot has no eligible module (not with ``explain``); names

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "RuleError",
     "did_you_mean",
     "format_path",
+    "render_time_problem",
     "short_repr",
     "shown",
 ]
@@ -129,6 +131,17 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
         return f"did you mean {same[0]!r}?"
     matches = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
     return f"did you mean {matches[0]!r}?" if matches else None
+
+
+def render_time_problem(moment: datetime) -> str | None:
+    """Why an aware ``moment`` cannot be a render time, or None: every stage works in UTC,
+    which ends at 0001-01-01 east of UTC and at 9999-12-31 west of it."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        edge = "before the start of year 1" if moment.year == 1 else "after the end of year 9999"
+        return f"the render time {moment.isoformat()} is out of range: in UTC it falls {edge}"
+    return None
 
 
 def short_repr(value: Any, limit: int = 60) -> str:

@@ -279,7 +279,7 @@ def _cell(
     remaining = list(project.registry.by_slot.get(slot.name, ()))
     choices: list[Choice] = []
     while True:
-        decision = chooser.decide(remaining, locale=locale, now=now)
+        decision = chooser.decide(remaining, locale=locale)
         if decision is None or decision.module is None:
             choices.append(Choice(None, error=decision is None))
             return Cell(segment, slot.name, tuple(choices))
@@ -292,7 +292,7 @@ def _cell(
             remaining = [m for m in remaining if m.id != module.id]
         else:
             experiment = project.experiments[tag.name]
-            arms = _arms(chooser, experiment, remaining, locale=locale, now=now)
+            arms = _arms(chooser, experiment, remaining, locale=locale)
             first = next((a.module for a in arms if a.module), module.id)
             fallback = project.registry.modules[first].is_fallback
             choices.append(Choice(first, fallback, when, experiment=tag.name, arms=arms))
@@ -313,7 +313,6 @@ def _arms(
     remaining: list[Module],
     *,
     locale: str,
-    now: datetime,
 ) -> tuple[Arm, ...]:
     """Each variant's module (the one for this locale), then the holdout."""
     shares = experiment.shares
@@ -325,7 +324,7 @@ def _arms(
             if not _in_experiment(m, experiment.name)
             or (m.experiment is not None and m.experiment.variant == variant.name)
         ]
-        decision = chooser.decide(own, locale=locale, now=now)
+        decision = chooser.decide(own, locale=locale)
         arms.append(Arm(variant.name, shares[variant.name], decision.module if decision else None))
     if experiment.holdout:
         arms.append(Arm(HOLDOUT, shares[HOLDOUT], None))
@@ -343,7 +342,7 @@ class _Chooser:
         self.membership = membership
         self.scope = scope
 
-    def decide(self, modules: list[Module], *, locale: str, now: datetime) -> Decision | None:
+    def decide(self, modules: list[Module], *, locale: str) -> Decision | None:
         """The slot's decision when every ``when`` rule of ``modules`` holds and no experiment
         arm is drawn (the caller narrows experiments to one variant); ``None``: DecisionError.
         """
@@ -360,7 +359,6 @@ class _Chooser:
                 membership=self.membership,
                 scope=self.scope,
                 locale=locale,
-                now=now,
                 recipient="(matrix)",
                 experiments={},
             )

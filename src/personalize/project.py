@@ -237,7 +237,6 @@ class Project:
             membership=membership,
             scope=scope,
             locale=r.locale,
-            now=now,
             recipient=r.id,
             explain=explain,
             experiments=self.experiments,

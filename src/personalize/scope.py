@@ -8,7 +8,7 @@ from datetime import UTC, datetime, tzinfo
 from types import MappingProxyType
 from typing import Any, Final, Protocol
 
-from .errors import RuleError, short_repr
+from .errors import RuleError, render_time_problem, short_repr
 from .values import TYPE_HINT, described
 
 __all__ = ["MISSING", "MappingScope", "Scope", "exact_now", "split_ref", "walk"]
@@ -70,15 +70,14 @@ def exact_now(now: datetime, tz: tzinfo) -> datetime:
     if now is last and tz is last_tz:
         return utc
     aware = now if now.tzinfo is not None else now.replace(tzinfo=tz)
-    try:
-        utc = aware.astimezone(UTC)
-    except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
-        edge = "before the start of year 1" if aware.year == 1 else "after the end of year 9999"
+    problem = render_time_problem(aware)
+    if problem:
         raise RuleError(
-            f"the render time {aware.isoformat()} is out of range: in UTC it falls {edge}",
+            problem,
             path="now",
             hint="render at a time between years 1 and 9999 in UTC, e.g. now=datetime.now(UTC)",
-        ) from None
+        )
+    utc = aware.astimezone(UTC)
     _last_now = (now, tz, utc)
     return utc
 
