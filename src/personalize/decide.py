@@ -24,7 +24,8 @@ from .decisions import (
     failures,
 )
 from .errors import DecisionError, PersonalizeError, RuleError
-from .experiments import Assignment, Experiment, load_experiments
+from .experimentfile import load_experiments
+from .experiments import Assignment, Experiment
 from .registry import Layout, Module, Registry, Slot, locale_matches
 from .rules import MISSING, TraceEntry, failed_conditions
 from .scope import exact_now

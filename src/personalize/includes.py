@@ -7,13 +7,12 @@ import re
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path, PureWindowsPath
+from pathlib import Path
 
-from .errors import RegistryError, did_you_mean, short_repr
+from .errors import RegistryError, short_repr
+from .includepaths import Origin, include_path, read_include
 
 __all__ = ["Resolved", "Source", "resolve_includes"]
-
-Origin = tuple[str, int]
 
 INLINE_MARKER = "/* inline */"
 
@@ -24,7 +23,6 @@ _SCAN = re.compile(
 )
 _END_TAG = re.compile(r"\s*</mj-include\s*>")
 _ATTR = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 # Possessive and atomic: a comment ends at its first '-->' and is never taken apart again, so
 # a partial opening with many comment lines (a licence header) is matched in linear time.
 _DOCUMENT = re.compile(
@@ -299,85 +297,13 @@ class _Resolver:
     def _locate(self, written: str, base: Path, where: Origin) -> Path:
         key = (base, written)
         if key not in self._located:
-            self._located[key] = self._check_path(written, base, where)
+            self._located[key] = include_path(written, base, self.root, where)
         return self._located[key]
 
-    def _check_path(self, written: str, base: Path, where: Origin) -> Path:
-        file, line = where
-        if not written.strip():
-            raise RegistryError(
-                "mj-include needs a path",
-                file=file,
-                line=line,
-                hint='write <mj-include path="partials/header.mjml" />',
-            )
-        if "{{" in written or "{%" in written:
-            raise RegistryError(
-                f"mj-include path {short_repr(written)} is a template expression",
-                file=file,
-                line=line,
-                hint="includes are resolved when the project loads; write a plain file path",
-            )
-        leaves = RegistryError(
-            f"mj-include path {short_repr(written)} leaves the project",
-            file=file,
-            line=line,
-            hint="include files from inside the project folder",
-        )
-        if (
-            written.startswith(("/", "\\", "~"))
-            or _SCHEME.match(written)
-            or PureWindowsPath(written).anchor
-        ):
-            raise leaves
-        try:
-            path = (base / written).resolve()
-        except (OSError, RuntimeError):
-            # A symlink loop cannot lead to a file inside the project either.
-            raise leaves from None
-        if not path.is_relative_to(self.root):
-            raise leaves
-        if path.is_dir():
-            first = next((p.name for p in sorted(path.glob("*.mjml"))), "x.mjml")
-            raise RegistryError(
-                f"mj-include: {short_repr(written)} is a folder",
-                file=file,
-                line=line,
-                hint=f"include one file of it, e.g. {written.rstrip('/')}/{first}",
-            )
-        if not path.is_file():
-            raise RegistryError(
-                f"mj-include: no file {short_repr(written)}",
-                file=file,
-                line=line,
-                hint=_suggest(written, base, self.root)
-                or "paths are relative to the including file",
-            )
-        return path
-
     def _read(self, path: Path, name: str, where: Origin) -> str:
-        if path in self._files:
-            return self._files[path]
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise RegistryError(
-                f"mj-include: cannot read {short_repr(name)}: {exc.strerror}",
-                file=where[0],
-                line=where[1],
-                hint="check the file's permissions",
-            ) from None
-        try:
-            text = data.decode("utf-8").removeprefix("\ufeff")
-        except UnicodeDecodeError as exc:
-            raise RegistryError(
-                f"mj-include: {short_repr(name)} is not UTF-8 text (byte {exc.start})",
-                file=where[0],
-                line=where[1],
-                hint="save the file with UTF-8 encoding",
-            ) from None
-        self._files[path] = text
-        return text
+        if path not in self._files:
+            self._files[path] = read_include(path, name, where)
+        return self._files[path]
 
 
 def _attributes(text: str) -> dict[str, str]:
@@ -405,17 +331,3 @@ def _unclosed(tag: str, name: str, line: int) -> RegistryError:
         line=line,
         hint=f"add </{tag}>",
     )
-
-
-def _suggest(written: str, base: Path, root: Path) -> str | None:
-    """``did you mean …?`` over the files next to where ``written`` points, as written."""
-    folder, _, _ = written.replace("\\", "/").rpartition("/")
-    try:
-        directory = (base / folder).resolve()
-        if not directory.is_relative_to(root) or not directory.is_dir():
-            return None
-        names = [entry.name for entry in directory.iterdir() if entry.is_file()]
-    except OSError:
-        return None
-    prefix = f"{folder}/" if folder else ""
-    return did_you_mean(written, [prefix + name for name in names])

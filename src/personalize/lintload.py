@@ -11,7 +11,8 @@ from typing import Literal, TypeVar
 
 from .config import Settings, load_settings, refuse_special_file
 from .errors import ConfigError, PersonalizeError
-from .experiments import Experiment, load_experiments
+from .experimentfile import load_experiments
+from .experiments import Experiment
 from .messagecheck import check_message_settings
 from .prepare import prepare
 from .profile import Recipient, Schema

@@ -8,7 +8,8 @@ from typing import Final
 
 from .decide import RecipientScope
 from .errors import PersonalizeError
-from .experiments import Experiment, holdout_experiments
+from .experimentfile import holdout_experiments
+from .experiments import Experiment
 from .lintcodes import Finding, from_error
 from .lintload import Loaded
 from .lintsubjects import overridden_tests

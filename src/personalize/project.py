@@ -22,7 +22,8 @@ from .compile import (
 from .config import Settings, load_settings
 from .decide import Decisions, Explanation, RecipientScope, decide
 from .errors import PersonalizeError
-from .experiments import Experiment, load_experiments
+from .experimentfile import load_experiments
+from .experiments import Experiment
 from .lint import LintReport, lint_project
 from .messagecheck import check_message_settings
 from .parallel import Outcome, check_options, iter_outcomes

@@ -3,49 +3,31 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Set
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
 from .config import FieldSpec, read_text_file
-from .declarations import named_type
-from .errors import ConfigError, PersonalizeError, did_you_mean, short_repr
+from .errors import PersonalizeError, did_you_mean, short_repr
 from .fieldtypes import RESERVED_NAMES
 from .metricfile import declared, parse_metric
 from .metrics import Metric
-from .rfm import DIMENSIONS, Rfm, parse_rfm
 from .rfm import NAMES as RFM_NAMES
-from .rules import Rule, parse_rule
+from .rfm import Rfm, parse_rfm
+from .rules import parse_rule
 from .scorefile import parse_score
 from .scores import Score
-from .segmentgroups import Group, check_groups, parse_group
-from .yamlfile import Document, load_yaml
+from .segmentdraft import CHECKS, Draft, Segment
+from .segmentgroups import Group
+from .yamlfile import load_yaml
 
 __all__ = ["Segment", "SegmentFile", "declared", "parse_metric", "read_segments"]
 
 _NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _RESERVED: Final = frozenset({"all", "any", "not"})
 _SEGMENT_KEYS: Final = ("description", "when")
-_NUMBER_TYPES: Final = ("int", "float", "decimal")
-_RFM_EXAMPLES: Final = MappingProxyType(
-    {
-        "recency": "{days_since: orders.at}",
-        "frequency": "{count: orders, within: 365d}",
-        "monetary": "{sum: orders.total, within: 365d}",
-    }
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """A named rule over recipients (``vip``, ``lapsed``)."""
-
-    name: str
-    description: str
-    rule: Rule
-    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -59,36 +41,7 @@ class SegmentFile:
     groups: dict[str, Group]
 
 
-@dataclass
-class _Draft:
-    """What the sections of one file have declared so far (lives for one load)."""
-
-    doc: Document
-    fields: Set[str]
-    base: Path
-    field_spec: Callable[[str], FieldSpec | None] | None = None
-    metrics: dict[str, Metric] = field(default_factory=dict)
-    segments: dict[str, Segment] = field(default_factory=dict)
-    scores: dict[str, Score] = field(default_factory=dict)
-    rfm: Rfm | None = None
-    group_specs: list[tuple[str, Any]] = field(default_factory=list)
-    groups: dict[str, Group] = field(default_factory=dict)
-
-    def kind_of(self, name: str) -> str | None:
-        """What ``name`` is, among the names rules can read besides fields."""
-        for kind, names in (
-            ("metric", self.metrics),
-            ("score", self.scores),
-            ("segment", self.segments),
-        ):
-            if name in names:
-                return kind
-        if self.rfm is not None and name in RFM_NAMES:
-            return "RFM value"
-        return None
-
-
-def _entries(draft: _Draft, data: Any, section: str) -> list[tuple[str, Any]]:
+def _entries(draft: Draft, data: Any, section: str) -> list[tuple[str, Any]]:
     if data is None:
         return []
     doc = draft.doc
@@ -129,7 +82,7 @@ def _entries(draft: _Draft, data: Any, section: str) -> list[tuple[str, Any]]:
     return list(data.items())
 
 
-def _read_metrics(draft: _Draft, data: Any) -> None:
+def _read_metrics(draft: Draft, data: Any) -> None:
     for name, spec in _entries(draft, data, "metrics"):
         path = ("metrics", name)
         draft.metrics[name] = parse_metric(
@@ -137,7 +90,7 @@ def _read_metrics(draft: _Draft, data: Any) -> None:
         )
 
 
-def _read_segments(draft: _Draft, data: Any) -> None:
+def _read_segments(draft: Draft, data: Any) -> None:
     doc = draft.doc
     for name, spec in _entries(draft, data, "segments"):
         path = ("segments", name)
@@ -156,140 +109,24 @@ def _read_segments(draft: _Draft, data: Any) -> None:
         draft.segments[name] = Segment(name, description, rule, doc.line(path))
 
 
-def _read_scores(draft: _Draft, data: Any) -> None:
+def _read_scores(draft: Draft, data: Any) -> None:
     for name, spec in _entries(draft, data, "scores"):
         draft.scores[name] = parse_score(name, spec, doc=draft.doc, path=("scores", name))
 
 
-def _read_rfm(draft: _Draft, data: Any) -> None:
+def _read_rfm(draft: Draft, data: Any) -> None:
     draft.rfm = parse_rfm(data, doc=draft.doc, base=draft.base)
 
 
-def _read_groups(draft: _Draft, data: Any) -> None:
+def _read_groups(draft: Draft, data: Any) -> None:
     # Parsed once every section is read: a group may come before the segments it lists.
     draft.group_specs.extend(_entries(draft, data, "groups"))
 
 
-def _rfm_names(draft: _Draft) -> tuple[str, ...]:
-    return RFM_NAMES if draft.rfm is not None else ()
-
-
-def _check_refs(draft: _Draft) -> None:
-    known = (*draft.fields, *draft.metrics, *_rfm_names(draft), *draft.scores, *draft.segments)
-    for segment in draft.segments.values():
-        for leaf in segment.rule.conditions():
-            ref = leaf.ref
-            if draft.kind_of(ref) is not None or declared(ref, draft.fields):
-                continue
-            raise ConfigError(
-                f"unknown name {ref!r}",
-                file=leaf.file,
-                line=leaf.line,
-                path=leaf.path,
-                hint=did_you_mean(ref, known)
-                or "declare it under metrics: or segments:, or as a recipient field",
-            )
-
-
-def _check_rfm(draft: _Draft) -> None:
-    rfm = draft.rfm
-    if rfm is None:
-        return
-    for name in RFM_NAMES:
-        if name in draft.fields:
-            raise draft.doc.error(
-                ("rfm",),
-                f"the RFM value {name!r} has the same name as a recipient field",
-                hint="rename the field: with an rfm: section, "
-                f"{', '.join(RFM_NAMES)} name the scores",
-            )
-        # Sections above rfm: could not know the names were taken.
-        for section, names in (
-            ("metrics", draft.metrics),
-            ("scores", draft.scores),
-            ("segments", draft.segments),
-        ):
-            if name in names:
-                raise draft.doc.error(
-                    (section, name),
-                    f"{section[:-1]} {name!r} has the same name as an RFM value",
-                    hint="rename it: rules could not tell the two apart",
-                )
-    for key, ref in zip(DIMENSIONS, rfm.inputs, strict=True):
-        if ref not in draft.metrics and not declared(ref, draft.fields):
-            raise draft.doc.error(
-                ("rfm", key),
-                f"unknown metric or field {ref!r}",
-                hint=did_you_mean(ref, (*draft.metrics, *draft.fields))
-                or "name a metric such as {days_since: orders.at}, or a number field",
-            )
-        _check_rfm_type(draft, key, ref)
-
-
-def _check_rfm_type(draft: _Draft, key: str, ref: str) -> None:
-    """Refuse an RFM input whose declared type is not a number: it would fail every recipient."""
-    metric, spec_of = draft.metrics.get(ref), draft.field_spec
-    if spec_of is None or (metric is not None and metric.kind in ("count", "days_since")):
-        return  # no types to check, or whole numbers
-    source = ref if metric is None else metric.source
-    spec = spec_of(source)
-    if spec is None:
-        return  # a key inside a `map` field: any type
-    # A metric's value has the type of its source's items (sum, avg, min, max of numbers).
-    type_name = spec.type if metric is None else named_type(spec.type)
-    if type_name in _NUMBER_TYPES:
-        return
-    what = f"{ref!r} is a field of type {type_name}"
-    if metric is not None:
-        what = f"metric {ref!r} is the {metric.kind} of {source!r}, of type {type_name}"
-    hint = f"name a metric such as {_RFM_EXAMPLES[key]}, or an int, float or decimal field"
-    if type_name in ("date", "datetime"):
-        hint = f"count the days since it with a metric such as {{days_since: {source}}}"
-    raise draft.doc.error(("rfm", key), f"{key!r} needs a number, but {what}", hint=hint)
-
-
-def _check_scores(draft: _Draft) -> None:
-    doc, seen = draft.doc, list[str]()  # the scores declared so far
-    for score in draft.scores.values():
-        # Weighted inputs and 'per' values are added up; a 'when' rule may compare anything.
-        summed = {item.path for item in score.inputs} | {f"{r.path}.per" for r in score.rules}
-        for ref, path, line in score.refs():
-            kind = draft.kind_of(ref)
-            readable = kind in ("metric", "RFM value") or ref in seen
-            if ref == "rfm" and kind == "RFM value" and path in summed:
-                message = f"score {score.name!r} reads 'rfm', the RFM code as text (such as '545')"
-                hint = "read r_score, f_score or m_score, the scores as numbers"
-            elif readable or (kind is None and declared(ref, draft.fields)):
-                continue
-            elif ref == score.name:
-                message = f"score {score.name!r} reads itself"
-                hint = "its value is not known while it is computed: read what it is built from"
-            elif kind == "segment":
-                message = f"score {score.name!r} reads segment {ref!r}"
-                hint = "scores are computed before segments: read the segment's metrics instead"
-            elif kind == "score":
-                message = f"score {score.name!r} reads score {ref!r}, which comes after it"
-                hint = f"declare {ref!r} above {score.name!r}"
-            else:
-                message = f"unknown name {ref!r}"
-                known = (*draft.fields, *draft.metrics, *_rfm_names(draft), *seen)
-                hint = (
-                    did_you_mean(ref, known)
-                    or "use a metric, an RFM value, an earlier score or a recipient field"
-                )
-            raise ConfigError(message, file=doc.file, line=line, path=path, hint=hint)
-        seen.append(score.name)
-
-
-def _check_groups(draft: _Draft) -> None:
-    for name, spec in draft.group_specs:
-        draft.groups[name] = parse_group(name, spec, doc=draft.doc, segments=draft.segments)
-    check_groups(draft.groups, draft.segments)
-
-
 # Top-level keys of segments.yaml and their readers, in the order they may appear; a new
-# section (scores, groups…) is one reader here plus, if it references names, one check below.
-_SECTIONS: Final[Mapping[str, Callable[[_Draft, Any], None]]] = MappingProxyType(
+# section (scores, groups…) is one reader here plus, if it references names, one check in
+# segmentdraft.CHECKS.
+_SECTIONS: Final[Mapping[str, Callable[[Draft, Any], None]]] = MappingProxyType(
     {
         "metrics": _read_metrics,
         "scores": _read_scores,
@@ -297,12 +134,6 @@ _SECTIONS: Final[Mapping[str, Callable[[_Draft, Any], None]]] = MappingProxyType
         "segments": _read_segments,
         "groups": _read_groups,
     }
-)
-_CHECKS: Final[tuple[Callable[[_Draft], None], ...]] = (
-    _check_rfm,
-    _check_scores,
-    _check_refs,
-    _check_groups,
 )
 
 
@@ -344,7 +175,7 @@ def read_segments(
             f"expected a mapping with 'metrics:' and 'segments:', got {short_repr(doc.data)}",
             hint="start the file with 'metrics:' or 'segments:'",
         )
-    draft = _Draft(doc, fields, path.parent, field_spec)
+    draft = Draft(doc, fields, path.parent, field_spec)
     dropped: set[str] = set()  # collecting mode: names of the entries left out
     for key, value in doc.data.items():
         reader = _SECTIONS.get(key)
@@ -358,7 +189,7 @@ def read_segments(
             reader(draft, value)
         else:
             _read_each(draft, key, reader, value, problems, dropped)
-    for check in _CHECKS:
+    for check in CHECKS:
         if problems is None:
             check(draft)
         else:
@@ -367,9 +198,9 @@ def read_segments(
 
 
 def _read_each(
-    draft: _Draft,
+    draft: Draft,
     key: str,
-    reader: Callable[[_Draft, Any], None],
+    reader: Callable[[Draft, Any], None],
     value: Any,
     problems: list[PersonalizeError],
     dropped: set[str],
@@ -385,8 +216,8 @@ def _read_each(
 
 
 def _check_each(
-    draft: _Draft,
-    check: Callable[[_Draft], None],
+    draft: Draft,
+    check: Callable[[Draft], None],
     problems: list[PersonalizeError],
     dropped: set[str],
 ) -> None:
@@ -411,7 +242,7 @@ def _check_each(
             dropped.update(names)
 
 
-def _drop(draft: _Draft, path: str) -> tuple[str, ...]:
+def _drop(draft: Draft, path: str) -> tuple[str, ...]:
     """Remove the entry a key path such as ``segments.vip.when`` points into; its names."""
     section, _, rest = path.partition(".")
     name = re.split(r"[.\[]", rest, maxsplit=1)[0]

@@ -12,7 +12,7 @@ from .values import written
 from .yamlfile import Document
 
 if TYPE_CHECKING:  # segmentfile.py imports this module: groups need Segment only as a type
-    from .segmentfile import Segment
+    from .segmentdraft import Segment
 
 __all__ = ["Group", "GroupResolution", "check_groups", "parse_group"]
 
