@@ -22,6 +22,7 @@ from personalize.filters import FILTERS, validate_css_value, validate_url
 
 from . import growth
 from .growth import GROWING_METHODS, method_args, percent, str_format
+from .lexer import FastLexer, fast_lexer
 from .sizes import SizeLimitError, check_size, spend, text_size
 
 GLOBAL_NAMES = frozenset(
@@ -192,6 +193,10 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     def __init__(self, limits: LimitSettings, **options: Any) -> None:
         super().__init__(**options)
         self.limits = limits
+
+    @property
+    def lexer(self) -> FastLexer:
+        return fast_lexer(self)
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         # Every {% for %} iterates through the _loop filter, which charges the email's loop
