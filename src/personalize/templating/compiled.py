@@ -117,7 +117,9 @@ class CompiledTemplate:
         namespace["escape"] = escape_output
         namespace["_print_html"] = print_html  # see environment._Printer
         namespace["_print_text"] = print_text
-        return cls(template, filename, origins or {}, fallback, source, assigned, _holes_open(tree))
+        # Only a skeleton has holes (`{{ _slot_N }}`): a tree without one need not be walked.
+        holes_open = _holes_open(tree) if "_slot_" in source else True
+        return cls(template, filename, origins or {}, fallback, source, assigned, holes_open)
 
     def render(self, context: Mapping[str, Any]) -> str:
         """Render with ``context``; any failure becomes a located ``PersonalizeError``."""
