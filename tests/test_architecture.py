@@ -104,6 +104,8 @@ HOMES: dict[str, set[str]] = {
     "mjml": {"mjml"},
     "css_inline": {"inline"},
     "premailer": {"inline"},
+    "cssutils": {"inline"},
+    "lxml": {"inline"},
     "babel": {"filters"},
     "yaml": {"yamlfile"},
     "click": {"cli"},

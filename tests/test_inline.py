@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import sys
+import urllib.request
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -143,6 +145,147 @@ def test_local_stylesheets_are_not_read(
         assert "color" not in inline_css(source, engine=engine)
 
 
+MJ_FONT = compile_mjml(
+    '<mjml><mj-head><mj-font name="Brand" href="https://fonts.example/brand.css"/></mj-head>'
+    '<mj-body><mj-section><mj-column><mj-text font-family="Brand, Arial">x</mj-text>'
+    "</mj-column></mj-section></mj-body></mjml>"
+)
+
+
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every URL that urllib or cssutils' default fetcher is asked to open; none is opened."""
+    import cssutils.util
+
+    urls: list[str] = []
+
+    def urlopen(request: Any, *args: Any, **kwargs: Any) -> None:
+        urls.append(getattr(request, "full_url", request))
+        raise OSError("refused by the test")
+
+    def fetch(url: str) -> None:
+        urls.append(url)
+
+    # cssutils' _readUrl falls back to util._defaultFetcher, which calls urllib's urlopen.
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr(cssutils.util, "_defaultFetcher", fetch)
+    return urls
+
+
+@pytest.mark.parametrize(
+    ("source", "kept"),
+    [
+        (
+            "<html><head><style>@import url(http://10.0.0.1/admin.css); .a { color: red }"
+            '</style></head><body><p class="a" id="a">x</p></body></html>',
+            "@import url(http://10.0.0.1/admin.css);",
+        ),
+        (
+            "<html><head><style>@import url(file:///etc/passwd); .a { color: red }"
+            '</style></head><body><p class="a" id="a">x</p></body></html>',
+            "@import url(file:///etc/passwd);",
+        ),
+        (
+            "<html><head><style>@import 'local.css'; .a { color: red }"
+            '</style></head><body><p class="a" id="a">x</p></body></html>',
+            "@import 'local.css';",
+        ),
+        (MJ_FONT, "@import url(https://fonts.example/brand.css);"),
+    ],
+    ids=["http", "file", "relative", "mj-font"],
+)
+def test_premailer_loads_no_import(opened: list[str], source: str, kept: str) -> None:
+    html = inline_css(source, engine="premailer")
+    assert opened == []
+    # The email client still needs the rule, e.g. to load the web font.
+    assert kept in html
+    if 'id="a"' in source:
+        assert style_of(html, "a") == "color:red"
+
+
+def test_premailer_prints_nothing_on_stderr(capfd: pytest.CaptureFixture[str]) -> None:
+    source = (
+        "<html><head><style>@import url(file:///nonexistent.css); .a { color: ; width: 10qq }"
+        '</style><style data-premailer="foo">.a { color: blue }</style></head>'
+        '<body><p class="a" id="a">x</p></body></html>'
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        html = inline_css(source, engine="premailer")
+    assert [str(warning.message) for warning in caught] == []
+    assert capfd.readouterr().err == ""
+    # The unknown value is left alone, and the block is still inlined.
+    assert '<style data-premailer="foo">' in html
+    assert "color:blue" in style_of(html, "a")
+
+
+def test_premailer_without_a_parse_hook_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from premailer import Premailer
+
+    inline._premailer_class.cache_clear()
+    monkeypatch.delattr(Premailer, "_parse_css_string")
+    with pytest.raises(ConfigError) as info:
+        inline_css(DOCUMENT, engine="premailer")
+    assert str(info.value) == (
+        "inliner 'premailer': this premailer version parses CSS where personalize cannot stop"
+        " it from loading @import URLs — pip install 'premailer==3.10.*' or set"
+        ' inliner = "css-inline"'
+    )
+
+
+@pytest.mark.parametrize(
+    ("engine", "expected"),
+    [
+        ("css-inline", "color:#ff0000!important;font-size:12px"),
+        ("premailer", "font-size:12px;color:#000"),
+    ],
+)
+def test_premailer_ranks_the_inline_style_above_important_rules(
+    engine: Engine, expected: str
+) -> None:
+    # Pinned premailer behaviour, documented in architecture.md (Known limits).
+    source = (
+        "<html><head><style>.x div { color: #ff0000 !important; font-size: 30px }</style></head>"
+        '<body><table><tr><td class="x"><div id="own" style="color: #000000; font-size: 12px">'
+        'x</div><div id="bare">y</div></td></tr></table></body></html>'
+    )
+    html = inline_css(source, engine=engine)
+    assert style_of(html, "own") == expected
+    assert "!important" in style_of(html, "bare")
+
+
+@pytest.mark.parametrize(
+    ("declaration", "rewritten"),
+    [
+        ("color: #FFFFFF", "margin:0;color:#FFF"),
+        ("color: #00ff00", "margin:0;color:#0f0"),
+        ("width: 0.50px", "margin:0;width:0.5px"),
+        ("padding: 0px", "margin:0;padding:0"),
+        ("line-height: 1.0em", "margin:0;line-height:1em"),
+        ("color: rgba(0,0,0,0.5)", "margin:0;color:rgba(0,0,0,0.5)"),
+        ("color: #aabbcc80", "margin:0"),
+        ("color: rgb(0 0 0 / 50%)", "margin:0"),
+        ("color: hsl(120deg 100% 50%)", "margin:0"),
+        ("color: red", "margin:0;color:red"),
+    ],
+)
+def test_premailer_rewrites_or_deletes_css_values(declaration: str, rewritten: str) -> None:
+    # Pinned premailer behaviour, documented in architecture.md (Known limits): it re-parses
+    # the style of elements a rule matches; css-inline copies values as written.
+    source = (
+        '<html><head><style>p { margin: 0 }</style></head><body><p id="matched"'
+        f' style="{declaration}">x</p><span id="unmatched" style="{declaration}">y</span>'
+        "</body></html>"
+    )
+    written = declaration.replace(" ", "")
+    html = inline_css(source, engine="premailer")
+    assert style_of(html, "matched") == rewritten
+    assert style_of(html, "unmatched") == written
+    assert style_of(inline_css(source), "matched") == f"margin:0;{written}"
+
+
 def test_doctype_is_kept_and_never_invented(engine: Engine) -> None:
     assert inline_css(DOCUMENT, engine=engine).lower().startswith("<!doctype html>")
     assert "DOCTYPE" not in inline_css("<html><body><p>x</p></body></html>", engine=engine)
@@ -201,6 +344,7 @@ def test_css_inline_is_safe_to_share_between_threads() -> None:
 
 
 def test_missing_premailer_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    inline._premailer_class.cache_clear()
     monkeypatch.setitem(sys.modules, "premailer", None)
     with pytest.raises(ConfigError) as info:
         inline_css(DOCUMENT, engine="premailer")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
+import warnings
 from typing import Any, Literal, get_args
 
 import css_inline
@@ -63,13 +65,14 @@ def inline_css(html: str, *, engine: Engine = "css-inline") -> str:
 def _premailer(html: str) -> str:
     try:
         from lxml import etree  # type: ignore[import-untyped,unused-ignore]
-        from premailer import Premailer
+
+        premailer_class = _premailer_class()
     except ImportError:
         raise ConfigError(
             "inliner 'premailer' is not installed",
             hint="pip install 'personalize[premailer]' or set inliner = \"css-inline\"",
         ) from None
-    inliner: Any = Premailer(
+    inliner: Any = premailer_class(
         base_url=None,
         disable_link_rewrites=True,
         keep_style_tags=True,
@@ -88,12 +91,57 @@ def _premailer(html: str) -> str:
         root = etree.fromstring(html, etree.HTMLParser(huge_tree=True))
         if root is None:
             return html
-        tree = inliner.transform(root)
+        # premailer warns on stderr about the document (an unknown data-premailer value);
+        # a library prints nothing there. catch_warnings swaps the process-wide filter list,
+        # which is fine as render_many runs workers as processes, not threads.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module="premailer")
+            tree = inliner.transform(root)
         # lxml would invent an HTML 4 doctype when the document had none.
         node = tree if _DOCTYPE.match(html) else tree.getroot()
         return str(etree.tostring(node, method="html", encoding="unicode"))
     except Exception as exc:
         raise _failed(exc) from None
+
+
+@functools.cache
+def _premailer_class() -> Any:
+    """Premailer, reading its ``<style>`` blocks with a parser that fetches nothing."""
+    from premailer import Premailer
+
+    # The override below is what keeps premailer off the network; a premailer that no
+    # longer parses through it must not run at all.
+    if not callable(getattr(Premailer, "_parse_css_string", None)):
+        raise ConfigError(
+            "inliner 'premailer': this premailer version parses CSS where personalize"
+            " cannot stop it from loading @import URLs",
+            hint="pip install 'premailer==3.10.*' or set inliner = \"css-inline\"",
+        )
+
+    class NoFetchPremailer(Premailer):  # type: ignore[misc]
+        def _parse_css_string(self, css_body: str, validate: bool = True) -> Any:
+            return _parse_sheet(css_body, validate)
+
+    return NoFetchPremailer
+
+
+@functools.lru_cache(maxsize=128)
+def _parse_sheet(css: str, validate: bool) -> Any:
+    """One ``<style>`` block parsed by cssutils, its ``@import`` rules left unloaded.
+
+    premailer's own parse (``cssutils.parseString``) loads every ``@import`` (MJML writes one
+    per ``<mj-font>``, and any URL or ``file://`` path a template names) through urllib,
+    with no timeout. The rules stay in the kept ``<style>`` text for the email client.
+    Cached like premailer's parse: the same head CSS recurs in every variant, and premailer
+    only reads the sheet.
+    """
+    import cssutils  # type: ignore[import-untyped,unused-ignore]
+
+    return cssutils.CSSParser(fetcher=_fetch_nothing).parseString(css, validate=validate)
+
+
+def _fetch_nothing(url: str) -> None:
+    """A cssutils fetcher: every URL reads as unavailable, and nothing is opened."""
 
 
 def _failed(exc: Exception) -> RenderError:
