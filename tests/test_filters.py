@@ -150,6 +150,22 @@ def test_datetimes_in_a_dst_fold_are_not_confused_by_the_cache() -> None:
 
 
 @pytest.mark.parametrize(
+    "value",
+    [datetime(2026, 3, 29, 2, 30, tzinfo=BERLIN), datetime(2026, 3, 29, 2, 30)],
+    ids=["aware", "naive"],
+)
+@pytest.mark.parametrize("tz", [BERLIN, ZoneInfo("Europe/Paris")], ids=["berlin", "paris"])
+def test_a_time_the_clocks_skip_prints_as_every_zone_reads_it(
+    value: datetime, tz: ZoneInfo
+) -> None:
+    # 02:30 never happens in Berlin that night: it is read as 01:30 UTC, 03:30 summer time, as
+    # rules and active windows read it, in Berlin (where the time is its own) as in Paris.
+    source = "{{ v | datetime('HH:mm z') }} {{ v | relative }}"
+    now = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
+    assert render(source, tz=tz, now=now, v=value) == "03:30 MESZ in 1 Stunde"
+
+
+@pytest.mark.parametrize(
     ("tz", "expected"),
     [(BERLIN, "in 2 Tagen"), (NEW_YORK, "in 3 Tagen")],
     ids=["berlin-already-tomorrow", "new-york-still-today"],
@@ -188,12 +204,70 @@ def test_relative_datetimes_measure_elapsed_time_across_clock_changes(
         ("{{ v | number }}", Decimal("-0.0001"), "0"),
         ("{{ v | number(2) }}", -0.001, "0,00"),
         ("{{ v | percent }}", -0.001, "0\xa0%"),
+        # The name has digits of its own: only the number's count.
+        ("{{ v | money('SLL', format='name') }}", -0.2, "0 Sierra-leonische Leones (1964–2022)"),
+        (
+            "{{ v | money('SLL', format='#,##0 ¤¤¤') }}",
+            -0.2,
+            "0 Sierra-leonische Leones (1964–2022)",
+        ),
+        ("{{ v | money('ZWL', format='name') }}", -0.001, "0,00 Simbabwe-Dollar (2009)"),
+        ("{{ v | money('SLL', format='name') }}", -0.6, "-1 Sierra-leonischer Leone (1964–2022)"),
     ],
 )
 def test_an_amount_that_rounds_to_zero_has_no_minus_sign(
     source: str, value: object, expected: str
 ) -> None:
     assert render(source, v=value) == expected
+
+
+@pytest.mark.parametrize(
+    ("locale", "currency", "values", "expected"),
+    [
+        ("pl_PL", "JPY", ("5", "5.00"), "5 jenów japońskich"),
+        ("en_US", "USD", ("1", "1.00"), "1.00 US dollars"),
+        ("en_US", "USD", ("1.001", "1.0"), "1.00 US dollars"),
+    ],
+    ids=["yen", "dollar", "rounded"],
+)
+def test_a_currency_name_agrees_with_the_amount_as_printed(
+    locale: str, currency: str, values: tuple[str, str], expected: str
+) -> None:
+    # Equal Decimals share a cache entry: whichever comes first, each gets the same text.
+    source = "{{ v | money(format='name') }}"
+    for order in (values, values[::-1]):
+        numbers.money_text.cache_clear()
+        for value in order:
+            assert render(source, locale=locale, currency=currency, v=Decimal(value)) == expected
+
+
+AMOUNTS = st.builds(
+    lambda digits, exponent, zeros: [
+        Decimal(digits).scaleb(exponent).quantize(Decimal(1).scaleb(exponent - extra))
+        for extra in zeros
+    ],
+    st.integers(-(10**6), 10**6),
+    st.integers(-4, 2),
+    st.lists(st.integers(0, 4), min_size=1, max_size=4),
+)
+
+
+@given(
+    AMOUNTS,
+    st.sampled_from(
+        [("pl_PL", "JPY"), ("en_US", "USD"), ("ru_RU", "RUB"), ("ar_EG", "KWD"), ("de_DE", "EUR")]
+    ),
+    st.sampled_from(["name", None, "accounting", "#,##0.00 ¤¤¤", "¤¤¤ #,##0.##"]),
+)
+def test_a_cached_money_text_is_the_text_of_a_fresh_call(
+    amounts: list[Decimal], where: tuple[str, str], fmt: str | None
+) -> None:
+    # Equal amounts written with more or fewer zeros (5, 5.0, 5.00) share one cache entry.
+    locale, currency = where
+    numbers.money_text.cache_clear()
+    for amount in amounts:
+        fresh = numbers.money_text.__wrapped__(amount, currency, locale, fmt)
+        assert numbers.money_text(amount, currency, locale, fmt) == fresh
 
 
 def test_a_float_subclass_formats_as_its_float() -> None:
@@ -254,8 +328,6 @@ FILTER_ERRORS = [
          f"{TOO_LARGE} number, got Decimal('sNaN') — {FINITE_HINT}"),
     case("currency", "{{ v | money('EURO') }}", {"v": 1},
          f"expected an ISO 4217 currency code for money, got 'EURO' — {CURRENCY_HINT}"),
-    case("no-currency", "{{ v | money }}", {"v": 1, "currency": None},
-         f"expected an ISO 4217 currency code for money, got None — {CURRENCY_HINT}"),
     case("money-format", "{{ v | money(format=[1]) }}", {"v": 1},
          f"expected a format string for money, got [1] — {MONEY_FORMAT_HINT}"),
     case("digits", "{{ v | number(99) }}", {"v": 1},
@@ -303,6 +375,53 @@ FILTER_ERRORS = [
 @pytest.mark.parametrize(("source", "data", "message"), FILTER_ERRORS)
 def test_filter_errors(source: str, data: dict[str, Any], message: str) -> None:
     assert str(render_error(source, **data)) == message
+
+
+RECIPIENT_CURRENCY = "currency: expected an ISO 4217 currency code for money, got"
+
+
+@pytest.mark.parametrize(
+    ("source", "data", "message"),
+    [
+        case("unknown", "{{ v | money }}", {"v": 1, "currency": "EUX"},
+             f"{RECIPIENT_CURRENCY} 'EUX' — {CURRENCY_HINT}"),
+        case("none", "{{ v | money }}", {"v": 1, "currency": None},
+             f"{RECIPIENT_CURRENCY} None — {CURRENCY_HINT}"),
+        case("bad-amount-too", "{{ v | money }}", {"v": "abc", "currency": "EUX"},
+             f"{RECIPIENT_CURRENCY} 'EUX' — {CURRENCY_HINT}"),
+        case("unhashable-format", "{{ v | money(format=[1]) }}", {"v": 1, "currency": "EUX"},
+             f"{RECIPIENT_CURRENCY} 'EUX' — {CURRENCY_HINT}"),
+    ],
+)  # fmt: skip
+def test_an_unknown_currency_of_the_recipient_is_its_currency_field(
+    source: str, data: dict[str, Any], message: str
+) -> None:
+    # A currency given to the filter is the template's (see FILTER_ERRORS): no field.
+    with pytest.raises(RecipientError) as info:
+        render(source, **data)
+    assert (info.value.path, str(info.value)) == ("currency", message)
+
+
+@pytest.mark.parametrize(
+    ("tz", "now", "edge"),
+    [
+        ("Pacific/Kiritimati", datetime(9999, 12, 31, 23, tzinfo=UTC),
+         "after the end of year 9999"),
+        ("America/New_York", datetime(1, 1, 1, 2, tzinfo=UTC), "before the start of year 1"),
+    ],
+    ids=["east", "west"],
+)  # fmt: skip
+def test_a_render_time_outside_the_recipients_calendar_is_the_renders_now(
+    tz: str, now: datetime, edge: str
+) -> None:
+    with pytest.raises(RecipientError) as info:
+        render("{{ v | relative }}", tz=ZoneInfo(tz), now=now, v=datetime(2026, 3, 1, tzinfo=UTC))
+    assert info.value.path == "now"
+    assert str(info.value) == (
+        f"now: the render time {now.isoformat()} is out of range: in the time zone {tz} it falls "
+        f"{edge} — render at a time between years 1 and 9999 in every recipient's time zone, "
+        "e.g. now=datetime.now(UTC)"
+    )
 
 
 def test_check_locale() -> None:

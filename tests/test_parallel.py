@@ -116,8 +116,8 @@ def test_a_kept_failed_outcome_keeps_no_email_of_its_batch_alive() -> None:
         "recipient bad-email: email: expected an email address such as 'ann@example.com', "
         "got 'x' (and 1 more problem) — an address has a user, an '@' and a domain, as in "
         "'user@example.com'",
-        "recipient kept-vip-vera: unknown locale 'xx_XX' — use a locale Babel knows, such as "
-        "'en_US' or 'de_DE'",
+        "recipient kept-vip-vera: locale: unknown locale 'xx_XX' — use a locale Babel knows, "
+        "such as 'en_US' or 'de_DE'",
     ]
     assert all(o.error is not None and o.error.__traceback__ is None for o in failed)
 

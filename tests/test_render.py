@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import email
 import email.policy
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from personalize import Project, RecipientError, RegistryError, RenderedEmail, RenderError
+from personalize.filters.numbers import money_text
 from personalize.render import _size_warning, utf8_bound
 from personalize.testing import canonical_html
 from projects import ANN, SETTINGS, make_project, module, starter_kit_copy
@@ -78,9 +80,73 @@ def test_an_unknown_locale_names_the_field(project: Project) -> None:
     with pytest.raises(RecipientError) as caught:
         project.render("news", {**ANN, "locale": "xx_YY"})
     assert str(caught.value) == (
-        "recipient ann: unknown locale 'xx_YY' — use a locale Babel knows, such as 'en_US' or "
-        "'de_DE'"
+        "recipient ann: locale: unknown locale 'xx_YY' — use a locale Babel knows, such as "
+        "'en_US' or 'de_DE'"
     )
+    assert caught.value.path == "locale"
+
+
+ORDER_HERO = module(
+    "description: x",
+    """
+    <mj-text>
+      {% for o in orders %}{{ o.total | money(format='name') }} {{ o.at | time('HH:mm') }} {{
+        o.at | relative }}{% endfor %}
+    </mj-text>
+    """,
+)
+
+
+def _order(tmp_path: Path, total: str, **fields: str) -> tuple[Project, dict[str, object]]:
+    project = Project.load(make_project(tmp_path, modules={"hero/default": ORDER_HERO}))
+    order = {"at": "2026-03-29T02:30:00", "total": total}
+    return project, {**ANN, "orders": [order], **fields}
+
+
+def test_an_unknown_currency_of_the_recipient_names_the_currency_field(tmp_path: Path) -> None:
+    project, ann = _order(tmp_path, "5", currency="EUX")
+    with pytest.raises(RecipientError) as caught:
+        project.render("news", ann)
+    assert caught.value.path == "currency"
+    assert str(caught.value) == (
+        "modules/hero/default.mjml line 5 (recipient ann): currency: expected an ISO 4217 "
+        "currency code for money, got 'EUX' — use a three-letter code such as 'EUR' or 'USD', "
+        "or set the recipient's currency"
+    )
+
+
+def test_a_render_time_past_the_recipients_calendar_is_blamed_on_now(tmp_path: Path) -> None:
+    project, ann = _order(tmp_path, "5", timezone="Pacific/Kiritimati")
+    with pytest.raises(RecipientError) as caught:
+        project.render("news", ann, now=datetime(9999, 12, 31, 23, tzinfo=UTC))
+    assert caught.value.path == "now"
+    assert str(caught.value) == (
+        "modules/hero/default.mjml line 5 (recipient ann): now: the render time "
+        "9999-12-31T23:00:00+00:00 is out of range: in the time zone Pacific/Kiritimati it "
+        "falls after the end of year 9999 — render at a time between years 1 and 9999 in every "
+        "recipient's time zone, e.g. now=datetime.now(UTC)"
+    )
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "Europe/Paris"])
+def test_a_naive_time_the_clocks_skip_reads_the_same_in_every_zone(
+    tmp_path: Path, zone: str
+) -> None:
+    # 02:30 in the project's zone (Berlin) on the night the clocks skip it: 03:30 everywhere.
+    project, ann = _order(tmp_path, "5", timezone=zone)
+    text = project.render("news", ann, now=datetime(2026, 3, 29, 0, 30, tzinfo=UTC)).text
+    assert text == "5.00 US dollars 03:30 in 1 hour\n"
+
+
+def test_a_currency_name_does_not_depend_on_the_amounts_rendered_before(tmp_path: Path) -> None:
+    # 1 and 1.00 are equal Decimals (one cache entry): both take the form of the printed 1.00.
+    project, one = _order(tmp_path, "1", currency="USD", locale="en_US")
+    cents = {**one, "orders": [{"at": "2026-11-20T09:00:00", "total": "1.00"}]}
+    for first in (one, cents):
+        money_text.cache_clear()
+        project.render("news", first)
+        email = project.render("news", cents)
+        assert email.text.startswith("1.00 US dollars ")
 
 
 def test_html_over_the_clipping_budget_is_a_warning(tmp_path: Path) -> None:

@@ -137,7 +137,10 @@ def context_for(
     One dict serves every template of the email (rendered with ``shared=True``), so it carries
     the environment's globals too.
     """
-    check_locale(recipient.locale)
+    try:
+        check_locale(recipient.locale)
+    except PersonalizeError as exc:  # a valid pattern Babel does not know
+        raise exc.with_context(path="locale") from None
     context = dict(globals)
     context.update(_plain(recipient.data))
     context.update(_plain(membership.metrics))

@@ -16,7 +16,7 @@ from personalize.safevalues import PLAIN_URL, checked_url, validate_css_value
 
 from .dates import WHEN_HINT, localize, relative_text, when_text, zone_of
 from .locales import CACHE, DEFAULT_LOCALE, check_locale
-from .numbers import money_text, number_text
+from .numbers import known_currency, money_text, number_text
 
 __all__ = ["FILTERS", "check_locale", "validate_css_value", "validate_url"]
 
@@ -50,9 +50,15 @@ def _money(context: Context, value: object, currency: object = None, format: obj
     locale = state.get("_locale")
     args = (value, code, DEFAULT_LOCALE if locale is None else locale, format)
     try:
-        return money_text(*args)
-    except TypeError:  # an unhashable argument: see _cached
-        return money_text.__wrapped__(*args)
+        try:
+            return money_text(*args)
+        except TypeError:  # an unhashable argument: see _cached
+            return money_text.__wrapped__(*args)
+    except RecipientError as exc:
+        # The recipient's own currency is at fault, not the amount the template prints.
+        if currency is None and not known_currency(code):
+            raise exc.with_context(path="currency") from None
+        raise
 
 
 @pass_context
@@ -90,11 +96,23 @@ def _relative(context: Context, value: object) -> str:
             f"expected the render time '_now' as a datetime for relative, got {shown(now)}",
             hint="render through the project, which sets the render time",
         )
-    now = localize(now, zone)
+    try:
+        now = localize(now, zone)
+    except RecipientError:
+        edge = "before the start of year 1" if now.year == 1 else "after the end of year 9999"
+        raise RecipientError(
+            f"the render time {now.isoformat()} is out of range: in the time zone {zone} it "
+            f"falls {edge}",
+            path="now",
+            hint="render at a time between years 1 and 9999 in every recipient's time zone, "
+            "e.g. now=datetime.now(UTC)",
+        ) from None
     if isinstance(value, datetime):
         # In UTC: two times in one zone subtract by their wall clocks, an hour off across a
-        # change to or from summer time.
-        delta = localize(localize(value, zone), UTC) - localize(now, UTC)
+        # change to or from summer time. A time already in the zone goes to UTC directly:
+        # localize would read it the same way, at twice the cost.
+        moment = value if value.tzinfo is zone else localize(value, zone)
+        delta = localize(moment, UTC) - localize(now, UTC)
         granularity = "second"
     elif isinstance(value, date):
         # Whole days from the start of the recipient's day, so 'in 3 days' does not drift with

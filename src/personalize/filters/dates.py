@@ -66,8 +66,15 @@ def zone_of(zone: object) -> tzinfo:
 
 def localize(moment: datetime, zone: tzinfo) -> datetime:
     # A naive datetime is wall-clock time where the recipient lives, as in the profile.
+    own = moment.tzinfo
     try:
-        return moment.astimezone(zone) if moment.tzinfo else moment.replace(tzinfo=zone)
+        if own is not None and own is not zone:
+            return moment.astimezone(zone)
+        # astimezone keeps a time in its own zone as it is, even one the clocks skip (02:30
+        # in Berlin on the night of the change): through UTC it becomes the time every other
+        # zone, rules and active windows read (03:30).
+        aware = moment if own is not None else moment.replace(tzinfo=zone)
+        return aware if zone is UTC else aware.astimezone(UTC).astimezone(zone)
     except OverflowError:  # 9999-12-31T23:59Z, a "never" placeholder, east of UTC
         raise RecipientError(
             f"expected a date-time that exists in the time zone {zone}, got {moment.isoformat()}",

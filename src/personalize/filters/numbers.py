@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from functools import lru_cache, partial
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, TypeGuard
 
 from babel import Locale
 from babel import numbers as babel_numbers
@@ -18,7 +18,7 @@ from personalize.errors import RecipientError, did_you_mean, shown
 
 from .locales import CACHE, babel_locale, currencies, run
 
-__all__ = ["money_text", "number_text"]
+__all__ = ["known_currency", "money_text", "number_text"]
 
 _LIMIT = 10**18  # larger amounts are data errors, and would make Babel build huge strings
 _MAX_DIGITS = 20
@@ -64,12 +64,13 @@ def _digits(digits: object, name: str) -> int:
 
 @lru_cache(maxsize=CACHE, typed=True)
 def money_text(value: object, currency: object, locale: object, fmt: object) -> str:
-    number = _to_decimal(value, "money")
-    if not isinstance(currency, str) or currency not in currencies():
+    # First: then an unknown currency is always this error (_money names its field by it).
+    if not known_currency(currency):
         raise RecipientError(
             f"expected an ISO 4217 currency code for money, got {shown(currency)}",
             hint="use a three-letter code such as 'EUR' or 'USD', or set the recipient's currency",
         )
+    number = _to_decimal(value, "money")
     loc = babel_locale(locale)
     hint = "use 'standard', 'accounting', 'name' or a CLDR pattern such as '#,##0.00 ¤'"
     if fmt is not None and not isinstance(fmt, str):
@@ -83,9 +84,45 @@ def money_text(value: object, currency: object, locale: object, fmt: object) -> 
 
     # A pattern's own fraction digits win over the currency's ('#,##0 ¤' means no cents).
     def text(amount: Decimal) -> str:
+        if style == "name":
+            # Babel picks the name's plural form from the amount as given, so 5 and 5.00
+            # (equal, one cache entry) would print '5 jenów' or '5 jena': the amount as
+            # printed decides, which also agrees with the number shown.
+            amount = amount.quantize(_quantum(currency))
         return babel_numbers.format_currency(amount, currency, pattern, loc, pattern is None, style)
 
-    return _unsigned_zero(run("money", fmt, partial(text, number), hint=hint), number, text)
+    printed = run("money", fmt, partial(text, number), hint=hint)
+    if number < 0:  # only a negative amount can print as '-0': read its digits alone
+        digits = partial(_money_digits, pattern, style, currency, loc, number)
+        return _unsigned_zero(printed, number, text, run("money", fmt, digits, hint=hint))
+    return printed
+
+
+def known_currency(currency: object) -> TypeGuard[str]:
+    """Whether ``currency`` is an ISO 4217 code that Babel knows."""
+    return isinstance(currency, str) and currency in currencies()
+
+
+@lru_cache(maxsize=512)
+def _quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-babel_numbers.get_currency_precision(currency))
+
+
+def _money_digits(
+    pattern: str | None, style: str, currency: str, loc: Locale, amount: Decimal
+) -> str:
+    """The amount's text without the currency, whose name may hold digits ('Sierra Leonean
+    leones (1964—2022)'): the money format with its prefix and suffix left out."""
+    if pattern is not None:
+        number_pattern = babel_numbers.parse_pattern(pattern)
+    else:  # Babel prints a name's number with the locale's decimal format
+        number_pattern = (
+            loc.decimal_formats[None] if style == "name" else loc.currency_formats[style]
+        )
+    bare = copy.copy(number_pattern)
+    bare.prefix = bare.suffix = ("", "")
+    text: str = bare.apply(amount, loc, currency=currency, currency_digits=pattern is None)
+    return text
 
 
 @lru_cache(maxsize=512)
@@ -144,7 +181,8 @@ def number_text(kind: str, value: object, digits: object, locale: object) -> str
     else:
         pattern = _fixed_pattern(loc, kind, _digits(digits, kind))
         text = partial(_apply, pattern, loc)
-    return _unsigned_zero(run(kind, None, partial(text, number)), number, text)
+    printed = run(kind, None, partial(text, number))
+    return _unsigned_zero(printed, number, text, printed)
 
 
 def _apply(pattern: babel_numbers.NumberPattern, loc: Locale, number: Decimal) -> str:
@@ -152,8 +190,9 @@ def _apply(pattern: babel_numbers.NumberPattern, loc: Locale, number: Decimal) -
     return text
 
 
-def _unsigned_zero(text: str, number: Decimal, again: Callable[[Decimal], str]) -> str:
-    """``text``, or zero's text where a negative amount rounded to zero ('-0,00 €')."""
-    if number < 0 and not _NONZERO_DIGIT.search(text):
+def _unsigned_zero(text: str, number: Decimal, again: Callable[[Decimal], str], digits: str) -> str:
+    """``text``, or zero's text where a negative amount rounded to zero ('-0,00 €'), which
+    its ``digits`` (the number's own text) show."""
+    if number < 0 and not _NONZERO_DIGIT.search(digits):
         return run("number", None, partial(again, Decimal(0)))
     return text
