@@ -48,12 +48,21 @@ from personalize.filters import _GOOD_URLS, FILTERS, validate_css_value, validat
 from personalize.filters.dates import _day_text, relative_text, when_text  # noqa: E402
 from personalize.filters.numbers import money_text, number_text  # noqa: E402
 from personalize.render import RenderedEmail, context_for, render_reference  # noqa: E402
-from personalize.safevalues import _checked_css, checked_url  # noqa: E402
+from personalize.safevalues import _checked_css, _css_url, checked_url, css_url  # noqa: E402
 
 AUDIENCES = ("personas", "generated")
 WARM = 1_000  # other recipients whose values fill the value caches before each timed block
 # The filters' process-wide caches of the values they formatted or checked, keyed by the value.
-CACHES = (money_text, number_text, when_text, _day_text, relative_text, checked_url, _checked_css)
+CACHES = (
+    money_text,
+    number_text,
+    when_text,
+    _day_text,
+    relative_text,
+    checked_url,
+    _checked_css,
+    _css_url,
+)
 
 
 def at_least(low: int) -> Callable[[str], int]:
@@ -160,7 +169,9 @@ def _records(count: int, audience: str = "personas") -> list[dict[str, object]]:
 def _plain_env() -> jinja2.Environment:
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters.update(FILTERS)
-    env.filters.update(_url=validate_url, _css=validate_css_value, _named=lambda v, n: v)
+    env.filters.update(
+        _url=validate_url, _css=validate_css_value, _css_url=css_url, _named=lambda v, n: v
+    )
     return env
 
 

@@ -1,8 +1,16 @@
-"""Assembly fix-ups around region fences: cutting compiled output, and scoping its modules."""
+"""Assembly: the per-variant head, and cutting and scoping compiled output at region fences."""
 
 from __future__ import annotations
 
-from personalize.assemble import region_marks, scope_regions, split_regions, strip_fences
+import pytest
+
+from personalize.assemble import (
+    assemble,
+    region_marks,
+    scope_regions,
+    split_regions,
+    strip_fences,
+)
 from personalize.protect import Markers
 
 M = Markers()
@@ -28,3 +36,22 @@ def test_modules_that_set_names_become_with_blocks_and_other_fences_go() -> None
         "<head/><p>hero</p><hr/>{% with %}<p>offer</p>{% endwith %}<footer/>"
     )
     assert scope_regions(OUTPUT, M, set()) == strip_fences(OUTPUT, M)
+
+
+@pytest.mark.parametrize("head", ["<mj-head />", "<mj-head/>", '<mj-head mj-class="a" />'])
+def test_a_self_closing_head_is_opened_for_the_variants_head(head: str) -> None:
+    # MJML accepts <mj-head />; what goes after it would sit straight in <mjml>.
+    layout = f"<mjml>{head}<mj-body/></mjml>"
+    out = assemble(layout, {}, locale="en_US", head=["<mj-title>T</mj-title>"], css=["a{}"])
+    attrs = head.removeprefix("<mj-head").removesuffix("/>").rstrip()
+    assert out == (
+        f'<mjml lang="en-US"><mj-head{attrs}><mj-title>T</mj-title><mj-style>a{{}}</mj-style>'
+        "</mj-head><mj-body/></mjml>"
+    )
+
+
+def test_a_self_closing_head_stays_as_it_is_when_nothing_goes_in() -> None:
+    layout = "<mjml><mj-head /><mj-body/></mjml>"
+    assert assemble(layout, {}, locale="en_US", head=[], css=[]) == (
+        '<mjml lang="en-US"><mj-head /><mj-body/></mjml>'
+    )

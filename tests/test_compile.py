@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from personalize import Project, RegistryError, RenderError
+from personalize import Project, RecipientError, RegistryError, RenderError
 from personalize.assemble import assemble
 from personalize.compile import compile_document
 from personalize.config import load_settings
 from personalize.templating import make_environments
+from personalize.testing import canonical_html
 from personalize.text import normalize_text
 from projects import ANN, HERO, LAYOUT, make_project, module
 
@@ -339,3 +340,158 @@ def test_markers_avoid_the_text_of_included_stylesheets(tmp_path: Path) -> None:
     email = Project.load(root).render("news", ANN)
     assert ".zq1qz { color: red }" in email.html
     assert "Hi Ann" in email.text
+
+
+FIELDS = """
+[render]
+inliner = "{inliner}"
+
+[recipient.fields]
+bg = {{type = "url", default = "https://img.example/bg.png"}}
+path = {{type = "str", default = "gold"}}
+color = {{type = "str", default = "#00ff00"}}
+vip = {{type = "bool", default = false}}
+"""
+
+
+def _body_project(
+    tmp_path: Path, body: str, *, inliner: str = "css-inline", head: str = ""
+) -> Project:
+    layout = (
+        f'---\nsubject: "Hi"\n---\n<mjml>{head}<mj-body>\n{body}\n<slot name="extra" optional/>'
+        "</mj-body></mjml>\n"
+    )
+    root = make_project(
+        tmp_path,
+        settings=FIELDS.format(inliner=inliner),
+        segments="segments: {}\n",
+        layouts={"doc": layout},
+        modules={},
+    )
+    return Project.load(root)
+
+
+def _same_as_reference(project: Project, recipient: dict[str, object]) -> str:
+    fast = project.render("doc", recipient)
+    reference = project.render_reference("doc", recipient)
+    assert fast.text == reference.text
+    assert canonical_html(fast.html) == canonical_html(reference.html)
+    return fast.html
+
+
+def test_a_self_closing_head_gets_the_title_and_preview(tmp_path: Path) -> None:
+    # MJML accepts <mj-head />; the subject's <mj-title> and <mj-preview> once went after it.
+    project = _body_project(tmp_path, "<mj-section/>", head="<mj-head />")
+    email = project.render("doc", {"id": "ann"})
+    assert "<title>Hi</title>" in email.html
+    _same_as_reference(project, {"id": "ann"})
+
+
+COLUMN = "<mj-column><mj-text>x</mj-text></mj-column>"
+BACKGROUNDS = {
+    "section": f'<mj-section background-url="{{{{ bg }}}}">{COLUMN}</mj-section>',
+    "full-width": f'<mj-section full-width="full-width" background-url="{{{{ bg }}}}">{COLUMN}'
+    "</mj-section>",
+    "wrapper": f'<mj-wrapper background-url="{{{{ bg }}}}"><mj-section>{COLUMN}</mj-section>'
+    "</mj-wrapper>",
+    "hero": '<mj-hero background-url="{{ bg | url }}" background-height="100px" '
+    'background-width="600px"><mj-text>x</mj-text></mj-hero>',
+    "path": f'<mj-section background-url="https://img.example/{{{{ path }}}}.png">{COLUMN}'
+    "</mj-section>",
+    "start-and-path": f'<mj-section background-url="{{{{ bg }}}}/{{{{ path }}}}.png">{COLUMN}'
+    "</mj-section>",
+}
+
+
+@pytest.mark.parametrize("inliner", ["css-inline", "premailer"])
+@pytest.mark.parametrize("element", list(BACKGROUNDS))
+def test_a_background_url_token_renders_as_on_the_reference_path(
+    tmp_path: Path, element: str, inliner: str
+) -> None:
+    # MJML copies background-url into url('…') of style=, background= and Outlook's VML src=.
+    project = _body_project(tmp_path, BACKGROUNDS[element], inliner=inliner)
+    for bg, path in [
+        ("https://img.example/bg.png", "gold"),
+        ("https://img.example/b%20g.jpg?a=1&b=2", "tiers/gold"),
+        ("https://img.example/x", "123_a"),
+    ]:
+        html = _same_as_reference(project, {"id": "ann", "bg": bg, "path": path})
+        assert re.search(r"url\('?https://img\.example/", html)
+
+
+def test_quotes_and_parentheses_in_a_background_url_are_percent_encoded(tmp_path: Path) -> None:
+    project = _body_project(tmp_path, BACKGROUNDS["start-and-path"])
+    html = project.render(
+        "doc", {"id": "ann", "bg": "https://img.example/p(1)'", "path": 'a b")'}
+    ).html
+    encoded = "https://img.example/p%281%29%27/a%20b%22%29.png"
+    assert html.count(f"url('{encoded}')") == 2  # the <div>'s and the <table>'s style
+    # The attributes that are no CSS only need HTML escaping.
+    assert 'background="https://img.example/p(1)&#39;/a b&#34;).png"' in html
+
+
+def test_a_background_url_must_be_an_http_url(tmp_path: Path) -> None:
+    project = _body_project(tmp_path, BACKGROUNDS["section"])
+    with pytest.raises(RecipientError) as caught:
+        project.render("doc", {"id": "ann", "bg": "mailto:ann@example.com"})
+    assert str(caught.value) == (
+        "templates/doc.mjml line 5 (recipient ann): bg: expected an http(s) URL inside url(…), "
+        "got 'mailto:ann@example.com' — only http and https addresses may come from data in a "
+        "CSS url(…)"
+    )
+
+
+IMPORTANT = "<mj-head><mj-style>.brand div { color: #17324D !important; }</mj-style></mj-head>"
+
+
+def test_a_value_an_important_rule_overrides_renders_as_on_the_reference_path(
+    tmp_path: Path,
+) -> None:
+    # css-inline replaces the declaration holding the token with the rule's: so it does for
+    # every recipient when Jinja renders first.
+    body = (
+        '<mj-section><mj-column><mj-text css-class="brand" color="{{ color }}">Hi</mj-text>'
+        '<mj-text color="{{ color }}">There</mj-text></mj-column></mj-section>'
+    )
+    project = _body_project(tmp_path, body, head=IMPORTANT)
+    html = _same_as_reference(project, {"id": "ann", "color": "#ff0000"})
+    assert 'color: #17324D !important">Hi' in html
+    assert 'color:#ff0000;">There' in html
+
+
+def test_a_block_tag_an_important_rule_drops_names_the_inliner_and_the_rule(
+    tmp_path: Path,
+) -> None:
+    body = (
+        '<mj-section><mj-column><mj-text css-class="brand"\n'
+        ' color="{% if vip %}#ff0000{% else %}#00ff00{% endif %}">Hi</mj-text>'
+        "</mj-column></mj-section>"
+    )
+    project = _body_project(tmp_path, body, head=IMPORTANT)
+    with pytest.raises(RenderError) as caught:
+        project.render("doc", {"id": "ann"})
+    assert str(caught.value) == (
+        "templates/doc.mjml line 6 (recipient ann): the CSS inliner (css-inline) dropped "
+        "{% if vip %} from style= of <div>: the rule '.brand div' overrides that declaration "
+        "with !important — the rule's value wins for every recipient, and the tag goes with "
+        "the declaration; choose the value in one expression instead ({{ a if tier else b }}), "
+        "or take !important out of the rule"
+    )
+
+
+def test_a_declaration_the_inliner_drops_as_invalid_names_the_inliner(tmp_path: Path) -> None:
+    # premailer leaves out 'color:#zq1qz' (no color), where it would keep '#00ff00': the
+    # compiled path cannot render as Jinja-first would.
+    body = (
+        '<mj-section><mj-column><mj-text css-class="brand" color="#{{ color }}">Hi</mj-text>'
+        "</mj-column></mj-section>"
+    )
+    project = _body_project(tmp_path, body, inliner="premailer", head=IMPORTANT)
+    with pytest.raises(RenderError) as caught:
+        project.render("doc", {"id": "ann", "color": "00ff00"})
+    assert str(caught.value) == (
+        "templates/doc.mjml line 5 (recipient ann): the CSS inliner (premailer) dropped "
+        "{{ color }} from style= of <div> — it rewrites style attributes and leaves out "
+        "declarations it reads as invalid or repeated; let one token hold the whole value "
+        "({{ c }}, not #{{ c }}), and set each property once"
+    )

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from personalize import Project
 from personalize.errors import RegistryError
 from personalize.includes import Resolved, Source, resolve_includes
 
@@ -390,6 +391,29 @@ def test_paths_outside_the_project_are_refused(tmp_path: Path, path: str) -> Non
     assert str(info.value) == (
         f"templates/main.mjml line 2: mj-include path {shown} leaves the project"
         " — include files from inside the project folder"
+    )
+
+
+@pytest.mark.parametrize("path", ["a\x00.mjml", "../\x00/x.mjml", "partials/\x00"])
+def test_a_path_with_a_nul_character_is_a_located_error(tmp_path: Path, path: str) -> None:
+    # The file system refuses the name (ValueError from resolve); no file can hold it.
+    write(tmp_path, {"templates/main.mjml": f'a\n<mj-include path="{path}" />'})
+    with pytest.raises(RegistryError) as info:
+        resolve(tmp_path)
+    assert str(info.value) == (
+        f"templates/main.mjml line 2: mj-include: no file {path!r}"
+        " — a file name cannot hold a NUL character (\\x00); remove it from the path"
+    )
+
+
+def test_a_nul_character_in_a_layouts_include_fails_the_load_at_its_line(tmp_path: Path) -> None:
+    layout = '---\nsubject: "Hi"\n---\n<mjml><mj-body>\n<mj-include path="a\x00.mjml"/>\n'
+    write(tmp_path, {"personalize.toml": "", "templates/doc.mjml": layout + "</mj-body></mjml>"})
+    with pytest.raises(RegistryError) as info:
+        Project.load(tmp_path)
+    assert str(info.value) == (
+        "templates/doc.mjml line 5: mj-include: no file 'a\\x00.mjml'"
+        " — a file name cannot hold a NUL character (\\x00); remove it from the path"
     )
 
 

@@ -1,14 +1,17 @@
-"""Tests for personalize.safevalues: invisible characters in URLs, numbers as CSS values."""
+"""Tests for personalize.safevalues: URLs, CSS values, and URLs inside a CSS url(…)."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from personalize.errors import RecipientError
 from personalize.filters import validate_url
-from personalize.safevalues import checked_url, validate_css_value
+from personalize.safevalues import checked_url, css_url, validate_css_value
 
 INVISIBLE_HINT = "remove bidi controls and zero-width characters such as U+202E and U+200B"
 CSS_HINT = "only colors, lengths and plain keywords may come from data"
@@ -82,3 +85,68 @@ def test_an_int_too_long_for_any_length_is_refused_not_a_crash() -> None:
     assert str(caught.value) == (
         "unsafe CSS value, got <int too large to show> — check the recipient's data"
     )
+
+
+# --- css_url: a value inside a CSS url(…) -------------------------------------------------
+
+# What could end url('…'), url("…") or url(…), or escape from it.
+BREAKS_OUT = re.compile(r"['\"()\\\x00-\x20\x7f-\x9f]|\s")
+
+
+@pytest.mark.parametrize(
+    ("value", "start", "expected"),
+    [
+        ("https://img.example/a.png?x=1&y=2", True, "https://img.example/a.png?x=1&y=2"),
+        (" https://img.example/p(1)'.png ", True, "https://img.example/p%281%29%27.png"),
+        ('https://img.example/a\\b"c', True, "https://img.example/a%5Cb%22c"),
+        ("tiers/gold", False, "tiers/gold"),
+        ("a b\t\n\u00a0'\")(", False, "a%20b%09%0A%C2%A0%27%22%29%28"),
+        (1234, False, "1234"),
+        (Decimal("1.50"), False, "1.50"),
+    ],
+    ids=["plain", "parentheses", "backslash-quote", "path", "whitespace", "int", "decimal"],
+)
+def test_a_css_url_value_is_percent_encoded(value: object, start: bool, expected: str) -> None:
+    assert css_url(value, start=start) == expected
+    assert css_url(value, start) == expected  # as the compiled templates' _css_url filter calls it
+
+
+@pytest.mark.parametrize(
+    ("value", "start", "message"),
+    [
+        (
+            "mailto:ann@example.com",
+            True,
+            "expected an http(s) URL inside url(…), got 'mailto:ann@example.com' — only http "
+            "and https addresses may come from data in a CSS url(…)",
+        ),
+        (
+            "data:image/png;base64,AAAA",
+            True,
+            "URL scheme 'data' is not allowed, got 'data:image/png;base64,AAAA' — "
+            "only http, https and mailto links may come from data",
+        ),
+        (42, True, "expected a URL as text, got 42 — put the URL in the data as text"),
+        (None, False, "expected a URL as text, got None — put the URL in the data as text"),
+        (True, False, "expected a URL as text, got True — put the URL in the data as text"),
+    ],
+    ids=["mailto", "data", "number-at-start", "none", "bool"],
+)
+def test_a_css_url_value_that_cannot_be_one_is_refused(
+    value: object, start: bool, message: str
+) -> None:
+    with pytest.raises(RecipientError) as caught:
+        css_url(value, start=start)
+    assert str(caught.value) == message
+
+
+@given(st.text(), st.booleans())
+def test_nothing_in_a_css_url_value_can_end_it(text: str, start: bool) -> None:
+    for value in (text, f"https://img.example/{text}"):
+        try:
+            encoded = css_url(value, start=start)
+        except RecipientError:
+            assert start  # only the start of an address is checked
+            continue
+        assert not BREAKS_OUT.search(encoded)
+        assert not start or encoded.lower().startswith(("http://", "https://"))

@@ -1,6 +1,8 @@
-"""Compiled output against its tokens: dropped or copied by MJML, missing from the text part."""
+"""Tokens through MJML, the CSS inliner and the text part: dropped, copied or left out."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pytest
 
@@ -8,6 +10,7 @@ from personalize.errors import RegistryError, RenderError
 from personalize.protect import Markers, Token
 from personalize.survival import (
     check_blocks,
+    check_inlined,
     check_pairs,
     check_survival,
     check_tables,
@@ -281,3 +284,88 @@ def test_block_tags_inside_html_comments_count_for_the_table_rule() -> None:
         "modules/hero/a.mjml line 8: {% if vip %} wraps markup that MJML writes straight into a "
         f"table (<mj-raw> in <mj-column>) — {RAW_HINT}"
     )
+
+
+def _no_rule(html: str) -> str:
+    return html  # an inliner run that keeps every declaration
+
+
+def _important(html: str) -> str:
+    return html.replace("color: inherit", "color: red !important")
+
+
+STYLED = f'<style>.x {{ color: red !important }}</style><p class="x" style="color: {M.expr(1)}">'
+
+
+def test_a_value_an_important_rule_replaces_may_leave_its_style() -> None:
+    after = '<style>.x { color: red !important }</style><p class="x" style="color: red !important">'
+    check_inlined(STYLED, after, {1: VALUE}, M, inliner="css-inline", inline=_important)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "tokens", "inline", "message"),
+    [
+        (
+            STYLED,
+            '<p class="x" style="">',
+            {1: VALUE},
+            _no_rule,
+            "modules/hero/a.mjml line 4: the CSS inliner (premailer) dropped {{ tier }} from "
+            "style= of <p> — it rewrites style attributes and leaves out declarations it reads "
+            "as invalid or repeated; let one token hold the whole value ({{ c }}, not #{{ c }}), "
+            "and set each property once",
+        ),
+        (
+            STYLED.replace(M.expr(1), M.expr(4)),
+            _important(STYLED.replace(f"color: {M.expr(1)}", "color: inherit")),
+            {4: IN_TAG},
+            _important,
+            "modules/hero/a.mjml line 9: the CSS inliner (premailer) dropped {% if x %} from "
+            "style= of <p>: the rule '.x' overrides that declaration with !important — the "
+            "rule's value wins for every recipient, and the tag goes with the declaration; "
+            "choose the value in one expression instead ({{ a if tier else b }}), or take "
+            "!important out of the rule",
+        ),
+        (
+            # The rule is not in a <style> block of the output (it cannot be named).
+            STYLED.replace(M.expr(1), M.expr(4)),
+            '<p class="x" style="color: red !important">',
+            {4: IN_TAG},
+            _important,
+            "modules/hero/a.mjml line 9: the CSS inliner (premailer) dropped {% if x %} from "
+            "style= of <p>: a rule overrides that declaration with !important — the rule's "
+            "value wins for every recipient, and the tag goes with the declaration; choose the "
+            "value in one expression instead ({{ a if tier else b }}), or take !important out "
+            "of the rule",
+        ),
+        (
+            f'<a href="{M.expr(1)}">x</a>',
+            "<a>x</a>",
+            {1: VALUE},
+            _important,
+            "modules/hero/a.mjml line 4: the CSS inliner (premailer) dropped {{ tier }} from "
+            "href= of <a> — it parses the HTML again and moves or drops what it cannot place; "
+            "check the markup",
+        ),
+        (
+            f"<td>{M.comment(2)}</td>",
+            f"<td>{M.comment(2)}{M.comment(2)}</td>",
+            {2: IF},
+            _important,
+            "modules/hero/a.mjml line 5: the CSS inliner (premailer) copied {% if tier %} 2 "
+            "times — it parses the HTML again and moves or drops what it cannot place; check the "
+            "markup",
+        ),
+    ],
+    ids=["invalid", "block-overridden", "rule-unknown", "outside-style", "block-copied"],
+)
+def test_a_token_the_inliner_drops_names_the_inliner(
+    before: str,
+    after: str,
+    tokens: dict[int, Token],
+    inline: Callable[[str], str],
+    message: str,
+) -> None:
+    with pytest.raises(RenderError) as caught:
+        check_inlined(before, after, tokens, M, inliner="premailer", inline=inline)
+    assert str(caught.value) == message

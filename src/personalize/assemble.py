@@ -23,7 +23,7 @@ __all__ = [
 _SLOT_TAG = re.compile(r"<slot\b([^>]*?)/?>(?:\s*</slot>)?", re.IGNORECASE)
 _SLOT_NAME = re.compile(r"""name\s*=\s*["']([^"']*)["']""")
 _MJML_OPEN = re.compile(r"<mjml\b([^>]*)>")
-_HEAD_OPEN = re.compile(r"<mj-head\b[^>]*>")
+_HEAD_OPEN = re.compile(r"<mj-head\b([^>]*?)\s*(/?)>")
 _RTL = frozenset({"ar", "he", "fa", "ur", "yi", "ps", "sd", "ug", "dv", "ckb"})
 _CONDITIONAL = re.compile(r"<!--\[if ([^\]]+)\]>(.*?)<!\[endif\]-->", re.S)
 INLINE_CSS = "/* inline */"
@@ -88,6 +88,9 @@ def assemble(
     if not extra:
         return text
     found = _HEAD_OPEN.search(text)
+    if found and found.group(2):  # <mj-head />: MJML accepts it, and it gets content here
+        head_element = f"<mj-head{found.group(1)}>{extra}</mj-head>"
+        return text[: found.start()] + head_element + text[found.end() :]
     if found:
         return text[: found.end()] + extra + text[found.end() :]
     opened = _MJML_OPEN.search(text)

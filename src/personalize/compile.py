@@ -7,6 +7,7 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,14 @@ from .mjml import check_markup, compile_mjml
 from .prepare import PREHEADER, SUBJECT, Prepared, check_included
 from .protect import Markers, Token, check_structure, choose_markers, protect, restore
 from .registry import Layout, Module, Registry
-from .survival import check_blocks, check_pairs, check_survival, check_tables, drop_empty_conditions
+from .survival import (
+    check_blocks,
+    check_inlined,
+    check_pairs,
+    check_survival,
+    check_tables,
+    drop_empty_conditions,
+)
 from .templating import CompiledTemplate, Composite, Environments, check_template, hole_name
 from .text import ParseCache, html_to_text, settle_static_breaks
 
@@ -212,8 +220,11 @@ def _compile(
         where=where,
     )
     html = lift_sentinels(html, markers)
-    html = rows_inside_tbody(inline_css(html, engine=render.inliner), markers)
-    check_survival(html, expected, markers, source)
+    check_survival(html, expected, markers, source)  # what MJML did; then the inliner
+    inline = partial(inline_css, engine=render.inliner)
+    inlined = inline(html)
+    check_inlined(html, inlined, expected, markers, inliner=render.inliner, inline=inline)
+    html = rows_inside_tbody(inlined, markers)
     p, s = re.escape(markers.prefix), re.escape(markers.suffix)
     fences = re.compile(rf"<!--{p}[be]\d+{s}-->")
     # With a cache shared by variants, parsed piece by piece between the slot fences: most

@@ -18,7 +18,7 @@ def include_path(written: str, base: Path, root: Path, where: Origin) -> Path:
 
     Raises:
         RegistryError: the path is empty, a template expression, leaves the project, or names
-            a folder or no file.
+            a folder or no file (one with a NUL character names none).
     """
     file, line = where
     if not written.strip():
@@ -34,6 +34,13 @@ def include_path(written: str, base: Path, root: Path, where: Origin) -> Path:
             file=file,
             line=line,
             hint="includes are resolved when the project loads; write a plain file path",
+        )
+    if "\x00" in written:
+        raise RegistryError(
+            f"mj-include: no file {short_repr(written)}",
+            file=file,
+            line=line,
+            hint="a file name cannot hold a NUL character (\\x00); remove it from the path",
         )
     leaves = RegistryError(
         f"mj-include path {short_repr(written)} leaves the project",

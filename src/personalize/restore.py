@@ -36,6 +36,17 @@ _URL_ATTRS = frozenset(
     }
 )
 _CSS_ATTRS = frozenset({"style", "bgcolor", "color", "fillcolor", "strokecolor"})
+# The address inside a CSS url(…) of a style attribute: MJML writes background-url there as
+# url('…'), premailer rewrites it to url(…); a quote may be written as a character reference.
+_CSS_URL = re.compile(
+    r"(?<![\w-])url\(\s*(&#0*39;|&#x0*27;|&apos;|&quot;|&#0*34;|&#x0*22;|['\"])?", re.I
+)
+_UNQUOTED_URL_END = re.compile(r"[\s)]")
+# The checks by context: a filter, written after the token's expression.
+_URL_CHECK = "_url"
+_CSS_CHECK = "_css"
+_CSS_URL_START = "_css_url"  # safevalues.css_url: an http(s) URL, percent-encoded
+_CSS_URL_PART = "_css_url(False)"  # after a literal start: percent-encoded only
 _STYLE_ELEMENT = re.compile(r"<style\b[^>]*>(.*?)</style\s*>", re.S | re.I)
 _SAFE_URL_PREFIX = re.compile(r"^\s*(?:https?:|mailto:|tel:|/|#|\?)", re.I)
 
@@ -110,8 +121,9 @@ def restore(
     Each token is preceded by ``{#\\n#}`` so that it starts a template line of its own: a
     render error's line then names the token, hence its module file and line. With
     ``contexts``, tokens that start a URL attribute are checked by ``_url`` and tokens in CSS
-    by ``_css``, whatever the template author wrote. Static ``{{``, ``{%`` and ``{#`` that
-    MJML or the inliner produced are escaped so Jinja prints them.
+    by ``_css``, whatever the template author wrote; in the address of a ``url(…)`` in a
+    ``style`` attribute (MJML's ``background-url``), by ``_css_url``. Static ``{{``,
+    ``{%`` and ``{#`` that MJML or the inliner produced are escaped so Jinja prints them.
     """
     compiled = re.sub(r"\{(?=[{%#])", "{{ '{' }}", compiled)
     special = _contexts(compiled, markers, tokens) if contexts else {}
@@ -147,7 +159,7 @@ def _wrap(token: Token, context: str | None) -> str:
     if match is None:
         return token.text
     left, expression, right = match.groups()
-    if context == "_url" and re.search(r"\|\s*url\s*$", expression):
+    if context == _URL_CHECK and re.search(r"\|\s*url\s*$", expression):
         return token.text
     return f"{{{{{left} ({expression.strip()}) | {context} {right}}}}}"
 
@@ -160,7 +172,7 @@ def _contexts(
     bare = re.compile(rf"{re.escape(markers.prefix)}(\d+){re.escape(markers.suffix)}")
     for block in _STYLE_ELEMENT.finditer(compiled):  # e.g. a <style> inside mj-raw
         for hit in bare.finditer(block.group(1)):
-            found[base + block.start(1) + hit.start()] = "_css"
+            found[base + block.start(1) + hit.start()] = _CSS_CHECK
     for match in _HTML_TAG.finditer(compiled):
         whole = match.group()
         if whole.startswith("<!--"):
@@ -190,7 +202,7 @@ def _contexts(
             if name in _URL_ATTRS:
                 first = hits[0]
                 if first.start() == 0:
-                    found[value_start] = "_url"
+                    found[value_start] = _URL_CHECK
                 elif not _SAFE_URL_PREFIX.match(htmllib.unescape(value[: first.start()])):
                     _attr_error(
                         token,
@@ -199,9 +211,54 @@ def _contexts(
                         'whole URL: href="{{ link | url }}"',
                     )
             elif name in _CSS_ATTRS:
+                spans = _url_spans(value) if name == "style" else []
                 for hit in hits:
-                    found[value_start + hit.start()] = "_css"
+                    check = _in_url(value, hit, spans, tokens, tag)
+                    found[value_start + hit.start()] = check or _CSS_CHECK
     return found
+
+
+def _url_spans(style: str) -> list[tuple[int, int]]:
+    """Where the address inside each ``url(…)`` of a style attribute's value starts and ends."""
+    spans = []
+    for opened in _CSS_URL.finditer(style):
+        start, quote = opened.end(), opened.group(1)
+        if quote:
+            end = style.find(quote, start)
+        else:
+            unquoted = _UNQUOTED_URL_END.search(style, start)
+            end = unquoted.start() if unquoted else -1
+        spans.append((start, len(style) if end < 0 else end))
+    return spans
+
+
+def _in_url(
+    style: str,
+    hit: re.Match[str],
+    spans: list[tuple[int, int]],
+    tokens: Mapping[int, Token],
+    tag: str,
+) -> str | None:
+    """The check for the marker ``hit`` if it sits inside a ``url(…)`` of ``style``: the URL
+    check when it starts the address, else percent-encoding after a literal safe start."""
+    for start, end in spans:
+        if not start <= hit.start() < end:
+            continue
+        if hit.start() == start:
+            return _CSS_URL_START
+        first = hit.re.search(style, start, end)
+        assert first is not None  # hit itself is one
+        if first.start() > start and not _SAFE_URL_PREFIX.match(
+            htmllib.unescape(style[start : first.start()])
+        ):
+            _attr_error(
+                tokens.get(int(first.group(1))),
+                f"the link scheme in url(…) in style= of <{tag}> is not literal",
+                "start the address with https:// or /, or let a token hold the whole URL: "
+                'background-url="{{ image }}"',
+            )
+        return _CSS_URL_PART
+    return None
 
 
 def _attr_error(token: Token | None, message: str, hint: str) -> None:

@@ -6,11 +6,11 @@ import re
 import unicodedata
 from decimal import Decimal
 from functools import lru_cache
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from .errors import RecipientError, shown
 
-__all__ = ["PLAIN_URL", "checked_url", "validate_css_value"]
+__all__ = ["PLAIN_URL", "checked_url", "css_url", "validate_css_value"]
 
 _CACHE = 8192
 _URL_SCHEMES = frozenset({"http", "https", "mailto"})
@@ -30,6 +30,10 @@ _CSS_TOKEN = (
 )
 _CSS_VALUE = re.compile(rf"{_CSS_TOKEN}(?:(?: *, *| +){_CSS_TOKEN})*")
 _CSS_HINT = "only colors, lengths and plain keywords may come from data"
+# What could end a CSS url('…') (quoted either way, or not) or escape from it: quotes,
+# parentheses, the backslash, whitespace and control characters. Percent-encoded, they are
+# plain text to CSS, and web servers read them as the characters they stand for.
+_URL_ENDS = re.compile(r"['\"()\\\x00-\x20\x7f-\x9f]|\s")
 # Beyond float's range (1e-324 to 1e308) a number is no CSS value: left with its exponent.
 _MAX_EXPONENT = 400
 
@@ -131,3 +135,39 @@ def _checked_css(value: str) -> str:
     if not _CSS_VALUE.fullmatch(text):
         raise RecipientError(f"unsafe CSS value, got {shown(value)}", hint=_CSS_HINT)
     return text
+
+
+def css_url(value: object, start: bool = True) -> str:
+    """``value`` made safe inside a CSS ``url(…)``, quoted or not, in a ``style`` attribute.
+
+    With ``start`` it begins the address, so it must be an absolute http or https URL
+    (``checked_url``, without ``mailto:``); otherwise it follows a literal start, like a path
+    part. Either way quotes, parentheses, ``\\``, whitespace and control characters are
+    percent-encoded: nothing in it can end the ``url(…)`` or the attribute. The compiled
+    templates call it as the ``_css_url`` filter (``_css_url(False)`` after a literal start).
+
+    Raises:
+        RecipientError: ``start`` and not an http(s) URL, or a value that is not text or a
+            number.
+    """
+    if not start and isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        value = str(value)  # an id in a path, as Jinja prints it
+    if not isinstance(value, str):
+        raise RecipientError(
+            f"expected a URL as text, got {shown(value)}", hint="put the URL in the data as text"
+        )
+    # A plain str, so that the output is HTML-escaped: a Markup's '&#39;' would reach CSS as "'".
+    return _css_url(str(value), start)
+
+
+@lru_cache(maxsize=_CACHE, typed=True)
+def _css_url(value: str, start: bool) -> str:
+    url = value
+    if start:
+        url = checked_url(value)
+        if not url.lower().startswith(("http:", "https:")):
+            raise RecipientError(
+                f"expected an http(s) URL inside url(…), got {shown(value)}",
+                hint="only http and https addresses may come from data in a CSS url(…)",
+            )
+    return _URL_ENDS.sub(lambda found: quote(found.group(), safe=""), url)

@@ -19,6 +19,7 @@ from markupsafe import Markup, escape
 
 from personalize.config import LimitSettings
 from personalize.filters import FILTERS, validate_css_value, validate_url
+from personalize.safevalues import css_url
 
 from . import growth
 from .growth import GROWING_METHODS, method_args, percent, str_format
@@ -362,6 +363,7 @@ def make_environments(limits: LimitSettings) -> Environments:
         env.filters.update(FILTERS)
         env.filters["_url"] = validate_url
         env.filters["_css"] = validate_css_value
+        env.filters["_css_url"] = css_url
         env.filters["_named"] = _named
         env.filters["_loop"] = _loop
         env.globals["range"] = _range
