@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 import sys
 import tracemalloc
 from collections import Counter
@@ -28,7 +29,7 @@ from personalize.coverage import (
     coverage,
     read_audience,
 )
-from personalize.errors import ConfigError, RegistryError
+from personalize.errors import ConfigError, PersonalizeError, RegistryError
 from personalize.profile import Recipient
 from projects import make_project, module
 
@@ -185,6 +186,60 @@ def test_max_failures_keeps_the_first_and_counts_all(project: Project) -> None:
     assert report.failure_kinds == {"RecipientError at email": 50}
 
 
+# Past the field's pattern, but no email can be rendered in them: Babel does not know them.
+UNKNOWN_LOCALES = [
+    _record("xx", locale="xx"),
+    _record("en-xx", locale="en_XX"),
+    _record("ok", first_name="Ok", locale="de_DE"),
+    _record("zz", locale="zz_ZZ", tier="Gold"),
+    _record("xx-2", locale="xx"),
+    _record("tlh", locale="tlh"),
+]
+
+
+def test_unknown_locales_fail_alike_whether_rendered_or_only_decided(project: Project) -> None:
+    reports = {
+        n: coverage(project, "news", UNKNOWN_LOCALES, now=NOW, render_every=n) for n in (0, 1, 2)
+    }
+    for every, report in reports.items():
+        assert (report.total, report.ok, report.failed) == (6, 1, 5), every
+        assert report.failure_kinds == {"RecipientError at locale": 5}, every
+        assert report.failures == reports[1].failures, every
+        assert (report.slots, report.segments, report.defaults) == (
+            reports[1].slots,
+            reports[1].segments,
+            reports[1].defaults,
+        ), every
+    assert reports[1].failures[1] == Failure(
+        1,
+        "en-xx",
+        "RecipientError at locale",
+        "recipient en-xx: locale: unknown locale 'en_XX' — use a locale Babel knows, such as "
+        "'en_US' or 'de_DE'",
+    )
+    with pytest.raises(PersonalizeError) as render:
+        project.render("news", UNKNOWN_LOCALES[1], now=NOW)
+    assert reports[0].failures[1].message == str(render.value)  # the error a render gives
+
+
+def test_unknown_locales_compile_no_variant(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = [r for r in UNKNOWN_LOCALES if r["id"] != "ok"]
+    called: list[str] = []
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        called.append(repr(args))
+        raise AssertionError("a variant or an email for a locale that cannot render")
+
+    monkeypatch.setattr(project, "variant", refuse)
+    monkeypatch.setattr(project, "render", refuse)
+    for every in (0, 1):
+        report = coverage(project, "news", bad, now=NOW, render_every=every)
+        assert (report.failed, report.failure_kinds) == (5, {"RecipientError at locale": 5})
+    assert called == []
+
+
 def test_progress_is_reported_and_records_are_streamed(project: Project) -> None:
     seen: list[int] = []
     pulled = 0
@@ -281,6 +336,52 @@ def test_read_audience_missing_file(tmp_path: Path) -> None:
     )
 
 
+def test_failures_from_a_file_name_its_line(project: Project, tmp_path: Path) -> None:
+    path = tmp_path / "a.jsonl"
+    lines = [
+        json.dumps(_record("ann")),
+        "",
+        json.dumps(_record("fay", email="nope")),
+        "",
+        "",
+        json.dumps({"email": "x@example.com"}),
+        "{oops",
+        json.dumps(_record("eve", first_name="Eve", orders=[ORDER])),
+        json.dumps(_record("xx", locale="xx")),
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = coverage(project, "news", read_audience(path), now=NOW)
+    assert [(f.index, f.line, f.recipient) for f in report.failures] == [
+        (1, 3, "fay"),
+        (2, 6, None),
+        (3, 7, None),
+        (4, 8, "eve"),
+        (5, 9, "xx"),
+    ]
+    assert [f.message for f in report.failures] == [
+        f"{path} line 3 (recipient fay): email: expected an email address such as "
+        "'ann@example.com', got 'nope' — an address has a user, an '@' and a domain, as in "
+        "'user@example.com'",
+        f"{path} line 6: id: required field is missing — fix the record, or declare a default "
+        "for the field",
+        f"{path} line 7: invalid JSON: Expecting property name enclosed in double quotes "
+        "(column 2) — each line must be one JSON object",
+        f"{path} line 8: modules/extra/buyer.mjml line 4 (recipient eve): orders: "
+        "{{ orders[1].total }}: tuple object has no element 1 — declare the field in "
+        "personalize.toml or give a default with |default('…')",
+        f"{path} line 9 (recipient xx): locale: unknown locale 'xx' — use a locale Babel knows, "
+        "such as 'en_US' or 'de_DE'",
+    ]
+    assert report.to_dict()["failures"][1] == {
+        "index": 2,
+        "recipient": None,
+        "kind": "RecipientError at id",
+        "message": f"{path} line 6: id: required field is missing — fix the record, or declare "
+        "a default for the field",
+        "line": 6,
+    }
+
+
 def test_read_audience_feeds_coverage(project: Project, tmp_path: Path) -> None:
     path = tmp_path / "a.jsonl"
     path.write_text('{"id": "a", "email": "a@example.com"}\nnot json\n', encoding="utf-8")
@@ -363,10 +464,78 @@ def test_cli_json_parses_and_counts_bad_lines(
 def test_cli_table(audience: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(["coverage", "weekly", str(audience), "--render-every", "0"], capsys)
     assert code == 0
-    assert "7 recipients: 5 ok, 2 failed, 0 rendered" in out
+    assert out.splitlines()[0] == (
+        "weekly  now 2026-11-27T09:00+01:00 (Europe/Berlin) — 7 recipients: 5 ok, 2 failed, "
+        "0 rendered"
+    )
     assert "segments (5 classified)" in out
     assert "HTML sizes: no email rendered (--render-every 0)" in out
-    assert "record 6: " in out
+    assert out.endswith(
+        "failed records:\n"
+        f"  {audience} line 6: invalid JSON: Expecting value (column 1) — each line must be one "
+        "JSON object\n"
+        f"  {audience} line 7 (recipient x): email: expected an email address such as "
+        "'ann@example.com', got 'bad' (and 1 more problem) — an address has a user, an '@' and "
+        "a domain, as in 'user@example.com'\n"
+    )
+
+
+def test_cli_header_shows_now_in_the_project_zone(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["coverage", "weekly", "examples/audience.jsonl", "--now", "2026-11-30T23:30:00+00:00"]
+    code, out, _ = _run(args, capsys)
+    assert code == 0
+    assert out.splitlines()[0] == (
+        "weekly  now 2026-12-01T00:30+01:00 (Europe/Berlin) — 5 recipients: 5 ok, 0 failed"
+    )
+
+
+GOOD = json.dumps({"id": "g", "email": "g@example.com", "links": {"unsubscribe": "https://x.y/u"}})
+BAD = json.dumps({"id": "b", "email": "bad"})
+
+
+@pytest.mark.parametrize(
+    ("lines", "every", "why"),
+    [
+        ([], "1", "the audience has no records"),
+        (["", "  "], "1", "the audience has no records"),
+        ([GOOD], "0", "--render-every 0"),
+        ([BAD, BAD], "1", "every record failed"),
+        ([BAD, GOOD, BAD, GOOD, BAD], "2", "the 3 records sampled by --render-every 2 all failed"),
+        ([BAD, GOOD, GOOD], "5", "the record sampled by --render-every 5 failed"),
+    ],
+    ids=["empty", "blank", "decide-only", "all-failed", "sample-failed", "one-sampled-failed"],
+)
+def test_cli_says_why_no_email_was_rendered(
+    lines: list[str], every: str, why: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "a.jsonl"
+    path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+    code, out, _ = _run(["coverage", "weekly", str(path), "--render-every", every], capsys)
+    assert code == 0
+    assert [line for line in out.splitlines() if line.startswith("HTML sizes")] == [
+        f"HTML sizes: no email rendered ({why})"
+    ]
+
+
+@pytest.mark.parametrize("terminal", [False, True], ids=["piped", "progress-bar"])
+def test_cli_reads_a_pipe_once(
+    terminal: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A pipe, as in `… | personalize coverage weekly /dev/stdin`: it can be read only once.
+    if terminal:  # the bar, which has no total for a stream
+        monkeypatch.setattr(app.err, "_force_terminal", True)
+    data = (ROOT / "examples" / "audience.jsonl").read_bytes() * 5  # 25: enough for a bar
+    read, write = os.pipe()
+    try:
+        os.write(write, data)
+        os.close(write)
+        code, out, _ = _run(["coverage", "weekly", f"/dev/fd/{read}"], capsys)
+    finally:
+        os.close(read)
+    assert code == 0
+    assert out.splitlines()[0] == (
+        "weekly  now 2026-11-27T09:00+01:00 (Europe/Berlin) — 25 recipients: 25 ok, 0 failed"
+    )
 
 
 def _module_column(printed: str) -> str:

@@ -325,7 +325,7 @@ def test_project_matrix_is_the_same_function() -> None:
         (
             lambda p: decision_matrix(p, "weekly", locale="xx_YY"),
             RecipientError,
-            "unknown locale 'xx_YY' — use a locale Babel knows, such as 'en_US' or 'de_DE'",
+            "locale: unknown locale 'xx_YY' — use a locale Babel knows, such as 'en_US' or 'de_DE'",
         ),
         (
             lambda p: decision_matrix(p, "weekly").cell("vipp", "hero"),
@@ -376,6 +376,25 @@ def test_cli_json_parses(capsys: pytest.CaptureFixture[str], bundled: Project) -
     assert data["locale"] == "de_DE"
 
 
+@pytest.mark.parametrize("locale", ["DE_de", "de_de", "de_DE.UTF-8", "de_DE_"])
+def test_a_locale_no_record_can_have_is_refused_as_records_refuse_it(
+    bundled: Project, locale: str
+) -> None:
+    # Babel reads 'DE_de' as German, but no module's `locales: [de]` matches it.
+    with pytest.raises(RecipientError) as info:
+        decision_matrix(bundled, "weekly", locale=locale)
+    assert str(info.value) == (
+        f"locale: expected a locale such as 'en_US' or 'de_DE', got {locale!r} — write it as "
+        "records do: 'de', 'de_DE', 'zh_Hant_TW'"
+    )
+    with pytest.raises(RecipientError) as record:  # the same words as for a record's field
+        bundled.recipient(
+            {"id": "a", "email": "a@example.com", "links": {"unsubscribe": "https://x.y/u"}}
+            | {"locale": locale}
+        )
+    assert str(record.value) == f"recipient a: locale: {info.value.message}"
+
+
 def test_a_locale_written_with_a_hyphen_reads_as_settings_and_records_read_it(
     bundled: Project,
 ) -> None:
@@ -403,13 +422,20 @@ def test_cli_csv_has_a_header_and_a_row_per_segment(
         (["matrix", "weeky"], 1, "error: no layout 'weeky' — did you mean 'weekly'?"),
         (
             ["matrix", "weekly", "--locale", "xx_YY"],
-            1,
-            "error: unknown locale 'xx_YY' — use a locale Babel knows, such as 'en_US' or 'de_DE'",
+            2,
+            "Error: Invalid value for --locale: unknown locale 'xx_YY' — use a locale Babel "
+            "knows, such as 'en_US' or 'de_DE'\n",
+        ),
+        (
+            ["matrix", "weekly", "--locale", "DE_de"],
+            2,
+            "Error: Invalid value for --locale: expected a locale such as 'en_US' or 'de_DE', "
+            "got 'DE_de' — write it as records do: 'de', 'de_DE', 'zh_Hant_TW'\n",
         ),
         (["matrix", "weekly", "--format", "xml"], 2, "Invalid value for '--format'"),
         (["matrix", "weekly", "--now", "soon"], 2, "expected an ISO date-time"),
     ],
-    ids=["unknown-layout", "unknown-locale", "bad-format", "bad-now"],
+    ids=["unknown-layout", "unknown-locale", "malformed-locale", "bad-format", "bad-now"],
 )
 def test_cli_errors(
     args: list[str], code: int, message: str, capsys: pytest.CaptureFixture[str]

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .coveragesizes import SizeHistogram, SizeStats
 from .errors import ConfigError, PersonalizeError, RegistryError, did_you_mean
+from .filters import check_locale
 from .profile import Recipient
 from .project import Project
 from .records import read_jsonl
 from .registry import Slot
 
 __all__ = [
+    "Audience",
     "CoverageReport",
     "Failure",
     "SizeHistogram",
@@ -37,60 +40,6 @@ _INDEX = re.compile(r"\[\d+\]")
 
 
 @dataclass(frozen=True)
-class SizeStats:
-    """The distribution of rendered HTML sizes, in UTF-8 bytes (0 everywhere when none).
-
-    Quantiles are exact below 2,048 bytes and rounded down by at most 0.1 % above; ``min``
-    and ``max`` are exact.
-    """
-
-    count: int
-    min: int
-    p50: int
-    p90: int
-    p99: int
-    max: int
-    over_clip: int
-    clip_bytes: int
-
-
-class SizeHistogram:
-    """Counts of sizes in buckets of 0.1 % width: a fixed footprint for any number of emails."""
-
-    _BITS = 11  # significant bits kept: buckets are 1/1024 of their size wide
-
-    def __init__(self) -> None:
-        self._buckets: Counter[int] = Counter()
-        self.count = self.over = self.low = self.high = 0
-
-    def add(self, size: int, *, clip: int) -> None:
-        """Count one email of ``size`` bytes (over the clipping budget ``clip`` or not)."""
-        shift = max(size.bit_length() - self._BITS, 0)
-        self._buckets[(size >> shift) << shift] += 1
-        self.low = size if self.count == 0 else min(self.low, size)
-        self.high = max(self.high, size)
-        self.count += 1
-        self.over += size > clip
-
-    def quantile(self, q: float) -> int:
-        """The nearest-rank ``q`` quantile (0 < q ≤ 1), within the bucket resolution."""
-        if not self.count:
-            return 0
-        rank = max(math.ceil(q * self.count), 1)
-        seen = 0
-        for size in sorted(self._buckets):
-            seen += self._buckets[size]
-            if seen >= rank:
-                return min(max(size, self.low), self.high)
-        return self.high
-
-    def stats(self, *, clip: int) -> SizeStats:
-        """The summary: count, min, p50, p90, p99, max and how many exceed ``clip``."""
-        p50, p90, p99 = (self.quantile(q) for q in (0.5, 0.9, 0.99))
-        return SizeStats(self.count, self.low, p50, p90, p99, self.high, self.over, clip)
-
-
-@dataclass(frozen=True)
 class Failure:
     """A record that could not be decided or rendered.
 
@@ -98,13 +47,16 @@ class Failure:
         index: The record's position in the input (0-based).
         recipient: Its id, when it has one.
         kind: The error type and field path, e.g. ``RecipientError at email``.
-        message: The error as one paragraph (``str(error)``).
+        message: The error as one paragraph (``str(error)``), which starts with the file and
+            line when the records come from ``read_audience``.
+        line: The record's line in that file (``None`` for other inputs).
     """
 
     index: int
     recipient: str | None
     kind: str
     message: str
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -202,17 +154,30 @@ class CoverageReport:
         return data
 
 
-def read_audience(path: str | os.PathLike[str]) -> Iterator[Any]:
+class Audience(Iterator[Any]):
+    """A JSONL file's records, streamed: ``file`` is its name in errors (the path as given),
+    ``line`` the line of the record yielded last (0 before the first)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.file, self.line = os.fspath(path), 0
+        self._lines = read_jsonl(Path(path), display=self.file)
+
+    def __next__(self) -> Any:
+        self.line, value = next(self._lines)
+        return value
+
+
+def read_audience(path: str | os.PathLike[str]) -> Audience:
     """Each record of a JSONL file, one at a time; a line that is not JSON comes as an error.
 
     Blank lines are skipped. A bad line yields a ``ConfigError`` (with file and line) instead
-    of a record, so that ``coverage`` counts it as failed and carries on.
+    of a record, so that ``coverage`` counts it as failed and carries on. Given this iterator,
+    ``coverage`` locates every failure by file and line.
 
     Raises:
-        ConfigError: the file cannot be opened.
+        ConfigError: the file cannot be opened (on the first step).
     """
-    for _, value in read_jsonl(Path(path), display=os.fspath(path)):
-        yield value
+    return Audience(path)
 
 
 def coverage(
@@ -234,14 +199,16 @@ def coverage(
     Args:
         project: The loaded project.
         layout: The layout name, e.g. ``"weekly"``.
-        records: Records (mappings or ``Recipient``s), e.g. ``read_audience(path)``; an item
-            that is a ``PersonalizeError`` (a line that was not JSON) counts as failed.
+        records: Records (mappings or ``Recipient``s), e.g. ``read_audience(path)`` (whose
+            failures then name the file and line); an item that is a ``PersonalizeError`` (a
+            line that was not JSON) counts as failed.
         now: The moment for everyone (default: the project's pinned ``now``, else the current
             time — read once).
         progress: Called with the number of records done, every few hundred and at the end.
         render_every: 1 renders every recipient in full; n > 1 decides everyone but renders
             only every n-th record (HTML sizes, template defaults and render errors then come
-            from that sample); 0 renders no one. Deciding alone is ~4× faster.
+            from that sample); 0 renders no one. Deciding alone is ~2× faster. A locale
+            Babel does not know fails every record that has it, rendered or not.
         max_failures: How many failures to keep in full.
 
     Raises:
@@ -254,10 +221,13 @@ def coverage(
             raise ConfigError(
                 f"{name} must be 0 or more, got {value!r}", hint="pass e.g. 1 (everyone)"
             )
-    tally = _Tally(project, layout, now=project.now(now), max_failures=max_failures)
+    audience = records if isinstance(records, Audience) else None
+    source = audience.file if audience is not None else None
+    tally = _Tally(project, layout, now=project.now(now), max_failures=max_failures, source=source)
     done = 0
     for index, record in enumerate(records):
-        tally.add(index, record, render=render_every > 0 and index % render_every == 0)
+        line = audience.line if audience is not None else None
+        tally.add(index, record, render=render_every > 0 and index % render_every == 0, line=line)
         done = index + 1
         if progress is not None and done % PROGRESS_EVERY == 0:
             progress(done)
@@ -269,11 +239,14 @@ def coverage(
 class _Tally:
     """The running counters of one coverage run (owned by it, never shared)."""
 
-    def __init__(self, project: Project, layout: str, *, now: datetime, max_failures: int) -> None:
+    def __init__(
+        self, project: Project, layout: str, *, now: datetime, max_failures: int, source: str | None
+    ) -> None:
         self.project = project
         self.layout = layout
         self.now = now
         self.max_failures = max_failures
+        self.source = source  # the audience file, whose lines locate failures
         self.layout_ = project.registry.layout(layout)
         self.slots = tuple(s.name for s in self.layout_.slots)
         self.total = self.failed = self.rendered = self.classified = self.no_segment = 0
@@ -289,18 +262,21 @@ class _Tally:
         # count as the rendered email would warn of them; bounded by the number of variants.
         self._names: dict[tuple[Any, ...], frozenset[str]] = {}
 
-    def add(self, index: int, record: Record | PersonalizeError, *, render: bool) -> None:
+    def add(
+        self, index: int, record: Record | PersonalizeError, *, render: bool, line: int | None
+    ) -> None:
         self.total += 1
         if isinstance(record, PersonalizeError):
-            self._fail(index, None, record)
+            self._fail(index, None, record, line)
             return
         project, now = self.project, self.now
         recipient: Recipient | None = None
         try:
-            recipient = project.recipient(record)
+            recipient = project.schema.validate(record, source=self.source, line=line)
             membership = project.classify(recipient, now=now)
             self._count_segments(membership.segments)
-            if render:
+            unknown = _unknown_locale(recipient.locale)
+            if render and unknown is None:
                 email = project.render(self.layout, recipient, now=now, membership=membership)
                 decisions: Mapping[str, str | None] = email.decisions
                 arms: Mapping[str, str] = email.experiments
@@ -310,6 +286,10 @@ class _Tally:
             else:
                 # The membership above saves a second classification: a third of the time.
                 decided = project.decide(self.layout, recipient, now=now, membership=membership)
+                if unknown is not None:
+                    # What the render raises, after the same decisions, without compiling a
+                    # variant for a locale no email can be rendered in.
+                    raise unknown.with_context(recipient=recipient.id)
                 decisions, arms = decided.as_dict(), decided.experiments
                 key = (decided.modules, recipient.locale)
                 names = self._names.get(key)
@@ -318,7 +298,7 @@ class _Tally:
                     names = self._names[key] = variant.names
                 defaulted = set(recipient.defaulted & names)
         except PersonalizeError as exc:
-            self._fail(index, recipient.id if recipient else _record_id(record), exc)
+            self._fail(index, recipient.id if recipient else _record_id(record), exc, line)
             return
         self.rendered += render
         self.defaults.update(defaulted)
@@ -338,7 +318,7 @@ class _Tally:
         else:
             self.no_segment += 1
 
-    def _fail(self, index: int, rid: str | None, exc: PersonalizeError) -> None:
+    def _fail(self, index: int, rid: str | None, exc: PersonalizeError, line: int | None) -> None:
         self.failed += 1
         kind = type(exc).__name__
         if exc.path:
@@ -348,7 +328,16 @@ class _Tally:
         self.kinds[kind] += 1
         if len(self.failures) < self.max_failures:
             rid = exc.recipient if exc.recipient is not None else rid
-            self.failures.append(Failure(index, rid, kind, str(exc)))
+            self.failures.append(Failure(index, rid, kind, self._located(exc, line), line))
+
+    def _located(self, exc: PersonalizeError, line: int | None) -> str:
+        """The error's paragraph, starting with the audience file and line when known."""
+        if self.source is None or line is None or (exc.file, exc.line) == (self.source, line):
+            return str(exc)
+        if exc.file is None:
+            return str(exc.with_context(file=self.source, line=line))
+        # Located in a project file (a template): the record's line goes in front.
+        return f"{self.source} line {line}: {exc}"
 
     def report(self, *, render_every: int) -> CoverageReport:
         ok = self.total - self.failed
@@ -383,6 +372,17 @@ class _Tally:
         modules = {m: n for m, n in ranked if m is not None}
         fallback, empty = self.fallback[slot.name], counts[None]
         return SlotCoverage(slot.name, slot.required, modules, fallback, empty, total=ok)
+
+
+# Babel's answer for a bad locale is not cached: remember each, so it costs a lookup per record.
+@lru_cache(maxsize=1024)
+def _unknown_locale(locale: str) -> PersonalizeError | None:
+    """The error rendering raises for a locale Babel does not know; ``None`` if it knows it."""
+    try:
+        check_locale(locale)
+    except PersonalizeError as exc:
+        return exc.with_context(path="locale")
+    return None
 
 
 def _record_id(record: Any) -> str | None:

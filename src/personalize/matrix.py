@@ -8,8 +8,16 @@ from types import MappingProxyType
 from typing import Any
 
 from .decide import Decision, RecipientScope, decide
-from .errors import DecisionError, RegistryError, did_you_mean
+from .errors import (
+    DecisionError,
+    PersonalizeError,
+    RecipientError,
+    RegistryError,
+    did_you_mean,
+    short_repr,
+)
 from .experiments import HOLDOUT, Experiment
+from .fieldtypes import formatting_problem
 from .filters import check_locale
 from .project import Project
 from .registry import Layout, Module, Registry, Slot
@@ -233,12 +241,12 @@ def decision_matrix(
 
     Raises:
         RegistryError: unknown layout.
-        RecipientError: unknown locale.
+        RecipientError: a locale no record can have (``DE_de``), or one Babel does not know
+            (path ``locale``).
     """
     chosen = project.registry.layout(layout)
     moment = project.now(now)
-    # 'de-DE' as settings and records read it: 'de_DE'.
-    where = check_locale((locale or project.settings.project.locale).strip().replace("-", "_"))
+    where = _locale(locale or project.settings.project.locale)
     names = project.segments.names
     rows = tuple(
         Row(
@@ -260,6 +268,21 @@ def decision_matrix(
 
 
 project_matrix = decision_matrix  # the name issue 3 uses for the same function
+
+
+def _locale(name: str) -> str:
+    """``name`` as records read it (``de-DE`` is ``de_DE``), if a record could have it."""
+    where = name.strip().replace("-", "_")
+    if formatting_problem("locale", where) is not None:  # Babel reads 'DE_de'; modules do not
+        raise RecipientError(
+            f"expected a locale such as 'en_US' or 'de_DE', got {short_repr(name)}",
+            path="locale",
+            hint="write it as records do: 'de', 'de_DE', 'zh_Hant_TW'",
+        )
+    try:
+        return check_locale(where)
+    except PersonalizeError as exc:
+        raise exc.with_context(path="locale") from None
 
 
 def _cell(

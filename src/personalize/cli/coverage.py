@@ -13,7 +13,7 @@ from personalize.coverage import CoverageReport, coverage, read_audience
 from personalize.project import Project
 from personalize.records import count_jsonl
 
-from .app import State, cli, out, parse_now, progress_bar, show
+from .app import PROGRESS_FROM, State, cli, out, parse_now, progress_bar, show, zoned
 
 
 @cli.command(name="coverage")
@@ -26,7 +26,7 @@ from .app import State, cli, out, parse_now, progress_bar, show
     default=1,
     show_default=True,
     metavar="N",
-    help="Render every N-th recipient in full (HTML sizes); 0: decide only, ~8× faster.",
+    help="Render every N-th recipient in full (HTML sizes); 0: decide only, ~2× faster.",
 )
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.pass_obj
@@ -50,7 +50,8 @@ def coverage_command(
     now = parse_now(now_text, project.schema.tz)
     project.registry.layout(template)  # fail early, with a did-you-mean hint
     total = _count_records(Path(audience), display=audience)
-    with progress_bar(total, "coverage") as bar:
+    # A stream's length is unknown: its bar (on a terminal) counts records without a total.
+    with progress_bar(PROGRESS_FROM if total is None else total, "coverage") as bar:
         task = bar.add_task("coverage", total=total)
         report = coverage(
             project,
@@ -66,9 +67,13 @@ def coverage_command(
         _print_report(report, project)
 
 
-def _count_records(path: Path, *, display: str) -> int:
-    """Non-blank lines, for the progress bar's total (one quick pass over the file)."""
-    return count_jsonl(path, display=display)
+def _count_records(path: Path, *, display: str) -> int | None:
+    """Non-blank lines, for the progress bar's total (one quick pass over the file).
+
+    ``None`` for what is not a regular file: a pipe, a FIFO or a terminal can be read only
+    once, and counting would leave nothing to report on.
+    """
+    return count_jsonl(path, display=display) if path.is_file() else None
 
 
 def _pct(part: int, whole: int) -> str:
@@ -80,7 +85,8 @@ def _print_report(r: CoverageReport, project: Project) -> None:
     out.print(
         Text.assemble(
             (r.layout, "bold"),
-            f"  now {r.now.isoformat(timespec='minutes')} — {r.total:,} recipients: ",
+            # In the project's zone, as the matrix shows it: date windows are read in it.
+            f"  now {zoned(r.now, project.schema.tz)} — {r.total:,} recipients: ",
             (f"{r.ok:,} ok", "green"),
             ", ",
             (f"{r.failed:,} failed", "red" if r.failed else ""),
@@ -134,13 +140,27 @@ def _print_report(r: CoverageReport, project: Project) -> None:
 def _print_sizes(r: CoverageReport) -> None:
     z = r.sizes
     if not z.count:
-        out.print(Text("HTML sizes: no email rendered (--render-every 0)", style="dim"))
+        out.print(Text(f"HTML sizes: no email rendered ({_why_none(r)})", style="dim"))
         return
     out.print(
         f"HTML sizes over {z.count:,} emails: min {z.min:,} B, p50 {z.p50:,} B, "
         f"p90 {z.p90:,} B, p99 {z.p99:,} B, max {z.max:,} B; "
         f"{z.over_clip:,} over the clipping budget of {z.clip_bytes:,} B"
     )
+
+
+def _why_none(r: CoverageReport) -> str:
+    """Why a report has no HTML size: no record, no rendering asked for, or only failures."""
+    if not r.total:
+        return "the audience has no records"
+    if not r.render_every:
+        return "--render-every 0"
+    if r.render_every == 1:
+        return "every record failed"
+    sampled = -(-r.total // r.render_every)  # records 1, N + 1, 2N + 1, …
+    if sampled == 1:
+        return f"the record sampled by --render-every {r.render_every} failed"
+    return f"the {sampled:,} records sampled by --render-every {r.render_every} all failed"
 
 
 def _print_failures(r: CoverageReport) -> None:
@@ -155,4 +175,6 @@ def _print_failures(r: CoverageReport) -> None:
     shown = "" if len(r.failures) == r.failed else f" (first {len(r.failures)})"
     out.print(Text(f"failed records{shown}:", style="bold"))
     for f in r.failures:
-        out.print(Text(f"  record {f.index + 1}: {f.message}", style="red"))
+        # From a file, the message starts with its file and line; from elsewhere, say which.
+        where = "" if f.line is not None else f"record {f.index + 1}: "
+        out.print(Text(f"  {where}{f.message}", style="red"))

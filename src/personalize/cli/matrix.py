@@ -11,6 +11,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from personalize.errors import RecipientError
 from personalize.matrix import Cell, Choice, Matrix, decision_matrix
 
 from .app import State, cli, colours_shown, out, parse_now, show, zoned
@@ -41,7 +42,11 @@ def matrix(state: State, template: str, now_text: str | None, locale: str | None
     """
     project = state.project
     now = parse_now(now_text, project.schema.tz)
-    result = decision_matrix(project, template, now=now, locale=locale)
+    try:
+        result = decision_matrix(project, template, now=now, locale=locale)
+    except RecipientError as exc:  # only the locale can be at fault: a bad option's value
+        text = " — ".join(part for part in (exc.message, exc.hint) if part)
+        raise click.BadParameter(text, param_hint="--locale") from None
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     elif fmt == "csv":
