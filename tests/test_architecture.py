@@ -68,6 +68,7 @@ LAYERS: dict[str, int] = {
     "restore": 4,
     "compile": 4,
     "survival": 4,
+    "inlinecheck": 4,
     "render": 4,
     "message": 4,
     "mimeencode": 4,

@@ -7,10 +7,10 @@ from collections.abc import Callable
 import pytest
 
 from personalize.errors import RegistryError, RenderError
+from personalize.inlinecheck import check_inlined
 from personalize.protect import Markers, Token
 from personalize.survival import (
     check_blocks,
-    check_inlined,
     check_pairs,
     check_survival,
     check_tables,

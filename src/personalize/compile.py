@@ -26,18 +26,12 @@ from .config import Settings
 from .errors import RenderError
 from .includes import Source, resolve_includes
 from .inline import inline_css
+from .inlinecheck import check_inlined
 from .mjml import check_markup, compile_mjml
 from .prepare import PREHEADER, SUBJECT, Prepared, check_included
 from .protect import Markers, Token, check_structure, choose_markers, protect, restore
 from .registry import Layout, Module, Registry
-from .survival import (
-    check_blocks,
-    check_inlined,
-    check_pairs,
-    check_survival,
-    check_tables,
-    drop_empty_conditions,
-)
+from .survival import check_blocks, check_pairs, check_survival, check_tables, drop_empty_conditions
 from .templating import CompiledTemplate, Composite, Environments, check_template, hole_name
 from .text import ParseCache, html_to_text, settle_static_breaks
 
