@@ -55,3 +55,25 @@ def test_a_self_closing_head_stays_as_it_is_when_nothing_goes_in() -> None:
     assert assemble(layout, {}, locale="en_US", head=[], css=[]) == (
         '<mjml lang="en-US"><mj-head /><mj-body/></mjml>'
     )
+
+
+@pytest.mark.parametrize(
+    ("locale", "direction"),
+    [
+        ("ar_EG", ' dir="rtl"'),
+        ("he_IL", ' dir="rtl"'),
+        ("iw_IL", ' dir="rtl"'),  # Babel's alias of he_IL
+        ("pa_PK", ' dir="rtl"'),  # Punjabi in Pakistan is written in Arabic script
+        ("pa_Arab_PK", ' dir="rtl"'),
+        ("uz_AF", ' dir="rtl"'),
+        ("ks", ' dir="rtl"'),
+        ("ckb", ' dir="rtl"'),
+        ("sd_Deva_IN", ""),  # Sindhi in Devanagari runs left to right
+        ("pa_IN", ""),
+        ("de_DE", ""),
+        ("xx_YY", ""),  # unknown to Babel: rendering refuses it with a located error
+    ],
+)
+def test_the_direction_is_babels_for_the_locale(locale: str, direction: str) -> None:
+    out = assemble("<mjml><mj-body/></mjml>", {}, locale=locale, head=(), css=())
+    assert out.startswith(f'<mjml lang="{locale.replace("_", "-")}"{direction}>')

@@ -6,6 +6,7 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+from .filters import right_to_left
 from .protect import Markers
 from .registry import Layout
 
@@ -24,7 +25,6 @@ _SLOT_TAG = re.compile(r"<slot\b([^>]*?)/?>(?:\s*</slot>)?", re.IGNORECASE)
 _SLOT_NAME = re.compile(r"""name\s*=\s*["']([^"']*)["']""")
 _MJML_OPEN = re.compile(r"<mjml\b([^>]*)>")
 _HEAD_OPEN = re.compile(r"<mj-head\b([^>]*?)\s*(/?)>")
-_RTL = frozenset({"ar", "he", "fa", "ur", "yi", "ps", "sd", "ug", "dv", "ckb"})
 _CONDITIONAL = re.compile(r"<!--\[if ([^\]]+)\]>(.*?)<!\[endif\]-->", re.S)
 INLINE_CSS = "/* inline */"
 
@@ -68,13 +68,12 @@ def assemble(
         return body
 
     text = _SLOT_TAG.sub(fill, layout)
-    language = locale.split("_")[0]
 
     def root(match: re.Match[str]) -> str:
         attrs = match.group(1)
         if "lang=" not in attrs:
             attrs += f' lang="{locale.replace("_", "-")}"'
-        if "dir=" not in attrs and language in _RTL:
+        if "dir=" not in attrs and right_to_left(locale):
             attrs += ' dir="rtl"'
         return f"<mjml{attrs}>"
 

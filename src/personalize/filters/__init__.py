@@ -15,10 +15,10 @@ from personalize.errors import RecipientError, shown
 from personalize.safevalues import PLAIN_URL, checked_url, validate_css_value
 
 from .dates import WHEN_HINT, localize, relative_text, when_text, zone_of
-from .locales import CACHE, DEFAULT_LOCALE, check_locale
+from .locales import CACHE, DEFAULT_LOCALE, check_locale, right_to_left
 from .numbers import known_currency, money_text, number_text
 
-__all__ = ["FILTERS", "check_locale", "validate_css_value", "validate_url"]
+__all__ = ["FILTERS", "check_locale", "right_to_left", "validate_css_value", "validate_url"]
 
 
 def _cached(function: _lru_cache_wrapper[str], *args: object) -> str:

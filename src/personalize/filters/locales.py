@@ -53,6 +53,16 @@ def _parse_locale(name: str) -> Locale:
     return Locale.parse(name)
 
 
+@lru_cache(maxsize=256)
+def right_to_left(name: str) -> bool:
+    """Whether Babel writes locale ``name`` right to left (``pa_PK``, ``iw_IL``, not
+    ``sd_Deva_IN``); False for a locale it does not know, which rendering refuses anyway."""
+    try:
+        return bool(_parse_locale(name).character_order == "right-to-left")
+    except (UnknownLocaleError, ValueError, TypeError):
+        return False
+
+
 @lru_cache(maxsize=1)
 def currencies() -> frozenset[str]:
     return frozenset(babel_numbers.list_currencies())
