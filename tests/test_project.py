@@ -51,6 +51,19 @@ def test_a_missing_layout_is_named_with_a_hint(tmp_path: Path) -> None:
     assert str(caught.value) == "no layout 'nwes' — did you mean 'news'?"
 
 
+def test_an_unknown_locale_compiles_no_variant(tmp_path: Path) -> None:
+    project = Project.load(make_project(tmp_path))
+    for render in (project.render, project.render_reference):
+        with pytest.raises(RecipientError) as caught:
+            render("news", {**ANN, "locale": "xx_YY"})
+        assert str(caught.value) == (
+            "recipient ann: locale: unknown locale 'xx_YY' — use a locale Babel knows, such as "
+            "'en_US' or 'de_DE'"
+        )
+    # Refused before MJML and Jinja ran: a send with many such records pays nothing per record.
+    assert project.cache_info["size"] == 0
+
+
 def test_personas_are_validated_with_file_and_line(tmp_path: Path) -> None:
     make_project(tmp_path, personas=[ANN, {"id": "bad", "email": "nope"}])
     with pytest.raises(RecipientError) as caught:

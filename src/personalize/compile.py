@@ -23,7 +23,8 @@ from .assemble import (
 )
 from .cache import LRUCache
 from .config import Settings
-from .errors import RenderError
+from .errors import PersonalizeError, RenderError
+from .filters import check_locale
 from .includes import Source, resolve_includes
 from .inline import inline_css
 from .inlinecheck import check_inlined
@@ -117,6 +118,10 @@ def compile_variant(
             module file and line.
     """
     started = time.perf_counter()
+    try:  # before any work: every render with this locale would refuse it (render.context_for)
+        check_locale(key.locale)
+    except PersonalizeError as exc:
+        raise exc.with_context(path="locale") from None
     layout = registry.layouts[key.layout]
     chosen = [registry.modules[m] for _, m in key.modules if m is not None]
     pieces = [prepared.layouts[key.layout], *(prepared.modules[m.id] for m in chosen)]

@@ -317,7 +317,10 @@ class Project:
         """Render the slow way (Jinja, MJML, inliner per recipient); for differential tests."""
         r, membership, moment = self._inputs(recipient, now, trace=False)
         decisions = self._decide(layout, r, membership, moment, explain=False)
-        variant = self.variant(layout, decisions, r.locale)
+        try:
+            variant = self.variant(layout, decisions, r.locale)
+        except PersonalizeError as exc:  # as in _chosen: say who needed the variant
+            raise exc.with_context(recipient=r.id) from None
         key = VariantKey(layout, decisions.modules, r.locale)
         template = compile_reference(
             key, registry=self.registry, prepared=self._prepared, envs=self._envs
