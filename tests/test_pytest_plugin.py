@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -17,6 +19,7 @@ import syrupy
 import personalize
 from personalize import pytest_plugin
 from personalize.pytest_plugin import EmailSnapshotExtension, email_extension
+from personalize.snapshotids import positional_id
 from personalize.testing import Scrubber, snapshot_text
 from projects import ANN, HERO, LAYOUT, make_project, module, starter_kit_copy
 
@@ -361,30 +364,62 @@ def test_without_syrupy_pytest_runs_and_only_the_fixture_fails(tmp_path: Path) -
 
 def test_pyproject_asks_for_the_syrupy_the_plugin_needs() -> None:
     # syrupy 4 names the extension's file_extension and writer differently (files ending in
-    # .raw, \r\n on Windows); syrupy 5 deletes the files of skipped tests on update. syrupy 6
-    # needs pytest 8.
+    # .raw, \r\n on Windows); syrupy 5 deletes the files of skipped tests on update; syrupy 6
+    # to 7.0.0 cut long file names to 256 characters, one too many. syrupy 7 needs pytest 8.
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     extras = pyproject["project"]["optional-dependencies"]
-    assert "syrupy>=6" in extras["snapshots"]
-    assert "syrupy>=6" in extras["test"]
+    assert extras["snapshots"] == ["syrupy>=7.0.1", "pytest>=8"]
+    assert "syrupy>=7.0.1" in extras["test"]
     assert "pytest>=8" in extras["test"]
 
 
+@pytest.mark.parametrize("version", ["5.1.0", "6.0.0", "7.0.0"])
 def test_an_old_syrupy_fails_the_fixture_with_what_to_install(
-    pytester: pytest.Pytester, shop: Path, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, shop: Path, monkeypatch: pytest.MonkeyPatch, version: str
 ) -> None:
-    monkeypatch.setattr(pytest_plugin, "_syrupy_version", lambda: "5.1.0")
+    monkeypatch.setattr(pytest_plugin, "_syrupy_version", lambda: version)
     result = run(pytester, "--snapshot-update", "-k", "ann-news")
     result.assert_outcomes(errors=1)
-    assert (
-        "email_snapshot needs syrupy 6 or later (which needs pytest 8), found syrupy 5.1.0: "
-        "pip install 'personalize[snapshots]'" in result.outlines
+    message = (
+        "email_snapshot needs syrupy 7.0.1 or later (which needs pytest 8), found syrupy "
+        f"{version}: pip install 'personalize[snapshots]'"
     )
-    assert (
-        "`email_snapshot needs syrupy 6 or later (which needs pytest 8), found syrupy 5.1.0:"
-        in (" ".join(DOCS.split()))
-    )
+    assert message in result.outlines
+    assert f"`{message.replace(version, '5.1.0')}`" in " ".join(DOCS.split())
     assert snapshots(pytester) == {}
+
+
+@pytest.mark.parametrize("version", ["7.0.1", "7.1.0rc1", "8.0.0.dev3+g1234"])
+def test_a_new_enough_syrupy_is_accepted(
+    pytester: pytest.Pytester, shop: Path, monkeypatch: pytest.MonkeyPatch, version: str
+) -> None:
+    monkeypatch.setattr(pytest_plugin, "_syrupy_version", lambda: version)
+    run(pytester, "--snapshot-update", "-k", "ann-news").assert_outcomes(passed=1)
+
+
+def test_with_pytest_6_other_tests_run_and_the_fixture_says_what_it_needs(
+    tmp_path: Path,
+) -> None:
+    # pytest 6 has no pytest.StashKey; it loads the plugin in every run all the same.
+    (tmp_path / "test_x.py").write_text(
+        "def test_plain():\n    assert True\n\n\ndef test_email(email_snapshot):\n    pass\n",
+        encoding="utf-8",
+    )
+    code = (
+        "import sys\nimport pytest\n\ndel pytest.StashKey\npytest.__version__ = '6.2.5'\n"
+        'sys.exit(pytest.main(["-p", "no:cacheprovider", "-q"]))\n'
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "1 passed, 1 error" in result.stdout
+    message = (
+        "email_snapshot needs syrupy 7.0.1 or later (which needs pytest 8), found pytest 6.2.5: "
+        "pip install 'personalize[snapshots]'"
+    )
+    assert message in result.stdout.splitlines()
+    assert message in " ".join(DOCS.split())  # as docs/testing.md shows
 
 
 def test_update_keeps_the_snapshots_of_tests_that_fail_before_comparing(
@@ -420,6 +455,84 @@ def test_update_keeps_the_snapshots_of_tests_that_fail_before_comparing(
     result.assert_outcomes(failed=4, skipped=2)
     assert "Deleted" not in result.stdout.str()
     assert snapshots(pytester) == written
+
+
+@pytest.mark.parametrize("options", [["-x"], ["--maxfail=1"], ["--sw"]], ids=" ".join)
+def test_update_keeps_the_snapshots_of_tests_that_did_not_run(
+    pytester: pytest.Pytester, shop: Path, options: list[str]
+) -> None:
+    run(pytester, "--snapshot-update").assert_outcomes(passed=6)
+    written = snapshots(pytester)
+    gold = shop / "modules" / "hero" / "gold.mjml"
+    edit(gold, "{{ first_name }}", "{{ orders[3].total }}")  # bea's and cy's renders fail
+    result = pytester.runpytest("--snapshot-update", *options)  # --sw needs the cache
+    result.assert_outcomes(passed=2, failed=1)  # and cy's tests never run
+    assert "Deleted" not in result.stdout.str()
+    assert snapshots(pytester) == written
+
+    edit(gold, "{{ orders[3].total }}", "{{ first_name }}")
+    result = pytester.runpytest("--snapshot-update", *options)
+    if options == ["--sw"]:  # ann's tests passed before bea's failed: deselected now
+        result.assert_outcomes(passed=4, deselected=2)
+    assert "Deleted" not in result.stdout.str()
+    assert snapshots(pytester) == written
+
+
+def test_update_keeps_the_snapshots_when_interrupted_or_only_collecting(
+    pytester: pytest.Pytester, shop: Path
+) -> None:
+    run(pytester, "--snapshot-update").assert_outcomes(passed=6)
+    written = snapshots(pytester)
+    pytester.makeconftest(  # Ctrl-C while bea's test runs
+        """
+        def pytest_runtest_call(item):
+            if "bea-news" in item.nodeid:
+                raise KeyboardInterrupt
+        """
+    )
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "--snapshot-update", no_reraise_ctrlc=True
+    )
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*KeyboardInterrupt*", "*2 passed*"])
+    assert "Deleted" not in result.stdout.str()
+    assert snapshots(pytester) == written
+
+    result = run(pytester, "--snapshot-update", "--collect-only")
+    assert "Deleted" not in result.stdout.str()
+    assert snapshots(pytester) == written
+
+
+@pytest.mark.slow
+def test_update_keeps_the_snapshots_of_tests_that_no_worker_ran(
+    pytester: pytest.Pytester, shop: Path
+) -> None:
+    personas = [{**ANN, "id": f"p{i:02}"} for i in range(12)]
+    (shop / "personas.jsonl").write_text(
+        "".join(json.dumps(p) + "\n" for p in personas), encoding="utf-8"
+    )
+    run(pytester, "--snapshot-update").assert_outcomes(passed=24)
+    written = snapshots(pytester)
+    pytester.makeconftest(
+        """
+        def pytest_runtest_call(item):
+            if "p00-news" in item.nodeid:
+                raise RuntimeError("broken")
+        """
+    )
+    result = run(pytester, "--snapshot-update", "-n", "2", "-x")
+    assert result.parseoutcomes()["failed"] == 1
+    assert "Deleted" not in result.stdout.str()
+    assert snapshots(pytester) == written
+
+    (shop / "personas.jsonl").write_text(  # the files of a removed persona still go
+        "".join(json.dumps(p) + "\n" for p in personas[1:]), encoding="utf-8"
+    )
+    result = run(pytester, "--snapshot-update", "-n", "2")
+    result.stdout.fnmatch_lines(["*2 unused snapshots deleted*"])
+    assert sorted(snapshots(pytester)) == sorted(
+        name for name in written if not name.startswith("test_email[p00-")
+    )
 
 
 def test_a_tests_own_extension_keeps_the_project_scrubbers(
@@ -532,6 +645,97 @@ def test_a_persona_named_by_its_position_fails_instead_of_taking_another_ones_fi
     assert f"test_email[{LONG}-news].email.txt" in snapshots(pytester)
 
 
+OBJECTS = """
+from pathlib import Path
+
+import pytest
+
+import personalize
+
+PROJECT = personalize.Project.load(Path(__file__).parent / "shop")
+
+
+@pytest.mark.parametrize("persona", PROJECT.personas.values())
+def test_news(persona, email_snapshot):
+    assert PROJECT.render("news", persona) == email_snapshot
+"""
+
+
+def test_personas_passed_as_objects_fail_instead_of_taking_each_others_files(
+    pytester: pytest.Pytester, shop: Path
+) -> None:
+    # pytest names any object by its position, e.g. the Recipient objects of PROJECT.personas.
+    test = pytester.makepyfile(test_objects=OBJECTS)
+    result = run(pytester, "--snapshot-update", "test_objects.py")
+    result.assert_outcomes(errors=3)
+    message = (
+        "email_snapshot: test test_news[persona1] is named persona1, after the position of its "
+        "persona, because pytest cannot name a Recipient by its value — its snapshot file would "
+        "belong to another persona once the list changes: give the parameters ids, e.g. "
+        '@pytest.mark.parametrize("persona", ..., ids=lambda persona: persona.id)'
+    )
+    assert message in result.outlines
+    assert (
+        message.replace("test_news[persona1]", "test_news[persona0]").replace(
+            "named persona1", "named persona0"
+        )
+        in result.outlines
+    )
+    assert message.replace("news", "weekly") in DOCS  # as docs/testing.md shows
+    assert snapshots(pytester) == {}
+
+    edit(test, "PROJECT.personas.values())", "PROJECT.personas.values(), ids=lambda p: p.id)")
+    run(pytester, "--snapshot-update", "test_objects.py").assert_outcomes(passed=3)
+    folder = pytester.path / "__snapshots__" / "test_objects"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        f"test_news[{rid}].email.txt" for rid in ("ann", "bea", "cy")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            {"id": 1},
+            "email_snapshot: test test_x[persona0] is named persona0, after the position of its "
+            "persona, because pytest cannot name a dict by its value — its snapshot file would "
+            "belong to another persona once the list changes: give the parameters ids, e.g. "
+            "pytest.param(value, id=...)",
+        ),
+        (
+            b"x" * 101,
+            "email_snapshot: test test_x[persona0] is named persona0, after the position of its "
+            "persona, because that value is longer than 100 characters — its snapshot file would "
+            "belong to another persona once the list changes: give the parameters ids, e.g. "
+            '@pytest.mark.parametrize("persona", ..., ids=str)',
+        ),
+        (b"x" * 100, None),  # named by value
+        (None, None),
+        (str, None),  # by its __name__
+        (re.compile("persona0"), None),
+    ],
+    ids=["dict", "long-bytes", "short-bytes", "none", "class", "pattern"],
+)
+def test_positional_ids_by_value_type(value: object, message: str | None) -> None:
+    assert positional_id("test_x[persona0]", "persona0", {"persona": value}) == message
+
+
+def test_an_explicit_id_that_looks_like_a_position_is_not_refused(
+    pytester: pytest.Pytester, shop: Path
+) -> None:
+    odd = "segment-persona0-" + "x" * 100  # its own id, however long, with ids=str
+    (shop / "personas.jsonl").write_text(
+        "".join(json.dumps({**ANN, "id": rid}) + "\n" for rid in (odd, "ann")), encoding="utf-8"
+    )
+    edit(
+        pytester.path / "test_emails.py",
+        "list(PROJECT.personas))",
+        "list(PROJECT.personas), ids=str)",
+    )
+    run(pytester, "--snapshot-update", "-k", "news").assert_outcomes(passed=2)
+    assert f"test_email[{odd}-news].email.txt" in snapshots(pytester)
+
+
 def test_ids_that_share_the_first_255_characters_share_a_file(
     pytester: pytest.Pytester, shop: Path
 ) -> None:
@@ -611,6 +815,80 @@ def test_a_failure_names_the_snapshot_file_and_the_command_that_accepts_it(
             "snapshot file: ../__snapshots__/test_emails/test_email[[]bea-news].email.txt",
             "accept the change: pytest --snapshot-update "
             "'../test_emails.py::test_email[[]bea-news]'",
+        ]
+    )
+
+
+def test_the_command_repeats_the_options_that_change_what_is_written_where(
+    pytester: pytest.Pytester, shop: Path
+) -> None:
+    pytester.makefile(".ini", custom="[pytest]\nemail_scrub =\n    Bea=B.\n")
+    options = ["-c", "custom.ini", "-o", "email_headers=true", "--snapshot-dirname=snaps"]
+    result = run(pytester, "-k", "bea-news", *options)
+    result.assert_outcomes(failed=1)
+    write = (
+        "write it: pytest --snapshot-update -c custom.ini -o email_headers=true "
+        "--snapshot-dirname=snaps 'test_emails.py::test_email[bea-news]'"
+    )
+    assert "snapshot file: snaps/test_emails/test_email[bea-news].email.txt (not written yet)" in (
+        result.outlines
+    )
+    assert write in result.outlines
+    command = shlex.split(write.removeprefix("write it: "))
+    run(pytester, *command[1:]).assert_outcomes(passed=1)  # as printed
+    run(pytester, "-k", "bea-news", *options).assert_outcomes(passed=1)
+    text = (pytester.path / "snaps" / "test_emails" / "test_email[bea-news].email.txt").read_text(
+        encoding="utf-8"
+    )
+    assert "## headers\n" in text
+    assert "Hello B.\n" in text
+
+
+def test_a_snapshot_file_with_a_byte_order_mark_compares_equal(
+    pytester: pytest.Pytester, shop: Path
+) -> None:
+    run(pytester, "--snapshot-update")
+    file = pytester.path / "__snapshots__" / "test_emails" / "test_email[bea-news].email.txt"
+    file.write_bytes(b"\xef\xbb\xbf" + file.read_bytes().replace(b"\n", b"\r\n"))  # Notepad
+    run(pytester, "-k", "bea-news").assert_outcomes(passed=1)
+
+
+def test_a_failure_shows_the_fixture_by_name_not_the_old_snapshot_text(
+    pytester: pytest.Pytester, shop: Path
+) -> None:
+    run(pytester, "--snapshot-update")
+    edit(shop / "modules" / "hero" / "gold.mjml", "Gold news for", "Golden news for")
+    result = run(pytester, "-k", "bea-news")
+    # pytest shows the test's arguments above the failure (long tracebacks, the default).
+    result.stdout.fnmatch_lines(["*email_snapshot = <email_snapshot test_email[[]bea-news]>"])
+    assert "layout: news" not in result.stdout.str()
+
+
+def test_a_failure_through_use_extension_names_the_file_and_command_too(
+    pytester: pytest.Pytester, shop: Path
+) -> None:
+    pytester.makepyfile(
+        test_own=TESTS.split("\n\n\n@")[0]
+        + textwrap.dedent(
+            """
+            from personalize.pytest_plugin import email_extension
+
+            HEADERS = email_extension(headers=True)
+
+
+            def test_own(email_snapshot):
+                email = PROJECT.render("news", PROJECT.personas["bea"])
+                assert email == email_snapshot.use_extension(HEADERS)
+            """
+        )
+    )
+    result = run(pytester, "test_own.py")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*- email snapshot test_own -*",
+            "snapshot file: __snapshots__/test_own/test_own.email.txt (not written yet)",
+            "write it: pytest --snapshot-update test_own.py::test_own",
         ]
     )
 

@@ -375,3 +375,12 @@ def test_snapshots_are_byte_identical_across_processes_and_hash_seeds(tmp_path: 
     project = personalize.Project.load(ROOT)
     assert len(folders[0]) == len(project.layouts) * len(project.personas) > 0
     assert folders[0] == folders[1]
+
+
+def test_a_file_with_a_byte_order_mark_compares_equal(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(project, capsys, "--update")
+    file = project / "snapshots" / "news" / "bea.email.txt"
+    file.write_bytes(b"\xef\xbb\xbf" + file.read_bytes().replace(b"\n", b"\r\n"))  # Notepad
+    assert run(project, capsys, "--check")[0] == 0  # as the email_snapshot fixture reads it

@@ -2,15 +2,13 @@
 
 # pytest loads it in every run (entry point pytest11 personalize), so it imports no other module
 # of personalize until a test uses the fixture or a scrub option is given, and it loads with
-# pytest 7 too, and without syrupy 6: then only the tests that use the fixture fail.
+# pytest 6 and 7 too, and without syrupy 7.0.1: then only the tests that use the fixture fail.
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 import re
-import shlex
 from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -37,10 +35,15 @@ else:
     _HAVE_SYRUPY = True
 
 _NEEDS_SYRUPY = "needs syrupy: pip install 'personalize[snapshots]'"
-_SETTINGS = pytest.StashKey[tuple[tuple["Scrubber", ...], bool]]()
-_CLASHES = pytest.StashKey[dict[str, str]]()  # node id → why its snapshot file is not its own
-_FAILED = pytest.StashKey[bool]()  # the test failed in setup or call
-_LONG_ID = 100  # pytest 9 names a test by position for a str parameter longer than this
+_SYRUPY = (7, 0, 1)  # 4 names files *.raw, 5 deletes skipped tests' files, 6 cuts names at 256
+_NOT_RUN = "personalize_not_run"  # a pytest-xdist worker's email tests that it did not run
+
+if hasattr(pytest, "StashKey"):  # pytest 6 has no stash: _syrupy_problem then stops each hook
+    _SETTINGS = pytest.StashKey[tuple[tuple["Scrubber", ...], bool]]()
+    _CLASHES = pytest.StashKey[dict[str, str]]()  # node id → why its snapshot file is not its own
+    _PASSED = pytest.StashKey[bool]()  # False once set up, True when its call passed
+    _ASSERTIONS = pytest.StashKey[list["SnapshotAssertion"]]()  # the test's email_snapshots
+    _WORKERS = pytest.StashKey[list[set[str]]]()  # each pytest-xdist worker's _NOT_RUN
 
 
 if _HAVE_SYRUPY:
@@ -96,6 +99,11 @@ if _HAVE_SYRUPY:
             yield from diff_summary(str(snapshot_data), str(serialized_data)).splitlines()
 
         @classmethod
+        def get_write_encoding(cls) -> str:
+            """How syrupy reads the files: without the byte order mark some editors add."""
+            return "utf-8-sig"  # write_snapshot_collection writes them, without one
+
+        @classmethod
         def write_snapshot_collection(
             cls,
             *,
@@ -117,6 +125,15 @@ if _HAVE_SYRUPY:
         The ini and ``--email-scrub`` scrubbers run first, then the extension's; headers if
         either asks for them.
         """
+
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            # use_extension() and with_defaults() make new ones: the report reads them all.
+            self.test_location.item.stash.setdefault(_ASSERTIONS, []).append(self)
+
+        def __repr__(self) -> str:
+            # pytest shows the test's arguments above a failure: not the stored snapshot text.
+            return f"<email_snapshot {self.test_location.snapshot_name}>"
 
         def __call__(
             self,
@@ -233,6 +250,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Check the scrub patterns once, before any test runs."""
+    if not hasattr(pytest, "StashKey"):  # pytest 6: only the fixture runs, to say so
+        return
     specs = [*config.getini("email_scrub"), *config.getoption("email_scrub")]
     headers = bool(config.getoption("email_headers") or config.getini("email_headers"))
     config.stash[_SETTINGS] = (_scrubbers(specs), headers)
@@ -275,15 +294,15 @@ def email_snapshot(request: pytest.FixtureRequest) -> SnapshotAssertion:
 
 
 def _syrupy_problem(config: pytest.Config) -> str | None:
-    """Why the fixture cannot run with the syrupy at hand, if it cannot."""
+    """Why the fixture cannot run with the pytest and syrupy at hand, if it cannot."""
+    needs = "email_snapshot needs syrupy 7.0.1 or later (which needs pytest 8)"
+    install = "pip install 'personalize[snapshots]'"
+    if not hasattr(pytest, "StashKey"):
+        return f"{needs}, found pytest {pytest.__version__}: {install}"
     found = _syrupy_version() or ""
-    major = found.split(".")[0]
-    # syrupy 4 names the files *.raw; 5 deletes those of skipped or failed tests on update.
-    if major.isdigit() and int(major) < 6:
-        return (
-            f"email_snapshot needs syrupy 6 or later (which needs pytest 8), found syrupy "
-            f"{found}: pip install 'personalize[snapshots]'"
-        )
+    number = tuple(int(n) for n in re.findall(r"\d+", found.partition("+")[0])[:3])
+    if found and number < _SYRUPY:
+        return f"{needs}, found syrupy {found}: {install}"
     if not (_HAVE_SYRUPY and config.pluginmanager.hasplugin("syrupy")):
         return f"email_snapshot {_NEEDS_SYRUPY} (and do not disable it with -p no:syrupy)"
     return None
@@ -303,55 +322,17 @@ def _clashes(items: Iterable[pytest.Item]) -> dict[str, str]:
     """Tests whose snapshot file is not theirs alone, and why."""
     from syrupy.location import PyTestLocation
 
-    owners: dict[str, tuple[pytest.Item, str]] = {}
-    clashes: dict[str, str] = {}
-    for item in items:
-        if "email_snapshot" not in getattr(item, "fixturenames", ()):
-            continue
-        positional = _positional_id(item)
-        if positional:
-            clashes[item.nodeid] = positional
-            continue
-        location = EmailSnapshotExtension.get_location(test_location=PyTestLocation(item), index=0)
-        other, seen = owners.setdefault(location.lower(), (item, location))
-        if other is item:
-            continue
-        file = Path(location)
-        case = "" if seen == location else " on macOS and Windows, which ignore case"
-        why = (
-            "syrupy cuts file names at 255 characters: give the parameters shorter ids"
-            if len(file.name) >= 255
-            else 'syrupy leaves \\ / ? * : | " < > and control characters out of file names: '
-            "give the parameters ids that differ in other characters"
-        )
-        clashes[item.nodeid] = clashes[other.nodeid] = (
-            f"email_snapshot: tests {other.name} and {item.name} share the snapshot file "
-            f"{file.parent.name}/{file.name}{case} — {why}, e.g. pytest.param(value, id=...)"
-        )
-    return clashes
+    from personalize.snapshotids import clashes
+
+    def location(item: pytest.Item) -> str:
+        return EmailSnapshotExtension.get_location(test_location=PyTestLocation(item), index=0)
+
+    tests = _email_tests(items)
+    return clashes((t.nodeid, t.name, getattr(t, "callspec", None), location(t)) for t in tests)
 
 
-def _positional_id(item: pytest.Item) -> str | None:
-    """Why the test's id names a parameter by its position, if it does."""
-    # pytest 9 ids a str value over 100 characters as argname + index: the snapshot file would
-    # then belong to another value once the list changes.
-    callspec = getattr(item, "callspec", None)
-    if callspec is None:
-        return None
-    for name, value in callspec.params.items():
-        if not (isinstance(value, str | bytes) and len(value) > _LONG_ID):
-            continue
-        index = next(
-            (p for p in callspec.id.split("-") if re.fullmatch(rf"{re.escape(name)}\d+", p)), ""
-        )
-        if index:
-            return (
-                f"email_snapshot: test {item.name} is named {index}, after the position of its "
-                f"{name}, because that value is longer than {_LONG_ID} characters — its "
-                f"snapshot file would belong to another {name} once the list changes: give the "
-                f'parameters ids, e.g. @pytest.mark.parametrize("{name}", ..., ids=str)'
-            )
-    return None
+def _email_tests(items: Iterable[pytest.Item]) -> list[pytest.Item]:
+    return [item for item in items if "email_snapshot" in getattr(item, "fixturenames", ())]
 
 
 @pytest.hookimpl(hookwrapper=True)  # not wrapper=True: pytest 7 may come with pluggy < 1.1
@@ -360,59 +341,89 @@ def pytest_runtest_makereport(
 ) -> Generator[None, Result[pytest.TestReport], None]:
     """Name the snapshot file and the command to accept it, with the whole diff if cut short."""
     outcome = yield
-    report = outcome.get_result()
-    if not report.failed or "email_snapshot" not in getattr(item, "fixturenames", ()):
+    if not _email_tests([item]) or _syrupy_problem(item.config):
         return
+    report = outcome.get_result()
     if call.when in ("setup", "call"):
-        item.stash[_FAILED] = True
-    assertion = getattr(item, "funcargs", {}).get("email_snapshot")
-    if call.when != "call" or assertion is None:
+        item.stash[_PASSED] = call.when == "call" and report.passed
+    if call.when != "call" or not report.failed:
         return
     message = str(call.excinfo.value) if call.excinfo else ""
-    for result in assertion.executions.values():
-        if not result.success and result.exception is None and result.asserted_data is not None:
-            report.sections.append(_section(item, result, message))
+    for assertion in item.stash.get(_ASSERTIONS, []):
+        for result in assertion.executions.values():
+            if not result.success and result.exception is None and result.asserted_data is not None:
+                report.sections.append(_section(item, result, message))
 
 
 def _section(item: pytest.Item, result: AssertionResult, message: str) -> tuple[str, str]:
     """The report section of one failed snapshot: what changed, its file, how to accept it."""
-    from personalize.testing import diff_summary
+    from personalize.snapshotreport import relative, section, update_command
 
-    config = item.config
-    file = _relative(result.snapshot_location, config)
-    words = ["pytest", "--snapshot-update"]
-    words += [f"--email-scrub={spec}" for spec in config.getoption("email_scrub")]
-    words += ["--email-headers"] if config.getoption("email_headers") else []
+    config, start = item.config, item.config.invocation_params.dir
     test_file, sep, test = item.nodeid.partition("::")  # a parameter may hold "/" or ".."
-    node = _relative(str(config.rootpath / test_file), config) + sep + test
-    command = shlex.join([*words, node])
-    title = f"email snapshot {result.snapshot_name}"
-    if result.recalled_data is None:
-        return title, f"snapshot file: {file} (not written yet)\nwrite it: {command}"
-    lines = [f"snapshot file: {file}", f"accept the change: {command}"]
-    # The assertion message shows the summary, unless pytest cut it short (it does not with
-    # -vv or on CI) or has none (--assert=plain); the user may have turned diffs off.
-    cut = "Full output truncated" in message or "[+ received]" not in message
-    if result.recalled_data and cut and str(config.getoption("diff_mode", "")) != "disabled":
-        summary = diff_summary(str(result.recalled_data), str(result.asserted_data))
-        return f"{title}: what changed", "\n".join([summary, "", *lines])
-    return title, "\n".join(lines)
+    command = update_command(
+        relative(config.rootpath / test_file, start) + sep + test,
+        inifile=config.getoption("inifilename", None),  # -c FILE, as given
+        overrides=config.getoption("override_ini", None) or (),
+        dirname=config.getoption("snapshot_dirname", "__snapshots__"),
+        scrubs=config.getoption("email_scrub"),
+        headers=config.getoption("email_headers"),
+    )
+    return section(
+        result.snapshot_name,
+        relative(result.snapshot_location, start),
+        command,
+        old=result.recalled_data,
+        new=result.asserted_data,
+        message=message,
+        diffs=str(config.getoption("diff_mode", "")) != "disabled",
+    )
 
 
-def _relative(path: str, config: pytest.Config) -> str:
-    """``path`` from where pytest was started, as pytest prints node ids."""
-    try:
-        return os.path.relpath(path, config.invocation_params.dir)
-    except ValueError:  # another drive on Windows
-        return path
-
-
-def pytest_runtest_teardown(item: pytest.Item) -> None:
-    """Keep the snapshots of a failed test, which syrupy would delete on update as unused."""
-    # A test that fails before its assertion (a render error) uses no snapshot; syrupy keeps
-    # a skipped test's snapshots, and the failure is already reported, so call it skipped.
-    if not item.stash.get(_FAILED, False) or _syrupy_problem(item.config):
-        return
-    syrupy_session = getattr(item.config, "_syrupy", None)  # syrupy 6 and 7 keep it there
+@pytest.hookimpl(tryfirst=True)  # before --sw deselects tests, unbeknown to syrupy
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Show syrupy every email test collected, so that it deletes no deselected test's file."""
+    syrupy_session = _syrupy_session(config)
     if syrupy_session is not None:
-        syrupy_session.ran_item(item.nodeid, "skipped")
+        syrupy_session.collect_items(_email_tests(items))
+
+
+@pytest.hookimpl(hookwrapper=True)  # before syrupy's own, which deletes unused files
+def pytest_sessionfinish(session: pytest.Session) -> Generator[None, None, None]:
+    """Keep the snapshots of tests that failed or did not run, which syrupy deletes on update."""
+    # A test that fails before its assertion (a render error) uses no snapshot, and -x,
+    # --maxfail, --sw or Ctrl-C stop a run before some tests run; syrupy keeps the files of
+    # skipped tests, and the failures are reported already, so call them all skipped.
+    syrupy_session = _syrupy_session(session.config)
+    if syrupy_session is not None:
+        worker = getattr(session.config, "workeroutput", None)  # pytest-xdist
+        not_run = []
+        for item in _email_tests(session.items):
+            passed = item.stash.get(_PASSED, None)
+            if passed is None:
+                not_run.append(item.nodeid)
+            if not passed and (passed is not None or worker is None):  # a worker knows its own
+                syrupy_session.ran_item(item.nodeid, "skipped")
+        if worker is not None:
+            worker[_NOT_RUN] = not_run
+        # On the controller, the tests that no worker ran: syrupy merges the workers' reports.
+        found = session.config.stash.get(_WORKERS, [])
+        nowhere = set.intersection(*found) if found else set()
+        for report in getattr(syrupy_session, "_worker_reports", ()):
+            selected = report.get("selected") if isinstance(report, dict) else None
+            if isinstance(selected, dict):
+                selected.update(dict.fromkeys(nowhere & selected.keys(), "skipped"))
+    yield
+
+
+def _syrupy_session(config: pytest.Config) -> Any:
+    """syrupy's session (syrupy 7 keeps it on the config), if the fixture can run."""
+    return None if _syrupy_problem(config) else getattr(config, "_syrupy", None)
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the pytest-xdist controller: note which email tests a finished worker did not run."""
+    not_run = getattr(node, "workeroutput", {}).get(_NOT_RUN)
+    if not_run is not None and not _syrupy_problem(node.config):
+        node.config.stash.setdefault(_WORKERS, []).append(set(not_run))

@@ -146,7 +146,7 @@ def check_snapshots(
     for found in sorted(root.rglob(f"*{SUFFIX}")) if root.is_dir() else ():
         path = found.relative_to(root).as_posix()
         if path not in expected and found.is_file():  # a folder named *.email.txt is not one
-            header = parse_header(found.read_bytes().decode("utf-8", "replace"))
+            header = parse_header(found.read_bytes().decode("utf-8-sig", "replace"))
             files.append(SnapshotFile(path, header.get("layout"), header.get("recipient"), "stale"))
     return SnapshotReport(root, tuple(files), _segment_counts(project, files, moment))
 
@@ -209,8 +209,9 @@ def _compare(
     try:
         if not file.is_file():
             return SnapshotFile(path, layout, persona.id, "missing", text)
-        # A checkout may have turned the "\n" line ends into "\r\n"; the text is what counts.
-        old = file.read_bytes().decode("utf-8", "replace").replace("\r\n", "\n")
+        # A checkout may have turned the "\n" line ends into "\r\n", and an editor may have
+        # put a byte order mark first (as the email_snapshot fixture reads it): the text counts.
+        old = file.read_bytes().decode("utf-8-sig", "replace").replace("\r\n", "\n")
     except OSError as exc:  # e.g. a folder so deep that the path is too long
         raise ConfigError(
             f"cannot read {str(file)!r}: {exc.strerror or exc}",
