@@ -77,3 +77,36 @@ def test_a_self_closing_head_stays_as_it_is_when_nothing_goes_in() -> None:
 def test_the_direction_is_babels_for_the_locale(locale: str, direction: str) -> None:
     out = assemble("<mjml><mj-body/></mjml>", {}, locale=locale, head=(), css=())
     assert out.startswith(f'<mjml lang="{locale.replace("_", "-")}"{direction}>')
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (
+            "<!-- <mj-head/> --><mj-head><mj-attributes/></mj-head>",
+            "<!-- <mj-head/> --><mj-head><mj-title>T</mj-title><mj-attributes/></mj-head>",
+        ),
+        (
+            "<!-- <mj-head> --><mj-head />",
+            "<!-- <mj-head> --><mj-head><mj-title>T</mj-title></mj-head>",
+        ),
+        (
+            "<!--\n<mj-head>\n-->",
+            "<mj-head><mj-title>T</mj-title></mj-head><!--\n<mj-head>\n-->",
+        ),
+    ],
+    ids=["before-head", "before-self-closing", "no-head"],
+)
+def test_a_head_in_a_comment_gets_nothing(head: str, expected: str) -> None:
+    layout = f"<mjml>{head}<mj-body/></mjml>"
+    out = assemble(layout, {}, locale="en_US", head=["<mj-title>T</mj-title>"], css=[])
+    assert out == f'<mjml lang="en-US">{expected}<mj-body/></mjml>'
+
+
+def test_a_root_in_a_comment_gets_no_language() -> None:
+    layout = "<!-- <mjml> --><mjml><mj-body/></mjml>"
+    out = assemble(layout, {}, locale="ar_EG", head=["<mj-title>T</mj-title>"], css=[])
+    assert out == (
+        '<!-- <mjml> --><mjml lang="ar-EG" dir="rtl"><mj-head><mj-title>T</mj-title></mj-head>'
+        "<mj-body/></mjml>"
+    )

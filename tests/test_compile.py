@@ -387,6 +387,21 @@ def test_a_self_closing_head_gets_the_title_and_preview(tmp_path: Path) -> None:
     _same_as_reference(project, {"id": "ann"})
 
 
+@pytest.mark.parametrize(
+    "head",
+    [
+        "<!-- <mj-head/> --><mj-head><mj-attributes/></mj-head>",
+        "<!-- <mj-head> --><mj-head />",
+        "<!-- <mj-title>Old</mj-title> --><mj-head />",
+    ],
+    ids=["head", "self-closing", "title"],
+)
+def test_a_commented_out_head_or_title_is_no_head(tmp_path: Path, head: str) -> None:
+    # The title and preview once went into the comment, and MJML "dropped {{ _subject }}".
+    project = _body_project(tmp_path, "<mj-section/>", head=head)
+    assert "<title>Hi</title>" in _same_as_reference(project, {"id": "ann"})
+
+
 COLUMN = "<mj-column><mj-text>x</mj-text></mj-column>"
 BACKGROUNDS = {
     "section": f'<mj-section background-url="{{{{ bg }}}}">{COLUMN}</mj-section>',
@@ -439,6 +454,35 @@ def test_a_background_url_must_be_an_http_url(tmp_path: Path) -> None:
         "got 'mailto:ann@example.com' — only http and https addresses may come from data in a "
         "CSS url(…)"
     )
+
+
+BLOCK_URLS = {
+    "href-start": '<mj-section><mj-column><mj-button href="{% if vip %}{{ bg }}{% else %}'
+    'https://x.example/{% endif %}">x</mj-button></mj-column></mj-section>',
+    "href-path": '<mj-section><mj-column><mj-button href="https://x.example/{% if vip %}'
+    '{{ path }}{% endif %}">x</mj-button></mj-column></mj-section>',
+    "raw-start": "<mj-raw><div style=\"background:url('{% if vip %}{{ bg }}{% endif %}')\">x"
+    "</div></mj-raw>",
+    "raw-path": '<mj-raw><a href="{% if vip %}{{ bg }}{% endif %}/{{ path }}">x</a></mj-raw>',
+}
+
+
+@pytest.mark.parametrize("element", list(BLOCK_URLS))
+def test_a_url_with_block_tags_renders_as_on_the_reference_path(
+    tmp_path: Path, element: str
+) -> None:
+    project = _body_project(tmp_path, BLOCK_URLS[element])
+    for vip in (True, False):
+        html = _same_as_reference(project, {"id": "ann", "vip": vip, "path": "tiers/gold"})
+        assert SHOWN[element] in html or not vip
+
+
+SHOWN = {
+    "href-start": 'href="https://img.example/bg.png"',
+    "href-path": 'href="https://x.example/tiers/gold"',
+    "raw-start": "url('https://img.example/bg.png')",
+    "raw-path": 'href="https://img.example/bg.png/tiers/gold"',
+}
 
 
 IMPORTANT = "<mj-head><mj-style>.brand div { color: #17324D !important; }</mj-style></mj-head>"

@@ -166,6 +166,23 @@ def test_a_time_the_clocks_skip_prints_as_every_zone_reads_it(
 
 
 @pytest.mark.parametrize(
+    ("value", "tz", "expected"),
+    [
+        (datetime(9999, 12, 31, 23, 59), NEW_YORK, "31.12.9999 23:59 -0500"),
+        (datetime(9999, 12, 31, 23, 59, tzinfo=NEW_YORK), NEW_YORK, "31.12.9999 23:59 -0500"),
+        (datetime(1, 1, 1, 0, 0), BERLIN, "01.01.1 00:00 MEZ"),
+    ],
+    ids=["9999-west-naive", "9999-west-aware", "0001-east"],
+)
+def test_a_time_at_the_ends_of_the_range_prints_in_its_own_zone(
+    value: datetime, tz: ZoneInfo, expected: str
+) -> None:
+    # In UTC these are past 9999 or before year 1, where datetime cannot go: no clock change
+    # happens there, so the time is printed as it is.
+    assert render("{{ v | date }} {{ v | datetime('HH:mm z') }}", tz=tz, v=value) == expected
+
+
+@pytest.mark.parametrize(
     ("tz", "expected"),
     [(BERLIN, "in 2 Tagen"), (NEW_YORK, "in 3 Tagen")],
     ids=["berlin-already-tomorrow", "new-york-still-today"],

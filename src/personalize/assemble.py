@@ -23,8 +23,10 @@ __all__ = [
 
 _SLOT_TAG = re.compile(r"<slot\b([^>]*?)/?>(?:\s*</slot>)?", re.IGNORECASE)
 _SLOT_NAME = re.compile(r"""name\s*=\s*["']([^"']*)["']""")
-_MJML_OPEN = re.compile(r"<mjml\b([^>]*)>")
-_HEAD_OPEN = re.compile(r"<mj-head\b([^>]*?)\s*(/?)>")
+# An HTML comment (to its end, or the text's if unclosed): a tag written in one is no tag.
+_COMMENT = r"<!--.*?(?:-->|\Z)"
+_MJML_OPEN = re.compile(rf"{_COMMENT}|<mjml\b([^>]*)>", re.S)
+_HEAD_OPEN = re.compile(rf"{_COMMENT}|<mj-head\b([^>]*?)\s*(/?)>", re.S)
 _CONDITIONAL = re.compile(r"<!--\[if ([^\]]+)\]>(.*?)<!\[endif\]-->", re.S)
 INLINE_CSS = "/* inline */"
 
@@ -77,7 +79,9 @@ def assemble(
             attrs += ' dir="rtl"'
         return f"<mjml{attrs}>"
 
-    text = _MJML_OPEN.sub(root, text, count=1)
+    opened = _first_tag(_MJML_OPEN, text)
+    if opened:
+        text = text[: opened.start()] + root(opened) + text[opened.end() :]
     extra = "".join(head) + "".join(
         f'<mj-style inline="inline">{c.removeprefix(INLINE_CSS)}</mj-style>'
         if c.startswith(INLINE_CSS)
@@ -86,15 +90,20 @@ def assemble(
     )
     if not extra:
         return text
-    found = _HEAD_OPEN.search(text)
+    found = _first_tag(_HEAD_OPEN, text)
     if found and found.group(2):  # <mj-head />: MJML accepts it, and it gets content here
         head_element = f"<mj-head{found.group(1)}>{extra}</mj-head>"
         return text[: found.start()] + head_element + text[found.end() :]
     if found:
         return text[: found.end()] + extra + text[found.end() :]
-    opened = _MJML_OPEN.search(text)
+    opened = _first_tag(_MJML_OPEN, text)
     at = opened.end() if opened else 0
     return text[:at] + f"<mj-head>{extra}</mj-head>" + text[at:]
+
+
+def _first_tag(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    """The first match of ``pattern`` (comments or a tag) that is the tag, not a comment."""
+    return next((m for m in pattern.finditer(text) if not m.group().startswith("<!--")), None)
 
 
 def _slot_name(attrs: str) -> str:
@@ -104,7 +113,7 @@ def _slot_name(attrs: str) -> str:
 
 def head_for(layout: Layout, subject: str, preheader: str) -> list[str]:
     """The ``mj-title``/``mj-preview`` a layout needs, unless it writes its own."""
-    text = layout.body.text
+    text = re.sub(_COMMENT, "", layout.body.text, flags=re.S)  # a commented-out title is none
     head = [] if "<mj-title" in text else [f"<mj-title>{subject}</mj-title>"]
     if "<mj-preview" not in text:
         head.append(f"<mj-preview>{preheader}</mj-preview>")

@@ -200,22 +200,65 @@ def _contexts(
                     "event handlers are not allowed in emails",
                 )
             if name in _URL_ATTRS:
-                first = hits[0]
-                if first.start() == 0:
-                    found[value_start] = _URL_CHECK
-                elif not _SAFE_URL_PREFIX.match(htmllib.unescape(value[: first.start()])):
-                    _attr_error(
-                        token,
-                        f"the link scheme in {name}= of <{tag}> is not literal",
-                        "start the URL with https://, mailto: or /, or let a token hold the "
-                        'whole URL: href="{{ link | url }}"',
-                    )
+                refusal = (
+                    f"the link scheme in {name}= of <{tag}> is not literal",
+                    "start the URL with https://, mailto: or /, or let a token hold the "
+                    'whole URL: href="{{ link | url }}"',
+                )
+                starts = _address_starts(value, 0, hits, tokens, refusal)
+                for position, start in starts.items():
+                    if start:
+                        found[value_start + position] = _URL_CHECK
             elif name in _CSS_ATTRS:
-                spans = _url_spans(value) if name == "style" else []
+                checks = _in_urls(value, hits, tokens, tag) if name == "style" else {}
                 for hit in hits:
-                    check = _in_url(value, hit, spans, tokens, tag)
-                    found[value_start + hit.start()] = check or _CSS_CHECK
+                    found[value_start + hit.start()] = checks.get(hit.start(), _CSS_CHECK)
     return found
+
+
+def _address_starts(
+    value: str,
+    start: int,
+    hits: list[re.Match[str]],
+    tokens: Mapping[int, Token],
+    refusal: tuple[str, str],
+) -> dict[int, bool]:
+    """For each expression marker in ``hits`` (those of an address that begins at ``start`` of
+    ``value``), whether it may begin the address (so needs the URL check) or follows a literal
+    safe start; ``refusal`` (message, hint) if one follows a literal start that is not safe.
+
+    Block tags may leave out what they hold, so only the text before the first marker of any
+    kind is a fixed start; otherwise an expression is checked as a start unless the text since
+    the marker before it is a safe start (after an expression, the address has begun).
+    """
+    expressions = [hit for hit in hits if not _is_block(hit, tokens)]
+    if not expressions:
+        return {}
+    literal = htmllib.unescape(value[start : hits[0].start()])
+    if _SAFE_URL_PREFIX.match(literal):
+        return dict.fromkeys((hit.start() for hit in expressions), False)
+    if literal:
+        _attr_error(tokens.get(int(expressions[0].group(1))), *refusal)
+    starts: dict[int, bool] = {}
+    previous, after_expression = start, False
+    for hit in hits:
+        if _is_block(hit, tokens):
+            previous, after_expression = hit.end(), False
+            continue
+        if after_expression:
+            starts[hit.start()] = False
+        else:
+            before = htmllib.unescape(value[previous : hit.start()])
+            if before and not _SAFE_URL_PREFIX.match(before):
+                _attr_error(tokens.get(int(hit.group(1))), *refusal)
+            starts[hit.start()] = not before
+        previous, after_expression = hit.end(), True
+    return starts
+
+
+def _is_block(hit: re.Match[str], tokens: Mapping[int, Token]) -> bool:
+    token = tokens.get(int(hit.group(1)))
+    return token is not None and token.block
 
 
 def _url_spans(style: str) -> list[tuple[int, int]]:
@@ -232,33 +275,26 @@ def _url_spans(style: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _in_url(
-    style: str,
-    hit: re.Match[str],
-    spans: list[tuple[int, int]],
-    tokens: Mapping[int, Token],
-    tag: str,
-) -> str | None:
-    """The check for the marker ``hit`` if it sits inside a ``url(…)`` of ``style``: the URL
-    check when it starts the address, else percent-encoding after a literal safe start."""
-    for start, end in spans:
-        if not start <= hit.start() < end:
+def _in_urls(
+    style: str, hits: list[re.Match[str]], tokens: Mapping[int, Token], tag: str
+) -> dict[int, str]:
+    """The checks of the expression markers inside a ``url(…)`` of ``style``, by position: the
+    URL check where one may begin the address, else percent-encoding after a literal safe start.
+    """
+    refusal = (
+        f"the link scheme in url(…) in style= of <{tag}> is not literal",
+        "start the address with https:// or /, or let a token hold the whole URL: "
+        'background-url="{{ image }}"',
+    )
+    checks: dict[int, str] = {}
+    for start, end in _url_spans(style):
+        inside = [hit for hit in hits if start <= hit.start() < end]
+        if not inside:
             continue
-        if hit.start() == start:
-            return _CSS_URL_START
-        first = hit.re.search(style, start, end)
-        assert first is not None  # hit itself is one
-        if first.start() > start and not _SAFE_URL_PREFIX.match(
-            htmllib.unescape(style[start : first.start()])
-        ):
-            _attr_error(
-                tokens.get(int(first.group(1))),
-                f"the link scheme in url(…) in style= of <{tag}> is not literal",
-                "start the address with https:// or /, or let a token hold the whole URL: "
-                'background-url="{{ image }}"',
-            )
-        return _CSS_URL_PART
-    return None
+        starts = _address_starts(style, start, inside, tokens, refusal)
+        for position, begins in starts.items():
+            checks[position] = _CSS_URL_START if begins else _CSS_URL_PART
+    return checks
 
 
 def _attr_error(token: Token | None, message: str, hint: str) -> None:

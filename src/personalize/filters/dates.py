@@ -74,7 +74,12 @@ def localize(moment: datetime, zone: tzinfo) -> datetime:
         # in Berlin on the night of the change): through UTC it becomes the time every other
         # zone, rules and active windows read (03:30).
         aware = moment if own is not None else moment.replace(tzinfo=zone)
-        return aware if zone is UTC else aware.astimezone(UTC).astimezone(zone)
+        if zone is UTC:
+            return aware
+        try:
+            return aware.astimezone(UTC).astimezone(zone)
+        except OverflowError:  # UTC is past year 9999 or before year 1: no gap at the ends
+            return aware
     except OverflowError:  # 9999-12-31T23:59Z, a "never" placeholder, east of UTC
         raise RecipientError(
             f"expected a date-time that exists in the time zone {zone}, got {moment.isoformat()}",
