@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from personalize import Project
 from personalize.cli import main
 from personalize.config import load_settings
 from personalize.errors import PersonalizeError
@@ -821,4 +822,130 @@ def test_a_subject_or_preheader_test_that_an_earlier_slot_can_override(tmp_path:
         "order that sets one wins: recipients who get one of them are recorded in their arm but "
         "never see its subject — move the test to slot 'hero', the first slot that sets a "
         "subject, or set the subject on the layout instead of on those modules",
+    ]
+
+
+# -- front matter below other text ----------------------------------------------------------------
+
+LATE = (
+    ": L001 error: front matter must start the file: with other text above it, it would be "
+    "sent as body text — move the comment on line 1 below the closing '---' on line {close}"
+)
+
+
+def test_front_matter_below_a_comment_is_a_blocking_l001(tmp_path: Path) -> None:
+    gold = "<!-- for gold only -->\n" + module("segments: [gold]", "<mj-section></mj-section>")
+    layout = "<!-- the weekly news -->\n" + LAYOUT
+    root = _project(tmp_path, modules={"extra/gold": gold}, layouts={"news": LAYOUT, "x": layout})
+    report = lint_project(root)
+    assert [str(f) for f in report.findings if f.code == "L001"] == [
+        "modules/extra/gold.mjml:2" + LATE.format(close=4),
+        "templates/x.mjml:2" + LATE.format(close=4),
+    ]
+    assert all(f.blocking for f in report.findings if f.code == "L001")
+    with pytest.raises(PersonalizeError) as info:
+        Project.load(root)
+    assert str(info.value) == "templates/x.mjml line 2" + LATE.format(close=4).replace(
+        ": L001 error", ""
+    )
+
+
+def test_front_matter_after_blank_lines_targets(tmp_path: Path) -> None:
+    gold = "\n\n" + module("segments: [gold]", "<mj-section></mj-section>")
+    root = _project(tmp_path, modules={"extra/gold": gold}, layouts={"news": "\n" + LAYOUT})
+    assert lint_project(root).findings == ()
+    project = Project.load(root)
+    assert project.registry.modules["extra/gold"].segments == ("gold",)
+
+
+# -- what the MJML compiler refuses ---------------------------------------------------------------
+
+MJML_HINT = (
+    "check that every mj- tag is closed, that the HTML inside <mj-table> balances and that "
+    "attribute names are valid; 'personalize lint' compiles each module on its own and names "
+    "the one to fix"
+)
+STOPPED = "MJML stopped here, so the mistake is on this line or above it; "
+
+
+def test_a_module_mjml_refuses_is_an_l001_at_its_line(tmp_path: Path) -> None:
+    table = """<mj-section><mj-column>
+      <mj-table>
+        <tr><td>a</td></tr>
+        </tr>
+      </mj-table>
+    </mj-column></mj-section>
+    <mj-section><mj-column></mj-column></mj-section>"""
+    button = '<mj-section><mj-column><mj-button 1href="x">Go</mj-button></mj-column></mj-section>'
+    modules = {
+        "extra/table": module("when: {tier: Gold}", table),
+        "extra/button": module("when: {tier: Silver}", button),
+    }
+    root = _project(tmp_path, modules=modules)
+    assert _found(root, "L001") == [
+        "modules/extra/button.mjml:4: L001 error: MJML could not compile modules/extra/button.mjml"
+        " in slot 'extra' of templates/news.mjml: unable to parse next template in root "
+        f"template — {MJML_HINT}",
+        "modules/extra/table.mjml:10: L001 error: MJML could not compile modules/extra/table.mjml"
+        " in slot 'extra' of templates/news.mjml: unexpected element in root template at "
+        f"'<mj-section' — {STOPPED}{MJML_HINT}",
+    ]
+
+
+def test_a_layout_mjml_refuses_is_an_l001_at_its_line(tmp_path: Path) -> None:
+    layout = LAYOUT.replace(
+        "    </mj-column></mj-section>",
+        "    </mj-column></mj-section>\n    <mj-table></tr></mj-table>",
+    )
+    root = _project(tmp_path, layouts={"news": layout})
+    assert _found(root, "L001") == [
+        "templates/news.mjml:12: L001 error: MJML could not compile templates/news.mjml: "
+        f"unexpected token in root template at '</mj-body>' — {STOPPED}{MJML_HINT}"
+    ]
+
+
+def test_a_key_an_object_field_does_not_declare_is_an_l301(tmp_path: Path) -> None:
+    body = """<mj-section><mj-column>
+      <mj-button href="{{ links.shpo | url }}">Shop</mj-button>
+      <mj-text>{{ links.basket }} {{ orders.total }}</mj-text>
+    </mj-column></mj-section>"""
+    root = _project(tmp_path, modules={"extra/x": module("when: {tier: Gold}", body)})
+    assert _found(root, "L301") == [
+        "modules/extra/x.mjml:5: L301 error: unknown name 'links.shpo': field 'links' has no key "
+        "'shpo' — did you mean 'shop'?",
+        "modules/extra/x.mjml:6: L301 error: unknown name 'links.basket': field 'links' has no "
+        "key 'basket' — the keys of 'links': shop, unsubscribe",
+    ]
+
+
+def test_cli_json_reports_a_now_out_of_range_as_an_error_object(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["--project", str(ROOT), "lint", "--now", "0001-01-01T00:00:00"]
+    code, out = _run([*args, "--format", "json"], capsys)
+    assert code == 2
+    assert json.loads(out) == {
+        "error": {
+            "type": "RuleError",
+            "message": "the render time 0001-01-01T00:00:00+00:53:28 is out of range: in UTC it "
+            "falls before the start of year 1",
+            "file": None,
+            "line": None,
+            "recipient": None,
+            "path": "now",
+            "hint": "render at a time between years 1 and 9999 in UTC, e.g. now=datetime.now(UTC)",
+        }
+    }
+    code, _ = _run(args, capsys)
+    assert code == 2
+
+
+@pytest.mark.parametrize("target", ["nowhere.jsonl", "personas.jsonl"], ids=["dangling", "loop"])
+def test_a_broken_link_for_the_personas_is_a_finding(tmp_path: Path, target: str) -> None:
+    root = _project(tmp_path)
+    (root / "personas.jsonl").unlink()
+    (root / "personas.jsonl").symlink_to(target)
+    assert _found(root, "L001") == [
+        f"personas.jsonl: L001 error: cannot read the file (broken link to {target!r}) — point "
+        "the link at an existing file, or put the file itself in its place"
     ]

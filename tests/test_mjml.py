@@ -480,3 +480,45 @@ def test_check_markup_size_limit() -> None:
         "modules/hero/a.mjml: markup is 2,019 bytes, the limit is 1,000 — move large content"
         " (inline images, long CSS, big tables) out of the template"
     )
+
+
+STRAY = (
+    "<mjml><mj-body><mj-section><mj-column><mj-table>é</tr></mj-table></mj-column>\n\n"
+    "</mj-section></mj-body></mjml>"
+)
+
+
+def test_a_compiler_position_is_shown_as_the_text_there() -> None:
+    with pytest.raises(RenderError) as info:
+        compile_mjml(STRAY, where="templates/x.mjml")
+    assert (info.value.message, info.value.file, info.value.line) == (
+        "MJML could not compile templates/x.mjml: unexpected token in root template at "
+        "'</mj-body>'",
+        None,
+        None,
+    )
+    assert info.value.hint == (
+        "check that every mj- tag is closed, that the HTML inside <mj-table> balances and that "
+        "attribute names are valid; 'personalize lint' compiles each module on its own and "
+        "names the one to fix"
+    )
+
+
+def test_a_compiler_position_is_placed_by_locate() -> None:
+    offsets: list[int] = []
+
+    def locate(offset: int) -> tuple[str, int | None]:
+        offsets.append(offset)
+        return "modules/x.mjml", STRAY.count("\n", 0, offset) + 1
+
+    with pytest.raises(RenderError) as info:
+        compile_mjml(STRAY, where="templates/x.mjml", locate=locate)
+    # MRML counts UTF-8 bytes; the offset is in characters ('é' is two bytes).
+    assert offsets == [STRAY.index("</mj-body>")]
+    assert str(info.value) == (
+        "modules/x.mjml line 3: MJML could not compile templates/x.mjml: unexpected token in "
+        "root template at '</mj-body>' — MJML stopped here, so the mistake is on this line or "
+        "above it; check that every mj- tag is closed, that the HTML inside <mj-table> balances "
+        "and that attribute names are valid; 'personalize lint' compiles each module on its own "
+        "and names the one to fix"
+    )

@@ -225,6 +225,53 @@ def test_undefined_attributes_are_errors_located_at_their_token() -> None:
     )
 
 
+MISSING_KEY_CASES = [
+    (
+        "a typo",
+        "{{ links.shpo | url }}",
+        {"shop": "https://x.example", "cart": "https://x.example/cart"},
+        "modules/hero/b.mjml line 4: links.shpo: {{ links.shpo | url }}: field 'links' has no "
+        "key 'shpo' — did you mean 'shop'?",
+    ),
+    (
+        "nothing close",
+        "{{ links.zzz }}",
+        {"shop": "https://x.example", "cart": "https://x.example/cart"},
+        "modules/hero/b.mjml line 4: links.zzz: {{ links.zzz }}: field 'links' has no key "
+        "'zzz' — its keys: cart, shop",
+    ),
+    (
+        "empty",
+        "{{ links.shop }}",
+        {},
+        "modules/hero/b.mjml line 4: links.shop: {{ links.shop }}: field 'links' has no key "
+        "'shop' — 'links' is empty for this recipient",
+    ),
+    (
+        "many keys",
+        "{{ links.zzz }}",
+        {f"k{i:02}": "https://x.example" for i in range(12)},
+        "modules/hero/b.mjml line 4: links.zzz: {{ links.zzz }}: field 'links' has no key "
+        "'zzz' — its keys: k00, k01, k02, k03, k04, k05, k06, k07, k08, k09 and 2 more",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("expression", "links", "message"),
+    [c[1:] for c in MISSING_KEY_CASES],
+    ids=[c[0] for c in MISSING_KEY_CASES],
+)
+def test_a_key_a_mapping_field_lacks_is_named_with_its_keys(
+    expression: str, links: dict[str, str], message: str
+) -> None:
+    token = Token(3, expression, False, "modules/hero/b.mjml", 4, True)
+    template = _template("x{#\n#}" + expression, {2: token})
+    with pytest.raises(RenderError) as caught:
+        template.render(_context(links=MappingProxyType(links)))
+    assert str(caught.value) == message
+
+
 def test_filter_errors_get_the_location_and_field_of_their_token() -> None:
     token = Token(3, "{{ links.shop | url }}", False, "modules/hero/b.mjml", 9, True)
     template = _template('<a href="{#\n#}{{ links.shop | url }}">', {2: token})

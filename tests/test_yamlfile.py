@@ -11,7 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from personalize.errors import ConfigError
-from personalize.yamlfile import MAX_DEPTH, MAX_VALUES, Document, load_yaml, split_front_matter
+from personalize.frontmatter import LAYOUT_KEYS, MODULE_KEYS
+from personalize.yamlfile import (
+    FRONT_MATTER_KEYS,
+    MAX_DEPTH,
+    MAX_VALUES,
+    Document,
+    load_yaml,
+    split_front_matter,
+)
 
 NESTED = """\
 metrics:
@@ -410,6 +418,46 @@ def test_front_matter_is_split_from_the_body() -> None:
     assert body.split("\n")[0] == MODULE.split("\n")[first - 1]
 
 
+def test_front_matter_after_blank_lines_keeps_file_lines() -> None:
+    front, _, _ = split_front_matter("\n\n" + MODULE, file="m.mjml")
+    assert (front.line(("slot",)), front.line(("priority",))) == (4, 6)
+
+
+def test_front_matter_keys_are_the_modules_keys() -> None:
+    assert frozenset(MODULE_KEYS) | frozenset(LAYOUT_KEYS) == FRONT_MATTER_KEYS
+
+
+LATE_FRONT_CASES = [
+    (
+        "after a comment",
+        "<!-- Bronze tier fallback -->\n---\nsegments: [gold]\n---\n<mj-section/>\n",
+        "m.mjml line 2: front matter must start the file: with other text above it, it would "
+        "be sent as body text — move the comment on line 1 below the closing '---' on line 4",
+    ),
+    (
+        "after a comment of two lines and a blank line",
+        "<!-- a\n b -->\n\n---\nsubject: Hi\n---\n",
+        "m.mjml line 4: front matter must start the file: with other text above it, it would "
+        "be sent as body text — move the comment on lines 1–2 below the closing '---' on line 6",
+    ),
+    (
+        "after other text",
+        "\ufeffHello\n---\nslot: hero\ntitle: x\n---\n",
+        "m.mjml line 2: front matter must start the file: with other text above it, it would "
+        "be sent as body text — move the text on line 1 below the closing '---' on line 5",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"), [c[1:] for c in LATE_FRONT_CASES], ids=[c[0] for c in LATE_FRONT_CASES]
+)
+def test_front_matter_below_other_text_is_refused(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        split_front_matter(text, file="m.mjml")
+    assert str(info.value) == message
+
+
 def test_front_matter_lines_are_file_lines() -> None:
     front, _, _ = split_front_matter(MODULE, file="m.mjml")
     assert front.line(("slot",)) == 2
@@ -423,7 +471,9 @@ NO_FRONT_CASES = [
     ("plain body", "<mj-section/>\n"),
     ("dashes not alone on the first line", "--- slot: hero\n---\nbody\n"),
     ("four dashes", "----\nbody\n"),
-    ("front matter not on the first line", "\n---\nslot: hero\n---\n"),
+    ("a later block without a known key", "<!-- x -->\n---\ntitle: hi\n---\n"),
+    ("a later block that is not YAML", "<mj-text>\n---\n: [\n---\n</mj-text>\n"),
+    ("a later fence never closed", "<!-- x -->\n---\nslot: hero\n"),
     ("empty file", ""),
 ]
 
@@ -442,6 +492,8 @@ FRONT_CASES: list[tuple[str, str, dict[str, Any], str, int]] = [
     ("trailing spaces on the fences", "--- \na: 1\n---  \nbody", {"a": 1}, "body", 4),
     ("windows line endings", "---\r\na: 1\r\n---\r\nbody\r\n", {"a": 1}, "body\r\n", 4),
     ("byte-order mark", "\ufeff---\na: 1\n---\nbody", {"a": 1}, "body", 4),
+    ("leading blank lines", "\n \r\n---\na: 1\n---\nbody", {"a": 1}, "body", 6),
+    ("byte-order mark and a blank line", "\ufeff\n---\na: 1\n---\nbody", {"a": 1}, "body", 5),
     ("a later fence stays in the body", "---\na: 1\n---\nx\n---\n", {"a": 1}, "x\n---\n", 4),
 ]
 
@@ -462,6 +514,18 @@ FRONT_ERROR_CASES = [
         "---\nslot: hero\n<mj-section/>\n",
         "modules/hero/a.mjml line 1: front matter is never closed — end the front matter with "
         "a line holding only '---'",
+    ),
+    (
+        "never closed, after a blank line",
+        "\n---\nslot: hero\n<mj-section/>\n",
+        "modules/hero/a.mjml line 2: front matter is never closed — end the front matter with "
+        "a line holding only '---'",
+    ),
+    (
+        "a list, after a blank line",
+        "\n---\n- hero\n---\nbody\n",
+        "modules/hero/a.mjml line 3: front matter must be a mapping of keys to values — write it "
+        "as 'key: value' lines between the two '---' lines",
     ),
     (
         "a list",

@@ -7,13 +7,19 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
+from .assemble import assemble, head_for, region_marks
+from .errors import PersonalizeError
 from .lintcodes import CODES, Code, Finding, Severity, from_error
-from .lintcontent import content_findings, optional_fields
+from .lintcontent import content_findings, object_fields, optional_fields
 from .lintload import Loaded, Problem, Stage, load_tolerantly
 from .lintrules import classify_personas, membership_findings, targeting_findings
+from .mjml import compile_mjml
+from .prepare import Piece, Prepared
+from .registry import Layout
 from .scope import exact_now
 
 __all__ = ["CODES", "Code", "Finding", "LintReport", "Severity", "lint_project"]
@@ -154,10 +160,100 @@ def _checks(loaded: Loaded, now: datetime) -> list[Finding]:
             segments=loaded.segment_names,
             settings=loaded.settings,
             optional=optional_fields(loaded.settings, loaded.schema.fields),
+            objects=object_fields(loaded.settings, loaded.schema.fields),
         ),
         *targeting_findings(loaded, classified, now=now),
         *membership_findings(loaded, classified),
+        *_mjml_findings(loaded),
     ]
+
+
+def _mjml_findings(loaded: Loaded) -> list[Finding]:
+    """What the MJML compiler refuses (a stray ``</tr>`` in an ``mj-table``, an attribute
+    named ``1href``), which the markup checks let through: each layout compiled alone, then
+    each module in the first layout (by name) that has its slot and compiles alone."""
+    prepared = loaded.prepared
+    if prepared is None:
+        return []
+    compiles = partial(_compiles, loaded, prepared)
+    found: list[Finding] = []
+    layouts = loaded.registry.layouts
+    clean: list[Layout] = []
+    for name, piece in sorted(prepared.layouts.items()):
+        problem = compiles(layouts[name], piece, None, where=layouts[name].file)
+        found.extend([problem] if problem else [])
+        clean.extend([] if problem else [layouts[name]])
+    for module_id, piece in sorted(prepared.modules.items()):
+        slot = loaded.registry.modules[module_id].slot
+        layout = next((x for x in clean if slot in {s.name for s in x.slots}), None)
+        if layout is not None:
+            where = f"{piece.file} in slot '{slot}' of {layout.file}"
+            problem = compiles(layout, prepared.layouts[layout.name], (slot, piece), where=where)
+            found.extend([problem] if problem else [])
+    return found
+
+
+def _compiles(
+    loaded: Loaded,
+    prepared: Prepared,
+    layout: Layout,
+    piece: Piece,
+    module: tuple[str, Piece] | None,
+    *,
+    where: str,
+) -> Finding | None:
+    """A finding at the line MJML stopped at when ``layout`` (with ``module`` in its slot)
+    does not compile, else None."""
+    markers = prepared.markers
+    subject, preheader = prepared.heads[layout.name]
+    pieces = [piece, *([module[1]] if module else [])]
+    source = assemble(
+        piece.protected.text,
+        {module[0]: module[1].protected.text} if module else {},
+        locale=loaded.settings.project.locale,
+        head=[
+            *head_for(layout, markers.expr(subject.id), markers.expr(preheader.id)),
+            *(h for p in pieces for h in p.head),
+        ],
+        css=[c for p in pieces for c in p.css],
+        fences=[module[0]] if module else [],
+        markers=markers,
+    )
+    region = (0, 0)
+    if module:
+        begin, end = region_marks(markers, 0)
+        start = source.find(begin) + len(begin)
+        region = (start, source.find(end, start))
+    owner = module[1] if module else piece
+    # The layout's lines, less those the head and the module added above an offset.
+    added = source.count("\n") - piece.protected.text.count("\n")
+    added -= source.count("\n", *region)
+    body = source.find("<mj-body")
+
+    def locate(offset: int) -> tuple[str, int | None]:
+        if module and region[0] <= offset <= region[1]:
+            return owner.raw.origin(source.count("\n", region[0], offset) + 1)
+        if module:  # the layout compiles alone: the module breaks it, wherever MJML stopped
+            return owner.raw.origin(1)
+        above = source.count("\n", 0, offset) - (added if 0 <= body < offset else 0)
+        return piece.raw.origin(max(above, 0) + 1)
+
+    render = loaded.settings.render
+    try:
+        compile_mjml(
+            source,
+            web_fonts=render.web_fonts,
+            max_depth=render.max_depth,
+            max_bytes=render.max_source_bytes * 4,
+            where=where,
+            locate=locate,
+        )
+    except PersonalizeError as err:
+        file, line = err.file, err.line
+        if file is None:  # no position given: the module's first line, or the layout's
+            file, line = owner.raw.origin(1)
+        return Finding(file, line, "L001", err.message, err.hint)
+    return None
 
 
 def _from_problem(problem: Problem) -> Finding:

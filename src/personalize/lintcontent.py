@@ -15,7 +15,7 @@ from .protect import TOKEN
 from .registry import Layout, Module
 from .templating import GLOBAL_NAMES, Environments, TemplateScan, scan_template
 
-__all__ = ["content_findings", "optional_fields"]
+__all__ = ["content_findings", "object_fields", "optional_fields"]
 
 # Tags outside comments and CDATA; quoted attribute values may hold ">".
 _TAG = re.compile(
@@ -48,6 +48,7 @@ def content_findings(
     segments: frozenset[str],
     settings: Settings,
     optional: frozenset[str],
+    objects: Mapping[str, frozenset[str]] | None = None,
 ) -> Iterator[Finding]:
     """Findings L301, L302 and L401–L407 for every layout and module body, subject, preheader.
 
@@ -59,9 +60,13 @@ def content_findings(
         segments: The segment names (for the hint when a template reads one as a name).
         settings: The settings (``[message] unsubscribe`` names the unsubscribe field).
         optional: Field paths that are optional and have no default.
+        objects: The keys of each field path of a declared object type (``object_fields``),
+            for the names a dotted path reads.
     """
     unsubscribe = settings.message.unsubscribe
-    check = _TemplateCheck(envs, names | {"_subject", "_preheader"}, segments, optional)
+    check = _TemplateCheck(
+        envs, names | {"_subject", "_preheader"}, segments, optional, objects or {}
+    )
     owners: list[Layout | Module] = [*layouts.values(), *modules.values()]
     for owner in owners:
         body = owner.body
@@ -103,6 +108,23 @@ def optional_fields(settings: Settings, fields: Mapping[str, FieldSpec]) -> froz
     return frozenset(found)
 
 
+def object_fields(settings: Settings, fields: Mapping[str, FieldSpec]) -> dict[str, frozenset[str]]:
+    """The keys of every field path whose type is a declared object type (``links`` → shop,
+    cart, …); lists and maps, whose keys are data, are left out."""
+    types = settings.recipient.types
+    found: dict[str, frozenset[str]] = {}
+
+    def walk(prefix: str, specs: Mapping[str, FieldSpec], seen: frozenset[str]) -> None:
+        for name, spec in specs.items():
+            kind = spec.type.strip()
+            if kind in types and kind not in seen:
+                found[f"{prefix}{name}"] = frozenset(types[kind])
+                walk(f"{prefix}{name}.", types[kind], seen | {kind})
+
+    walk("", fields, frozenset())
+    return found
+
+
 class _TemplateCheck:
     """L301, L302, L401 and L402 for one template text."""
 
@@ -112,8 +134,10 @@ class _TemplateCheck:
         names: frozenset[str],
         segments: frozenset[str],
         optional: frozenset[str],
+        objects: Mapping[str, frozenset[str]],
     ) -> None:
         self.envs, self.names, self.segments, self.optional = envs, names, segments, optional
+        self.objects = objects
 
     def __call__(
         self, text: str, origin: Callable[[int], tuple[str, int]], *, html: bool
@@ -163,6 +187,16 @@ class _TemplateCheck:
     ) -> Iterator[Finding]:
         for printed in scan.printed:
             parts = printed.path.split(".")
+            if missing := self._missing_key(parts):
+                parent, key = missing
+                keys = self.objects[parent]
+                yield Finding(
+                    *origin(printed.line),
+                    "L301",
+                    f"unknown name {printed.path!r}: field {parent!r} has no key {key!r}",
+                    did_you_mean(key, keys) or f"the keys of {parent!r}: {', '.join(sorted(keys))}",
+                )
+                continue
             prefixes = [".".join(parts[: i + 1]) for i in range(len(parts))]
             # Each level on its own: {% if address %} guards address, not address.city.
             for prefix in prefixes:
@@ -180,6 +214,17 @@ class _TemplateCheck:
                         f"{{% if {prefix} %}}…{{% endif %}}",
                     )
                     break  # one finding per print: the first level left unguarded
+
+    def _missing_key(self, parts: list[str]) -> tuple[str, str] | None:
+        """The object field and the key a dotted path reads that the field does not have."""
+        for index in range(1, len(parts)):
+            parent = ".".join(parts[:index])
+            keys = self.objects.get(parent)
+            if keys is None:
+                return None
+            if parts[index] not in keys:
+                return parent, parts[index]
+        return None
 
 
 def _markup(tags: list[_Tag], body: Source) -> Iterator[Finding]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -14,7 +15,7 @@ from .errors import ConfigError, PersonalizeError
 from .experimentfile import load_experiments
 from .experiments import Experiment
 from .messagecheck import check_message_settings
-from .prepare import prepare
+from .prepare import Prepared, prepare
 from .profile import Recipient, Schema
 from .records import duplicate_id, read_jsonl
 from .registry import Registry, load_registry, mjml_files
@@ -63,6 +64,8 @@ class Loaded:
         fronts: The front matter of each layout and module file, for key lines.
         segments_doc: The segments file as YAML, for key lines (None when unreadable).
         personas: The personas that validated.
+        prepared: The layouts and modules that passed their checks, protected as for
+            compiling (None when preparing stopped).
     """
 
     settings: Settings
@@ -78,6 +81,7 @@ class Loaded:
     fronts: Mapping[str, Document]
     segments_doc: Document | None
     personas: tuple[Recipient, ...]
+    prepared: Prepared | None = None
 
 
 def load_tolerantly(root: Path) -> tuple[Loaded | None, list[Problem]]:
@@ -139,7 +143,7 @@ def load_tolerantly(root: Path) -> tuple[Loaded | None, list[Problem]]:
         problems[:] = [p for p in problems if p.stage != "registry" or p.error.message != missing]
     envs = make_environments(settings.limits)
     names = frozenset({*schema.fields, *computed})
-    _collect(
+    prepared = _collect(
         problems,
         "prepare",
         lambda into: prepare(
@@ -165,6 +169,7 @@ def load_tolerantly(root: Path) -> tuple[Loaded | None, list[Problem]]:
         fronts=_fronts(settings.root, registry),
         segments_doc=segments_doc,
         personas=_personas(settings, schema, problems),
+        prepared=prepared,
     ), problems
 
 
@@ -326,6 +331,8 @@ def _personas(settings: Settings, schema: Schema, problems: list[Problem]) -> tu
     file = settings.project.personas
     path = settings.path(file)
     if not path.exists():
+        if path.is_symlink():  # exists() is False for a dangling or looping link too
+            problems.append(Problem("personas", _broken_link(path, file)))
         return ()
     personas: list[Recipient] = []
     lines: dict[str, int] = {}
@@ -348,3 +355,16 @@ def _personas(settings: Settings, schema: Schema, problems: list[Problem]) -> tu
         problems.append(Problem("personas", error))
         return ()
     return tuple(personas)
+
+
+def _broken_link(path: Path, file: str) -> ConfigError:
+    """The error for a link whose target does not exist or is a loop of links."""
+    try:
+        target = os.readlink(path)
+    except OSError:
+        target = "?"
+    return ConfigError(
+        f"cannot read the file (broken link to {target!r})",
+        file=file,
+        hint="point the link at an existing file, or put the file itself in its place",
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 import mjml
@@ -66,6 +66,7 @@ def compile_mjml(
     max_depth: int = 200,
     max_bytes: int = 1_000_000,
     where: str = "",
+    locate: Callable[[int], tuple[str, int | None]] | None = None,
 ) -> str:
     """Compile MJML to HTML with MRML, after checking size and nesting depth.
 
@@ -80,6 +81,8 @@ def compile_mjml(
         max_depth: The deepest element nesting allowed.
         max_bytes: The largest source allowed, in UTF-8 bytes.
         where: What is being compiled, for messages (e.g. ``"layout 'weekly'"``).
+        locate: The file and line of an offset in ``source``, to place a compiler error that
+            gives a position.
 
     Returns:
         The HTML document.
@@ -106,12 +109,35 @@ def compile_mjml(
         # A Rust panic arrives as pyo3's PanicException, which derives from BaseException.
         if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
             raise
-        reason = str(exc) or type(exc).__name__
+        reason, offset = _placed(str(exc) or type(exc).__name__, source)
+        file, line = locate(offset) if locate and offset is not None else (None, None)
+        stopped = "MJML stopped here, so the mistake is on this line or above it; " if line else ""
         raise RenderError(
             f"MJML could not compile {where or 'the markup'}: {reason}",
-            hint="check that every mj- tag is closed and that no '<' or '\"' is left inside "
-            "a {{ }} expression; the layout and modules named here are the ones to check",
+            file=file,
+            line=line,
+            hint=f"{stopped}check that every mj- tag is closed, that the HTML inside <mj-table> "
+            "balances and that attribute names are valid; 'personalize lint' compiles each "
+            "module on its own and names the one to fix",
         ) from None
+
+
+# MRML gives the UTF-8 byte span of what it stopped at: "… at position 3325:3336".
+_POSITION = re.compile(r" at position (\d+):(\d+)$")
+
+
+def _placed(reason: str, source: str) -> tuple[str, int | None]:
+    """The compiler's reason with its byte span replaced by the text there, and that text's
+    offset in ``source`` (None when the reason gives no position)."""
+    found = _POSITION.search(reason)
+    if found is None:
+        return reason, None
+    data = source.encode("utf-8", "surrogatepass")
+    start, end = (
+        len(data[: int(n)].decode("utf-8", "ignore")) for n in (found.group(1), found.group(2))
+    )
+    shown = short_repr(source[start:end] or source[start : start + 20])
+    return f"{reason[: found.start()]} at {shown}", start
 
 
 def markup_depth(source: str) -> int:

@@ -13,7 +13,7 @@ import yaml
 
 from .errors import ConfigError, format_path, short_repr
 
-__all__ = ["Document", "load_yaml", "split_front_matter"]
+__all__ = ["FRONT_MATTER_KEYS", "Document", "load_yaml", "split_front_matter"]
 
 Path = tuple[str | int, ...]
 
@@ -273,32 +273,85 @@ class _Builder:
 def split_front_matter(text: str, *, file: str) -> tuple[Document, str, int]:
     """Split ``---``-delimited YAML front matter from a template body.
 
+    The front matter opens the file; blank lines (and a byte-order mark) may come before it.
+
     Returns:
         The front matter document (empty mapping when absent), the body, and the file line
         on which the body starts.
+
+    Raises:
+        ConfigError: front matter that is never closed or is not a mapping, or front matter
+            (a block naming a known key) below other text, which would be sent as body text.
     """
     # Some editors start UTF-8 files with a byte-order mark; it must not hide the front matter.
     text = text.removeprefix("\ufeff")
-    if not text.startswith("---"):
-        return Document({}, file, {}), text, 1
     lines = text.split("\n")
-    if lines[0].strip() != "---":
+    fences = (index for index, line in enumerate(lines) if line.strip() == "---")
+    start = next(fences, None)
+    if start is None:
         return Document({}, file, {}), text, 1
-    for index in range(1, len(lines)):
-        if lines[index].strip() == "---":
-            doc = load_yaml("\n".join(lines[1:index]), file=file, first_line=2)
-            data = doc.data if doc.data is not None else {}
-            if not isinstance(data, dict):
-                raise ConfigError(
-                    "front matter must be a mapping of keys to values",
-                    file=file,
-                    line=2,
-                    hint="write it as 'key: value' lines between the two '---' lines",
-                )
-            return Document(data, file, doc.lines), "\n".join(lines[index + 1 :]), index + 2
+    if any(line.strip() for line in lines[:start]):
+        _refuse_late_front_matter(lines, start, next(fences, None), file=file)
+        return Document({}, file, {}), text, 1
+    end = next(fences, None)
+    if end is None:
+        raise ConfigError(
+            "front matter is never closed",
+            file=file,
+            line=start + 1,
+            hint="end the front matter with a line holding only '---'",
+        )
+    doc = load_yaml("\n".join(lines[start + 1 : end]), file=file, first_line=start + 2)
+    data = doc.data if doc.data is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            "front matter must be a mapping of keys to values",
+            file=file,
+            line=start + 2,
+            hint="write it as 'key: value' lines between the two '---' lines",
+        )
+    return Document(data, file, doc.lines), "\n".join(lines[end + 1 :]), end + 2
+
+
+# The keys layouts and modules know (frontmatter.MODULE_KEYS, which holds LAYOUT_KEYS): a
+# block below other text is taken for misplaced front matter only if it names one of them.
+FRONT_MATTER_KEYS = frozenset(
+    {
+        "slot",
+        "segments",
+        "exclude",
+        "when",
+        "priority",
+        "locales",
+        "active",
+        "subject",
+        "preheader",
+        "description",
+        "experiment",
+    }
+)
+
+
+def _refuse_late_front_matter(lines: list[str], start: int, end: int | None, *, file: str) -> None:
+    """Raise if the ``---`` block at ``start`` is front matter with text above it.
+
+    Such a file would be all body: its targeting ignored and its YAML sent to every recipient.
+    """
+    if end is None:
+        return
+    try:
+        data = load_yaml("\n".join(lines[start + 1 : end]), file=file).data
+    except ConfigError:  # not YAML: body text that happens to hold two '---' lines
+        return
+    if not isinstance(data, dict) or not FRONT_MATTER_KEYS.intersection(map(str, data)):
+        return
+    above = [number for number, line in enumerate(lines[:start], 1) if line.strip()]
+    where = f"line {above[0]}" if len(above) == 1 else f"lines {above[0]}–{above[-1]}"
+    comment = lines[above[0] - 1].lstrip().startswith(("<!--", "{#"))
+    what = "the comment" if comment else "the text"
     raise ConfigError(
-        "front matter is never closed",
+        "front matter must start the file: with other text above it, it would be sent as body text",
         file=file,
-        line=1,
-        hint="end the front matter with a line holding only '---'",
+        line=start + 1,
+        hint=f"move {what} on {where} below the closing '---' on line {end + 1}",
     )

@@ -9,6 +9,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
+from personalize.errors import PersonalizeError
 from personalize.lint import LintReport, lint_project
 
 from .app import State, cli, out, parse_now, safe
@@ -24,7 +25,9 @@ def lint(state: State, now_text: str | None, fmt: str) -> None:
     """Check the whole project and list every problem, with its code, file and line.
 
     Unlike other commands, lint does not stop at the first problem: each file is read on its
-    own. Exit code 1 when any finding is an error, 0 with warnings only. Codes: docs/lint.md.
+    own. Exit code 1 when any finding is an error, 0 with warnings only, 2 when lint cannot
+    run (a --now out of range; with --format json, printed as {"error": {…}}). Codes:
+    docs/lint.md.
 
     \b
     Examples:
@@ -32,7 +35,15 @@ def lint(state: State, now_text: str | None, fmt: str) -> None:
       personalize lint --now 2026-12-05T09:00:00+01:00
       personalize lint --format json
     """
-    report = lint_project(state.project_dir, now=parse_now(now_text))
+    try:
+        report = lint_project(state.project_dir, now=parse_now(now_text))
+    except PersonalizeError as exc:  # not a finding: lint could not check anything
+        # Exit 2, as for a --now that does not parse: 1 means "the project has errors".
+        if fmt == "json":
+            click.echo(json.dumps({"error": exc.to_dict()}, indent=2, ensure_ascii=False))
+        else:
+            click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:

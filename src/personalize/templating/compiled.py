@@ -17,9 +17,10 @@ from jinja2.exceptions import (
     UndefinedError,
 )
 from jinja2.runtime import Context as Context
+from jinja2.runtime import Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from personalize.errors import PersonalizeError, RenderError
+from personalize.errors import PersonalizeError, RenderError, did_you_mean
 
 from .checks import TOO_DEEP, TOO_DEEP_HINT, nests_too_deeply
 from .environment import NoValueError, escape_output, is_hole, print_html, print_text
@@ -162,6 +163,8 @@ class CompiledTemplate:
                 f"declare a default for the field, or write {{{{ {expr or 'x'} | default('…') }}}}",
                 path=_root(expr),
             )
+        if isinstance(exc, UndefinedError) and (missing := _missing_key(exc, origin)):
+            return self._error(origin, *missing, path=_root(origin.expression if origin else ""))
         if isinstance(exc, UndefinedError):
             return self._error(
                 origin,
@@ -316,6 +319,33 @@ def fresh(context: Context) -> Context:
     context.vars.clear()
     context.exported_vars.clear()
     return context
+
+
+def _missing_key(exc: UndefinedError, origin: Origin | None) -> tuple[str, str] | None:
+    """The message and hint for a key a mapping field lacks (``links.shpo``), in the words of
+    the template, not Jinja's ("'mappingproxy object' has no attribute 'shpo'")."""
+    tb = exc.__traceback__
+    undefined = None
+    while tb is not None:  # the Undefined that failed raised from one of its methods
+        if isinstance(me := tb.tb_frame.f_locals.get("self"), Undefined):
+            undefined = me
+        tb = tb.tb_next
+    if undefined is None:
+        return None
+    found, key = undefined._undefined_obj, undefined._undefined_name
+    if not isinstance(found, Mapping) or not isinstance(key, str):
+        return None
+    path = _root(origin.expression) if origin else None
+    parent = path.rsplit(".", 1)[0] if path and path.endswith(f".{key}") else None
+    shown = repr(parent) if parent else "the field"
+    keys = sorted(str(k) for k in found)
+    where = f"{origin.text}: " if origin else ""
+    # A map field's keys come from data: name a few, never all of them.
+    listed = ", ".join(keys[:10]) + (f" and {len(keys) - 10} more" if len(keys) > 10 else "")
+    hint = did_you_mean(key, keys) or (
+        f"its keys: {listed}" if keys else f"{shown} is empty for this recipient"
+    )
+    return f"{where}field {shown} has no key {key!r}", hint
 
 
 def _root(expression: str) -> str | None:
