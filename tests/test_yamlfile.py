@@ -11,9 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from personalize.errors import ConfigError
-from personalize.frontmatter import LAYOUT_KEYS, MODULE_KEYS
+from personalize.frontmatter import MODULE_KEYS
 from personalize.yamlfile import (
-    FRONT_MATTER_KEYS,
     MAX_DEPTH,
     MAX_VALUES,
     Document,
@@ -42,7 +41,7 @@ def load_error(text: str, *, first_line: int = 1) -> str:
 
 def front_error(text: str) -> str:
     with pytest.raises(ConfigError) as caught:
-        split_front_matter(text, file="modules/hero/a.mjml")
+        split_front_matter(text, file="modules/hero/a.mjml", keys=MODULE_KEYS)
     return str(caught.value)
 
 
@@ -410,7 +409,7 @@ priority: 50
 
 
 def test_front_matter_is_split_from_the_body() -> None:
-    front, body, first = split_front_matter(MODULE, file="modules/hero/a.mjml")
+    front, body, first = split_front_matter(MODULE, file="modules/hero/a.mjml", keys=MODULE_KEYS)
     assert front.data == {"slot": "hero", "segments": ["vip"], "priority": 50}
     assert front.file == "modules/hero/a.mjml"
     assert body == "<mj-section>\n  <mj-text>Hi</mj-text>\n</mj-section>\n"
@@ -419,12 +418,8 @@ def test_front_matter_is_split_from_the_body() -> None:
 
 
 def test_front_matter_after_blank_lines_keeps_file_lines() -> None:
-    front, _, _ = split_front_matter("\n\n" + MODULE, file="m.mjml")
+    front, _, _ = split_front_matter("\n\n" + MODULE, file="m.mjml", keys=MODULE_KEYS)
     assert (front.line(("slot",)), front.line(("priority",))) == (4, 6)
-
-
-def test_front_matter_keys_are_the_modules_keys() -> None:
-    assert frozenset(MODULE_KEYS) | frozenset(LAYOUT_KEYS) == FRONT_MATTER_KEYS
 
 
 LATE_FRONT_CASES = [
@@ -454,12 +449,12 @@ LATE_FRONT_CASES = [
 )
 def test_front_matter_below_other_text_is_refused(text: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
-        split_front_matter(text, file="m.mjml")
+        split_front_matter(text, file="m.mjml", keys=MODULE_KEYS)
     assert str(info.value) == message
 
 
 def test_front_matter_lines_are_file_lines() -> None:
-    front, _, _ = split_front_matter(MODULE, file="m.mjml")
+    front, _, _ = split_front_matter(MODULE, file="m.mjml", keys=MODULE_KEYS)
     assert front.line(("slot",)) == 2
     assert front.line(("segments", 0)) == 3
     assert front.line(("priority",)) == 4
@@ -480,7 +475,7 @@ NO_FRONT_CASES = [
 
 @pytest.mark.parametrize("text", [c[1] for c in NO_FRONT_CASES], ids=[c[0] for c in NO_FRONT_CASES])
 def test_text_without_front_matter_is_all_body(text: str) -> None:
-    front, body, first = split_front_matter(text, file="m.mjml")
+    front, body, first = split_front_matter(text, file="m.mjml", keys=MODULE_KEYS)
     assert (front.data, body, first) == ({}, text, 1)
 
 
@@ -504,7 +499,7 @@ FRONT_CASES: list[tuple[str, str, dict[str, Any], str, int]] = [
     ids=[c[0] for c in FRONT_CASES],
 )
 def test_front_matter_shapes(text: str, data: dict[str, Any], body: str, first: int) -> None:
-    front, rest, line = split_front_matter(text, file="m.mjml")
+    front, rest, line = split_front_matter(text, file="m.mjml", keys=MODULE_KEYS)
     assert (front.data, rest, line) == (data, body, first)
 
 

@@ -14,6 +14,7 @@ from .config import Settings, load_settings, refuse_special_file
 from .errors import ConfigError, PersonalizeError
 from .experimentfile import load_experiments
 from .experiments import Experiment
+from .frontmatter import MODULE_KEYS
 from .messagecheck import check_message_settings
 from .prepare import Prepared, prepare
 from .profile import Recipient, Schema
@@ -250,7 +251,7 @@ def _lost_experiments(settings: Settings, registry: Registry) -> frozenset[str]:
             continue
         text = _text(path)
         try:
-            data = split_front_matter(text, file=path.name)[0].data
+            data = split_front_matter(text, file=path.name, keys=MODULE_KEYS)[0].data
         except PersonalizeError:  # front matter that is not YAML: the name as written
             lost.update(_EXPERIMENT_NAME.findall(text))
             continue
@@ -320,7 +321,7 @@ def _fronts(root: Path, registry: Registry) -> Mapping[str, Document]:
     for file in files:
         try:
             text = (root / file).read_text(encoding="utf-8")
-            fronts[file] = split_front_matter(text, file=file)[0]
+            fronts[file] = split_front_matter(text, file=file, keys=MODULE_KEYS)[0]
         except (OSError, UnicodeDecodeError, PersonalizeError):
             continue  # it loaded a moment ago; if it changed since, lint just has no lines
     return MappingProxyType(fronts)

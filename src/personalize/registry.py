@@ -246,7 +246,7 @@ def _for_everyone(module: Module) -> bool:
 def _read(root: Path, path: Path) -> tuple[Document, Resolved, str]:
     file = display_path(path, root)
     text = read_text_file(path, file=file)
-    front, body, first = split_front_matter(text, file=file)
+    front, body, first = split_front_matter(text, file=file, keys=MODULE_KEYS)
     source = Source.from_text(body, file=file, first_line=first)
     return front, resolve_includes(source, root=root, base=path.parent), file
 

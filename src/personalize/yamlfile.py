@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +13,7 @@ import yaml
 
 from .errors import ConfigError, format_path, short_repr
 
-__all__ = ["FRONT_MATTER_KEYS", "Document", "load_yaml", "split_front_matter"]
+__all__ = ["Document", "load_yaml", "split_front_matter"]
 
 Path = tuple[str | int, ...]
 
@@ -270,10 +270,12 @@ class _Builder:
         )
 
 
-def split_front_matter(text: str, *, file: str) -> tuple[Document, str, int]:
+def split_front_matter(text: str, *, file: str, keys: Collection[str]) -> tuple[Document, str, int]:
     """Split ``---``-delimited YAML front matter from a template body.
 
     The front matter opens the file; blank lines (and a byte-order mark) may come before it.
+    A ``---`` block below other text that names one of ``keys`` (the front-matter keys the
+    caller knows) is misplaced front matter, and an error.
 
     Returns:
         The front matter document (empty mapping when absent), the body, and the file line
@@ -291,7 +293,7 @@ def split_front_matter(text: str, *, file: str) -> tuple[Document, str, int]:
     if start is None:
         return Document({}, file, {}), text, 1
     if any(line.strip() for line in lines[:start]):
-        _refuse_late_front_matter(lines, start, next(fences, None), file=file)
+        _refuse_late_front_matter(lines, start, next(fences, None), file=file, keys=keys)
         return Document({}, file, {}), text, 1
     end = next(fences, None)
     if end is None:
@@ -313,26 +315,9 @@ def split_front_matter(text: str, *, file: str) -> tuple[Document, str, int]:
     return Document(data, file, doc.lines), "\n".join(lines[end + 1 :]), end + 2
 
 
-# The keys layouts and modules know (frontmatter.MODULE_KEYS, which holds LAYOUT_KEYS): a
-# block below other text is taken for misplaced front matter only if it names one of them.
-FRONT_MATTER_KEYS = frozenset(
-    {
-        "slot",
-        "segments",
-        "exclude",
-        "when",
-        "priority",
-        "locales",
-        "active",
-        "subject",
-        "preheader",
-        "description",
-        "experiment",
-    }
-)
-
-
-def _refuse_late_front_matter(lines: list[str], start: int, end: int | None, *, file: str) -> None:
+def _refuse_late_front_matter(
+    lines: list[str], start: int, end: int | None, *, file: str, keys: Collection[str]
+) -> None:
     """Raise if the ``---`` block at ``start`` is front matter with text above it.
 
     Such a file would be all body: its targeting ignored and its YAML sent to every recipient.
@@ -343,7 +328,7 @@ def _refuse_late_front_matter(lines: list[str], start: int, end: int | None, *, 
         data = load_yaml("\n".join(lines[start + 1 : end]), file=file).data
     except ConfigError:  # not YAML: body text that happens to hold two '---' lines
         return
-    if not isinstance(data, dict) or not FRONT_MATTER_KEYS.intersection(map(str, data)):
+    if not isinstance(data, dict) or not any(str(key) in keys for key in data):
         return
     above = [number for number, line in enumerate(lines[:start], 1) if line.strip()]
     where = f"line {above[0]}" if len(above) == 1 else f"lines {above[0]}–{above[-1]}"
