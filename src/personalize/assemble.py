@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from .filters import right_to_left
+from .includes import Source
 from .protect import Markers
 from .registry import Layout
 
@@ -15,6 +16,7 @@ __all__ = [
     "assemble",
     "head_for",
     "lift_sentinels",
+    "locator",
     "region_marks",
     "rows_inside_tbody",
     "scope_regions",
@@ -209,3 +211,47 @@ def strip_fences(text: str, markers: Markers) -> str:
     """Remove region fences (for the whole-variant fallback)."""
     p, s = re.escape(markers.prefix), re.escape(markers.suffix)
     return re.sub(rf"<!--{p}[be]\d+{s}-->", "", text)
+
+
+def locator(
+    source: str,
+    layout: tuple[str, Source],
+    regions: Mapping[int, Source],
+    markers: Markers,
+) -> Callable[[int], tuple[str, int | None]]:
+    """The file and line of an offset in an assembled ``source`` (for a compiler's error).
+
+    ``layout`` is the layout's text as assembled and its source. ``regions`` maps a fenced
+    region's index (``region_marks``) to its module's source: an offset inside one is a line
+    of that module; past one, the last line of the module before it. Before every module it is
+    a line of the layout, less the lines the inserted head (above ``<mj-body``) added.
+    """
+    text, origin = layout
+    spans = []
+    for index, module in regions.items():
+        begin, end = region_marks(markers, index)
+        start = source.find(begin)
+        if start >= 0:
+            start += len(begin)
+            spans.append((start, source.find(end, start), module))
+    filled = sum(source.count("\n", start, stop) for start, stop, _ in spans)
+    head = source.count("\n") - filled - text.count("\n")
+    body = source.find("<mj-body")
+
+    def locate(offset: int) -> tuple[str, int | None]:
+        line = source.count("\n", 0, offset)
+        for start, stop, module in spans:
+            if start <= offset <= stop:
+                return module.origin(source.count("\n", start, offset) + 1)
+        before = [(start, stop, module) for start, stop, module in spans if stop < offset]
+        if before:
+            # MJML noticed only after a module ended (an unbalanced tag in it closed the
+            # layout's element): its last line, where "on this line or above" holds.
+            start, stop, module = before[-1]
+            last = start + len(source[start:stop].rstrip())
+            return module.origin(source.count("\n", start, last) + 1)
+        if 0 <= body < offset:
+            line -= head
+        return origin.origin(max(line, 0) + 1)
+
+    return locate

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -16,6 +16,7 @@ from .assemble import (
     assemble,
     head_for,
     lift_sentinels,
+    locator,
     rows_inside_tbody,
     scope_regions,
     split_regions,
@@ -144,6 +145,7 @@ def compile_variant(
     expected = {t.id: t for p in pieces for t in p.protected.tokens}
     expected.update({t.id: t for t in (subject_token, pre_token, *holes)})
     where = f"{layout.file} with {', '.join(m.file for m in chosen) or 'no modules'}"
+    regions = {i: prepared.modules[m].raw for i, (_, m) in enumerate(key.modules) if m}
     html, text = _compile(
         source,
         expected,
@@ -151,6 +153,7 @@ def compile_variant(
         settings=settings,
         where=where,
         parsed=parsed,
+        locate=locator(source, (pieces[0].protected.text, pieces[0].raw), regions, markers),
     )
     filled = {i: markers.expr(holes[i].id) for i, (_, m) in enumerate(key.modules) if m}
     fallback = (layout.file, 1)
@@ -204,6 +207,7 @@ def _compile(
     settings: Settings,
     where: str,
     parsed: ParseCache | None = None,
+    locate: Callable[[int], tuple[str, int | None]] | None = None,
 ) -> tuple[str, str]:
     """Protected MJML → MJML compiler → inliner → HTML and text, tokens still as markers."""
     # Over the whole document: a module's block tags may sit in a column of its layout. Pairs
@@ -217,6 +221,7 @@ def _compile(
         max_depth=render.max_depth,
         max_bytes=render.max_source_bytes * 4,
         where=where,
+        locate=locate,
     )
     html = lift_sentinels(html, markers)
     check_survival(html, expected, markers, source)  # what MJML did; then the inliner
