@@ -379,3 +379,16 @@ def test_a_window_before_year_one_names_the_render_time() -> None:
         "time 0001-01-01T00:00:00+00:00 is too early for a window of 30d: the window would "
         "start before year 1 — render at a later time, or shorten the window"
     )
+
+
+@pytest.mark.parametrize("target", ["nowhere.yaml", "segments.yaml"], ids=["dangling", "loop"])
+def test_a_broken_link_for_the_segments_file_is_a_load_error(tmp_path: Path, target: str) -> None:
+    root = make_project(tmp_path)
+    (root / "segments.yaml").unlink()
+    (root / "segments.yaml").symlink_to(target)  # "segments.yaml": a link to itself
+    with pytest.raises(ConfigError) as caught:
+        Project.load(root)
+    assert str(caught.value) == (
+        f"segments.yaml: cannot read the file (broken link to '{target}') — point the link at "
+        "an existing file, or put the file itself in its place"
+    )

@@ -164,7 +164,7 @@ def read_segments(
             unknown names in rules (with a did-you-mean hint), names that clash, malformed
             metrics, scores, RFM cut points, groups or rules, RFM inputs that are not numbers.
     """
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():  # a broken link is an error, not "none"
         return None
     doc = load_yaml(read_text_file(path, file=file), file=file)
     if doc.data is None:

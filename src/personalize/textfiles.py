@@ -29,6 +29,9 @@ def read_text_file(path: Path, *, file: str | None = None) -> str:
     except OSError as exc:
         hint = "pass a file, not a folder" if path.is_dir() else "check the path and permissions"
         message = f"cannot read the file: {exc.strerror or exc}"
+        if path.is_symlink():  # a dangling link, or a loop of them
+            message = f"cannot read the file (broken link to {str(path.readlink())!r})"
+            hint = "point the link at an existing file, or put the file itself in its place"
         raise ConfigError(message, file=name, hint=hint) from None
     try:
         text = data.decode("utf-8")
