@@ -29,7 +29,7 @@ from .filters import check_locale
 from .includes import Source, resolve_includes
 from .inline import inline_css
 from .inlinecheck import check_inlined
-from .mjml import check_markup, compile_mjml
+from .mjml import check_markup, compile_assembled
 from .prepare import PREHEADER, SUBJECT, Prepared, check_included
 from .protect import Markers, Token, check_structure, choose_markers, protect, restore
 from .registry import Layout, Module, Registry
@@ -215,14 +215,7 @@ def _compile(
     check_structure(source, markers=markers, tokens=expected)
     check_tables(source, markers=markers, tokens=expected)
     render = settings.render
-    html = compile_mjml(
-        source,
-        web_fonts=render.web_fonts,
-        max_depth=render.max_depth,
-        max_bytes=render.max_source_bytes * 4,
-        where=where,
-        locate=locate,
-    )
+    html = compile_assembled(source, render, where=where, locate=locate)
     html = lift_sentinels(html, markers)
     check_survival(html, expected, markers, source)  # what MJML did; then the inliner
     inline = partial(inline_css, engine=render.inliner)

@@ -8,7 +8,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -374,8 +373,6 @@ class _Tally:
         return SlotCoverage(slot.name, slot.required, modules, fallback, empty, total=ok)
 
 
-# Babel's answer for a bad locale is not cached: remember each, so it costs a lookup per record.
-@lru_cache(maxsize=1024)
 def _unknown_locale(locale: str) -> PersonalizeError | None:
     """The error rendering raises for a locale Babel does not know; ``None`` if it knows it."""
     try:

@@ -11,13 +11,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
-from .assemble import assemble, head_for, region_marks
+from .assemble import assemble, head_for, locator, region_marks
 from .errors import PersonalizeError
 from .lintcodes import CODES, Code, Finding, Severity, from_error
 from .lintcontent import content_findings, object_fields, optional_fields
 from .lintload import Loaded, Problem, Stage, load_tolerantly
 from .lintrules import classify_personas, membership_findings, targeting_findings
-from .mjml import compile_mjml
+from .mjml import compile_assembled
 from .prepare import Piece, Prepared
 from .registry import Layout
 from .scope import exact_now
@@ -225,29 +225,18 @@ def _compiles(
         start = source.find(begin) + len(begin)
         region = (start, source.find(end, start))
     owner = module[1] if module else piece
-    # The layout's lines, less those the head and the module added above an offset.
-    added = source.count("\n") - piece.protected.text.count("\n")
-    added -= source.count("\n", *region)
-    body = source.find("<mj-body")
+    placed = locator(
+        source, (piece.protected.text, piece.raw), {0: owner.raw} if module else {}, markers
+    )
 
     def locate(offset: int) -> tuple[str, int | None]:
-        if module and region[0] <= offset <= region[1]:
-            return owner.raw.origin(source.count("\n", region[0], offset) + 1)
-        if module:  # the layout compiles alone: the module breaks it, wherever MJML stopped
+        if module and not region[0] <= offset <= region[1]:
+            # The layout compiles alone: the module breaks it, wherever MJML stopped.
             return owner.raw.origin(1)
-        above = source.count("\n", 0, offset) - (added if 0 <= body < offset else 0)
-        return piece.raw.origin(max(above, 0) + 1)
+        return placed(offset)
 
-    render = loaded.settings.render
     try:
-        compile_mjml(
-            source,
-            web_fonts=render.web_fonts,
-            max_depth=render.max_depth,
-            max_bytes=render.max_source_bytes * 4,
-            where=where,
-            locate=locate,
-        )
+        compile_assembled(source, loaded.settings.render, where=where, locate=locate)
     except PersonalizeError as err:
         file, line = err.file, err.line
         if file is None:  # no position given: the module's first line, or the layout's

@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 import mjml
 
+from .config import RenderSettings
 from .errors import RegistryError, RenderError, short_repr
 from .includes import Source
 
@@ -57,6 +58,26 @@ class _Tag(NamedTuple):
     attrs: str
     closing: bool
     self_closing: bool
+
+
+def compile_assembled(
+    source: str,
+    render: RenderSettings,
+    *,
+    where: str = "",
+    locate: Callable[[int], tuple[str, int | None]] | None = None,
+) -> str:
+    """``compile_mjml`` of a variant's assembled MJML under the project's ``[render]`` settings:
+    the same options and limits for a variant, the reference path and lint."""
+    # A layout with its modules: up to four times what one file may hold.
+    return compile_mjml(
+        source,
+        web_fonts=render.web_fonts,
+        max_depth=render.max_depth,
+        max_bytes=render.max_source_bytes * 4,
+        where=where,
+        locate=locate,
+    )
 
 
 def compile_mjml(

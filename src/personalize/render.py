@@ -17,7 +17,7 @@ from .errors import PersonalizeError, RenderError
 from .filters import check_locale
 from .inline import inline_css
 from .message import build_message, clean_header_text
-from .mjml import compile_mjml
+from .mjml import compile_assembled
 from .profile import Recipient
 from .segments import Membership
 from .templating import CompiledTemplate, Context, fresh
@@ -342,12 +342,7 @@ def render_reference(
 
     def parts(context: dict[str, Any], _: Context) -> tuple[str, str]:
         mjml = mjml_template.render(context)
-        html = compile_mjml(
-            mjml,
-            web_fonts=render.web_fonts,
-            max_depth=render.max_depth,
-            max_bytes=render.max_source_bytes * 4,  # what compile_variant allows
-        )
+        html = compile_assembled(mjml, render)  # as compile_variant does
         html = inline_css(html, engine=render.inliner)
         return html, normalize_text(html_to_text(html))
 

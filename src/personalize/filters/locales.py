@@ -37,11 +37,9 @@ _KNOWN_LOCALES: set[str] = set()  # names check_locale accepted (bounded: few ex
 
 
 def babel_locale(name: object) -> Locale:
-    if isinstance(name, str):
-        try:
-            return _parse_locale(name)
-        except (UnknownLocaleError, ValueError, TypeError):
-            pass
+    found = _parse_locale(name) if isinstance(name, str) else None
+    if found is not None:
+        return found
     raise RecipientError(
         f"unknown locale {short_repr(name)}",
         hint="use a locale Babel knows, such as 'en_US' or 'de_DE'",
@@ -49,18 +47,21 @@ def babel_locale(name: object) -> Locale:
 
 
 @lru_cache(maxsize=256)
-def _parse_locale(name: str) -> Locale:
-    return Locale.parse(name)
+def _parse_locale(name: str) -> Locale | None:
+    # None for a locale Babel does not know: remembered too, so that an audience with a bad
+    # locale costs a lookup per record, not a parse.
+    try:
+        return Locale.parse(name)
+    except (UnknownLocaleError, ValueError, TypeError):
+        return None
 
 
 @lru_cache(maxsize=256)
 def right_to_left(name: str) -> bool:
     """Whether Babel writes locale ``name`` right to left (``pa_PK``, ``iw_IL``, not
     ``sd_Deva_IN``); False for a locale it does not know, which rendering refuses anyway."""
-    try:
-        return bool(_parse_locale(name).character_order == "right-to-left")
-    except (UnknownLocaleError, ValueError, TypeError):
-        return False
+    found = _parse_locale(name)
+    return found is not None and found.character_order == "right-to-left"
 
 
 @lru_cache(maxsize=1)

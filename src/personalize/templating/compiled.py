@@ -332,7 +332,9 @@ def _missing_key(exc: UndefinedError, origin: Origin | None) -> tuple[str, str] 
         tb = tb.tb_next
     if undefined is None:
         return None
-    found, key = undefined._undefined_obj, undefined._undefined_name
+    # Jinja's own attributes, not its API: without them, the generic message stands.
+    found = getattr(undefined, "_undefined_obj", None)
+    key = getattr(undefined, "_undefined_name", None)
     if not isinstance(found, Mapping) or not isinstance(key, str):
         return None
     path = _root(origin.expression) if origin else None
