@@ -10,8 +10,9 @@ Prints, from one run on the same machine:
               validate → segments → decide → subject, preheader, Jinja → MJML → premailer, text)
   ratios      full / floor (time) and naive / full (time), for both naive paths
   cold build  the first variant of a fresh project (judged against the 10 ms target), each
-              variant compiled alone, and a new variant in a loaded project, which reuses the
-              pieces earlier variants compiled
+              variant compiled alone, a new variant in a loaded project, which reuses the
+              pieces earlier variants compiled, and the first variant of a fresh project that
+              finds its compiled code in [render] code_cache (builds.py)
   merge build compiling a variant whole, which a send does once per variant after [render]
               merge_after renders (1,000); here every variant is compiled whole before the turns
 Each timed block of the full path and the floor finds only other recipients' values in the
@@ -27,7 +28,6 @@ import argparse
 import gc
 import json
 import os
-import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -41,9 +41,12 @@ import premailer
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from builds import build_rows  # noqa: E402
 
 from personalize import Project  # noqa: E402
-from personalize.compile import compile_reference, compile_variant, merge_variant  # noqa: E402
+from personalize.compile import compile_reference  # noqa: E402
 from personalize.filters import _GOOD_URLS, FILTERS, validate_css_value, validate_url  # noqa: E402
 from personalize.filters.dates import _day_text, relative_text, when_text  # noqa: E402
 from personalize.filters.numbers import money_text, number_text  # noqa: E402
@@ -342,41 +345,11 @@ def main(argv: list[str] | None = None) -> None:
     naive = sum(best["naive"]) / len(naive_jobs)
     naive_fast = sum(best["naive+css"]) / len(naive_jobs)
     naive_email = sum(best["naive email"]) / len(naive_records)
-    # 4. cold variant builds: a fresh project builds each variant in turn (its caches start
-    #    empty; later variants reuse the regions and skeletons earlier ones compiled, so only the
-    #    first build, and a variant compiled alone, are cold). Three fresh projects in turn; each
-    #    variant counts with its best build, as in the turns above.
+    # 4. variant builds (builds.py): cold, alone, new, from a warm code cache, merged.
     firsts: dict[Any, tuple[Any, Any]] = {}
     for recipient, decisions, variant, _ in prepared:
         firsts.setdefault(variant.key, (recipient, decisions))
-    builds = [float("inf")] * len(firsts)
-    alone = [float("inf")] * len(firsts)
-    for _ in range(3):
-        fresh = Project.load(ROOT)
-        for i, (recipient, decisions) in enumerate(firsts.values()):
-            started = time.perf_counter()
-            fresh.variant(layout, decisions, recipient.locale)
-            builds[i] = min(builds[i], time.perf_counter() - started)
-        for i, key in enumerate(firsts):  # and each variant compiled alone, sharing nothing
-            started = time.perf_counter()
-            compile_variant(
-                key,
-                registry=project.registry,
-                prepared=project._prepared,
-                envs=project._envs,
-                settings=project.settings,
-            )
-            alone[i] = min(alone[i], time.perf_counter() - started)
-
-    # 5. merge builds: a variant in pieces compiled whole (what a long send pays once per variant)
-    wholes = [float("inf")] * len(firsts)
-    for _ in range(3):
-        fresh = Project.load(ROOT)
-        for i, (recipient, decisions) in enumerate(firsts.values()):
-            pieces = fresh.variant(layout, decisions, recipient.locale)
-            started = time.perf_counter()
-            merge_variant(pieces)
-            wholes[i] = min(wholes[i], time.perf_counter() - started)
+    builds = build_rows(project, layout, firsts)
 
     per_full, per_floor = full / len(records), floor / len(records)
     per_single = single / len(records)
@@ -399,24 +372,7 @@ def main(argv: list[str] | None = None) -> None:
         ("full / floor", f"{per_full / per_floor:.2f}×", "(target ≤ 4×)"),
         ("naive / full", f"{naive / per_full:.0f}×", "(target ≥ 100×; naive: HTML only)"),
         ("naive email / full", f"{naive_email / per_full:.0f}×", "(the same email each way)"),
-        (
-            "cold build",
-            f"{builds[0] * 1e3:.1f} ms",
-            "(first variant of a fresh project; target ≤ 10 ms: "
-            f"{'met' if builds[0] <= 0.010 else 'not met'})",
-        ),
-        ("  alone", f"{statistics.median(alone) * 1e3:.1f} ms median", "(sharing nothing)"),
-        (
-            "  new variant",
-            f"{statistics.median(builds) * 1e3:.1f} ms median",
-            "(in a loaded project, reusing pieces compiled for earlier variants)",
-        ),
-        (
-            "merge build",
-            f"{statistics.median(wholes) * 1e3:.1f} ms median",
-            f"(once per variant after {project.settings.render.merge_after:,} renders in a "
-            "send; here before the turns)",
-        ),
+        *builds,
     ]
     for label, figure, note in rows:
         print(f"  {label:<18} {figure:>22}   {note}")

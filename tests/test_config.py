@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from personalize.config import (
     FieldSpec,
@@ -64,6 +64,7 @@ def test_an_empty_settings_file_gives_the_defaults(tmp_path: Path) -> None:
         "max_depth": 200,
         "max_source_bytes": 1_000_000,
         "web_fonts": False,
+        "code_cache": None,
     }
     assert settings.limits.model_dump() == {
         "max_string_length": 10_000,
@@ -821,3 +822,22 @@ def test_a_setting_found_wrong_after_loading_is_located_in_a_file_with_a_bom(
     assert setting_line(settings, ("message", "sender")) == 2
     error = setting_error(settings, ("message", "sender"), "bad", "fix it")
     assert str(error) == "personalize.toml line 2: message.sender: bad — fix it"
+
+
+@pytest.mark.parametrize(
+    ("section", "model"),
+    [
+        ("project", ProjectSettings),
+        ("render", RenderSettings),
+        ("limits", LimitSettings),
+        ("message", MessageSettings),
+    ],
+)
+def test_every_setting_has_its_row_in_the_file_format_reference(
+    section: str, model: type[BaseModel]
+) -> None:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "file-format.md").read_text("utf-8")
+    start = text.index(f"### `[{section}]`")
+    table = text[start : text.index("\n### ", start + 1)]
+    missing = [name for name in model.model_fields if f"\n| `{name}` |" not in table]
+    assert not missing, f"docs/file-format.md [{section}] has no row for {missing}"

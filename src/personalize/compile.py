@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
+import hashlib
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -49,7 +49,6 @@ __all__ = [
 
 Template = CompiledTemplate | Composite
 Fragments = LRUCache[tuple[str, str], CompiledTemplate]  # (kind, marked text) → template
-_NAMES = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -305,8 +304,10 @@ def _restored(
 ) -> CompiledTemplate:
     """Marked output with its tokens put back, compiled (``restore`` maps lines to origins).
 
-    ``label`` names the template in tracebacks (``<label.html>``); by default a numbered
-    fragment. With ``scoped``, region fences become ``{% with %}`` blocks (``scope_regions``).
+    ``label`` names the template in tracebacks (``<label.html>``); by default a fragment named
+    by its source's digest, which is the same in every process, so the code cache
+    (``[render] code_cache``) finds it. With ``scoped``, region fences become ``{% with %}``
+    blocks (``scope_regions``).
     """
     restored = restore(text, tokens, markers=markers, contexts=kind == "html")
     source = restored.source
@@ -315,10 +316,14 @@ def _restored(
     return CompiledTemplate.build(
         envs.html if kind == "html" else envs.text,
         source,
-        filename=f"<{label or f'fragment {next(_NAMES)}'}.{kind}>",
+        filename=f"<{label or 'fragment ' + _digest(source)}.{kind}>",
         origins=restored.lines,
         fallback=fallback,
     )
+
+
+def _digest(source: str) -> str:
+    return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
 
 _SETS = re.compile(r"\{%[-+]?\s*(?:set|macro)\b")

@@ -148,6 +148,17 @@ class RenderSettings(_Model):
     max_depth: int = _int(200, ge=10, le=2_000)
     max_source_bytes: int = _int(1_000_000, ge=10_000)
     web_fonts: bool = Field(default=False, strict=True)
+    code_cache: str | None = None
+
+    @field_validator("code_cache")
+    @classmethod
+    def _folder(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError(
+                f"expected a folder for compiled templates, such as '.personalize-cache', "
+                f"got {value!r}"
+            )
+        return value
 
 
 class LimitSettings(_Model):

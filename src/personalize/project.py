@@ -35,7 +35,7 @@ from .registry import Registry, load_registry
 from .render import RenderedEmail, render_email, render_reference
 from .scope import exact_now
 from .segments import Membership, Segments, load_segments
-from .settingscheck import check_project_settings
+from .settingscheck import check_project_settings, open_code_cache
 from .templating import Environments, make_environments
 from .text import ParseCache
 from .variants import Variants
@@ -119,7 +119,7 @@ class Project:
             segments=segments.segments,
             tz=schema.tz,
         )
-        envs = make_environments(settings.limits)
+        envs = make_environments(settings.limits, code_cache=open_code_cache(settings))
         prepared = prepare(
             registry, envs=envs, names=names, settings=settings, segments=segments.segments
         )

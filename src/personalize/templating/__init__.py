@@ -7,6 +7,7 @@ from .checks import TemplateInfo as TemplateInfo
 from .checks import TemplateScan as TemplateScan
 from .checks import check_template as check_template
 from .checks import scan_template as scan_template
+from .codecache import CodeCache as CodeCache
 from .compiled import CompiledTemplate as CompiledTemplate
 from .compiled import Composite as Composite
 from .compiled import Context as Context
@@ -19,6 +20,7 @@ from .environment import make_environments as make_environments
 
 __all__ = [
     "GLOBAL_NAMES",
+    "CodeCache",
     "CompiledTemplate",
     "Composite",
     "Context",

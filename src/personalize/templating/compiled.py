@@ -23,6 +23,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from personalize.errors import PersonalizeError, RenderError, did_you_mean
 
 from .checks import TOO_DEEP, TOO_DEEP_HINT, nests_too_deeply
+from .codecache import CodeCache, Compiled
 from .environment import NoValueError, escape_output, is_hole, print_html, print_text
 from .sizes import SIZE_HINT, SizeLimitError
 
@@ -85,7 +86,40 @@ class CompiledTemplate:
         origins: Mapping[int, Origin] | None = None,
         fallback: tuple[str, int] | None = None,
     ) -> CompiledTemplate:
-        """Compile ``source``; ``filename`` identifies its frames in tracebacks."""
+        """Compile ``source``; ``filename`` identifies its frames in tracebacks.
+
+        With the environment's code cache (``make_environments``), code compiled by an
+        earlier process for the same source is loaded instead, and new code is stored.
+        """
+        cache: CodeCache | None = getattr(env, "code_cache", None)
+        key = cache.key(env, source, filename) if cache is not None else ""
+        cached = cache.load(key) if cache is not None else None
+        if cached is None:
+            cached = cls._compile(env, source, filename, origins, fallback)
+            if cache is not None:
+                cache.store(key, cached)
+        code, assigned, holes_open = cached
+        # A plain copy of the globals, not make_globals' ChainMap: each render's Context makes
+        # a set of the template's globals, and iterating a ChainMap costs ~1.5 µs a context.
+        # The environments' globals never change after make_environments.
+        template = env.template_class.from_code(env, code, dict(env.globals))
+        # The generated code prints each value of an HTML template with `escape(…)`, a name
+        # it imports into its own namespace: ours gives the same text, faster.
+        namespace = template.root_render_func.__globals__
+        namespace["escape"] = escape_output
+        namespace["_print_html"] = print_html  # see environment._Printer
+        namespace["_print_text"] = print_text
+        return cls(template, filename, origins or {}, fallback, source, assigned, holes_open)
+
+    @staticmethod
+    def _compile(
+        env: ImmutableSandboxedEnvironment,
+        source: str,
+        filename: str,
+        origins: Mapping[int, Origin] | None,
+        fallback: tuple[str, int] | None,
+    ) -> Compiled:
+        """Parse and compile ``source``: its code, the names it sets, whether holes are open."""
         try:
             tree = env.parse(source, name=filename, filename=filename)
             assigned = _assigned(tree)
@@ -108,19 +142,9 @@ class CompiledTemplate:
             origin = (origins or {}).get(1)
             file, line = (origin.file, origin.line) if origin else fallback or (None, None)
             raise RenderError(TOO_DEEP, file=file, line=line, hint=TOO_DEEP_HINT) from None
-        # A plain copy of the globals, not make_globals' ChainMap: each render's Context makes
-        # a set of the template's globals, and iterating a ChainMap costs ~1.5 µs a context.
-        # The environments' globals never change after make_environments.
-        template = env.template_class.from_code(env, code, dict(env.globals))
-        # The generated code prints each value of an HTML template with `escape(…)`, a name
-        # it imports into its own namespace: ours gives the same text, faster.
-        namespace = template.root_render_func.__globals__
-        namespace["escape"] = escape_output
-        namespace["_print_html"] = print_html  # see environment._Printer
-        namespace["_print_text"] = print_text
         # Only a skeleton has holes (`{{ _slot_N }}`): a tree without one need not be walked.
         holes_open = _holes_open(tree) if "_slot_" in source else True
-        return cls(template, filename, origins or {}, fallback, source, assigned, holes_open)
+        return code, assigned, holes_open
 
     def render(self, context: Mapping[str, Any]) -> str:
         """Render with ``context``; any failure becomes a located ``PersonalizeError``."""

@@ -22,6 +22,7 @@ from personalize.filters import FILTERS, validate_css_value, validate_url
 from personalize.safevalues import css_url
 
 from . import growth
+from .codecache import CodeCache
 from .growth import GROWING_METHODS, method_args, percent, str_format
 from .lexer import FastLexer, fast_lexer
 from .sizes import SizeLimitError, check_size, spend, text_size
@@ -191,9 +192,12 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "%"})
     code_generator_class = _Printer
 
-    def __init__(self, limits: LimitSettings, **options: Any) -> None:
+    def __init__(
+        self, limits: LimitSettings, code_cache: CodeCache | None = None, **options: Any
+    ) -> None:
         super().__init__(**options)
         self.limits = limits
+        self.code_cache = code_cache
 
     @property
     def lexer(self) -> FastLexer:
@@ -347,12 +351,19 @@ class Environments:
     text: _Sandbox
 
 
-def make_environments(limits: LimitSettings) -> Environments:
-    """Build both sandboxes with personalize's filters and limits."""
+def make_environments(
+    limits: LimitSettings, *, code_cache: CodeCache | None = None
+) -> Environments:
+    """Build both sandboxes with personalize's filters and limits.
+
+    With ``code_cache``, templates built in them keep their compiled code there
+    (``CompiledTemplate.build``), for the next process to load instead of compiling.
+    """
 
     def build(autoescape: bool, finalize: Callable[[Any], Any]) -> _Sandbox:
         env = _Sandbox(
             limits,
+            code_cache,
             autoescape=autoescape,
             undefined=StrictUndefined,
             finalize=finalize,
