@@ -278,3 +278,47 @@ def test_render_reference_compiles_mjml_with_the_render_settings(tmp_path: Path)
     assert "fonts.googleapis.com/css?family=Ubuntu" in fast.html
     assert canonical_html(reference.html) == canonical_html(fast.html)
     assert reference.text == fast.text
+
+
+SUBJECT_LAYOUT = """---
+subject: "Hi {{ first_name }},\\n  {{- nickname | money }}"
+preheader: "For {{ first_name }}: {{ tier | url }}"
+---
+<mjml><mj-body><slot name="hero"/></mj-body></mjml>
+"""
+
+
+@pytest.mark.parametrize(
+    ("fields", "path", "message"),
+    [
+        (
+            {"nickname": "abc", "tier": "https://shop.example/"},
+            "nickname",
+            "templates/news.mjml line 2 (recipient ann): nickname: expected a number for money, "
+            "got 'abc' — give it an int, float, Decimal or a numeric string such as '19.99'",
+        ),
+        (
+            {"nickname": "1", "tier": "javascript:alert(1)"},
+            "tier",
+            "templates/news.mjml line 3 (recipient ann): tier: URL scheme 'javascript' is not "
+            "allowed, got 'javascript:alert(1)' — only http, https and mailto links may come "
+            "from data",
+        ),
+    ],
+    ids=["subject", "preheader"],
+)
+def test_a_filter_failure_in_the_subject_or_preheader_names_its_field(
+    tmp_path: Path, fields: dict[str, str], path: str, message: str
+) -> None:
+    project = Project.load(make_project(tmp_path, layouts={"news": SUBJECT_LAYOUT}))
+    with pytest.raises(RecipientError) as caught:
+        project.render("news", {**ANN, **fields})
+    assert caught.value.path == path
+    assert str(caught.value) == message
+
+
+def test_the_subject_keeps_its_whitespace_controls(tmp_path: Path) -> None:
+    project = Project.load(make_project(tmp_path, layouts={"news": SUBJECT_LAYOUT}))
+    email = project.render("news", {**ANN, "nickname": "12.5", "tier": "https://shop.example/"})
+    assert email.subject == "Hi Ann,$12.50"
+    assert email.preheader == "For Ann: https://shop.example/"

@@ -141,8 +141,13 @@ def prepare(
                         raise
                     problems.append(err)
                     continue
+                source, origins = _token_lines(text, owner.file, line)
                 subjects[f"{owner.file}#{key}"] = CompiledTemplate.build(
-                    envs.text, text, filename=f"<{owner.file} {key}>", fallback=(owner.file, line)
+                    envs.text,
+                    source,
+                    filename=f"<{owner.file} {key}>",
+                    origins=origins,
+                    fallback=(owner.file, line),
                 )
                 subject_names[f"{owner.file}#{key}"] = info.names
     return Prepared(markers, layouts, modules, tokens, heads, holes, subjects, subject_names)
@@ -189,6 +194,30 @@ def _innermost(tags: list[re.Match[str]]) -> str:
             while stack.pop() != name:
                 pass
     return stack[-1] if stack else "mj-head"
+
+
+def _token_lines(text: str, file: str, line: int) -> tuple[str, dict[int, Token]]:
+    """``text`` (a subject or preheader) with each ``{{ … }}`` starting a template line of its
+    own, and the token behind each such line: a render error then names its field, as in a
+    body (see ``restore``). The added lines are Jinja comments, so the output is the same."""
+    pieces: list[str] = []
+    origins: dict[int, Token] = {}
+    number = 1
+    at = 0
+    for match in TOKEN.finditer(text):
+        token = match.group()
+        if not token.startswith("{{"):
+            continue
+        static = text[at : match.start()]
+        # `{{-` strips the whitespace before it; the comment in between must do it instead.
+        pieces.append(static + ("{#-\n#}" if token.startswith("{{-") else "{#\n#}"))
+        number += static.count("\n") + 1
+        origins[number] = Token(0, token, False, file, line, False)
+        pieces.append(token)
+        number += token.count("\n")
+        at = match.end()
+    pieces.append(text[at:])
+    return "".join(pieces), origins
 
 
 def _fixed(file: str, line: int) -> Callable[[int], tuple[str, int]]:
