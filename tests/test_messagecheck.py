@@ -40,7 +40,8 @@ KIT = 'unsubscribe = "links.unsubscribe"'
             ),
             "personalize.toml line 17: message.reply_to: expected one email address such as "
             "'Shop <shop@example.com>', got 'a@example.com, b@example.com' — give a single "
-            "address; send one message per recipient",
+            "address: Reply-To takes one here; for replies to reach several people, use a "
+            "shared mailbox or list address",
         ),
         (
             ('unsubscribe = "links.unsubscribe"', 'unsubscribe = "recommendations.url"'),

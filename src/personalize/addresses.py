@@ -7,7 +7,7 @@ import string
 
 from .errors import short_repr
 
-__all__ = ["LABEL", "LEAN_ATEXT", "NAMED_ADDRESS", "address_problem"]
+__all__ = ["LABEL", "LEAN_ATEXT", "NAMED_ADDRESS", "SEVERAL_ADDRESSES", "address_problem"]
 
 # An address as SMTP without SMTPUTF8 takes it: a dot-atom, '@', host-name labels.
 _PUNCT = "!#$%&'*+/=?^_`{|}~-"
@@ -17,6 +17,7 @@ LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _HOST_LABEL = re.compile(LABEL)
 _SMTPUTF8 = "non-ASCII addresses need SMTPUTF8, which is not supported; "
 NAMED_ADDRESS = "give the address alone, without a name or '<>'"
+SEVERAL_ADDRESSES = "give a single address; send one message per recipient"
 
 
 def address_problem(address: str, *, dotted: bool = True) -> str | None:
@@ -42,7 +43,7 @@ def address_problem(address: str, *, dotted: bool = True) -> str | None:
             fixes.append("write the domain in its ASCII form (xn--…)")
         return _SMTPUTF8 + " and ".join(fixes)
     if "," in address or ";" in address or address.count("@") > 1:
-        return "give a single address; send one message per recipient"
+        return SEVERAL_ADDRESSES
     if "<" in address or ">" in address:
         return NAMED_ADDRESS
     if not at or not local or not domain:

@@ -10,9 +10,9 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, localtime, make_msgid
 
-from .addresses import NAMED_ADDRESS, address_problem
+from .addresses import NAMED_ADDRESS, SEVERAL_ADDRESSES, address_problem
 from .errors import ConfigError, PersonalizeError, RecipientError, RenderError, short_repr
-from .mimeencode import MAX_LINE, POLICY, fitted, text_part
+from .mimeencode import MAX_LINE, POLICY, fitted, fold_unstructured, text_part
 
 __all__ = ["build_message", "clean_header_text", "parse_address"]
 
@@ -37,11 +37,23 @@ _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _NAME_ADDR = re.compile(r'(?P<name>"(?:[^"\\]|\\.)*"\s*|[^<>]*)<(?P<addr>[^<>]*)>', re.DOTALL)
 _MSG_ID = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@{_ATEXT}(?:\.{_ATEXT})*")
 _HEADER_NAME = re.compile(r"[A-Za-z0-9-]+")
+# A name is never folded: with ': ' it fits the 78 characters RFC 5322 §2.1.1 asks of a line.
+_MAX_HEADER_NAME = 76
+_MAX_MESSAGE_ID = MAX_LINE - len("Message-ID: ")
 # Printable ASCII without space, '<' and '>': what may stand between List-Unsubscribe's brackets.
 _URL_CHARS = re.compile(r"[!-;=?-~]+")
 _UNSUBSCRIBE_URL = re.compile(r"(?i:https://[^/?#]+(?:[/?#].*)?|mailto:.+)")
 
 _EXAMPLES = types.MappingProxyType({"to": "'Ann Lee <ann@example.com>'"})
+# Several addresses where one is expected: what to do instead, for the headers that are no To.
+_ONE_ADDRESS = types.MappingProxyType(
+    {
+        "sender": "give a single address: From names one sender (replies can go elsewhere "
+        "through reply_to)",
+        "reply_to": "give a single address: Reply-To takes one here; for replies to reach "
+        "several people, use a shared mailbox or list address",
+    }
+)
 _RESERVED = types.MappingProxyType(
     {
         "from": "pass it as sender=",
@@ -137,6 +149,8 @@ def _address_error(
     # A name and an address that did not parse as such: say which forms do.
     unread = not spec or problem == NAMED_ADDRESS
     hint = "write 'Name <user@example.com>' or 'user@example.com'" if unread else problem
+    if problem == SEVERAL_ADDRESSES:
+        hint = _ONE_ADDRESS.get(role, problem)
     if role == "to":
         return RecipientError(message, recipient=recipient, path="email", hint=hint)
     return ConfigError(message, path=role, hint=hint)
@@ -173,13 +187,16 @@ def build_message(
         to: The recipient's address.
         to_name: A display name for ``to`` from recipient data; replaces the one in ``to``.
         reply_to: An optional Reply-To address.
-        headers: Extra headers such as ``{"X-Campaign": "weekly"}``; names are letters,
-            digits and ``-``, and none of the headers this function sets, nor ``Resent-*``.
+        headers: Extra headers such as ``{"X-Campaign": "weekly"}``; names are at most 76
+            letters, digits and ``-``, and none of the headers this function sets, nor
+            ``Resent-*``. Printable ASCII words in a value are never encoded or split, so each
+            must fit on a line of 998 characters.
         list_unsubscribe: One or more ``https:`` or ``mailto:`` URLs. An https URL also adds
             ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058).
         date: An aware datetime for the Date header, its UTC offset in whole minutes; the
             local time now when omitted.
-        message_id: A Message-ID (``<id@domain>``); generated in the sender's domain when omitted.
+        message_id: A Message-ID (``<id@domain>``, at most 986 characters); generated in the
+            sender's domain when omitted.
         recipient: The recipient id, only used in error messages.
 
     Returns:
@@ -246,6 +263,14 @@ def _extra_headers(headers: Mapping[str, str]) -> list[tuple[str, str]]:
                 path="headers",
                 hint="use a name such as 'X-Campaign'",
             )
+        if len(name) > _MAX_HEADER_NAME:
+            raise ConfigError(
+                f"expected a header name of at most {_MAX_HEADER_NAME} characters, got "
+                f"{len(name)}: {short_repr(name, 30)}",
+                path="headers",
+                hint="a name is never folded, and header lines should be at most 78 characters "
+                "(RFC 5322); use a name such as 'X-Campaign'",
+            )
         key = name.lower()
         reason = _RESERVED.get(key)
         if reason is None and key.startswith("content-"):
@@ -266,7 +291,17 @@ def _extra_headers(headers: Mapping[str, str]) -> list[tuple[str, str]]:
                 path=f"headers.{name}",
                 hint="quote the value so that it is a string",
             )
-        extra.append((name, clean_header_text(value)))
+        text = clean_header_text(value)
+        longest = max(len(line) for line in fold_unstructured(name, text))
+        if longest > MAX_LINE:
+            raise ConfigError(
+                f"expected each word of the value (the text between spaces) to fit on a header "
+                f"line of {MAX_LINE} characters, got one that needs {longest}",
+                path=f"headers.{name}",
+                hint="shorten it, e.g. carry a short token instead of recipient data: printable "
+                "ASCII is never split or encoded, since a message id or URL must stay whole",
+            )
+        extra.append((name, text))
     return extra
 
 
@@ -284,7 +319,14 @@ def _list_unsubscribe(
         )
     items: list[str] = []
     for url in [urls] if isinstance(urls, str) else urls:
-        if not isinstance(url, str) or not _URL_CHARS.fullmatch(url):
+        if not isinstance(url, str):
+            raise RecipientError(
+                f"expected each URL to be text, got {short_repr(url)}",
+                recipient=recipient,
+                path="list_unsubscribe",
+                hint="pass each URL as a string, such as 'https://example.com/u?t=abc'",
+            )
+        if not _URL_CHARS.fullmatch(url):
             raise RecipientError(
                 "expected a URL without whitespace, control or non-ASCII characters, '<' or '>', "
                 f"got {short_repr(url)}",
@@ -385,5 +427,14 @@ def _message_id(message_id: str | None, *, domain: str, recipient: str | None) -
             recipient=recipient,
             path="message_id",
             hint="leave message_id=None to generate a unique one",
+        )
+    if len(bare) + 2 > _MAX_MESSAGE_ID:
+        raise ConfigError(
+            f"expected a Message-ID of at most {_MAX_MESSAGE_ID} characters, so that its header "
+            f"fits on one line of {MAX_LINE}, got {len(bare) + 2}",
+            recipient=recipient,
+            path="message_id",
+            hint="shorten the part before the '@', e.g. a hash or a counter instead of "
+            "recipient data, or leave message_id=None to generate one",
         )
     return f"<{bare}>"

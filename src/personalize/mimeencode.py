@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import re
 from email.headerregistry import Address, AddressHeader, UnstructuredHeader
 from email.message import EmailMessage
@@ -100,7 +101,12 @@ def _own_lines(name: str, value: Any) -> list[str] | None:
     if _verbatim(name, value):
         return [f"{name}: {value}"]
     if isinstance(value, UnstructuredHeader):
-        return fold_unstructured(name, str(value))
+        lines = fold_unstructured(name, str(value))
+        if max(map(len, lines)) <= MAX_LINE:
+            return lines
+        # A word too long for any line (build_message refuses one in an extra header): an
+        # unstructured header such as Subject may carry it as encoded words.
+        return _encoded_lines(name, str(value))
     if (
         name.lower() in _ADDRESSES
         and isinstance(value, AddressHeader)
@@ -115,26 +121,56 @@ def _own_lines(name: str, value: Any) -> list[str] | None:
 def fold_unstructured(name: str, value: str) -> list[str]:
     """The physical lines of an unstructured header such as Subject, without line breaks.
 
-    Printable ASCII with single spaces is folded at its spaces when every word fits in 78
-    characters. Anything else (non-ASCII, ``=?``, a longer word) becomes encoded words, one per
-    line of at most 76 characters: every space then sits inside a word, where decoders keep it
-    (they drop whitespace *between* encoded words). The first word always shares the name's
-    line, since a parser keeps a space that would start the value.
+    Words (the text between single spaces) of printable ASCII are written as they are: RFC 2047
+    §5 allows no encoded word in a msg-id or a URL, which extra headers such as In-Reply-To or
+    List-Help hold. They are folded at spaces into lines of at most 78 characters; a longer
+    word takes a line of its own, except the first, which always shares the name's line (a
+    parser keeps a space that would start the value). So a line exceeds 998 characters only
+    when a word or the name is that long: callers check.
+
+    A run of other words (non-ASCII, controls, ``=?``) becomes encoded words on lines of at
+    most 76 characters, the run's spaces inside them: decoders drop whitespace *between*
+    encoded words, and keep it between an encoded word and a plain one. A value with spaces at
+    its ends or two in a row is encoded whole.
     """
     head = f"{name}:"
     if not value:
         return [head]
-    plain = value.isascii() and value.isprintable() and value == value.strip()
-    if plain and "  " not in value and "=?" not in value:
-        lines = [head]
-        for word in value.split(" "):
-            if lines[-1] != head and len(lines[-1]) + 1 + len(word) > _FOLD_AT:
-                lines.append("")
-            lines[-1] += f" {word}"
-        if all(len(line) <= _FOLD_AT for line in lines):
-            return lines
+    words = value.split(" ")
+    if "" in words:
+        return _encoded_lines(name, value)
+    lines = [head]
+    limit = _FOLD_AT  # of the last line: 76 once it holds an encoded word
+    for plain, run in itertools.groupby(words, key=_plain):
+        if plain:
+            for word in run:
+                if lines[-1] != head and len(lines[-1]) + 1 + len(word) > limit:
+                    lines.append("")
+                    limit = _FOLD_AT
+                lines[-1] += f" {word}"
+            continue
+        text = " ".join(run)
+        room = _WORD_LINE - len(lines[-1]) - 1
+        encoded = encoded_words(text, first=room)
+        if lines[-1] != head and (len(encoded) > 1 or len(encoded[0]) > room):
+            # A run that does not fit starts a line rather than be cut where this one ends.
+            lines.append("")
+            encoded = encoded_words(text)
+        lines[-1] += f" {encoded[0]}"
+        lines += [f" {word}" for word in encoded[1:]]
+        limit = _WORD_LINE
+    return lines
+
+
+def _encoded_lines(name: str, value: str) -> list[str]:
+    """The lines of an unstructured header whose whole value is encoded words, one per line."""
+    head = f"{name}:"
     words = encoded_words(value, first=_WORD_LINE - len(head) - 1)
     return [f"{head} {words[0]}", *(f" {word}" for word in words[1:])]
+
+
+def _plain(word: str) -> bool:
+    return word.isascii() and word.isprintable() and "=?" not in word
 
 
 def encoded_words(text: str, *, first: int = _MAX_WORD, rest: int = _MAX_WORD) -> list[str]:
@@ -188,7 +224,8 @@ def _phrase(name: str) -> str:
 
     Words end after a space where one fits: Python's address parser keeps the whitespace
     between two encoded words (RFC 2047 §6.2 says to drop it, as mail clients do), so there it
-    reads a double space, which beats a space inside a word.
+    reads a double space, which beats a space inside a word. A run without spaces too long for
+    one word is split inside, where that parser reads a space the name does not have.
     """
     q = _use_q(name)
     chunks: list[str] = []
