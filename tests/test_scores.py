@@ -125,8 +125,8 @@ def test_load_parses_both_kinds(tmp_path: Path) -> None:
         ),
         pytest.param(
             "scores:\n  s: {description: x}\n",
-            L(2) + "scores.s: score 's' needs 'weighted:' or 'points:' — one kind per score; "
-            "split it into two scores",
+            L(2) + "scores.s: score 's' needs 'weighted:' or 'points:' — write e.g. {weighted: "
+            "{opens_30d: 0.6, clicks_30d: 0.4}} or {points: [{per: opens_30d, add: 5}]}",
             id="no-kind",
         ),
         pytest.param(

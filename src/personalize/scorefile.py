@@ -39,12 +39,19 @@ def parse_score(name: str, spec: Any, *, doc: Document, path: tuple[str | int, .
             hint = did_you_mean(str(key), _KEYS) or f"use {', '.join(_KEYS)}"
             raise doc.error((*path, key), f"unknown key {short_repr(key)}", hint=hint)
     kinds = [key for key in spec if key in KINDS]
-    if len(kinds) != 1:
-        message = f"score {name!r} needs 'weighted:' or 'points:'"
-        if kinds:
-            message = f"score {name!r} has both 'weighted' and 'points'"
-        where = path if not kinds else (*path, kinds[1])
-        raise doc.error(where, message, hint="one kind per score; split it into two scores")
+    if not kinds:
+        raise doc.error(
+            path,
+            f"score {name!r} needs 'weighted:' or 'points:'",
+            hint="write e.g. {weighted: {opens_30d: 0.6, clicks_30d: 0.4}} or "
+            "{points: [{per: opens_30d, add: 5}]}",
+        )
+    if len(kinds) > 1:
+        raise doc.error(
+            (*path, kinds[1]),
+            f"score {name!r} has both 'weighted' and 'points'",
+            hint="one kind per score; split it into two scores",
+        )
     description = doc.text(spec, path, "description")
     line = doc.line(path)
     if kinds[0] == "weighted":
