@@ -36,6 +36,16 @@ class HideSyrupy:  # as if it were not installed
 sys.meta_path.insert(0, HideSyrupy())
 """
 
+
+@pytest.fixture(autouse=True)
+def _not_a_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Under `pytest -n`, this process is an xdist worker, and the runs pytester starts in it
+    # would inherit its variables: syrupy would then leave writing snapshots to a controller
+    # that those runs do not have.
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
+
+
 GOLD = module(
     "segments: [gold]\npriority: 10",
     "<mj-section><mj-column><mj-text>Gold news for {{ first_name }}</mj-text></mj-column>"
