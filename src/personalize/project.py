@@ -314,7 +314,11 @@ class Project:
     def render_reference(
         self, layout: str, recipient: Record, *, now: datetime | None = None
     ) -> RenderedEmail:
-        """Render the slow way (Jinja, MJML, inliner per recipient); for differential tests."""
+        """Render the slow way (Jinja, MJML, inliner per recipient); for differential tests.
+
+        A test oracle only: it skips the URL and CSS checks ``render`` adds by context, so
+        what it returns must never be sent.
+        """
         r, membership, moment = self._inputs(recipient, now, trace=False)
         decisions = self._decide(layout, r, membership, moment, explain=False)
         try:
