@@ -227,6 +227,29 @@ def test_every_markup_problem_of_one_file_is_reported(tmp_path: Path) -> None:
     assert found == {("L404", 5), ("L403", 6), ("L405", 6), ("L401", 8)}
 
 
+def test_markup_the_load_refuses_is_one_l001_with_the_load_s_message(tmp_path: Path) -> None:
+    # |tojson, |xmlattr and |urlize, and elements that embed or redirect, stop Project.load:
+    # lint lists each as an L001, once, with the load's message.
+    json = '<mj-text><span title="{{ first_name | tojson }}">x</span></mj-text>'
+    frame = '<mj-raw><iframe src="https://x.example/"></iframe></mj-raw>'
+    modules = {
+        f"extra/{name}": module(
+            "when: {tier: Gold}", f"<mj-section><mj-column>\n{body}\n</mj-column></mj-section>"
+        )
+        for name, body in (("json", json), ("frame", frame))
+    }
+    root = _project(tmp_path, modules=modules)
+    assert _found(root, "L001") == [
+        "modules/extra/frame.mjml:5: L001 error: <iframe> elements are not allowed: '<iframe "
+        'src="https://x.example/">\' — it embeds content that no check sees, and email clients '
+        "do not show it; remove the element, or link to the content with <a href>",
+        "modules/extra/json.mjml:5: L001 error: |tojson is not allowed in layouts and modules: "
+        "its JSON keeps quotes unescaped, so recipient data inside an attribute could end it and "
+        "add attributes — print the value itself, {{ value }}: it is HTML-escaped",
+    ]
+    assert [f for f in lint_project(root).findings if f.code.startswith("L4")] == []
+
+
 def test_windows_outside_any_sensible_year_never_open(tmp_path: Path) -> None:
     front = "segments: [gold]\nactive: {from: 2620-11-01, until: 2620-11-30}"
     root = _project(tmp_path, modules={"hero/x": module(front, "<mj-section></mj-section>")})

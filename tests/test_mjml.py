@@ -422,6 +422,86 @@ def test_unsafe_markup_is_refused(markup: str, message: str) -> None:
     assert error_of(markup) == f"modules/hero/a.mjml {message}"
 
 
+EMBED_HINT = (
+    "it embeds content that no check sees, and email clients do not show it; remove the "
+    "element, or link to the content with <a href>"
+)
+REFRESH_HINT = (
+    "a refresh sends the reader to another page, and only a literal value shows it is none; "
+    "remove the element, or link to the page with <a href>"
+)
+SRCDOC_HINT = (
+    "a srcdoc is read as a page of its own after its entities are decoded, so escaped data "
+    "would become markup there; remove the token"
+)
+# Refused as <script> is: elements that embed or redirect, and tokens where escaping fails.
+EMBEDDING = {
+    "iframe-srcdoc": (
+        '<mj-raw>\n<iframe srcdoc="{{ first_name }}"></iframe></mj-raw>',
+        f"line 2: <iframe> elements are not allowed: '<iframe srcdoc=\"{{{{ first_name }}}}\">'"
+        f" — {EMBED_HINT}",
+    ),
+    "iframe-src": (
+        '<mj-text><IFRAME SRC="https://x.example/"></IFRAME></mj-text>',
+        f"line 1: <iframe> elements are not allowed: '<IFRAME SRC=\"https://x.example/\">' — "
+        f"{EMBED_HINT}",
+    ),
+    "object": (
+        '<mj-raw><object data="https://x.example/a.swf"></object></mj-raw>',
+        "line 1: <object> elements are not allowed: "
+        f"'<object data=\"https://x.example/a.swf\">' — {EMBED_HINT}",
+    ),
+    "embed": (
+        '<mj-raw><embed src="https://x.example/a.swf"/></mj-raw>',
+        "line 1: <embed> elements are not allowed: "
+        f"'<embed src=\"https://x.example/a.swf\"/>' — {EMBED_HINT}",
+    ),
+    "base": (
+        '<mj-raw><base href="https://x.example/"/></mj-raw>',
+        "line 1: <base> elements are not allowed: '<base href=\"https://x.example/\"/>' — it "
+        "changes where every relative link goes; remove the element and write full URLs",
+    ),
+    "meta-refresh": (
+        '<mj-raw><meta http-equiv="refresh" content="0;url={{ u }}"></mj-raw>',
+        "line 1: <meta http-equiv='refresh'> is not allowed: '<meta http-equiv=\"refresh\" "
+        f'content="0;url={{{{ u }}}}">\' — {REFRESH_HINT}',
+    ),
+    "meta-refresh-spelled-otherwise": (
+        "<mj-raw><META HTTP-EQUIV=' Re&#102;resh' content=5></mj-raw>",
+        "line 1: <meta http-equiv=' Re&#102;resh'> is not allowed: "
+        f"\"<META HTTP-EQUIV=' Re&#102;resh' content=5>\" — {REFRESH_HINT}",
+    ),
+    "meta-http-equiv-from-data": (
+        '<mj-raw><meta http-equiv="{{ tier }}" content="0"></mj-raw>',
+        "line 1: <meta http-equiv='{{ tier }}'> is not allowed: "
+        f'\'<meta http-equiv="{{{{ tier }}}}" content="0">\' — {REFRESH_HINT}',
+    ),
+    "srcdoc-token": (
+        '<mj-raw><div srcdoc="<p>{{ first_name }}</p>"></div></mj-raw>',
+        f"line 1: Jinja tag '{{{{ first_name }}}}' in srcdoc= of <div> — {SRCDOC_HINT}",
+    ),
+}
+
+
+@pytest.mark.parametrize(("markup", "message"), EMBEDDING.values(), ids=EMBEDDING.keys())
+def test_embedding_and_redirecting_markup_is_refused(markup: str, message: str) -> None:
+    assert error_of(markup) == f"modules/hero/a.mjml {message}"
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        '<mj-raw><meta http-equiv="Content-Type" content="text/html; charset=UTF-8"/></mj-raw>',
+        '<mj-raw><meta name="refresh" content="{{ tier }}"/></mj-raw>',
+        '<mj-raw><div srcdoc="<p>hi</p>" title="{{ tier }}"></div></mj-raw>',
+        "<mj-text>an iframe, &lt;object&gt; and <!-- <embed> --> in text</mj-text>",
+    ],
+    ids=["meta-content-type", "meta-name", "srcdoc-literal", "words-and-comments"],
+)
+def test_harmless_meta_srcdoc_and_mentions_pass(markup: str) -> None:
+    check(f"<mj-section><mj-column>{markup}</mj-column></mj-section>")
+
+
 @pytest.mark.parametrize(
     ("markup", "message"),
     [

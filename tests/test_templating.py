@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
+from html.parser import HTMLParser
 from types import MappingProxyType
 from typing import Any
 from unittest.mock import patch
@@ -118,6 +119,123 @@ def test_templates_are_checked_before_any_recipient(text: str, message: str) -> 
     with pytest.raises(RegistryError) as caught:
         _check(text)
     assert str(caught.value) == message
+
+
+# -- filters whose result is markup built from data: refused in layouts and modules ------------
+
+TOJSON = (
+    "|tojson is not allowed in layouts and modules: its JSON keeps quotes unescaped, so "
+    "recipient data inside an attribute could end it and add attributes — print the value "
+    "itself, {{ value }}: it is HTML-escaped"
+)
+MARKUP_FILTER_CASES = {
+    "tojson-in-attribute": ('<span data-track="{{ first_name | tojson }}">', 5, TOJSON),
+    "tojson-by-map": ("a\n{{ items | map('tojson') | join }}", 6, TOJSON),
+    "tojson-filter-block": ("a\n\n{% filter tojson %}{{ tier }}{% endfilter %}", 7, TOJSON),
+    "xmlattr": (
+        "<span {{ links | xmlattr }}>",
+        5,
+        "|xmlattr is not allowed in layouts and modules: it writes whole attributes, so "
+        "recipient data could add attributes of its own — write each attribute out, "
+        'title="{{ value }}": the value is HTML-escaped',
+    ),
+    "urlize": (
+        "<p>\n{{ first_name | urlize }}</p>",
+        6,
+        "|urlize is not allowed in layouts and modules: it turns text into <a href> links, so "
+        "recipient data could add links that no URL check sees — write the link out, "
+        '<a href="{{ value | url }}">…</a>: the URL is checked and escaped',
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"), MARKUP_FILTER_CASES.values(), ids=MARKUP_FILTER_CASES.keys()
+)
+def test_filters_that_build_markup_from_data_are_refused_in_html(
+    text: str, line: int, message: str
+) -> None:
+    with pytest.raises(RegistryError) as caught:
+        _check(text)
+    assert str(caught.value) == f"modules/hero/a.mjml line {line}: {message}"
+    # Subjects, preheaders and the text part are plain text: the filters stay there.
+    check_template(ENVS.text, text, origin=_origin, names=NAMES)
+
+
+def test_the_html_environment_lacks_the_markup_filters() -> None:
+    assert {"tojson", "xmlattr", "urlize"}.isdisjoint(ENVS.html.filters)
+    assert {"tojson", "xmlattr", "urlize"} <= set(ENVS.text.filters)
+    # A name built at render time finds no filter either.
+    template = _template("{{ items | map(first_name) | join }}")
+    with pytest.raises(RenderError, match="No filter named 'tojson'"):
+        template.render(_context(items=["a"], first_name="tojson"))
+
+
+def test_indent_escapes_a_width_from_data_around_markup() -> None:
+    # Jinja marks a text width safe as it is when the value is markup (a {% set %} block, a
+    # macro's caller(), |e): a width from data then wrote markup.
+    source = '{% set b %}x\ny{% endset %}<p title="{{ b | indent(v, true) }}">'
+    out = _template(source).render(_context(v='" onclick="x() '))
+    assert out == '<p title="&#34; onclick=&#34;x() x\n&#34; onclick=&#34;x() y">'
+    # A plain value stays plain, escaped once when printed.
+    out = _template("{{ v | indent('> ') }}").render(_context(v="a\n<b>"))
+    assert out == "a\n&gt; &lt;b&gt;"
+
+
+# Every filter of the HTML environment, with hostile data as its value and as its arguments:
+# printed inside a double-quoted attribute and as text, data adds no attribute or element.
+HOSTILE = "\" onmouseover=alert(1) x='<b>t</b>' \n\n https://evil.example/ a@b.example &quot;"
+FILTER_CALLS = {
+    "abs": [""], "batch": ["(2, v)"], "capitalize": [""], "center": ["(90)"], "count": [""],
+    "css": [""], "d": ["(v)"], "date": [""], "datetime": [""], "default": ["(v, true)"],
+    "dictsort": [""], "e": [""], "escape": [""], "filesizeformat": [""], "first": [""],
+    "float": [""], "forceescape": [""], "format": ["(v)"], "groupby": ["('a')"],
+    "indent": ["(v, true, true)"], "int": [""], "items": [""], "join": ["(v)"], "last": [""],
+    "length": [""], "list": [""], "lower": [""], "map": ["('upper')"], "max": [""], "min": [""],
+    "money": [""], "number": [""], "percent": [""], "pprint": [""], "random": [""],
+    "reject": [""], "rejectattr": ["('a')"], "relative": [""], "replace": ["('o', v)", "('&', v)"],
+    "reverse": [""], "round": [""], "select": [""], "selectattr": ["('a')"], "slice": ["(2)"],
+    "sort": [""], "string": [""], "striptags": [""], "sum": [""], "time": [""], "title": [""],
+    "trim": ["(v)"], "truncate": ["(30, true, w)"], "unique": [""], "upper": [""], "url": [""],
+    "urlencode": [""], "wordcount": [""], "wordwrap": ["(10, true, v)"],
+}  # fmt: skip
+# |safe prints its value as markup by design (lint's L401); names with _ are personalize's.
+UNAUDITED = {"safe"}
+
+
+def test_every_html_filter_is_audited() -> None:
+    public = {name for name in ENVS.html.filters if not name.startswith("_")}
+    assert public - UNAUDITED == set(FILTER_CALLS)
+
+
+class _Shape(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, tuple[str, ...]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, tuple(name for name, _ in attrs)))
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        f"{base} | {name}{args}"
+        for name, calls in FILTER_CALLS.items()
+        for args in calls
+        for base in ("v", "(v | e)", "b", "('%s' | safe)", "[v, v]")
+    ],
+)
+def test_no_html_filter_lets_data_add_markup(expression: str) -> None:
+    printed = f"{{{{ {expression} }}}}"
+    source = f'{{% set b %}}{{{{ v }}}}{{% endset %}}<span title="{printed}">{printed}</span>'
+    try:
+        out = _template(source).render(_context(v=HOSTILE, w='"><b x="'))
+    except PersonalizeError:
+        return  # the filter takes no text (|abs, |date…)
+    shape = _Shape()
+    shape.feed(out)
+    assert shape.tags == [("span", ("title",))], out
 
 
 # Python compiles a template into a function: it allows 20 nested loops, 100 indents and 200
@@ -669,7 +787,6 @@ TOO_LARGE = {
     "join": ("{{ ['1', '2', '3'] | join('b' * 5000) }}", "|join would build 10,003 characters"),
     "batch": ("{{ [1] | batch(20000, 0) | list | length }}", "|batch would build 20,000 items"),
     "slice": ("{{ [1] | slice(20000) | list | length }}", "|slice would build 20,001 items"),
-    "tojson": ("{{ 1 | tojson(20000) }}", "|tojson could build up to 20,001 characters"),
     "lipsum": ("{{ lipsum(100) }}", "lipsum() could build up to 140,900 characters"),
     "repeat": ("{{ 'x' * 20000 }}", "repeating a value 20000 times would build 20,000 characters"),
     "repeat-list": (
@@ -698,6 +815,16 @@ def test_a_value_built_by_an_argument_is_checked_before_it_is_built(
     assert str(caught.value) == (
         f"templates/t.mjml line 1: unsafe or too costly: {message}, over the limit of 10,000 "
         f"— {_SIZE_HINT}"
+    )
+
+
+def test_tojson_in_text_is_checked_before_it_is_built() -> None:
+    # Only subjects, preheaders and the text part have |tojson (see the markup filters).
+    with pytest.raises(RenderError) as caught:
+        _small("{{ 1 | tojson(20000) }}", text=True)
+    assert str(caught.value) == (
+        "templates/t.mjml line 1: unsafe or too costly: |tojson could build up to 20,001 "
+        f"characters, over the limit of 10,000 — {_SIZE_HINT}"
     )
 
 
@@ -763,8 +890,7 @@ SAME_AS_JINJA = [
     "{{ rows | join('; ', attribute='n') }}|{{ (items | map('upper')) | join('-') }}",
     "{{ items | batch(2, '-') | list }}|{{ items | batch(2) | list }}",
     "{{ items | slice(2) | list }}|{{ [] | batch(3, 0) | list }}",
-    "{{ items | slice(4, 0) | list }}|{{ rows | tojson(2) }}|{{ rows | tojson('  ') }}",
-    "{{ rows | tojson }}|{{ s | tojson(1) }}",
+    "{{ items | slice(4, 0) | list }}",
     "{{ s.ljust(19, '.') }}|{{ s.rjust(19) }}|{{ '-4'.zfill(9) }}|{{ s.center(19, '*') }}",
     "{{ (s ~ '\t' ~ s).expandtabs(4) }}|{{ 'a\tb'.expandtabs() }}|{{ s.replace('a', 'bb') }}",
     "{{ ', '.join(items) }}|{{ m.join(items) }}|{{ m.center(12) }}|{{ m.replace('b', '<i>') }}",
@@ -772,8 +898,24 @@ SAME_AS_JINJA = [
 ]
 
 
-@pytest.mark.parametrize("text", [False, True], ids=["html", "text"])
-@pytest.mark.parametrize("source", SAME_AS_JINJA)
+_KINDS = ((False, "html"), (True, "text"))
+# Only the text environment has |tojson (see the markup filters).
+TEXT_ONLY = [
+    "{{ rows | tojson(2) }}|{{ rows | tojson('  ') }}|{{ rows | tojson }}|{{ s | tojson(1) }}"
+]
+
+
+@pytest.mark.parametrize(
+    ("source", "text"),
+    [
+        *(
+            pytest.param(s, t, id=f"{i}-{k}")
+            for i, s in enumerate(SAME_AS_JINJA)
+            for t, k in _KINDS
+        ),
+        *(pytest.param(s, True, id=f"tojson{i}-text") for i, s in enumerate(TEXT_ONLY)),
+    ],
+)
 def test_checked_filters_and_methods_give_what_jinja_gives(source: str, text: bool) -> None:
     values = {
         "s": "a & <a>-tag\nsecond  line a",

@@ -38,6 +38,18 @@ _VOID = frozenset(
 )
 # Elements whose content is not markup: scanning resumes after their end tag.
 _RAW_TEXT = frozenset({"script", "style", "mj-style", "textarea", "xmp"})
+_EMBED_HINT = (
+    "it embeds content that no check sees, and email clients do not show it; remove the "
+    "element, or link to the content with <a href>"
+)
+# Elements refused wherever they appear, with the hint that says why.
+_REFUSED = {
+    "script": "email clients never run scripts; remove the element",
+    "iframe": _EMBED_HINT,
+    "object": _EMBED_HINT,
+    "embed": _EMBED_HINT,
+    "base": "it changes where every relative link goes; remove the element and write full URLs",
+}
 _URL_ATTRS = frozenset({"href", "src", "action", "formaction", "background", "poster"})
 _SCRIPT_SCHEMES = ("javascript:", "vbscript:")
 _CONTROL = re.compile(r"[\x00-\x20\x7f]+")
@@ -194,10 +206,11 @@ def markup_depth(source: str) -> int:
 def check_markup(source: Source, *, max_depth: int = 200, max_bytes: int = 1_000_000) -> None:
     """Check a layout or module body for markup that must never reach a recipient.
 
-    Reports unbalanced or mismatched ``mj-*``/``mjml`` tags, ``<script>`` elements,
-    ``on*=`` event-handler attributes, ``javascript:``/``vbscript:`` URLs, and markup over
-    the size or depth limits. HTML inside ``mj-text`` and friends need not balance. Jinja
-    tokens are skipped, so ``{% if a > b %}`` inside a tag is fine.
+    Reports unbalanced or mismatched ``mj-*``/``mjml`` tags, ``<script>``, ``<iframe>``,
+    ``<object>``, ``<embed>``, ``<base>`` and ``<meta http-equiv="refresh">`` elements, ``on*=``
+    event-handler attributes, ``javascript:``/``vbscript:`` URLs, Jinja tokens in ``srcdoc=``,
+    and markup over the size or depth limits. HTML inside ``mj-text`` and friends need not
+    balance. Jinja tokens are skipped, so ``{% if a > b %}`` inside a tag is fine.
 
     Args:
         source: The markup and the origin of each of its lines.
@@ -272,17 +285,29 @@ class _Locator:
 
 
 def _check_tag(tag: _Tag, scanned: str, original: str, error: _Locator) -> None:
-    if tag.name == "script":
-        raise error(
-            tag.start,
-            f"<script> elements are not allowed: {short_repr(original[tag.start : tag.end])}",
-            "email clients never run scripts; remove the element",
-        )
+    written = original[tag.start : tag.end]
+    if tag.name in _REFUSED:
+        message = f"<{tag.name}> elements are not allowed: {short_repr(written)}"
+        raise error(tag.start, message, _REFUSED[tag.name])
     for match in _ATTR.finditer(tag.attrs):
         name = match.group(1).lower()
         value_group = next((g for g in (2, 3, 4) if match.group(g) is not None), None)
         value = "" if value_group is None else match.group(value_group)
         shown = "" if value_group is None else _original(match, value_group, tag, original)
+        if tag.name == "meta" and name == "http-equiv" and _is_refresh(shown):
+            raise error(
+                tag.start,
+                f"<meta http-equiv={short_repr(shown)}> is not allowed: {short_repr(written)}",
+                "a refresh sends the reader to another page, and only a literal value shows it "
+                "is none; remove the element, or link to the page with <a href>",
+            )
+        if name == "srcdoc" and (token := _JINJA.search(shown)):
+            raise error(
+                tag.start,
+                f"Jinja tag {token.group()!r} in srcdoc= of <{tag.name}>",
+                "a srcdoc is read as a page of its own after its entities are decoded, so "
+                "escaped data would become markup there; remove the token",
+            )
         if len(name) > 2 and name.startswith("on"):
             raise error(
                 tag.start,
@@ -381,6 +406,11 @@ def _blank(match: re.Match[str]) -> str:
 
 def _is_url_attr(name: str) -> bool:
     return name in _URL_ATTRS or name.endswith(("-url", "-src", "-href", ":href"))
+
+
+def _is_refresh(value: str) -> bool:
+    """Whether an ``http-equiv`` value (Jinja tokens included) is, or may render as, refresh."""
+    return bool(_JINJA.search(value)) or _CONTROL.sub("", html.unescape(value)).lower() == "refresh"
 
 
 def _is_script_url(value: str) -> bool:

@@ -17,7 +17,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from personalize.errors import RegistryError, did_you_mean
 
-from .environment import GLOBAL_NAMES
+from .environment import GLOBAL_NAMES, MARKUP_FILTERS
 
 _RAW = re.compile(r"\{%-?\s*raw\s*-?%\}")
 TOO_DEEP = "template nests too deeply to compile"
@@ -25,6 +25,24 @@ TOO_DEEP_HINT = (
     "nest fewer {% for %} and {% if %} blocks, and chain fewer filters, brackets or "
     "attributes in one expression"
 )
+
+# Why each of the MARKUP_FILTERS would let recipient data add markup, and what to write instead.
+_MARKUP_FILTER_REASONS = {
+    "tojson": (
+        "its JSON keeps quotes unescaped, so recipient data inside an attribute could end it "
+        "and add attributes",
+        "print the value itself, {{ value }}: it is HTML-escaped",
+    ),
+    "xmlattr": (
+        "it writes whole attributes, so recipient data could add attributes of its own",
+        'write each attribute out, title="{{ value }}": the value is HTML-escaped',
+    ),
+    "urlize": (
+        "it turns text into <a href> links, so recipient data could add links that no URL "
+        "check sees",
+        'write the link out, <a href="{{ value | url }}">…</a>: the URL is checked and escaped',
+    ),
+}
 
 
 def nests_too_deeply(exc: BaseException) -> bool:
@@ -77,6 +95,11 @@ def check_template(
         )
     try:
         ast = env.parse(text)
+        refused = _markup_filter(env, ast)
+        if refused is not None:
+            name, line = refused
+            why, hint = _MARKUP_FILTER_REASONS[name]
+            raise fail(line, f"|{name} is not allowed in layouts and modules: {why}", hint)
         env.compile(ast)
     except TemplateAssertionError as exc:
         hint = None
@@ -141,6 +164,20 @@ def check_template(
             )
         raise fail(line, f"unknown name {name!r}", hint)
     return TemplateInfo(frozenset(used))
+
+
+def _markup_filter(
+    env: ImmutableSandboxedEnvironment, ast: nodes.Template
+) -> tuple[str, int] | None:
+    """The first of the ``MARKUP_FILTERS`` that ``ast`` applies and ``env`` lacks, and its line:
+    as a filter, in a ``{% filter %}`` block, or by name through ``map``."""
+    for node in ast.find_all(nodes.Filter):
+        name: Any = node.name
+        if name == "map" and node.args and isinstance(node.args[0], nodes.Const):
+            name = node.args[0].value
+        if isinstance(name, str) and name in MARKUP_FILTERS and name not in env.filters:
+            return name, node.lineno
+    return None
 
 
 def _unknown(ast: nodes.Template, used: set[str], known: set[str]) -> list[tuple[str, int]]:

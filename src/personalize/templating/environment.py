@@ -30,6 +30,11 @@ from .sizes import SizeLimitError, check_size, spend, text_size
 GLOBAL_NAMES = frozenset(
     {"range", "segments", "now", "lipsum", "dict", "cycler", "joiner", "namespace"}
 )
+# Jinja's filters whose result is markup built from their value without escaping it: in HTML,
+# recipient data would add attributes or elements. Layouts and modules cannot use them (the HTML
+# environment lacks them; check_template says why). Subjects, preheaders and the text part are
+# plain text, escaped where they enter the HTML: there they stay.
+MARKUP_FILTERS = frozenset({"tojson", "xmlattr", "urlize"})
 _MAPPINGS = (dict, MappingProxyType)
 _SEQUENCES = (tuple, list, range)  # sized for sure: no ABC check (slow) on the hot path
 # ASCII whitespace only: U+00A0 (as in Babel's "1.234,56\xa0€") stays.
@@ -377,6 +382,8 @@ def make_environments(
         env.filters["_css_url"] = css_url
         env.filters["_named"] = _named
         env.filters["_loop"] = _loop
+        for name in MARKUP_FILTERS if autoescape else ():
+            del env.filters[name]
         env.globals["range"] = _range
         env.globals["lipsum"] = growth.lipsum
         return env

@@ -60,6 +60,9 @@ def _indent(
     context: Context, s: Any, width: Any = 4, first: bool = False, blank: bool = False
 ) -> str:
     """Jinja's ``indent``, checked (it builds the indentation first: ``" " * width``)."""
+    if context.eval_ctx.autoescape and isinstance(width, str) and hasattr(s, "__html__"):
+        # Around markup, Jinja marks a text width safe as it is: escape it, as Markup does.
+        width = escape(width)
     text = soft_str(s)
     step = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
     if step > 0:
