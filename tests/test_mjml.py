@@ -456,6 +456,14 @@ EMBEDDING = {
         "line 1: <embed> elements are not allowed: "
         f"'<embed src=\"https://x.example/a.swf\"/>' — {EMBED_HINT}",
     ),
+    **{
+        name: (
+            f'<mj-raw><{name} src="https://x.example/"></{name}></mj-raw>',
+            f"line 1: <{name}> elements are not allowed: '<{name} src=\"https://x.example/\">' "
+            f"— {EMBED_HINT}",
+        )
+        for name in ("frame", "frameset", "applet", "portal")
+    },
     "base": (
         '<mj-raw><base href="https://x.example/"/></mj-raw>',
         "line 1: <base> elements are not allowed: '<base href=\"https://x.example/\"/>' — it "

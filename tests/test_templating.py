@@ -182,6 +182,17 @@ def test_indent_escapes_a_width_from_data_around_markup() -> None:
     assert out == "a\n&gt; &lt;b&gt;"
 
 
+def test_truncate_shorter_than_its_end_is_a_located_argument_error() -> None:
+    # Jinja asserts it, and a bare AssertionError escaped the render unlocated.
+    template = _template("{{ v | truncate(2, true, '...') }}|{{ v | truncate(4) }}")
+    with pytest.raises(RenderError) as caught:
+        template.render(_context(v="abcdef"))
+    assert caught.value.message == (
+        "FilterArgumentError: truncate: the length (2) is shorter than the end it adds ('...')"
+    )
+    assert _template("{{ v | truncate(4) }}").render(_context(v="abcdefghijkl")) == "a..."
+
+
 # Every filter of the HTML environment, with hostile data as its value and as its arguments:
 # printed inside a double-quoted attribute and as text, data adds no attribute or element.
 HOSTILE = "\" onmouseover=alert(1) x='<b>t</b>' \n\n https://evil.example/ a@b.example &quot;"

@@ -48,6 +48,10 @@ _REFUSED = {
     "iframe": _EMBED_HINT,
     "object": _EMBED_HINT,
     "embed": _EMBED_HINT,
+    "frame": _EMBED_HINT,
+    "frameset": _EMBED_HINT,
+    "applet": _EMBED_HINT,
+    "portal": _EMBED_HINT,
     "base": "it changes where every relative link goes; remove the element and write full URLs",
 }
 _URL_ATTRS = frozenset({"href", "src", "action", "formaction", "background", "poster"})
@@ -207,9 +211,10 @@ def check_markup(source: Source, *, max_depth: int = 200, max_bytes: int = 1_000
     """Check a layout or module body for markup that must never reach a recipient.
 
     Reports unbalanced or mismatched ``mj-*``/``mjml`` tags, ``<script>``, ``<iframe>``,
-    ``<object>``, ``<embed>``, ``<base>`` and ``<meta http-equiv="refresh">`` elements, ``on*=``
-    event-handler attributes, ``javascript:``/``vbscript:`` URLs, Jinja tokens in ``srcdoc=``,
-    and markup over the size or depth limits. HTML inside ``mj-text`` and friends need not
+    ``<object>``, ``<embed>`` (and frames, applets, portals), ``<base>`` and
+    ``<meta http-equiv="refresh">`` elements, ``on*=`` event-handler attributes,
+    ``javascript:``/``vbscript:`` URLs, Jinja tokens in ``srcdoc=``, and markup over the size
+    or depth limits. HTML inside ``mj-text`` and friends need not
     balance. Jinja tokens are skipped, so ``{% if a > b %}`` inside a tag is fine.
 
     Args:

@@ -11,11 +11,13 @@ from typing import Any
 
 from jinja2 import pass_context
 from jinja2.constants import LOREM_IPSUM_WORDS
+from jinja2.exceptions import FilterArgumentError
 from jinja2.filters import (
     do_batch,
     do_format,
     do_indent,
     do_tojson,
+    do_truncate,
     do_wordwrap,
     make_attrgetter,
     sync_do_slice,
@@ -288,6 +290,24 @@ def str_format(env: Any, method: Any) -> Callable[..., str]:
     return update_wrapper(wrapper, method)
 
 
+@pass_context
+def _truncate(
+    context: Context,
+    value: Any,
+    length: int = 255,
+    killwords: bool = False,
+    end: str = "...",
+    leeway: int | None = None,
+) -> str:
+    """Jinja's ``truncate``, whose length shorter than its ``end`` is an argument error, not
+    the bare AssertionError Jinja raises."""
+    if isinstance(length, int) and isinstance(end, str) and length < len(end):
+        raise FilterArgumentError(
+            f"truncate: the length ({length}) is shorter than the end it adds ({end!r})"
+        )
+    return do_truncate(context.environment, value, length, killwords, end, leeway)
+
+
 FILTERS: Mapping[str, Callable[..., Any]] = {
     "center": _center,
     "indent": _indent,
@@ -298,5 +318,6 @@ FILTERS: Mapping[str, Callable[..., Any]] = {
     "batch": _batch,
     "slice": _slice,
     "tojson": _tojson,
+    "truncate": _truncate,
 }
 """Jinja's filters that build a value by an argument, checked: they replace Jinja's own."""
