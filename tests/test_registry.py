@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import errno
+import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 import textwrap
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from personalize.errors import ConfigError, PersonalizeError, RegistryError
 from personalize.includes import Source
+from personalize.lint import lint_project
 from personalize.project import Project
 from personalize.registry import (
     Active,
@@ -1118,3 +1126,122 @@ def test_a_module_outside_the_project_includes_only_files_inside_it(tmp_path: Pa
         f"{shared.as_posix()}/hero/next.mjml line 1: mj-include path '_sign.mjml' leaves the "
         "project — include files from inside the project folder"
     )
+
+
+# -- folders that cannot be read --------------------------------------------------------------
+
+UNREADABLE = (
+    "cannot read the folder: Permission denied — check its permissions: personalize lists it "
+    "to find the .mjml files in it"
+)
+
+
+def deny(monkeypatch: pytest.MonkeyPatch, *folders: Path) -> None:
+    """Make listing ``folders`` fail as it does for a user without read permission."""
+    scandir = os.scandir
+
+    def refuse(path: Any = ".") -> Any:
+        if Path(os.fsdecode(path)) in folders:
+            raise PermissionError(errno.EACCES, "Permission denied", os.fsdecode(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refuse)
+
+
+def offer_project(tmp_path: Path) -> Path:
+    """A project whose required offer slot has its only fallback in modules/offer/."""
+    footer = (
+        '<slot name="offer"/>\n<mj-section><mj-column><mj-text>{% if links %}<a href="'
+        '{{ links.unsubscribe | url }}">Unsubscribe</a>{% endif %}</mj-text></mj-column>'
+        "</mj-section>"
+    )
+    layout = LAYOUT.replace('<slot name="extra" optional/>', footer)
+    offer = "<mj-section><mj-column><mj-text>10% off</mj-text></mj-column></mj-section>\n"
+    return make_full_project(
+        tmp_path / "shop",
+        layouts={"weekly": layout},
+        modules={"hero/default": HERO, "offer/default": offer},
+    )
+
+
+@pytest.mark.parametrize(
+    ("folder", "recursive"), [("templates", False), ("modules/hero", True)], ids=str
+)
+def test_a_folder_that_cannot_be_listed_is_a_located_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: str, recursive: bool
+) -> None:
+    root = make_project(tmp_path, modules={"hero/a": BODY})
+    deny(monkeypatch, root / folder)
+    top = root / folder.split("/")[0]
+    with pytest.raises(ConfigError) as caught:
+        mjml_files(top, recursive=recursive, root=root)
+    assert str(caught.value) == f"{folder}/: {UNREADABLE}"
+    kwargs = {"names": NAMES, "segments": SEGMENTS, "tz": BERLIN}
+    with pytest.raises(ConfigError) as caught:
+        load_registry(root, templates="templates", modules="modules", **kwargs)
+    assert str(caught.value) == f"{folder}/: {UNREADABLE}"
+
+
+def test_a_hidden_folder_that_cannot_be_listed_is_not_looked_into(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_project(tmp_path, modules={"hero/a": BODY, ".trash/hero/b": BODY})
+    deny(monkeypatch, root / "modules" / ".trash")
+    assert [p.name for p in mjml_files(root / "modules", recursive=True)] == ["a.mjml"]
+
+
+def test_a_missing_folder_has_no_files(tmp_path: Path) -> None:
+    assert mjml_files(tmp_path / "nowhere", recursive=True) == []
+    (tmp_path / "file").write_text("", encoding="utf-8")
+    assert mjml_files(tmp_path / "file") == []
+
+
+@pytest.mark.parametrize("folder", ["modules/offer", "templates", "modules/hero/b"])
+def test_lint_reports_an_unreadable_folder_and_nothing_it_causes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: str
+) -> None:
+    root = offer_project(tmp_path)
+    for variant in ("a", "b"):  # the variants of an experiment, b in a folder of its own
+        path = root / "modules" / "hero" / variant / "story.mjml"
+        path.parent.mkdir(parents=True)
+        front = f"segments: [gold]\nexperiment: {{name: story, variant: {variant}}}"
+        path.write_text(module(front), encoding="utf-8")
+    assert lint_project(root).findings == ()
+    deny(monkeypatch, root / folder)
+    # Not "no problems" (modules/offer/), nor "no layouts in templates/" and "slot … is not
+    # used by any layout" for every module (templates/), nor a missing fallback for offer, nor
+    # an experiment with one variant (modules/hero/b/).
+    assert [str(f) for f in lint_project(root).findings] == [f"{folder}/: L001 error: {UNREADABLE}"]
+    with pytest.raises(ConfigError) as caught:
+        Project.load(root)
+    assert str(caught.value) == f"{folder}/: {UNREADABLE}"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+@pytest.mark.parametrize(
+    ("folder", "mode"), [("modules/offer", 0), ("modules/hero", 0o600), ("templates", 0)]
+)
+def test_unreadable_folders_in_a_real_run(tmp_path: Path, folder: str, mode: int) -> None:
+    if os.geteuid() != 0:
+        command = [sys.executable, "-m", "personalize"]
+    elif shutil.which("setpriv"):  # root reads anything: drop that, as for a normal user
+        caps = "-dac_override,-dac_read_search"
+        command = ["setpriv", f"--bounding-set={caps}", f"--inh-caps={caps}"]
+        command += [sys.executable, "-m", "personalize"]
+    else:
+        pytest.skip("running as root without setpriv: permissions do not apply")
+    root = offer_project(tmp_path)
+    (root / folder).chmod(mode)  # 0o600: listed, but the files in it cannot be opened
+    try:
+        render = [*command, "--project", str(root), "render", "weekly", "-r", "ann"]
+        done = subprocess.run(render, capture_output=True, text=True)
+        assert (done.returncode, done.stderr) == (1, f"error: {folder}/: {UNREADABLE}\n")
+        lint = [*command, "--project", str(root), "lint", "--format", "json"]
+        done = subprocess.run(lint, capture_output=True, text=True)
+        findings = json.loads(done.stdout)["findings"]
+        assert (done.returncode, [(f["file"], f["code"]) for f in findings]) == (
+            1,
+            [(f"{folder}/", "L001")],
+        )
+    finally:
+        (root / folder).chmod(0o755)

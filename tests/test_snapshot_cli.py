@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.cells import cell_len
 
 import personalize
 from personalize.cli import app, main
@@ -202,6 +204,81 @@ def test_update_accepts_changes_and_deletes_stale_snapshots(
     assert changes(project, capsys) == set()
 
 
+def test_update_deletes_only_the_snapshots_it_wrote(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(project, capsys, "--update")
+    folder = project / "snapshots"
+    ann = (folder / "news" / "ann.email.txt").read_text(encoding="utf-8")
+    files = {
+        "news/gus.email.txt": ann.replace("recipient: ann", "recipient: gus"),  # a stale one
+        "archive/2025/thanks.email.txt": "Dear customer, my own notes\n",
+        "news/notes.email.txt": "no snapshot header here\n",
+        "promo-old/ann.email.txt": ann,  # a copy outside the folder of the layout it names
+    }
+    for path, text in files.items():
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_text(text, encoding="utf-8")
+    assert changes(project, capsys) == {("news", "gus", "stale")}
+    _, out, _ = run(project, capsys, "--format", "json")
+    others = ["archive/2025/thanks.email.txt", "news/notes.email.txt", "promo-old/ann.email.txt"]
+    assert json.loads(out)["others"] == others
+    code, out, _ = run(project, capsys, "--update")
+    kept = "not one of these snapshots (no snapshot header, or outside its layout's folder)"
+    assert (code, out.splitlines()) == (
+        0,
+        [
+            "deleted news/gus.email.txt",
+            f"   kept archive/2025/thanks.email.txt: {kept}",
+            f"   kept news/notes.email.txt: {kept}",
+            f"   kept promo-old/ann.email.txt: {kept}",
+            f"0 written (0 new), 1 deleted, 8 unchanged in {folder}",
+        ],
+    )
+    assert not (folder / "news" / "gus.email.txt").exists()
+    for path, text in list(files.items())[1:]:
+        assert (folder / path).read_text(encoding="utf-8") == text
+    assert run(project, capsys, "--check")[0] == 0  # other files do not fail a check
+
+
+@pytest.mark.parametrize(
+    ("refused", "message"),
+    [
+        (
+            "unlink",
+            "error: --dir: cannot delete the stale snapshot '{folder}/news/dan.email.txt': "
+            "Permission denied — check the permissions of its folder, or delete it yourself",
+        ),
+        (
+            "rmdir",
+            "error: --dir: cannot delete the empty folder '{folder}/promo': Permission denied — "
+            "check the permissions of the folder it is in, or delete it yourself",
+        ),
+    ],
+    ids=["file", "folder"],
+)
+def test_a_stale_snapshot_that_cannot_be_deleted_is_an_error(
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    refused: str,
+    message: str,
+) -> None:
+    run(project, capsys, "--update")
+    if refused == "rmdir":  # all of promo/ is stale: its folder goes too
+        (project / "templates" / "promo.mjml").unlink()
+    (project / "personas.jsonl").write_text(
+        "".join(json.dumps(p) + "\n" for p in PERSONAS[:3]), encoding="utf-8"
+    )
+
+    def deny(path: Path, *args: Any, **kwargs: Any) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(Path, refused, deny)  # as in a folder the user may not write to
+    code, out, err = run(project, capsys, "--update")
+    assert (code, out, err) == (1, "", message.format(folder=project / "snapshots") + "\n")
+
+
 def test_render_errors_are_reported_and_fail(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -243,15 +320,22 @@ def test_dir_now_scrub_and_headers(project: Path, capsys: pytest.CaptureFixture[
             "Error: Invalid value for --now: expected an ISO date-time such as "
             "2026-11-27T09:00:00+01:00, got 'friday'",
         ),
+        (
+            ["--dir", ""],  # e.g. --dir "$SNAPDIR" with the variable unset
+            "Error: Invalid value for --dir: expected a folder, got '' — leave --dir out to use "
+            "snapshots/ in the project",
+        ),
     ],
-    ids=["scrub", "scrub-group", "now"],
+    ids=["scrub", "scrub-group", "now", "empty-dir"],
 )
 def test_bad_options_are_usage_errors(
     project: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
 ) -> None:
-    code, _, err = run(project, capsys, *args)
-    assert code == 2
-    assert err.splitlines()[-1] == message
+    for mode in ("--check", "--update"):
+        code, _, err = run(project, capsys, mode, *args)
+        assert code == 2
+        assert err.splitlines()[-1] == message
+    assert not (project / "snapshots").exists()
 
 
 def test_snapshots_of_an_older_format_ask_for_one_update(
@@ -384,3 +468,56 @@ def test_a_file_with_a_byte_order_mark_compares_equal(
     file = project / "snapshots" / "news" / "bea.email.txt"
     file.write_bytes(b"\xef\xbb\xbf" + file.read_bytes().replace(b"\n", b"\r\n"))  # Notepad
     assert run(project, capsys, "--check")[0] == 0  # as the email_snapshot fixture reads it
+
+
+@pytest.mark.parametrize(
+    ("persona", "folded"),
+    [
+        (
+            "customer-yamada-taro-gold-tokyo-shibuya-2026",
+            ("customer-yamada-taro-gol", "d-tokyo-shibuya-2026    "),
+        ),
+        # 46 cells wide: each CJK character takes two.
+        (
+            "顧客-山田太郎-ゴールド会員-東京都渋谷区",
+            ("顧客-山田太郎-ゴールド会", "員-東京都渋谷区         "),
+        ),
+    ],
+    ids=["ascii", "cjk"],
+)
+def test_check_keeps_names_whole_at_80_columns(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    persona: str,
+    folded: tuple[str, str],
+) -> None:
+    shop = make_project(
+        tmp_path / "shop",
+        layouts={"weekly": LAYOUT, "welcome": LAYOUT},
+        modules={"hero/default": HERO, "hero/gold": GOLD},
+        personas=[{**ANN, "id": "vera", "tier": "Gold"}, {**ANN, "id": persona, "tier": "Gold"}],
+    )
+    run(shop, capsys, "--update")
+    edit(shop / "modules" / "hero" / "gold.mjml", "Gold news for", "Golden news for")
+    monkeypatch.setattr(app.out, "width", 80)  # a CI log, or a pipe
+    code, out, _ = run(shop, capsys)
+    # The layouts in full, not "w…" for both; a persona id too long for the width folds onto
+    # two lines, never cut; the diff lines give way.
+    first, second = folded
+    rows = [
+        "│ {} │ vera                     │ content only: text,  │ -Gold news for…  │",
+        "│         │                          │ html                 │ +Golden news fo… │",
+        f"│ {{}} │ {first} │ content only: text,  │ -Gold news for…  │",
+        f"│         │ {second} │ html                 │ +Golden news fo… │",
+    ]
+    rows = [row.format(layout) for layout in ("weekly ", "welcome") for row in rows]
+    assert code == 1
+    assert out.splitlines()[1:-2] == [
+        "┏━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━┓",
+        "┃ layout  ┃ persona                  ┃ change               ┃ what changed     ┃",
+        "┡━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━┩",
+        *rows,
+        "└─────────┴──────────────────────────┴──────────────────────┴──────────────────┘",
+    ]
+    assert {cell_len(line) for line in out.splitlines()[1:-2]} == {80}

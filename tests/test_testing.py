@@ -338,6 +338,32 @@ def test_check_snapshots_reports_each_file_and_segment_counts(tmp_path: Path) ->
     assert report.count("stale") == 1
 
 
+def test_check_snapshots_calls_stale_only_the_snapshots_it_writes(tmp_path: Path) -> None:
+    project = _project(tmp_path / "p", [ANN])
+    folder = tmp_path / "snaps"
+    files = {
+        "old/cy.email.txt": OLD.replace("layout: news", "layout: old"),  # a layout now gone
+        "news/notes.email.txt": "Dear customer, my own notes\n",  # no snapshot header
+        "archive/2025/thanks.email.txt": OLD,  # a copy, outside the news/ folder it names
+        "old.email.txt": OLD.replace("layout: news", "layout: old"),
+        "test_emails/test_email[ann-news].email.txt": OLD,  # the pytest fixture's files
+    }
+    for path, text in files.items():
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_text(text, encoding="utf-8")
+    report = check_snapshots(project, folder)
+    assert [(f.path, f.layout, f.recipient, f.status) for f in report.files] == [
+        ("news/ann.email.txt", "news", "ann", "missing"),
+        ("old/cy.email.txt", "old", "ann", "stale"),
+    ]
+    assert report.others == (
+        "archive/2025/thanks.email.txt",
+        "news/notes.email.txt",
+        "old.email.txt",
+        "test_emails/test_email[ann-news].email.txt",
+    )
+
+
 def test_check_snapshots_needs_a_pinned_now(tmp_path: Path) -> None:
     settings = SETTINGS.replace('now = "2026-11-27T09:00:00+01:00"\n', "")
     project = _project(tmp_path / "p", [ANN], settings=settings)

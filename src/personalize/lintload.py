@@ -230,11 +230,13 @@ def _declared_text(text: str) -> dict[str, tuple[str, ...]]:
 
 def _lost_slots(settings: Settings, registry: Registry) -> frozenset[str] | None:
     folder = settings.path(settings.project.templates)
-    if not folder.is_dir():
+    unread: list[PersonalizeError] = []  # load_registry reported it
+    files = mjml_files(folder, report=unread.append)
+    if not folder.is_dir() or unread:  # no layouts to tell which slots exist
         return None
     loaded = {layout.file for layout in registry.layouts.values()}
     lost: set[str] = set()
-    for path in mjml_files(folder):
+    for path in files:
         if display_path(path, settings.root) not in loaded:
             lost.update(_SLOT_NAME.findall(_text(path)))
     return frozenset(lost)
@@ -244,9 +246,13 @@ def _lost_experiments(settings: Settings, registry: Registry) -> frozenset[str]:
     folder = settings.path(settings.project.modules)
     if not folder.is_dir():
         return frozenset()
+    unread: list[PersonalizeError] = []  # load_registry reported it
+    files = mjml_files(folder, recursive=True, report=unread.append)
+    if unread:  # any experiment may have variants in a folder that could not be read
+        return frozenset(m.experiment.name for m in registry.modules.values() if m.experiment)
     loaded = {module.file for module in registry.modules.values()}
     lost: set[str] = set()
-    for path in mjml_files(folder, recursive=True):
+    for path in files:
         if path.name.startswith("_") or display_path(path, settings.root) in loaded:
             continue
         text = _text(path)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
+from fnmatch import fnmatch
 from pathlib import Path
 
 from .config import read_text_file
@@ -167,19 +169,25 @@ def load_registry(
                 "folder",
             )
         )
-    for path in mjml_files(layout_dir):
+    unread: list[PersonalizeError] = []  # folders that cannot be listed (collecting mode)
+
+    def listing(error: PersonalizeError) -> None:
+        unread.append(error)
+        report(error)
+
+    for path in mjml_files(layout_dir, root=root, report=listing):
         try:
             layout = _load_layout(root, path, report)
         except PersonalizeError as err:
             report(err)
             continue
         layouts[layout.name] = layout
-    if not layouts and layout_dir.is_dir():
+    if not layouts and layout_dir.is_dir() and not unread:
         report(RegistryError(f"no layouts in {templates}/", hint="add e.g. templates/weekly.mjml"))
     slots = {slot.name for layout in layouts.values() for slot in layout.slots}
     loaded: dict[str, Module] = {}
     if module_dir.is_dir():
-        for path in mjml_files(module_dir, recursive=True):
+        for path in mjml_files(module_dir, recursive=True, root=root, report=listing):
             if path.name.startswith("_"):
                 continue  # a partial for mj-include, not a module
             try:
@@ -198,7 +206,9 @@ def load_registry(
         for slot in layout.slots:
             # A module for everyone (no segments, exclude or when) may still be limited to
             # locales or a date window; then a recipient outside them is a DecisionError.
-            if slot.required and not any(_for_everyone(m) for m in by_slot[slot.name]):
+            # Its fallback may be in a folder that could not be read: that is the problem.
+            fallback = any(_for_everyone(m) for m in by_slot[slot.name])
+            if slot.required and not fallback and not unread:
                 targeted = ", ".join(m.id for m in by_slot[slot.name]) or "none"
                 report(
                     ConfigError(
@@ -213,19 +223,59 @@ def load_registry(
     return Registry(layouts=layouts, modules=loaded, by_slot=by_slot)
 
 
-def mjml_files(folder: Path, *, recursive: bool = False) -> list[Path]:
+def mjml_files(
+    folder: Path,
+    *,
+    recursive: bool = False,
+    root: Path | None = None,
+    report: Callable[[PersonalizeError], None] | None = None,
+) -> list[Path]:
     """The ``*.mjml`` files of ``folder``, sorted: regular files only, hidden ones skipped.
 
     Editors leave hidden files and links beside the one being edited (Emacs links
-    ``.#weekly.mjml`` to nowhere); a folder named ``*.mjml`` is not a template either.
+    ``.#weekly.mjml`` to nowhere); a folder named ``*.mjml`` is not a template either. A
+    missing ``folder`` has no files.
+
+    Args:
+        folder: The layouts or modules folder.
+        recursive: Include the files of its subfolders (not hidden ones).
+        root: The project folder, for naming a folder that cannot be read.
+        report: Called with each folder that cannot be read (default: raise the first).
+
+    Raises:
+        ConfigError: a folder cannot be listed (no permission, an I/O error), naming the
+            folder and why: its files would be left out without a word.
     """
-    found = folder.rglob("*.mjml") if recursive else folder.glob("*.mjml")
-    return sorted(
-        path
-        for path in found
-        if path.is_file()
-        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
-    )
+    errors: list[OSError] = []
+    found: list[Path] = []
+    # Path.glob skips a folder it cannot list without a word; os.walk tells us.
+    for top, folders, files in os.walk(folder, onerror=errors.append):
+        folders[:] = [name for name in folders if recursive and not name.startswith(".")]
+        for name in files:
+            if fnmatch(name, "*.mjml") and not name.startswith("."):
+                try:
+                    if Path(top, name).is_file():
+                        found.append(Path(top, name))
+                except OSError as exc:  # listed, but the folder cannot be searched
+                    errors.append(OSError(exc.errno, exc.strerror, top))
+    shown: set[str] = set()
+    for error in errors:
+        if isinstance(error, FileNotFoundError | NotADirectoryError):
+            continue  # no such folder (load_registry says so), or it went away meanwhile
+        path = Path(error.filename or folder)
+        name = f"{display_path(path, root) if root is not None else path.as_posix()}/"
+        if name in shown:
+            continue
+        shown.add(name)
+        problem = ConfigError(
+            f"cannot read the folder: {error.strerror or error}",
+            file=name,
+            hint="check its permissions: personalize lists it to find the .mjml files in it",
+        )
+        if report is None:
+            raise problem
+        report(problem)
+    return sorted(found)
 
 
 def _reporter(problems: list[PersonalizeError] | None) -> Callable[[PersonalizeError], None]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.cells import cell_len, set_cell_size
 from rich.table import Table
 from rich.text import Text
 
@@ -18,7 +19,10 @@ from .app import State, cli, out, parse_now, plain, safe
 
 SUMMARY_LINES = 3  # lines of each diff summary shown in the --check table
 CHANGE_WIDTH = 20  # the change column, wrapped, on narrow terminals
+DIFF_WIDTH = 16  # the "what changed" column at least: longer names fold to leave it this
+_BORDERS = 13  # the borders and padding of the four columns
 _STYLE = {"changed": "yellow", "missing": "cyan", "stale": "magenta", "error": "red"}
+_OTHER = "not one of these snapshots (no snapshot header, or outside its layout's folder)"
 
 
 @cli.command()
@@ -72,13 +76,18 @@ def snapshot(
       personalize snapshot --update
       personalize snapshot --check --scrub '(?<=[?&]t=)\\w+=TOKEN'
     """
+    if folder == "":  # an unset variable in a script: not the default folder, silently
+        raise click.BadParameter(
+            "expected a folder, got '' — leave --dir out to use snapshots/ in the project",
+            param_hint="--dir",
+        )
     try:
         scrubbers = tuple(Scrubber.parse(spec) for spec in scrub)
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="--scrub") from None
     project = state.project
     now = parse_now(now_text, project.schema.tz)
-    root = Path(folder) if folder else project.root / "snapshots"
+    root = Path(folder) if folder is not None else project.root / "snapshots"
     report = check_snapshots(project, root, now=now, scrubbers=scrubbers, headers=headers)
     if mode == "update":
         _update(report, fmt)
@@ -107,10 +116,8 @@ def _update(report: SnapshotReport, fmt: str) -> None:
                 ) from None
             written.append(file.path)
         elif file.status == "stale":
-            target.unlink()
+            _delete(target)
             deleted.append(file.path)
-            if not any(target.parent.iterdir()):
-                target.parent.rmdir()
     if fmt == "json":
         payload = _report_json(report) | {"written": written, "deleted": deleted}
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
@@ -120,10 +127,33 @@ def _update(report: SnapshotReport, fmt: str) -> None:
             verb = {"stale": "deleted", "error": "failed"}.get(file.status, "wrote")
             what = f"{file.path}: {file.error}" if file.error else file.path
             out.print(Text.assemble((f"{verb:>7} ", _STYLE[file.status]), plain(what)))
+    for path in report.others:
+        out.print(Text.assemble(("   kept ", "dim"), plain(path), f": {_OTHER}"))
     out.print(
         f"{len(written)} written ({report.count('missing')} new), {len(deleted)} deleted, "
         f"{report.count('unchanged')} unchanged in {report.folder}"
     )
+
+
+def _delete(file: Path) -> None:
+    """Delete a stale snapshot, and its layout's folder once that is empty."""
+    try:
+        file.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot delete the stale snapshot {str(file)!r}: {exc.strerror or exc}",
+            path="--dir",
+            hint="check the permissions of its folder, or delete it yourself",
+        ) from None
+    try:
+        if not any(file.parent.iterdir()):
+            file.parent.rmdir()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot delete the empty folder {str(file.parent)!r}: {exc.strerror or exc}",
+            path="--dir",
+            hint="check the permissions of the folder it is in, or delete it yourself",
+        ) from None
 
 
 def _kind(file: SnapshotFile) -> str:
@@ -159,17 +189,43 @@ def _detail(file: SnapshotFile, lines: int) -> str:
 
 
 def _fit(lines: list[str], width: int) -> list[str]:
-    """Lines cut to ``width``; a -/+ pair that agrees in a long prefix starts near its change."""
+    """Lines cut to ``width`` cells; a -/+ pair that agrees in a long prefix starts near its
+    change."""
     out = list(lines)
     for i in range(len(out) - 1):
         old, new = out[i], out[i + 1]
-        if old[:1] == "-" and new[:1] == "+" and max(len(old), len(new)) > width:
+        if old[:1] == "-" and new[:1] == "+" and max(cell_len(old), cell_len(new)) > width:
             pairs = zip(old[1:], new[1:], strict=False)
             same = next((k for k, (x, y) in enumerate(pairs) if x != y), min(len(old), len(new)))
             if same > width // 2:
                 cut = same - width // 3
                 out[i], out[i + 1] = f"-…{old[1 + cut :]}", f"+…{new[1 + cut :]}"
-    return [line if len(line) <= width else line[: width - 1] + "…" for line in out]
+    return [line if cell_len(line) <= width else _cut(line, width) for line in out]
+
+
+def _cut(line: str, width: int) -> str:
+    # set_cell_size pads with a space where a wide character would straddle the edge.
+    return set_cell_size(line, width - 1).rstrip(" ") + "…"
+
+
+def _widths(rows: list[SnapshotFile], width: int) -> tuple[int, int, int, int]:
+    """The layout, persona, change and "what changed" widths, in terminal cells.
+
+    Names in full (in cells: a CJK character takes two); the diff lines get what is left of
+    the width, cut short rather than wrapped. Names too long for that fold onto more lines,
+    never cut: two that share a prefix would look the same.
+    """
+    layout = max(cell_len("layout"), *(cell_len(plain(f.layout or "?")) for f in rows))
+    persona = max(cell_len("persona"), *(cell_len(plain(f.recipient or "?")) for f in rows))
+    kinds = max(cell_len(_kind(f)) for f in rows)
+    free = width - layout - persona - _BORDERS
+    change = kinds if free - kinds >= 40 else min(kinds, CHANGE_WIDTH)
+    if free - change >= DIFF_WIDTH:
+        return layout, persona, change, free - change
+    names = max(len("layout") + len("persona"), width - _BORDERS - change - DIFF_WIDTH)
+    if layout > names // 2:  # a long layout name shares the room with the persona ids
+        layout = max(names // 2, names - persona)
+    return layout, names - layout, change, DIFF_WIDTH
 
 
 def _print_check(report: SnapshotReport) -> None:
@@ -185,16 +241,11 @@ def _print_check(report: SnapshotReport) -> None:
         )
         return
     table = Table(title=f"snapshots that differ in {report.folder}", title_justify="left")
-    # Names in full; the diff lines get what is left of the width, cut short rather than wrapped.
-    names = max(len("layout"), *(len(f.layout or "?") for f in rows))
-    names += max(len("persona"), *(len(f.recipient or "?") for f in rows))
-    kinds = max(len(_kind(f)) for f in rows)
-    change = kinds if out.width - names - kinds - 13 >= 40 else CHANGE_WIDTH
-    room = max(16, out.width - names - change - 13)  # 13: borders and padding
-    table.add_column("layout", no_wrap=True)
-    table.add_column("persona", no_wrap=True)
+    layout, persona, change, room = _widths(rows, out.width)
+    table.add_column("layout", width=layout, overflow="fold")
+    table.add_column("persona", width=persona, overflow="fold")
     table.add_column("change", width=change)
-    table.add_column("what changed", no_wrap=True)
+    table.add_column("what changed", width=room, no_wrap=True)
     for file in rows:
         lines = [plain(line) for line in _detail(file, SUMMARY_LINES).splitlines()]
         table.add_row(
@@ -241,6 +292,7 @@ def _report_json(report: SnapshotReport) -> dict[str, Any]:
             }
             for f in report.files
         ],
+        "others": list(report.others),
         "segments": [
             {"segment": name, "changed": changed, "personas": total}
             for name, changed, total in report.segments

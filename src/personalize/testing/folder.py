@@ -45,9 +45,9 @@ class SnapshotFile:
 
     Attributes:
         path: The file, relative to the folder (``weekly/vip-vera.email.txt``).
-        layout: The layout name (for a stale file: as its header says, if it has one).
+        layout: The layout name (for a stale file: as its header says).
         recipient: The persona id (likewise).
-        status: ``unchanged``, ``changed``, ``missing`` (no file yet), ``stale`` (a file for a
+        status: ``unchanged``, ``changed``, ``missing`` (no file yet), ``stale`` (a snapshot of a
             persona or layout that no longer exists) or ``error`` (the render failed).
         text: The fresh snapshot text (``None`` for ``stale`` and ``error``).
         change: What differs, for ``changed``.
@@ -75,11 +75,15 @@ class SnapshotReport:
             stale files sorted by path.
         segments: ``(segment, personas with a changed, missing or failed email, personas)``
             for every segment with members, in segments.yaml order.
+        others: The ``*.email.txt`` files in the folder that are not snapshots this check
+            writes (no snapshot header, or not in the folder of the layout it names), sorted:
+            an update leaves them alone.
     """
 
     folder: Path
     files: tuple[SnapshotFile, ...]
     segments: tuple[tuple[str, int, int], ...]
+    others: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -116,6 +120,8 @@ def check_snapshots(
     """Render every persona × layout and compare it with its file in ``folder``.
 
     Nothing is written: the report holds each fresh text for a caller that updates files.
+    A file counts as a stale snapshot only if its header names a layout and a persona and it
+    lies in that layout's folder; other ``*.email.txt`` files are listed in ``others``.
 
     Args:
         project: The project.
@@ -143,12 +149,24 @@ def check_snapshots(
             path = snapshot_path(layout, rid)
             files.append(_compare(project, layout, persona, root, path, moment, scrubbers, headers))
     expected = {f.path for f in files}
+    others: list[str] = []
     for found in sorted(root.rglob(f"*{SUFFIX}")) if root.is_dir() else ():
         path = found.relative_to(root).as_posix()
-        if path not in expected and found.is_file():  # a folder named *.email.txt is not one
+        if path in expected or not found.is_file():  # a folder named *.email.txt is not one
+            continue
+        try:
             header = parse_header(found.read_bytes().decode("utf-8-sig", "replace"))
-            files.append(SnapshotFile(path, header.get("layout"), header.get("recipient"), "stale"))
-    return SnapshotReport(root, tuple(files), _segment_counts(project, files, moment))
+        except OSError as exc:
+            raise _unreadable(found, exc) from None
+        named, recipient = header.get("layout"), header.get("recipient")
+        # An update deletes stale files: only those it wrote, never a file of someone else's
+        # that happens to end in .email.txt (notes, an archive, the pytest fixture's folder).
+        if named is None or recipient is None or path != f"{_safe(named)}/{found.name}":
+            others.append(path)
+        else:
+            files.append(SnapshotFile(path, named, recipient, "stale"))
+    segments = _segment_counts(project, files, moment)
+    return SnapshotReport(root, tuple(files), segments, tuple(others))
 
 
 def _check_names(project: Project) -> None:
@@ -213,16 +231,20 @@ def _compare(
         # put a byte order mark first (as the email_snapshot fixture reads it): the text counts.
         old = file.read_bytes().decode("utf-8-sig", "replace").replace("\r\n", "\n")
     except OSError as exc:  # e.g. a folder so deep that the path is too long
-        raise ConfigError(
-            f"cannot read {str(file)!r}: {exc.strerror or exc}",
-            hint="use a snapshot folder with a shorter path"
-            if exc.errno == errno.ENAMETOOLONG
-            else "check that the snapshot folder can be read",
-        ) from None
+        raise _unreadable(file, exc) from None
     if old == text:
         return SnapshotFile(path, layout, persona.id, "unchanged", text)
     change = compare_snapshots(old, text)
     return SnapshotFile(path, layout, persona.id, "changed", text, change, diff_summary(old, text))
+
+
+def _unreadable(file: Path, exc: OSError) -> ConfigError:
+    return ConfigError(
+        f"cannot read {str(file)!r}: {exc.strerror or exc}",
+        hint="use a snapshot folder with a shorter path"
+        if exc.errno == errno.ENAMETOOLONG
+        else "check that the snapshot folder can be read",
+    )
 
 
 def _segment_counts(
