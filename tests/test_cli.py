@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import email
 import email.policy
+import gc
 import itertools
 import json
+import os
+import shutil
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 import pytest
 
 from personalize import Project
 from personalize.cli import app, main
+from personalize.cli import render as render_command
 from personalize.cli.explain import _json_value
+from personalize.render import RenderedEmail
 from personalize.rules import MISSING
 from projects import starter_kit_copy
 
@@ -232,10 +238,10 @@ def test_ids_that_would_share_files_are_an_error_for_the_second(
     )
     assert code == 1
     assert json.loads(out)["errors"][0]["text"] == (
-        "recipient ../../a/b: its files would overwrite those of recipient '../../a b' "
-        "(weekly--.._.._a_b.html) — give every record its own id; ids that differ only in "
-        "characters other than letters, digits and ._@+- (written '_'), or after 120 "
-        "characters, clash"
+        f"{data} line 2 (recipient ../../a/b): its files would overwrite those of recipient "
+        "'../../a b' (weekly--.._.._a_b.html) — give every record its own id; ids that differ "
+        "only in case (macOS and Windows file names ignore it), in characters other than "
+        "letters, digits and ._@+- (written '_'), or after 120 characters, clash"
     )
     assert sorted(p.name for p in out_dir.iterdir()) == [
         "weekly--.._.._a_b.eml",
@@ -261,10 +267,11 @@ def test_an_email_that_cannot_become_a_message_does_not_stop_the_others(
         ["render", "weekly", "--data", data, "--all", "--out", str(out_dir)], capsys
     )
     assert code == 1
-    assert (
-        "error: recipient a: list_unsubscribe: expected an https: or mailto: URL, got "
-        "'http://x.example/u'"
-    ) in err
+    assert _errors(err) == [
+        f"error: {data} line 1 (recipient a): list_unsubscribe: expected an https: or mailto: "
+        "URL, got 'http://x.example/u' — one-click unsubscribe (RFC 8058) needs an https:// "
+        "URL; mailto: also works"
+    ]
     assert sorted(p.name for p in out_dir.iterdir()) == [
         "weekly--b.eml",
         "weekly--b.html",
@@ -551,8 +558,9 @@ NOW_OUT_OF_RANGE = [
         ["matrix", "weekly"],
         ["calibrate", str(ROOT / "examples" / "audience.jsonl"), "--dry-run"],
         ["snapshot", "--check"],
+        ["lint"],  # which reads the project's zone itself: the project may not load
     ],
-    ids=["render", "explain", "coverage", "matrix", "calibrate", "snapshot"],
+    ids=["render", "explain", "coverage", "matrix", "calibrate", "snapshot", "lint"],
 )
 @pytest.mark.parametrize(("now", "message"), NOW_OUT_OF_RANGE, ids=["year-10000", "year-0"])
 def test_a_now_without_a_utc_time_is_a_usage_error(
@@ -563,17 +571,39 @@ def test_a_now_without_a_utc_time_is_a_usage_error(
     assert err.splitlines()[-1] == message
 
 
-def test_lint_names_a_now_out_of_range_read_in_the_project_zone(
-    capsys: pytest.CaptureFixture[str],
+@pytest.mark.parametrize(
+    ("now", "message", "hint"),
+    [
+        (
+            "soon",
+            "expected an ISO date-time such as 2026-11-27T09:00:00+01:00, got 'soon'",
+            None,
+        ),
+        (
+            "0001-01-01",
+            "expected a moment between the years 1 and 9999 in UTC, got '0001-01-01' (read in "
+            "Europe/Berlin), which is before 0001-01-01 in UTC",
+            "pass a date-time inside the calendar, such as 2026-11-27T09:00:00+01:00",
+        ),
+    ],
+    ids=["not-a-date-time", "year-0"],
+)
+def test_lint_prints_a_bad_now_as_json_when_asked_for_json(
+    now: str, message: str, hint: str | None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # lint loads the project itself, after the options are parsed: the zone is known only then.
-    code, out, err = run(["lint", "--now", "0001-01-01"], capsys)
-    assert (code, out) == (2, "")  # not 1, which means the project has errors
-    assert err == (
-        "error: now: the render time 0001-01-01T00:00:00+00:53:28 is out of range: in UTC it falls "
-        "before the start of year 1 — render at a time between years 1 and 9999 in UTC, e.g. "
-        "now=datetime.now(UTC)\n"
-    )
+    code, out, err = run(["lint", "--now", now, "--format", "json"], capsys)
+    assert (code, err) == (2, "")  # 2: lint could not run; 1 would mean the project has errors
+    assert json.loads(out) == {
+        "error": {
+            "type": "UsageError",
+            "message": message,
+            "file": None,
+            "line": None,
+            "recipient": None,
+            "path": "--now",
+            "hint": hint,
+        }
+    }
 
 
 def test_explain_shows_an_unfillable_required_slot_then_fails_as_render_would(
@@ -610,3 +640,258 @@ def test_explain_shows_an_unfillable_required_slot_then_fails_as_render_would(
     )
     assert [c["outcome"] for c in hero["candidates"]][-3:] == ["wrong locale"] * 3
     assert err == error + "\n"
+
+
+# -- pipes, unreadable files, the recipient's line, and what the system refuses ----------------
+
+AUDIENCE = ROOT / "examples" / "audience.jsonl"  # 5 records: c-1001 to c-1005
+PERSONALIZE = [sys.executable, "-m", "personalize", "--project", str(ROOT)]
+
+
+def _errors(err: str) -> list[str]:
+    """The error lines of stderr (warnings come first)."""
+    return [line for line in err.splitlines() if line.startswith("error:")]
+
+
+def _pipe(data: bytes) -> str:
+    """``/dev/fd/N`` of a pipe holding ``data``, as ``--data <(zcat …)`` passes one."""
+    read, write = os.pipe()
+    os.write(write, data)  # less than a pipe's 64 KiB: no reader needed yet
+    os.close(write)
+    return f"/dev/fd/{read}"
+
+
+@pytest.mark.parametrize(
+    ("command", "terminal"),
+    [
+        (["render", "weekly", "--all", "--format", "json", "--data"], False),
+        (["explain", "weekly", "-r", "c-1005", "--format", "json", "--data"], False),
+        (["calibrate", "--dry-run", "--format", "json"], False),
+        (["calibrate", "--dry-run", "--format", "json"], True),
+    ],
+    ids=["render", "explain", "calibrate", "calibrate-progress-bar"],
+)
+def test_data_may_be_a_pipe_read_once(
+    command: list[str],
+    terminal: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if terminal:  # the bar, which has no total for a stream
+        monkeypatch.setattr(app.err, "_force_terminal", True)
+    path = _pipe(AUDIENCE.read_bytes() * (5 if command[0] == "calibrate" else 1))
+    try:
+        code, out, err = run([*command, path], capsys)
+    finally:
+        os.close(int(path.rpartition("/")[2]))
+    assert code == 0, err
+    payload = json.loads(out)
+    if command[0] == "render":
+        assert [e["recipient"] for e in payload["emails"]] == [f"c-100{n}" for n in range(1, 6)]
+    elif command[0] == "explain":
+        assert payload["recipient"] == "c-1005"
+    else:
+        assert (payload["records"], payload["file"]) == (25, None)
+
+
+def test_calibrate_reads_a_named_pipe_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "audience.fifo"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", 'cat "$0" > "$1"', str(AUDIENCE), str(fifo)])
+    try:
+        result = subprocess.run(
+            [*PERSONALIZE, "calibrate", str(fifo), "--dry-run", "--format", "json"],
+            capture_output=True,
+            text=True,
+            timeout=60,  # read twice, the second read waits for a writer forever
+            check=False,
+        )
+    finally:
+        writer.kill()
+        writer.wait()
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["records"] == 5
+
+
+def _as_a_user(args: list[str]) -> list[str]:
+    """``args`` run so that file permissions apply: as root, without its override of them."""
+    if os.geteuid() != 0:
+        return args
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("as root, needs setpriv to drop the capability that ignores permissions")
+    caps = "-dac_override,-dac_read_search"
+    return [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}", *args]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["coverage", "weekly"],
+        ["render", "weekly", "--all", "--data"],
+        ["explain", "weekly", "-r", "c-1001", "--data"],
+        ["calibrate", "--dry-run"],
+    ],
+    ids=["coverage", "render", "explain", "calibrate"],
+)
+def test_a_file_that_cannot_be_read_is_an_error_not_a_usage_error(
+    command: list[str], tmp_path: Path
+) -> None:
+    locked = tmp_path / "locked.jsonl"
+    locked.write_bytes(AUDIENCE.read_bytes())
+    locked.chmod(0)
+    result = subprocess.run(
+        _as_a_user([*PERSONALIZE, *command, str(locked)]),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"error: {locked}: cannot read the file: Permission denied — make the file readable for "
+        "you, or pass a copy you can read\n"
+    )
+
+
+def test_ids_that_differ_only_in_case_are_an_error_for_the_second(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # macOS and Windows ignore case in file names: weekly--vera.html would replace the other.
+    data = _data(tmp_path, _record("Vera", first_name="Vera"), _record("vera", first_name="Vee"))
+    out_dir = tmp_path / "out"
+    code, _, err = run(["render", "weekly", "--data", data, "--all", "--out", str(out_dir)], capsys)
+    assert code == 1
+    assert _errors(err) == [
+        f"error: {data} line 2 (recipient vera): its files would overwrite those of recipient "
+        "'Vera' (weekly--Vera.html) — give every record its own id; ids that differ only in case "
+        "(macOS and Windows file names ignore it), in characters other than letters, digits and "
+        "._@+- (written '_'), or after 120 characters, clash"
+    ]
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "weekly--Vera.eml",
+        "weekly--Vera.html",
+        "weekly--Vera.txt",
+    ]
+
+
+def test_errors_rendering_a_record_of_data_name_its_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = starter_kit_copy(tmp_path / "kit", ("[project]", "[project]"))
+    (root / "modules" / "hero" / "zz.mjml").write_text(
+        "---\nsegments: [gold]\npriority: 99\n---\n"
+        "<mj-section><mj-column><mj-text>{{ first_name | money }}</mj-text></mj-column>"
+        "</mj-section>\n"
+    )
+    data = _data(
+        tmp_path,
+        _record("ann"),
+        _record("r9", locale="xx"),
+        _record("gil", first_name="Gil", tier="Gold"),
+    )
+    args = ["--project", str(root), "render", "weekly", "--data", data, "--all"]
+    located = [
+        f"{data} line 2 (recipient r9): locale: unknown locale 'xx' — use a locale Babel knows, "
+        "such as 'en_US' or 'de_DE'",
+        # Found in a template: that file and line stay the error's; the record's go in front.
+        f"{data} line 3: modules/hero/zz.mjml line 5 (recipient gil): first_name: expected a "
+        "number for money, got 'Gil' — give it an int, float, Decimal or a numeric string such "
+        "as '19.99'",
+    ]
+    code, _, err = run(args, capsys)
+    assert code == 1
+    assert _errors(err) == [f"error: {text}" for text in located]
+    code, out, _ = run([*args, "--format", "json"], capsys)
+    assert code == 1
+    errors = json.loads(out)["errors"]
+    assert [e["text"] for e in errors] == located
+    assert [(e["file"], e["line"]) for e in errors] == [(data, 2), ("modules/hero/zz.mjml", 5)]
+
+
+def test_render_keeps_no_email_after_writing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # For 40,000 recipients, keeping every email's HTML took gigabytes: only the table's
+    # cells may stay, until it is printed.
+    rendered: list[weakref.ref[RenderedEmail]] = []
+    render_one = Project.render
+
+    def tracked(self: Project, *args: object, **kwargs: object) -> RenderedEmail:
+        email = render_one(self, *args, **kwargs)  # type: ignore[arg-type]
+        rendered.append(weakref.ref(email))
+        return email
+
+    alive: list[int] = []
+    show = app.show  # what render calls
+
+    def counted(table: object) -> None:
+        gc.collect()
+        alive.append(sum(ref() is not None for ref in rendered))
+        show(table)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Project, "render", tracked)
+    monkeypatch.setattr(render_command, "show", counted)
+    args = ["render", "weekly", "--all", "--out", str(tmp_path)]
+    code, _, err = run(args, capsys)
+    assert code == 0, err
+    assert len(rendered) == len(Project.load(ROOT).personas)
+    assert alive == [1]  # the last one, still in the loop's variable
+
+
+def test_ctrl_c_while_the_command_loads_exits_130_without_a_traceback() -> None:
+    # The console script imports personalize.cli (about a second) before main() runs.
+    script = (
+        "import sys\n"
+        "class Interrupt:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'rich.table':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "from personalize.cli import main\n"
+        "main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, "lint"], capture_output=True, text=True, check=False
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (130, "", "interrupted\n")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["lint"],
+        ["render", "weekly", "--all", "--format", "json"],
+        ["matrix", "weekly", "--format", "csv"],
+    ],
+    ids=["table", "json", "csv"],
+)
+def test_a_full_disk_on_stdout_is_reported_not_called_a_bug(command: list[str]) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full, whose writes fail with ENOSPC")
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [*PERSONALIZE, *command],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    assert (result.returncode, result.stderr) == (
+        1,
+        "error: cannot write the output: No space left on device — check where stdout goes: a "
+        "full disk or a closed connection refuses it\n",
+    )
+
+
+def test_personalize_project_naming_a_file_says_it_is_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --project FILE is refused by click; the variable is read only when the project loads.
+    monkeypatch.setenv("PERSONALIZE_PROJECT", str(ROOT / "personalize.toml"))
+    with pytest.raises(SystemExit) as exited:
+        main(["render", "weekly", "-r", "vip-vera"])
+    assert exited.value.code == 1
+    assert capsys.readouterr().err == (
+        f"error: project folder '{ROOT / 'personalize.toml'}' is a file, not a folder — pass "
+        f"the folder that holds it, '{ROOT}' (--project DIR)\n"
+    )

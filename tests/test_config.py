@@ -487,8 +487,20 @@ def test_a_folder_without_settings(tmp_path: Path) -> None:
 
 def test_a_file_instead_of_a_folder(tmp_path: Path) -> None:
     file = project(tmp_path, "") / "personalize.toml"
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(ConfigError) as caught:
         load_settings(file)
+    assert str(caught.value) == (
+        f"project folder {str(file)!r} is a file, not a folder — pass the folder that holds it, "
+        f"{str(tmp_path)!r} (--project DIR)"
+    )
+    other = tmp_path / "personas.jsonl"
+    other.write_text("")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(other)
+    assert str(caught.value) == (
+        f"project folder {str(other)!r} is a file, not a folder — pass the folder that holds "
+        "personalize.toml (--project DIR)"
+    )
 
 
 def test_a_settings_file_that_is_not_utf8(tmp_path: Path) -> None:

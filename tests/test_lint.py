@@ -949,14 +949,14 @@ def test_cli_json_reports_a_now_out_of_range_as_an_error_object(
     assert code == 2
     assert json.loads(out) == {
         "error": {
-            "type": "RuleError",
-            "message": "the render time 0001-01-01T00:00:00+00:53:28 is out of range: in UTC it "
-            "falls before the start of year 1",
+            "type": "UsageError",
+            "message": "expected a moment between the years 1 and 9999 in UTC, got "
+            "'0001-01-01T00:00:00' (read in Europe/Berlin), which is before 0001-01-01 in UTC",
             "file": None,
             "line": None,
             "recipient": None,
-            "path": "now",
-            "hint": "render at a time between years 1 and 9999 in UTC, e.g. now=datetime.now(UTC)",
+            "path": "--now",
+            "hint": "pass a date-time inside the calendar, such as 2026-11-27T09:00:00+01:00",
         }
     }
     code, _ = _run(args, capsys)

@@ -432,10 +432,23 @@ def test_cli_csv_has_a_header_and_a_row_per_segment(
             "Error: Invalid value for --locale: expected a locale such as 'en_US' or 'de_DE', "
             "got 'DE_de' — write it as records do: 'de', 'de_DE', 'zh_Hant_TW'\n",
         ),
+        (  # an unset variable, --locale "$LOCALE": not the project's locale without a word
+            ["matrix", "weekly", "--locale", ""],
+            2,
+            "Error: Invalid value for --locale: expected a locale such as 'en_US' or 'de_DE', "
+            "got '' — leave --locale out for the project's locale, en_US\n",
+        ),
         (["matrix", "weekly", "--format", "xml"], 2, "Invalid value for '--format'"),
         (["matrix", "weekly", "--now", "soon"], 2, "expected an ISO date-time"),
     ],
-    ids=["unknown-layout", "unknown-locale", "malformed-locale", "bad-format", "bad-now"],
+    ids=[
+        "unknown-layout",
+        "unknown-locale",
+        "malformed-locale",
+        "empty-locale",
+        "bad-format",
+        "bad-now",
+    ],
 )
 def test_cli_errors(
     args: list[str], code: int, message: str, capsys: pytest.CaptureFixture[str]

@@ -113,3 +113,21 @@ def test_a_path_given_as_text_names_itself_in_errors(
         "nope.jsonl: cannot read the file: No such file or directory — pass the path of a JSONL "
         "file, one JSON object per line"
     )
+
+
+def test_a_file_that_cannot_be_read_says_so_and_how_to_fix_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "audience.jsonl"
+    path.write_bytes(b'{"id": "a"}\n')
+
+    def refused(self: Path, *args: object, **kwargs: object) -> object:
+        raise PermissionError(13, "Permission denied", str(self))  # mode 000, not root
+
+    monkeypatch.setattr(Path, "open", refused)
+    with pytest.raises(ConfigError) as caught:
+        next(read_jsonl(path, display="audience.jsonl"))
+    assert str(caught.value) == (
+        "audience.jsonl: cannot read the file: Permission denied — make the file readable for "
+        "you, or pass a copy you can read"
+    )

@@ -580,3 +580,24 @@ def test_project_load_and_lint_refuse_an_rfm_input_that_is_not_a_number(tmp_path
     assert [str(f) for f in lint_project(root).findings if f.code == "L001"] == [
         f"segments.yaml:8: L001 error: {message}"
     ]
+
+
+def test_a_cut_points_file_that_cannot_be_read_is_not_blamed_on_its_header(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cuts = "recency: [1, 2, 3, 4]\nfrequency: [1, 2, 3, 4]\nmonetary: [1, 2, 3, 4]\n"
+    load(tmp_path, FROM_FILE, f"{HEADER}\n{cuts}")
+    target = tmp_path / "rfm.yaml"
+    opened = Path.open
+
+    def refused(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self == target:  # as for a file of mode 000 and a user who is not root
+            raise PermissionError(13, "Permission denied", str(self))
+        return opened(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refused)
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, FROM_FILE)
+    assert str(info.value) == (
+        "rfm.yaml: cannot read the file: Permission denied — check the path and permissions"
+    )

@@ -260,10 +260,14 @@ def load_settings(root: Path) -> Settings:
     """
     root = root.resolve()
     if not root.is_dir():
-        raise ConfigError(
-            f"project folder {str(root)!r} does not exist",
-            hint="pass the folder that holds personalize.toml (--project DIR)",
-        )
+        folder = "pass the folder that holds personalize.toml (--project DIR)"
+        if not root.exists():
+            raise ConfigError(f"project folder {str(root)!r} does not exist", hint=folder)
+        # PERSONALIZE_PROJECT is not checked as --project is, and naming the settings file
+        # instead of its folder is an easy slip.
+        if root.name in (SETTINGS_FILE, "pyproject.toml"):
+            folder = f"pass the folder that holds it, {str(root.parent)!r} (--project DIR)"
+        raise ConfigError(f"project folder {str(root)!r} is a file, not a folder", hint=folder)
     file = root / SETTINGS_FILE
     prefix: tuple[str, ...] = ()
     data: Any

@@ -17,10 +17,13 @@ def _open(path: Path, display: str) -> BinaryIO:
     try:
         return path.open("rb")
     except OSError as exc:
+        hint = (
+            "make the file readable for you, or pass a copy you can read"
+            if isinstance(exc, PermissionError)
+            else "pass the path of a JSONL file, one JSON object per line"
+        )
         raise ConfigError(
-            f"cannot read the file: {exc.strerror or exc}",
-            file=display,
-            hint="pass the path of a JSONL file, one JSON object per line",
+            f"cannot read the file: {exc.strerror or exc}", file=display, hint=hint
         ) from None
 
 

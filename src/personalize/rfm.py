@@ -259,9 +259,13 @@ _RFM_HINT: Final = (
 )
 
 
-def _remedy(source: str, target: Path, segments: str) -> str:
-    """How to get past a cut points file that does not load."""
-    if _generated(target):
+def _remedy(source: str, target: Path, segments: str) -> str | None:
+    """How to get past a cut points file that does not load (``None``: it cannot be read,
+    and the read error's own hint says what to check)."""
+    generated = _generated(target)
+    if generated is None:
+        return None
+    if generated:
         # Regenerating it is the fix, and calibrate needs the project loaded, so the file
         # must go first.
         return (
@@ -274,13 +278,13 @@ def _remedy(source: str, target: Path, segments: str) -> str:
     )
 
 
-def _generated(target: Path) -> bool:
-    """Whether the file starts with the header calibrate writes."""
+def _generated(target: Path) -> bool | None:
+    """Whether the file starts with the header calibrate writes; ``None`` if it cannot be read."""
     try:
         with target.open("rb") as handle:
             start = handle.read(len(HEADER.encode()) + 3)
     except OSError:
-        return False
+        return None
     return start.removeprefix(b"\xef\xbb\xbf").startswith(HEADER.encode())
 
 

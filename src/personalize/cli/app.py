@@ -7,7 +7,7 @@ import sys
 import traceback
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NamedTuple, NoReturn, TextIO, cast
 
 import click
 from rich.console import Console, RenderableType
@@ -18,7 +18,7 @@ from rich.text import Text
 from personalize.errors import ConfigError, PersonalizeError, did_you_mean
 from personalize.profile import Recipient
 from personalize.project import Project
-from personalize.records import read_jsonl
+from personalize.records import count_jsonl, read_jsonl
 
 # markup=False: ids, subjects and explanations hold recipient data, which rich would otherwise
 # read as markup ("[/x]" raises, "[link=…]" makes a hyperlink in the operator's terminal).
@@ -91,21 +91,43 @@ class State:
         return self._project
 
 
+class NowError(click.BadParameter):
+    """A ``--now`` that is not a moment: a usage error whose parts a JSON report can give."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(f"{message} — {hint}" if hint else message, param_hint="--now")
+        self.reason, self.hint = message, hint
+
+    def to_dict(self) -> dict[str, Any]:
+        """The error as ``PersonalizeError.to_dict`` gives one, for JSON reports."""
+        return {
+            "type": "UsageError",
+            "message": self.reason,
+            "file": None,
+            "line": None,
+            "recipient": None,
+            "path": "--now",
+            "hint": self.hint,
+        }
+
+
 def parse_now(value: str | None, tz: tzinfo | None = None) -> datetime | None:
     """The ``--now`` option's moment; a usage error if it is not one, or has no UTC time.
 
     Every stage works in UTC, so a moment whose UTC time falls outside years 1 to 9999
     (``9999-12-31T23:59:59-05:00``) is refused here rather than failing deep inside. A
     moment without an offset is read in ``tz``, the project's zone (unchecked without it).
+
+    Raises:
+        NowError: not an ISO date-time, or outside the calendar in UTC.
     """
     if value is None:
         return None
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(
-            f"expected an ISO date-time such as 2026-11-27T09:00:00+01:00, got {value!r}",
-            param_hint="--now",
+        raise NowError(
+            f"expected an ISO date-time such as 2026-11-27T09:00:00+01:00, got {value!r}"
         ) from None
     read = moment if moment.tzinfo is not None or tz is None else moment.replace(tzinfo=tz)
     try:
@@ -114,11 +136,10 @@ def parse_now(value: str | None, tz: tzinfo | None = None) -> datetime | None:
     except OverflowError:
         where = "" if moment.tzinfo is not None else f" (read in {tz})"
         side = "before 0001-01-01" if moment.year == 1 else "after 9999-12-31"
-        raise click.BadParameter(
+        raise NowError(
             f"expected a moment between the years 1 and 9999 in UTC, got {value!r}{where}, "
-            f"which is {side} in UTC — pass a date-time inside the calendar, such as "
-            "2026-11-27T09:00:00+01:00",
-            param_hint="--now",
+            f"which is {side} in UTC",
+            "pass a date-time inside the calendar, such as 2026-11-27T09:00:00+01:00",
         ) from None
     return moment
 
@@ -139,23 +160,31 @@ def cli(ctx: click.Context, project: str | None, debug: bool) -> None:
     ctx.obj = State(project, debug)
 
 
+class Chosen(NamedTuple):
+    """A recipient to render, and its line in ``--data`` (``None`` for a persona)."""
+
+    recipient: Recipient
+    line: int | None = None
+
+
 def records(
     state: State,
     recipients: tuple[str, ...],
     everyone: bool,
     data: str | None,
     failures: list[PersonalizeError] | None = None,
-) -> list[Recipient]:
+) -> list[Chosen]:
     """The chosen recipients: personas, or records of ``--data`` (by id, or all).
 
-    Records of ``--data`` that do not validate go to ``failures`` (when given) so the others
-    still render; without ``failures`` the first one raises.
+    ``--data`` is read once, from start to end: it may be a pipe (``--data <(zcat …)``).
+    Records of it that do not validate go to ``failures`` (when given) so the others still
+    render; without ``failures`` the first one raises.
     """
     project = state.project
     if data is None:
         personas = project.personas
         if everyone:
-            return list(personas.values())
+            return [Chosen(p) for p in personas.values()]
         missing = [r for r in recipients if r not in personas]
         if missing:
             raise ConfigError(
@@ -163,12 +192,13 @@ def records(
                 hint=did_you_mean(missing[0], personas)
                 or f"personas: {', '.join(personas) or 'none'}; or pass --data FILE.jsonl",
             )
-        return [personas[r] for r in recipients]
+        return [Chosen(personas[r]) for r in recipients]
     wanted = set(recipients)
-    found: list[Recipient] = []
+    found: list[Chosen] = []
     seen: set[str] = set()
     unread: list[PersonalizeError] = []  # lines that are not JSON: one may be the wanted record
-    for line, record in read_jsonl(Path(data).resolve(), display=data):
+    # Not resolved: /dev/stdin would become /proc/<pid>/fd/pipe:[N], which cannot be opened.
+    for line, record in read_jsonl(data):
         if isinstance(record, PersonalizeError):  # a line that is not JSON
             unread.append(record)
             if everyone:
@@ -180,7 +210,7 @@ def records(
         if not (everyone or (rid is not None and str(rid) in wanted)):
             continue
         try:
-            found.append(project.schema.validate(record, source=data, line=line))
+            found.append(Chosen(project.schema.validate(record, source=data, line=line), line))
         except PersonalizeError as exc:
             _collect(exc, failures)
     missing = sorted(wanted - seen)
@@ -203,10 +233,26 @@ def _collect(exc: PersonalizeError, failures: list[PersonalizeError] | None) -> 
     failures.append(exc)
 
 
-def duplicate_ids(chosen: list[Recipient], data: str | None) -> None:
+def located(
+    exc: PersonalizeError, data: str | None, line: int | None
+) -> tuple[PersonalizeError, str]:
+    """A failure of one ``--data`` record, and its paragraph, both naming the record's line.
+
+    An error without a file (a bad locale, an ``http:`` unsubscribe URL) takes the data
+    file's; one located in a template keeps it, and its paragraph starts with the record's.
+    """
+    if data is None or line is None or (exc.file, exc.line) == (data, line):
+        return exc, str(exc)
+    if exc.file is None:
+        exc = exc.with_context(file=data, line=line)
+        return exc, str(exc)
+    return exc, f"{data} line {line}: {exc}"
+
+
+def duplicate_ids(chosen: list[Chosen], data: str | None) -> None:
     """Refuse two chosen records with the same id: their results could not be told apart."""
     seen: set[str] = set()
-    for recipient in chosen:
+    for recipient, _ in chosen:
         if recipient.id in seen:
             raise ConfigError(
                 f"two records have the id {recipient.id!r}",
@@ -214,6 +260,15 @@ def duplicate_ids(chosen: list[Recipient], data: str | None) -> None:
                 hint="give every record its own id",
             )
         seen.add(recipient.id)
+
+
+def count_records(path: Path, *, display: str) -> int | None:
+    """Non-blank lines, for a progress bar's total (one quick pass over the file).
+
+    ``None`` for what is not a regular file: a pipe, a FIFO or a terminal can be read only
+    once, and counting would leave nothing to read after it.
+    """
+    return count_jsonl(path, display=display) if path.is_file() else None
 
 
 def progress_bar(total: int, label: str = "rendering") -> Progress:
@@ -229,6 +284,36 @@ def progress_bar(total: int, label: str = "rendering") -> Progress:
     )
 
 
+class OutputError(OSError):
+    """Writing stdout failed (a full disk, a closed socket): the system's refusal, not a bug."""
+
+
+class _Output:
+    """``sys.stdout``, with its write errors told apart from other OSErrors.
+
+    Every command writes through it (rich, click.echo, csv), so ``main`` can say that the
+    output could not be written, rather than blame personalize for a full disk.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except OSError as exc:  # keeps errno: click still quiets a broken pipe (EPIPE)
+            raise OutputError(exc.errno, exc.strerror) from exc
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError as exc:
+            raise OutputError(exc.errno, exc.strerror) from exc
+
+    def __getattr__(self, name: str) -> Any:  # isatty, encoding, fileno: the stream's own
+        return getattr(self.stream, name)
+
+
 def _fail(message: str, code: int) -> NoReturn:
     err.print(safe(message, style="red"))
     sys.exit(code)
@@ -237,6 +322,9 @@ def _fail(message: str, code: int) -> NoReturn:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``personalize`` command: one-paragraph errors, never a traceback."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    stdout = sys.stdout
+    if stdout is not None:  # None when started with stdout closed
+        sys.stdout = cast(TextIO, _Output(stdout))
     try:
         cli.main(args=argv, prog_name="personalize", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -255,6 +343,14 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"error: {exc}", 1)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
+    except OutputError as exc:
+        if debug:
+            traceback.print_exc()
+        _fail(
+            f"error: cannot write the output: {exc.strerror or exc} — check where stdout goes: "
+            "a full disk or a closed connection refuses it",
+            1,
+        )
     except Exception as exc:  # a bug in personalize, not in the project: say so, briefly
         if debug:
             traceback.print_exc()
@@ -263,3 +359,6 @@ def main(argv: list[str] | None = None) -> None:
             "with --debug for the traceback and report it",
             1,
         )
+    finally:
+        if isinstance(sys.stdout, _Output):  # click may have wrapped it for a broken pipe
+            sys.stdout = stdout

@@ -10,14 +10,14 @@ from rich.table import Table
 from rich.text import Text
 
 from personalize.calibration import check_writable
-from personalize.records import count_jsonl
 from personalize.rfm import format_number
 
-from .app import State, cli, err, out, parse_now, progress_bar
+from .app import PROGRESS_FROM, State, cli, count_records, err, out, parse_now, progress_bar
 
 
 @cli.command()
-@click.argument("audience", type=click.Path(dir_okay=False))
+# readable=False: a file that cannot be read is an error (1), as a missing one, not a usage one.
+@click.argument("audience", type=click.Path(dir_okay=False, readable=False))
 @click.option("--now", "now_text", metavar="ISO", help="Compute recency and windows as of this.")
 @click.option("--dry-run", is_flag=True, help="Print the cut points without writing them.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
@@ -25,8 +25,9 @@ from .app import State, cli, err, out, parse_now, progress_bar
 def calibrate(state: State, audience: str, now_text: str | None, dry_run: bool, fmt: str) -> None:
     """Compute RFM quintile cut points over AUDIENCE (JSONL) and write them to the project.
 
-    The file is streamed: memory stays small for any audience size. The cut points go to
-    the file named by `rfm: cut_points:` in segments.yaml (e.g. rfm.yaml).
+    The file is streamed: memory stays small for any audience size. AUDIENCE may be a pipe
+    (/dev/stdin). The cut points go to the file named by `rfm: cut_points:` in segments.yaml
+    (e.g. rfm.yaml).
 
     \b
     Examples:
@@ -38,9 +39,11 @@ def calibrate(state: State, audience: str, now_text: str | None, dry_run: bool, 
     rfm = project.segments.rfm
     if rfm is not None and not dry_run:
         check_writable(rfm)  # before reading a large audience, not after
-    path = Path(audience).resolve()
-    total = count_jsonl(path, display=audience)
-    with progress_bar(total, "calibrating") as bar:
+    # From the current folder, not the project's; absolute, not resolved: /dev/stdin would
+    # resolve to /proc/<pid>/fd/pipe:[N], which cannot be opened.
+    path = Path(audience).absolute()
+    total = count_records(path, display=audience)  # None for a pipe: it can be read only once
+    with progress_bar(PROGRESS_FROM if total is None else total, "calibrating") as bar:
         task = bar.add_task("calibrate", total=total)
         result = project.calibrate(
             path,

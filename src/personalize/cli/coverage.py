@@ -11,14 +11,14 @@ from rich.text import Text
 
 from personalize.coverage import CoverageReport, coverage, read_audience
 from personalize.project import Project
-from personalize.records import count_jsonl
 
-from .app import PROGRESS_FROM, State, cli, out, parse_now, progress_bar, show, zoned
+from .app import PROGRESS_FROM, State, cli, count_records, out, parse_now, progress_bar, show, zoned
 
 
 @cli.command(name="coverage")
 @click.argument("template")
-@click.argument("audience", type=click.Path())  # unreadable: exit 1, like other read errors
+# readable=False: a file that cannot be read is an error (1), as a missing one, not a usage one.
+@click.argument("audience", type=click.Path(readable=False))
 @click.option("--now", "now_text", metavar="ISO", help="Decide and render as of this moment.")
 @click.option(
     "--render-every",
@@ -49,7 +49,7 @@ def coverage_command(
     project = state.project
     now = parse_now(now_text, project.schema.tz)
     project.registry.layout(template)  # fail early, with a did-you-mean hint
-    total = _count_records(Path(audience), display=audience)
+    total = count_records(Path(audience), display=audience)
     # A stream's length is unknown: its bar (on a terminal) counts records without a total.
     with progress_bar(PROGRESS_FROM if total is None else total, "coverage") as bar:
         task = bar.add_task("coverage", total=total)
@@ -65,15 +65,6 @@ def coverage_command(
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
         _print_report(report, project)
-
-
-def _count_records(path: Path, *, display: str) -> int | None:
-    """Non-blank lines, for the progress bar's total (one quick pass over the file).
-
-    ``None`` for what is not a regular file: a pipe, a FIFO or a terminal can be read only
-    once, and counting would leave nothing to report on.
-    """
-    return count_jsonl(path, display=display) if path.is_file() else None
 
 
 def _pct(part: int, whole: int) -> str:

@@ -20,7 +20,12 @@ from .app import State, cli, duplicate_ids, out, parse_now, records, safe, show,
 @cli.command()
 @click.argument("template")
 @click.option("--recipient", "-r", required=True, metavar="ID", help="A persona (or --data) id.")
-@click.option("--data", type=click.Path(dir_okay=False), help="Recipients from a JSONL file.")
+# readable=False: a file that cannot be read is an error (1), as a missing one, not a usage one.
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False, readable=False),
+    help="Recipients from a JSONL file (or a pipe).",
+)
 @click.option("--now", "now_text", metavar="ISO", help="Explain as of this moment.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.pass_obj
@@ -37,7 +42,7 @@ def explain(
     project.registry.layout(template)
     chosen = records(state, (recipient,), False, data)
     duplicate_ids(chosen, data)  # explain shows one recipient: which record would be a guess
-    (record,) = chosen
+    ((record, _),) = chosen
     explanation = project.explain(template, record, now=now)
     lines = _line_sources(explanation, project.registry)
     if fmt == "json":

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 from rich.table import Table
 from rich.text import Text
 
+from personalize.config import load_settings
 from personalize.errors import PersonalizeError
+from personalize.fieldtypes import zone
 from personalize.lint import LintReport, lint_project
 
-from .app import State, cli, out, parse_now, safe
+from .app import NowError, State, cli, out, parse_now, safe
 
 _STYLE = {"error": "red", "warning": "yellow"}
 
@@ -26,8 +31,8 @@ def lint(state: State, now_text: str | None, fmt: str) -> None:
 
     Unlike other commands, lint does not stop at the first problem: each file is read on its
     own. Exit code 1 when any finding is an error, 0 with warnings only, 2 when lint cannot
-    run (a --now out of range; with --format json, printed as {"error": {…}}). Codes:
-    docs/lint.md.
+    run (a --now that is not a date-time or is out of range; with --format json, printed as
+    {"error": {…}}). Codes: docs/lint.md.
 
     \b
     Examples:
@@ -36,13 +41,18 @@ def lint(state: State, now_text: str | None, fmt: str) -> None:
       personalize lint --format json
     """
     try:
-        report = lint_project(state.project_dir, now=parse_now(now_text))
+        now = parse_now(now_text, _zone(state.project_dir) if now_text else None)
+    except NowError as exc:  # a usage error, as in every command; JSON asks for JSON
+        if fmt != "json":
+            raise
+        _cannot_run(exc.to_dict())
+    try:
+        report = lint_project(state.project_dir, now=now)
     except PersonalizeError as exc:  # not a finding: lint could not check anything
         # Exit 2, as for a --now that does not parse: 1 means "the project has errors".
         if fmt == "json":
-            click.echo(json.dumps({"error": exc.to_dict()}, indent=2, ensure_ascii=False))
-        else:
-            click.echo(f"error: {exc}", err=True)
+            _cannot_run(exc.to_dict())
+        click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     if fmt == "json":
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
@@ -50,6 +60,20 @@ def lint(state: State, now_text: str | None, fmt: str) -> None:
         _print_report(report)
     if report.exit_code:
         sys.exit(report.exit_code)
+
+
+def _zone(folder: str) -> tzinfo | None:
+    """The project's time zone, which a --now without an offset is read in, as by the other
+    commands; ``None`` when the settings do not load (lint reports that as a finding)."""
+    try:
+        return zone(load_settings(Path(folder)).project.timezone)
+    except PersonalizeError:
+        return None
+
+
+def _cannot_run(error: dict[str, Any]) -> NoReturn:
+    click.echo(json.dumps({"error": error}, indent=2, ensure_ascii=False))
+    sys.exit(2)
 
 
 def _print_report(report: LintReport) -> None:

@@ -42,6 +42,12 @@ def matrix(state: State, template: str, now_text: str | None, locale: str | None
     """
     project = state.project
     now = parse_now(now_text, project.schema.tz)
+    if locale == "":  # an unset variable ("--locale $LOCALE"), not the default locale
+        raise click.BadParameter(
+            "expected a locale such as 'en_US' or 'de_DE', got '' — leave --locale out for "
+            f"the project's locale, {project.settings.project.locale}",
+            param_hint="--locale",
+        )
     try:
         result = decision_matrix(project, template, now=now, locale=locale)
     except RecipientError as exc:  # only the locale can be at fault: a bad option's value

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 from rich.table import Table
@@ -16,7 +17,7 @@ from personalize.message import parse_address
 from personalize.project import Project
 from personalize.render import RenderedEmail
 
-from .app import State, cli, err, parse_now, progress_bar, records, safe, show
+from .app import State, cli, err, located, parse_now, progress_bar, records, safe, show
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]")
 _MAX_NAME = 120  # characters of the id kept in a file name; ext4 allows 255 bytes
@@ -29,7 +30,9 @@ class _Files:
         self.folder = Path(folder)
         self.project = project
         self.sender = sender
-        self.owners: dict[str, str] = {}  # file stem -> the recipient id it belongs to
+        # Case-folded file stem -> the recipient id and stem it was given: macOS and Windows
+        # ignore case in file names, so weekly--Vera.html would overwrite weekly--vera.html.
+        self.owners: dict[str, tuple[str, str]] = {}
         self.written: list[str] = []
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -40,21 +43,22 @@ class _Files:
         """``weekly--ann@example.com``: characters other than letters, digits and ``._@+-``
         become ``_``, and a name already taken by another recipient is an error."""
         name = f"{email.layout}--{_UNSAFE.sub('_', email.recipient)[:_MAX_NAME]}"
-        owner = self.owners.get(name)
-        if owner is not None:  # every email is written once: a name seen before is a clash
+        key = name.casefold()
+        if key in self.owners:  # every email is written once: a name seen before is a clash
+            owner, taken = self.owners[key]
             whose = (
                 "an earlier record with the same id"
                 if owner == email.recipient
                 else f"recipient {owner!r}"
             )
             raise ConfigError(
-                f"its files would overwrite those of {whose} ({name}.html)",
+                f"its files would overwrite those of {whose} ({taken}.html)",
                 recipient=email.recipient,
-                hint="give every record its own id; ids that differ only in characters other "
-                f"than letters, digits and ._@+- (written '_'), or after {_MAX_NAME} characters, "
-                "clash",
+                hint="give every record its own id; ids that differ only in case (macOS and "
+                "Windows file names ignore it), in characters other than letters, digits and "
+                f"._@+- (written '_'), or after {_MAX_NAME} characters, clash",
             )
-        self.owners[name] = email.recipient
+        self.owners[key] = (email.recipient, name)
         return name
 
     def write(self, email: RenderedEmail) -> None:
@@ -97,7 +101,12 @@ def _cannot_write(where: str, exc: OSError) -> ConfigError:
     help="A persona id (or a record id of --data). Repeatable.",
 )
 @click.option("--all", "everyone", is_flag=True, help="Every persona (or every record of --data).")
-@click.option("--data", type=click.Path(dir_okay=False), help="Recipients from a JSONL file.")
+# readable=False: a file that cannot be read is an error (1), as a missing one, not a usage one.
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False, readable=False),
+    help="Recipients from a JSONL file (or a pipe).",
+)
 @click.option("--now", "now_text", metavar="ISO", help="Render as of this moment.")
 @click.option("--out", type=click.Path(file_okay=False), help="Write .html, .txt and .eml here.")
 @click.option("--sender", help="From address for .eml files (default: [message] sender).")
@@ -136,38 +145,58 @@ def render(
     if sender:  # one bad address, reported once, before any email is rendered
         parse_address(sender, role="sender")
     files = _Files(out, project, sender) if out is not None else None
-    results: dict[str, list[RenderedEmail]] = {t: [] for t in templates}
+    problems = [(f, str(f)) for f in failures]
+    # Each email is written and let go: only what the output shows is kept, never the HTML
+    # (for 40,000 recipients, that would be gigabytes).
+    rows: dict[str, list[_Row]] = {t: [] for t in templates}
+    emails: list[dict[str, Any]] = []
     total = len(chosen) * len(templates)
     with progress_bar(total) as progress:
         task = progress.add_task("render", total=total)
         for template in templates:
-            for record in chosen:
+            for record, line in chosen:
                 try:
                     email = project.render(template, record, now=now)
                     if files is not None:
                         files.write(email)
                 except PersonalizeError as exc:
-                    failures.append(exc)
+                    problems.append(located(exc, data, line))
                 else:
-                    results[template].append(email)
+                    if fmt == "json":
+                        emails.append(_email_json(email))
+                    else:
+                        rows[template].append(_Row.of(email))
                 progress.advance(task)
     if fmt == "json":
         payload = {
-            "emails": [_email_json(e) for rows in results.values() for e in rows],
-            "errors": [f.to_dict() | {"text": str(f)} for f in failures],
+            "emails": emails,
+            "errors": [f.to_dict() | {"text": text} for f, text in problems],
             "files": files.written if files is not None else [],
         }
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
     else:
-        for template, rows in results.items():
-            _print_emails(rows, project, template)
-        for failure in failures:
-            err.print(safe(f"error: {failure}", style="red"))
+        for template, shown in rows.items():
+            _print_emails(shown, project, template)
+        for _, text in problems:
+            err.print(safe(f"error: {text}", style="red"))
         if files is not None:
             note = "" if sender else " (no .eml: set [message] sender or pass --sender)"
             err.print(safe(f"wrote {len(files.written)} files to {str(out).rstrip('/')}/{note}"))
-    if failures:
+    if problems:
         sys.exit(1)
+
+
+class _Row(NamedTuple):
+    """What the table and its warnings show of one email."""
+
+    recipient: str
+    subject: str
+    decisions: Mapping[str, str | None]
+    warnings: tuple[str, ...]
+
+    @classmethod
+    def of(cls, email: RenderedEmail) -> _Row:
+        return cls(email.recipient, email.subject, email.decisions, tuple(email.warnings))
 
 
 def _email_json(email: RenderedEmail) -> dict[str, Any]:
@@ -184,7 +213,7 @@ def _email_json(email: RenderedEmail) -> dict[str, Any]:
     }
 
 
-def _print_emails(rows: list[RenderedEmail], project: Project, template: str) -> None:
+def _print_emails(rows: list[_Row], project: Project, template: str) -> None:
     if not rows:
         return
     slots = [slot.name for slot in project.registry.layout(template).slots]
