@@ -61,6 +61,7 @@ LAYERS: dict[str, int] = {
     "assemble": 4,
     "prepare": 4,
     "mjml": 4,
+    "markupcheck": 4,
     "inline": 4,
     "text": 4,
     "textnorm": 4,

@@ -29,7 +29,8 @@ from .filters import check_locale
 from .includes import Source, resolve_includes
 from .inline import inline_css
 from .inlinecheck import check_inlined
-from .mjml import check_markup, compile_assembled
+from .markupcheck import check_markup
+from .mjml import compile_assembled
 from .prepare import PREHEADER, SUBJECT, Prepared, check_included
 from .protect import Markers, Token, check_structure, choose_markers, protect, restore
 from .registry import Layout, Module, Registry

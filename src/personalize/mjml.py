@@ -1,79 +1,17 @@
-"""The MJML adapter: markup safety checks and MJML → HTML compilation (the only user of mjml)."""
+"""The MJML adapter: MJML → HTML compilation (the only user of mjml)."""
 
 from __future__ import annotations
 
-import html
 import re
-from collections.abc import Callable, Iterator
-from typing import NamedTuple
+from collections.abc import Callable
 
 import mjml
 
 from .config import RenderSettings
-from .errors import RegistryError, RenderError, short_repr
-from .includes import Source
+from .errors import RenderError, short_repr
+from .markupcheck import DEPTH_HINT, SIZE_HINT, markup_depth, source_size
 
-__all__ = ["check_markup", "compile_mjml", "markup_depth"]
-
-# Jinja tokens may hold quotes, "<" and ">"; strings inside them are matched whole.
-# Strings may hold backslash-escaped quotes, as Jinja's do: 'here\'s'.
-_JINJA = re.compile(
-    r"""\{\{(?:[^}"']|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\}(?!\}))*\}\}"""
-    r"""|\{%(?:[^%"']|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|%(?!\}))*%\}"""
-    r"""|\{\#.*?\#\}""",
-    re.DOTALL,
-)
-# One leading "<" lets the regex engine skip text fast; possessive quantifiers keep a tag
-# without its ">" linear.
-_TAG = re.compile(
-    r"""<(?:!--.*?-->|!\[CDATA\[.*?\]\]>"""
-    r"""|(?P<close>/)?(?P<name>[A-Za-z][\w:.-]*+)"""
-    r"""(?P<attrs>(?:[^>"']++|"[^"]*+"|'[^']*+')*+)>)""",
-    re.DOTALL,
-)
-_ATTR = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
-_VOID = frozenset(
-    {"area", "base", "br", "col", "embed", "hr", "img", "input", "keygen", "link", "meta"}
-    | {"param", "source", "track", "wbr"}
-)
-# Elements whose content is not markup: scanning resumes after their end tag.
-_RAW_TEXT = frozenset({"script", "style", "mj-style", "textarea", "xmp"})
-_EMBED_HINT = (
-    "it embeds content that no check sees, and email clients do not show it; remove the "
-    "element, or link to the content with <a href>"
-)
-# Elements refused wherever they appear, with the hint that says why.
-_REFUSED = {
-    "script": "email clients never run scripts; remove the element",
-    "iframe": _EMBED_HINT,
-    "object": _EMBED_HINT,
-    "embed": _EMBED_HINT,
-    "frame": _EMBED_HINT,
-    "frameset": _EMBED_HINT,
-    "applet": _EMBED_HINT,
-    "portal": _EMBED_HINT,
-    "base": "it changes where every relative link goes; remove the element and write full URLs",
-}
-_URL_ATTRS = frozenset({"href", "src", "action", "formaction", "background", "poster"})
-_SCRIPT_SCHEMES = ("javascript:", "vbscript:")
-_CONTROL = re.compile(r"[\x00-\x20\x7f]+")
-
-_DEPTH_HINT = (
-    "deeply nested markup crashes the MJML compiler; flatten it, or look for a missing closing tag"
-)
-_SIZE_HINT = "move large content (inline images, long CSS, big tables) out of the template"
-
-
-class _Tag(NamedTuple):
-    """One start or end tag found by the scanner (offsets into the scanned text)."""
-
-    name: str
-    start: int
-    end: int
-    attrs_start: int
-    attrs: str
-    closing: bool
-    self_closing: bool
+__all__ = ["compile_assembled", "compile_mjml"]
 
 
 def compile_assembled(
@@ -128,15 +66,15 @@ def compile_mjml(
         RenderError: The source is too large or too deep, or MJML cannot compile it.
     """
     subject = f"markup of {where}" if where else "markup"
-    size = _size(source, max_bytes)
+    size = source_size(source, max_bytes)
     if size > max_bytes:
         raise RenderError(
-            f"{subject} is {size:,} bytes, the limit is {max_bytes:,}", hint=_SIZE_HINT
+            f"{subject} is {size:,} bytes, the limit is {max_bytes:,}", hint=SIZE_HINT
         )
     depth = markup_depth(source)
     if depth > max_depth:
         raise RenderError(
-            f"{subject} nests {depth} levels deep, the limit is {max_depth}", hint=_DEPTH_HINT
+            f"{subject} nests {depth} levels deep, the limit is {max_depth}", hint=DEPTH_HINT
         )
     try:
         return str(mjml.mjml2html(source, fonts=None if web_fonts else {}))
@@ -175,266 +113,3 @@ def _placed(reason: str, source: str) -> tuple[str, int | None]:
     )
     shown = short_repr(source[start:end] or source[start : start + 20])
     return f"{reason[: found.start()]} at {shown}", start
-
-
-def markup_depth(source: str) -> int:
-    """How deeply the elements of ``source`` nest (void and self-closing tags count once).
-
-    Unknown or stray end tags are ignored; an end tag closes every element opened after
-    its start tag, as an HTML parser would.
-    """
-    # The same walk as _scan, without building tag objects: this runs once per variant.
-    text = _blank_jinja(source)
-    stack: list[str] = []
-    open_names: dict[str, int] = {}
-    deepest = 0
-    position = 0
-    search = _TAG.search
-    while (match := search(text, position)) is not None:
-        position = match.end()
-        close, name, attrs = match.group("close", "name", "attrs")
-        if name is None:
-            continue
-        name = name.lower()
-        if close is not None:
-            _close(stack, open_names, name)
-        elif name not in _VOID and not attrs.rstrip().endswith("/"):
-            stack.append(name)
-            open_names[name] = open_names.get(name, 0) + 1
-            deepest = max(deepest, len(stack))
-            if name in _RAW_TEXT and (position := _raw_text_end(text, name, position)) < 0:
-                break
-    return deepest
-
-
-def check_markup(source: Source, *, max_depth: int = 200, max_bytes: int = 1_000_000) -> None:
-    """Check a layout or module body for markup that must never reach a recipient.
-
-    Reports unbalanced or mismatched ``mj-*``/``mjml`` tags, ``<script>``, ``<iframe>``,
-    ``<object>``, ``<embed>`` (and frames, applets, portals), ``<base>`` and
-    ``<meta http-equiv="refresh">`` elements, ``on*=`` event-handler attributes,
-    ``javascript:``/``vbscript:`` URLs, Jinja tokens in ``srcdoc=``, and markup over the size
-    or depth limits. HTML inside ``mj-text`` and friends need not
-    balance. Jinja tokens are skipped, so ``{% if a > b %}`` inside a tag is fine.
-
-    Args:
-        source: The markup and the origin of each of its lines.
-        max_depth: The deepest element nesting allowed.
-        max_bytes: The largest markup allowed, in UTF-8 bytes.
-
-    Raises:
-        RegistryError: The first problem found, with the file and line it came from.
-    """
-    size = _size(source.text, max_bytes)
-    if size > max_bytes:
-        raise RegistryError(
-            f"markup is {size:,} bytes, the limit is {max_bytes:,}",
-            file=source.origin(1)[0],
-            hint=_SIZE_HINT,
-        )
-    scanned = _blank_jinja(source.text)
-    error = _Locator(source)
-    mj_stack: list[_Tag] = []
-    stack: list[str] = []
-    open_names: dict[str, int] = {}
-    too_deep: tuple[int, int] | None = None
-    for tag in _scan(scanned):
-        if not tag.closing:
-            _check_tag(tag, scanned, source.text, error)
-        is_mj = tag.name == "mjml" or tag.name.startswith("mj-")
-        if tag.closing:
-            _close(stack, open_names, tag.name)
-            if is_mj:
-                _close_mj(mj_stack, tag, error)
-        elif not tag.self_closing:
-            stack.append(tag.name)
-            open_names[tag.name] = open_names.get(tag.name, 0) + 1
-            if len(stack) > max_depth and (too_deep is None or len(stack) > too_deep[0]):
-                too_deep = (len(stack), too_deep[1] if too_deep else tag.start)
-            if is_mj:
-                mj_stack.append(tag)
-    if too_deep is not None:
-        raise error(
-            too_deep[1],
-            f"markup nests {too_deep[0]} levels deep, the limit is {max_depth}",
-            _DEPTH_HINT,
-        )
-    if mj_stack:
-        tag = mj_stack[-1]
-        raise error(
-            tag.start,
-            f"<{tag.name}> opened on line {error.line(tag.start)} is never closed",
-            f"add </{tag.name}> where the element ends",
-        )
-
-
-class _Locator:
-    """Turns offsets in a source into located ``RegistryError``s."""
-
-    def __init__(self, source: Source) -> None:
-        self.source = source
-
-    def origin(self, offset: int) -> tuple[str, int]:
-        return self.source.origin(self.source.line_at(offset))
-
-    def line(self, offset: int, *, relative_to: int | None = None) -> str:
-        """``"4"``, or ``"4 of partials/x.mjml"`` when that differs from the reported file."""
-        file, line = self.origin(offset)
-        if relative_to is not None and self.origin(relative_to)[0] != file:
-            return f"{line} of {file}"
-        return str(line)
-
-    def __call__(self, offset: int, message: str, hint: str) -> RegistryError:
-        file, line = self.origin(offset)
-        return RegistryError(message, file=file, line=line, hint=hint)
-
-
-def _check_tag(tag: _Tag, scanned: str, original: str, error: _Locator) -> None:
-    written = original[tag.start : tag.end]
-    if tag.name in _REFUSED:
-        message = f"<{tag.name}> elements are not allowed: {short_repr(written)}"
-        raise error(tag.start, message, _REFUSED[tag.name])
-    for match in _ATTR.finditer(tag.attrs):
-        name = match.group(1).lower()
-        value_group = next((g for g in (2, 3, 4) if match.group(g) is not None), None)
-        value = "" if value_group is None else match.group(value_group)
-        shown = "" if value_group is None else _original(match, value_group, tag, original)
-        if tag.name == "meta" and name == "http-equiv" and _is_refresh(shown):
-            raise error(
-                tag.start,
-                f"<meta http-equiv={short_repr(shown)}> is not allowed: {short_repr(written)}",
-                "a refresh sends the reader to another page, and only a literal value shows it "
-                "is none; remove the element, or link to the page with <a href>",
-            )
-        if name == "srcdoc" and (token := _JINJA.search(shown)):
-            raise error(
-                tag.start,
-                f"Jinja tag {token.group()!r} in srcdoc= of <{tag.name}>",
-                "a srcdoc is read as a page of its own after its entities are decoded, so "
-                "escaped data would become markup there; remove the token",
-            )
-        if len(name) > 2 and name.startswith("on"):
-            raise error(
-                tag.start,
-                f"event-handler attribute {name}={short_repr(shown)} is not allowed "
-                f"on <{tag.name}>",
-                "email clients never run scripts; remove the attribute",
-            )
-        if _is_url_attr(name) and _is_script_url(shown or value):
-            raise error(
-                tag.start,
-                f"{name}={short_repr(shown)} on <{tag.name}> is a script URL",
-                "use an http:, https:, mailto: or tel: URL",
-            )
-
-
-def _original(match: re.Match[str], group: int, tag: _Tag, original: str) -> str:
-    """The attribute value as written (Jinja tokens included), not as scanned."""
-    start, end = match.span(group)
-    return original[tag.attrs_start + start : tag.attrs_start + end]
-
-
-def _close_mj(mj_stack: list[_Tag], tag: _Tag, error: _Locator) -> None:
-    if mj_stack and mj_stack[-1].name == tag.name:
-        mj_stack.pop()
-        return
-    here = error.line(tag.start)
-    if not mj_stack:
-        raise error(
-            tag.start,
-            f"</{tag.name}> on line {here} has no matching <{tag.name}>",
-            f"remove it, or add <{tag.name}> where the element starts",
-        )
-    opened = mj_stack[-1]
-    if any(outer.name == tag.name for outer in mj_stack):
-        hint = f"close <{opened.name}> with </{opened.name}> first"
-    else:
-        hint = f"remove this </{tag.name}>, or add the missing <{tag.name}>"
-    raise error(
-        tag.start,
-        f"</{tag.name}> on line {here} closes <{opened.name}> opened on line "
-        f"{error.line(opened.start, relative_to=tag.start)}",
-        hint,
-    )
-
-
-def _close(stack: list[str], open_names: dict[str, int], name: str) -> None:
-    if not open_names.get(name):
-        return
-    while stack:
-        popped = stack.pop()
-        open_names[popped] -= 1
-        if popped == name:
-            return
-
-
-def _scan(text: str) -> Iterator[_Tag]:
-    """Start and end tags in ``text``, skipping comments, CDATA and raw-text content."""
-    position = 0
-    search = _TAG.search
-    while (match := search(text, position)) is not None:
-        position = match.end()
-        close, name, attrs = match.group("close", "name", "attrs")
-        if name is None:
-            continue
-        name = name.lower()
-        closing = close is not None
-        self_closing = closing or name in _VOID or attrs.rstrip().endswith("/")
-        yield _Tag(
-            name, match.start(), match.end(), match.start("attrs"), attrs, closing, self_closing
-        )
-        if not self_closing and name in _RAW_TEXT:
-            position = _raw_text_end(text, name, position)
-            if position < 0:
-                return
-
-
-def _raw_text_end(text: str, name: str, position: int) -> int:
-    """Where the end tag of raw-text element ``name`` starts, or -1 when it never ends.
-
-    As in HTML, an unclosed raw-text element swallows the rest of the text.
-    """
-    end = re.compile(rf"</{re.escape(name)}\s*>", re.IGNORECASE).search(text, position)
-    return -1 if end is None else end.start()
-
-
-def _blank_jinja(text: str) -> str:
-    """``text`` with every Jinja token replaced by spaces (newlines kept, offsets unchanged)."""
-    if "{" not in text:
-        return text
-    return _JINJA.sub(_blank, text)
-
-
-def _blank(match: re.Match[str]) -> str:
-    return "\n".join(" " * len(part) for part in match.group().split("\n"))
-
-
-def _is_url_attr(name: str) -> bool:
-    return name in _URL_ATTRS or name.endswith(("-url", "-src", "-href", ":href"))
-
-
-def _is_refresh(value: str) -> bool:
-    """Whether an ``http-equiv`` value (Jinja tokens included) is, or may render as, refresh."""
-    return bool(_JINJA.search(value)) or _CONTROL.sub("", html.unescape(value)).lower() == "refresh"
-
-
-def _is_script_url(value: str) -> bool:
-    """Whether ``value`` (Jinja tokens included) may render as a script URL.
-
-    The URL may start after any token: an ``{% else %}`` branch, or text after a value printed
-    empty. So the text with every token left out is checked, and the text after each token.
-    Browsers drop whitespace and control characters inside the scheme, and decode entities.
-    """
-    runs = _JINJA.split(value) if "{" in value else [value]
-    return any(
-        _CONTROL.sub("", html.unescape("".join(runs[index:]))).lower().startswith(_SCRIPT_SCHEMES)
-        for index in range(len(runs))
-        if index == 0 or runs[index]
-    )
-
-
-def _size(text: str, limit: int) -> int:
-    """The UTF-8 size of ``text``, exact only when it is near or over ``limit``."""
-    if len(text) * 4 <= limit:
-        return len(text)
-    return len(text.encode("utf-8", "surrogatepass"))

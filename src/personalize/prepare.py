@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from .config import Settings
 from .errors import PersonalizeError, RegistryError
 from .includes import Source
-from .mjml import check_markup
+from .markupcheck import check_markup
 from .protect import MJ_TAG, TOKEN, Markers, Protected, Token, choose_markers, protect
 from .registry import Layout, Module, Registry
 from .survival import check_shape

@@ -1,0 +1,451 @@
+"""Tests for personalize.markupcheck: balance, refused markup, depth and size at load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from personalize.errors import RegistryError
+from personalize.includes import Source
+from personalize.markupcheck import check_markup, markup_depth
+
+CORPUS = Path("/work/shared/corpus/mjml")
+ALL_FILES = sorted(CORPUS.rglob("*.mjml"))
+DEPTH_HINT = (
+    "deeply nested markup crashes the MJML compiler; flatten it, or look for a missing closing tag"
+)
+
+
+def document(body: str) -> str:
+    return f"<mjml><mj-body>{body}</mj-body></mjml>"
+
+
+def text_block(html: str) -> str:
+    return document(f"<mj-section><mj-column><mj-text>{html}</mj-text></mj-column></mj-section>")
+
+
+def check(text: str, *, file: str = "modules/hero/a.mjml", **limits: int) -> None:
+    check_markup(Source.from_text(text, file=file), **limits)
+
+
+def error_of(text: str, *, max_depth: int = 200, max_bytes: int = 1_000_000) -> str:
+    with pytest.raises(RegistryError) as info:
+        check(text, max_depth=max_depth, max_bytes=max_bytes)
+    return str(info.value)
+
+
+# --- markup_depth ---------------------------------------------------------------------------
+
+
+@given(depth=st.integers(min_value=0, max_value=300), tag=st.sampled_from(["div", "mj-column"]))
+def test_depth_counts_nesting(depth: int, tag: str) -> None:
+    assert markup_depth(f"<{tag}>" * depth + "x" + f"</{tag}>" * depth) == depth
+
+
+@pytest.mark.parametrize(
+    ("markup", "depth"),
+    [
+        ("<p>a<br>b<br/>c<img src='x'><hr></p>", 1),
+        ("<mj-section><mj-column><mj-image src='a'/><mj-divider /></mj-column></mj-section>", 2),
+        ("<div><p>a</div><div>b</div>", 2),
+        ("</div></div><p>x</p>", 1),
+        ("<!-- <div><div><div> --><p>x</p>", 1),
+        ("<![CDATA[<div><div>]]><p>x</p>", 1),
+        ("<style>a > b { x: '<div><div>' }</style><p>x</p>", 1),
+        ("<div title='a > b' data-x=\"<p><p>\"><p>x</p></div>", 2),
+        ("{% if a > b %}<div>{{ '<div><div>' }}</div>{% endif %}", 1),
+        ('<a href="{{ url("x") }}" {% if a %}class="b"{% endif %}>x</a>', 1),
+        ("{# <div><div> #}<p>x</p>", 1),
+        ("a < b and c > d", 0),
+        ("<DIV><Div>x</div></DIV>", 2),
+        ("<style>unclosed <div><div><div>", 1),
+    ],
+    ids=[
+        "void",
+        "self-closing",
+        "implied-close",
+        "stray-end-tags",
+        "comment",
+        "cdata",
+        "style-content",
+        "quoted-attributes",
+        "jinja-tokens",
+        "jinja-in-tag",
+        "jinja-comment",
+        "bare-angle-brackets",
+        "case-insensitive",
+        "unclosed-raw-text",
+    ],
+)
+def test_depth_cases(markup: str, depth: int) -> None:
+    assert markup_depth(markup) == depth
+
+
+# --- check_markup: balance ------------------------------------------------------------------
+
+
+BALANCE = [
+    (
+        "<mj-section>\n  <mj-column>\n\n    <mj-text>Hi\n  </mj-column>\n</mj-section>",
+        "modules/hero/a.mjml line 5: </mj-column> on line 5 closes <mj-text> opened on line 4"
+        " — close <mj-text> with </mj-text> first",
+    ),
+    (
+        "<mj-section>\n<mj-column>\n<mj-text>a</mj-text>\n</mj-column>\n\n\n\n</mj-column>",
+        "modules/hero/a.mjml line 8: </mj-column> on line 8 closes <mj-section> opened on"
+        " line 1 — remove this </mj-column>, or add the missing <mj-column>",
+    ),
+    (
+        "<mj-section>\n<mj-column>\n\n<mj-text>Hi\n",
+        "modules/hero/a.mjml line 4: <mj-text> opened on line 4 is never closed"
+        " — add </mj-text> where the element ends",
+    ),
+    (
+        '<mj-column>\n<mj-image src="x.png">\n</mj-column>',
+        "modules/hero/a.mjml line 3: </mj-column> on line 3 closes <mj-image> opened on"
+        " line 2 — close <mj-image> with </mj-image> first",
+    ),
+    (
+        "<mj-section></mj-section>\n</mj-text>",
+        "modules/hero/a.mjml line 2: </mj-text> on line 2 has no matching <mj-text>"
+        " — remove it, or add <mj-text> where the element starts",
+    ),
+    (
+        "<mjml><mj-body><mj-style>.a > .b { color: red }",
+        "modules/hero/a.mjml line 1: <mj-style> opened on line 1 is never closed"
+        " — add </mj-style> where the element ends",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("markup", "message"),
+    BALANCE,
+    ids=["mismatch", "extra-close", "never-closed", "unclosed-leaf", "stray", "raw-text"],
+)
+def test_unbalanced_mj_tags(markup: str, message: str) -> None:
+    assert error_of(markup) == message
+
+
+def test_balance_errors_use_the_origin_of_each_line() -> None:
+    source = Source(
+        "<mj-section>\n<mj-column>\n<mj-text>x\n</mj-column>\n</mj-section>",
+        (
+            ("templates/weekly.mjml", 10),
+            ("partials/col.mjml", 1),
+            ("partials/col.mjml", 2),
+            ("templates/weekly.mjml", 12),
+            ("templates/weekly.mjml", 13),
+        ),
+    )
+    with pytest.raises(RegistryError) as info:
+        check_markup(source)
+    assert str(info.value) == (
+        "templates/weekly.mjml line 12: </mj-column> on line 12 closes <mj-text> opened on"
+        " line 2 of partials/col.mjml — close <mj-text> with </mj-text> first"
+    )
+    assert (info.value.file, info.value.line) == ("templates/weekly.mjml", 12)
+
+
+def test_never_closed_points_at_the_opening_file() -> None:
+    source = Source("<mj-section>\n<mj-column>", (("layout.mjml", 3), ("modules/x.mjml", 7)))
+    with pytest.raises(RegistryError) as info:
+        check_markup(source)
+    assert (info.value.file, info.value.line) == ("modules/x.mjml", 7)
+    assert info.value.message == "<mj-column> opened on line 7 is never closed"
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<mj-text>a<br>b<p>c<div>d</span></mj-text>",
+        "<mj-raw><table><tr><td>x</td></tr><!-- </mj-raw> --></mj-raw>",
+        "<mj-button href='{{ links.shop | url }}'>Shop</mj-button>",
+        '<mj-text>{{ "</mj-text>" }} {% if n > 2 %}<b>{% endif %}</mj-text>',
+        '<mj-image alt="{{ name | default(\'a "b" > c\') }}" src="x.png" />',
+        "{# <mj-text> #}<mj-spacer/>",
+        '<slot name="hero"/><mj-divider />',
+        '<mj-text>Tom & Jerry <3, javascript: is a word, "onclick" too</mj-text>',
+        '<mj-text><a href="https://x.example/?q=javascript:">x</a></mj-text>',
+        '<mj-section data-onboarding="x" background-url="https://x.example/bg.png"></mj-section>',
+        "<mj-style>.a > .b { color: red } a[href^='javascript:'] { }</mj-style>",
+        '<mj-text><a href="mailto:a@example.com">m</a><img src="cid:logo"></mj-text>',
+        """<mj-button href="https://x.example/?q={{ first_name | replace('"', '\\'') }}">x"""
+        "</mj-button>",
+    ],
+    ids=[
+        "unbalanced-html-in-text",
+        "comment-in-raw",
+        "jinja-attribute",
+        "jinja-text",
+        "jinja-quotes",
+        "jinja-comment",
+        "slot",
+        "plain-text",
+        "url-mentions-javascript",
+        "safe-attributes",
+        "css",
+        "mailto-cid",
+        "jinja-escaped-quote",
+    ],
+)
+def test_good_markup_passes(markup: str) -> None:
+    check(f"<mj-section><mj-column>{markup}</mj-column></mj-section>")
+
+
+@pytest.mark.parametrize(
+    "path", ALL_FILES, ids=[p.relative_to(CORPUS).as_posix() for p in ALL_FILES]
+)
+def test_corpus_has_no_false_positives(path: Path) -> None:
+    check(path.read_text(encoding="utf-8"), file=path.name)
+
+
+# --- check_markup: unsafe markup ------------------------------------------------------------
+
+
+SCRIPT_HINT = "email clients never run scripts; remove the element"
+HANDLER_HINT = "email clients never run scripts; remove the attribute"
+URL_HINT = "use an http:, https:, mailto: or tel: URL"
+
+
+@pytest.mark.parametrize(
+    ("markup", "message"),
+    [
+        (
+            "<mj-raw>\n<script>alert(1)</script></mj-raw>",
+            f"line 2: <script> elements are not allowed: '<script>' — {SCRIPT_HINT}",
+        ),
+        (
+            '<mj-text><SCRIPT SRC="https://evil.example/x.js"></SCRIPT></mj-text>',
+            "line 1: <script> elements are not allowed: "
+            f"'<SCRIPT SRC=\"https://evil.example/x.js\">' — {SCRIPT_HINT}",
+        ),
+        (
+            "<mj-text>\n\n<script\n>x</mj-text>",
+            f"line 3: <script> elements are not allowed: '<script\\n>' — {SCRIPT_HINT}",
+        ),
+        (
+            '<mj-text><a href="#" onclick="steal()">x</a></mj-text>',
+            f"line 1: event-handler attribute onclick='steal()' is not allowed on <a>"
+            f" — {HANDLER_HINT}",
+        ),
+        (
+            "<mj-image src='x.png' ONERROR='alert(1)' />",
+            "line 1: event-handler attribute onerror='alert(1)' is not allowed on <mj-image>"
+            f" — {HANDLER_HINT}",
+        ),
+        (
+            "<mj-text><img src=x onerror=alert(1)></mj-text>",
+            "line 1: event-handler attribute onerror='alert(1)' is not allowed on <img>"
+            f" — {HANDLER_HINT}",
+        ),
+        (
+            "<mj-text><body onload></mj-text>",
+            f"line 1: event-handler attribute onload='' is not allowed on <body> — {HANDLER_HINT}",
+        ),
+        (
+            '<mj-text><p onmouseover="{{ handler }}">x</p></mj-text>',
+            "line 1: event-handler attribute onmouseover='{{ handler }}' is not allowed on <p>"
+            f" — {HANDLER_HINT}",
+        ),
+        (
+            '<mj-button href="javascript:alert(1)">x</mj-button>',
+            f"line 1: href='javascript:alert(1)' on <mj-button> is a script URL — {URL_HINT}",
+        ),
+        (
+            '<mj-text><a href=" JaVaScRiPt:x">x</a></mj-text>',
+            f"line 1: href=' JaVaScRiPt:x' on <a> is a script URL — {URL_HINT}",
+        ),
+        (
+            '<mj-text><a href="java\tscript:x">x</a></mj-text>',
+            f"line 1: href='java\\tscript:x' on <a> is a script URL — {URL_HINT}",
+        ),
+        (
+            '<mj-text><a href="&#106;avascript&colon;x">x</a></mj-text>',
+            f"line 1: href='&#106;avascript&colon;x' on <a> is a script URL — {URL_HINT}",
+        ),
+        (
+            "<mj-image src='vbscript:msgbox(1)' />",
+            f"line 1: src='vbscript:msgbox(1)' on <mj-image> is a script URL — {URL_HINT}",
+        ),
+        (
+            "<mj-button href=\"java{{ '' }}script:alert(1)\">x</mj-button>",
+            "line 1: href=\"java{{ '' }}script:alert(1)\" on <mj-button> is a script URL"
+            f" — {URL_HINT}",
+        ),
+        (
+            '<mj-hero background-url="javascript:x"></mj-hero>',
+            f"line 1: background-url='javascript:x' on <mj-hero> is a script URL — {URL_HINT}",
+        ),
+    ],
+    ids=[
+        "script-in-raw",
+        "script-uppercase",
+        "script-multiline",
+        "onclick",
+        "onerror-on-mj-image",
+        "unquoted-handler",
+        "valueless-handler",
+        "handler-from-token",
+        "javascript-href",
+        "mixed-case-and-space",
+        "tab-inside-scheme",
+        "entities",
+        "vbscript-src",
+        "token-inside-scheme",
+        "background-url",
+    ],
+)
+def test_unsafe_markup_is_refused(markup: str, message: str) -> None:
+    assert error_of(markup) == f"modules/hero/a.mjml {message}"
+
+
+EMBED_HINT = (
+    "it embeds content that no check sees, and email clients do not show it; remove the "
+    "element, or link to the content with <a href>"
+)
+REFRESH_HINT = (
+    "a refresh sends the reader to another page, and only a literal value shows it is none; "
+    "remove the element, or link to the page with <a href>"
+)
+SRCDOC_HINT = (
+    "a srcdoc is read as a page of its own after its entities are decoded, so escaped data "
+    "would become markup there; remove the token"
+)
+# Refused as <script> is: elements that embed or redirect, and tokens where escaping fails.
+EMBEDDING = {
+    "iframe-srcdoc": (
+        '<mj-raw>\n<iframe srcdoc="{{ first_name }}"></iframe></mj-raw>',
+        f"line 2: <iframe> elements are not allowed: '<iframe srcdoc=\"{{{{ first_name }}}}\">'"
+        f" — {EMBED_HINT}",
+    ),
+    "iframe-src": (
+        '<mj-text><IFRAME SRC="https://x.example/"></IFRAME></mj-text>',
+        f"line 1: <iframe> elements are not allowed: '<IFRAME SRC=\"https://x.example/\">' — "
+        f"{EMBED_HINT}",
+    ),
+    "object": (
+        '<mj-raw><object data="https://x.example/a.swf"></object></mj-raw>',
+        "line 1: <object> elements are not allowed: "
+        f"'<object data=\"https://x.example/a.swf\">' — {EMBED_HINT}",
+    ),
+    "embed": (
+        '<mj-raw><embed src="https://x.example/a.swf"/></mj-raw>',
+        "line 1: <embed> elements are not allowed: "
+        f"'<embed src=\"https://x.example/a.swf\"/>' — {EMBED_HINT}",
+    ),
+    **{
+        name: (
+            f'<mj-raw><{name} src="https://x.example/"></{name}></mj-raw>',
+            f"line 1: <{name}> elements are not allowed: '<{name} src=\"https://x.example/\">' "
+            f"— {EMBED_HINT}",
+        )
+        for name in ("frame", "frameset", "applet", "portal")
+    },
+    "base": (
+        '<mj-raw><base href="https://x.example/"/></mj-raw>',
+        "line 1: <base> elements are not allowed: '<base href=\"https://x.example/\"/>' — it "
+        "changes where every relative link goes; remove the element and write full URLs",
+    ),
+    "meta-refresh": (
+        '<mj-raw><meta http-equiv="refresh" content="0;url={{ u }}"></mj-raw>',
+        "line 1: <meta http-equiv='refresh'> is not allowed: '<meta http-equiv=\"refresh\" "
+        f'content="0;url={{{{ u }}}}">\' — {REFRESH_HINT}',
+    ),
+    "meta-refresh-spelled-otherwise": (
+        "<mj-raw><META HTTP-EQUIV=' Re&#102;resh' content=5></mj-raw>",
+        "line 1: <meta http-equiv=' Re&#102;resh'> is not allowed: "
+        f"\"<META HTTP-EQUIV=' Re&#102;resh' content=5>\" — {REFRESH_HINT}",
+    ),
+    "meta-http-equiv-from-data": (
+        '<mj-raw><meta http-equiv="{{ tier }}" content="0"></mj-raw>',
+        "line 1: <meta http-equiv='{{ tier }}'> is not allowed: "
+        f'\'<meta http-equiv="{{{{ tier }}}}" content="0">\' — {REFRESH_HINT}',
+    ),
+    "srcdoc-token": (
+        '<mj-raw><div srcdoc="<p>{{ first_name }}</p>"></div></mj-raw>',
+        f"line 1: Jinja tag '{{{{ first_name }}}}' in srcdoc= of <div> — {SRCDOC_HINT}",
+    ),
+}
+
+
+@pytest.mark.parametrize(("markup", "message"), EMBEDDING.values(), ids=EMBEDDING.keys())
+def test_embedding_and_redirecting_markup_is_refused(markup: str, message: str) -> None:
+    assert error_of(markup) == f"modules/hero/a.mjml {message}"
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        '<mj-raw><meta http-equiv="Content-Type" content="text/html; charset=UTF-8"/></mj-raw>',
+        '<mj-raw><meta name="refresh" content="{{ tier }}"/></mj-raw>',
+        '<mj-raw><div srcdoc="<p>hi</p>" title="{{ tier }}"></div></mj-raw>',
+        "<mj-text>an iframe, &lt;object&gt; and <!-- <embed> --> in text</mj-text>",
+    ],
+    ids=["meta-content-type", "meta-name", "srcdoc-literal", "words-and-comments"],
+)
+def test_harmless_meta_srcdoc_and_mentions_pass(markup: str) -> None:
+    check(f"<mj-section><mj-column>{markup}</mj-column></mj-section>")
+
+
+@pytest.mark.parametrize(
+    ("markup", "message"),
+    [
+        (
+            '<mj-text><a href="{% if a %}https://a.example/{% else %}javascript:x{% endif %}">'
+            "x</a></mj-text>",
+            "line 1: href='{% if a %}https://a.example/{% else %}javascript:x{% endif… on <a> "
+            f"is a script URL — {URL_HINT}",
+        ),
+        (
+            '<mj-button href="{{ base }}vbscript:x">x</mj-button>',
+            f"line 1: href='{{{{ base }}}}vbscript:x' on <mj-button> is a script URL — {URL_HINT}",
+        ),
+        (
+            '<mj-text><a href="{% if a %}/{% elif b %}java{# x #}script:x{% endif %}">x</a>'
+            "</mj-text>",
+            "line 1: href='{% if a %}/{% elif b %}java{# x #}script:x{% endif %}' on <a> is a "
+            f"script URL — {URL_HINT}",
+        ),
+    ],
+    ids=["else-branch", "after-a-value-printed-empty", "split-scheme-in-a-branch"],
+)
+def test_a_script_url_after_any_jinja_token_is_refused(markup: str, message: str) -> None:
+    # A branch not taken, or a value printed empty, drops what comes before the token.
+    assert error_of(markup) == f"modules/hero/a.mjml {message}"
+
+
+@pytest.mark.parametrize(
+    "href",
+    [
+        "https://a.example/?next=javascript:x",
+        "{{ links.shop }}?next=javascript:x",
+        "{% if a %}https://a.example/{% else %}https://b.example/?next=javascript:x{% endif %}",
+        "https://a.example/{{ path }}/javascript:x",
+    ],
+    ids=["query", "query-after-a-value", "query-in-a-branch", "path"],
+)
+def test_javascript_inside_a_url_after_a_token_passes(href: str) -> None:
+    check(f'<mj-section><mj-column><mj-button href="{href}">x</mj-button></mj-column></mj-section>')
+
+
+def test_check_markup_depth_limit() -> None:
+    markup = "<mj-text>\n" + "<div>" * 250 + "</div>" * 250 + "</mj-text>"
+    assert error_of(markup) == (
+        f"modules/hero/a.mjml line 2: markup nests 251 levels deep, the limit is 200 — {DEPTH_HINT}"
+    )
+
+
+def test_check_markup_depth_bomb_is_fast_and_located() -> None:
+    markup = "\n\n" + text_block("<div>" * 20_000)
+    assert error_of(markup, max_depth=100).startswith("modules/hero/a.mjml line 3: markup nests")
+
+
+def test_check_markup_size_limit() -> None:
+    assert error_of("<mj-text>" + "x" * 2_000 + "</mj-text>", max_bytes=1_000) == (
+        "modules/hero/a.mjml: markup is 2,019 bytes, the limit is 1,000 — move large content"
+        " (inline images, long CSS, big tables) out of the template"
+    )
