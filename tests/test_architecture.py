@@ -72,6 +72,7 @@ LAYERS: dict[str, int] = {
     "inlinecheck": 4,
     "render": 4,
     "message": 4,
+    "messageheaders": 4,
     "mimeencode": 4,
     "messagecheck": 4,
     "settingscheck": 4,

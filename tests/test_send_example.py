@@ -360,8 +360,8 @@ def test_an_audience_file_that_cannot_be_opened_stops_the_run_before_it_starts(
         send_campaign.main(["--data", str(data), "--dry-run", str(tmp_path / "eml")])
     assert info.value.code == 2
     assert capsys.readouterr().err.endswith(
-        "error: audience.jsonl: cannot read the file: Permission denied — pass the path of a "
-        "JSONL file, one JSON object per line\n"
+        "error: audience.jsonl: cannot read the file: Permission denied — make the file "
+        "readable for you, or pass a copy you can read\n"
     )
     assert not (tmp_path / "eml").exists()
 
