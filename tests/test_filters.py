@@ -721,6 +721,46 @@ def test_accepted_urls_are_remembered_and_rejected_ones_raise_every_time() -> No
     assert type(validate_url(Markup(good))) is Markup
 
 
+@pytest.mark.parametrize(
+    ("tag", "outermost"),
+    [
+        ("{{ x | url }}", True),
+        ("{{ (y or x) | url }}", True),
+        ("{{ x | default('https://a.example/') | url }}", True),
+        ("{{ x | url() }}", True),
+        ("{{ y or x | url }}", False),
+        ("{{ y and x | url }}", False),
+        ("{{ y if c else x | url }}", False),
+        ("{{ y ~ x | url }}", False),
+        ("{{ y + x | url }}", False),
+        ("{{ not x | url }}", False),
+        ("{{ x | url | lower }}", False),
+        ("{{ x }}", False),
+        ("{{ x | url", False),
+    ],
+)
+def test_url_filtered_reads_the_expression_as_jinja_binds_it(tag: str, outermost: bool) -> None:
+    assert filters.url_filtered(tag) is outermost
+
+
+@pytest.mark.parametrize(
+    "value", ["/deals", "", Markup("/a&amp;b"), 42, None, StrictUndefined(name="path")]
+)
+def test_a_link_part_that_keeps_the_host_is_returned_as_it_is(value: object) -> None:
+    # Printing then does what it does without the check: None and Undefined raise there.
+    assert filters.url_part(value, "after-value") is value
+
+
+def test_a_link_part_is_checked_for_its_place_whatever_the_url_check_accepts() -> None:
+    assert validate_url("https://evil.example/") == "https://evil.example/"
+    with pytest.raises(RecipientError) as caught:
+        render("{{ v | _url_part('after-host') }}", v="https://evil.example/")
+    assert str(caught.value).startswith(
+        "expected a path, query or fragment (starting with /, ? or #) after the link's host, "
+        "got 'https://evil.example/' — "
+    )
+
+
 def test_remembered_urls_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(filters, "CACHE", 3)
     filters._GOOD_URLS.clear()

@@ -10,12 +10,14 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from personalize import PersonalizeError, Project, RecipientError
+from projects import ANN, SETTINGS, make_project, module
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = Project.load(ROOT)
@@ -193,3 +195,150 @@ def test_huge_values_are_refused_naming_the_field() -> None:
     many = {**RAW["bronze-ben"], "orders": [{"at": "2026-01-01T00:00:00Z"}] * 100_000}
     with pytest.raises(RecipientError, match=r"orders: longer than the limit of 1000 items"):
         PROJECT.render("weekly", many)
+
+
+# --- links whose host the template writes: data may add a path, never change the host -------
+
+LINKS = """
+<mj-section><mj-column>
+  <mj-navbar base-url="https://shop.example">
+    <mj-navbar-link href="{{ nav }}">Deals</mj-navbar-link>
+  </mj-navbar>
+  <mj-button href="https://{{ region }}.shop.example/">Region</mj-button>
+  <mj-text><a href="https://shop.example{{ path }}">Path</a></mj-text>
+  <mj-text><a href="/{{ rel }}">Here</a></mj-text>
+  <mj-image src="https://shop.example/a.png"
+    srcset="https://shop.example/a.png 1x, {{ image }} 2x"/>
+  <mj-button href="{{ either or links.shop | url }}">Shop</mj-button>
+</mj-column></mj-section>
+"""
+BENIGN = {
+    "nav": "/deals",
+    "region": "eu",
+    "path": "/p/1",
+    "rel": "deals",
+    "image": "https://shop.example/b.png",
+    "either": "https://shop.example/x",
+}
+FIELDS = "".join(f'{name} = "str"\n' for name in BENIGN)
+
+
+@pytest.fixture(scope="module")
+def links_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    root = tmp_path_factory.mktemp("links")
+    settings = SETTINGS.replace('nickname = "str"\n', FIELDS)
+    make_project(root, settings=settings, modules={"hero/default": module("description: x", LINKS)})
+    return Project.load(root)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "line", "message"),
+    [
+        (
+            "nav",
+            "@evil.example/login",
+            6,
+            "expected a path, query or fragment (starting with /, ? or #) after the link's host, "
+            "got '@evil.example/login' — the template writes the host and the value would change "
+            'it: start the value with /, or end the host with / in the template (base-url="https:'
+            '//shop.example/")',
+        ),
+        (
+            "region",
+            "evil.example/",
+            8,
+            "expected letters, digits, dots or hyphens inside the link's host, got "
+            "'evil.example/' — a value there only names part of the host, such as 'eu' in "
+            "https://{{ region }}.shop.example/; to let data choose the whole link, print it "
+            'alone: href="{{ link | url }}"',
+        ),
+        (
+            "rel",
+            "/evil.example/login",
+            10,
+            "expected a path that does not start with / or \\ after the link's first /, got "
+            "'/evil.example/login' — '//' would make the rest of the value the link's host; "
+            "remove the leading slashes",
+        ),
+        (
+            "image",
+            "data:image/svg+xml,x",
+            12,
+            "URL scheme 'data' is not allowed, got 'data:image/svg+xml,x' — only http, https and "
+            "mailto links may come from data",
+        ),
+        (
+            "either",
+            "javascript:alert(1)",
+            13,
+            "URL scheme 'javascript' is not allowed, got 'javascript:alert(1)' — only http, "
+            "https and mailto links may come from data",
+        ),
+    ],
+    ids=["navbar-base-url", "region", "after-slash", "srcset", "or-url"],
+)
+def test_data_that_would_send_a_link_elsewhere_is_refused_naming_module_line_and_field(
+    links_project: Project, field: str, value: str, line: int, message: str
+) -> None:
+    with pytest.raises(RecipientError) as caught:
+        links_project.render("news", {**ANN, **BENIGN, field: value})
+    assert str(caught.value) == (
+        f"modules/hero/default.mjml line {line} (recipient ann): {field}: {message}"
+    )
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hrefs: list[str] = []
+        self.srcsets: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.hrefs += [value or "" for name, value in attrs if tag == "a" and name == "href"]
+        self.srcsets += [value or "" for name, value in attrs if name == "srcset"]
+
+
+def _host(url: str) -> str | None:
+    """The host a browser reads in an http(s) ``url`` (WHATWG), None for one on the page's."""
+    url = re.sub(r"[\t\n\r]", "", url.strip("".join(map(chr, range(0x21))))).replace("\\", "/")
+    special = re.match(r"(?i)https?:/*", url)
+    authority = url[special.end() :] if special else url[2:] if url.startswith("//") else None
+    if authority is None:
+        return None
+    host = re.split(r"[/?#]", authority, maxsplit=1)[0].rpartition("@")[2]
+    return unquote(re.sub(r":[0-9]*$", "", host)).lower()
+
+
+# Text that tries to reach another host from wherever it lands in a link, and text of the
+# shapes that pass there (a path, a host label, a URL), to vary.
+TRICKY = st.text(st.sampled_from("/\\@:.?#%\t &;x2fevil1-"), max_size=14)
+HOSTILE = st.one_of(
+    TRICKY,
+    TRICKY.map(lambda text: f"/{text}"),
+    st.from_regex(r"[a-z0-9.-]{0,12}", fullmatch=True),
+    TRICKY.map(lambda text: f"https://i.example/{text}"),
+    st.text(max_size=20),
+    st.sampled_from(["@evil.example/x", ".evil.example/x", "//evil.example", "\\evil.example"]),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(field=st.sampled_from(sorted(BENIGN)), value=HOSTILE)
+def test_no_data_moves_a_link_off_the_host_the_template_writes(
+    links_project: Project, field: str, value: str
+) -> None:
+    try:
+        out = links_project.render("news", {**ANN, **BENIGN, field: value})
+    except PersonalizeError:
+        return
+    links = _Links()
+    links.feed(out.html)
+    links.close()
+    nav, region, path, rel, shop, *_ = links.hrefs
+    assert _host(nav) == _host(path) == "shop.example", (nav, path)
+    assert (_host(region) or "").endswith(".shop.example"), region
+    assert _host(rel) is None, rel
+    assert re.match(r"(?i)https?://", shop), shop
+    (srcset,) = links.srcsets
+    later = srcset.split(" 1x, ", 1)[1]
+    assert re.fullmatch(r"(?i)(https?://|mailto:)[^ \t\n\f\r]* 2x", later), srcset

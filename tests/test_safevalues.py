@@ -8,10 +8,11 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from markupsafe import Markup
 
 from personalize.errors import RecipientError
 from personalize.filters import validate_url
-from personalize.safevalues import checked_url, css_url, validate_css_value
+from personalize.safevalues import check_url_part, checked_url, css_url, validate_css_value
 
 INVISIBLE_HINT = "remove bidi controls and zero-width characters such as U+202E and U+200B"
 CSS_HINT = "only colors, lengths and plain keywords may come from data"
@@ -150,3 +151,94 @@ def test_nothing_in_a_css_url_value_can_end_it(text: str, start: bool) -> None:
             continue
         assert not BREAKS_OUT.search(encoded)
         assert not start or encoded.lower().startswith(("http://", "https://"))
+
+
+# --- check_url_part: a value that continues a link the template began -------------------------
+
+
+@pytest.mark.parametrize(
+    ("at", "value", "message"),
+    [
+        (
+            "host",
+            "evil.example/",
+            "expected letters, digits, dots or hyphens inside the link's host, got "
+            "'evil.example/' — a value there only names part of the host, such as 'eu' in "
+            "https://{{ region }}.shop.example/; to let data choose the whole link, print it "
+            'alone: href="{{ link | url }}"',
+        ),
+        (
+            "after-host",
+            "\t@evil.example",
+            "expected a path, query or fragment (starting with /, ? or #) after the link's "
+            "host, got '\\t@evil.example' — the template writes the host and the value would "
+            "change it: start the value with /, or end the host with / in the template "
+            '(base-url="https://shop.example/")',
+        ),
+        (
+            "after-slash",
+            Markup("&#x2f;evil.example"),
+            "expected a path that does not start with / or \\ after the link's first /, got "
+            "Markup('&#x2f;evil.example') — '//' would make the rest of the value the link's "
+            "host; remove the leading slashes",
+        ),
+        (
+            "after-value",
+            "x\\y/z",
+            "expected a path, query or fragment to continue the link, got 'x\\\\y/z' — a value "
+            "right after another value may not start with // or \\, nor hold @, : or \\ before "
+            "its first /, ? or #: they would change the link's host",
+        ),
+        (
+            "list",
+            "a\tb",
+            "expected a URL without spaces in a list of URLs (srcset=, ping=), got 'a\\tb' — a "
+            "space would begin another URL of the list; percent-encode spaces as %20",
+        ),
+        (
+            "descriptor",
+            "2x,",
+            "expected a srcset descriptor such as 2x or 300w, got '2x,' — a space or a comma "
+            "would begin another image of the srcset",
+        ),
+    ],
+    ids=["host", "after-host", "after-slash", "after-value", "list", "descriptor"],
+)
+def test_a_link_part_that_would_change_the_host_is_refused(
+    at: str, value: object, message: str
+) -> None:
+    with pytest.raises(RecipientError) as caught:
+        check_url_part(value, at)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("at", "value"),
+    [
+        ("host", "eu-1.cdn"),
+        ("after-host", "?q=@x"),
+        ("after-host", "#top"),
+        ("after-slash", "a//b"),
+        ("after-value", "/x?next=https://y.example/"),
+        ("after-value", "deals#a:b"),
+        ("list", "w_100,h_200/a.png"),
+        ("descriptor", "1.5x"),
+        ("after-host after-slash", ""),
+        ("after-slash", None),
+        ("after-value", 1234),
+    ],
+)
+def test_a_link_part_that_keeps_the_host_passes(at: str, value: object) -> None:
+    check_url_part(value, at)
+
+
+def test_a_css_url_part_is_checked_before_it_is_percent_encoded() -> None:
+    assert css_url("a b/c", start=False, at="after-slash") == "a%20b/c"
+    with pytest.raises(RecipientError) as caught:
+        css_url("/evil.example", False, at="after-slash")
+    assert str(caught.value).startswith(
+        "expected a path that does not start with / or \\ after the link's first /, got "
+        "'/evil.example' — "
+    )
+    # CSS reads a Markup as the escaped text it prints: its references are not decoded.
+    assert css_url(Markup("&#47;x"), False, at="after-slash") == "&#47;x"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import html as htmllib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from .errors import RenderError
+from .filters import url_filtered
+from .safevalues import Spot, list_parts, part_at, spot_after
 
 __all__ = ["EXPR", "Markers", "Restored", "Token", "restore"]
 
@@ -32,9 +33,15 @@ _URL_ATTRS = frozenset(
         "xlink:href",
         "background",
         "srcset",
+        "imagesrcset",
         "data",
+        "ping",
+        "manifest",
+        "codebase",
     }
 )
+# Lists of URLs: srcset's image candidates (a URL, then descriptors up to a comma), ping's URLs.
+_LIST_ATTRS = frozenset({"srcset", "imagesrcset", "ping"})
 _CSS_ATTRS = frozenset({"style", "bgcolor", "color", "fillcolor", "strokecolor"})
 # The address inside a CSS url(…) of a style attribute: MJML writes background-url there as
 # url('…'), premailer rewrites it to url(…); a quote may be written as a character reference.
@@ -42,13 +49,14 @@ _CSS_URL = re.compile(
     r"(?<![\w-])url\(\s*(&#0*39;|&#x0*27;|&apos;|&quot;|&#0*34;|&#x0*22;|['\"])?", re.I
 )
 _UNQUOTED_URL_END = re.compile(r"[\s)]")
-# The checks by context: a filter, written after the token's expression.
+# The checks by context: a filter, written after the token's expression. Later in a link,
+# _url_part("after-host") and the like check that the value keeps the host (filters.url_part).
 _URL_CHECK = "_url"
 _CSS_CHECK = "_css"
 _CSS_URL_START = "_css_url"  # safevalues.css_url: an http(s) URL, percent-encoded
 _CSS_URL_PART = "_css_url(False)"  # after a literal start: percent-encoded only
 _STYLE_ELEMENT = re.compile(r"<style\b[^>]*>(.*?)</style\s*>", re.S | re.I)
-_SAFE_URL_PREFIX = re.compile(r"^\s*(?:https?:|mailto:|tel:|/|#|\?)", re.I)
+_BLOCK_KEYWORD = re.compile(r"\{%\s*(\w+)")
 
 
 @dataclass(frozen=True)
@@ -120,9 +128,10 @@ def restore(
 
     Each token is preceded by ``{#\\n#}`` so that it starts a template line of its own: a
     render error's line then names the token, hence its module file and line. With
-    ``contexts``, tokens that start a URL attribute are checked by ``_url`` and tokens in CSS
-    by ``_css``, whatever the template author wrote; in the address of a ``url(…)`` in a
-    ``style`` attribute (MJML's ``background-url``), by ``_css_url``. Static ``{{``,
+    ``contexts``, tokens that start a URL attribute are checked by ``_url``, tokens later in a
+    link by ``_url_part`` (where the host is not settled yet), and tokens in CSS by ``_css``,
+    whatever the template author wrote; in the address of a ``url(…)`` in a ``style``
+    attribute (MJML's ``background-url``), by ``_css_url``. Static ``{{``,
     ``{%`` and ``{#`` that MJML or the inliner produced are escaped so Jinja prints them.
     """
     compiled = re.sub(r"\{(?=[{%#])", "{{ '{' }}", compiled)
@@ -159,7 +168,7 @@ def _wrap(token: Token, context: str | None) -> str:
     if match is None:
         return token.text
     left, expression, right = match.groups()
-    if context == _URL_CHECK and re.search(r"\|\s*url\s*$", expression):
+    if context == _URL_CHECK and url_filtered(token.text):
         return token.text
     return f"{{{{{left} ({expression.strip()}) | {context} {right}}}}}"
 
@@ -200,15 +209,13 @@ def _contexts(
                     "event handlers are not allowed in emails",
                 )
             if name in _URL_ATTRS:
-                refusal = (
-                    f"the link scheme in {name}= of <{tag}> is not literal",
-                    "start the URL with https://, mailto: or /, or let a token hold the "
-                    'whole URL: href="{{ link | url }}"',
+                where = f"{name}= of <{tag}>"
+                hint = (
+                    "start the URL with https://, mailto: or /, or let a token hold the whole "
+                    'URL: href="{{ link | url }}"'
                 )
-                starts = _address_starts(value, 0, hits, tokens, refusal)
-                for position, start in starts.items():
-                    if start:
-                        found[value_start + position] = _URL_CHECK
+                for position, check in _url_checks(value, name, hits, tokens, where, hint):
+                    found[value_start + position] = check
             elif name in _CSS_ATTRS:
                 checks = _in_urls(value, hits, tokens, tag) if name == "style" else {}
                 for hit in hits:
@@ -216,49 +223,130 @@ def _contexts(
     return found
 
 
-def _address_starts(
+def _url_checks(
+    value: str,
+    name: str,
+    hits: list[re.Match[str]],
+    tokens: Mapping[int, Token],
+    where: str,
+    hint: str,
+) -> Iterator[tuple[int, str]]:
+    """The check of each expression marker in the value of URL attribute ``name``, by position.
+
+    In a list (srcset, ping) each URL is an address of its own, and a token in one may print
+    no space; a token in a srcset descriptor may print neither a space nor a comma.
+    """
+    listed = name in _LIST_ATTRS
+    parts = list_parts(value, srcset=name != "ping") if listed else [(0, len(value), True)]
+    for start, end, is_url in parts:
+        inside = [hit for hit in hits if start <= hit.start() < end]
+        if not is_url:
+            yield from ((hit.start(), '_url_part("descriptor")') for hit in inside)
+            continue
+        checks = _address_checks(value, start, end, inside, tokens, where, hint)
+        for position, check in checks.items():
+            if check is None:
+                yield position, _URL_CHECK
+            elif check or listed:
+                places = f"{check} list".strip() if listed else check
+                yield position, f'_url_part("{places}")'
+
+
+def _address_checks(
     value: str,
     start: int,
+    end: int,
+    hits: list[re.Match[str]],
+    tokens: Mapping[int, Token],
+    where: str,
+    hint: str,
+) -> dict[int, str | None]:
+    """The check of each expression marker in ``hits`` (an address from ``start`` to ``end``
+    of ``value``): ``None`` where it may begin the address (the URL check), else the places of
+    ``safevalues.check_url_part`` it sits at (``""``: none, the host is settled).
+
+    Block tags may leave out what they hold, or repeat it: the states an address may be in
+    are followed through ``{% if %}`` branches and ``{% for %}`` loops (until the states at
+    each loop's end stop growing), and any other block tag may follow any earlier state.
+    """
+    loops: dict[int, set[Spot]] = {}
+    while True:
+        checks: dict[int, str | None] = {}
+        ends = _walk(value, (start, end), hits, tokens, (where, hint), loops, checks)
+        if ends == loops:
+            return checks
+        loops = ends
+
+
+def _walk(
+    value: str,
+    span: tuple[int, int],
     hits: list[re.Match[str]],
     tokens: Mapping[int, Token],
     refusal: tuple[str, str],
-) -> dict[int, bool]:
-    """For each expression marker in ``hits`` (those of an address that begins at ``start`` of
-    ``value``), whether it may begin the address (so needs the URL check) or follows a literal
-    safe start; ``refusal`` (message, hint) if one follows a literal start that is not safe.
+    loops: dict[int, set[Spot]],
+    checks: dict[int, str | None],
+) -> dict[int, set[Spot]]:
+    """One pass of ``_address_checks``: fills ``checks``, returns the states at each loop's end
+    (by the position of its ``{% for %}``) for the next pass to start the loop with too."""
+    states, seen = {Spot.START}, {Spot.START}
+    # Open {% if %}/{% for %}: keyword, position, states at entry, at the ends of the branches
+    # so far, and where skipping it leaves (the entry, until an {% else %}).
+    stack: list[tuple[str, int, set[Spot], set[Spot], set[Spot]]] = []
+    ends: dict[int, set[Spot]] = {}
+    position = span[0]
+    for index, hit in enumerate(hits):
+        states = {spot_after(state, value[position : hit.start()]) for state in states}
+        seen |= states
+        token = tokens.get(int(hit.group(1)))
+        text = token.text if token and token.block else ""
+        word = keyword.group(1) if (keyword := _BLOCK_KEYWORD.match(text)) else ""
+        if not text:  # an expression
+            after = value[hit.end() : hits[index + 1].start() if index + 1 < len(hits) else span[1]]
+            checks[hit.start()], states = _check(states, after, token, refusal)
+        elif word in ("if", "for"):
+            states = states | loops.get(hit.start(), set())
+            stack.append((word, hit.start(), states, set(), set(states)))
+        elif word in ("elif", "else") and stack:
+            stack[-1][3].update(states)
+            if word == "else":
+                stack[-1][4].clear()
+            states = stack[-1][2]
+        elif stack and word == f"end{stack[-1][0]}":
+            kind, opened, _, exits, skipped = stack.pop()
+            states = exits | states | skipped
+            if kind == "for":
+                ends[opened] = states
+        elif word not in ("with", "endwith") and not (word == "set" and "=" in text):
+            states = states | seen | {Spot.START}  # a macro, call, filter… may print anything
+        seen |= states
+        position = hit.end()
+    return ends
 
-    Block tags may leave out what they hold, so only the text before the first marker of any
-    kind is a fixed start; otherwise an expression is checked as a start unless the text since
-    the marker before it is a safe start (after an expression, the address has begun).
-    """
-    expressions = [hit for hit in hits if not _is_block(hit, tokens)]
-    if not expressions:
-        return {}
-    literal = htmllib.unescape(value[start : hits[0].start()])
-    if _SAFE_URL_PREFIX.match(literal):
-        return dict.fromkeys((hit.start() for hit in expressions), False)
-    if literal:
-        _attr_error(tokens.get(int(expressions[0].group(1))), *refusal)
-    starts: dict[int, bool] = {}
-    previous, after_expression = start, False
-    for hit in hits:
-        if _is_block(hit, tokens):
-            previous, after_expression = hit.end(), False
-            continue
-        if after_expression:
-            starts[hit.start()] = False
-        else:
-            before = htmllib.unescape(value[previous : hit.start()])
-            if before and not _SAFE_URL_PREFIX.match(before):
-                _attr_error(tokens.get(int(hit.group(1))), *refusal)
-            starts[hit.start()] = not before
-        previous, after_expression = hit.end(), True
-    return starts
 
-
-def _is_block(hit: re.Match[str], tokens: Mapping[int, Token]) -> bool:
-    token = tokens.get(int(hit.group(1)))
-    return token is not None and token.block
+def _check(
+    spots: set[Spot], after: str, token: Token | None, refusal: tuple[str, str]
+) -> tuple[str | None, set[Spot]]:
+    """The check of an expression at one of ``spots`` (``None``: the URL check) with literal
+    text ``after`` it, and where the link may be after it."""
+    where, hint = refusal
+    if Spot.UNSAFE in spots:
+        _attr_error(token, f"the link scheme in {where} is not literal", hint)
+    if Spot.START in spots:
+        if spots & {Spot.NO_HOST, Spot.HOST}:
+            _attr_error(
+                token,
+                f"the token in {where} may begin the link or continue the host before it",
+                "write the link's start (https://host/) in every branch of the block tags "
+                "before the token, or in none",
+            )
+        return None, {Spot.OPEN} | (spots & {Spot.SETTLED, Spot.OPEN})
+    places, later = set(), set()
+    for spot in spots:
+        place, after_spot = part_at(spot, after)
+        places.add(place)
+        later |= after_spot
+    return " ".join(sorted(places - {""})), later
 
 
 def _url_spans(style: str) -> list[tuple[int, int]]:
@@ -279,22 +367,26 @@ def _in_urls(
     style: str, hits: list[re.Match[str]], tokens: Mapping[int, Token], tag: str
 ) -> dict[int, str]:
     """The checks of the expression markers inside a ``url(…)`` of ``style``, by position: the
-    URL check where one may begin the address, else percent-encoding after a literal safe start.
+    URL check where one may begin the address, else percent-encoding (and the host checks of
+    ``_address_checks``) after a literal safe start.
     """
-    refusal = (
-        f"the link scheme in url(…) in style= of <{tag}> is not literal",
+    where = f"url(…) in style= of <{tag}>"
+    hint = (
         "start the address with https:// or /, or let a token hold the whole URL: "
-        'background-url="{{ image }}"',
+        'background-url="{{ image }}"'
     )
-    checks: dict[int, str] = {}
+    found: dict[int, str] = {}
     for start, end in _url_spans(style):
         inside = [hit for hit in hits if start <= hit.start() < end]
         if not inside:
             continue
-        starts = _address_starts(style, start, inside, tokens, refusal)
-        for position, begins in starts.items():
-            checks[position] = _CSS_URL_START if begins else _CSS_URL_PART
-    return checks
+        checks = _address_checks(style, start, end, inside, tokens, where, hint)
+        for position, check in checks.items():
+            if check is None:
+                found[position] = _CSS_URL_START
+            else:
+                found[position] = f'_css_url(False, at="{check}")' if check else _CSS_URL_PART
+    return found
 
 
 def _attr_error(token: Token | None, message: str, hint: str) -> None:

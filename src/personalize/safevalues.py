@@ -1,16 +1,29 @@
-"""URL and CSS values from data, checked before they go into an email's HTML."""
+"""URL and CSS values from data, checked for where they land in an email's HTML."""
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
+from collections.abc import Callable
 from decimal import Decimal
+from enum import IntEnum
 from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
 from .errors import RecipientError, shown
 
-__all__ = ["PLAIN_URL", "checked_url", "css_url", "validate_css_value"]
+__all__ = [
+    "PLAIN_URL",
+    "Spot",
+    "check_url_part",
+    "checked_url",
+    "css_url",
+    "list_parts",
+    "part_at",
+    "spot_after",
+    "validate_css_value",
+]
 
 _CACHE = 8192
 _URL_SCHEMES = frozenset({"http", "https", "mailto"})
@@ -137,14 +150,175 @@ def _checked_css(value: str) -> str:
     return text
 
 
-def css_url(value: object, start: bool = True) -> str:
+# Where a token continues a link that the template began (``restore`` decides), what keeps the
+# link's host the one the template wrote. Browsers drop tabs and newlines anywhere in a URL and
+# read a backslash as a slash in http(s) URLs; srcset and ping split their lists at spaces
+# first. Each place: refused(the value's text, references decoded), message, hint.
+_TABS_AND_NEWLINES = re.compile(r"[\t\n\r]")
+_HOST_NAME = re.compile(r"[A-Za-z0-9.-]*")
+_PATH_START = re.compile(r"[/?#]")
+_LIST_SPACE = re.compile(r"[ \t\n\f\r]")
+
+
+def _in_url(text: str) -> str:
+    return _TABS_AND_NEWLINES.sub("", text)
+
+
+def _changes_host(text: str) -> bool:
+    url = _in_url(text)
+    head = _PATH_START.split(url, maxsplit=1)[0]
+    return url.startswith(("//", "/\\", "\\")) or any(char in "@:\\" for char in head)
+
+
+_PARTS: dict[str, tuple[Callable[[str], object], str, str]] = {
+    "host": (
+        lambda text: not _HOST_NAME.fullmatch(text),
+        "expected letters, digits, dots or hyphens inside the link's host",
+        "a value there only names part of the host, such as 'eu' in "
+        "https://{{ region }}.shop.example/; to let data choose the whole link, print it "
+        'alone: href="{{ link | url }}"',
+    ),
+    "after-host": (
+        lambda text: _in_url(text)[:1] not in ("", "/", "?", "#"),
+        "expected a path, query or fragment (starting with /, ? or #) after the link's host",
+        "the template writes the host and the value would change it: start the value with /, "
+        'or end the host with / in the template (base-url="https://shop.example/")',
+    ),
+    "after-slash": (
+        lambda text: _in_url(text).startswith(("/", "\\")),
+        "expected a path that does not start with / or \\ after the link's first /",
+        "'//' would make the rest of the value the link's host; remove the leading slashes",
+    ),
+    "after-value": (
+        _changes_host,
+        "expected a path, query or fragment to continue the link",
+        "a value right after another value may not start with // or \\, nor hold @, : or \\ "
+        "before its first /, ? or #: they would change the link's host",
+    ),
+    "list": (
+        _LIST_SPACE.search,
+        "expected a URL without spaces in a list of URLs (srcset=, ping=)",
+        "a space would begin another URL of the list; percent-encode spaces as %20",
+    ),
+    "descriptor": (
+        lambda text: _LIST_SPACE.search(text) or "," in text,
+        "expected a srcset descriptor such as 2x or 300w",
+        "a space or a comma would begin another image of the srcset",
+    ),
+}
+
+
+def check_url_part(value: object, at: str) -> None:
+    """Refuse ``value`` where a token continues a link, at each place ``at`` names.
+
+    The places (space-separated): ``host`` inside the host (``https://{{ region }}.x.example``),
+    ``after-host`` right after a literal host (``https://x.example{{ path }}``),
+    ``after-slash`` right after a literal first ``/``, ``after-value`` right after another
+    token, ``list`` in a URL of ``srcset``/``ping``, ``descriptor`` in a srcset descriptor. A
+    ``Markup`` value is checked as the browser reads it, its character references decoded.
+    ``None`` passes: printing it raises the usual error.
+
+    Raises:
+        RecipientError: The value would change the link's host or add a URL to a list.
+    """
+    if value is None:
+        return
+    markup = getattr(value, "__html__", None)
+    text = html.unescape(markup()) if callable(markup) else str(value)
+    for place in at.split():
+        refused, message, hint = _PARTS[place]
+        if refused(text):
+            raise RecipientError(f"{message}, got {shown(value)}", hint=hint)
+
+
+class Spot(IntEnum):
+    """Where the next character of a link lands, which decides the check of a token there."""
+
+    START = 0  # nothing yet: a token there begins the link (the URL check)
+    NO_HOST = 1  # in an http(s) host with no literal character yet: "https://"
+    HOST = 2  # in a host the template began: "https://shop.example"
+    SLASH = 3  # right after a first "/", where a second would begin a host
+    SETTLED = 4  # the host is settled: a path, query or fragment began (or mailto:, tel:)
+    OPEN = 5  # after a value, which may have left the host open
+    UNSAFE = 6  # after literal text that is no safe start
+
+
+_SAFE_START = re.compile(r"\s*(?:(https?:)|mailto:|tel:|[#?]|(/))", re.I)
+_HOST_CHAR = re.compile(r"[A-Za-z0-9.-]")
+
+
+def spot_after(spot: Spot, text: str) -> Spot:
+    """Where a link is after the template's literal ``text`` (HTML, as in the attribute)."""
+    text = _in_url(html.unescape(text))
+    if spot is Spot.START:
+        if not text.strip():
+            return spot
+        safe = _SAFE_START.match(text)
+        if safe is None:
+            return Spot.UNSAFE
+        spot = Spot.NO_HOST if safe.group(1) else Spot.SLASH if safe.group(2) else Spot.SETTLED
+        text = text[safe.end() :]
+    for char in text:
+        if spot in (Spot.SETTLED, Spot.UNSAFE):
+            break
+        if char in "?#" or (char in "/\\" and spot in (Spot.HOST, Spot.OPEN)):
+            spot = Spot.SETTLED
+        elif spot is Spot.SLASH:
+            spot = Spot.NO_HOST if char in "/\\" else Spot.SETTLED
+        elif spot is Spot.NO_HOST and char not in "/\\":  # slashes before a host are skipped
+            spot = Spot.HOST
+    return spot
+
+
+def part_at(spot: Spot, following: str) -> tuple[str, set[Spot]]:
+    """The place ``check_url_part`` checks a token at ``spot`` at (``""``: none), when literal
+    ``following`` comes right after it, and where the link may be after it. Not for
+    ``START`` (the URL check) or ``UNSAFE`` (refused)."""
+    if spot is Spot.HOST and not _HOST_CHAR.match(_in_url(html.unescape(following))[:1]):
+        return "after-host", {Spot.HOST, Spot.SETTLED}
+    if spot is Spot.SLASH:
+        return "after-slash", {Spot.SLASH, Spot.SETTLED}
+    places = {Spot.NO_HOST: "host", Spot.HOST: "host", Spot.OPEN: "after-value"}
+    return places.get(spot, ""), {spot}
+
+
+def list_parts(value: str, *, srcset: bool) -> list[tuple[int, int, bool]]:
+    """Each URL of a srcset or ping value, and each srcset descriptor: (start, end, is a URL).
+
+    As browsers split them: a URL ends at a space (a srcset one drops the commas it ends in),
+    and a srcset candidate's descriptors end at a comma outside parentheses.
+    """
+    skipped = " \t\n\f\r," if srcset else " \t\n\f\r"
+    parts: list[tuple[int, int, bool]] = []
+    position, length = 0, len(value)
+    while True:
+        while position < length and value[position] in skipped:
+            position += 1
+        if position == length:
+            return parts
+        end = position
+        while end < length and value[end] not in " \t\n\f\r":
+            end += 1
+        url_end = position + len(value[position:end].rstrip(",")) if srcset else end
+        parts.append((position, url_end, True))
+        position = end
+        if srcset and url_end == end:
+            depth = 0
+            while position < length and (value[position] != "," or depth > 0):
+                depth += (value[position] == "(") - (value[position] == ")")
+                position += 1
+            parts.append((end, position, False))
+
+
+def css_url(value: object, start: bool = True, at: str = "") -> str:
     """``value`` made safe inside a CSS ``url(…)``, quoted or not, in a ``style`` attribute.
 
     With ``start`` it begins the address, so it must be an absolute http or https URL
     (``checked_url``, without ``mailto:``); otherwise it follows a literal start, like a path
     part. Either way quotes, parentheses, ``\\``, whitespace and control characters are
     percent-encoded: nothing in it can end the ``url(…)`` or the attribute. The compiled
-    templates call it as the ``_css_url`` filter (``_css_url(False)`` after a literal start).
+    templates call it as the ``_css_url`` filter (``_css_url(False)`` after a literal start;
+    ``_css_url(False, at="after-host")`` where ``check_url_part`` checks it too).
 
     Raises:
         RecipientError: ``start`` and not an http(s) URL, or a value that is not text or a
@@ -156,6 +330,8 @@ def css_url(value: object, start: bool = True) -> str:
         raise RecipientError(
             f"expected a URL as text, got {shown(value)}", hint="put the URL in the data as text"
         )
+    if at:  # as CSS reads it: a Markup prints escaped here, its references not decoded
+        check_url_part(str(value), at)
     # A plain str, so that the output is HTML-escaped: a Markup's '&#39;' would reach CSS as "'".
     return _css_url(str(value), start)
 

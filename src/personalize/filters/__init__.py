@@ -4,21 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
-from functools import _lru_cache_wrapper
+from functools import _lru_cache_wrapper, lru_cache
 from types import MappingProxyType
 from typing import Any
 
-from jinja2 import Undefined, pass_context
+from jinja2 import Environment, TemplateSyntaxError, Undefined, nodes, pass_context
 from jinja2.runtime import Context
 
 from personalize.errors import RecipientError, shown
-from personalize.safevalues import PLAIN_URL, checked_url, validate_css_value
+from personalize.safevalues import PLAIN_URL, check_url_part, checked_url, validate_css_value
 
 from .dates import WHEN_HINT, localize, relative_text, when_text, zone_of
 from .locales import CACHE, DEFAULT_LOCALE, check_locale, right_to_left
 from .numbers import known_currency, money_text, number_text
 
-__all__ = ["FILTERS", "check_locale", "right_to_left", "validate_css_value", "validate_url"]
+__all__ = [
+    "FILTERS",
+    "check_locale",
+    "right_to_left",
+    "url_filtered",
+    "url_part",
+    "validate_css_value",
+    "validate_url",
+]
 
 
 def _cached(function: _lru_cache_wrapper[str], *args: object) -> str:
@@ -181,6 +189,38 @@ def validate_url(value: object) -> str:
     return checked_url(value)
 
 
+def url_part(value: object, at: str) -> object:
+    """``value`` as it is, where a token continues a link instead of starting it, once
+    ``safevalues.check_url_part`` finds it keeps the link's host: the ``_url_part`` filter,
+    which ``restore`` writes into the compiled templates (``_url_part("after-host")``).
+
+    A filter of its own, so that ``validate_url``, which every link's first token calls, takes
+    no extra argument (a keyword-only one costs ~15 ns a call).
+    """
+    if not isinstance(value, Undefined):  # printing it raises, naming what is missing
+        check_url_part(value, at)
+    return value
+
+
+# Parses only: the templates use Jinja's default syntax.
+_SYNTAX = Environment()
+
+
+@lru_cache(maxsize=CACHE)
+def url_filtered(tag: str) -> bool:
+    """Whether the ``{{ … }}`` tag prints what ``| url`` returns, ``url`` being its outermost
+    operation as Jinja parses it: in ``{{ y or x | url }}`` the filter binds to ``x`` only, and
+    ``y`` would reach the link unchecked. ``restore`` adds no URL check to such a tag."""
+    try:
+        body = _SYNTAX.parse(tag).body
+    except TemplateSyntaxError:
+        return False
+    match body:
+        case [nodes.Output(nodes=[nodes.Filter(name="url")])]:
+            return True
+    return False
+
+
 FILTERS: Mapping[str, Callable[..., Any]] = MappingProxyType(
     {
         "money": _money,
@@ -191,6 +231,7 @@ FILTERS: Mapping[str, Callable[..., Any]] = MappingProxyType(
         "time": _when_filter("time", "short"),
         "relative": _relative,
         "url": validate_url,
+        "_url_part": url_part,
         "css": validate_css_value,
         "default": _default,
         "d": _default,
