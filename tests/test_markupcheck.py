@@ -449,3 +449,12 @@ def test_check_markup_size_limit() -> None:
         "modules/hero/a.mjml: markup is 2,019 bytes, the limit is 1,000 — move large content"
         " (inline images, long CSS, big tables) out of the template"
     )
+
+
+@pytest.mark.parametrize("name", ["ping", "cite", "srcset", "data", "manifest", "codebase"])
+def test_a_literal_script_url_in_any_url_attribute_is_refused(name: str) -> None:
+    markup = f'<mj-raw><div {name}="javascript:alert(1)"></div></mj-raw>'
+    assert error_of(markup) == (
+        f"modules/hero/a.mjml line 1: {name}='javascript:alert(1)' on <div> is a script URL — "
+        "use an http:, https:, mailto: or tel: URL"
+    )

@@ -51,7 +51,11 @@ _REFUSED = {
     "portal": _EMBED_HINT,
     "base": "it changes where every relative link goes; remove the element and write full URLs",
 }
-_URL_ATTRS = frozenset({"href", "src", "action", "formaction", "background", "poster"})
+# The attributes a browser reads as a URL (or a list of them), as restore checks them at render.
+_URL_ATTRS = frozenset(
+    {"href", "src", "action", "formaction", "background", "poster", "cite", "longdesc"}
+    | {"usemap", "srcset", "imagesrcset", "data", "ping", "manifest", "codebase"}
+)
 _SCRIPT_SCHEMES = ("javascript:", "vbscript:")
 _CONTROL = re.compile(r"[\x00-\x20\x7f]+")
 
