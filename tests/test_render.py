@@ -322,3 +322,32 @@ def test_the_subject_keeps_its_whitespace_controls(tmp_path: Path) -> None:
     email = project.render("news", {**ANN, "nickname": "12.5", "tier": "https://shop.example/"})
     assert email.subject == "Hi Ann,$12.50"
     assert email.preheader == "For Ann: https://shop.example/"
+
+
+def test_an_error_in_one_of_two_modules_with_the_same_body_names_the_one_that_failed(
+    tmp_path: Path,
+) -> None:
+    # Both regions compile to the same source, hence the same template name: the error must
+    # still be placed in the module whose code raised (the first slot), not the other.
+    body = (
+        "<mj-section><mj-column><mj-text>Hello</mj-text>\n"
+        "<mj-text>{{ nickname | money }}</mj-text></mj-column></mj-section>"
+    )
+    layout = (
+        '---\nsubject: "Hi"\n---\n<mjml><mj-body>\n<slot name="a"/>\n'
+        "<mj-section><mj-column><mj-text>mid</mj-text></mj-column></mj-section>\n"
+        '<slot name="b"/>\n</mj-body></mjml>\n'
+    )
+    root = make_project(
+        tmp_path,
+        layouts={"news": layout},
+        modules={
+            "a/default": "---\ndescription: a\n---\n" + body + "\n",
+            "b/default": "---\ndescription: b\n---\n\n\n\n" + body + "\n",
+        },
+    )
+    with pytest.raises(RecipientError) as caught:
+        Project.load(root).render("news", {**ANN, "nickname": "x"})
+    assert str(caught.value).startswith(
+        "modules/a/default.mjml line 5 (recipient ann): nickname: expected a number for money"
+    )

@@ -205,9 +205,12 @@ class CompiledTemplate:
         return self._error(origin, f"{where}{type(exc).__name__}: {exc}", None)
 
     def _origin(self, tb: TracebackType | None) -> Origin | None:
+        # Frames of this template's code share its module globals: its name alone is not enough,
+        # as two regions with the same source have the same name.
+        own = self.template.root_render_func.__globals__
         line = None
         while tb is not None:
-            if tb.tb_frame.f_code.co_filename == self.filename:
+            if tb.tb_frame.f_globals is own:
                 line = self.template.get_corresponding_lineno(tb.tb_lineno)
             tb = tb.tb_next
         return self.origins.get(line) if line is not None else None
@@ -259,11 +262,13 @@ class Composite:
 
     def _failed_in(self, tb: TracebackType | None) -> CompiledTemplate:
         """The skeleton or region whose code raised: the last of their frames in ``tb``."""
-        owners = {t.filename: t for _, t in self.regions}
-        owners[self.skeleton.filename] = self.skeleton
+        # By the frame's module globals, not its file name: regions with the same source (the
+        # same module body in two slots) have the same name.
+        owners = {id(t.template.root_render_func.__globals__): t for _, t in self.regions}
+        owners[id(self.skeleton.template.root_render_func.__globals__)] = self.skeleton
         owner = self.skeleton
         while tb is not None:
-            owner = owners.get(tb.tb_frame.f_code.co_filename, owner)
+            owner = owners.get(id(tb.tb_frame.f_globals), owner)
             tb = tb.tb_next
         return owner
 
