@@ -315,6 +315,10 @@ SRCDOC_HINT = (
     "a srcdoc is read as a page of its own after its entities are decoded, so escaped data "
     "would become markup there; remove the token"
 )
+ANIMATE_HINT = (
+    "it can change a link's href to a script URL, and email clients do not animate; remove "
+    "the element"
+)
 # Refused as <script> is: elements that embed or redirect, and tokens where escaping fails.
 EMBEDDING = {
     "iframe-srcdoc": (
@@ -365,6 +369,14 @@ EMBEDDING = {
         "line 1: <meta http-equiv='{{ tier }}'> is not allowed: "
         f'\'<meta http-equiv="{{{{ tier }}}}" content="0">\' — {REFRESH_HINT}',
     ),
+    **{
+        name.lower(): (
+            f'<mj-raw><svg><a><{name} attributeName="href" to="{{{{ y }}}}"/></a></svg></mj-raw>',
+            f"line 1: <{name.lower()}> elements are not allowed: "
+            f'\'<{name} attributeName="href" to="{{{{ y }}}}"/>\' — {ANIMATE_HINT}',
+        )
+        for name in ("animate", "set", "animateMotion", "animateTransform")
+    },
     "srcdoc-token": (
         '<mj-raw><div srcdoc="<p>{{ first_name }}</p>"></div></mj-raw>',
         f"line 1: Jinja tag '{{{{ first_name }}}}' in srcdoc= of <div> — {SRCDOC_HINT}",
@@ -451,10 +463,99 @@ def test_check_markup_size_limit() -> None:
     )
 
 
-@pytest.mark.parametrize("name", ["ping", "cite", "srcset", "data", "manifest", "codebase"])
+@pytest.mark.parametrize(
+    "name", ["ping", "cite", "srcset", "data", "manifest", "codebase", "to", "from", "values"]
+)
 def test_a_literal_script_url_in_any_url_attribute_is_refused(name: str) -> None:
     markup = f'<mj-raw><div {name}="javascript:alert(1)"></div></mj-raw>'
     assert error_of(markup) == (
         f"modules/hero/a.mjml line 1: {name}='javascript:alert(1)' on <div> is a script URL — "
         "use an http:, https:, mailto: or tel: URL"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("srcset", "https://x.example/a.png 1x, javascript:alert(1) 2x"),
+        ("srcset", "https://x.example/a.png 1x,javascript:alert(1)"),
+        ("srcset", "{{ a }} 1x, java&#10;script:alert(1) 2x"),
+        ("srcset", "https://x.example/a.png 1x&#44;javascript:alert(1)"),
+        ("imagesrcset", "a.png 1x, {{ b }} 2x, javascript:alert(1) 3x"),
+        ("ping", "https://x.example/p javascript:alert(1)"),
+        ("ping", "https://x.example/p\n\tvbscript:x"),
+        ("values", "https://x.example/;javascript:alert(1)"),
+    ],
+    ids=[
+        "srcset-later",
+        "srcset-no-space",
+        "srcset-after-token",
+        "srcset-encoded-comma",
+        "imagesrcset",
+        "ping-later",
+        "ping-newline",
+        "values-later",
+    ],
+)
+def test_a_literal_script_url_later_in_a_url_list_is_refused(name: str, value: str) -> None:
+    markup = f'<mj-raw><img {name}="{value}"></mj-raw>'
+    assert error_of(markup) == (
+        f"modules/hero/a.mjml line 1: {name}={value!r} on <img> is a script URL — "
+        "use an http:, https:, mailto: or tel: URL"
+    )
+
+
+@pytest.mark.parametrize(
+    "attribute",
+    [
+        'srcset="https://x.example/a.png 1x, {{ img2 }} 2x, https://x.example/c.png 300w"',
+        'srcset="https://x.example/a.png?next=javascript:x 1x"',
+        'ping="https://x.example/p https://y.example/q?javascript:x"',
+    ],
+    ids=["srcset", "srcset-query", "ping"],
+)
+def test_url_lists_without_a_script_url_pass(attribute: str) -> None:
+    check(f"<mj-section><mj-column><mj-raw><img {attribute}></mj-raw></mj-column></mj-section>")
+
+
+QUOTE_HINT = (
+    "the MJML compiler turns it into a broken attribute that the link and style checks cannot "
+    'read; write &quot; for the ", or put double quotes around a value without "'
+)
+
+
+@pytest.mark.parametrize(
+    ("markup", "message"),
+    [
+        (
+            '<mj-button rel=\'a"b\' href="{{ y }}">Go</mj-button>',
+            f"line 1: rel='a\"b' on <mj-button> holds a \" inside single quotes — {QUOTE_HINT}",
+        ),
+        (
+            '<mj-text>\n<a title=\'Say "hi"\' href="https://shop.example/">x</a></mj-text>',
+            f'line 2: title=\'Say "hi"\' on <a> holds a " inside single quotes — {QUOTE_HINT}',
+        ),
+        (
+            '<mj-image alt=\'The "{{ y }}" tee\' src="https://shop.example/a.png"/>',
+            'line 1: alt=\'The "{{ y }}" tee\' on <mj-image> holds a " inside single quotes'
+            f" — {QUOTE_HINT}",
+        ),
+    ],
+    ids=["mj-element", "html-in-text", "around-a-token"],
+)
+def test_a_double_quote_inside_single_quotes_is_refused(markup: str, message: str) -> None:
+    # MRML rewrites rel='a"b' as rel="a\" b"="", which hides the element from restore's checks.
+    assert error_of(markup) == f"modules/hero/a.mjml {message}"
+
+
+@pytest.mark.parametrize(
+    "attribute",
+    [
+        "alt='The &quot;Classic&quot; tee'",
+        'alt="It\'s &quot;ours&quot;"',
+        "alt='{{ \"The\" ~ name }}'",
+    ],
+    ids=["entity", "apostrophe-in-double-quotes", "quote-inside-a-token"],
+)
+def test_quotes_that_mjml_keeps_pass(attribute: str) -> None:
+    check(f'<mj-section><mj-column><mj-image {attribute} src="a.png"/></mj-column></mj-section>')

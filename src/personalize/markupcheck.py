@@ -35,6 +35,10 @@ _VOID = frozenset(
 )
 # Elements whose content is not markup: scanning resumes after their end tag.
 _RAW_TEXT = frozenset({"script", "style", "mj-style", "textarea", "xmp"})
+_ANIMATE_HINT = (
+    "it can change a link's href to a script URL, and email clients do not animate; remove "
+    "the element"
+)
 _EMBED_HINT = (
     "it embeds content that no check sees, and email clients do not show it; remove the "
     "element, or link to the content with <a href>"
@@ -50,12 +54,26 @@ _REFUSED = {
     "applet": _EMBED_HINT,
     "portal": _EMBED_HINT,
     "base": "it changes where every relative link goes; remove the element and write full URLs",
+    "animate": _ANIMATE_HINT,
+    "set": _ANIMATE_HINT,
+    "animatemotion": _ANIMATE_HINT,
+    "animatetransform": _ANIMATE_HINT,
 }
 # The attributes a browser reads as a URL (or a list of them), as restore checks them at render.
 _URL_ATTRS = frozenset(
     {"href", "src", "action", "formaction", "background", "poster", "cite", "longdesc"}
     | {"usemap", "srcset", "imagesrcset", "data", "ping", "manifest", "codebase"}
+    # SVG animation values, which can become a link's href (the elements are refused too).
+    | {"to", "from", "values"}
 )
+# How list-valued URL attributes separate their URLs. Every comma counts in a srcset, where a
+# browser splits only after a URL or its descriptors: refusing more is the safe side.
+_URL_LISTS = {
+    "srcset": re.compile(","),
+    "imagesrcset": re.compile(","),
+    "ping": re.compile(r"[\t\n\f\r ]"),
+    "values": re.compile(";"),
+}
 _SCRIPT_SCHEMES = ("javascript:", "vbscript:")
 _CONTROL = re.compile(r"[\x00-\x20\x7f]+")
 
@@ -111,10 +129,12 @@ def check_markup(source: Source, *, max_depth: int = 200, max_bytes: int = 1_000
     """Check a layout or module body for markup that must never reach a recipient.
 
     Reports unbalanced or mismatched ``mj-*``/``mjml`` tags, ``<script>``, ``<iframe>``,
-    ``<object>``, ``<embed>`` (and frames, applets, portals), ``<base>`` and
-    ``<meta http-equiv="refresh">`` elements, ``on*=`` event-handler attributes,
-    ``javascript:``/``vbscript:`` URLs, Jinja tokens in ``srcdoc=``, and markup over the size
-    or depth limits. HTML inside ``mj-text`` and friends need not
+    ``<object>``, ``<embed>`` (and frames, applets, portals), ``<base>``, SVG animation
+    (``<animate>``, ``<set>``, ``<animateMotion>``, ``<animateTransform>``) and
+    ``<meta http-equiv="refresh">`` elements, ``on*=`` event-handler attributes, a ``"``
+    inside a single-quoted attribute value, literal ``javascript:``/``vbscript:`` URLs (any
+    URL of a ``srcset`` or ``ping`` list), Jinja tokens in ``srcdoc=``, and markup over the
+    size or depth limits. HTML inside ``mj-text`` and friends need not
     balance. Jinja tokens are skipped, so ``{% if a > b %}`` inside a tag is fine.
 
     Args:
@@ -199,6 +219,16 @@ def _check_tag(tag: _Tag, scanned: str, original: str, error: _Locator) -> None:
         value_group = next((g for g in (2, 3, 4) if match.group(g) is not None), None)
         value = "" if value_group is None else match.group(value_group)
         shown = "" if value_group is None else _original(match, value_group, tag, original)
+        # MRML writes rel='a"b' back as rel="a\" b"="", which restore cannot parse, so the
+        # render-time checks would skip this element. Quotes inside tokens are blanked.
+        if value_group == 3 and '"' in value:
+            raise error(
+                tag.start,
+                f'{name}={short_repr(shown)} on <{tag.name}> holds a " inside single quotes',
+                "the MJML compiler turns it into a broken attribute that the link and style "
+                'checks cannot read; write &quot; for the ", or put double quotes around a '
+                'value without "',
+            )
         if tag.name == "meta" and name == "http-equiv" and _is_refresh(shown):
             raise error(
                 tag.start,
@@ -220,7 +250,7 @@ def _check_tag(tag: _Tag, scanned: str, original: str, error: _Locator) -> None:
                 f"on <{tag.name}>",
                 "email clients never run scripts; remove the attribute",
             )
-        if _is_url_attr(name) and _is_script_url(shown or value):
+        if _is_url_attr(name) and _is_script_url(shown or value, _URL_LISTS.get(name)):
             raise error(
                 tag.start,
                 f"{name}={short_repr(shown)} on <{tag.name}> is a script URL",
@@ -318,19 +348,23 @@ def _is_refresh(value: str) -> bool:
     return bool(_JINJA.search(value)) or _CONTROL.sub("", html.unescape(value)).lower() == "refresh"
 
 
-def _is_script_url(value: str) -> bool:
+def _is_script_url(value: str, separator: re.Pattern[str] | None = None) -> bool:
     """Whether ``value`` (Jinja tokens included) may render as a script URL.
 
     The URL may start after any token: an ``{% else %}`` branch, or text after a value printed
     empty. So the text with every token left out is checked, and the text after each token.
-    Browsers drop whitespace and control characters inside the scheme, and decode entities.
+    Browsers drop whitespace and control characters inside the scheme, and decode entities
+    before they split a list (``separator``) into its URLs, each of which is checked.
     """
     runs = _JINJA.split(value) if "{" in value else [value]
-    return any(
-        _CONTROL.sub("", html.unescape("".join(runs[index:]))).lower().startswith(_SCRIPT_SCHEMES)
-        for index in range(len(runs))
-        if index == 0 or runs[index]
-    )
+    for index in range(len(runs)):
+        if index and not runs[index]:
+            continue
+        text = html.unescape("".join(runs[index:]))
+        urls = [text] if separator is None else separator.split(text)
+        if any(_CONTROL.sub("", url).lower().startswith(_SCRIPT_SCHEMES) for url in urls):
+            return True
+    return False
 
 
 def source_size(text: str, limit: int) -> int:
