@@ -437,6 +437,11 @@ IN_HOST = (
     "only names part of the host, such as 'eu' in https://{{{{ region }}}}.shop.example/; to let "
     'data choose the whole link, print it alone: href="{{{{ link | url }}}}"'
 )
+HOST_NAME = (
+    "expected a host name of letters, digits, dots or hyphens for the link's host, got {} — "
+    "the template writes the rest of the link after this value, as in https://{{{{ host }}}}/; "
+    'to let data choose the whole link, print it alone: href="{{{{ link | url }}}}"'
+)
 AFTER_SLASH = (
     "expected a path that does not start with / or \\ after the link's first /, got {} — '//' "
     "would make the rest of the value the link's host; remove the leading slashes"
@@ -464,7 +469,7 @@ DESCRIPTOR = (
         ('<a href="https://shop.example:zq2qz/">', "443@evil.example", AFTER_HOST),
         ('<a href="//cdn.examplezq2qz">', "@evil.example/x", AFTER_HOST),
         ('<a href="https://zq2qz.shop.example/">', "evil.example/?", IN_HOST),
-        ('<a href="https://zq2qz/">', "evil.example@shop.example", IN_HOST),
+        ('<a href="https://zq2qz/">', "evil.example@shop.example", HOST_NAME),
         ('<a href="/zq2qz">', "/evil.example/login", AFTER_SLASH),
         ('<a href="/zq2qz">', "\\evil.example/login", AFTER_SLASH),
         ('<a href="/zq2qz">', "\t/evil.example/login", AFTER_SLASH),
@@ -530,6 +535,100 @@ def test_a_value_that_would_change_the_links_host_is_refused(
 def test_a_value_that_keeps_the_host_passes_unchanged(html: str, value: str, out: str) -> None:
     rendered = _render(f"{html}x", x="https://shop.example", y=value)
     assert _attribute(rendered, "href") == [out]
+
+
+@pytest.mark.parametrize(
+    ("html", "values", "out"),
+    [
+        (
+            '<a href="https://zq1qz/zq2qz">',
+            ("shop.example", "de/sale"),
+            "https://shop.example/de/sale",
+        ),
+        ('<a href="//zq1qz?q=zq2qz">', ("shop.example", "@x"), "//shop.example?q=@x"),
+        ('<a href="https://shop.zq1qz/">', ("de", ""), "https://shop.de/"),
+        ('<a href="https://shop-zq1qz.example/zq2qz">', ("de", "/x"), "https://shop-de.example//x"),
+    ],
+    ids=["host-then-path", "host-then-query", "top-level-label", "label-in-the-middle"],
+)
+def test_a_token_after_a_host_token_or_inside_a_literal_host_is_no_after_host_value(
+    html: str, values: tuple[str, str], out: str
+) -> None:
+    x, y = values
+    assert _attribute(_render(f"{html}x", x=x, y=y), "href") == [out]
+
+
+@pytest.mark.parametrize(
+    ("html", "x", "message"),
+    [
+        (
+            '<a href="https://zq1qz/zq2qz">',
+            "",
+            "expected a host name of letters, digits, dots or hyphens for the link's host, got "
+            "'' — the template writes the rest of the link after this value, as in "
+            "https://{{ host }}/; to let data choose the whole link, print it alone: "
+            'href="{{ link | url }}"',
+        ),
+        (
+            '<a href="https://shop.zq1qz/">',
+            "evil.example",
+            "expected letters, digits or hyphens in a label of the link's host, got "
+            "'evil.example' — a value right after a '.' or '-' of the host names one label, such "
+            "as 'de' in https://shop.{{ tld }}/; to let data choose the whole link, print it "
+            'alone: href="{{ link | url }}"',
+        ),
+        (
+            '<a href="https://shop.zq1qz/">',
+            "de@evil.example",
+            "expected letters, digits or hyphens in a label of the link's host, got "
+            "'de@evil.example' — a value right after a '.' or '-' of the host names one label, "
+            "such as 'de' in https://shop.{{ tld }}/; to let data choose the whole link, print "
+            'it alone: href="{{ link | url }}"',
+        ),
+    ],
+    ids=["empty-host", "label-with-dot", "label-with-at"],
+)
+def test_a_host_token_must_name_a_host_and_a_label_token_one_label(
+    html: str, x: str, message: str
+) -> None:
+    with pytest.raises(RecipientError) as caught:
+        _render(f"{html}x", x=x, y="de/sale")
+    assert str(caught.value) == f"modules/m.mjml line 11: x: {message}"
+
+
+UNREAD = (
+    "modules/m.mjml line 11: cannot read the attributes of <{}> around the token, so no URL or "
+    "CSS check could apply to it — write the attribute value without '\"' inside single "
+    "quotes, e.g. use &quot;"
+)
+
+
+@pytest.mark.parametrize(
+    ("html", "tag"),
+    [
+        # <mj-button rel='a"b' href="{{ y }}">, as MRML writes it, then css-inline or premailer.
+        ('<a href="zq1qz" rel="a\\" b"="" target="_blank">Go</a>', "a"),
+        ('<a href="zq1qz" rel="a\\" b" target="_blank">Go</a>', "a"),
+        # <mj-image alt='The "{{ y }}" tee'>: the token lands where an attribute name goes.
+        ('<img alt="The \\" zq1qz\\" tee"="" src="https://shop.example/a.png">', "img"),
+        ('<a title="Say \\" hi\\""="" href="https://shop.examplezq1qz">Order</a>', "a"),
+        ('<span title="Say \\" hi\\""="" style="color: zq1qz">Hi</span>', "span"),
+        ('<!--[if mso]><v:fill title="a\\" b"="" src="zq1qz" /><![endif]-->', "v:fill"),
+    ],
+    ids=["button-href", "premailer", "image-alt", "after-host", "style", "conditional"],
+)
+def test_a_token_in_a_tag_that_cannot_be_read_is_refused_not_left_unchecked(
+    html: str, tag: str
+) -> None:
+    with pytest.raises(RenderError) as caught:
+        restore(html, _tokens("{{ y }}"), markers=M, contexts=True)
+    assert str(caught.value) == UNREAD.format(tag)
+
+
+def test_a_token_after_a_tag_that_cannot_be_read_is_text() -> None:
+    html = '<p title="Say \\" hi\\""="">zq1qz</p>'
+    restored = restore(html, _tokens("{{ y }}"), markers=M, contexts=True).source
+    assert restored == '<p title="Say \\" hi\\""="">{#\n#}{{ y }}</p>'
 
 
 @pytest.mark.parametrize(

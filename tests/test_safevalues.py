@@ -168,6 +168,22 @@ def test_nothing_in_a_css_url_value_can_end_it(text: str, start: bool) -> None:
             'alone: href="{{ link | url }}"',
         ),
         (
+            "label",
+            "evil.example",
+            "expected letters, digits or hyphens in a label of the link's host, got "
+            "'evil.example' — a value right after a '.' or '-' of the host names one label, such "
+            "as 'de' in https://shop.{{ tld }}/; to let data choose the whole link, print it "
+            'alone: href="{{ link | url }}"',
+        ),
+        (
+            "host-name",
+            "",
+            "expected a host name of letters, digits, dots or hyphens for the link's host, got "
+            "'' — the template writes the rest of the link after this value, as in "
+            "https://{{ host }}/; to let data choose the whole link, print it alone: "
+            'href="{{ link | url }}"',
+        ),
+        (
             "after-host",
             "\t@evil.example",
             "expected a path, query or fragment (starting with /, ? or #) after the link's "
@@ -202,7 +218,16 @@ def test_nothing_in_a_css_url_value_can_end_it(text: str, start: bool) -> None:
             "would begin another image of the srcset",
         ),
     ],
-    ids=["host", "after-host", "after-slash", "after-value", "list", "descriptor"],
+    ids=[
+        "host",
+        "label",
+        "host-name",
+        "after-host",
+        "after-slash",
+        "after-value",
+        "list",
+        "descriptor",
+    ],
 )
 def test_a_link_part_that_would_change_the_host_is_refused(
     at: str, value: object, message: str
@@ -216,6 +241,9 @@ def test_a_link_part_that_would_change_the_host_is_refused(
     ("at", "value"),
     [
         ("host", "eu-1.cdn"),
+        ("label", "de"),
+        ("label", ""),
+        ("host-name", "shop.example"),
         ("after-host", "?q=@x"),
         ("after-host", "#top"),
         ("after-slash", "a//b"),

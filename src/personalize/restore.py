@@ -19,6 +19,13 @@ _HTML_TAG = re.compile(
     r"|<([A-Za-z][\w:-]*)((?:\s+[^\s=>/\"']+(?:\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>\"']+))?)*)\s*/?>",
     re.S,
 )
+# A start tag as browsers read it, one attribute at a time, for tags _HTML_TAG cannot parse
+# (MRML writes rel='a"b' as rel="a\\" b"=""): group 1 is the '>' that ends it.
+_TAG_OPEN = re.compile(r"<([A-Za-z][^\s/>]*)")
+_BROWSER_ATTR = re.compile(
+    r"[\s/]*(?:(>)|[^\s/>][^\s/>=]*(?:\s*=\s*(?:\"[^\"]*\"?|'[^']*'?|[^\s>]*))?)"
+)
+_UNREAD_HINT = "write the attribute value without '\"' inside single quotes, e.g. use &quot;"
 _ATTR = re.compile(r"([^\s=>/\"']+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>\"']+)))?")
 _URL_ATTRS = frozenset(
     {
@@ -182,6 +189,10 @@ def _contexts(
     for block in _STYLE_ELEMENT.finditer(compiled):  # e.g. a <style> inside mj-raw
         for hit in bare.finditer(block.group(1)):
             found[base + block.start(1) + hit.start()] = _CSS_CHECK
+    read = [block.span(1) for block in _STYLE_ELEMENT.finditer(compiled)]
+    for match in _HTML_TAG.finditer(compiled):
+        read.append(match.span())
+    _refuse_unread(compiled, read, bare, tokens)
     for match in _HTML_TAG.finditer(compiled):
         whole = match.group()
         if whole.startswith("<!--"):
@@ -221,6 +232,29 @@ def _contexts(
                 for hit in hits:
                     found[value_start + hit.start()] = checks.get(hit.start(), _CSS_CHECK)
     return found
+
+
+def _refuse_unread(
+    html: str, read: list[tuple[int, int]], bare: re.Pattern[str], tokens: Mapping[int, Token]
+) -> None:
+    """Refuse a token inside a start tag that ``_HTML_TAG`` could not parse: no URL, CSS or
+    event-handler check would apply to it, so it must not pass unchecked."""
+    for opened in _TAG_OPEN.finditer(html):
+        if any(start <= opened.start() < end for start, end in read):
+            continue
+        position, end = opened.end(), len(html)
+        while step := _BROWSER_ATTR.match(html, position):
+            if step.group(1) or step.end() == position:
+                end = step.end() if step.group(1) else end
+                break
+            position = step.end()
+        if hit := bare.search(html, opened.start(), end):
+            _attr_error(
+                tokens.get(int(hit.group(1))),
+                f"cannot read the attributes of <{opened.group(1).lower()}> around the token, "
+                "so no URL or CSS check could apply to it",
+                _UNREAD_HINT,
+            )
 
 
 def _url_checks(
@@ -333,7 +367,7 @@ def _check(
     if Spot.UNSAFE in spots:
         _attr_error(token, f"the link scheme in {where} is not literal", hint)
     if Spot.START in spots:
-        if spots & {Spot.NO_HOST, Spot.HOST}:
+        if spots & {Spot.NO_HOST, Spot.HOST, Spot.LABEL}:
             _attr_error(
                 token,
                 f"the token in {where} may begin the link or continue the host before it",

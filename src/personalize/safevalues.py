@@ -156,6 +156,7 @@ def _checked_css(value: str) -> str:
 # first. Each place: refused(the value's text, references decoded), message, hint.
 _TABS_AND_NEWLINES = re.compile(r"[\t\n\r]")
 _HOST_NAME = re.compile(r"[A-Za-z0-9.-]*")
+_HOST_LABEL = re.compile(r"[A-Za-z0-9-]*")
 _PATH_START = re.compile(r"[/?#]")
 _LIST_SPACE = re.compile(r"[ \t\n\f\r]")
 
@@ -177,6 +178,20 @@ _PARTS: dict[str, tuple[Callable[[str], object], str, str]] = {
         "a value there only names part of the host, such as 'eu' in "
         "https://{{ region }}.shop.example/; to let data choose the whole link, print it "
         'alone: href="{{ link | url }}"',
+    ),
+    "label": (
+        lambda text: not _HOST_LABEL.fullmatch(text),
+        "expected letters, digits or hyphens in a label of the link's host",
+        "a value right after a '.' or '-' of the host names one label, such as 'de' in "
+        "https://shop.{{ tld }}/; to let data choose the whole link, print it alone: "
+        'href="{{ link | url }}"',
+    ),
+    "host-name": (
+        lambda text: not _HOST_NAME.fullmatch(text) or not text,
+        "expected a host name of letters, digits, dots or hyphens for the link's host",
+        "the template writes the rest of the link after this value, as in "
+        "https://{{ host }}/; to let data choose the whole link, print it alone: "
+        'href="{{ link | url }}"',
     ),
     "after-host": (
         lambda text: _in_url(text)[:1] not in ("", "/", "?", "#"),
@@ -212,6 +227,8 @@ def check_url_part(value: object, at: str) -> None:
     """Refuse ``value`` where a token continues a link, at each place ``at`` names.
 
     The places (space-separated): ``host`` inside the host (``https://{{ region }}.x.example``),
+    ``label`` after a literal ``.`` or ``-`` of the host (``https://shop.{{ tld }}/``),
+    ``host-name`` a whole, non-empty host before a literal ``/``, ``?`` or ``#``,
     ``after-host`` right after a literal host (``https://x.example{{ path }}``),
     ``after-slash`` right after a literal first ``/``, ``after-value`` right after another
     token, ``list`` in a URL of ``srcset``/``ping``, ``descriptor`` in a srcset descriptor. A
@@ -237,6 +254,7 @@ class Spot(IntEnum):
     START = 0  # nothing yet: a token there begins the link (the URL check)
     NO_HOST = 1  # in an http(s) host with no literal character yet: "https://"
     HOST = 2  # in a host the template began: "https://shop.example"
+    LABEL = 7  # in a host, right after a literal "." or "-": "https://shop."
     SLASH = 3  # right after a first "/", where a second would begin a host
     SETTLED = 4  # the host is settled: a path, query or fragment began (or mailto:, tel:)
     OPEN = 5  # after a value, which may have left the host open
@@ -261,12 +279,14 @@ def spot_after(spot: Spot, text: str) -> Spot:
     for char in text:
         if spot in (Spot.SETTLED, Spot.UNSAFE):
             break
-        if char in "?#" or (char in "/\\" and spot in (Spot.HOST, Spot.OPEN)):
+        if char in "?#" or (char in "/\\" and spot in (Spot.HOST, Spot.LABEL, Spot.OPEN)):
             spot = Spot.SETTLED
         elif spot is Spot.SLASH:
             spot = Spot.NO_HOST if char in "/\\" else Spot.SETTLED
-        elif spot is Spot.NO_HOST and char not in "/\\":  # slashes before a host are skipped
-            spot = Spot.HOST
+        elif spot is Spot.NO_HOST and char in "/\\":  # slashes before a host are skipped
+            continue
+        elif spot in (Spot.NO_HOST, Spot.HOST, Spot.LABEL):
+            spot = Spot.LABEL if char in ".-" else Spot.HOST
     return spot
 
 
@@ -274,8 +294,15 @@ def part_at(spot: Spot, following: str) -> tuple[str, set[Spot]]:
     """The place ``check_url_part`` checks a token at ``spot`` at (``""``: none), when literal
     ``following`` comes right after it, and where the link may be after it. Not for
     ``START`` (the URL check) or ``UNSAFE`` (refused)."""
-    if spot is Spot.HOST and not _HOST_CHAR.match(_in_url(html.unescape(following))[:1]):
+    first = _in_url(html.unescape(following))[:1]
+    if spot is Spot.HOST and not _HOST_CHAR.match(first):
         return "after-host", {Spot.HOST, Spot.SETTLED}
+    # After a literal '.' or '-' the value is inside the host, whatever follows it.
+    if spot is Spot.LABEL:
+        return "label", {Spot.HOST, Spot.LABEL}
+    # A whole host before a literal '/', '?' or '#': it must be one, then the link is settled.
+    if spot is Spot.NO_HOST and first and not _HOST_CHAR.match(first):
+        return "host-name", {Spot.HOST}
     if spot is Spot.SLASH:
         return "after-slash", {Spot.SLASH, Spot.SETTLED}
     places = {Spot.NO_HOST: "host", Spot.HOST: "host", Spot.OPEN: "after-value"}
