@@ -67,6 +67,7 @@ LAYERS: dict[str, int] = {
     "textnorm": 4,
     "protect": 4,
     "restore": 4,
+    "tokencontexts": 4,
     "compile": 4,
     "survival": 4,
     "inlinecheck": 4,
