@@ -461,7 +461,7 @@ def test_rfm_survives_pickling(tmp_path: Path) -> None:
 
 TYPED = SETTINGS.replace(
     "[recipient.types.order]",
-    'signup_at = "date"\npoints = "int"\nrate = "float"\nscores = "list[int]"\n'
+    'signup_at = "date"\npoints = "int"\npadded = " int "\nrate = "float"\nscores = "list[int]"\n'
     'flags = "list[bool]"\nprefs = "map"\n\n[recipient.types.order]',
 )
 TYPED_METRICS = METRICS + (
@@ -486,6 +486,7 @@ def read_typed(tmp_path: Path, inputs: str) -> SegmentFile | None:
         "recency: days_since_order, frequency: orders_365d, monetary: spend_365d",
         "recency: points, frequency: rate, monetary: score_sum",  # int, float, sum of ints
         "recency: prefs.days, frequency: prefs.orders, monetary: prefs.spend",  # any type
+        "recency: padded, frequency: orders_365d, monetary: spend_365d",  # " int ", as declared
     ],
 )
 def test_rfm_inputs_of_number_types_load(tmp_path: Path, inputs: str) -> None:

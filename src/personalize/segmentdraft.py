@@ -140,7 +140,7 @@ def _rfm_type(draft: Draft, key: str, ref: str) -> None:
     if spec is None:
         return  # a key inside a `map` field: any type
     # A metric's value has the type of its source's items (sum, avg, min, max of numbers).
-    type_name = spec.type if metric is None else named_type(spec.type)
+    type_name = spec.type.strip() if metric is None else named_type(spec.type)
     if type_name in _NUMBER_TYPES:
         return
     what = f"{ref!r} is a field of type {type_name}"
