@@ -17,11 +17,11 @@ from personalize.config import (
     RenderSettings,
     Settings,
     load_settings,
-    read_text_file,
     setting_error,
     setting_line,
 )
 from personalize.errors import ConfigError
+from personalize.textfiles import read_text_file
 from personalize.tomllines import toml_line
 
 

@@ -16,11 +16,11 @@ from .metrics import Metric
 from .profile import Recipient
 from .records import read_jsonl
 from .rfm import DIMENSIONS, CutPoints, Number, Rfm, finite
-from .rfmfile import check_writable, cut_points_text, read_back, write_cut_points
+from .rfmfile import cut_points_text, read_back, write_cut_points
 from .scope import MISSING, MappingScope
 from .values import TYPE_HINT, described
 
-__all__ = ["Calibration", "Calibrator", "check_writable", "quintiles"]
+__all__ = ["Calibration", "Calibrator", "quintiles"]
 
 _KEPT_ERRORS: Final = 5
 _INT64: Final = 2**63

@@ -12,8 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from .errors import ConfigError, did_you_mean, format_path, render_time_problem, short_repr
 from .fieldtypes import check_timezone, host_zone_file
-from .textfiles import read_text_file as read_text_file
-from .textfiles import refuse_special_file as refuse_special_file
+from .textfiles import read_text_file
 from .tomllines import parse_toml, toml_line
 
 __all__ = [

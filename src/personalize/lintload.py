@@ -10,7 +10,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal, TypeVar
 
-from .config import Settings, load_settings, refuse_special_file
+from .config import Settings, load_settings
 from .errors import ConfigError, PersonalizeError
 from .experimentfile import load_experiments
 from .experiments import Experiment
@@ -26,7 +26,7 @@ from .segmentgroups import Group
 from .segments import Segment, Segments
 from .settingscheck import project_setting_problems
 from .templating import Environments, make_environments
-from .textfiles import display_path
+from .textfiles import display_path, refuse_special_file
 from .yamlfile import Document, load_yaml, split_front_matter
 
 __all__ = ["Loaded", "Problem", "Stage", "load_tolerantly"]

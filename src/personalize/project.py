@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .cache import LRUCache
-from .calibration import Calibration, check_writable
+from .calibration import Calibration
 from .choices import Choices, Chosen
 from .compile import (
     CompiledVariant,
@@ -33,6 +33,7 @@ from .projectsnapshot import Snapshot
 from .records import by_id, iter_jsonl
 from .registry import Registry, load_registry
 from .render import RenderedEmail, render_email, render_reference
+from .rfmfile import check_writable
 from .scope import exact_now
 from .segments import Membership, Segments, load_segments
 from .settingscheck import check_project_settings, open_code_cache

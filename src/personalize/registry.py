@@ -9,7 +9,6 @@ from datetime import tzinfo
 from fnmatch import fnmatch
 from pathlib import Path
 
-from .config import read_text_file
 from .errors import ConfigError, PersonalizeError, RegistryError, did_you_mean
 from .frontmatter import (
     LAYOUT_KEYS,
@@ -28,7 +27,7 @@ from .frontmatter import (
 from .includes import Resolved, Source, resolve_includes
 from .rules import Rule
 from .slots import Slot, find_slots, uncomment_slots
-from .textfiles import display_path
+from .textfiles import display_path, read_text_file
 from .yamlfile import Document, split_front_matter
 
 __all__ = [

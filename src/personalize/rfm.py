@@ -11,9 +11,9 @@ from itertools import pairwise
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
 
-from .config import read_text_file
 from .errors import ConfigError, RuleError, did_you_mean, short_repr
 from .scope import MISSING, Scope
+from .textfiles import read_text_file
 from .values import TYPE_HINT, described, written
 from .yamlfile import Document, load_yaml
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
-from .config import FieldSpec, read_text_file
+from .config import FieldSpec
 from .errors import PersonalizeError, did_you_mean, short_repr
 from .fieldtypes import RESERVED_NAMES
 from .metricfile import declared, parse_metric
@@ -21,6 +21,7 @@ from .scorefile import parse_score
 from .scores import Score
 from .segmentdraft import CHECKS, Draft, Segment
 from .segmentgroups import Group
+from .textfiles import read_text_file
 from .yamlfile import load_yaml
 
 __all__ = ["Segment", "SegmentFile", "declared", "parse_metric", "read_segments"]

@@ -9,8 +9,8 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from personalize.calibration import check_writable
 from personalize.rfm import format_number
+from personalize.rfmfile import check_writable
 
 from .app import PROGRESS_FROM, State, cli, count_records, err, out, parse_now, progress_bar
 
