@@ -531,7 +531,9 @@ def rule(data: Any, *, file: str = "modules/hero/x.mjml") -> Rule:
     return parse_rule(data, doc=Document({"when": data}, file, {("when",): 2}), path=("when",))
 
 
-def registry_of(*modules: Module, slots: tuple[Slot, ...] = (Slot("hero", True, 5),)) -> Registry:
+def registry_of(
+    *modules: Module, slots: tuple[Slot, ...] = (Slot("hero", True, 5, "templates/weekly.mjml"),)
+) -> Registry:
     body = Source.from_text("<mjml/>", file="templates/weekly.mjml")
     layout = Layout("weekly", "templates/weekly.mjml", body, slots, "Hi", 2)
     by_slot = {

@@ -124,7 +124,10 @@ def test_a_layout_and_its_slots(tmp_path: Path) -> None:
     assert layout.preheader == "New this week"
     assert layout.preheader_line == 3
     assert layout.description == "The weekly newsletter"
-    assert layout.slots == (Slot("hero", True, 7), Slot("offer", False, 8))
+    assert layout.slots == (
+        Slot("hero", True, 7, "templates/weekly.mjml"),
+        Slot("offer", False, 8, "templates/weekly.mjml"),
+    )
     assert layout.body.text.startswith("<mjml><mj-body>")
     assert layout.body.origin(1) == ("templates/weekly.mjml", 6)
 
@@ -151,7 +154,7 @@ SLOT_CASES = [
 def test_slot_markup(tmp_path: Path, tag: str, required: bool) -> None:
     layout_text = f'---\nsubject: "Hi"\n---\n<mjml><mj-body>\n{tag}\n</mj-body></mjml>\n'
     registry = load(tmp_path, layouts={"weekly": layout_text})
-    assert registry.layout("weekly").slots == (Slot("hero", required, 5),)
+    assert registry.layout("weekly").slots == (Slot("hero", required, 5, "templates/weekly.mjml"),)
 
 
 LAYOUT_ERROR_CASES = [
@@ -1026,7 +1029,10 @@ subject: Hi
 def test_a_slot_inside_a_comment_is_no_slot(tmp_path: Path) -> None:
     layout = load(tmp_path, layouts={"weekly": COMMENTED}).layout("weekly")
     # The hero in the comment is neither a second hero nor filled when the real one is.
-    assert layout.slots == (Slot("hero", True, 5), Slot("offer", False, 11))
+    assert layout.slots == (
+        Slot("hero", True, 5, "templates/weekly.mjml"),
+        Slot("offer", False, 11, "templates/weekly.mjml"),
+    )
     # The tags in comments are gone, their lines kept: every line keeps its origin.
     assert layout.body.text.splitlines()[1:8] == [
         '  <slot name="hero"/>',
@@ -1245,3 +1251,32 @@ def test_unreadable_folders_in_a_real_run(tmp_path: Path, folder: str, mode: int
         )
     finally:
         (root / folder).chmod(0o755)
+
+
+def test_a_slot_in_an_included_partial_is_placed_in_the_partial(tmp_path: Path) -> None:
+    layout = (
+        '---\nsubject: "Hi"\n---\n<mjml><mj-body>\n<mj-include path="parts/_slots.mjml"/>\n'
+        "</mj-body></mjml>\n"
+    )
+    make_project(
+        tmp_path,
+        layouts={"weekly": layout},
+        modules={"hero/gold": module("segments: [vip]")},
+        fallbacks=False,
+    )
+    (tmp_path / "templates" / "parts").mkdir()
+    (tmp_path / "templates" / "parts" / "_slots.mjml").write_text(
+        '<mj-raw></mj-raw>\n<slot name="hero"/>\n', encoding="utf-8"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_registry(
+            tmp_path,
+            templates="templates",
+            modules="modules",
+            names=NAMES,
+            segments=SEGMENTS,
+            tz=BERLIN,
+        )
+    assert str(caught.value).startswith(
+        "templates/parts/_slots.mjml line 2: required slot 'hero' has no fallback module"
+    )

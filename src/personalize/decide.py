@@ -248,7 +248,7 @@ def _unfilled(
     )
     return DecisionError(
         f"no module can fill required slot {slot.name!r} (candidates: {names})",
-        file=layout.file,
+        file=slot.file,
         line=slot.line,
         recipient=arms.recipient,
         hint=hint,

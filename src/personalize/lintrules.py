@@ -291,17 +291,17 @@ def _fallback_gaps(loaded: Loaded, now: datetime) -> Iterator[Finding]:
                 and any(_serves(m, x) for x in gaps)
             ]
             if closed:
-                yield _closed(layout.file, slot, serving, closed, used, now)
+                yield _closed(slot, serving, closed, used, now)
             if gaps:
-                yield _gap(layout.file, slot, held, gaps, used)
+                yield _gap(slot, held, gaps, used)
 
 
-def _gap(file: str, slot: Slot, held: Sequence[Module], gaps: list[str], used: Locales) -> Finding:
+def _gap(slot: Slot, held: Sequence[Module], gaps: list[str], used: Locales) -> Finding:
     passing = ", ".join(sorted({m.experiment.name for m in held if m.experiment}))
     shown = ", ".join(f"{x} ({used[x]})" for x in gaps)
     other = f" other than experiment {passing}, which holds recipients out" if passing else ""
     return Finding(
-        file,
+        slot.file,
         slot.line,
         "L205",
         f"required slot {slot.name!r} has no module for everyone in locale {shown}{other}: "
@@ -312,14 +312,14 @@ def _gap(file: str, slot: Slot, held: Sequence[Module], gaps: list[str], used: L
 
 
 def _closed(
-    file: str, slot: Slot, serving: list[Module], closed: list[str], used: Locales, now: datetime
+    slot: Slot, serving: list[Module], closed: list[str], used: Locales, now: datetime
 ) -> Finding:
     shut = [m for m in serving if m.active and any(_serves(m, x) for x in closed)]
     some = len(closed) < len({x for x in used if any(_serves(m, x) for m in serving)})
     where = f" in locale {', '.join(f'{x} ({used[x]})' for x in closed)}" if some else ""
     windows = "; ".join(f"{m.id} is active {m.active.text}" for m in shut if m.active)
     return Finding(
-        file,
+        slot.file,
         slot.line,
         "L206",
         f"required slot {slot.name!r} has no module for everyone active at now "

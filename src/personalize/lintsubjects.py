@@ -52,7 +52,7 @@ def _overridden(
         for name, ids in setters.items()
     )
     return Finding(
-        layout.file,
+        slot.file,
         slot.line,
         "L207",
         f"layout {layout.name!r}: the variants of experiment {experiment!r} in slot "

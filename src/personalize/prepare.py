@@ -118,7 +118,7 @@ def prepare(
         pre = Token(base + 1, PREHEADER, False, layout.file, layout.preheader_line or 1, False)
         heads[name] = (subject, pre)
         holes[name] = tuple(
-            Token(base + 2 + i, f"{{{{ {hole_name(i)} }}}}", False, layout.file, slot.line, False)
+            Token(base + 2 + i, f"{{{{ {hole_name(i)} }}}}", False, slot.file, slot.line, False)
             for i, slot in enumerate(layout.slots)
         )
         tokens.update({t.id: t for t in (subject, pre, *holes[name])})

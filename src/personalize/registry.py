@@ -212,7 +212,7 @@ def load_registry(
                 report(
                     ConfigError(
                         f"required slot {slot.name!r} has no fallback module (modules: {targeted})",
-                        file=layout.file,
+                        file=slot.file,
                         line=slot.line,
                         hint=f"add a module without targeting in {modules}/{slot.name}/ to fill "
                         f"it for everyone else, or mark the slot optional: "

@@ -25,6 +25,7 @@ class Slot:
     name: str
     required: bool
     line: int
+    file: str  # the layout, or the partial it includes that holds the tag
 
 
 def uncomment_slots(body: Source) -> Source:
@@ -60,30 +61,24 @@ def find_slots(
             for m in _ATTR.finditer(match.group(1))
         }
         name = attrs.get("name", "")
+        problem = None
         if not _NAME.match(name):
-            report(
-                RegistryError(
-                    f"slot needs a name of lowercase letters, digits, '-' or '_', got {name!r}",
-                    file=where[0],
-                    line=where[1],
-                    hint='write <slot name="hero"/>',
-                )
+            problem = (
+                f"slot needs a name of lowercase letters, digits, '-' or '_', got {name!r}",
+                'write <slot name="hero"/>',
             )
-            continue
-        if any(slot.name == name for slot in slots):
-            report(
-                RegistryError(
-                    f"slot {name!r} appears twice",
-                    file=where[0],
-                    line=where[1],
-                    hint="give each slot its own name; one module fills one slot",
-                )
+        elif any(slot.name == name for slot in slots):
+            problem = (
+                f"slot {name!r} appears twice",
+                "give each slot its own name; one module fills one slot",
             )
+        if problem is not None:
+            report(RegistryError(problem[0], file=where[0], line=where[1], hint=problem[1]))
             continue
         optional = (
             attrs.get("optional") in ("", "true", "optional") or attrs.get("required") == "false"
         )
-        slots.append(Slot(name=name, required=not optional, line=where[1]))
+        slots.append(Slot(name=name, required=not optional, line=where[1], file=where[0]))
     if not slots:
         report(
             RegistryError(
