@@ -215,21 +215,28 @@ def test_update_deletes_only_the_snapshots_it_wrote(
         "archive/2025/thanks.email.txt": "Dear customer, my own notes\n",
         "news/notes.email.txt": "no snapshot header here\n",
         "promo-old/ann.email.txt": ann,  # a copy outside the folder of the layout it names
+        "news/ann (copy).email.txt": ann,  # a copy beside it, under another name
     }
     for path, text in files.items():
         (folder / path).parent.mkdir(parents=True, exist_ok=True)
         (folder / path).write_text(text, encoding="utf-8")
     assert changes(project, capsys) == {("news", "gus", "stale")}
     _, out, _ = run(project, capsys, "--format", "json")
-    others = ["archive/2025/thanks.email.txt", "news/notes.email.txt", "promo-old/ann.email.txt"]
+    others = [
+        "archive/2025/thanks.email.txt",
+        "news/ann (copy).email.txt",
+        "news/notes.email.txt",
+        "promo-old/ann.email.txt",
+    ]
     assert json.loads(out)["others"] == others
     code, out, _ = run(project, capsys, "--update")
-    kept = "not one of these snapshots (no snapshot header, or outside its layout's folder)"
+    kept = "not one of these snapshots (no snapshot header, or not at the path its header gives)"
     assert (code, out.splitlines()) == (
         0,
         [
             "deleted news/gus.email.txt",
             f"   kept archive/2025/thanks.email.txt: {kept}",
+            f"   kept news/ann (copy).email.txt: {kept}",
             f"   kept news/notes.email.txt: {kept}",
             f"   kept promo-old/ann.email.txt: {kept}",
             f"0 written (0 new), 1 deleted, 8 unchanged in {folder}",

@@ -326,12 +326,14 @@ def test_check_snapshots_reports_each_file_and_segment_counts(tmp_path: Path) ->
         (folder / file.path).parent.mkdir(parents=True, exist_ok=True)
         (folder / file.path).write_text(file.text or "", encoding="utf-8")
     (folder / "old").mkdir()
-    (folder / "old" / "cy.email.txt").write_text(OLD.replace("news", "old"), encoding="utf-8")
+    # A stale file sits where its header's layout and persona put it.
+    gone = OLD.replace("news", "old").replace("recipient: ann", "recipient: cy")
+    (folder / "old" / "cy.email.txt").write_text(gone, encoding="utf-8")
     report = check_snapshots(project, folder)
     assert [(f.path, f.layout, f.recipient, f.status) for f in report.files] == [
         ("news/ann.email.txt", "news", "ann", "unchanged"),
         ("news/bea.email.txt", "news", "bea", "unchanged"),
-        ("old/cy.email.txt", "old", "ann", "stale"),
+        ("old/cy.email.txt", "old", "cy", "stale"),
     ]
     assert report.segments == (("gold", 0, 1),)
     assert not report.ok
@@ -342,7 +344,11 @@ def test_check_snapshots_calls_stale_only_the_snapshots_it_writes(tmp_path: Path
     project = _project(tmp_path / "p", [ANN])
     folder = tmp_path / "snaps"
     files = {
-        "old/cy.email.txt": OLD.replace("layout: news", "layout: old"),  # a layout now gone
+        # a layout now gone, at the path its header gives
+        "old/cy.email.txt": OLD.replace("layout: news", "layout: old").replace(
+            "recipient: ann", "recipient: cy"
+        ),
+        "old/ann (copy).email.txt": OLD.replace("layout: news", "layout: old"),  # a copy
         "news/notes.email.txt": "Dear customer, my own notes\n",  # no snapshot header
         "archive/2025/thanks.email.txt": OLD,  # a copy, outside the news/ folder it names
         "old.email.txt": OLD.replace("layout: news", "layout: old"),
@@ -354,11 +360,12 @@ def test_check_snapshots_calls_stale_only_the_snapshots_it_writes(tmp_path: Path
     report = check_snapshots(project, folder)
     assert [(f.path, f.layout, f.recipient, f.status) for f in report.files] == [
         ("news/ann.email.txt", "news", "ann", "missing"),
-        ("old/cy.email.txt", "old", "ann", "stale"),
+        ("old/cy.email.txt", "old", "cy", "stale"),
     ]
     assert report.others == (
         "archive/2025/thanks.email.txt",
         "news/notes.email.txt",
+        "old/ann (copy).email.txt",
         "old.email.txt",
         "test_emails/test_email[ann-news].email.txt",
     )

@@ -22,7 +22,7 @@ CHANGE_WIDTH = 20  # the change column, wrapped, on narrow terminals
 DIFF_WIDTH = 16  # the "what changed" column at least: longer names fold to leave it this
 _BORDERS = 13  # the borders and padding of the four columns
 _STYLE = {"changed": "yellow", "missing": "cyan", "stale": "magenta", "error": "red"}
-_OTHER = "not one of these snapshots (no snapshot header, or outside its layout's folder)"
+_OTHER = "not one of these snapshots (no snapshot header, or not at the path its header gives)"
 
 
 @cli.command()

@@ -159,9 +159,10 @@ def check_snapshots(
         except OSError as exc:
             raise _unreadable(found, exc) from None
         named, recipient = header.get("layout"), header.get("recipient")
-        # An update deletes stale files: only those it wrote, never a file of someone else's
-        # that happens to end in .email.txt (notes, an archive, the pytest fixture's folder).
-        if named is None or recipient is None or path != f"{_safe(named)}/{found.name}":
+        # An update deletes stale files: only those it wrote, at the path their header gives,
+        # never a file of someone else's that happens to end in .email.txt (notes, an archive,
+        # a copy, the pytest fixture's folder).
+        if named is None or recipient is None or path != snapshot_path(named, recipient):
             others.append(path)
         else:
             files.append(SnapshotFile(path, named, recipient, "stale"))
