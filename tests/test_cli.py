@@ -895,3 +895,20 @@ def test_personalize_project_naming_a_file_says_it_is_one(
         f"error: project folder '{ROOT / 'personalize.toml'}' is a file, not a folder — pass "
         f"the folder that holds it, '{ROOT}' (--project DIR)\n"
     )
+
+
+def test_a_full_disk_is_reported_also_when_click_writes_bytes() -> None:
+    # With an ASCII stdout, click.echo writes UTF-8 bytes through sys.stdout.buffer.
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full, whose writes fail with ENOSPC")
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [*PERSONALIZE, "matrix", "weekly", "--format", "json"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+            env={**os.environ, "PYTHONIOENCODING": "ascii"},
+        )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: cannot write the output: No space left on device")

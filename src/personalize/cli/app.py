@@ -7,7 +7,7 @@ import sys
 import traceback
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Any, NamedTuple, NoReturn, TextIO, cast
+from typing import Any, BinaryIO, NamedTuple, NoReturn, TextIO, cast
 
 import click
 from rich.console import Console, RenderableType
@@ -295,10 +295,10 @@ class _Output:
     output could not be written, rather than blame personalize for a full disk.
     """
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO | BinaryIO) -> None:
         self.stream = stream
 
-    def write(self, text: str) -> int:
+    def write(self, text: Any) -> int:
         try:
             return self.stream.write(text)
         except OSError as exc:  # keeps errno: click still quiets a broken pipe (EPIPE)
@@ -311,7 +311,9 @@ class _Output:
             raise OutputError(exc.errno, exc.strerror) from exc
 
     def __getattr__(self, name: str) -> Any:  # isatty, encoding, fileno: the stream's own
-        return getattr(self.stream, name)
+        value = getattr(self.stream, name)
+        # click writes bytes through .buffer when it finds the text stream's encoding unfit.
+        return _Output(value) if name == "buffer" else value
 
 
 def _fail(message: str, code: int) -> NoReturn:
