@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
@@ -72,14 +74,15 @@ def token_checks(
     """Positions of markers that need a URL or CSS check, found by attribute."""
     found: dict[int, str] = {}
     bare = re.compile(rf"{re.escape(markers.prefix)}(\d+){re.escape(markers.suffix)}")
-    for block in _STYLE_ELEMENT.finditer(compiled):  # e.g. a <style> inside mj-raw
+    if not bare.search(compiled):
+        return found
+    styles = list(_STYLE_ELEMENT.finditer(compiled))
+    tags = list(_HTML_TAG.finditer(compiled))
+    for block in styles:  # e.g. a <style> inside mj-raw
         for hit in bare.finditer(block.group(1)):
             found[base + block.start(1) + hit.start()] = _CSS_CHECK
-    read = [block.span(1) for block in _STYLE_ELEMENT.finditer(compiled)]
-    for match in _HTML_TAG.finditer(compiled):
-        read.append(match.span())
-    _refuse_unread(compiled, read, bare, tokens)
-    for match in _HTML_TAG.finditer(compiled):
+    _refuse_unread(compiled, [b.span(1) for b in styles] + [m.span() for m in tags], bare, tokens)
+    for match in tags:
         whole = match.group()
         if whole.startswith("<!--"):
             if whole.startswith("<!--[if"):  # Outlook parses conditional comments as HTML
@@ -125,8 +128,14 @@ def _refuse_unread(
 ) -> None:
     """Refuse a token inside a start tag that ``_HTML_TAG`` could not parse: no URL, CSS or
     event-handler check would apply to it, so it must not pass unchecked."""
+    # Whether a position falls in a read span, by bisection: spans may nest, so each is paired
+    # with the furthest end of the spans that start at or before it.
+    read.sort()
+    starts = [start for start, _ in read]
+    reach = list(itertools.accumulate((end for _, end in read), max))
     for opened in _TAG_OPEN.finditer(html):
-        if any(start <= opened.start() < end for start, end in read):
+        index = bisect.bisect_right(starts, opened.start()) - 1
+        if index >= 0 and opened.start() < reach[index]:
             continue
         position, end = opened.end(), len(html)
         while step := _BROWSER_ATTR.match(html, position):
