@@ -351,3 +351,11 @@ def test_an_error_in_one_of_two_modules_with_the_same_body_names_the_one_that_fa
     assert str(caught.value).startswith(
         "modules/a/default.mjml line 5 (recipient ann): nickname: expected a number for money"
     )
+
+
+def test_a_subject_token_over_two_lines_still_names_its_field(tmp_path: Path) -> None:
+    layout = SUBJECT_LAYOUT.replace("{{- nickname | money }}", "{{- nickname\\n | money }}")
+    project = Project.load(make_project(tmp_path, layouts={"news": layout}))
+    with pytest.raises(RecipientError) as caught:
+        project.render("news", {**ANN, "nickname": "abc", "tier": "https://shop.example/"})
+    assert caught.value.path == "nickname"

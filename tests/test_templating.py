@@ -377,6 +377,13 @@ MISSING_KEY_CASES = [
         "'shop' — 'links' is empty for this recipient",
     ),
     (
+        "unnamed parent",
+        "{{ links['shop'].zzz }}",
+        {"shop": {"a": "b"}},
+        "modules/hero/b.mjml line 4: links: {{ links['shop'].zzz }}: the field has no key 'zzz' "
+        "— its keys: a",
+    ),
+    (
         "many keys",
         "{{ links.zzz }}",
         {f"k{i:02}": "https://x.example" for i in range(12)},

@@ -212,7 +212,9 @@ def _token_lines(text: str, file: str, line: int) -> tuple[str, dict[int, Token]
         # `{{-` strips the whitespace before it; the comment in between must do it instead.
         pieces.append(static + ("{#-\n#}" if token.startswith("{{-") else "{#\n#}"))
         number += static.count("\n") + 1
-        origins[number] = Token(0, token, False, file, line, False)
+        origin = Token(0, token, False, file, line, False)
+        for offset in range(token.count("\n") + 1):  # every line of the token, as restore maps
+            origins[number + offset] = origin
         pieces.append(token)
         number += token.count("\n")
         at = match.end()

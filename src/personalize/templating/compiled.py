@@ -376,7 +376,8 @@ def _missing_key(exc: UndefinedError, origin: Origin | None) -> tuple[str, str] 
     hint = did_you_mean(key, keys) or (
         f"its keys: {listed}" if keys else f"{shown} is empty for this recipient"
     )
-    return f"{where}field {shown} has no key {key!r}", hint
+    subject = f"field {shown}" if parent else shown
+    return f"{where}{subject} has no key {key!r}", hint
 
 
 def _root(expression: str) -> str | None:
