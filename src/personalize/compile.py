@@ -24,7 +24,7 @@ from .assemble import (
 )
 from .cache import LRUCache
 from .config import Settings
-from .errors import PersonalizeError, RenderError
+from .errors import RenderError
 from .filters import check_locale
 from .includes import Source, resolve_includes
 from .inline import inline_css
@@ -119,10 +119,8 @@ def compile_variant(
             module file and line.
     """
     started = time.perf_counter()
-    try:  # before any work: every render with this locale would refuse it (render.context_for)
-        check_locale(key.locale)
-    except PersonalizeError as exc:
-        raise exc.with_context(path="locale") from None
+    # Before any work: every render with this locale would refuse it (render.context_for).
+    check_locale(key.locale)
     layout = registry.layouts[key.layout]
     chosen = [registry.modules[m] for _, m in key.modules if m is not None]
     pieces = [prepared.layouts[key.layout], *(prepared.modules[m.id] for m in chosen)]

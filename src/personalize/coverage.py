@@ -378,7 +378,7 @@ def _unknown_locale(locale: str) -> PersonalizeError | None:
     try:
         check_locale(locale)
     except PersonalizeError as exc:
-        return exc.with_context(path="locale")
+        return exc
     return None
 
 

@@ -10,7 +10,6 @@ from typing import Any
 from .decide import Decision, RecipientScope, decide
 from .errors import (
     DecisionError,
-    PersonalizeError,
     RecipientError,
     RegistryError,
     did_you_mean,
@@ -279,10 +278,7 @@ def _locale(name: str) -> str:
             path="locale",
             hint="write it as records do: 'de', 'de_DE', 'zh_Hant_TW'",
         )
-    try:
-        return check_locale(where)
-    except PersonalizeError as exc:
-        raise exc.with_context(path="locale") from None
+    return check_locale(where)
 
 
 def _cell(

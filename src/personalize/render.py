@@ -137,10 +137,7 @@ def context_for(
     One dict serves every template of the email (rendered with ``shared=True``), so it carries
     the environment's globals too.
     """
-    try:
-        check_locale(recipient.locale)
-    except PersonalizeError as exc:  # a valid pattern Babel does not know
-        raise exc.with_context(path="locale") from None
+    check_locale(recipient.locale)  # a valid pattern Babel may not know
     context = dict(globals)
     context.update(_plain(recipient.data))
     context.update(_plain(membership.metrics))

@@ -23,11 +23,14 @@ def check_locale(name: str) -> str:
     """Return ``name`` if Babel knows the locale.
 
     Raises:
-        RecipientError: ``unknown locale 'xx_YY'``.
+        RecipientError: ``unknown locale 'xx_YY'``, at path ``locale`` (the recipient's field).
     """
     if type(name) is str and name in _KNOWN_LOCALES:  # every email checks its locale
         return name
-    babel_locale(name)
+    try:
+        babel_locale(name)
+    except RecipientError as exc:
+        raise exc.with_context(path="locale") from None
     if type(name) is str and len(_KNOWN_LOCALES) < 1024:
         _KNOWN_LOCALES.add(name)
     return name
