@@ -16,7 +16,7 @@ from .errors import ConfigError, PersonalizeError, RegistryError, did_you_mean
 from .filters import check_locale
 from .profile import Recipient
 from .project import Project
-from .records import read_jsonl
+from .records import at_record, read_jsonl
 from .registry import Slot
 
 __all__ = [
@@ -327,16 +327,9 @@ class _Tally:
         self.kinds[kind] += 1
         if len(self.failures) < self.max_failures:
             rid = exc.recipient if exc.recipient is not None else rid
-            self.failures.append(Failure(index, rid, kind, self._located(exc, line), line))
-
-    def _located(self, exc: PersonalizeError, line: int | None) -> str:
-        """The error's paragraph, starting with the audience file and line when known."""
-        if self.source is None or line is None or (exc.file, exc.line) == (self.source, line):
-            return str(exc)
-        if exc.file is None:
-            return str(exc.with_context(file=self.source, line=line))
-        # Located in a project file (a template): the record's line goes in front.
-        return f"{self.source} line {line}: {exc}"
+            self.failures.append(
+                Failure(index, rid, kind, at_record(exc, self.source, line)[1], line)
+            )
 
     def report(self, *, render_every: int) -> CoverageReport:
         ok = self.total - self.failed

@@ -8,9 +8,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TypeVar
 
-from .errors import ConfigError
+from .errors import ConfigError, PersonalizeError
 
-__all__ = ["by_id", "count_jsonl", "duplicate_id", "iter_jsonl", "read_jsonl"]
+__all__ = ["at_record", "by_id", "count_jsonl", "duplicate_id", "iter_jsonl", "read_jsonl"]
 
 
 def _open(path: Path, display: str) -> BinaryIO:
@@ -125,3 +125,20 @@ def duplicate_id(rid: str, file: str, line: int, first: int, what: str) -> Confi
         recipient=rid,
         hint=f"give every {what} its own id",
     )
+
+
+def at_record(
+    exc: PersonalizeError, file: str | None, line: int | None
+) -> tuple[PersonalizeError, str]:
+    """The failure of the record at ``file`` line ``line``, and its paragraph, both naming it.
+
+    An error without a file (a bad locale, an ``http:`` unsubscribe URL) takes the record's
+    file and line; one located in a project file (a template) keeps it, and its paragraph
+    starts with the record's.
+    """
+    if file is None or line is None or (exc.file, exc.line) == (file, line):
+        return exc, str(exc)
+    if exc.file is None:
+        exc = exc.with_context(file=file, line=line)
+        return exc, str(exc)
+    return exc, f"{file} line {line}: {exc}"

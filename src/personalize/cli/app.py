@@ -233,22 +233,6 @@ def _collect(exc: PersonalizeError, failures: list[PersonalizeError] | None) -> 
     failures.append(exc)
 
 
-def located(
-    exc: PersonalizeError, data: str | None, line: int | None
-) -> tuple[PersonalizeError, str]:
-    """A failure of one ``--data`` record, and its paragraph, both naming the record's line.
-
-    An error without a file (a bad locale, an ``http:`` unsubscribe URL) takes the data
-    file's; one located in a template keeps it, and its paragraph starts with the record's.
-    """
-    if data is None or line is None or (exc.file, exc.line) == (data, line):
-        return exc, str(exc)
-    if exc.file is None:
-        exc = exc.with_context(file=data, line=line)
-        return exc, str(exc)
-    return exc, f"{data} line {line}: {exc}"
-
-
 def duplicate_ids(chosen: list[Chosen], data: str | None) -> None:
     """Refuse two chosen records with the same id: their results could not be told apart."""
     seen: set[str] = set()

@@ -15,9 +15,10 @@ from rich.table import Table
 from personalize.errors import ConfigError, PersonalizeError
 from personalize.message import parse_address
 from personalize.project import Project
+from personalize.records import at_record
 from personalize.render import RenderedEmail
 
-from .app import State, cli, err, located, parse_now, progress_bar, records, safe, show
+from .app import State, cli, err, parse_now, progress_bar, records, safe, show
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]")
 _MAX_NAME = 120  # characters of the id kept in a file name; ext4 allows 255 bytes
@@ -160,7 +161,7 @@ def render(
                     if files is not None:
                         files.write(email)
                 except PersonalizeError as exc:
-                    problems.append(located(exc, data, line))
+                    problems.append(at_record(exc, data, line))
                 else:
                     if fmt == "json":
                         emails.append(_email_json(email))
