@@ -559,6 +559,18 @@ def test_utf8_byte_order_mark_is_dropped(tmp_path: Path) -> None:
     assert resolve(tmp_path).source.text == "<mj-text>Grüße</mj-text>"
 
 
+def test_windows_newlines_in_a_partial_become_plain_newlines(tmp_path: Path) -> None:
+    # As in every file the project reads itself: no stray \r reaches MJML or the text part.
+    write(
+        tmp_path,
+        {
+            "templates/main.mjml": '<mj-include path="crlf.mjml"/>',
+            "templates/crlf.mjml": b"<mj-text>\r\nHi\r\n</mj-text>\r\n",
+        },
+    )
+    assert resolve(tmp_path).source.text == "<mj-text>\nHi\n</mj-text>\n"
+
+
 # --- cycles and depth -----------------------------------------------------------------------
 
 

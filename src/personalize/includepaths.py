@@ -6,6 +6,7 @@ import re
 from pathlib import Path, PureWindowsPath
 
 from .errors import RegistryError, did_you_mean, short_repr
+from .textfiles import decode_text
 
 __all__ = ["Origin", "include_path", "read_include"]
 
@@ -80,7 +81,7 @@ def include_path(written: str, base: Path, root: Path, where: Origin) -> Path:
 
 
 def read_include(path: Path, name: str, where: Origin) -> str:
-    """An included file's text (UTF-8, without a BOM).
+    """An included file's text, read as every project file is (``textfiles.decode_text``).
 
     Raises:
         RegistryError: the file cannot be read or is not UTF-8.
@@ -95,7 +96,7 @@ def read_include(path: Path, name: str, where: Origin) -> str:
             hint="check the file's permissions",
         ) from None
     try:
-        text = data.decode("utf-8").removeprefix("\ufeff")
+        text = decode_text(data)
     except UnicodeDecodeError as exc:
         raise RegistryError(
             f"mj-include: {short_repr(name)} is not UTF-8 text (byte {exc.start})",

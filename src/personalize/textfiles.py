@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-__all__ = ["display_path", "read_text_file", "refuse_special_file"]
+__all__ = ["decode_text", "display_path", "read_text_file", "refuse_special_file"]
 
 
 def display_path(path: Path, root: Path) -> str:
@@ -34,7 +34,7 @@ def read_text_file(path: Path, *, file: str | None = None) -> str:
             hint = "point the link at an existing file, or put the file itself in its place"
         raise ConfigError(message, file=name, hint=hint) from None
     try:
-        text = data.decode("utf-8")
+        return decode_text(data)
     except UnicodeDecodeError as exc:
         raise ConfigError(
             f"not valid UTF-8 ({exc.reason} at byte {exc.start})",
@@ -42,7 +42,15 @@ def read_text_file(path: Path, *, file: str | None = None) -> str:
             line=data.count(b"\n", 0, exc.start) + 1,
             hint="save it as a UTF-8 text file",
         ) from None
-    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def decode_text(data: bytes) -> str:
+    """A project file's bytes as text: UTF-8, without a byte-order mark, with ``\\n`` newlines.
+
+    Raises:
+        UnicodeDecodeError: the bytes are not UTF-8.
+    """
+    return data.decode("utf-8").removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
 
 
 def refuse_special_file(path: Path, *, file: str) -> None:
