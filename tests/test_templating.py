@@ -28,6 +28,7 @@ from personalize.templating import (
     make_environments,
     scan_template,
     sizes,
+    url_filtered,
 )
 
 ENVS = make_environments(LimitSettings())
@@ -1022,3 +1023,25 @@ def test_sizing_a_format_takes_linear_time() -> None:
     assert sizes.percent_size("%(" + "%(x" * 300_000, {}) == 900_002
     assert sizes.percent_size("%" + "0" * 300_000 + "5d", 1) == 300_009
     assert time.perf_counter() - started < 1
+
+
+@pytest.mark.parametrize(
+    ("tag", "outermost"),
+    [
+        ("{{ x | url }}", True),
+        ("{{ (y or x) | url }}", True),
+        ("{{ x | default('https://a.example/') | url }}", True),
+        ("{{ x | url() }}", True),
+        ("{{ y or x | url }}", False),
+        ("{{ y and x | url }}", False),
+        ("{{ y if c else x | url }}", False),
+        ("{{ y ~ x | url }}", False),
+        ("{{ y + x | url }}", False),
+        ("{{ not x | url }}", False),
+        ("{{ x | url | lower }}", False),
+        ("{{ x }}", False),
+        ("{{ x | url", False),
+    ],
+)
+def test_url_filtered_reads_the_expression_as_jinja_binds_it(tag: str, outermost: bool) -> None:
+    assert url_filtered(tag) is outermost

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .filters import url_filtered
+from .templating import url_filtered
 from .tokencontexts import URL_CHECK, token_checks
 
 __all__ = ["EXPR", "Markers", "Restored", "Token", "restore"]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
-from functools import _lru_cache_wrapper, lru_cache
+from functools import _lru_cache_wrapper
 from types import MappingProxyType
 from typing import Any
 
-from jinja2 import Environment, TemplateSyntaxError, Undefined, nodes, pass_context
+from jinja2 import Undefined, pass_context
 from jinja2.runtime import Context
 
 from personalize.errors import RecipientError, shown
@@ -22,7 +22,6 @@ __all__ = [
     "FILTERS",
     "check_locale",
     "right_to_left",
-    "url_filtered",
     "url_part",
     "validate_css_value",
     "validate_url",
@@ -202,25 +201,6 @@ def url_part(value: object, at: str) -> object:
     return value
 
 
-# Parses only: the templates use Jinja's default syntax.
-_SYNTAX = Environment()
-
-
-@lru_cache(maxsize=CACHE)
-def url_filtered(tag: str) -> bool:
-    """Whether the ``{{ … }}`` tag prints what ``| url`` returns, ``url`` being its outermost
-    operation as Jinja parses it: in ``{{ y or x | url }}`` the filter binds to ``x`` only, and
-    ``y`` would reach the link unchecked. ``restore`` adds no URL check to such a tag."""
-    try:
-        body = _SYNTAX.parse(tag).body
-    except TemplateSyntaxError:
-        return False
-    match body:
-        case [nodes.Output(nodes=[nodes.Filter(name="url")])]:
-            return True
-    return False
-
-
 FILTERS: Mapping[str, Callable[..., Any]] = MappingProxyType(
     {
         "money": _money,
@@ -231,7 +211,6 @@ FILTERS: Mapping[str, Callable[..., Any]] = MappingProxyType(
         "time": _when_filter("time", "short"),
         "relative": _relative,
         "url": validate_url,
-        "_url_part": url_part,
         "css": validate_css_value,
         "default": _default,
         "d": _default,

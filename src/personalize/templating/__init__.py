@@ -7,6 +7,7 @@ from .checks import TemplateInfo as TemplateInfo
 from .checks import TemplateScan as TemplateScan
 from .checks import check_template as check_template
 from .checks import scan_template as scan_template
+from .checks import url_filtered as url_filtered
 from .codecache import CodeCache as CodeCache
 from .compiled import CompiledTemplate as CompiledTemplate
 from .compiled import Composite as Composite
@@ -34,4 +35,5 @@ __all__ = [
     "hole_name",
     "make_environments",
     "scan_template",
+    "url_filtered",
 ]

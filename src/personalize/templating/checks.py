@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import nodes
+from jinja2 import Environment, nodes
 from jinja2.exceptions import (
     TemplateAssertionError,
     TemplateSyntaxError,
@@ -16,6 +17,7 @@ from jinja2.meta import find_undeclared_variables
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from personalize.errors import RegistryError, did_you_mean
+from personalize.filters.locales import CACHE
 
 from .environment import GLOBAL_NAMES, MARKUP_FILTERS
 
@@ -328,3 +330,22 @@ def _path(expr: nodes.Node) -> str | None:
         inner = _path(expr.node)
         return f"{inner}.{key}" if inner else None
     return None
+
+
+# Parses only: the templates use Jinja's default syntax.
+_SYNTAX = Environment()
+
+
+@lru_cache(maxsize=CACHE)
+def url_filtered(tag: str) -> bool:
+    """Whether the ``{{ … }}`` tag prints what ``| url`` returns, ``url`` being its outermost
+    operation as Jinja parses it: in ``{{ y or x | url }}`` the filter binds to ``x`` only, and
+    ``y`` would reach the link unchecked. ``restore`` adds no URL check to such a tag."""
+    try:
+        body = _SYNTAX.parse(tag).body
+    except TemplateSyntaxError:
+        return False
+    match body:
+        case [nodes.Output(nodes=[nodes.Filter(name="url")])]:
+            return True
+    return False

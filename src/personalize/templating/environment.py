@@ -18,7 +18,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
 from personalize.config import LimitSettings
-from personalize.filters import FILTERS, validate_css_value, validate_url
+from personalize.filters import FILTERS, url_part, validate_css_value, validate_url
 from personalize.safevalues import css_url
 
 from . import growth
@@ -380,6 +380,7 @@ def make_environments(
         env.filters["_url"] = validate_url
         env.filters["_css"] = validate_css_value
         env.filters["_css_url"] = css_url
+        env.filters["_url_part"] = url_part
         env.filters["_named"] = _named
         env.filters["_loop"] = _loop
         for name in MARKUP_FILTERS if autoescape else ():
