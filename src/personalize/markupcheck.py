@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 from .errors import RegistryError, short_repr
 from .includes import Source
+from .safevalues import URL_ATTRIBUTES
 
 __all__ = ["DEPTH_HINT", "SIZE_HINT", "check_markup", "markup_depth", "source_size"]
 
@@ -59,13 +60,9 @@ _REFUSED = {
     "animatemotion": _ANIMATE_HINT,
     "animatetransform": _ANIMATE_HINT,
 }
-# The attributes a browser reads as a URL (or a list of them), as restore checks them at render.
-_URL_ATTRS = frozenset(
-    {"href", "src", "action", "formaction", "background", "poster", "cite", "longdesc"}
-    | {"usemap", "srcset", "imagesrcset", "data", "ping", "manifest", "codebase"}
-    # SVG animation values, which can become a link's href (the elements are refused too).
-    | {"to", "from", "values"}
-)
+# The attributes restore checks as URLs, and SVG animation values, which can become a link's
+# href (the elements are refused too).
+_URL_ATTRS = URL_ATTRIBUTES | {"to", "from", "values"}
 # How list-valued URL attributes separate their URLs. Every comma counts in a srcset, where a
 # browser splits only after a URL or its descriptors: refusing more is the safe side.
 _URL_LISTS = {

@@ -15,6 +15,8 @@ from .errors import RecipientError, shown
 
 __all__ = [
     "PLAIN_URL",
+    "URL_ATTRIBUTES",
+    "URL_LISTS",
     "Spot",
     "check_url_part",
     "checked_url",
@@ -24,6 +26,16 @@ __all__ = [
     "spot_after",
     "validate_css_value",
 ]
+
+# The attributes a browser reads as a URL, or (URL_LISTS) as a list of them: srcset's image
+# candidates (a URL, then descriptors up to a comma), ping's URLs. restore checks tokens in them
+# at render; markupcheck refuses literal script URLs in them at load.
+URL_ATTRIBUTES = frozenset(
+    {"href", "src", "action", "formaction", "poster", "cite", "longdesc", "usemap"}
+    | {"xlink:href", "background", "srcset", "imagesrcset", "data", "ping", "manifest"}
+    | {"codebase"}
+)
+URL_LISTS = frozenset({"srcset", "imagesrcset", "ping"})
 
 _CACHE = 8192
 _URL_SCHEMES = frozenset({"http", "https", "mailto"})

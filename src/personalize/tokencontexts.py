@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from .errors import RenderError
-from .safevalues import Spot, list_parts, part_at, spot_after
+from .safevalues import URL_ATTRIBUTES, URL_LISTS, Spot, list_parts, part_at, spot_after
 
 if TYPE_CHECKING:  # restore imports this module; the types are only annotations here
     from .restore import Markers, Token
@@ -29,28 +29,7 @@ _BROWSER_ATTR = re.compile(
 )
 _UNREAD_HINT = "write the attribute value without '\"' inside single quotes, e.g. use &quot;"
 _ATTR = re.compile(r"([^\s=>/\"']+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>\"']+)))?")
-_URL_ATTRS = frozenset(
-    {
-        "href",
-        "src",
-        "action",
-        "formaction",
-        "poster",
-        "cite",
-        "longdesc",
-        "usemap",
-        "xlink:href",
-        "background",
-        "srcset",
-        "imagesrcset",
-        "data",
-        "ping",
-        "manifest",
-        "codebase",
-    }
-)
-# Lists of URLs: srcset's image candidates (a URL, then descriptors up to a comma), ping's URLs.
-_LIST_ATTRS = frozenset({"srcset", "imagesrcset", "ping"})
+
 _CSS_ATTRS = frozenset({"style", "bgcolor", "color", "fillcolor", "strokecolor"})
 # The address inside a CSS url(…) of a style attribute: MJML writes background-url there as
 # url('…'), premailer rewrites it to url(…); a quote may be written as a character reference.
@@ -108,7 +87,7 @@ def token_checks(
                     f"a token in the event handler {name}= of <{tag}>",
                     "event handlers are not allowed in emails",
                 )
-            if name in _URL_ATTRS:
+            if name in URL_ATTRIBUTES:
                 where = f"{name}= of <{tag}>"
                 hint = (
                     "start the URL with https://, mailto: or /, or let a token hold the whole "
@@ -165,7 +144,7 @@ def _url_checks(
     In a list (srcset, ping) each URL is an address of its own, and a token in one may print
     no space; a token in a srcset descriptor may print neither a space nor a comma.
     """
-    listed = name in _LIST_ATTRS
+    listed = name in URL_LISTS
     parts = list_parts(value, srcset=name != "ping") if listed else [(0, len(value), True)]
     for start, end, is_url in parts:
         inside = [hit for hit in hits if start <= hit.start() < end]
