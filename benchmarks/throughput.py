@@ -47,25 +47,18 @@ from builds import build_rows  # noqa: E402
 
 from personalize import Project  # noqa: E402
 from personalize.compile import compile_reference  # noqa: E402
-from personalize.filters import _GOOD_URLS, FILTERS, validate_css_value, validate_url  # noqa: E402
-from personalize.filters.dates import _day_text, relative_text, when_text  # noqa: E402
-from personalize.filters.numbers import money_text, number_text  # noqa: E402
+from personalize.filters import (  # noqa: E402
+    FILTERS,
+    clear_value_caches,
+    url_part,
+    validate_css_value,
+    validate_url,
+)
 from personalize.render import RenderedEmail, context_for, render_reference  # noqa: E402
-from personalize.safevalues import _checked_css, _css_url, checked_url, css_url  # noqa: E402
+from personalize.safevalues import css_url  # noqa: E402
 
 AUDIENCES = ("personas", "generated")
 WARM = 1_000  # other recipients whose values fill the value caches before each timed block
-# The filters' process-wide caches of the values they formatted or checked, keyed by the value.
-CACHES = (
-    money_text,
-    number_text,
-    when_text,
-    _day_text,
-    relative_text,
-    checked_url,
-    _checked_css,
-    _css_url,
-)
 
 
 def at_least(low: int) -> Callable[[str], int]:
@@ -137,9 +130,7 @@ def fresh_values(project: Project, layout: str, warm: list[dict[str, object]]) -
     """Empty the filters' value caches and fill them with ``warm``'s values: the block timed next
     formats and checks its recipients' own values, as a send does for each new recipient, and
     finds cached the values recipients share, as a send does after its first thousand."""
-    for cache in CACHES:
-        cache.cache_clear()
-    _GOOD_URLS.clear()
+    clear_value_caches()
     for outcome in project.render_many(layout, warm):
         assert outcome.ok, outcome.error
 
@@ -173,7 +164,11 @@ def _plain_env() -> jinja2.Environment:
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters.update(FILTERS)
     env.filters.update(
-        _url=validate_url, _css=validate_css_value, _css_url=css_url, _named=lambda v, n: v
+        _url=validate_url,
+        _css=validate_css_value,
+        _css_url=css_url,
+        _url_part=url_part,
+        _named=lambda v, n: v,
     )
     return env
 

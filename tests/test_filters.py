@@ -831,3 +831,29 @@ def test_moments_of_one_local_day_share_their_date_text() -> None:
         assert render("{{ v | date('long') }}", v=moment, _tz=berlin) == "28. November 2026"
     assert render("{{ v | date('long') }}", v=late, _tz=UTC) == "27. November 2026"
     assert render("{{ v | date('d.M.y') }}", v=late.date()) == "27.11.2026"
+
+
+def test_clear_value_caches_empties_every_value_cache() -> None:
+    from personalize.filters import dates, numbers
+    from personalize.safevalues import _checked_css, _css_url, checked_url, css_url
+
+    render(
+        "{{ 5 | money }} {{ 5 | number }} {{ when | date }} {{ when | relative }} "
+        "{{ 'https://a.example/' | url }} {{ 'red' | css }}",
+        when=NOW,
+    )
+    css_url("https://a.example/x.png")
+    caches = (
+        numbers.money_text,
+        numbers.number_text,
+        dates.when_text,
+        dates.relative_text,
+        checked_url,
+        _checked_css,
+        _css_url,
+    )
+    assert all(cache.cache_info().currsize for cache in caches)
+    assert filters._GOOD_URLS
+    filters.clear_value_caches()
+    assert [cache.cache_info().currsize for cache in (*caches, dates._day_text)] == [0] * 8
+    assert not filters._GOOD_URLS

@@ -20,6 +20,7 @@ __all__ = [
     "Spot",
     "check_url_part",
     "checked_url",
+    "clear_caches",
     "css_url",
     "list_parts",
     "part_at",
@@ -386,3 +387,9 @@ def _css_url(value: str, start: bool) -> str:
                 hint="only http and https addresses may come from data in a CSS url(…)",
             )
     return _URL_ENDS.sub(lambda found: quote(found.group(), safe=""), url)
+
+
+def clear_caches() -> None:
+    """Empty the caches of checked URLs and CSS values (see ``filters.clear_value_caches``)."""
+    for cache in (checked_url, _checked_css, _css_url):
+        cache.cache_clear()

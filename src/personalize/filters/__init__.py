@@ -13,14 +13,17 @@ from jinja2.runtime import Context
 
 from personalize.errors import RecipientError, shown
 from personalize.safevalues import PLAIN_URL, check_url_part, checked_url, validate_css_value
+from personalize.safevalues import clear_caches as clear_check_caches
 
 from .dates import WHEN_HINT, localize, relative_text, when_text, zone_of
+from .dates import clear_caches as clear_date_caches
 from .locales import CACHE, DEFAULT_LOCALE, check_locale, right_to_left
 from .numbers import known_currency, money_text, number_text
 
 __all__ = [
     "FILTERS",
     "check_locale",
+    "clear_value_caches",
     "right_to_left",
     "url_part",
     "validate_css_value",
@@ -199,6 +202,19 @@ def url_part(value: object, at: str) -> object:
     if not isinstance(value, Undefined):  # printing it raises, naming what is missing
         check_url_part(value, at)
     return value
+
+
+def clear_value_caches() -> None:
+    """Empty every process-wide cache of values the filters formatted or checked.
+
+    The caches are keyed by value, so rendering is the same with them full or empty; a
+    benchmark empties them to time recipients whose values are new, as in a send.
+    """
+    money_text.cache_clear()
+    number_text.cache_clear()
+    clear_date_caches()
+    clear_check_caches()
+    _GOOD_URLS.clear()
 
 
 FILTERS: Mapping[str, Callable[..., Any]] = MappingProxyType(

@@ -14,7 +14,7 @@ from personalize.errors import RecipientError, shown
 
 from .locales import CACHE, babel_locale, run
 
-__all__ = ["WHEN_HINT", "localize", "relative_text", "when_text", "zone_of"]
+__all__ = ["WHEN_HINT", "clear_caches", "localize", "relative_text", "when_text", "zone_of"]
 
 WHEN_HINT = "declare the field as date or datetime in the schema"
 _FORMAT_HINT = "use short, medium, long, full or a CLDR pattern such as 'd MMMM y'"
@@ -93,3 +93,9 @@ def relative_text(delta: timedelta, granularity: str, locale: object) -> str:
     loc = babel_locale(locale)
     unit: Literal["day", "second"] = "day" if granularity == "day" else "second"
     return babel_dates.format_timedelta(delta, granularity=unit, add_direction=True, locale=loc)
+
+
+def clear_caches() -> None:
+    """Empty the caches of formatted dates and times (see ``filters.clear_value_caches``)."""
+    for cache in (when_text, _day_text, relative_text):
+        cache.cache_clear()
