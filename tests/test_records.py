@@ -131,3 +131,14 @@ def test_a_file_that_cannot_be_read_says_so_and_how_to_fix_it(
         "audience.jsonl: cannot read the file: Permission denied — make the file readable for "
         "you, or pass a copy you can read"
     )
+
+
+def test_a_broken_link_is_called_one(tmp_path: Path) -> None:
+    # As lint and every other project file say it, not "No such file or directory".
+    (tmp_path / "audience.jsonl").symlink_to("gone.jsonl")
+    with pytest.raises(ConfigError) as caught:
+        list(iter_jsonl(tmp_path / "audience.jsonl", display="audience.jsonl"))
+    assert str(caught.value) == (
+        "audience.jsonl: cannot read the file (broken link to 'gone.jsonl') — point the link at "
+        "an existing file, or put the file itself in its place"
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -337,9 +336,7 @@ def _personas(settings: Settings, schema: Schema, problems: list[Problem]) -> tu
     """Every persona that validates; bad lines are problems. No personas file: none."""
     file = settings.project.personas
     path = settings.path(file)
-    if not path.exists():
-        if path.is_symlink():  # exists() is False for a dangling or looping link too
-            problems.append(Problem("personas", _broken_link(path, file)))
+    if not path.exists() and not path.is_symlink():  # a broken link is read, and says so
         return ()
     personas: list[Recipient] = []
     lines: dict[str, int] = {}
@@ -362,16 +359,3 @@ def _personas(settings: Settings, schema: Schema, problems: list[Problem]) -> tu
         problems.append(Problem("personas", error))
         return ()
     return tuple(personas)
-
-
-def _broken_link(path: Path, file: str) -> ConfigError:
-    """The error for a link whose target does not exist or is a loop of links."""
-    try:
-        target = os.readlink(path)
-    except OSError:
-        target = "?"
-    return ConfigError(
-        f"cannot read the file (broken link to {target!r})",
-        file=file,
-        hint="point the link at an existing file, or put the file itself in its place",
-    )

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TypeVar
 
 from .errors import ConfigError, PersonalizeError
+from .textfiles import unreadable
 
 __all__ = ["at_record", "by_id", "count_jsonl", "duplicate_id", "iter_jsonl", "read_jsonl"]
 
@@ -22,9 +23,7 @@ def _open(path: Path, display: str) -> BinaryIO:
             if isinstance(exc, PermissionError)
             else "pass the path of a JSONL file, one JSON object per line"
         )
-        raise ConfigError(
-            f"cannot read the file: {exc.strerror or exc}", file=display, hint=hint
-        ) from None
+        raise unreadable(path, exc, file=display, hint=hint) from None
 
 
 def count_jsonl(path: Path, *, display: str) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-__all__ = ["decode_text", "display_path", "read_text_file", "refuse_special_file"]
+__all__ = ["decode_text", "display_path", "read_text_file", "refuse_special_file", "unreadable"]
 
 
 def display_path(path: Path, root: Path) -> str:
@@ -28,11 +28,7 @@ def read_text_file(path: Path, *, file: str | None = None) -> str:
         data = path.read_bytes()
     except OSError as exc:
         hint = "pass a file, not a folder" if path.is_dir() else "check the path and permissions"
-        message = f"cannot read the file: {exc.strerror or exc}"
-        if path.is_symlink():  # a dangling link, or a loop of them
-            message = f"cannot read the file (broken link to {str(path.readlink())!r})"
-            hint = "point the link at an existing file, or put the file itself in its place"
-        raise ConfigError(message, file=name, hint=hint) from None
+        raise unreadable(path, exc, file=name, hint=hint) from None
     try:
         return decode_text(data)
     except UnicodeDecodeError as exc:
@@ -42,6 +38,18 @@ def read_text_file(path: Path, *, file: str | None = None) -> str:
             line=data.count(b"\n", 0, exc.start) + 1,
             hint="save it as a UTF-8 text file",
         ) from None
+
+
+def unreadable(path: Path, exc: OSError, *, file: str, hint: str) -> ConfigError:
+    """The error for a project file that cannot be opened, naming ``file``; a link whose target
+    is missing, or a loop of links, is called what it is."""
+    if path.is_symlink() and not path.exists():
+        return ConfigError(
+            f"cannot read the file (broken link to {str(path.readlink())!r})",
+            file=file,
+            hint="point the link at an existing file, or put the file itself in its place",
+        )
+    return ConfigError(f"cannot read the file: {exc.strerror or exc}", file=file, hint=hint)
 
 
 def decode_text(data: bytes) -> str:
