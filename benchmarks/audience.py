@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT), str(ROOT / "benchmarks")]
 
 from examples.generate_audience import write as write_audience  # noqa: E402
-from throughput import check_layout, pin_one_core  # noqa: E402
+from throughput import at_least, check_layout, pin_one_core  # noqa: E402
 
 from personalize import Project  # noqa: E402
 from personalize.coverage import coverage, read_audience  # noqa: E402
@@ -79,14 +79,18 @@ def _drain(records: Iterable[object]) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="audience.py", description=__doc__.splitlines()[0])
     parser.add_argument("--layout", default="weekly")
-    parser.add_argument("--recipients", type=int, default=100_000)
-    parser.add_argument("--render", type=int, default=10_000, help="records rendered in full")
-    parser.add_argument("--memory", type=int, default=20_000, help="records traced for memory")
-    parser.add_argument("--repeats", type=int, default=2, help="timings per figure (best kept)")
+    parser.add_argument("--recipients", type=at_least(100), default=100_000)
+    parser.add_argument(
+        "--render", type=at_least(1), default=10_000, help="records rendered in full"
+    )
+    parser.add_argument(
+        "--memory", type=at_least(100), default=20_000, help="records traced for memory"
+    )
+    parser.add_argument(
+        "--repeats", type=at_least(1), default=2, help="timings per figure (best kept)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
-    if min(args.recipients, args.memory) < 100 or min(args.render, args.repeats) < 1:
-        parser.error("--recipients and --memory need 100 or more, --render and --repeats 1")
     project = Project.load(ROOT)
     check_layout(parser, project, args.layout)
     pinned = pin_one_core()

@@ -213,6 +213,11 @@ LAYOUTS = "no layout 'nope' — layouts: cart-reminder, weekly, welcome"
         ),
         ("compare", ["--layout", "nope"], f"--layout: {LAYOUTS}"),
         ("audience", ["--layout", "nope"], f"--layout: {LAYOUTS}"),
+        (
+            "audience",
+            ["--memory", "99"],
+            "--memory: expected a whole number of 100 or more, got '99'",
+        ),
     ],
 )
 def test_a_bad_argument_exits_2_with_a_one_line_error(

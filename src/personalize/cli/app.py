@@ -255,15 +255,16 @@ def count_records(path: Path, *, display: str) -> int | None:
     return count_jsonl(path, display=display) if path.is_file() else None
 
 
-def progress_bar(total: int, label: str = "rendering") -> Progress:
-    """A bar on stderr for long runs: hidden below PROGRESS_FROM items or off a terminal."""
+def progress_bar(total: int | None, label: str = "rendering") -> Progress:
+    """A bar on stderr for long runs: hidden below PROGRESS_FROM items or off a terminal; a
+    stream's length (``None``) is unknown, so its bar shows."""
     return Progress(
         TextColumn(f"[bold]{label}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
         console=err,
-        disable=total < PROGRESS_FROM or not err.is_terminal,
+        disable=(total is not None and total < PROGRESS_FROM) or not err.is_terminal,
         transient=True,
     )
 

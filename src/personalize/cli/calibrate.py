@@ -12,7 +12,7 @@ from rich.text import Text
 from personalize.rfm import format_number
 from personalize.rfmfile import check_writable
 
-from .app import PROGRESS_FROM, State, cli, count_records, err, out, parse_now, progress_bar
+from .app import State, cli, count_records, err, out, parse_now, progress_bar
 
 
 @cli.command()
@@ -43,7 +43,7 @@ def calibrate(state: State, audience: str, now_text: str | None, dry_run: bool, 
     # resolve to /proc/<pid>/fd/pipe:[N], which cannot be opened.
     path = Path(audience).absolute()
     total = count_records(path, display=audience)  # None for a pipe: it can be read only once
-    with progress_bar(PROGRESS_FROM if total is None else total, "calibrating") as bar:
+    with progress_bar(total, "calibrating") as bar:
         task = bar.add_task("calibrate", total=total)
         result = project.calibrate(
             path,

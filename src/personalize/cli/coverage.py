@@ -12,7 +12,7 @@ from rich.text import Text
 from personalize.coverage import CoverageReport, coverage, read_audience
 from personalize.project import Project
 
-from .app import PROGRESS_FROM, State, cli, count_records, out, parse_now, progress_bar, show, zoned
+from .app import State, cli, count_records, out, parse_now, progress_bar, show, zoned
 
 
 @cli.command(name="coverage")
@@ -51,7 +51,7 @@ def coverage_command(
     project.registry.layout(template)  # fail early, with a did-you-mean hint
     total = count_records(Path(audience), display=audience)
     # A stream's length is unknown: its bar (on a terminal) counts records without a total.
-    with progress_bar(PROGRESS_FROM if total is None else total, "coverage") as bar:
+    with progress_bar(total, "coverage") as bar:
         task = bar.add_task("coverage", total=total)
         report = coverage(
             project,
