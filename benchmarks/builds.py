@@ -14,10 +14,6 @@ from typing import Any
 from personalize import Project
 from personalize.compile import compile_variant, merge_variant
 
-# What a project reads: the starter kit is the repository root, among much else.
-_PROJECT_FILES = ("personalize.toml", "segments.yaml", "rfm.yaml", "personas.jsonl")
-_PROJECT_FOLDERS = ("templates", "modules")
-
 
 def build_rows(
     project: Project, layout: str, firsts: Mapping[Any, tuple[Any, Any]]
@@ -52,7 +48,7 @@ def build_rows(
                 settings=project.settings,
             )
             alone[i] = min(alone[i], time.perf_counter() - started)
-    warm = _warm_cache_first_build(root, layout, firsts)
+    warm = _warm_cache_first_build(project, layout, firsts)
     # Merge builds: a variant in pieces compiled whole (what a long send pays once per variant).
     wholes = [float("inf")] * len(firsts)
     for _ in range(3):
@@ -91,7 +87,7 @@ def build_rows(
 
 
 def _warm_cache_first_build(
-    root: Path, layout: str, firsts: Mapping[Any, tuple[Any, Any]]
+    project: Project, layout: str, firsts: Mapping[Any, tuple[Any, Any]]
 ) -> float:
     """The first variant's build in a fresh project that finds its code in the code cache, as
     a send script's next run does: the project copied with ``[render] code_cache`` set, every
@@ -99,11 +95,15 @@ def _warm_cache_first_build(
     recipient, decisions = next(iter(firsts.values()))
     with tempfile.TemporaryDirectory(prefix="personalize-bench-") as folder:
         copy = Path(folder)
-        for name in _PROJECT_FOLDERS:
-            shutil.copytree(root / name, copy / name)
-        for name in _PROJECT_FILES:
-            if (root / name).exists():
-                shutil.copy(root / name, copy / name)
+        # What the project reads, as its settings name it (the starter kit is the repository
+        # root, among much else).
+        paths, rfm = project.settings.project, project.segments.rfm
+        for name in (paths.templates, paths.modules):
+            shutil.copytree(project.root / name, copy / name)
+        files = [project.settings.file, paths.segments, paths.personas]
+        for name in [*files, *([rfm.source] if rfm is not None else [])]:
+            if (project.root / name).exists():
+                shutil.copy(project.root / name, copy / name)
         settings = (copy / "personalize.toml").read_text(encoding="utf-8")
         (copy / "personalize.toml").write_text(
             settings.replace("[render]\n", '[render]\ncode_cache = "code-cache"\n', 1),
