@@ -464,7 +464,9 @@ def test_check_markup_size_limit() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["ping", "cite", "srcset", "data", "manifest", "codebase", "to", "from", "values"]
+    "name",
+    ["ping", "cite", "srcset", "data", "manifest", "codebase", "dynsrc", "lowsrc", "to", "from"]
+    + ["values"],
 )
 def test_a_literal_script_url_in_any_url_attribute_is_refused(name: str) -> None:
     markup = f'<mj-raw><div {name}="javascript:alert(1)"></div></mj-raw>'

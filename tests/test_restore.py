@@ -417,6 +417,8 @@ def test_a_url_filter_around_the_whole_expression_is_not_doubled(tag: str) -> No
         '<object codebase="zq1qz">',
         '<object data="zq1qz">',
         '<link imagesrcset="zq1qz">',
+        '<img dynsrc="zq1qz">',
+        '<img lowsrc="zq1qz">',
     ],
 )
 def test_every_url_attribute_gets_the_url_check(attribute: str) -> None:

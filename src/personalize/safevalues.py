@@ -34,7 +34,7 @@ __all__ = [
 URL_ATTRIBUTES = frozenset(
     {"href", "src", "action", "formaction", "poster", "cite", "longdesc", "usemap"}
     | {"xlink:href", "background", "srcset", "imagesrcset", "data", "ping", "manifest"}
-    | {"codebase"}
+    | {"codebase", "dynsrc", "lowsrc"}  # the last two: old IE image and video sources
 )
 URL_LISTS = frozenset({"srcset", "imagesrcset", "ping"})
 
