@@ -906,9 +906,10 @@ def test_a_module_mjml_refuses_is_an_l001_at_its_line(tmp_path: Path) -> None:
     }
     root = _project(tmp_path, modules=modules)
     assert _found(root, "L001") == [
-        "modules/extra/button.mjml:4: L001 error: MJML could not compile modules/extra/button.mjml"
-        " in slot 'extra' of templates/news.mjml: unable to parse next template in root "
-        f"template — {MJML_HINT}",
+        "modules/extra/button.mjml:4: L001 error: <mj-button> has an attribute the MJML compiler"
+        " cannot read: '1href=\"x\"' — attribute names start with a letter or _ and hold "
+        "letters, digits, -, _ and ., with at most one : (as in xlink:href); rename or remove "
+        "the attribute",
         "modules/extra/table.mjml:10: L001 error: MJML could not compile modules/extra/table.mjml"
         " in slot 'extra' of templates/news.mjml: unexpected element in root template at "
         f"'<mj-section' — {STOPPED}{MJML_HINT}",

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from personalize.errors import RegistryError
+from personalize.errors import RegistryError, RenderError
 from personalize.includes import Source
 from personalize.markupcheck import check_markup, markup_depth
+from personalize.mjml import compile_mjml
 
 CORPUS = Path("/work/shared/corpus/mjml")
 ALL_FILES = sorted(CORPUS.rglob("*.mjml"))
@@ -465,8 +467,10 @@ def test_check_markup_size_limit() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["ping", "cite", "srcset", "data", "manifest", "codebase", "dynsrc", "lowsrc", "to", "from"]
-    + ["values"],
+    [
+        *("ping", "cite", "srcset", "data", "manifest", "codebase", "dynsrc", "lowsrc"),
+        *("to", "from", "values"),
+    ],
 )
 def test_a_literal_script_url_in_any_url_attribute_is_refused(name: str) -> None:
     markup = f'<mj-raw><div {name}="javascript:alert(1)"></div></mj-raw>'
@@ -561,3 +565,91 @@ def test_a_double_quote_inside_single_quotes_is_refused(markup: str, message: st
 )
 def test_quotes_that_mjml_keeps_pass(attribute: str) -> None:
     check(f'<mj-section><mj-column><mj-image {attribute} src="a.png"/></mj-column></mj-section>')
+
+
+# --- attribute syntax: what the MJML compiler reads ------------------------------------------
+
+NAME_HINT = (
+    "attribute names start with a letter or _ and hold letters, digits, -, _ and ., with at "
+    "most one : (as in xlink:href); rename or remove the attribute"
+)
+SPACE_HINT = "the MJML compiler needs a space between attributes; add one after the closing quote"
+
+
+@pytest.mark.parametrize(
+    ("attrs", "message"),
+    [
+        (
+            "href=https://shop.example/a",
+            "line 1: attribute 'href' of <a> has a value without quotes: "
+            "'href=https://shop.example/a' — the MJML compiler needs quotes around every "
+            'value; write href="https://shop.example/a"',
+        ),
+        (
+            "href={{ links.shop }}",
+            "line 1: attribute 'href' of <a> has a value without quotes: "
+            "'href={{ links.shop }}' — the MJML compiler needs quotes around every value; "
+            'write href="{{ links.shop }}"',
+        ),
+        (
+            'id="k"\n   title= >',
+            "line 2: attribute 'title' of <a> has a value without quotes: 'title=' — the MJML "
+            'compiler needs quotes around every value; write title="…"',
+        ),
+        (
+            'id="k"class="c"',
+            f"line 1: attribute 'id' of <a> runs into the next one: 'id=\"k\"class=\"c\"' — "
+            f"{SPACE_HINT}",
+        ),
+        (
+            '@click="go"',
+            "line 1: <a> has an attribute the MJML compiler cannot read: '@click=\"go\"' — "
+            + NAME_HINT,
+        ),
+        (
+            'data$x="1"',
+            "line 1: <a> has an attribute the MJML compiler cannot read: 'data$x=\"1\"' — "
+            + NAME_HINT,
+        ),
+    ],
+    ids=["unquoted", "unquoted-token", "empty-on-line-2", "glued", "vue-event", "odd-name"],
+)
+def test_attributes_the_mjml_compiler_cannot_read_are_refused_at_their_line(
+    attrs: str, message: str
+) -> None:
+    assert error_of(f"<mj-text><a {attrs}>x</a></mj-text>") == f"modules/hero/a.mjml {message}"
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    ["a=\"x\"\tb='y'", "disabled", "a b", 'a =\n "x"', "_a=\"\" :b=''", 'é="x"', 'a="x" /'],
+)
+def test_attributes_the_mjml_compiler_reads_pass(attrs: str) -> None:
+    check(text_block(f"<p {attrs}>x</p>"))
+
+
+_ATTR_TEXT = st.text(alphabet=st.sampled_from(list("ab1-_.:$@ =\"'/\t\né")), max_size=14)
+
+
+@given(attrs=_ATTR_TEXT)
+def test_attribute_syntax_agrees_with_the_mjml_compiler(attrs: str) -> None:
+    """Refused at load exactly when the compiler cannot parse the attributes either."""
+    markup = text_block(f"<p {attrs}>x</p>")
+    if re.search("[\"']", re.sub("\"[^\"]*\"|'[^']*'", "", attrs)):
+        return  # an open quote swallows the rest of the document: no tag to check is left
+    try:
+        check(markup)
+    except RegistryError as exc:
+        refused: str | None = str(exc)
+    else:
+        refused = None
+    try:
+        compile_mjml(markup)
+    except RenderError as exc:
+        compiled: str | None = str(exc)
+    else:
+        compiled = None
+    if refused is None:
+        assert compiled is None or "unable to parse" not in compiled, compiled
+    elif re.search("cannot read: |has a value without quotes|runs into the next one", refused):
+        assert compiled is not None, refused  # no refusal the compiler would have let through

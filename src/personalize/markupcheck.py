@@ -30,6 +30,17 @@ _TAG = re.compile(
     re.DOTALL,
 )
 _ATTR = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
+# Attributes as the MJML compiler reads them (in mj- tags and the HTML inside them alike): a
+# name as in XML (a letter or "_", then letters, digits, "-", "_" and "."; one ":" may join a
+# prefix, which may be empty), then optionally = and a quoted value; whitespace between
+# attributes. Anything else stops it with no position, so load finds it first.
+_NCNAME = r"[^\W\d][\w.-]*+"
+_ATTR_NAME = re.compile(rf"(?:(?:{_NCNAME})?+:)?{_NCNAME}")
+_QUOTED = r"""(?:"[^"]*+"|'[^']*+')"""
+_READABLE_ATTRS = re.compile(rf"(?:\s++{_ATTR_NAME.pattern}(?:\s*+=\s*+{_QUOTED})?+)*+\s*+/?")
+_VALUE = re.compile(rf"\s*+=\s*+({_QUOTED})?")
+_SPACE = re.compile(r"\s*+")
+_UNQUOTED = re.compile(r"[^\s>]*+")
 _VOID = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "keygen", "link", "meta"}
     | {"param", "source", "track", "wbr"}
@@ -253,6 +264,72 @@ def _check_tag(tag: _Tag, scanned: str, original: str, error: _Locator) -> None:
                 f"{name}={short_repr(shown)} on <{tag.name}> is a script URL",
                 "use an http:, https:, mailto: or tel: URL",
             )
+    # After the checks above, which read unquoted values too: what they refuse, say first.
+    _check_attribute_syntax(tag, original, error)
+
+
+def _check_attribute_syntax(tag: _Tag, original: str, error: _Locator) -> None:
+    """Refuse attributes the MJML compiler cannot read (it says only "unable to parse").
+
+    ``tag.attrs`` has its Jinja tokens blanked, so a token standing for a value
+    (``href={{ url }}``) reads as a missing value, which it is to the compiler as well.
+    """
+    attrs = tag.attrs
+    if _READABLE_ATTRS.fullmatch(attrs):
+        return
+    position, previous, quoted = 0, 0, False
+    while True:
+        start = _after_space(attrs, position)
+        if _READABLE_ATTRS.fullmatch(attrs, start):  # only the end is left
+            return
+        glued = start == position > 0
+        shown = _shown(original, tag, previous if glued else start)
+        where = tag.attrs_start + (previous if glued else start)
+        if glued and quoted:
+            raise error(
+                where,
+                f"attribute {attrs[previous:start].split('=')[0].strip()!r} of <{tag.name}> "
+                f"runs into the next one: {shown}",
+                "the MJML compiler needs a space between attributes; add one after the "
+                "closing quote",
+            )
+        name = None if glued else _ATTR_NAME.match(attrs, start)
+        if name is None:
+            raise error(
+                where,
+                f"<{tag.name}> has an attribute the MJML compiler cannot read: {shown}",
+                "attribute names start with a letter or _ and hold letters, digits, -, _ and ., "
+                "with at most one : (as in xlink:href); rename or remove the attribute",
+            )
+        value = _VALUE.match(attrs, name.end())
+        if value is not None and value.group(1) is None:
+            word = _unquoted(original, tag.attrs_start + attrs.index("=", name.end()) + 1)
+            raise error(
+                where,
+                f"attribute {name.group()!r} of <{tag.name}> has a value without quotes: {shown}",
+                "the MJML compiler needs quotes around every value; write "
+                f'{name.group()}="{word or "…"}"',
+            )
+        position = name.end() if value is None else value.end()
+        previous, quoted = start, value is not None
+
+
+def _after_space(text: str, at: int) -> int:
+    found = _SPACE.match(text, at)
+    return found.end() if found else at
+
+
+def _unquoted(original: str, at: int) -> str:
+    """The value written without quotes after the ``=`` that ends at ``at``: a Jinja token
+    whole (it may hold spaces), or the text up to a space or the tag's end."""
+    at = _after_space(original, at)
+    found = _JINJA.match(original, at) or _UNQUOTED.match(original, at)
+    return found.group() if found else ""
+
+
+def _shown(original: str, tag: _Tag, start: int) -> str:
+    """The tag's attributes as written from ``start`` on (their first line), for messages."""
+    return short_repr(original[tag.attrs_start + start : tag.end - 1].strip().split("\n")[0])
 
 
 def _original(match: re.Match[str], group: int, tag: _Tag, original: str) -> str:
