@@ -62,6 +62,7 @@ LAYERS: dict[str, int] = {
     "prepare": 4,
     "mjml": 4,
     "markupcheck": 4,
+    "markupsyntax": 4,
     "inline": 4,
     "text": 4,
     "textnorm": 4,

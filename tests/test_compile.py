@@ -542,9 +542,9 @@ def test_a_declaration_the_inliner_drops_as_invalid_names_the_inliner(tmp_path: 
 
 
 def test_markup_mjml_refuses_is_located_at_the_module_line_it_stopped_at(tmp_path: Path) -> None:
-    # A stray </tr> in an mj-table passes the load; MJML refuses it at the render, after the
-    # module ended. The error names the module and its last line (MJML stopped there or
-    # later), not an offset in the assembled source or a line of the layout.
+    # A CDATA section in an mj-table passes the load; MJML refuses it at the render. The error
+    # names the module and the line MJML stopped at, not an offset in the assembled source or
+    # a line of the layout.
     hero = module(
         "description: x",
         """
@@ -552,7 +552,7 @@ def test_markup_mjml_refuses_is_located_at_the_module_line_it_stopped_at(tmp_pat
           <mj-text>Hi {{ first_name }}</mj-text>
           <mj-table>
             <tr><td>a</td></tr>
-            </tr>
+            <![CDATA[ b ]]>
           </mj-table>
         </mj-column></mj-section>
         """,
@@ -561,9 +561,9 @@ def test_markup_mjml_refuses_is_located_at_the_module_line_it_stopped_at(tmp_pat
     with pytest.raises(RenderError) as caught:
         project.render("news", ANN)
     error = caught.value
-    assert (error.file, error.line) == ("modules/hero/default.mjml", 10)
+    assert (error.file, error.line) == ("modules/hero/default.mjml", 8)
     assert str(error).startswith(
-        "modules/hero/default.mjml line 10 (recipient ann): MJML could not compile "
+        "modules/hero/default.mjml line 8 (recipient ann): MJML could not compile "
         "templates/news.mjml with modules/hero/default.mjml: "
     )
     assert "position" not in str(error)

@@ -895,7 +895,7 @@ def test_a_module_mjml_refuses_is_an_l001_at_its_line(tmp_path: Path) -> None:
     table = """<mj-section><mj-column>
       <mj-table>
         <tr><td>a</td></tr>
-        </tr>
+        <![CDATA[ b ]]>
       </mj-table>
     </mj-column></mj-section>
     <mj-section><mj-column></mj-column></mj-section>"""
@@ -910,21 +910,21 @@ def test_a_module_mjml_refuses_is_an_l001_at_its_line(tmp_path: Path) -> None:
         " cannot read: '1href=\"x\"' — attribute names start with a letter or _ and hold "
         "letters, digits, -, _ and ., with at most one : (as in xlink:href); rename or remove "
         "the attribute",
-        "modules/extra/table.mjml:10: L001 error: MJML could not compile modules/extra/table.mjml"
-        " in slot 'extra' of templates/news.mjml: unexpected element in root template at "
-        f"'<mj-section' — {STOPPED}{MJML_HINT}",
+        "modules/extra/table.mjml:7: L001 error: MJML could not compile modules/extra/table.mjml"
+        " in slot 'extra' of templates/news.mjml: unexpected token in root template at "
+        f"'<![CDATA[ b ]]>' — {STOPPED}{MJML_HINT}",
     ]
 
 
 def test_a_layout_mjml_refuses_is_an_l001_at_its_line(tmp_path: Path) -> None:
     layout = LAYOUT.replace(
         "    </mj-column></mj-section>",
-        "    </mj-column></mj-section>\n    <mj-table></tr></mj-table>",
+        "    </mj-column></mj-section>\n    <mj-table><![CDATA[ b ]]></mj-table>",
     )
     root = _project(tmp_path, layouts={"news": layout})
     assert _found(root, "L001") == [
-        "templates/news.mjml:12: L001 error: MJML could not compile templates/news.mjml: "
-        f"unexpected token in root template at '</mj-body>' — {STOPPED}{MJML_HINT}"
+        "templates/news.mjml:11: L001 error: MJML could not compile templates/news.mjml: "
+        f"unexpected token in root template at '<![CDATA[ b ]]>' — {STOPPED}{MJML_HINT}"
     ]
 
 

@@ -163,14 +163,14 @@ def test_never_closed_points_at_the_opening_file() -> None:
 @pytest.mark.parametrize(
     "markup",
     [
-        "<mj-text>a<br>b<p>c<div>d</span></mj-text>",
-        "<mj-raw><table><tr><td>x</td></tr><!-- </mj-raw> --></mj-raw>",
+        "<mj-text>a<br>b<p>c<div>d</span></p></mj-text>",
+        "<mj-raw><table><tr><td>x</td></tr><!-- </mj-raw> --></table></mj-raw>",
         "<mj-button href='{{ links.shop | url }}'>Shop</mj-button>",
-        '<mj-text>{{ "</mj-text>" }} {% if n > 2 %}<b>{% endif %}</mj-text>',
+        '<mj-text>{{ "</mj-text>" }} {% if n > 2 %}<b>{% endif %}x</b></mj-text>',
         '<mj-image alt="{{ name | default(\'a "b" > c\') }}" src="x.png" />',
         "{# <mj-text> #}<mj-spacer/>",
         '<slot name="hero"/><mj-divider />',
-        '<mj-text>Tom & Jerry <3, javascript: is a word, "onclick" too</mj-text>',
+        '<mj-text>Tom & Jerry &lt;3, javascript: is a word, "onclick" too, a > b</mj-text>',
         '<mj-text><a href="https://x.example/?q=javascript:">x</a></mj-text>',
         '<mj-section data-onboarding="x" background-url="https://x.example/bg.png"></mj-section>',
         "<mj-style>.a > .b { color: red } a[href^='javascript:'] { }</mj-style>",
@@ -179,7 +179,7 @@ def test_never_closed_points_at_the_opening_file() -> None:
         "</mj-button>",
     ],
     ids=[
-        "unbalanced-html-in-text",
+        "mismatched-html-in-text",
         "comment-in-raw",
         "jinja-attribute",
         "jinja-text",
@@ -567,6 +567,150 @@ def test_quotes_that_mjml_keeps_pass(attribute: str) -> None:
     check(f'<mj-section><mj-column><mj-image {attribute} src="a.png"/></mj-column></mj-section>')
 
 
+# --- what the MJML compiler would stop at without a position ---------------------------------
+
+OPEN_HINT = (
+    "the MJML compiler needs every element inside mj- elements closed (void ones such as <br> "
+    "and <img> need not be), and one cannot open in an mj-raw and close in another"
+)
+LT_HINT = (
+    "the MJML compiler reads every < as the start of a tag; write &lt; for a less-than sign in text"
+)
+COMMENT_HINT = (
+    'it reads comments as XML does: no "--" inside and no "-" just before "-->"; change the '
+    "hyphens (e.g. <!-- == header == -->)"
+)
+
+
+@pytest.mark.parametrize(
+    ("markup", "message"),
+    [
+        (
+            "<mj-text>\n<p>Hello\n</mj-text>",
+            "line 2: <p> opened on line 2 is still open at </mj-text> on line 3 — close it with "
+            f"</p> before </mj-text>: {OPEN_HINT}",
+        ),
+        (
+            "<mj-text>a<br>b<p>c<div>d</span></mj-text>",
+            "line 1: <p> opened on line 1 is still open at </mj-text> on line 1 — close it with "
+            f"</p> before </mj-text>: {OPEN_HINT}",
+        ),
+        (
+            "<mj-text>{% if n > 2 %}<b>{% endif %}x</mj-text>",
+            "line 1: <b> opened on line 1 is still open at </mj-text> on line 1 — close it with "
+            f"</b> before </mj-text>: {OPEN_HINT}",
+        ),
+        (
+            "<mj-text>a</span>b</mj-text>",
+            "line 1: </span> on line 1 closes nothing inside <mj-text> opened on line 1 — remove "
+            "it, or add the missing <span>: the MJML compiler would end the <mj-text> here",
+        ),
+        (
+            "<mj-text>a<BR>b</mj-text>",
+            "line 1: <BR> opened on line 1 is still open at </mj-text> on line 1 — write <br> or "
+            "<BR/>: the MJML compiler waits for an end tag after any other spelling",
+        ),
+        (
+            "<mj-text>Tom & Jerry <3</mj-text>",
+            f"line 1: a '<' that starts no tag: '<3</mj-text></mj-column></mj-s' — {LT_HINT}",
+        ),
+        (
+            "<mj-text>\nSave <20% today</mj-text>",
+            f"line 2: a '<' that starts no tag: '<20% today</mj-text></mj-colum' — {LT_HINT}",
+        ),
+        (
+            "<mj-text>a <b</mj-text>",
+            "line 1: a tag that never ends: '<b' — end the tag with >, or write &lt; for a "
+            "less-than sign in text",
+        ),
+        (
+            "<mj-text>a<!-- ---- header ---- -->b</mj-text>",
+            f"line 1: a comment the MJML compiler cannot read: '<!-- ---- header ---- -->' — "
+            f"{COMMENT_HINT}",
+        ),
+        (
+            "<mj-text>a<!-- a --->b</mj-text>",
+            f"line 1: a comment the MJML compiler cannot read: '<!-- a --->' — {COMMENT_HINT}",
+        ),
+    ],
+    ids=[
+        "open-p",
+        "open-after-mismatch",
+        "open-in-a-branch",
+        "stray-end-tag",
+        "upper-case-void",
+        "heart",
+        "less-than",
+        "tag-never-ends",
+        "dashes-in-comment",
+        "dash-before-end",
+    ],
+)
+def test_markup_the_mjml_compiler_cannot_parse_is_refused_at_its_line(
+    markup: str, message: str
+) -> None:
+    assert (
+        error_of(f"<mj-section><mj-column>{markup}</mj-column></mj-section>")
+        == f"modules/hero/a.mjml {message}"
+    )
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        '<mj-text><p>a</p><br><img src="x.png"><hr/><BR/><br a="x" />a > b &lt; c</mj-text>',
+        "<mj-text>a<!---->b<!---a -->c<!-- a- -->d</mj-text>",
+        "<mj-raw><!--[if !mso]><!--><div>x</div><!--<![endif]--></mj-raw>",
+        "<mj-text><b><i>a</b></i><P>b</p></mj-text>",
+    ],
+    ids=["closed-and-void", "comments", "conditional-comment", "closed-by-count"],
+)
+def test_markup_the_mjml_compiler_parses_passes(markup: str) -> None:
+    text = f"<mj-section><mj-column>{markup}</mj-column></mj-section>"
+    check(text)
+    compile_mjml(document(text))
+
+
+_PIECES = (
+    *("a", " ", "<", ">", "/", "!", "-", "\n", "<p>", "</p>", "<b>", "</b>", "<br>", "<BR>"),
+    *("<!--", "-->", "<3", "&lt;", "</i>", '<a href="x">', "</a>", "{{ x }}", "<img/>"),
+)
+_TEXT = st.lists(st.sampled_from(_PIECES), max_size=10).map("".join)
+
+
+@given(body=_TEXT)
+def test_text_syntax_agrees_with_the_mjml_compiler(body: str) -> None:
+    """A body passes load exactly when the compiler reads it or names where it stopped."""
+    markup = text_block(body)
+    try:
+        check(markup)
+    except RegistryError as exc:
+        refused: str | None = str(exc)
+    else:
+        refused = None
+    try:
+        compile_mjml(markup.replace("{{ x }}", "zq1qz"))  # as protect hands it over
+    except RenderError as exc:
+        compiled: str | None = str(exc)
+    else:
+        compiled = None
+    if refused is None:
+        unplaced = compiled is not None and " at '" not in compiled.split(" — ")[0]
+        assert not unplaced, compiled
+    elif re.search("still open at|starts no tag|never ends|comment the", refused):
+        assert compiled is not None, refused
+    # A stray end tag may also compile: see the test below.
+
+
+def test_the_compiler_ends_an_mj_text_at_a_stray_end_tag() -> None:
+    """Why a stray end tag is refused: what follows it leaves the mj-text and its styles."""
+    html = compile_mjml(text_block("a</p><p>b"))
+    assert (
+        'color:#000000;">a</div></td></tr><tr><td style="font-size:0px;word-break:break-word;">'
+        "<p>b</p>" in html
+    )
+
+
 # --- attribute syntax: what the MJML compiler reads ------------------------------------------
 
 NAME_HINT = (
@@ -622,7 +766,7 @@ def test_attributes_the_mjml_compiler_cannot_read_are_refused_at_their_line(
 
 @pytest.mark.parametrize(
     "attrs",
-    ["a=\"x\"\tb='y'", "disabled", "a b", 'a =\n "x"', "_a=\"\" :b=''", 'é="x"', 'a="x" /'],
+    ["a=\"x\"\tb='y'", "disabled", "a b", 'a =\n "x"', "_a=\"\" :b=''", 'é="x"'],
 )
 def test_attributes_the_mjml_compiler_reads_pass(attrs: str) -> None:
     check(text_block(f"<p {attrs}>x</p>"))

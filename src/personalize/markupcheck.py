@@ -9,18 +9,11 @@ from typing import NamedTuple
 
 from .errors import RegistryError, short_repr
 from .includes import Source
+from .markupsyntax import JINJA, MRML_VOID, check_attributes, check_comment, check_text
 from .safevalues import URL_ATTRIBUTES
 
 __all__ = ["DEPTH_HINT", "SIZE_HINT", "check_markup", "markup_depth", "source_size"]
 
-# Jinja tokens may hold quotes, "<" and ">"; strings inside them are matched whole.
-# Strings may hold backslash-escaped quotes, as Jinja's do: 'here\'s'.
-_JINJA = re.compile(
-    r"""\{\{(?:[^}"']|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\}(?!\}))*\}\}"""
-    r"""|\{%(?:[^%"']|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|%(?!\}))*%\}"""
-    r"""|\{\#.*?\#\}""",
-    re.DOTALL,
-)
 # One leading "<" lets the regex engine skip text fast; possessive quantifiers keep a tag
 # without its ">" linear.
 _TAG = re.compile(
@@ -30,17 +23,6 @@ _TAG = re.compile(
     re.DOTALL,
 )
 _ATTR = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
-# Attributes as the MJML compiler reads them (in mj- tags and the HTML inside them alike): a
-# name as in XML (a letter or "_", then letters, digits, "-", "_" and "."; one ":" may join a
-# prefix, which may be empty), then optionally = and a quoted value; whitespace between
-# attributes. Anything else stops it with no position, so load finds it first.
-_NCNAME = r"[^\W\d][\w.-]*+"
-_ATTR_NAME = re.compile(rf"(?:(?:{_NCNAME})?+:)?{_NCNAME}")
-_QUOTED = r"""(?:"[^"]*+"|'[^']*+')"""
-_READABLE_ATTRS = re.compile(rf"(?:\s++{_ATTR_NAME.pattern}(?:\s*+=\s*+{_QUOTED})?+)*+\s*+/?")
-_VALUE = re.compile(rf"\s*+=\s*+({_QUOTED})?")
-_SPACE = re.compile(r"\s*+")
-_UNQUOTED = re.compile(r"[^\s>]*+")
 _VOID = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "keygen", "link", "meta"}
     | {"param", "source", "track", "wbr"}
@@ -142,8 +124,10 @@ def check_markup(source: Source, *, max_depth: int = 200, max_bytes: int = 1_000
     ``<meta http-equiv="refresh">`` elements, ``on*=`` event-handler attributes, a ``"``
     inside a single-quoted attribute value, literal ``javascript:``/``vbscript:`` URLs (any
     URL of a ``srcset`` or ``ping`` list), Jinja tokens in ``srcdoc=``, and markup over the
-    size or depth limits. HTML inside ``mj-text`` and friends need not
-    balance. Jinja tokens are skipped, so ``{% if a > b %}`` inside a tag is fine.
+    size or depth limits; and what the MJML compiler would stop at without saying where:
+    attributes it cannot read, a ``<`` that starts no tag, a comment with ``--`` inside, an
+    element left open inside an ``mj-`` element. Jinja tokens are skipped, so
+    ``{% if a > b %}`` inside a tag is fine.
 
     Args:
         source: The markup and the origin of each of its lines.
@@ -165,8 +149,11 @@ def check_markup(source: Source, *, max_depth: int = 200, max_bytes: int = 1_000
     mj_stack: list[_Tag] = []
     stack: list[str] = []
     open_names: dict[str, int] = {}
+    # The HTML elements open inside the innermost mj- element, as the MJML compiler counts
+    # them: an end tag closes the last one opened, whatever its name.
+    inside: list[list[_Tag]] = [[]]
     too_deep: tuple[int, int] | None = None
-    for tag in _scan(scanned):
+    for tag in _scan(scanned, error):
         if not tag.closing:
             _check_tag(tag, scanned, source.text, error)
         is_mj = tag.name == "mjml" or tag.name.startswith("mj-")
@@ -174,13 +161,25 @@ def check_markup(source: Source, *, max_depth: int = 200, max_bytes: int = 1_000
             _close(stack, open_names, tag.name)
             if is_mj:
                 _close_mj(mj_stack, tag, error)
-        elif not tag.self_closing:
+                opened = inside.pop() if len(inside) > 1 else []
+                if too_deep is None:  # too deep is the worse news, told after the scan
+                    _left_open(opened, tag, scanned, error)
+            elif inside[-1]:
+                inside[-1].pop()
+            elif mj_stack:
+                _stray_end(tag, mj_stack[-1], scanned, error)
+        else:
+            if not is_mj and _compiler_opens(tag, scanned):
+                inside[-1].append(tag)
+            if tag.self_closing:
+                continue
             stack.append(tag.name)
             open_names[tag.name] = open_names.get(tag.name, 0) + 1
             if len(stack) > max_depth and (too_deep is None or len(stack) > too_deep[0]):
                 too_deep = (len(stack), too_deep[1] if too_deep else tag.start)
             if is_mj:
                 mj_stack.append(tag)
+                inside.append([])
     if too_deep is not None:
         raise error(
             too_deep[1],
@@ -244,7 +243,7 @@ def _check_tag(tag: _Tag, scanned: str, original: str, error: _Locator) -> None:
                 "a refresh sends the reader to another page, and only a literal value shows it "
                 "is none; remove the element, or link to the page with <a href>",
             )
-        if name == "srcdoc" and (token := _JINJA.search(shown)):
+        if name == "srcdoc" and (token := JINJA.search(shown)):
             raise error(
                 tag.start,
                 f"Jinja tag {token.group()!r} in srcdoc= of <{tag.name}>",
@@ -265,71 +264,14 @@ def _check_tag(tag: _Tag, scanned: str, original: str, error: _Locator) -> None:
                 "use an http:, https:, mailto: or tel: URL",
             )
     # After the checks above, which read unquoted values too: what they refuse, say first.
-    _check_attribute_syntax(tag, original, error)
-
-
-def _check_attribute_syntax(tag: _Tag, original: str, error: _Locator) -> None:
-    """Refuse attributes the MJML compiler cannot read (it says only "unable to parse").
-
-    ``tag.attrs`` has its Jinja tokens blanked, so a token standing for a value
-    (``href={{ url }}``) reads as a missing value, which it is to the compiler as well.
-    """
-    attrs = tag.attrs
-    if _READABLE_ATTRS.fullmatch(attrs):
-        return
-    position, previous, quoted = 0, 0, False
-    while True:
-        start = _after_space(attrs, position)
-        if _READABLE_ATTRS.fullmatch(attrs, start):  # only the end is left
-            return
-        glued = start == position > 0
-        shown = _shown(original, tag, previous if glued else start)
-        where = tag.attrs_start + (previous if glued else start)
-        if glued and quoted:
-            raise error(
-                where,
-                f"attribute {attrs[previous:start].split('=')[0].strip()!r} of <{tag.name}> "
-                f"runs into the next one: {shown}",
-                "the MJML compiler needs a space between attributes; add one after the "
-                "closing quote",
-            )
-        name = None if glued else _ATTR_NAME.match(attrs, start)
-        if name is None:
-            raise error(
-                where,
-                f"<{tag.name}> has an attribute the MJML compiler cannot read: {shown}",
-                "attribute names start with a letter or _ and hold letters, digits, -, _ and ., "
-                "with at most one : (as in xlink:href); rename or remove the attribute",
-            )
-        value = _VALUE.match(attrs, name.end())
-        if value is not None and value.group(1) is None:
-            word = _unquoted(original, tag.attrs_start + attrs.index("=", name.end()) + 1)
-            raise error(
-                where,
-                f"attribute {name.group()!r} of <{tag.name}> has a value without quotes: {shown}",
-                "the MJML compiler needs quotes around every value; write "
-                f'{name.group()}="{word or "…"}"',
-            )
-        position = name.end() if value is None else value.end()
-        previous, quoted = start, value is not None
-
-
-def _after_space(text: str, at: int) -> int:
-    found = _SPACE.match(text, at)
-    return found.end() if found else at
-
-
-def _unquoted(original: str, at: int) -> str:
-    """The value written without quotes after the ``=`` that ends at ``at``: a Jinja token
-    whole (it may hold spaces), or the text up to a space or the tag's end."""
-    at = _after_space(original, at)
-    found = _JINJA.match(original, at) or _UNQUOTED.match(original, at)
-    return found.group() if found else ""
-
-
-def _shown(original: str, tag: _Tag, start: int) -> str:
-    """The tag's attributes as written from ``start`` on (their first line), for messages."""
-    return short_repr(original[tag.attrs_start + start : tag.end - 1].strip().split("\n")[0])
+    check_attributes(
+        tag.name,
+        tag.attrs,
+        start=tag.attrs_start,
+        original=original,
+        end=tag.end,
+        raise_at=error,
+    )
 
 
 def _original(match: re.Match[str], group: int, tag: _Tag, original: str) -> str:
@@ -362,6 +304,49 @@ def _close_mj(mj_stack: list[_Tag], tag: _Tag, error: _Locator) -> None:
     )
 
 
+def _compiler_opens(tag: _Tag, scanned: str) -> bool:
+    """Whether the MJML compiler waits for an end tag after this start tag: it closes only
+    lower-case void elements (``<br>``, not ``<BR>``) and tags written with ``/>``."""
+    if tag.attrs.rstrip().endswith("/"):
+        return False
+    written = scanned[tag.start + 1 : tag.start + 1 + len(tag.name)]
+    return written not in MRML_VOID
+
+
+def _left_open(opened: list[_Tag], end: _Tag, scanned: str, error: _Locator) -> None:
+    """Refuse an HTML element still open at ``end`` (an mj- end tag): the compiler would
+    match the end tag to it and fail at the end of the document, naming no line."""
+    if not opened:
+        return
+    tag = opened[0]
+    written = scanned[tag.start + 1 : tag.start + 1 + len(tag.name)]
+    void = tag.name in MRML_VOID
+    raise error(
+        tag.start,
+        f"<{written}> opened on line {error.line(tag.start)} is still open at </{end.name}> "
+        f"on line {error.line(end.start, relative_to=tag.start)}",
+        f"write <{tag.name}> or <{written}/>: the MJML compiler waits for an end tag after "
+        "any other spelling"
+        if void
+        else f"close it with </{written}> before </{end.name}>: the MJML compiler needs every "
+        "element inside mj- elements closed (void ones such as <br> and <img> need not be), and "
+        "one cannot open in an mj-raw and close in another",
+    )
+
+
+def _stray_end(tag: _Tag, parent: _Tag, scanned: str, error: _Locator) -> None:
+    """Refuse an end tag with nothing open inside ``parent``: the compiler would take it as
+    the end of ``parent`` (and fail later, or compile what follows as raw HTML)."""
+    written = scanned[tag.start + 2 : tag.start + 2 + len(tag.name)]
+    raise error(
+        tag.start,
+        f"</{written}> on line {error.line(tag.start)} closes nothing inside <{parent.name}> "
+        f"opened on line {error.line(parent.start, relative_to=tag.start)}",
+        f"remove it, or add the missing <{written}>: the MJML compiler would end the "
+        f"<{parent.name}> here",
+    )
+
+
 def _close(stack: list[str], open_names: dict[str, int], name: str) -> None:
     if not open_names.get(name):
         return
@@ -372,14 +357,21 @@ def _close(stack: list[str], open_names: dict[str, int], name: str) -> None:
             return
 
 
-def _scan(text: str) -> Iterator[_Tag]:
-    """Start and end tags in ``text``, skipping comments, CDATA and raw-text content."""
+def _scan(text: str, error: _Locator) -> Iterator[_Tag]:
+    """Start and end tags in ``text``, skipping comments, CDATA and raw-text content.
+
+    Refuses, in order, a ``<`` in text that starts no tag and a comment that the MJML
+    compiler cannot read.
+    """
     position = 0
     search = _TAG.search
     while (match := search(text, position)) is not None:
+        check_text(text, position, match.start(), error)
         position = match.end()
         close, name, attrs = match.group("close", "name", "attrs")
         if name is None:
+            if text.startswith("<!--", match.start()):
+                check_comment(text, match.start(), position, error)
             continue
         name = name.lower()
         closing = close is not None
@@ -391,6 +383,7 @@ def _scan(text: str) -> Iterator[_Tag]:
             position = _raw_text_end(text, name, position)
             if position < 0:
                 return
+    check_text(text, position, len(text), error)
 
 
 def _raw_text_end(text: str, name: str, position: int) -> int:
@@ -406,7 +399,7 @@ def _blank_jinja(text: str) -> str:
     """``text`` with every Jinja token replaced by spaces (newlines kept, offsets unchanged)."""
     if "{" not in text:
         return text
-    return _JINJA.sub(_blank, text)
+    return JINJA.sub(_blank, text)
 
 
 def _blank(match: re.Match[str]) -> str:
@@ -419,7 +412,7 @@ def _is_url_attr(name: str) -> bool:
 
 def _is_refresh(value: str) -> bool:
     """Whether an ``http-equiv`` value (Jinja tokens included) is, or may render as, refresh."""
-    return bool(_JINJA.search(value)) or _CONTROL.sub("", html.unescape(value)).lower() == "refresh"
+    return bool(JINJA.search(value)) or _CONTROL.sub("", html.unescape(value)).lower() == "refresh"
 
 
 def _is_script_url(value: str, separator: re.Pattern[str] | None = None) -> bool:
@@ -430,7 +423,7 @@ def _is_script_url(value: str, separator: re.Pattern[str] | None = None) -> bool
     Browsers drop whitespace and control characters inside the scheme, and decode entities
     before they split a list (``separator``) into its URLs, each of which is checked.
     """
-    runs = _JINJA.split(value) if "{" in value else [value]
+    runs = JINJA.split(value) if "{" in value else [value]
     for index in range(len(runs)):
         if index and not runs[index]:
             continue
