@@ -79,6 +79,8 @@ LAYERS: dict[str, int] = {
     "messagecheck": 4,
     "settingscheck": 4,
     "project": 5,
+    "projectload": 5,
+    "projectexplain": 5,
     "choices": 5,
     "parallel": 5,
     "projectsnapshot": 5,

@@ -12,32 +12,25 @@ from typing import Any
 from .cache import LRUCache
 from .calibration import Calibration
 from .choices import Choices, Chosen
-from .compile import (
-    CompiledVariant,
-    Fragments,
-    VariantKey,
-    compile_reference,
-    compile_variant,
-)
-from .config import Settings, load_settings
+from .compile import CompiledVariant, Fragments, VariantKey, compile_variant
+from .config import Settings
 from .decide import Decisions, Explanation, RecipientScope, decide
 from .errors import PersonalizeError
 from .experimentfile import load_experiments
 from .experiments import Experiment
 from .lint import LintReport, lint_project
-from .messagecheck import check_message_settings
 from .parallel import Outcome, check_options, iter_outcomes
-from .prepare import Prepared, prepare
+from .prepare import Prepared
 from .profile import Recipient, Schema
+from .projectexplain import explanation, reference_email
+from .projectload import load_parts, read_personas, read_records
 from .projectsnapshot import Snapshot
-from .records import by_id, iter_jsonl
-from .registry import Registry, load_registry
-from .render import RenderedEmail, render_email, render_reference
+from .registry import Registry
+from .render import RenderedEmail, render_email
 from .rfmfile import check_writable
 from .scope import exact_now
-from .segments import Membership, Segments, load_segments
-from .settingscheck import check_project_settings, open_code_cache
-from .templating import Environments, make_environments
+from .segments import Membership, Segments
+from .templating import Environments
 from .text import ParseCache
 from .variants import Variants
 
@@ -97,40 +90,14 @@ class Project:
         Raises:
             PersonalizeError: the first problem found, naming file, line and key.
         """
-        settings = load_settings(Path(path))
-        schema = Schema(settings)
-        check_message_settings(settings, schema)
-        check_project_settings(settings)
-        fields = schema.paths()
-        project = settings.project
-        segments = load_segments(
-            settings.path(project.segments),
-            file=project.segments,
-            fields=fields,
-            field_spec=schema.spec,
-        )
-        # Templates see fields, metrics (with RFM values and scores) and `segments` (a set):
-        # `{% if 'vip' in segments %}`.
-        names = {*schema.fields, *segments.computed}
-        registry = load_registry(
-            settings.root,
-            templates=project.templates,
-            modules=project.modules,
-            names=fields | set(segments.computed) | set(segments.segments),
-            segments=segments.segments,
-            tz=schema.tz,
-        )
-        envs = make_environments(settings.limits, code_cache=open_code_cache(settings))
-        prepared = prepare(
-            registry, envs=envs, names=names, settings=settings, segments=segments.segments
-        )
+        parts = load_parts(path)
         return cls(
-            settings,
-            schema=schema,
-            segments=segments,
-            registry=registry,
-            prepared=prepared,
-            envs=envs,
+            parts.settings,
+            schema=parts.schema,
+            segments=parts.segments,
+            registry=parts.registry,
+            prepared=parts.prepared,
+            envs=parts.envs,
         )
 
     # -- inputs -----------------------------------------------------------------------------
@@ -149,18 +116,12 @@ class Project:
     def personas(self) -> Mapping[str, Recipient]:
         """The named sample recipients of ``personas.jsonl``, validated, in file order."""
         if self._personas is None:
-            file = str(self.settings.project.personas)
-            validated = (
-                (line, self.schema.validate(record, source=file, line=line))
-                for line, record in iter_jsonl(self.root / file, display=file)
-            )
-            self._personas = by_id(validated, file=file, what="persona")
+            self._personas = read_personas(self.settings, self.schema)
         return self._personas
 
     def read_records(self, path: str | os.PathLike[str]) -> Iterator[Recipient]:
         """Validate every line of a JSONL file (relative paths are read from the project)."""
-        for line, record in iter_jsonl(self.root / path, display=str(path)):
-            yield self.schema.validate(record, source=str(path), line=line)
+        return read_records(self.schema, self.root, path)
 
     def recipient(self, record: Record) -> Recipient:
         """Validate a record (a mapping) into a ``Recipient``; a ``Recipient`` passes through."""
@@ -320,29 +281,7 @@ class Project:
         A test oracle only: it skips the URL and CSS checks ``render`` adds by context, so
         what it returns must never be sent.
         """
-        r, membership, moment = self._inputs(recipient, now, trace=False)
-        decisions = self._decide(layout, r, membership, moment, explain=False)
-        try:
-            variant = self.variant(layout, decisions, r.locale)
-        except PersonalizeError as exc:  # as in _chosen: say who needed the variant
-            raise exc.with_context(recipient=r.id) from None
-        key = VariantKey(layout, decisions.modules, r.locale)
-        template = compile_reference(
-            key, registry=self.registry, prepared=self._prepared, envs=self._envs
-        )
-        return render_reference(
-            template,
-            variant,
-            recipient=r,
-            membership=membership,
-            decisions=decisions.as_dict(),
-            now=moment,
-            limits=self.settings.limits,
-            clip_bytes=self.settings.render.clip_bytes,
-            render=self.settings.render,
-            message=self.settings.message,
-            experiments=decisions.experiments,
-        )
+        return reference_email(self, layout, recipient, now=now)
 
     def explain(
         self, layout: str, recipient: Record, *, now: datetime | None = None
@@ -352,22 +291,7 @@ class Project:
         ``print(project.explain("weekly", persona))`` shows it readably; the fields hold the
         same facts as data.
         """
-        r, membership, moment = self._inputs(recipient, now, trace=True)
-        decisions = self._decide(layout, r, membership, moment, explain=True)
-        return Explanation(
-            layout=layout,
-            recipient=r.id,
-            now=moment,
-            locale=r.locale,
-            segments=tuple(n for n in self.segments.segments if n in membership.segments),
-            metrics=membership.metrics,
-            decisions=decisions,
-            segment_trace=membership.trace,
-            groups=membership.groups,
-            scores=self.segments.score_terms(
-                r.data, membership.metrics, now=moment, tz=self.schema.tz, recipient=r.id
-            ),
-        )
+        return explanation(self, layout, recipient, now=now)
 
     def calibrate(
         self,
