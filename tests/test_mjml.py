@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from personalize.errors import RenderError
+from personalize.markupsyntax import escape_attribute_values
 from personalize.mjml import compile_mjml
 
 CORPUS = Path("/work/shared/corpus/mjml")
@@ -182,3 +183,38 @@ def test_a_compiler_position_is_placed_by_locate() -> None:
         "and that attribute names are valid; 'personalize lint' compiles each module on its own "
         "and names the one to fix"
     )
+
+
+# --- attribute values MRML would write with Rust escapes ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ("Soldes\u00a0: -50\u00a0%", "Soldes&#160;: -50&#160;%"),
+        ("a\tb\\c\rd", "a&#9;b&#92;c&#13;d"),
+        ("👨\u200d👩\u200d👧", "👨&#8205;👩&#8205;👧"),
+        ("12\u202f€\u00ad", "12&#8239;€&#173;"),
+        ("\u0301é & ü", "&#769;é & ü"),
+    ],
+    ids=["nbsp", "tab-backslash-cr", "zwj", "narrow-nbsp-soft-hyphen", "leading-combining"],
+)
+def test_attribute_values_reach_the_html_as_written(value: str, written: str) -> None:
+    # MRML writes these with Rust's debug escapes (alt="Soldes\u{a0}: -50\u{a0}%"); as
+    # character references they reach the HTML unchanged, in mj- and HTML attributes alike.
+    html = compile_mjml(
+        document(
+            f'<mj-section><mj-column><mj-image src="x.png" alt="{value}"/><mj-text>'
+            f'<a href="https://x.example/" title="{value}">T\u00a0x</a></mj-text>'
+            "</mj-column></mj-section>"
+        )
+    )
+    assert f'alt="{written}"' in html
+    assert f'title="{written}"' in html
+    assert ">T\u00a0x<" in html  # text content was never escaped and is left as it is
+    assert "\\u{" not in html
+
+
+def test_an_ascii_document_is_handed_over_unchanged() -> None:
+    source = document('<mj-section><mj-column><mj-text title="a b">x</mj-text></mj-column>')
+    assert escape_attribute_values(source) is source

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 
 from .errors import RegistryError, short_repr
@@ -13,6 +14,7 @@ __all__ = [
     "check_attributes",
     "check_comment",
     "check_text",
+    "escape_attribute_values",
 ]
 
 # The MJML compiler (MRML) stops at each of these with "unable to parse next template" or
@@ -153,3 +155,39 @@ def _unquoted(original: str, at: int) -> str:
     at = _after_space(original, at)
     found = JINJA.match(original, at) or _UNQUOTED.match(original, at)
     return found.group() if found else ""
+
+
+# MRML writes attribute values back with Rust's debug escapes: a backslash, tab or CR, and
+# every character Rust does not print as is (U+00A0, U+202F, U+200D, soft hyphens…) come out
+# as the text "\\", "\t", "\u{a0}". Written as character references, they reach the HTML as
+# they were. Python's isprintable refuses the same classes (spaces other than " ", format and
+# control characters, separators, unassigned and private-use code points), and a reference to
+# a printable one is harmless; a combining mark opening a value is escaped by Rust too.
+_TAG_ATTRS = re.compile(r"""<[A-Za-z][^\s>/"']*+(?:[^>"']++|"[^"]*+"|'[^']*+')*+>""")
+_IN_QUOTES = re.compile(r""""[^"]*+"|'[^']*+'""")
+
+
+def escape_attribute_values(source: str) -> str:
+    """``source`` with the characters MRML would escape in attribute values written as
+    character references (``&#160;``); text content, which MRML keeps, is left alone."""
+    if source.isascii() and "\\" not in source and "\t" not in source and "\r" not in source:
+        return source
+    return _TAG_ATTRS.sub(_escape_tag, source)
+
+
+def _escape_tag(tag: re.Match[str]) -> str:
+    text = tag.group()
+    if "\\" not in text and "\t" not in text and "\r" not in text and text.isascii():
+        return text
+    return _IN_QUOTES.sub(_escape_value, text)
+
+
+def _escape_value(value: re.Match[str]) -> str:
+    text = value.group()
+    if text.isascii() and "\\" not in text and "\t" not in text and "\r" not in text:
+        return text
+    inner = text[1:-1]
+    out = [ch if (ch.isprintable() and ch != "\\") else f"&#{ord(ch)};" for ch in inner]
+    if inner and unicodedata.combining(inner[0]):
+        out[0] = f"&#{ord(inner[0])};"
+    return f"{text[0]}{''.join(out)}{text[-1]}"

@@ -10,6 +10,7 @@ import mjml
 from .config import RenderSettings
 from .errors import RenderError, short_repr
 from .markupcheck import DEPTH_HINT, SIZE_HINT, markup_depth, source_size
+from .markupsyntax import escape_attribute_values
 
 __all__ = ["compile_assembled", "compile_mjml"]
 
@@ -77,7 +78,8 @@ def compile_mjml(
             f"{subject} nests {depth} levels deep, the limit is {max_depth}", hint=DEPTH_HINT
         )
     try:
-        return str(mjml.mjml2html(source, fonts=None if web_fonts else {}))
+        html = mjml.mjml2html(escape_attribute_values(source), fonts=None if web_fonts else {})
+        return str(html)
     except (KeyboardInterrupt, SystemExit, MemoryError):
         raise
     except BaseException as exc:
