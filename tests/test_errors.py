@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from collections import OrderedDict
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from personalize.errors import (
     RenderError,
     RuleError,
     did_you_mean,
+    escaped_id,
     format_path,
     short_repr,
 )
@@ -74,6 +76,22 @@ LOCATION_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("file and line", {"file": "a.mjml", "line": 7}, "a.mjml line 7"),
     ("recipient", {"recipient": "ann"}, "recipient ann"),
     ("both", {"file": "a.mjml", "line": 7, "recipient": "ann"}, "a.mjml line 7 (recipient ann)"),
+    # An id comes from data: a line break or a terminal escape in it must not forge a log line.
+    (
+        "id with control characters escaped",
+        {"recipient": "c-1\nfailed: x \x1b[31mhere"},
+        "recipient 'c-1\\nfailed: x \\x1b[31mhere'",
+    ),
+    (
+        "escaped id next to a file",
+        {"file": "a.mjml", "line": 7, "recipient": "a\rb"},
+        "a.mjml line 7 (recipient 'a\\rb')",
+    ),
+    ("bidi override in an id escaped", {"recipient": "\u202eann"}, "recipient '\\u202eann'"),
+    ("long id cut", {"recipient": "x" * 65}, "recipient '" + "x" * 62 + "…"),
+    ("id of 64 characters kept", {"recipient": "x" * 64}, "recipient " + "x" * 64),
+    # Validation passes ids already escaped: escaping them again would show them twice quoted.
+    ("shown id kept as it is", {"recipient": "'a\\nb'"}, "recipient 'a\\nb'"),
 ]
 
 
@@ -94,6 +112,23 @@ def test_every_error_is_a_personalize_error(kind: type[PersonalizeError]) -> Non
     assert isinstance(err, PersonalizeError)
     assert str(err) == "f line 1: m"
     assert err.to_dict()["type"] == kind.__name__
+
+
+def test_an_id_is_escaped_in_every_kind_of_error_and_after_with_context() -> None:
+    raw = "c-1\nfailed: x"
+    for kind in (RecipientError, RenderError, ConfigError):
+        assert str(kind("bad value", recipient=raw)) == "recipient 'c-1\\nfailed: x': bad value"
+    filled = RenderError("bad value", file="a.mjml", line=2).with_context(recipient=raw)
+    assert str(filled) == "a.mjml line 2 (recipient 'c-1\\nfailed: x'): bad value"
+    assert filled.recipient == raw  # programs get the id as it is
+
+
+@given(st.text())
+def test_escaped_id_is_short_printable_and_stable(raw: str) -> None:
+    shown = escaped_id(raw)
+    assert len(shown) <= 64
+    assert shown.isprintable()
+    assert escaped_id(shown) == shown
 
 
 def test_to_dict_holds_every_field() -> None:
@@ -190,6 +225,38 @@ def test_did_you_mean_accepts_any_iterable() -> None:
 
 # -- short_repr -----------------------------------------------------------------------------
 
+
+def _nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+def _nested_list(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def _nested_ordered(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = OrderedDict(a=value)
+    return value
+
+
+class _BrokenRepr:
+    def __repr__(self) -> str:
+        raise TypeError("no repr")
+
+
+_LOOP: list[Any] = [1]
+_LOOP.append(_LOOP)
+_SELF: dict[str, Any] = {}
+_SELF["me"] = _SELF
+
 SHORT_REPR_CASES: list[tuple[str, Any, int, str]] = [
     ("short text", "abc", 60, "'abc'"),
     ("number", 12.5, 60, "12.5"),
@@ -204,6 +271,30 @@ SHORT_REPR_CASES: list[tuple[str, Any, int, str]] = [
     ("bidi override escaped", "\u202eevil", 60, "'\\u202eevil'"),
     ("lone surrogate escaped", "\ud800", 60, "'\\ud800'"),
     ("non-ASCII letters kept", "Müller", 60, "'Müller'"),
+    ("long text with a quote", "it's " + "x" * 100, 10, "\"it's xxx…"),
+    ("long text with both quotes", "it's \"" + "x" * 100, 10, "'it\\'s \"x…"),
+    ("one-item tuple", (1,), 60, "(1,)"),
+    ("empty containers", ([], (), {}, set(), frozenset()), 60, "([], (), {}, set(), frozenset())"),
+    ("sets", [{1}, frozenset({"a"})], 60, "[{1}, frozenset({'a'})]"),
+    (
+        "nested mapping",
+        {"a": [1, {"b": None}], (1, 2): 2.5},
+        60,
+        "{'a': [1, {'b': None}], (1, 2): 2.5}",
+    ),
+    ("list holding itself", _LOOP, 60, "[1, [...]]"),
+    ("mapping holding itself", _SELF, 60, "{'me': {...}}"),
+    ("int too large for repr", 10**5000, 60, "<int too large to show>"),
+    ("int too large in a list", [1, 10**5000], 60, "[1, <int too large to show>]"),
+    ("nested a thousand deep", _nested(100_000), 30, "{'a': {'a': {'a': {'a': {'a':…"),
+    ("list nested deep", _nested_list(100_000), 10, "[[[[[[[[[…"),
+    ("broken repr", _BrokenRepr(), 60, "<_BrokenRepr that cannot be shown>"),
+    (
+        "mapping type nested deep",
+        _nested_ordered(5_000),
+        60,
+        "<OrderedDict nested too deeply to show>",
+    ),
 ]
 
 
@@ -221,6 +312,25 @@ def test_short_repr_is_short_and_printable(value: str, limit: int) -> None:
     shown = short_repr(value, limit)
     assert len(shown) <= limit
     assert shown.isprintable()
+
+
+_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+        | st.frozensets(_SCALARS, max_size=3)
+    ),
+    max_leaves=20,
+)
+
+
+@given(_VALUES, st.integers(min_value=2, max_value=200))
+def test_short_repr_is_repr_cut_to_the_limit(value: Any, limit: int) -> None:
+    text = repr(value)
+    assert short_repr(value, limit) == (text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def test_short_repr_of_a_huge_value_is_bounded() -> None:

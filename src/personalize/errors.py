@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ __all__ = [
     "RenderError",
     "RuleError",
     "did_you_mean",
+    "escaped_id",
     "format_path",
     "render_time_problem",
     "short_repr",
@@ -59,7 +60,8 @@ class PersonalizeError(Exception):
         if self.file:
             parts.append(f"{self.file} line {self.line}" if self.line else self.file)
         if self.recipient is not None:
-            who = f"recipient {self.recipient}"
+            # Ids come from data: escaped here, so no error can forge a log line or a colour.
+            who = f"recipient {escaped_id(self.recipient)}"
             parts.append(f"({who})" if parts else who)
         return " ".join(parts)
 
@@ -145,17 +147,124 @@ def render_time_problem(moment: datetime) -> str | None:
 
 
 def short_repr(value: Any, limit: int = 60) -> str:
-    """A truncated repr for error messages: control characters escaped, never huge."""
-    text = repr(value)
+    """A truncated repr for error messages: control characters escaped, never huge.
+
+    Total: it reads only as much of ``value`` as it shows, so a value nested a thousand deep, a
+    huge list or an int too large for repr() cannot make building an error message fail.
+    """
+    text = ""
+    for piece in _repr_pieces(value, limit):
+        text += piece
+        if len(text) > limit:
+            break
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def shown(value: Any) -> str:
-    """``short_repr(value)``, or a note for an int too large for repr()."""
+    """``short_repr(value)``: kept for callers that imported it before short_repr was total."""
+    return short_repr(value)
+
+
+def escaped_id(recipient: str) -> str:
+    """A recipient id as messages show it: as it is when short and printable, else escaped.
+
+    Escaping an already shown id changes nothing, so an id may pass through here twice.
+    """
+    text = str(recipient)
+    return text if len(text) <= 64 and text.isprintable() else short_repr(text, 64)
+
+
+# The built-in containers whose repr() is rebuilt piece by piece; subclasses have their own.
+_EMPTY: dict[type, str] = {
+    list: "[]",
+    tuple: "()",
+    dict: "{}",
+    set: "set()",
+    frozenset: "frozenset()",
+}
+_ENDS: dict[type, tuple[str, str]] = {
+    list: ("[", "]"),
+    tuple: ("(", ")"),
+    dict: ("{", "}"),
+    set: ("{", "}"),
+    frozenset: ("frozenset({", "})"),
+}
+_CYCLE: dict[type, str] = {
+    list: "[...]",
+    tuple: "(...)",
+    dict: "{...}",
+    set: "set(...)",
+    frozenset: "frozenset(...)",
+}
+
+_Step = tuple[bool, Any]  # (True, text to write) or (False, a value to write out)
+
+
+def _repr_pieces(value: Any, limit: int) -> Iterator[str]:
+    """``repr(value)`` in pieces, lazily and without recursion, for short_repr to cut off."""
+    active: set[int] = set()  # containers being written: one met again is a cycle, as for repr
+    stack: list[Iterator[_Step]] = [iter([(False, value)])]
+    while stack:
+        step = next(stack[-1], None)
+        if step is None:
+            stack.pop()
+            continue
+        literal, item = step
+        kind = type(item)
+        if literal:
+            yield item
+        elif kind in _ENDS and not item:
+            yield _EMPTY[kind]
+        elif kind in _ENDS and id(item) in active:
+            yield _CYCLE[kind]
+        elif kind in _ENDS:
+            stack.append(_container_steps(item, active))
+        elif kind is str and len(item) > limit:
+            yield _str_start(item, limit)
+        else:
+            yield _plain_repr(item)
+
+
+def _container_steps(container: Any, active: set[int]) -> Iterator[_Step]:
+    """The steps that write one built-in container: its brackets, separators and items."""
+    kind = type(container)
+    active.add(id(container))
+    opening, closing = _ENDS[kind]
+    yield True, opening
+    for index, item in enumerate(container.items() if kind is dict else container):
+        if index:
+            yield True, ", "
+        if kind is dict:
+            yield False, item[0]
+            yield True, ": "
+            item = item[1]
+        yield False, item
+    if kind is tuple and len(container) == 1:
+        yield True, ","
+    yield True, closing
+    active.discard(id(container))
+
+
+def _str_start(text: str, limit: int) -> str:
+    """The start of ``repr(text)``, read from the first ``limit`` characters only.
+
+    repr() quotes with " when the text holds ' but no ": the quote for the whole text is
+    forced on the start by adding the other quote character, which is then cut off again.
+    """
+    double = "'" in text and '"' not in text
+    return repr(text[:limit] + ("'" if double else '"'))[:-2]
+
+
+def _plain_repr(value: Any) -> str:
+    """``repr(value)``, or a note when the value cannot be shown."""
     try:
-        return short_repr(value)
+        return repr(value)
     except ValueError:  # ints past sys.get_int_max_str_digits() cannot be repr'd
         return f"<{type(value).__name__} too large to show>"
+    except RecursionError:  # a nested value of some other type
+        return f"<{type(value).__name__} nested too deeply to show>"
+    except Exception:  # a broken __repr__ must not hide the error being reported
+        return f"<{type(value).__name__} that cannot be shown>"
 
 
 def format_path(path: Iterable[str | int]) -> str:

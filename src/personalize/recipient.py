@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .config import LimitSettings
-from .errors import RecipientError, format_path, short_repr
+from .errors import RecipientError, escaped_id, format_path, short_repr
 from .fieldtypes import EMAIL_EXPECTED, URL_PATTERN, formatting_problem, zone
 
 __all__ = ["Recipient", "message_for", "new_recipient", "recipient_error", "shown_id"]
@@ -103,8 +103,7 @@ def shown_id(raw: Any) -> str | None:
     """A record's id as error messages show it: short and free of control characters."""
     if not isinstance(raw, str | int) or not str(raw).strip():
         return None
-    text = str(raw)
-    return text if len(text) <= 64 and text.isprintable() else short_repr(text, 64)
+    return escaped_id(str(raw))
 
 
 _MESSAGES = {
