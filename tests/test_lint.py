@@ -20,6 +20,7 @@ from personalize.errors import PersonalizeError
 from personalize.includes import Source
 from personalize.lint import CODES, LintReport, lint_project
 from personalize.lintcontent import content_findings
+from personalize.prepare import check_unopened_front_matter
 from personalize.registry import Module, load_registry
 from personalize.segmentfile import read_segments
 from personalize.templating import make_environments
@@ -631,9 +632,12 @@ ADDRESS = OWN_SETTINGS.replace(
 
 
 def test_each_level_of_a_dotted_path_needs_its_own_guard(tmp_path: Path) -> None:
+    # {% if address.city %} fails at render for a recipient without an address: it guards
+    # address.city only, and the hint names the guard that works.
     body = """<mj-section><mj-column>
       <mj-text>{% if address %}{{ address.city }}{% endif %}</mj-text>
       <mj-text>{% if address.city %}{{ address.city }}{% endif %}</mj-text>
+      <mj-text>{% if address and address.city %}{{ address.city }}{% endif %}</mj-text>
     </mj-column></mj-section>"""
     modules = {"extra/x": module("when: {tier: Gold}", body)}
     root = _project(tmp_path, settings=ADDRESS, modules=modules)
@@ -641,7 +645,11 @@ def test_each_level_of_a_dotted_path_needs_its_own_guard(tmp_path: Path) -> None
         "modules/extra/x.mjml:5: L302 warning: {{ address.city }} prints optional field "
         "'address.city', which has no default: it fails for recipients without it — declare a "
         "default for 'address.city' in personalize.toml, write {{ address.city | "
-        "default('…') }}, or wrap it in {% if address.city %}…{% endif %}"
+        "default('…') }}, or wrap it in {% if address and address.city %}…{% endif %}",
+        "modules/extra/x.mjml:6: L302 warning: {{ address.city }} prints optional field "
+        "'address', which has no default: it fails for recipients without it — declare a "
+        "default for 'address' in personalize.toml, write {{ address.city | "
+        "default('…') }}, or wrap it in {% if address and address.city %}…{% endif %}",
     ]
 
 
@@ -879,6 +887,81 @@ def test_front_matter_after_blank_lines_targets(tmp_path: Path) -> None:
     assert lint_project(root).findings == ()
     project = Project.load(root)
     assert project.registry.modules["extra/gold"].segments == ("gold",)
+
+
+# -- front matter without its opening '---' -------------------------------------------------------
+
+UNOPENED = (
+    "front matter has no opening '---' line: lines 2–3 would be sent as body text — add a line "
+    "holding only '---' above line 2, to match the closing '---' on line 4"
+)
+
+
+def test_front_matter_without_its_opening_line_is_a_blocking_l001(tmp_path: Path) -> None:
+    # Without the check the module loads with no targeting: a fallback sending its YAML.
+    gold = "\nsegments: [gold]\npriority: 10\n---\n<mj-section></mj-section>\n"
+    root = _project(tmp_path, modules={"extra/gold": gold})
+    assert _found(root, "L001") == ["modules/extra/gold.mjml:2: L001 error: " + UNOPENED]
+    with pytest.raises(PersonalizeError) as info:
+        Project.load(root)
+    assert str(info.value) == "modules/extra/gold.mjml line 2: " + UNOPENED
+
+
+@pytest.mark.parametrize(
+    ("text", "first_line"),
+    [
+        ("Note: the sale ends soon\n---\n<mj-section></mj-section>", 1),  # names no known key
+        ("subject: no closing line\n<mj-section></mj-section>", 1),
+        ("<mj-section></mj-section>\n---\n", 1),
+        ("priority: 3\n---\n", 4),  # the body of a file that has front matter
+    ],
+)
+def test_text_that_only_looks_like_front_matter_loads(text: str, first_line: int) -> None:
+    source = Source.from_text(text, file="m.mjml", first_line=first_line)
+    check_unopened_front_matter(source, file="m.mjml")
+
+
+def test_one_line_of_front_matter_without_its_opening_line(tmp_path: Path) -> None:
+    source = Source.from_text("slot: hero\n---\n<mj-section/>", file="m.mjml")
+    with pytest.raises(PersonalizeError) as info:
+        check_unopened_front_matter(source, file="m.mjml")
+    assert str(info.value) == (
+        "m.mjml line 1: front matter has no opening '---' line: line 1 would be sent as body "
+        "text — add a line holding only '---' above line 1, to match the closing '---' on line 2"
+    )
+
+
+# -- a layout without <mj-body> -------------------------------------------------------------------
+
+NO_BODY = "layout has no <mj-body>: MJML only renders what is inside it — "
+
+
+BARE = LAYOUT.replace("  </mj-body>\n", "")
+WRAP = "put the layout's sections and slots inside <mj-body>…</mj-body>, within <mjml>"
+
+
+@pytest.mark.parametrize(
+    ("layout", "line", "hint"),
+    [
+        (BARE.replace("  <mj-body>\n", ""), 4, WRAP),
+        (BARE.replace("<mj-body>", "<!-- <mj-body> -->"), 4, WRAP),
+        (
+            LAYOUT.replace("mj-body>", "body>"),
+            4,
+            "write <mj-body> in place of <body> on line 5, and </mj-body> in place of </body>",
+        ),
+    ],
+    ids=["none", "in-a-comment", "html-body"],
+)
+def test_a_layout_without_mj_body_is_refused_at_its_file(
+    tmp_path: Path, layout: str, line: int, hint: str
+) -> None:
+    # Before, it loaded, and every render failed naming the module MJML stopped at.
+    root = _project(tmp_path, layouts={"news": layout})
+    assert f"templates/news.mjml:{line}: L001 error: {NO_BODY}{hint}" in _found(root, "L001")
+    with pytest.raises(PersonalizeError) as info:
+        Project.load(root)
+    assert str(info.value) == f"templates/news.mjml line {line}: {NO_BODY}{hint}"
 
 
 # -- what the MJML compiler refuses ---------------------------------------------------------------

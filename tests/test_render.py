@@ -359,3 +359,38 @@ def test_a_subject_token_over_two_lines_still_names_its_field(tmp_path: Path) ->
     with pytest.raises(RecipientError) as caught:
         project.render("news", {**ANN, "nickname": "abc", "tier": "https://shop.example/"})
     assert caught.value.path == "nickname"
+
+
+ADDRESS_SETTINGS = (
+    SETTINGS.replace('nickname = "str"', 'nickname = "str"\naddress = "address"')
+    + '\n[recipient.types.address]\ncity = "str"\n'
+)
+NO_ADDRESS = (
+    "field 'address' has no value for this recipient, so it has no 'city' — guard it with "
+    "{% if address and address.city %}, or write {{ address.city | default('…') }}"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        ("Hi {{ address.city }}", "address.city: {{ address.city }}"),
+        ("{% if address.city %}Hi{% endif %}", "{% if address.city %}"),
+    ],
+    ids=["printed", "tested"],
+)
+def test_a_path_into_an_absent_optional_object_says_how_to_guard_it(
+    tmp_path: Path, body: str, shown: str
+) -> None:
+    hero = module("description: x", f"<mj-text>\n  {body}\n</mj-text>")
+    root = make_project(tmp_path, settings=ADDRESS_SETTINGS, modules={"hero/default": hero})
+    project = Project.load(root)
+    with pytest.raises(RenderError) as caught:
+        project.render("news", ANN)
+    assert str(caught.value) == (
+        f"modules/hero/default.mjml line 5 (recipient ann): {shown}: {NO_ADDRESS}"
+    )
+    guarded = "{% if address and address.city %}Hi {{ address.city }}{% endif %}"
+    hero = module("description: x", f"<mj-text>\n  {guarded}\n</mj-text>")
+    root = make_project(tmp_path / "ok", settings=ADDRESS_SETTINGS, modules={"hero/default": hero})
+    assert "Hi" not in Project.load(root).render("news", ANN).text

@@ -198,12 +198,11 @@ class _TemplateCheck:
                 )
                 continue
             prefixes = [".".join(parts[: i + 1]) for i in range(len(parts))]
-            # Each level on its own: {% if address %} guards address, not address.city.
-            for prefix in prefixes:
-                if prefix not in self.optional:
-                    continue
-                guarded = any(g == prefix or g.startswith(prefix + ".") for g in printed.guards)
-                if not guarded:
+            optional = [prefix for prefix in prefixes if prefix in self.optional]
+            # Each level on its own: {% if address %} guards address, not address.city, and
+            # {% if address.city %} fails, not just comes out false, without an address.
+            for prefix in optional:
+                if prefix not in printed.guards:
                     yield Finding(
                         *origin(printed.line),
                         "L302",
@@ -211,7 +210,7 @@ class _TemplateCheck:
                         "no default: it fails for recipients without it",
                         f"declare a default for {prefix!r} in personalize.toml, write "
                         f"{{{{ {printed.path} | default('…') }}}}, or wrap it in "
-                        f"{{% if {prefix} %}}…{{% endif %}}",
+                        f"{{% if {' and '.join(optional)} %}}…{{% endif %}}",
                     )
                     break  # one finding per print: the first level left unguarded
 

@@ -7,18 +7,32 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from .config import Settings
-from .errors import PersonalizeError, RegistryError
+from .errors import ConfigError, PersonalizeError, RegistryError
+from .frontmatter import LAYOUT_KEYS, MODULE_KEYS
 from .includes import Source
 from .markupcheck import check_markup
 from .protect import MJ_TAG, TOKEN, Markers, Protected, Token, choose_markers, protect
 from .registry import Layout, Module, Registry
 from .survival import check_shape
 from .templating import CompiledTemplate, Environments, check_template, hole_name
+from .yamlfile import load_yaml
 
-__all__ = ["PREHEADER", "SUBJECT", "Piece", "Prepared", "check_included", "prepare"]
+__all__ = [
+    "PREHEADER",
+    "SUBJECT",
+    "Piece",
+    "Prepared",
+    "check_included",
+    "check_unopened_front_matter",
+    "prepare",
+]
 
 SUBJECT, PREHEADER = "{{ _subject }}", "{{ _preheader }}"
 _MJML_OPEN = re.compile(r"<mjml\b([^>]*)>")
+# Comments match too (group 1 empty), so that a tag inside one is skipped.
+_BODY_TAGS = re.compile(r"<!--.*?-->|\{#.*?#\}|<(mj-body|body)[\s>/]", re.DOTALL)
+_FRONT_KEYS = frozenset({*LAYOUT_KEYS, *MODULE_KEYS})
+_KEY_LINE = re.compile(r"[A-Za-z_][\w-]*:(\s|$)")
 
 
 @dataclass(frozen=True)
@@ -78,6 +92,7 @@ def prepare(
 
     def piece(owner: Layout | Module, id_: str) -> Piece:
         source = owner.body
+        check_unopened_front_matter(source, file=owner.file)
         check_markup(source, max_depth=render.max_depth, max_bytes=render.max_source_bytes)
         check_included(owner.css, owner.head, settings=settings)
         info = check_template(
@@ -104,12 +119,7 @@ def prepare(
     heads: dict[str, tuple[Token, Token]] = {}
     holes: dict[str, tuple[Token, ...]] = {}
     for name, layout in registry.layouts.items():
-        if not _MJML_OPEN.search(layout.body.text):
-            error = RegistryError(
-                "layout is not a complete MJML document",
-                file=layout.file,
-                hint="wrap it in <mjml><mj-body>…</mj-body></mjml>",
-            )
+        if error := _incomplete(layout):
             if problems is None:
                 raise error
             problems.append(error)
@@ -151,6 +161,69 @@ def prepare(
                 )
                 subject_names[f"{owner.file}#{key}"] = info.names
     return Prepared(markers, layouts, modules, tokens, heads, holes, subjects, subject_names)
+
+
+def _incomplete(layout: Layout) -> RegistryError | None:
+    """Why ``layout`` is not a whole MJML document, or None: without ``<mj-body>``, MJML
+    refuses every email built from it, and the error would name the module in it."""
+    text = layout.body.text
+    if not _MJML_OPEN.search(text):
+        return RegistryError(
+            "layout is not a complete MJML document",
+            file=layout.file,
+            hint="wrap it in <mjml><mj-body>…</mj-body></mjml>",
+        )
+    tags = {m.group(1): m for m in _BODY_TAGS.finditer(text) if m.group(1)}
+    if "mj-body" in tags:
+        return None
+
+    def line_of(found: re.Match[str] | None) -> tuple[str, int]:
+        return layout.body.origin(layout.body.line_at(found.start() if found else 0))
+
+    file, line = line_of(_MJML_OPEN.search(text))
+    html = tags.get("body")
+    return RegistryError(
+        "layout has no <mj-body>: MJML only renders what is inside it",
+        file=file,
+        line=line,
+        hint=f"write <mj-body> in place of <body> on line {line_of(html)[1]}, and </mj-body> "
+        "in place of </body>"
+        if html
+        else "put the layout's sections and slots inside <mj-body>…</mj-body>, within <mjml>",
+    )
+
+
+def check_unopened_front_matter(source: Source, *, file: str) -> None:
+    """Refuse a body that opens with front matter whose opening ``---`` line is missing.
+
+    Without it the file has no front matter: its YAML would be sent to every recipient as
+    body text, and a module would lose its targeting and become a fallback.
+
+    Raises:
+        RegistryError: at the front matter's first line, when the text above the body's first
+            ``---`` line is YAML naming a front-matter key.
+    """
+    if source.origin(1) != (file, 1):
+        return  # the body starts below front matter (or an include): it has its '---' lines
+    lines = source.text.removeprefix("\ufeff").split("\n")
+    end = next((i for i, line in enumerate(lines) if line.strip() == "---"), None)
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if end is None or first is None or first >= end or not _KEY_LINE.match(lines[first]):
+        return
+    try:
+        data = load_yaml("\n".join(lines[:end]), file=file).data
+    except ConfigError:  # not YAML: body text that happens to hold a '---' line
+        return
+    if not isinstance(data, dict) or not any(str(key) in _FRONT_KEYS for key in data):
+        return
+    where = f"line {end}" if first + 1 == end else f"lines {first + 1}–{end}"
+    raise RegistryError(
+        f"front matter has no opening '---' line: {where} would be sent as body text",
+        file=file,
+        line=first + 1,
+        hint=f"add a line holding only '---' above line {first + 1}, to match the closing "
+        f"'---' on line {end + 1}",
+    )
 
 
 def check_included(css: Iterable[Source], head: Iterable[Source], *, settings: Settings) -> None:

@@ -268,8 +268,7 @@ def _collect_printed(
     """
     if isinstance(node, nodes.If):
         # Every branch counts as guarded: `{% if not x %}…{% else %}{{ x }}` is fine too.
-        tests = [node.test, *node.test.find_all(nodes.Expr)]
-        inner = guards | {p for n in tests if (p := _path(n))}
+        inner = guards | _tested(node.test)
         for child in (*node.body, *node.elif_, *node.else_):
             _collect_printed(child, inner, context, out, local)
         return
@@ -294,6 +293,15 @@ def _collect_printed(
         return
     for child in node.iter_child_nodes():
         _collect_printed(child, guards, context, out, local)
+
+
+def _tested(test: nodes.Node) -> frozenset[str]:
+    """The whole paths an ``if`` tests: ``address.city`` but not ``address`` on its own, as
+    testing ``address.city`` fails, not just comes out false, when ``address`` is missing."""
+    path = _path(test)
+    if path:
+        return frozenset({path})
+    return frozenset(p for child in test.iter_child_nodes() for p in _tested(child))
 
 
 def _bound(node: nodes.Node) -> frozenset[str]:

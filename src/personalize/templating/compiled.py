@@ -364,10 +364,21 @@ def _missing_key(exc: UndefinedError, origin: Origin | None) -> tuple[str, str] 
     # Jinja's own attributes, not its API: without them, the generic message stands.
     found = getattr(undefined, "_undefined_obj", None)
     key = getattr(undefined, "_undefined_name", None)
-    if not isinstance(found, Mapping) or not isinstance(key, str):
-        return None
     path = _root(origin.expression) if origin else None
     parent = path.rsplit(".", 1)[0] if path and path.endswith(f".{key}") else None
+    if found is None and isinstance(key, str) and origin:  # an optional object left out
+        # In a tag ({% if address.city %}) the path is not the expression's root: find it.
+        read = re.search(rf"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\.{re.escape(key)}\b", origin.text)
+        if read:
+            parent, path = read.group(1), read.group()
+            return (
+                f"{origin.text}: field {parent!r} has no value for this recipient, so it has "
+                f"no {key!r}",
+                f"guard it with {{% if {parent} and {path} %}}, or write "
+                f"{{{{ {path} | default('…') }}}}",
+            )
+    if not isinstance(found, Mapping) or not isinstance(key, str):
+        return None
     shown = repr(parent) if parent else "the field"
     keys = sorted(str(k) for k in found)
     where = f"{origin.text}: " if origin else ""
