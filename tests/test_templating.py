@@ -26,6 +26,7 @@ from personalize.templating import (
     environment,
     fresh,
     make_environments,
+    printing,
     scan_template,
     sizes,
     url_filtered,
@@ -547,7 +548,7 @@ class _Html:
         return "<b>as is</b>"
 
 
-@pytest.mark.parametrize("escape_str", [environment._escape_str, environment._escape_via_markup])
+@pytest.mark.parametrize("escape_str", [printing._escape_str, printing._escape_via_markup])
 @given(
     value=st.one_of(
         st.text(),
@@ -560,8 +561,8 @@ class _Html:
 )
 @example(value="<a title='x'>\"&\"</a>")
 def test_escape_output_gives_what_markupsafe_escape_gives(escape_str: Any, value: Any) -> None:
-    with patch.object(environment, "_escape_str", escape_str):
-        assert environment.escape_output(value) == str(escape(value))
+    with patch.object(printing, "_escape_str", escape_str):
+        assert printing.escape_output(value) == str(escape(value))
 
 
 _PRINTED = st.one_of(
@@ -571,6 +572,8 @@ _PRINTED = st.one_of(
     st.integers(),
     st.decimals(allow_nan=False),
     st.text().map(Markup),
+    st.text(alphabet=st.sampled_from(" \n\ufdd0\ufdd5ab<&;")).map(Markup),
+    st.text(alphabet=st.sampled_from(" \n\ufdd0\ufdd5ab<&")).map(lambda t: ENVS.text.concat([t])),
     st.just(_Html()),
 )
 
@@ -578,24 +581,24 @@ _PRINTED = st.one_of(
 def _outcome(function: Any, value: Any) -> object:
     try:
         return function(value)
-    except environment.NoValueError:
-        return environment.NoValueError
+    except printing.NoValueError:
+        return printing.NoValueError
 
 
 @given(value=_PRINTED)
 @example(value=None)
 def test_print_html_is_finalize_then_escape(value: Any) -> None:
-    expected = _outcome(lambda v: environment.escape_output(environment._finalize_html(v)), value)
-    assert _outcome(environment.print_html, value) == expected
+    expected = _outcome(lambda v: printing.escape_output(printing._finalize_html(v)), value)
+    assert _outcome(printing.print_html, value) == expected
 
 
 @given(value=_PRINTED)
 @example(value="a  b\n\tc\ufdd0")
 def test_print_text_is_finalize_then_str(value: Any) -> None:
-    expected = _outcome(lambda v: str(environment._finalize_text(v)), value)
-    got = _outcome(environment.print_text, value)
+    expected = _outcome(lambda v: str(printing._finalize_text(v)), value)
+    got = _outcome(printing.print_text, value)
     assert got == expected
-    assert got is environment.NoValueError or type(got) is str
+    assert got is printing.NoValueError or type(got) is str
 
 
 @pytest.mark.parametrize(
@@ -944,7 +947,7 @@ def test_checked_filters_and_methods_give_what_jinja_gives(source: str, text: bo
     }
     plain = ImmutableSandboxedEnvironment(
         autoescape=not text,
-        finalize=environment._finalize_text if text else environment._finalize_html,
+        finalize=printing._finalize_text if text else printing._finalize_html,
     )
     expected = plain.from_string(source).render(values)
     assert _template(source, text=text).render(_context(**values)) == expected

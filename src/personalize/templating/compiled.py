@@ -24,7 +24,8 @@ from personalize.errors import PersonalizeError, RenderError, did_you_mean
 
 from .checks import TOO_DEEP, TOO_DEEP_HINT, nests_too_deeply
 from .codecache import CodeCache, Compiled
-from .environment import NoValueError, escape_output, is_hole, print_html, print_text
+from .environment import is_hole
+from .printing import NoValueError, escape_output, print_html, print_text
 from .sizes import SIZE_HINT, SizeLimitError
 
 Run = Callable[[Context], Iterator[str]]

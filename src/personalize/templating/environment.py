@@ -25,6 +25,12 @@ from . import growth
 from .codecache import CodeCache
 from .growth import GROWING_METHODS, method_args, percent, str_format
 from .lexer import FastLexer, fast_lexer
+from .printing import (
+    _finalize_html,
+    _finalize_text,
+    _join_text,
+    _keeping_blocks,
+)
 from .sizes import SizeLimitError, check_size, spend, text_size
 
 GLOBAL_NAMES = frozenset(
@@ -37,11 +43,6 @@ GLOBAL_NAMES = frozenset(
 MARKUP_FILTERS = frozenset({"tojson", "xmlattr", "urlize"})
 _MAPPINGS = (dict, MappingProxyType)
 _SEQUENCES = (tuple, list, range)  # sized for sure: no ABC check (slow) on the hot path
-# ASCII whitespace only: U+00A0 (as in Babel's "1.234,56\xa0€") stays.
-_WS = re.compile(r"[ \t\n\r\f\v]+")
-# The text converter marks line breaks and links with these noncharacters; data may not.
-_NONCHARACTERS = re.compile("[\ufdd0-\ufdef]")
-_TEXT_CLEANUP = re.compile("[\t\n\r\f\v\ufdd0-\ufdef]|  ")
 # str methods that only read their string and cannot build a much larger one: templates call
 # them often (`locale.startswith("de")`), so they skip the sandbox's generic checks, which cost
 # a few µs a call. `format` and `format_map` are not here: the sandbox must wrap those.
@@ -54,75 +55,6 @@ _STR_METHODS = frozenset(
         "swapcase", "title", "upper",
     }
 )  # fmt: skip
-
-
-class NoValueError(Exception):
-    """A ``{{ expression }}`` evaluated to None: never print 'Hi None'."""
-
-
-def _finalize_html(value: Any) -> Any:
-    if value is None:
-        raise NoValueError
-    return value
-
-
-def _escape_via_markup(text: str, /) -> str:
-    return str(escape(text))
-
-
-try:  # MarkupSafe 3: escape() is a Python function around this C one
-    from markupsafe._speedups import _escape_inner as _escape_str
-except ImportError:  # MarkupSafe 2 (whose escape() is C) or no C speedups
-    _escape_str = _escape_via_markup
-
-
-def escape_output(value: Any, /) -> str:
-    """``markupsafe.escape(value)`` as a plain ``str``: the same text without a ``Markup``.
-
-    Compiled HTML templates print every ``{{ … }}`` through this (see
-    ``CompiledTemplate.build``); their output is joined into one ``str``, so the ``Markup``
-    that ``escape`` builds around each value (in Python, ~0.4 µs) is never needed.
-    """
-    if type(value) is str:
-        return _escape_str(value)
-    if hasattr(value, "__html__"):
-        return value.__html__()  # type: ignore[no-any-return]
-    return _escape_str(str(value))
-
-
-def _finalize_text(value: Any) -> Any:
-    if value is None:
-        raise NoValueError
-    # Whitespace in data collapses as HTML would show it, so the text part matches the HTML.
-    if isinstance(value, str):
-        # Fast paths: printable text with single spaces, or text (e.g. "1.234,56\xa0€") that
-        # only fails isprintable() on characters we keep.
-        if ("  " not in value and value.isprintable()) or not _TEXT_CLEANUP.search(value):
-            return value
-        return _WS.sub(" ", _NONCHARACTERS.sub("", value))
-    return value
-
-
-def print_html(value: Any, /) -> str:
-    """``escape_output(_finalize_html(value))`` in one call: how compiled HTML templates print
-    each ``{{ … }}`` (see ``_Printer``)."""
-    if type(value) is str:
-        return _escape_str(value)
-    if value is None:
-        raise NoValueError
-    if hasattr(value, "__html__"):
-        return value.__html__()  # type: ignore[no-any-return]
-    return _escape_str(str(value))
-
-
-def print_text(value: Any, /) -> str:
-    """``str(_finalize_text(value))`` in one call: how compiled text templates print each
-    ``{{ … }}`` (see ``_Printer``)."""
-    if type(value) is str:
-        if ("  " not in value and value.isprintable()) or not _TEXT_CLEANUP.search(value):
-            return value
-        return _WS.sub(" ", _NONCHARACTERS.sub("", value))
-    return str(_finalize_text(value))
 
 
 def hole_name(index: int) -> str:
@@ -152,7 +84,7 @@ class _Printer(CodeGenerator):
     finalizer, a ``{% autoescape %}`` decided at run time) is written as Jinja writes it.
 
     A skeleton's hole holds its region's render function (``Composite.render_in``): the
-    skeleton runs it where the hole stands, ``environment.concat(hole(context))``, so that a
+    skeleton runs it where the hole stands, ``"".join(hole(context))``, so that a
     composite renders in document order, as the whole template would. (``yield from`` passes
     each of the region's pieces through the skeleton's frame: rendering in pieces took 174 µs
     a recipient against 142 this way.)
@@ -170,7 +102,8 @@ class _Printer(CodeGenerator):
         self, node: nodes.Expr, frame: Frame, finalize: CodeGenerator._FinalizeInfo
     ) -> None:
         if is_hole(node):
-            self.write("environment.concat((")
+            # Not environment.concat: the text one would make the region a TextBlock, a copy.
+            self.write('"".join((')
             return
         name = self._printer(frame, finalize)
         if name is None:
@@ -385,6 +318,10 @@ def make_environments(
         env.filters["_loop"] = _loop
         for name in MARKUP_FILTERS if autoescape else ():
             del env.filters[name]
+        if not autoescape:
+            env.concat = _join_text  # type: ignore[method-assign]
+            safe, escaped = _keeping_blocks(Markup), _keeping_blocks(escape)
+            env.filters.update(safe=safe, e=escaped, escape=escaped)
         env.globals["range"] = _range
         env.globals["lipsum"] = growth.lipsum
         return env
