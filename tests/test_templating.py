@@ -23,7 +23,6 @@ from personalize.templating import (
     CompiledTemplate,
     Composite,
     check_template,
-    environment,
     fresh,
     make_environments,
     printing,
