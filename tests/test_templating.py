@@ -587,14 +587,14 @@ def _outcome(function: Any, value: Any) -> object:
 @given(value=_PRINTED)
 @example(value=None)
 def test_print_html_is_finalize_then_escape(value: Any) -> None:
-    expected = _outcome(lambda v: printing.escape_output(printing._finalize_html(v)), value)
+    expected = _outcome(lambda v: printing.escape_output(printing.finalize_html(v)), value)
     assert _outcome(printing.print_html, value) == expected
 
 
 @given(value=_PRINTED)
 @example(value="a  b\n\tc\ufdd0")
 def test_print_text_is_finalize_then_str(value: Any) -> None:
-    expected = _outcome(lambda v: str(printing._finalize_text(v)), value)
+    expected = _outcome(lambda v: str(printing.finalize_text(v)), value)
     got = _outcome(printing.print_text, value)
     assert got == expected
     assert got is printing.NoValueError or type(got) is str
@@ -946,7 +946,7 @@ def test_checked_filters_and_methods_give_what_jinja_gives(source: str, text: bo
     }
     plain = ImmutableSandboxedEnvironment(
         autoescape=not text,
-        finalize=printing._finalize_text if text else printing._finalize_html,
+        finalize=printing.finalize_text if text else printing.finalize_html,
     )
     expected = plain.from_string(source).render(values)
     assert _template(source, text=text).render(_context(**values)) == expected

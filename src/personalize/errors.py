@@ -20,7 +20,6 @@ __all__ = [
     "format_path",
     "render_time_problem",
     "short_repr",
-    "shown",
 ]
 
 
@@ -160,11 +159,6 @@ def short_repr(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def shown(value: Any) -> str:
-    """``short_repr(value)``: kept for callers that imported it before short_repr was total."""
-    return short_repr(value)
-
-
 def escaped_id(recipient: str) -> str:
     """A recipient id as messages show it: as it is when short and printable, else escaped.
 
@@ -175,26 +169,12 @@ def escaped_id(recipient: str) -> str:
 
 
 # The built-in containers whose repr() is rebuilt piece by piece; subclasses have their own.
-_EMPTY: dict[type, str] = {
-    list: "[]",
-    tuple: "()",
-    dict: "{}",
-    set: "set()",
-    frozenset: "frozenset()",
-}
 _ENDS: dict[type, tuple[str, str]] = {
     list: ("[", "]"),
     tuple: ("(", ")"),
     dict: ("{", "}"),
     set: ("{", "}"),
     frozenset: ("frozenset({", "})"),
-}
-_CYCLE: dict[type, str] = {
-    list: "[...]",
-    tuple: "(...)",
-    dict: "{...}",
-    set: "set(...)",
-    frozenset: "frozenset(...)",
 }
 
 _Step = tuple[bool, Any]  # (True, text to write) or (False, a value to write out)
@@ -214,9 +194,9 @@ def _repr_pieces(value: Any, limit: int) -> Iterator[str]:
         if literal:
             yield item
         elif kind in _ENDS and not item:
-            yield _EMPTY[kind]
-        elif kind in _ENDS and id(item) in active:
-            yield _CYCLE[kind]
+            yield repr(item)
+        elif kind in _ENDS and id(item) in active:  # as repr writes a cycle
+            yield "{}...{}".format(*_ENDS[kind])
         elif kind in _ENDS:
             stack.append(_container_steps(item, active))
         elif kind is str and len(item) > limit:

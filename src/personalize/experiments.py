@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from .errors import RecipientError, shown
+from .errors import RecipientError, short_repr
 from .frontmatter import HOLDOUT
 
 __all__ = [
@@ -61,7 +61,7 @@ def _id_text(recipient: object) -> str:
         except ValueError:
             pass
     raise RecipientError(
-        f"expected text or a number, got {shown(recipient)}",
+        f"expected text or a number, got {short_repr(recipient)}",
         path="id",
         hint="pass the recipient's id as its record holds it, e.g. 'r-17' or 42",
     )

@@ -9,7 +9,8 @@ from typing import NamedTuple
 
 from .errors import RegistryError, short_repr
 from .includes import Source
-from .markupsyntax import JINJA, MRML_VOID, check_attributes, check_comment, check_text
+from .markupsyntax import MRML_VOID, check_attributes, check_comment, check_text
+from .protect import TOKEN
 from .safevalues import URL_ATTRIBUTES
 
 __all__ = ["DEPTH_HINT", "SIZE_HINT", "check_markup", "markup_depth", "source_size"]
@@ -243,7 +244,7 @@ def _check_tag(tag: _Tag, scanned: str, original: str, error: _Locator) -> None:
                 "a refresh sends the reader to another page, and only a literal value shows it "
                 "is none; remove the element, or link to the page with <a href>",
             )
-        if name == "srcdoc" and (token := JINJA.search(shown)):
+        if name == "srcdoc" and (token := TOKEN.search(shown)):
             raise error(
                 tag.start,
                 f"Jinja tag {token.group()!r} in srcdoc= of <{tag.name}>",
@@ -307,10 +308,7 @@ def _close_mj(mj_stack: list[_Tag], tag: _Tag, error: _Locator) -> None:
 def _compiler_opens(tag: _Tag, scanned: str) -> bool:
     """Whether the MJML compiler waits for an end tag after this start tag: it closes only
     lower-case void elements (``<br>``, not ``<BR>``) and tags written with ``/>``."""
-    if tag.attrs.rstrip().endswith("/"):
-        return False
-    written = scanned[tag.start + 1 : tag.start + 1 + len(tag.name)]
-    return written not in MRML_VOID
+    return not tag.attrs.rstrip().endswith("/") and _written(tag, scanned) not in MRML_VOID
 
 
 def _left_open(opened: list[_Tag], end: _Tag, scanned: str, error: _Locator) -> None:
@@ -319,7 +317,7 @@ def _left_open(opened: list[_Tag], end: _Tag, scanned: str, error: _Locator) -> 
     if not opened:
         return
     tag = opened[0]
-    written = scanned[tag.start + 1 : tag.start + 1 + len(tag.name)]
+    written = _written(tag, scanned)
     void = tag.name in MRML_VOID
     raise error(
         tag.start,
@@ -337,7 +335,7 @@ def _left_open(opened: list[_Tag], end: _Tag, scanned: str, error: _Locator) -> 
 def _stray_end(tag: _Tag, parent: _Tag, scanned: str, error: _Locator) -> None:
     """Refuse an end tag with nothing open inside ``parent``: the compiler would take it as
     the end of ``parent`` (and fail later, or compile what follows as raw HTML)."""
-    written = scanned[tag.start + 2 : tag.start + 2 + len(tag.name)]
+    written = _written(tag, scanned)
     raise error(
         tag.start,
         f"</{written}> on line {error.line(tag.start)} closes nothing inside <{parent.name}> "
@@ -345,6 +343,12 @@ def _stray_end(tag: _Tag, parent: _Tag, scanned: str, error: _Locator) -> None:
         f"remove it, or add the missing <{written}>: the MJML compiler would end the "
         f"<{parent.name}> here",
     )
+
+
+def _written(tag: _Tag, scanned: str) -> str:
+    """The tag's name as written (``BR``), where ``tag.name`` is lower case."""
+    start = tag.start + (2 if scanned[tag.start + 1] == "/" else 1)
+    return scanned[start : start + len(tag.name)]
 
 
 def _close(stack: list[str], open_names: dict[str, int], name: str) -> None:
@@ -399,7 +403,7 @@ def _blank_jinja(text: str) -> str:
     """``text`` with every Jinja token replaced by spaces (newlines kept, offsets unchanged)."""
     if "{" not in text:
         return text
-    return JINJA.sub(_blank, text)
+    return TOKEN.sub(_blank, text)
 
 
 def _blank(match: re.Match[str]) -> str:
@@ -412,7 +416,7 @@ def _is_url_attr(name: str) -> bool:
 
 def _is_refresh(value: str) -> bool:
     """Whether an ``http-equiv`` value (Jinja tokens included) is, or may render as, refresh."""
-    return bool(JINJA.search(value)) or _CONTROL.sub("", html.unescape(value)).lower() == "refresh"
+    return bool(TOKEN.search(value)) or _CONTROL.sub("", html.unescape(value)).lower() == "refresh"
 
 
 def _is_script_url(value: str, separator: re.Pattern[str] | None = None) -> bool:
@@ -423,7 +427,7 @@ def _is_script_url(value: str, separator: re.Pattern[str] | None = None) -> bool
     Browsers drop whitespace and control characters inside the scheme, and decode entities
     before they split a list (``separator``) into its URLs, each of which is checked.
     """
-    runs = JINJA.split(value) if "{" in value else [value]
+    runs = TOKEN.split(value) if "{" in value else [value]
     for index in range(len(runs)):
         if index and not runs[index]:
             continue

@@ -7,9 +7,9 @@ import unicodedata
 from collections.abc import Callable
 
 from .errors import RegistryError, short_repr
+from .protect import TOKEN
 
 __all__ = [
-    "JINJA",
     "MRML_VOID",
     "check_attributes",
     "check_comment",
@@ -22,14 +22,6 @@ __all__ = [
 # Offsets are into the scanned text, whose Jinja tokens are blanked (same offsets).
 Raise = Callable[[int, str, str], RegistryError]
 
-# Jinja tokens may hold quotes, "<" and ">"; strings inside them are matched whole.
-# Strings may hold backslash-escaped quotes, as Jinja's do: 'here\'s'.
-JINJA = re.compile(
-    r"""\{\{(?:[^}"']|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\}(?!\}))*\}\}"""
-    r"""|\{%(?:[^%"']|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|%(?!\}))*%\}"""
-    r"""|\{\#.*?\#\}""",
-    re.DOTALL,
-)
 # Attributes as MRML reads them, in mj- tags and the HTML inside them alike: a name as in XML
 # (a letter or "_", then letters, digits, "-", "_" and "."; one ":" may join a prefix, which
 # may be empty), then optionally = and a quoted value; whitespace between attributes.
@@ -153,7 +145,7 @@ def _unquoted(original: str, at: int) -> str:
     """The value written without quotes after the ``=`` that ends at ``at``: a Jinja token
     whole (it may hold spaces), or the text up to a space or the tag's end."""
     at = _after_space(original, at)
-    found = JINJA.match(original, at) or _UNQUOTED.match(original, at)
+    found = TOKEN.match(original, at) or _UNQUOTED.match(original, at)
     return found.group() if found else ""
 
 
@@ -170,21 +162,19 @@ _IN_QUOTES = re.compile(r""""[^"]*+"|'[^']*+'""")
 def escape_attribute_values(source: str) -> str:
     """``source`` with the characters MRML would escape in attribute values written as
     character references (``&#160;``); text content, which MRML keeps, is left alone."""
-    if source.isascii() and "\\" not in source and "\t" not in source and "\r" not in source:
+    if not _escapes(source):
         return source
-    return _TAG_ATTRS.sub(_escape_tag, source)
+    return _TAG_ATTRS.sub(lambda tag: _IN_QUOTES.sub(_escape_value, tag.group()), source)
 
 
-def _escape_tag(tag: re.Match[str]) -> str:
-    text = tag.group()
-    if "\\" not in text and "\t" not in text and "\r" not in text and text.isascii():
-        return text
-    return _IN_QUOTES.sub(_escape_value, text)
+def _escapes(text: str) -> bool:
+    """Whether ``text`` may hold a character MRML escapes (ASCII ones: backslash, tab, CR)."""
+    return not text.isascii() or "\\" in text or "\t" in text or "\r" in text
 
 
 def _escape_value(value: re.Match[str]) -> str:
     text = value.group()
-    if text.isascii() and "\\" not in text and "\t" not in text and "\r" not in text:
+    if not _escapes(text):
         return text
     inner = text[1:-1]
     out = [ch if (ch.isprintable() and ch != "\\") else f"&#{ord(ch)};" for ch in inner]

@@ -11,7 +11,7 @@ from enum import IntEnum
 from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
-from .errors import RecipientError, shown
+from .errors import RecipientError, short_repr
 
 __all__ = [
     "PLAIN_URL",
@@ -82,38 +82,40 @@ def _checked_in_full(value: str) -> str:
     url = value.strip()
     if _URL_FORBIDDEN.search(url):
         raise RecipientError(
-            f"expected a URL without whitespace or control characters, got {shown(value)}",
+            f"expected a URL without whitespace or control characters, got {short_repr(value)}",
             hint="percent-encode spaces as %20 and remove control characters",
         )
     # Bidi controls and zero-width characters (category Cf) make a link read differently from
     # where it goes: 'https://example.com/\u202egpj.exe' shows as '…exe.jpg'.
     if not url.isascii() and any(unicodedata.category(char) == "Cf" for char in url):
         raise RecipientError(
-            f"expected a URL without invisible formatting characters, got {shown(value)}",
+            f"expected a URL without invisible formatting characters, got {short_repr(value)}",
             hint="remove bidi controls and zero-width characters such as U+202E and U+200B",
         )
     try:
         parts = urlsplit(url)
         host = parts.hostname
     except ValueError as exc:
-        raise RecipientError(f"expected a valid URL, got {shown(value)}", hint=_URL_HINT) from exc
+        raise RecipientError(
+            f"expected a valid URL, got {short_repr(value)}", hint=_URL_HINT
+        ) from exc
     if not parts.scheme:
         raise RecipientError(
-            f"expected an absolute http(s) or mailto URL, got {shown(value)}",
+            f"expected an absolute http(s) or mailto URL, got {short_repr(value)}",
             hint="write the full address, starting with https://",
         )
     if parts.scheme not in _URL_SCHEMES:
         raise RecipientError(
-            f"URL scheme {parts.scheme!r} is not allowed, got {shown(value)}", hint=_URL_HINT
+            f"URL scheme {parts.scheme!r} is not allowed, got {short_repr(value)}", hint=_URL_HINT
         )
     if parts.scheme == "mailto" and not parts.path:
         raise RecipientError(
-            f"expected an address after 'mailto:', got {shown(value)}",
+            f"expected an address after 'mailto:', got {short_repr(value)}",
             hint="write 'mailto:name@example.com'",
         )
     if parts.scheme != "mailto" and not host:
         raise RecipientError(
-            f"expected a host name in the URL, got {shown(value)}",
+            f"expected a host name in the URL, got {short_repr(value)}",
             hint="write the full address, such as 'https://example.com/'",
         )
     return url
@@ -137,7 +139,7 @@ def validate_css_value(value: object) -> str:
         if isinstance(value, int) and not -(10**_MAX_EXPONENT) < value < 10**_MAX_EXPONENT:
             # No CSS length has 400 digits; str() would fail past 4,300 of them anyway.
             raise RecipientError(
-                f"unsafe CSS value, got {shown(value)}", hint="check the recipient's data"
+                f"unsafe CSS value, got {short_repr(value)}", hint="check the recipient's data"
             )
         text = str(value)
         # str() writes tiny and huge floats, and some Decimals, with an exponent, which the
@@ -146,7 +148,9 @@ def validate_css_value(value: object) -> str:
             text = format(Decimal(text), "f")
         value = text
     if not isinstance(value, str):
-        raise RecipientError(f"expected a CSS value as text, got {shown(value)}", hint=_CSS_HINT)
+        raise RecipientError(
+            f"expected a CSS value as text, got {short_repr(value)}", hint=_CSS_HINT
+        )
     return _checked_css(value)
 
 
@@ -155,11 +159,11 @@ def _checked_css(value: str) -> str:
     text = value.strip()
     if not text:
         raise RecipientError(
-            f"expected a CSS value, got {shown(value)}",
+            f"expected a CSS value, got {short_repr(value)}",
             hint="put default(...) before css for optional values",
         )
     if not _CSS_VALUE.fullmatch(text):
-        raise RecipientError(f"unsafe CSS value, got {shown(value)}", hint=_CSS_HINT)
+        raise RecipientError(f"unsafe CSS value, got {short_repr(value)}", hint=_CSS_HINT)
     return text
 
 
@@ -258,7 +262,7 @@ def check_url_part(value: object, at: str) -> None:
     for place in at.split():
         refused, message, hint = _PARTS[place]
         if refused(text):
-            raise RecipientError(f"{message}, got {shown(value)}", hint=hint)
+            raise RecipientError(f"{message}, got {short_repr(value)}", hint=hint)
 
 
 class Spot(IntEnum):
@@ -368,7 +372,8 @@ def css_url(value: object, start: bool = True, at: str = "") -> str:
         value = str(value)  # an id in a path, as Jinja prints it
     if not isinstance(value, str):
         raise RecipientError(
-            f"expected a URL as text, got {shown(value)}", hint="put the URL in the data as text"
+            f"expected a URL as text, got {short_repr(value)}",
+            hint="put the URL in the data as text",
         )
     if at:  # as CSS reads it: a Markup prints escaped here, its references not decoded
         check_url_part(str(value), at)
@@ -383,7 +388,7 @@ def _css_url(value: str, start: bool) -> str:
         url = checked_url(value)
         if not url.lower().startswith(("http:", "https:")):
             raise RecipientError(
-                f"expected an http(s) URL inside url(…), got {shown(value)}",
+                f"expected an http(s) URL inside url(…), got {short_repr(value)}",
                 hint="only http and https addresses may come from data in a CSS url(…)",
             )
     return _URL_ENDS.sub(lambda found: quote(found.group(), safe=""), url)

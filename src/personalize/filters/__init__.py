@@ -11,7 +11,7 @@ from typing import Any
 from jinja2 import Undefined, pass_context
 from jinja2.runtime import Context
 
-from personalize.errors import RecipientError, shown
+from personalize.errors import RecipientError, short_repr
 from personalize.safevalues import PLAIN_URL, check_url_part, checked_url, validate_css_value
 from personalize.safevalues import clear_caches as clear_check_caches
 
@@ -103,7 +103,7 @@ def _relative(context: Context, value: object) -> str:
     now = _state(context, "_now")
     if not isinstance(now, datetime):
         raise RecipientError(
-            f"expected the render time '_now' as a datetime for relative, got {shown(now)}",
+            f"expected the render time '_now' as a datetime for relative, got {short_repr(now)}",
             hint="render through the project, which sets the render time",
         )
     try:
@@ -130,7 +130,7 @@ def _relative(context: Context, value: object) -> str:
         delta, granularity = timedelta(days=(value - now.date()).days), "day"
     else:
         raise RecipientError(
-            f"expected a date or datetime for relative, got {shown(value)}", hint=WHEN_HINT
+            f"expected a date or datetime for relative, got {short_repr(value)}", hint=WHEN_HINT
         )
     return _cached(relative_text, delta, granularity, _locale_of(context))
 
@@ -186,7 +186,8 @@ def validate_url(value: object) -> str:
         str(value)  # StrictUndefined raises UndefinedError, naming what is missing
     if not isinstance(value, str):
         raise RecipientError(
-            f"expected a URL string, got {shown(value)}", hint="put the URL in the data as text"
+            f"expected a URL string, got {short_repr(value)}",
+            hint="put the URL in the data as text",
         )
     return checked_url(value)
 

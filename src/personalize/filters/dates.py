@@ -10,7 +10,7 @@ from typing import Literal
 from babel import Locale
 from babel import dates as babel_dates
 
-from personalize.errors import RecipientError, shown
+from personalize.errors import RecipientError, short_repr
 
 from .locales import CACHE, babel_locale, run
 
@@ -32,11 +32,13 @@ def when_text(
     else:
         wanted = "a date or datetime" if kind == "date" else "a datetime"
         hint = WHEN_HINT if kind == "date" else f"{WHEN_HINT}, or use the date filter for dates"
-        raise RecipientError(f"expected {wanted} for {kind}, got {shown(value)}", hint=hint)
+        raise RecipientError(f"expected {wanted} for {kind}, got {short_repr(value)}", hint=hint)
     loc = babel_locale(locale)
     hint = _FORMAT_HINT
     if not isinstance(fmt, str):
-        raise RecipientError(f"expected a format string for {kind}, got {shown(fmt)}", hint=hint)
+        raise RecipientError(
+            f"expected a format string for {kind}, got {short_repr(fmt)}", hint=hint
+        )
     call: Callable[[], str]
     if isinstance(subject, datetime) and kind == "datetime":
         call = lambda: babel_dates.format_datetime(subject, fmt, locale=loc)  # noqa: E731
@@ -59,7 +61,7 @@ def zone_of(zone: object) -> tzinfo:
     if isinstance(zone, tzinfo):
         return zone
     raise RecipientError(
-        f"expected a tzinfo as the recipient's time zone, got {shown(zone)}",
+        f"expected a tzinfo as the recipient's time zone, got {short_repr(zone)}",
         hint="render through the project, which sets the recipient's time zone",
     )
 

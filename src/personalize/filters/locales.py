@@ -9,7 +9,7 @@ from functools import lru_cache
 from babel import Locale, UnknownLocaleError
 from babel import numbers as babel_numbers
 
-from personalize.errors import RecipientError, short_repr, shown
+from personalize.errors import RecipientError, short_repr
 
 __all__ = ["CACHE", "DEFAULT_LOCALE", "babel_locale", "check_locale", "currencies", "run"]
 
@@ -78,4 +78,6 @@ def run(name: str, fmt: object, call: Callable[[], str], *, hint: str = "") -> s
         with decimal.localcontext(prec=_PRECISION):
             return call()
     except _FORMAT_ERRORS as exc:
-        raise RecipientError(f"invalid format for {name}, got {shown(fmt)}", hint=hint) from exc
+        raise RecipientError(
+            f"invalid format for {name}, got {short_repr(fmt)}", hint=hint
+        ) from exc

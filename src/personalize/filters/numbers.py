@@ -14,7 +14,7 @@ from typing import Literal, TypeGuard
 from babel import Locale
 from babel import numbers as babel_numbers
 
-from personalize.errors import RecipientError, did_you_mean, shown
+from personalize.errors import RecipientError, did_you_mean, short_repr
 
 from .locales import CACHE, babel_locale, currencies, run
 
@@ -44,10 +44,12 @@ def _to_decimal(value: object, name: str) -> Decimal:
     elif isinstance(value, str) and _NUMERIC.fullmatch(value.strip()):
         number = Decimal(value.strip())
     if number is None:
-        raise RecipientError(f"expected a number for {name}, got {shown(value)}", hint=_NUMBER_HINT)
+        raise RecipientError(
+            f"expected a number for {name}, got {short_repr(value)}", hint=_NUMBER_HINT
+        )
     if not number.is_finite() or abs(number) >= _LIMIT:
         raise RecipientError(
-            f"expected a finite number smaller than 10**18 for {name}, got {shown(value)}",
+            f"expected a finite number smaller than 10**18 for {name}, got {short_repr(value)}",
             hint="check the recipient's data: this cannot be a real amount",
         )
     return number if number else Decimal(0)  # no '-0,00 €'
@@ -57,7 +59,7 @@ def _digits(digits: object, name: str) -> int:
     if isinstance(digits, int) and not isinstance(digits, bool) and 0 <= digits <= _MAX_DIGITS:
         return digits
     raise RecipientError(
-        f"expected fraction digits from 0 to {_MAX_DIGITS} for {name}, got {shown(digits)}",
+        f"expected fraction digits from 0 to {_MAX_DIGITS} for {name}, got {short_repr(digits)}",
         hint=f"write e.g. {name}(2)",
     )
 
@@ -67,20 +69,22 @@ def money_text(value: object, currency: object, locale: object, fmt: object) -> 
     # First: then an unknown currency is always this error (_money names its field by it).
     if not known_currency(currency):
         raise RecipientError(
-            f"expected an ISO 4217 currency code for money, got {shown(currency)}",
+            f"expected an ISO 4217 currency code for money, got {short_repr(currency)}",
             hint="use a three-letter code such as 'EUR' or 'USD', or set the recipient's currency",
         )
     number = _to_decimal(value, "money")
     loc = babel_locale(locale)
     hint = "use 'standard', 'accounting', 'name' or a CLDR pattern such as '#,##0.00 ¤'"
     if fmt is not None and not isinstance(fmt, str):
-        raise RecipientError(f"expected a format string for money, got {shown(fmt)}", hint=hint)
+        raise RecipientError(
+            f"expected a format string for money, got {short_repr(fmt)}", hint=hint
+        )
     style = _MONEY_TYPES.get(fmt or "", "standard")
     pattern = None if not fmt or fmt in _MONEY_TYPES else fmt
     if pattern is not None and not _PLACEHOLDER.search(pattern):
         # Babel prints a pattern without digits as it is: 'acounting' for every recipient.
         close = did_you_mean(pattern.lower(), _MONEY_TYPES)
-        raise RecipientError(f"invalid format for money, got {shown(fmt)}", hint=close or hint)
+        raise RecipientError(f"invalid format for money, got {short_repr(fmt)}", hint=close or hint)
 
     # A pattern's own fraction digits win over the currency's ('#,##0 ¤' means no cents).
     def text(amount: Decimal) -> str:

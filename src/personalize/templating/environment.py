@@ -26,10 +26,10 @@ from .codecache import CodeCache
 from .growth import GROWING_METHODS, method_args, percent, str_format
 from .lexer import FastLexer, fast_lexer
 from .printing import (
-    _finalize_html,
-    _finalize_text,
-    _join_text,
-    _keeping_blocks,
+    finalize_html,
+    finalize_text,
+    join_text,
+    keeping_blocks,
 )
 from .sizes import SizeLimitError, check_size, spend, text_size
 
@@ -95,8 +95,8 @@ class _Printer(CodeGenerator):
             return None
         own = self.environment.finalize
         if frame.eval_ctx.autoescape:
-            return "_print_html" if own is _finalize_html else None
-        return "_print_text" if own is _finalize_text else None
+            return "_print_html" if own is finalize_html else None
+        return "_print_text" if own is finalize_text else None
 
     def _output_child_pre(
         self, node: nodes.Expr, frame: Frame, finalize: CodeGenerator._FinalizeInfo
@@ -319,11 +319,11 @@ def make_environments(
         for name in MARKUP_FILTERS if autoescape else ():
             del env.filters[name]
         if not autoescape:
-            env.concat = _join_text  # type: ignore[method-assign]
-            safe, escaped = _keeping_blocks(Markup), _keeping_blocks(escape)
+            env.concat = join_text  # type: ignore[method-assign]
+            safe, escaped = keeping_blocks(Markup), keeping_blocks(escape)
             env.filters.update(safe=safe, e=escaped, escape=escaped)
         env.globals["range"] = _range
         env.globals["lipsum"] = growth.lipsum
         return env
 
-    return Environments(html=build(True, _finalize_html), text=build(False, _finalize_text))
+    return Environments(html=build(True, finalize_html), text=build(False, finalize_text))

@@ -10,6 +10,18 @@ from markupsafe import Markup, escape
 
 from personalize.text import html_to_text
 
+__all__ = [
+    "NoValueError",
+    "TextBlock",
+    "escape_output",
+    "finalize_html",
+    "finalize_text",
+    "join_text",
+    "keeping_blocks",
+    "print_html",
+    "print_text",
+]
+
 # ASCII whitespace only: U+00A0 (as in Babel's "1.234,56\xa0€") stays.
 _WS = re.compile(r"[ \t\n\r\f\v]+")
 # The text converter marks line breaks and links with these noncharacters; data may not.
@@ -21,7 +33,7 @@ class NoValueError(Exception):
     """A ``{{ expression }}`` evaluated to None: never print 'Hi None'."""
 
 
-def _finalize_html(value: Any) -> Any:
+def finalize_html(value: Any) -> Any:
     if value is None:
         raise NoValueError
     return value
@@ -54,7 +66,7 @@ def escape_output(value: Any, /) -> str:
 class TextBlock(str):
     """A text template's macro, ``{% call %}`` or ``{% set %}…{% endset %}`` output: its own
     text (with the converter's marks) and values ``print_text`` cleaned, so it prints as it is,
-    as ``Markup`` does in HTML. Only ``_join_text`` builds one: ``TextBlock(x)`` (so
+    as ``Markup`` does in HTML. Only ``join_text`` builds one: ``TextBlock(x)`` (so
     ``type(s)(…)``, as the sandbox's ``str.format`` does) is a plain ``str``, printed as data."""
 
     __slots__ = ()
@@ -63,12 +75,12 @@ class TextBlock(str):
         return str(text)
 
 
-def _join_text(pieces: Iterable[str]) -> TextBlock:
+def join_text(pieces: Iterable[str]) -> TextBlock:
     """The text environment's ``concat``: how its blocks join their output."""
     return str.__new__(TextBlock, "".join(pieces))
 
 
-def _keeping_blocks(markup: Callable[[Any], Markup]) -> Callable[[Any], Any]:
+def keeping_blocks(markup: Callable[[Any], Markup]) -> Callable[[Any], Any]:
     """``|safe`` or ``|e`` for the text part: a block passes, as a macro's Markup in HTML."""
     return lambda value: value if type(value) is TextBlock else markup(value)
 
@@ -97,7 +109,7 @@ def _clean_text(value: str) -> str:
     return _WS.sub(" ", _NONCHARACTERS.sub("", value))
 
 
-def _finalize_text(value: Any) -> Any:
+def finalize_text(value: Any) -> Any:
     if value is None:
         raise NoValueError
     if type(value) is TextBlock:  # the template's own text: its marks are the converter's
@@ -110,7 +122,7 @@ def _finalize_text(value: Any) -> Any:
 
 
 def print_html(value: Any, /) -> str:
-    """``escape_output(_finalize_html(value))`` in one call: how compiled HTML templates print
+    """``escape_output(finalize_html(value))`` in one call: how compiled HTML templates print
     each ``{{ … }}`` (see ``_Printer``)."""
     if type(value) is str:
         return _escape_str(value)
@@ -122,10 +134,10 @@ def print_html(value: Any, /) -> str:
 
 
 def print_text(value: Any, /) -> str:
-    """``str(_finalize_text(value))`` in one call: how compiled text templates print each
+    """``str(finalize_text(value))`` in one call: how compiled text templates print each
     ``{{ … }}`` (see ``_Printer``)."""
     if type(value) is str:
         if ("  " not in value and value.isprintable()) or not _TEXT_CLEANUP.search(value):
             return value
         return _WS.sub(" ", _NONCHARACTERS.sub("", value))
-    return str(_finalize_text(value))
+    return str(finalize_text(value))
